@@ -1,0 +1,594 @@
+//! [`DocStore`] on one DynamoDB table.
+//!
+//! # Layout
+//!
+//! String keys `pk` (partition) and `sk` (sort).
+//!
+//! - Primary record of a document: `pk = {tenant}#{kind}#{id}`, `sk = _`.
+//! - List entry of a document with a parent: `pk = {tenant}#{kind}@{parent}`,
+//!   `sk = {id}`, written in the same transaction as the primary record, so
+//!   that [`DocStore::list`] is one strongly consistent `Query` (GSIs are only
+//!   eventually consistent; the engine needs read-your-writes on `list`).
+//!
+//! Both carry the attributes `tenant`, `kind`, `id`, `version` (N), `parent`
+//! (if any), `expires_at` (N, the table's TTL attribute, if any) and `body`
+//! (S, the document's JSON text). In the tenant part of the keys `%` and `#`
+//! are percent-escaped, so keys cannot collide across tenants.
+//!
+//! Conditions apply to the primary record. The table's stream (NEW_IMAGE)
+//! feeds the stage-change function; [`doc_from_stream_image`] decodes a
+//! record's new image.
+//!
+//! # Parents never change
+//!
+//! A put writes the list entry under the document's current parent. The port
+//! does not say what the previous parent was, so a put that changed a
+//! document's parent would leave a stale list entry under the old parent. The
+//! engine never changes a document's parent (and deletes name the parent), so
+//! this adapter does not read before writing.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
+};
+use crm_core::memory::check_transaction;
+use crm_core::ports::{Cond, Doc, DocKey, DocStore, Kind, StoreError, Write};
+use serde::Serialize;
+use tracing::{debug, warn};
+
+use crate::error::{code_of, describe};
+
+/// Sort key of primary records.
+pub const SK_PRIMARY: &str = "_";
+/// Most keys one `BatchGetItem` may hold.
+const BATCH_GET_MAX: usize = 100;
+/// Retries of `UnprocessedKeys` before giving up.
+const UNPROCESSED_RETRIES: u32 = 10;
+
+/// Document store on one DynamoDB table (see the module docs for the layout).
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    page_limit: Option<i32>,
+}
+
+impl DynamoStore {
+    /// A store on `table` using `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            page_limit: None,
+        }
+    }
+
+    /// Ask for at most `limit` items per `Query` page of [`DocStore::list`]
+    /// (DynamoDB's own page limit is 1 MB). For tests of pagination.
+    pub fn with_page_limit(mut self, limit: i32) -> Self {
+        self.page_limit = Some(limit.max(1));
+        self
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The DynamoDB client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn key_map(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk)),
+            ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+        ])
+    }
+}
+
+/// Escape the tenant for use in a key: `%` → `%25`, `#` → `%23`.
+fn tenant_part(tenant: &str) -> Cow<'_, str> {
+    if tenant.contains(['%', '#']) {
+        Cow::Owned(tenant.replace('%', "%25").replace('#', "%23"))
+    } else {
+        Cow::Borrowed(tenant)
+    }
+}
+
+/// Partition key of a document's primary record: `{tenant}#{kind}#{id}`.
+pub fn primary_pk(key: &DocKey) -> String {
+    format!("{}#{}#{}", tenant_part(&key.tenant), key.kind, key.id)
+}
+
+/// Partition key of the list entries of (tenant, kind, parent): `{tenant}#{kind}@{parent}`.
+pub fn list_pk(tenant: &str, kind: Kind, parent: &str) -> String {
+    format!("{}#{kind}@{parent}", tenant_part(tenant))
+}
+
+/// The attributes of a document's record (primary or list entry).
+fn doc_item(doc: &Doc, pk: String, sk: String) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let body = serde_json::to_string(&doc.body)
+        .map_err(|e| StoreError::Invalid(format!("{}: body not serializable: {e}", doc.key)))?;
+    let mut item = HashMap::with_capacity(9);
+    item.insert("pk".to_owned(), AttributeValue::S(pk));
+    item.insert("sk".to_owned(), AttributeValue::S(sk));
+    item.insert("tenant".to_owned(), AttributeValue::S(doc.key.tenant.clone()));
+    item.insert("kind".to_owned(), AttributeValue::S(doc.key.kind.as_str().to_owned()));
+    item.insert("id".to_owned(), AttributeValue::S(doc.key.id.clone()));
+    item.insert("version".to_owned(), AttributeValue::N(doc.version.to_string()));
+    if let Some(p) = &doc.parent {
+        item.insert("parent".to_owned(), AttributeValue::S(p.clone()));
+    }
+    if let Some(t) = doc.expires_at {
+        item.insert("expires_at".to_owned(), AttributeValue::N(t.to_string()));
+    }
+    item.insert("body".to_owned(), AttributeValue::S(body));
+    Ok(item)
+}
+
+/// Decode a record (primary or list entry) read from the table.
+fn decode_item(item: &HashMap<String, AttributeValue>) -> Result<Doc, String> {
+    let s = |name: &str| -> Result<&String, String> {
+        item.get(name)
+            .ok_or_else(|| format!("missing attribute {name}"))?
+            .as_s()
+            .map_err(|_| format!("attribute {name} is not a string"))
+    };
+    let n = |name: &str| -> Result<Option<&String>, String> {
+        match item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(v) => v
+                .as_n()
+                .map(Some)
+                .map_err(|_| format!("attribute {name} is not a number")),
+        }
+    };
+    let kind = Kind::parse(s("kind")?).ok_or_else(|| "unknown kind".to_owned())?;
+    let version = n("version")?
+        .ok_or("missing attribute version")?
+        .parse::<u64>()
+        .map_err(|e| format!("version: {e}"))?;
+    let expires_at = n("expires_at")?
+        .map(|t| t.parse::<i64>().map_err(|e| format!("expires_at: {e}")))
+        .transpose()?;
+    let parent = match item.get("parent") {
+        None | Some(AttributeValue::Null(_)) => None,
+        Some(v) => Some(v.as_s().map_err(|_| "attribute parent is not a string")?.clone()),
+    };
+    let body = serde_json::from_str(s("body")?).map_err(|e| format!("body: {e}"))?;
+    Ok(Doc {
+        key: DocKey::new(s("tenant")?.clone(), kind, s("id")?.clone()),
+        version,
+        parent,
+        expires_at,
+        body,
+    })
+}
+
+/// The document of a primary record read from the table (`None` if the item
+/// is not a well-formed record).
+pub fn doc_from_item(item: &HashMap<String, AttributeValue>) -> Option<Doc> {
+    decode_item(item).ok()
+}
+
+/// The document of a DynamoDB Streams record's `NewImage`, if it is a
+/// document's primary record (`sk = "_"`); `None` for list entries, deletes
+/// (empty images) and anything malformed.
+///
+/// `image` is anything that serializes to the DynamoDB JSON of an item
+/// (`{"pk": {"S": "…"}, "version": {"N": "3"}, …}`): pass
+/// `&record.change.new_image` of an `aws_lambda_events` DynamoDB event
+/// (a `serde_dynamo::Item`) directly, or a `serde_json::Value`.
+pub fn doc_from_stream_image<T: Serialize + ?Sized>(image: &T) -> Option<Doc> {
+    let value = serde_json::to_value(image).ok()?;
+    let obj = value.as_object()?;
+    let s = |name: &str| obj.get(name)?.get("S")?.as_str();
+    let n = |name: &str| obj.get(name)?.get("N")?.as_str();
+    if s("sk")? != SK_PRIMARY {
+        return None;
+    }
+    let key = DocKey::new(s("tenant")?, Kind::parse(s("kind")?)?, s("id")?);
+    if s("pk")? != primary_pk(&key) {
+        return None;
+    }
+    Some(Doc {
+        version: n("version")?.parse().ok()?,
+        parent: s("parent").map(str::to_owned),
+        expires_at: match n("expires_at") {
+            Some(t) => Some(t.parse().ok()?),
+            None => None,
+        },
+        body: serde_json::from_str(s("body")?).ok()?,
+        key,
+    })
+}
+
+/// Condition expression of `cond` on the primary record (`None` for `Any`).
+fn condition(cond: Cond) -> Option<(&'static str, Option<u64>)> {
+    match cond {
+        Cond::Any => None,
+        Cond::Absent => Some(("attribute_not_exists(pk)", None)),
+        Cond::Version(v) => Some(("#v = :v", Some(v))),
+    }
+}
+
+/// Apply `cond` to a builder with `condition_expression`, names and values.
+macro_rules! with_condition {
+    ($builder:expr, $cond:expr) => {{
+        let b = $builder;
+        match condition($cond) {
+            None => b,
+            Some((expr, None)) => b.condition_expression(expr),
+            Some((expr, Some(v))) => b
+                .condition_expression(expr)
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        }
+    }};
+}
+
+fn build_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(format!("request not buildable: {e}"))
+}
+
+/// Map an error of a single-item write.
+fn single_write_error<E>(key: &DocKey, err: &E) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match code_of(err) {
+        Some("ConditionalCheckFailedException") | Some("TransactionConflictException") => {
+            StoreError::Conflict {
+                key: key.to_string(),
+            }
+        }
+        Some("ValidationException") => StoreError::Invalid(describe(err)),
+        _ => StoreError::Unavailable(describe(err)),
+    }
+}
+
+fn read_error<E: std::error::Error + 'static>(op: &str, err: &E) -> StoreError {
+    StoreError::Unavailable(format!("{op}: {}", describe(err)))
+}
+
+#[async_trait]
+impl DocStore for DynamoStore {
+    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| read_error("GetItem", &e))?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => decode_item(&item)
+                .map(Some)
+                .map_err(|e| StoreError::Unavailable(format!("corrupt record {key}: {e}"))),
+        }
+    }
+
+    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
+        // BatchGetItem rejects duplicate keys: ask for each key once.
+        let mut seen = HashSet::with_capacity(keys.len());
+        let unique: Vec<String> = keys
+            .iter()
+            .map(primary_pk)
+            .filter(|pk| seen.insert(pk.clone()))
+            .collect();
+        let mut found: HashMap<String, Doc> = HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let mut request: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|pk| Self::key_map(pk.clone(), SK_PRIMARY))
+                .collect();
+            let mut retries = 0u32;
+            loop {
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(request))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_err)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(|e| read_error("BatchGetItem", &e))?;
+                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                    for item in items {
+                        let pk = match item.get("pk").and_then(|v| v.as_s().ok()) {
+                            Some(pk) => pk.clone(),
+                            None => continue,
+                        };
+                        let doc = decode_item(&item).map_err(|e| {
+                            StoreError::Unavailable(format!("corrupt record {pk}: {e}"))
+                        })?;
+                        found.insert(pk, doc);
+                    }
+                }
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|ka| ka.keys)
+                    .unwrap_or_default();
+                if request.is_empty() {
+                    break;
+                }
+                retries += 1;
+                if retries > UNPROCESSED_RETRIES {
+                    return Err(StoreError::Unavailable(format!(
+                        "BatchGetItem: {} keys still unprocessed after {UNPROCESSED_RETRIES} retries",
+                        request.len()
+                    )));
+                }
+                debug!(unprocessed = request.len(), retries, "BatchGetItem unprocessed keys");
+                tokio::time::sleep(Duration::from_millis(10 << retries.min(6))).await;
+            }
+        }
+        Ok(keys
+            .iter()
+            .map(|k| found.get(&primary_pk(k)).cloned())
+            .collect())
+    }
+
+    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
+        let pk = list_pk(tenant, kind, parent);
+        let mut docs = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .consistent_read(true)
+                .set_limit(self.page_limit)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| read_error("Query", &e))?;
+            for item in out.items() {
+                let doc = decode_item(item).map_err(|e| {
+                    StoreError::Unavailable(format!("corrupt list entry under {pk}: {e}"))
+                })?;
+                docs.push(doc);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(docs)
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        check_transaction(&writes)?;
+        // One unconditional-or-conditional write of one record: a plain
+        // PutItem/DeleteItem costs half the request units of a transaction.
+        if let [w] = writes.as_slice() {
+            match w {
+                Write::Put { doc, cond } if doc.parent.is_none() => {
+                    let item = doc_item(doc, primary_pk(&doc.key), SK_PRIMARY.to_owned())?;
+                    let req = self
+                        .client
+                        .put_item()
+                        .table_name(&self.table)
+                        .set_item(Some(item));
+                    return with_condition!(req, *cond)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| single_write_error(&doc.key, &e));
+                }
+                Write::Delete {
+                    key,
+                    parent: None,
+                    cond,
+                } => {
+                    let req = self
+                        .client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY)));
+                    return with_condition!(req, *cond)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| single_write_error(key, &e));
+                }
+                _ => {}
+            }
+        }
+
+        // items[i] belongs to the document owners[i] (for cancellation reasons).
+        let mut items: Vec<TransactWriteItem> = Vec::with_capacity(writes.len() * 2);
+        let mut owners: Vec<&DocKey> = Vec::with_capacity(writes.len() * 2);
+        for w in &writes {
+            match w {
+                Write::Put { doc, cond } => {
+                    let item = doc_item(doc, primary_pk(&doc.key), SK_PRIMARY.to_owned())?;
+                    let put = with_condition!(
+                        Put::builder().table_name(&self.table).set_item(Some(item)),
+                        *cond
+                    )
+                    .build()
+                    .map_err(build_err)?;
+                    items.push(TransactWriteItem::builder().put(put).build());
+                    owners.push(&doc.key);
+                    if let Some(parent) = &doc.parent {
+                        let entry = doc_item(
+                            doc,
+                            list_pk(&doc.key.tenant, doc.key.kind, parent),
+                            doc.key.id.clone(),
+                        )?;
+                        let put = Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(entry))
+                            .build()
+                            .map_err(build_err)?;
+                        items.push(TransactWriteItem::builder().put(put).build());
+                        owners.push(&doc.key);
+                    }
+                }
+                Write::Delete { key, parent, cond } => {
+                    let del = with_condition!(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY))),
+                        *cond
+                    )
+                    .build()
+                    .map_err(build_err)?;
+                    items.push(TransactWriteItem::builder().delete(del).build());
+                    owners.push(key);
+                    if let Some(parent) = parent {
+                        let del = Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(Self::key_map(
+                                list_pk(&key.tenant, key.kind, parent),
+                                &key.id,
+                            )))
+                            .build()
+                            .map_err(build_err)?;
+                        items.push(TransactWriteItem::builder().delete(del).build());
+                        owners.push(key);
+                    }
+                }
+                Write::Check { key, cond } => {
+                    if *cond == Cond::Any {
+                        continue; // always holds
+                    }
+                    let check = with_condition!(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY))),
+                        *cond
+                    )
+                    .build()
+                    .map_err(build_err)?;
+                    items.push(TransactWriteItem::builder().condition_check(check).build());
+                    owners.push(key);
+                }
+            }
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(tc)) =
+            err.as_service_error()
+        {
+            let reasons = tc.cancellation_reasons();
+            let first = |code: &str| {
+                reasons
+                    .iter()
+                    .position(|r| r.code() == Some(code))
+                    .map(|i| owners.get(i).map(|k| k.to_string()).unwrap_or_default())
+            };
+            if let Some(key) = first("ConditionalCheckFailed") {
+                return Err(StoreError::Conflict { key });
+            }
+            if let Some(key) = first("TransactionConflict") {
+                debug!(%key, "transaction conflict");
+                return Err(StoreError::Conflict { key });
+            }
+            if first("ValidationError").is_some() {
+                return Err(StoreError::Invalid(describe(&err)));
+            }
+            // Cancelled without reasons we understand (throttling, …): retryable.
+            warn!(error = %describe(&err), "transaction cancelled");
+            return Err(StoreError::Unavailable(describe(&err)));
+        }
+        Err(match code_of(&err) {
+            Some("TransactionConflictException") => StoreError::Conflict {
+                key: owners.first().map(|k| k.to_string()).unwrap_or_default(),
+            },
+            Some("ValidationException") => StoreError::Invalid(describe(&err)),
+            _ => StoreError::Unavailable(describe(&err)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(parent: Option<&str>) -> Doc {
+        Doc {
+            key: DocKey::new("t1", Kind::Outbox, "o-1"),
+            version: 3,
+            parent: parent.map(str::to_owned),
+            expires_at: Some(1_900_000_000),
+            body: json!({"type": "run_ready", "n": [1, 2.5, "x"]}),
+        }
+    }
+
+    #[test]
+    fn keys() {
+        let k = DocKey::new("t1", Kind::FeedPost, "p-1");
+        assert_eq!(primary_pk(&k), "t1#feed_post#p-1");
+        assert_eq!(list_pk("t1", Kind::Run, "item-1"), "t1#run@item-1");
+        // A '#' in the tenant cannot make two tenants' keys collide.
+        let a = DocKey::new("t", Kind::Item, "a#item#z");
+        let b = DocKey::new("t#item#a", Kind::Item, "z");
+        assert_ne!(primary_pk(&a), primary_pk(&b));
+        assert_eq!(primary_pk(&b), "t%23item%23a#item#z");
+    }
+
+    #[test]
+    fn item_round_trip() {
+        let d = doc(Some("p"));
+        let item = doc_item(&d, primary_pk(&d.key), SK_PRIMARY.into()).unwrap();
+        assert_eq!(decode_item(&item).unwrap(), d);
+        let d = doc(None);
+        let item = doc_item(&d, primary_pk(&d.key), SK_PRIMARY.into()).unwrap();
+        assert!(!item.contains_key("parent"));
+        assert_eq!(doc_from_item(&item), Some(d));
+    }
+
+    #[test]
+    fn stream_images() {
+        let d = doc(Some("_system"));
+        let image = json!({
+            "pk": {"S": "t1#outbox#o-1"}, "sk": {"S": "_"},
+            "tenant": {"S": "t1"}, "kind": {"S": "outbox"}, "id": {"S": "o-1"},
+            "version": {"N": "3"}, "parent": {"S": "_system"},
+            "expires_at": {"N": "1900000000"},
+            "body": {"S": serde_json::to_string(&d.body).unwrap()},
+        });
+        assert_eq!(doc_from_stream_image(&image), Some(d.clone()));
+        // The list entry of the same document is not a primary record.
+        let mut entry = image.clone();
+        entry["pk"] = json!({"S": "t1#outbox@_system"});
+        entry["sk"] = json!({"S": "o-1"});
+        assert_eq!(doc_from_stream_image(&entry), None);
+        assert_eq!(doc_from_stream_image(&json!({})), None);
+        let mut bad = image;
+        bad["version"] = json!({"S": "3"});
+        assert_eq!(doc_from_stream_image(&bad), None);
+    }
+}

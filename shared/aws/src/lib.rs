@@ -1,0 +1,88 @@
+//! crm-aws: the engine's ports on AWS.
+//!
+//! - [`DynamoStore`]: [`crm_core::ports::DocStore`] on one DynamoDB table
+//!   (primary records + list entries written in one transaction).
+//! - [`SqsJobQueue`] / [`SqsEventQueue`]: [`crm_core::ports::JobQueue`] and
+//!   [`crm_core::ports::EventQueue`] on SQS.
+//! - [`EventBridgeScheduler`]: [`crm_core::ports::Scheduler`] on EventBridge
+//!   Scheduler one-time `at()` schedules targeting the robot-runner Lambda.
+//! - [`Config`]: names and endpoint from the environment; [`AwsPorts`]: all of
+//!   the above built from one configuration, sharing one [`RequestCounter`].
+//! - [`provision::ensure_resources`]: idempotent creation of the resources
+//!   (LocalStack, tests).
+//!
+//! Everything is endpoint-agnostic: set `AWS_ENDPOINT_URL` for LocalStack.
+
+pub mod config;
+pub mod counter;
+pub mod dynamo;
+pub mod error;
+pub mod provision;
+pub mod scheduler;
+pub mod sqs;
+
+use std::sync::Arc;
+
+pub use config::{Clients, Config};
+pub use counter::{RequestCounter, RequestCounts, Service};
+pub use dynamo::{DynamoStore, doc_from_item, doc_from_stream_image};
+pub use error::AwsError;
+pub use scheduler::{EventBridgeScheduler, ScheduledJob};
+pub use sqs::{Received, SqsEventQueue, SqsJobQueue, SqsQueue};
+
+/// Every AWS adapter, built from one [`Config`] and sharing one request counter.
+#[derive(Debug, Clone)]
+pub struct AwsPorts {
+    /// The configuration the adapters were built from.
+    pub config: Config,
+    /// The SDK clients (for tools and tests).
+    pub clients: Clients,
+    /// The document store.
+    pub store: Arc<DynamoStore>,
+    /// The robot-actions queue.
+    pub jobs: Arc<SqsJobQueue>,
+    /// The delayed-run scheduler.
+    pub scheduler: Arc<EventBridgeScheduler>,
+    /// The events queue.
+    pub events: Arc<SqsEventQueue>,
+    /// Counts the requests of all adapters (same counter as `clients.counter`).
+    pub requests: RequestCounter,
+}
+
+impl AwsPorts {
+    /// Build from the environment ([`Config::from_env`]).
+    pub async fn from_env() -> Result<AwsPorts, AwsError> {
+        Ok(AwsPorts::new(Config::from_env()?).await)
+    }
+
+    /// Build from a configuration (loads the SDK configuration: region,
+    /// endpoint, credentials).
+    pub async fn new(config: Config) -> AwsPorts {
+        let counter = RequestCounter::new();
+        let clients = config.clients(&counter).await;
+        AwsPorts::from_clients(config, clients)
+    }
+
+    /// Build from existing clients.
+    pub fn from_clients(config: Config, clients: Clients) -> AwsPorts {
+        let store = DynamoStore::new(clients.dynamodb.clone(), config.table.clone());
+        let jobs = SqsJobQueue::new(clients.sqs.clone(), config.robot_queue_url.clone());
+        let events = SqsEventQueue::new(clients.sqs.clone(), config.event_queue_url.clone());
+        let scheduler = EventBridgeScheduler::new(
+            clients.scheduler.clone(),
+            config.schedule_group.clone(),
+            config.schedule_target_arn.clone(),
+            config.scheduler_role_arn.clone(),
+            config.schedule_dlq_arn.clone(),
+        );
+        AwsPorts {
+            requests: clients.counter.clone(),
+            store: Arc::new(store),
+            jobs: Arc::new(jobs),
+            scheduler: Arc::new(scheduler),
+            events: Arc::new(events),
+            clients,
+            config,
+        }
+    }
+}

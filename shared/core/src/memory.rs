@@ -1,0 +1,317 @@
+//! In-memory implementations of every port: the reference semantics that the
+//! contract suite also checks on the embedded and AWS adapters, and the fakes
+//! that the engine's tests run on.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::model::{Outbound, QueuedEvent};
+use crate::ports::{
+    Clock, Cond, Delivery, Doc, DocKey, DocStore, EventQueue, IdGen, Job, JobQueue, Kind,
+    MAX_TRANSACTION_WRITES, PortError, Scheduler, StoreError, Write,
+};
+
+/// Check a transaction's shape: at most [`MAX_TRANSACTION_WRITES`], one write per key.
+pub fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
+    if writes.len() > MAX_TRANSACTION_WRITES {
+        return Err(StoreError::Invalid(format!(
+            "{} writes in one transaction (max {MAX_TRANSACTION_WRITES})",
+            writes.len()
+        )));
+    }
+    let mut seen = HashSet::with_capacity(writes.len());
+    for w in writes {
+        if !seen.insert(w.key()) {
+            return Err(StoreError::Invalid(format!("{} written twice", w.key())));
+        }
+    }
+    Ok(())
+}
+
+/// Does `cond` hold for a document currently at `current` (None = absent)?
+pub fn cond_holds(cond: Cond, current: Option<u64>) -> bool {
+    match cond {
+        Cond::Any => true,
+        Cond::Absent => current.is_none(),
+        Cond::Version(v) => current == Some(v),
+    }
+}
+
+/// Document store in a `BTreeMap`.
+#[derive(Default)]
+pub struct MemStore {
+    docs: Mutex<BTreeMap<DocKey, Doc>>,
+}
+
+impl MemStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Number of stored documents of one kind (all tenants).
+    pub fn count(&self, kind: Kind) -> usize {
+        self.docs
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.kind == kind)
+            .count()
+    }
+}
+
+#[async_trait]
+impl DocStore for MemStore {
+    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
+        Ok(self.docs.lock().unwrap().get(key).cloned())
+    }
+
+    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
+        let docs = self.docs.lock().unwrap();
+        let start = DocKey::new(tenant, kind, "");
+        Ok(docs
+            .range(start..)
+            .take_while(|(k, _)| k.tenant == tenant && k.kind == kind)
+            .filter(|(_, d)| d.parent.as_deref() == Some(parent))
+            .map(|(_, d)| d.clone())
+            .collect())
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        check_transaction(&writes)?;
+        let mut docs = self.docs.lock().unwrap();
+        for w in &writes {
+            let (key, cond) = match w {
+                Write::Put { doc, cond } => (&doc.key, *cond),
+                Write::Delete { key, cond, .. } | Write::Check { key, cond } => (key, *cond),
+            };
+            if !cond_holds(cond, docs.get(key).map(|d| d.version)) {
+                return Err(StoreError::Conflict {
+                    key: key.to_string(),
+                });
+            }
+        }
+        for w in writes {
+            match w {
+                Write::Put { doc, .. } => {
+                    docs.insert(doc.key.clone(), doc);
+                }
+                Write::Delete { key, .. } => {
+                    docs.remove(&key);
+                }
+                Write::Check { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Queue + scheduler in one: jobs ordered by due time, de-duplicated by
+/// schedule name for scheduled ones (like EventBridge's unique names).
+#[derive(Default)]
+pub struct MemJobs {
+    inner: Mutex<MemJobsInner>,
+}
+
+#[derive(Default)]
+struct MemJobsInner {
+    /// (due, seq) → job
+    queue: BTreeMap<(DateTime<Utc>, u64), Job>,
+    scheduled: HashMap<String, (DateTime<Utc>, u64)>,
+    seq: u64,
+    sent: u64,
+    schedules_created: u64,
+    schedules_cancelled: u64,
+}
+
+impl MemJobs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Take the earliest job due at or before `now`.
+    pub fn pop_due(&self, now: DateTime<Utc>) -> Option<Job> {
+        let mut g = self.inner.lock().unwrap();
+        let (&k, _) = g.queue.iter().next()?;
+        if k.0 > now {
+            return None;
+        }
+        let job = g.queue.remove(&k)?;
+        let name = job.schedule_name();
+        if g.scheduled.get(&name) == Some(&k) {
+            g.scheduled.remove(&name);
+        }
+        Some(job)
+    }
+    /// Due time of the earliest job.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.inner
+            .lock()
+            .unwrap()
+            .queue
+            .keys()
+            .next()
+            .map(|k| k.0)
+    }
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap().queue.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Is a timer for this run currently scheduled?
+    pub fn is_scheduled(&self, tenant: &str, run_id: &str) -> bool {
+        self.inner
+            .lock()
+            .unwrap()
+            .scheduled
+            .contains_key(&crate::ports::schedule_name(tenant, run_id))
+    }
+    /// (messages sent, schedules created, schedules cancelled) so far.
+    pub fn counters(&self) -> (u64, u64, u64) {
+        let g = self.inner.lock().unwrap();
+        (g.sent, g.schedules_created, g.schedules_cancelled)
+    }
+}
+
+#[async_trait]
+impl JobQueue for MemJobs {
+    async fn send(&self, jobs: Vec<Job>) -> Result<(), PortError> {
+        let mut g = self.inner.lock().unwrap();
+        for job in jobs {
+            g.seq += 1;
+            g.sent += 1;
+            let k = (job.due_at, g.seq);
+            g.queue.insert(k, job);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Scheduler for MemJobs {
+    async fn schedule(&self, job: Job) -> Result<(), PortError> {
+        let mut g = self.inner.lock().unwrap();
+        let name = job.schedule_name();
+        if g.scheduled.contains_key(&name) {
+            return Ok(());
+        }
+        g.seq += 1;
+        g.schedules_created += 1;
+        let k = (job.due_at, g.seq);
+        g.scheduled.insert(name, k);
+        g.queue.insert(k, job);
+        Ok(())
+    }
+
+    async fn cancel(&self, tenant: &str, run_id: &str) -> Result<(), PortError> {
+        let mut g = self.inner.lock().unwrap();
+        if let Some(k) = g.scheduled.remove(&crate::ports::schedule_name(tenant, run_id)) {
+            g.queue.remove(&k);
+            g.schedules_cancelled += 1;
+        }
+        Ok(())
+    }
+}
+
+/// FIFO of events.
+#[derive(Default)]
+pub struct MemEvents {
+    queue: Mutex<std::collections::VecDeque<QueuedEvent>>,
+}
+
+impl MemEvents {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn pop(&self) -> Option<QueuedEvent> {
+        self.queue.lock().unwrap().pop_front()
+    }
+    pub fn len(&self) -> usize {
+        self.queue.lock().unwrap().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl EventQueue for MemEvents {
+    async fn send(&self, event: QueuedEvent) -> Result<(), PortError> {
+        self.queue.lock().unwrap().push_back(event);
+        Ok(())
+    }
+}
+
+/// Delivery that remembers what it delivered (once per message id).
+#[derive(Default)]
+pub struct MemDelivery {
+    delivered: Mutex<Vec<Outbound>>,
+}
+
+impl MemDelivery {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn delivered(&self) -> Vec<Outbound> {
+        self.delivered.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Delivery for MemDelivery {
+    async fn deliver(&self, message: &Outbound) -> Result<(), PortError> {
+        let mut d = self.delivered.lock().unwrap();
+        if !d.iter().any(|m| m.id == message.id) {
+            d.push(message.clone());
+        }
+        Ok(())
+    }
+}
+
+/// A clock that moves only when told to.
+pub struct ManualClock {
+    now: Mutex<DateTime<Utc>>,
+}
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        ManualClock {
+            now: Mutex::new(start),
+        }
+    }
+    pub fn set(&self, t: DateTime<Utc>) {
+        *self.now.lock().unwrap() = t;
+    }
+    pub fn advance(&self, d: chrono::Duration) -> DateTime<Utc> {
+        let mut g = self.now.lock().unwrap();
+        *g += d;
+        *g
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap()
+    }
+}
+
+/// Sequential ids: `{prefix}-{n}`, starting at 1.
+#[derive(Default)]
+pub struct SeqIds {
+    next: AtomicU64,
+}
+
+impl SeqIds {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl IdGen for SeqIds {
+    fn next_id(&self, prefix: &str) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{prefix}-{n}")
+    }
+}

@@ -1,0 +1,536 @@
+//! Domain records: directory, pipelines, items, the records robots create,
+//! the run log, events and the transactional outbox.
+//!
+//! These are both the stored shapes and (mostly) the API shapes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::workhours::WorkingHours;
+
+/// A department of the company.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Department {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub head_id: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+}
+
+/// An employee.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub department_id: Option<String>,
+    /// IANA zone name, e.g. `Europe/Moscow`.
+    pub time_zone: String,
+    #[serde(default)]
+    pub working_hours: WorkingHours,
+    #[serde(default)]
+    pub days_off: Vec<NaiveDate>,
+}
+
+/// Meaning of a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Semantic {
+    Process,
+    Success,
+    Failure,
+}
+
+/// One stage of a pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    pub id: String,
+    pub name: String,
+    #[serde(default = "default_semantic")]
+    pub semantic: Semantic,
+}
+
+fn default_semantic() -> Semantic {
+    Semantic::Process
+}
+
+/// Type of a custom field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    String,
+    Number,
+    Date,
+    Datetime,
+    Bool,
+    User,
+    List,
+    File,
+}
+
+/// Declaration of a custom field of a pipeline's items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldDef {
+    pub key: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Allowed values of a `list` field (empty = any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// A `list` field that holds several values.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multiple: bool,
+}
+
+/// A pipeline (funnel) of one entity type: its ordered stages and custom fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub id: String,
+    /// `lead`, `deal`, `quote`, `invoice` or a smart-process type `smart:<code>`.
+    pub entity_type: String,
+    pub name: String,
+    pub stages: Vec<Stage>,
+    #[serde(default)]
+    pub fields: Vec<FieldDef>,
+}
+
+impl Pipeline {
+    /// Position of a stage in pipeline order.
+    pub fn stage_index(&self, stage_id: &str) -> Option<usize> {
+        self.stages.iter().position(|s| s.id == stage_id)
+    }
+    pub fn stage(&self, stage_id: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.id == stage_id)
+    }
+    pub fn field(&self, key: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.key == key)
+    }
+}
+
+/// The client of an item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Client {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Causal chain of automatic moves, for loop protection across time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chain {
+    pub id: String,
+    /// Automatic (robot/trigger) moves since a person or an external event started the chain.
+    pub hops: u32,
+}
+
+/// A deal, lead, quote, invoice or smart-process item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    pub entity_type: String,
+    pub pipeline_id: String,
+    pub stage_id: String,
+    /// Number of the current stage visit (1 = the stage it was created in).
+    pub visit: u64,
+    pub visit_started_at: DateTime<Utc>,
+    pub title: String,
+    #[serde(default)]
+    pub amount: f64,
+    #[serde(default)]
+    pub currency: String,
+    pub responsible_id: String,
+    #[serde(default)]
+    pub client: Client,
+    #[serde(default)]
+    pub is_repeat: bool,
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic version (mirrors the document version).
+    #[serde(default)]
+    pub version: u64,
+    /// Chain of the current visit.
+    pub chain: Chain,
+    /// Rotation cursor of `change_responsible` robots (robot id → next index).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rotation: BTreeMap<String, usize>,
+}
+
+/// Status of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Pending,
+    InProgress,
+    Completed,
+    Deferred,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::InProgress => "in_progress",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Deferred => "deferred",
+        }
+    }
+}
+
+/// A task created by a robot, linked to its item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub item_id: String,
+    pub pipeline_id: String,
+    /// The stage of the robot that created it (what `complete_task` filters on).
+    pub stage_id: String,
+    pub robot_id: String,
+    pub title: String,
+    pub description: String,
+    pub responsible_id: String,
+    #[serde(default)]
+    pub accomplice_ids: Vec<String>,
+    #[serde(default)]
+    pub auditor_ids: Vec<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub time_tracking: bool,
+    pub deadline: Option<DateTime<Utc>>,
+    pub status: TaskStatus,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// Kind of a planned activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityType {
+    Call,
+    Meeting,
+    #[default]
+    Other,
+}
+
+/// An activity (call, meeting, …) planned on an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub id: String,
+    pub item_id: String,
+    pub stage_id: String,
+    pub visit: u64,
+    pub robot_id: String,
+    pub description: String,
+    pub activity_type: ActivityType,
+    pub responsible_id: String,
+    pub deadline: DateTime<Utc>,
+    #[serde(default)]
+    pub color: Option<String>,
+    #[serde(default)]
+    pub add_to_calendar: bool,
+    #[serde(default)]
+    pub invited_user_ids: Vec<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+    pub auto_complete: bool,
+    pub completed: bool,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A notification to one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    pub user_id: String,
+    pub from_id: Option<String>,
+    pub text: String,
+    pub item_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Type of a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageType {
+    #[default]
+    General,
+    Announcement,
+    Notification,
+    Important,
+    Alarm,
+}
+
+/// A group chat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chat {
+    pub id: String,
+    pub name: String,
+    pub member_ids: Vec<String>,
+    /// Members who joined without access to earlier history.
+    #[serde(default)]
+    pub history_hidden_for: Vec<String>,
+    pub item_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// A message in a group chat (parent `chat:<id>`) or a direct message
+/// (parent `user:<recipient>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    pub chat_id: Option<String>,
+    pub sender_id: String,
+    pub recipient_id: Option<String>,
+    pub message_type: MessageType,
+    pub text: String,
+    pub item_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A post in the company feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedPost {
+    pub id: String,
+    pub subject: String,
+    pub text: String,
+    pub sender_id: String,
+    pub recipient_ids: Vec<String>,
+    pub department_ids: Vec<String>,
+    pub everyone: bool,
+    pub tag: Option<String>,
+    pub item_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Channel of an outbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        }
+    }
+}
+
+/// Delivery state of an outbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundStatus {
+    Queued,
+    Sent,
+}
+
+/// An outbound email or SMS (to an employee or to the item's client).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outbound {
+    pub id: String,
+    pub tenant: String,
+    pub channel: Channel,
+    pub to: String,
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub provider: Option<String>,
+    pub item_id: Option<String>,
+    /// Sent to the item's client (tracked for the email triggers).
+    pub to_client: bool,
+    pub status: OutboundStatus,
+    pub at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// One timeline entry of an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub id: String,
+    pub item_id: String,
+    pub at: DateTime<Utc>,
+    /// `created`, `stage_changed`, `info`, `comment`, `task_created`,
+    /// `task_completed`, `activity_planned`, `activity_completed`,
+    /// `fields_changed`, `responsible_changed`, `email_sent`, `sms_sent`, `deleted`.
+    pub kind: String,
+    pub author_id: Option<String>,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub data: Value,
+}
+
+/// What the run log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    Robot,
+    Trigger,
+}
+
+/// Outcome of a run-log record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Planned, waiting for its time (or for the previous robot).
+    Pending,
+    /// Claimed by a runner (in progress until `claim_until`).
+    Running,
+    Done,
+    Skipped,
+    Cancelled,
+    Failed,
+    LoopStopped,
+}
+
+impl RunStatus {
+    /// Final: the run will never execute (again).
+    pub fn is_final(self) -> bool {
+        !matches!(self, RunStatus::Pending | RunStatus::Running)
+    }
+}
+
+/// One record of the run log: a robot run of a visit, or a trigger evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub kind: RunKind,
+    pub item_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robot_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robot_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub stage_id: String,
+    pub visit: u64,
+    pub status: RunStatus,
+    pub reason: Option<String>,
+    /// Robot runs: when it is (was) due; `None` while waiting for the previous robot.
+    pub due_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Value>,
+    /// Robot runs: the robot as it was configured when the visit began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robot: Option<crate::automation::Robot>,
+    /// Robot runs: waits for this run to finish first (`after_previous`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_run: Option<String>,
+    /// Robot runs: the run that waits for this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<String>,
+    pub chain: Chain,
+    /// Running: the claim expires at this time (a crashed runner's claim can be taken over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// Identifies an item by its client's contacts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientRef {
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// An event waiting for trigger evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedEvent {
+    pub tenant: String,
+    pub event_id: String,
+    /// A trigger type (`email_read`, `task_status`, `webhook`, …).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(default)]
+    pub item_id: Option<String>,
+    #[serde(default)]
+    pub client: Option<ClientRef>,
+    #[serde(default)]
+    pub data: Value,
+    pub occurred_at: DateTime<Utc>,
+    /// Set when the event was caused by automation (robot/trigger), for loop protection.
+    #[serde(default)]
+    pub chain: Option<Chain>,
+}
+
+/// A stage change, as recorded in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageMove {
+    pub from_stage: Option<String>,
+    pub from_visit: u64,
+    pub to_stage: String,
+    pub to_visit: u64,
+}
+
+/// What changed in one committed write of an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemChange {
+    pub tenant: String,
+    pub item_id: String,
+    pub version: u64,
+    pub at: DateTime<Utc>,
+    pub author_id: Option<String>,
+    #[serde(default)]
+    pub stage: Option<StageMove>,
+    /// Paths of changed fields (`title`, `amount`, `fields.budget`, …).
+    #[serde(default)]
+    pub changed: Vec<String>,
+    #[serde(default)]
+    pub responsible_changed: bool,
+    #[serde(default)]
+    pub deleted: bool,
+    pub chain: Chain,
+}
+
+/// A transactional outbox record: follow-up work written in the same
+/// transaction as the change that causes it, so that it cannot be lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutboxRecord {
+    /// An item changed: end/plan visits, evaluate change triggers.
+    ItemChanged(ItemChange),
+    /// A run became ready (its previous robot finished): queue or schedule it.
+    RunReady(crate::ports::Job),
+    /// An event for trigger evaluation.
+    Event(QueuedEvent),
+    /// An outbound message to hand to the delivery port.
+    Deliver { tenant: String, outbound_id: String },
+}

@@ -1,0 +1,339 @@
+//! Ports: the only ways the engine reaches the outside world.
+//!
+//! The engine keeps all of its state in a [`DocStore`]: a tenant-scoped document
+//! store with optimistic versions and all-or-nothing transactions. Everything the
+//! product remembers (configuration, items, visits' runs, tasks, chats, the run
+//! log, the transactional outbox) is a [`Doc`]. Adapters are deliberately dumb:
+//! they store and return documents; every rule lives in the engine.
+//!
+//! Work that must happen later goes through [`JobQueue`] (now) and [`Scheduler`]
+//! (at a time); external events through [`EventQueue`]. Time comes from
+//! [`Clock`], ids from [`IdGen`], outbound email/SMS through [`Delivery`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What a document is. Stored as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Department,
+    User,
+    Pipeline,
+    Robot,
+    Trigger,
+    Item,
+    /// Run-log record (robot run or trigger evaluation); parent = item id.
+    Run,
+    Task,
+    Activity,
+    Notification,
+    Chat,
+    /// Direct message; parent = recipient user id.
+    Message,
+    FeedPost,
+    /// Outbound email/SMS; parent = channel.
+    Outbound,
+    /// Timeline entry; parent = item id.
+    Timeline,
+    /// Client phone/email → item ids.
+    ClientIndex,
+    /// Accepted external event (idempotency record); id = idempotency key.
+    Event,
+    /// Per-tenant counters (id sequences, rotation cursors).
+    Counter,
+    /// Transactional outbox record; processed by the stage-change step.
+    Outbox,
+}
+
+impl Kind {
+    /// Every kind, for adapters that need to enumerate them.
+    pub const ALL: [Kind; 19] = [
+        Kind::Department,
+        Kind::User,
+        Kind::Pipeline,
+        Kind::Robot,
+        Kind::Trigger,
+        Kind::Item,
+        Kind::Run,
+        Kind::Task,
+        Kind::Activity,
+        Kind::Notification,
+        Kind::Chat,
+        Kind::Message,
+        Kind::FeedPost,
+        Kind::Outbound,
+        Kind::Timeline,
+        Kind::ClientIndex,
+        Kind::Event,
+        Kind::Counter,
+        Kind::Outbox,
+    ];
+
+    /// The stored name (`"item"`, `"feed_post"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Department => "department",
+            Kind::User => "user",
+            Kind::Pipeline => "pipeline",
+            Kind::Robot => "robot",
+            Kind::Trigger => "trigger",
+            Kind::Item => "item",
+            Kind::Run => "run",
+            Kind::Task => "task",
+            Kind::Activity => "activity",
+            Kind::Notification => "notification",
+            Kind::Chat => "chat",
+            Kind::Message => "message",
+            Kind::FeedPost => "feed_post",
+            Kind::Outbound => "outbound",
+            Kind::Timeline => "timeline",
+            Kind::ClientIndex => "client_index",
+            Kind::Event => "event",
+            Kind::Counter => "counter",
+            Kind::Outbox => "outbox",
+        }
+    }
+
+    /// Inverse of [`Kind::as_str`].
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The tenant under which outbox records are kept, so that one process can
+/// find every tenant's pending records with one `list`.
+pub const SYSTEM_TENANT: &str = "_system";
+
+/// Primary key of a document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DocKey {
+    pub tenant: String,
+    pub kind: Kind,
+    pub id: String,
+}
+
+impl DocKey {
+    pub fn new(tenant: impl Into<String>, kind: Kind, id: impl Into<String>) -> Self {
+        DocKey {
+            tenant: tenant.into(),
+            kind,
+            id: id.into(),
+        }
+    }
+}
+
+impl fmt::Display for DocKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.tenant, self.kind, self.id)
+    }
+}
+
+/// A stored document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Doc {
+    pub key: DocKey,
+    /// Optimistic version: 1 on first write, +1 on every put. Adapters store
+    /// the version they are given; the engine computes it.
+    pub version: u64,
+    /// Secondary grouping used by [`DocStore::list`] (e.g. the item a run
+    /// belongs to). Documents without a parent are only reachable by key.
+    pub parent: Option<String>,
+    /// Epoch seconds after which the adapter may delete the document
+    /// (DynamoDB TTL); `None` = keep.
+    pub expires_at: Option<i64>,
+    pub body: Value,
+}
+
+/// Condition attached to a write. A failed condition fails the whole
+/// transaction with [`StoreError::Conflict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cond {
+    /// No condition.
+    Any,
+    /// The document must not exist.
+    Absent,
+    /// The document must exist with exactly this version.
+    Version(u64),
+}
+
+/// One write of a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Put {
+        doc: Doc,
+        cond: Cond,
+    },
+    /// `parent` must be the stored document's parent (adapters keep list
+    /// entries per parent and remove them without a read).
+    Delete {
+        key: DocKey,
+        parent: Option<String>,
+        cond: Cond,
+    },
+    /// Only checks the condition (writes nothing).
+    Check { key: DocKey, cond: Cond },
+}
+
+impl Write {
+    pub fn key(&self) -> &DocKey {
+        match self {
+            Write::Put { doc, .. } => &doc.key,
+            Write::Delete { key, .. } | Write::Check { key, .. } => key,
+        }
+    }
+}
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition of the transaction did not hold (optimistic-lock contention
+    /// or an idempotency record that already exists). Nothing was written.
+    #[error("conflict on {key}")]
+    Conflict { key: String },
+    /// A transaction touched the same key twice or was otherwise malformed.
+    #[error("invalid transaction: {0}")]
+    Invalid(String),
+    /// The backend failed; the operation may be retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Most writes one transaction may hold. DynamoDB allows 100 items per
+/// transaction; its adapter may spend two per document (record + list entry).
+pub const MAX_TRANSACTION_WRITES: usize = 50;
+
+/// Tenant-scoped document store with optimistic versions.
+///
+/// Contract (checked by the contract test suite on every adapter):
+/// - `transact` applies all writes or none; a failed condition → `Conflict`;
+///   two writes on one key in one transaction → `Invalid`; more than
+///   [`MAX_TRANSACTION_WRITES`] → `Invalid`.
+/// - `list` returns the documents of (tenant, kind) whose parent equals
+///   `parent`, ordered by id ascending (byte order).
+/// - Tenants never see each other's documents.
+#[async_trait]
+pub trait DocStore: Send + Sync {
+    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError>;
+    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(self.get(k).await?);
+        }
+        Ok(out)
+    }
+    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError>;
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+}
+
+/// Work for the robot runner: one planned robot run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub tenant: String,
+    /// Deterministic run id: `{item_id}:{visit}:{robot_id}`.
+    pub run_id: String,
+    pub item_id: String,
+    pub visit: u64,
+    pub due_at: DateTime<Utc>,
+}
+
+impl Job {
+    /// Deterministic schedule/message name, safe for EventBridge Scheduler
+    /// (`[0-9a-zA-Z-_.]`, ≤ 64 chars).
+    pub fn schedule_name(&self) -> String {
+        schedule_name(&self.tenant, &self.run_id)
+    }
+}
+
+/// Deterministic schedule name for a run: readable prefix + a stable hash.
+pub fn schedule_name(tenant: &str, run_id: &str) -> String {
+    // FNV-1a 64: stable across processes and versions (unlike std's hasher).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in tenant.bytes().chain([0u8]).chain(run_id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let readable: String = run_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("run-{readable}-{h:016x}")
+}
+
+/// Failures of queues, schedulers and delivery.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+/// Queue of robot runs to execute now (SQS robot-actions queue).
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn send(&self, jobs: Vec<Job>) -> Result<(), PortError>;
+}
+
+/// One-time timers that deliver a [`Job`] at its `due_at` (EventBridge Scheduler).
+/// Scheduling the same job twice keeps one timer (names are deterministic).
+#[async_trait]
+pub trait Scheduler: Send + Sync {
+    async fn schedule(&self, job: Job) -> Result<(), PortError>;
+    /// Tidy-up only: the run-time visit check is the guarantee. Unknown names are fine.
+    async fn cancel(&self, tenant: &str, run_id: &str) -> Result<(), PortError>;
+}
+
+/// Queue of accepted external/internal events for trigger evaluation.
+#[async_trait]
+pub trait EventQueue: Send + Sync {
+    async fn send(&self, event: crate::model::QueuedEvent) -> Result<(), PortError>;
+}
+
+/// Outbound email/SMS provider.
+#[async_trait]
+pub trait Delivery: Send + Sync {
+    /// Deliver one message. Called at least once per message; implementations
+    /// de-duplicate by `message.id`.
+    async fn deliver(&self, message: &crate::model::Outbound) -> Result<(), PortError>;
+}
+
+/// Source of time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Source of fresh ids (for things a client creates without naming them).
+pub trait IdGen: Send + Sync {
+    fn next_id(&self, prefix: &str) -> String;
+}
+
+/// All ports, bundled for the engine.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn DocStore>,
+    pub jobs: Arc<dyn JobQueue>,
+    pub scheduler: Arc<dyn Scheduler>,
+    pub events: Arc<dyn EventQueue>,
+    pub delivery: Arc<dyn Delivery>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+}

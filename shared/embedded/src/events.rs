@@ -1,0 +1,75 @@
+//! [`SqliteEvents`]: queued events for trigger evaluation, on the `events` table.
+
+use async_trait::async_trait;
+use crm_core::model::QueuedEvent;
+use crm_core::ports::{EventQueue, PortError};
+
+use crate::{Db, EmbeddedError, count, sql_limit};
+
+const SEND: &str = "INSERT INTO events (body) VALUES (?1)";
+const PEEK: &str = "SELECT seq, body FROM events ORDER BY seq LIMIT ?1";
+const ACK: &str = "DELETE FROM events WHERE seq = ?1";
+const LEN: &str = "SELECT COUNT(*) FROM events";
+
+/// [`EventQueue`] on SQLite: a FIFO, like `crm_core::memory::MemEvents`, whose
+/// events stay stored until acked, so that an event taken but not finished
+/// before a crash is offered again after restart.
+#[derive(Clone)]
+pub struct SqliteEvents {
+    db: Db,
+}
+
+impl SqliteEvents {
+    /// Events on `db`.
+    pub fn new(db: Db) -> Self {
+        SqliteEvents { db }
+    }
+
+    /// Up to `limit` of the oldest events with their sequence numbers, oldest
+    /// first. They stay stored until [`SqliteEvents::ack`].
+    pub fn peek(&self, limit: usize) -> Result<Vec<(i64, QueuedEvent)>, EmbeddedError> {
+        let rows = {
+            let g = self.db.lock();
+            let mut st = g.conn.prepare_cached(PEEK)?;
+            st.query_map([sql_limit(limit)], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        rows.into_iter()
+            .map(|(seq, body)| Ok((seq, serde_json::from_str(&body)?)))
+            .collect()
+    }
+
+    /// Remove the event with this sequence number. Unknown numbers are fine.
+    pub fn ack(&self, seq: i64) -> Result<(), EmbeddedError> {
+        let g = self.db.lock();
+        g.conn.prepare_cached(ACK)?.execute([seq])?;
+        Ok(())
+    }
+
+    /// Number of stored events.
+    pub fn len(&self) -> Result<usize, EmbeddedError> {
+        let g = self.db.lock();
+        let n: i64 = g.conn.prepare_cached(LEN)?.query_row([], |row| row.get(0))?;
+        Ok(count(n))
+    }
+
+    /// Whether no event is stored.
+    pub fn is_empty(&self) -> Result<bool, EmbeddedError> {
+        Ok(self.len()? == 0)
+    }
+}
+
+#[async_trait]
+impl EventQueue for SqliteEvents {
+    async fn send(&self, event: QueuedEvent) -> Result<(), PortError> {
+        let body = serde_json::to_string(&event).map_err(EmbeddedError::from)?;
+        let g = self.db.lock();
+        g.conn
+            .prepare_cached(SEND)
+            .and_then(|mut st| st.execute([body]))
+            .map_err(EmbeddedError::from)?;
+        Ok(())
+    }
+}

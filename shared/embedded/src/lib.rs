@@ -1,0 +1,212 @@
+//! crm-embedded: durable adapters of crm-core's ports in one SQLite file.
+//!
+//! [`Db`] opens (or creates) `<dir>/crm.sqlite`; [`SqliteStore`] (a
+//! [`DocStore`](crm_core::ports::DocStore)), [`SqliteJobs`] (a
+//! [`JobQueue`](crm_core::ports::JobQueue) and
+//! [`Scheduler`](crm_core::ports::Scheduler)) and [`SqliteEvents`] (an
+//! [`EventQueue`](crm_core::ports::EventQueue)) share one `Db`. Their semantics
+//! are those of the in-memory reference adapters in `crm_core::memory`; the
+//! contract suite in `crm-tests` checks both.
+//!
+//! # Durability
+//!
+//! The database runs in WAL mode with `synchronous=NORMAL`: a committed
+//! transaction survives a killed process, but a power loss or an OS crash may
+//! lose the last few committed transactions (the file itself stays
+//! consistent). Jobs and events stay in their tables until they are acked, so
+//! work taken but not finished before a crash is offered again after restart.
+//!
+//! # Concurrency
+//!
+//! One [`rusqlite::Connection`] sits behind a [`std::sync::Mutex`]; every
+//! operation holds it only for a few fast SQLite statements. The async port
+//! methods call SQLite directly (no `spawn_blocking`): a statement on a local
+//! file takes microseconds, less than handing it to another thread would.
+//! Other processes may open the same file; they wait for each other's writes
+//! up to a busy timeout of [`BUSY_TIMEOUT`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use crm_core::ports::{PortError, StoreError};
+use rusqlite::Connection;
+
+mod events;
+mod jobs;
+mod store;
+
+pub use events::SqliteEvents;
+pub use jobs::SqliteJobs;
+pub use store::SqliteStore;
+
+/// Name of the database file inside the directory given to [`Db::open`].
+pub const DB_FILE: &str = "crm.sqlite";
+
+/// How long a write waits for another connection (another process) that
+/// holds the write lock before failing with [`EmbeddedError::Sqlite`].
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Schema version stored in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// The schema; every statement is idempotent.
+const SCHEMA: &str = "
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS docs (
+    tenant     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    parent     TEXT,
+    expires_at INTEGER,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (tenant, kind, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS docs_by_parent ON docs (tenant, kind, parent, id);
+CREATE INDEX IF NOT EXISTS docs_by_expiry ON docs (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS jobs (
+    name      TEXT PRIMARY KEY,
+    tenant    TEXT NOT NULL,
+    run_id    TEXT NOT NULL,
+    due_at_ms INTEGER NOT NULL,
+    seq       INTEGER NOT NULL,
+    scheduled INTEGER NOT NULL,
+    body      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_due ON jobs (due_at_ms, seq);
+CREATE TABLE IF NOT EXISTS events (
+    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+    body TEXT NOT NULL
+);
+PRAGMA user_version = 1;
+COMMIT;
+";
+
+/// Failures of the embedded adapters.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    /// The database directory could not be created.
+    #[error("cannot create database directory {path}: {source}")]
+    Io {
+        /// The directory given to [`Db::open`].
+        path: PathBuf,
+        /// The underlying failure.
+        source: std::io::Error,
+    },
+    /// SQLite failed (I/O error, busy past [`BUSY_TIMEOUT`], corrupt file…).
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored record could not be encoded or decoded.
+    #[error("stored record: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The file was written by a newer version of this crate.
+    #[error("database schema version {found} is newer than the supported {SCHEMA_VERSION}")]
+    Schema {
+        /// The file's `user_version`.
+        found: i64,
+    },
+}
+
+impl From<EmbeddedError> for StoreError {
+    fn from(e: EmbeddedError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl From<EmbeddedError> for PortError {
+    fn from(e: EmbeddedError) -> Self {
+        PortError::Unavailable(e.to_string())
+    }
+}
+
+/// A handle on the database; cheap to clone (all clones share one connection).
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// What the mutex guards.
+struct Inner {
+    conn: Connection,
+    /// Last job sequence number handed out (ties between equal due times are
+    /// broken by it, so jobs due together come out in the order they went in).
+    job_seq: i64,
+}
+
+impl Db {
+    /// Open `<dir>/crm.sqlite`, creating the directory, the file and the schema
+    /// as needed.
+    pub fn open(dir: &Path) -> Result<Db, EmbeddedError> {
+        std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let db = Db::init(Connection::open(&path)?)?;
+        tracing::info!(path = %path.display(), "opened embedded database");
+        Ok(db)
+    }
+
+    /// A private database in memory (gone when the last clone is dropped).
+    pub fn open_in_memory() -> Result<Db, EmbeddedError> {
+        Db::init(Connection::open_in_memory()?)
+    }
+
+    /// A [`SqliteStore`] on this database.
+    pub fn store(&self) -> SqliteStore {
+        SqliteStore::new(self.clone())
+    }
+
+    /// A [`SqliteJobs`] on this database.
+    pub fn jobs(&self) -> SqliteJobs {
+        SqliteJobs::new(self.clone())
+    }
+
+    /// A [`SqliteEvents`] on this database.
+    pub fn events(&self) -> SqliteEvents {
+        SqliteEvents::new(self.clone())
+    }
+
+    fn init(conn: Connection) -> Result<Db, EmbeddedError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // In memory the journal mode stays "memory"; on a file it becomes "wal".
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+            tracing::warn!(%mode, "SQLite refused WAL mode; writes will be slower");
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(EmbeddedError::Schema { found });
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        let job_seq: i64 = conn.query_row("SELECT IFNULL(MAX(seq), 0) FROM jobs", [], |row| {
+            row.get(0)
+        })?;
+        Ok(Db {
+            inner: Arc::new(Mutex::new(Inner { conn, job_seq })),
+        })
+    }
+
+    /// Take the connection. A panic while it was held cannot have left a
+    /// transaction open (rusqlite rolls back on drop), so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `limit` as an SQL `LIMIT` value.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// A row count as `usize`.
+fn count(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

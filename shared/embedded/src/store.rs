@@ -1,0 +1,234 @@
+//! [`SqliteStore`]: the document store on the `docs` table.
+
+use async_trait::async_trait;
+use crm_core::memory::{check_transaction, cond_holds};
+use crm_core::ports::{Cond, Doc, DocKey, DocStore, Kind, StoreError, Write};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use serde_json::Value;
+
+use crate::{Db, EmbeddedError};
+
+const GET: &str = "SELECT version, parent, expires_at, body FROM docs \
+                   WHERE tenant = ?1 AND kind = ?2 AND id = ?3";
+const VERSION: &str = "SELECT version FROM docs WHERE tenant = ?1 AND kind = ?2 AND id = ?3";
+/// Without statistics the planner would scan the (tenant, kind) range of the
+/// primary key; the parent index is always the right path.
+pub(crate) const LIST: &str = "SELECT id, version, parent, expires_at, body \
+                    FROM docs INDEXED BY docs_by_parent \
+                    WHERE tenant = ?1 AND kind = ?2 AND parent = ?3 \
+                    ORDER BY id COLLATE BINARY";
+const PUT: &str = "INSERT INTO docs (tenant, kind, id, version, parent, expires_at, body) \
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                   ON CONFLICT (tenant, kind, id) DO UPDATE SET \
+                   version = excluded.version, parent = excluded.parent, \
+                   expires_at = excluded.expires_at, body = excluded.body";
+const DELETE: &str = "DELETE FROM docs WHERE tenant = ?1 AND kind = ?2 AND id = ?3";
+const PURGE: &str = "DELETE FROM docs WHERE expires_at IS NOT NULL AND expires_at < ?1";
+
+/// [`DocStore`] on SQLite, with the semantics of `crm_core::memory::MemStore`.
+///
+/// A transaction is one SQLite transaction (`BEGIN IMMEDIATE`): conditions
+/// are checked inside it, then every write is applied, all or nothing.
+/// Documents past `expires_at` are kept until [`SqliteStore::purge_expired`]
+/// removes them (like DynamoDB's TTL, expiry is only a permission to delete).
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Db,
+}
+
+impl SqliteStore {
+    /// A store on `db`.
+    pub fn new(db: Db) -> Self {
+        SqliteStore { db }
+    }
+
+    /// Delete the documents whose `expires_at` (epoch seconds) is before
+    /// `now_epoch_secs`; returns how many were deleted.
+    pub fn purge_expired(&self, now_epoch_secs: i64) -> Result<usize, EmbeddedError> {
+        let g = self.db.lock();
+        let n = g.conn.prepare_cached(PURGE)?.execute([now_epoch_secs])?;
+        Ok(n)
+    }
+}
+
+/// A write, encoded for SQLite before the connection is taken.
+enum Op<'a> {
+    Put {
+        key: &'a DocKey,
+        version: i64,
+        parent: Option<&'a str>,
+        expires_at: Option<i64>,
+        body: String,
+    },
+    Delete {
+        key: &'a DocKey,
+    },
+    Check,
+}
+
+fn encode(w: &Write) -> Result<(Op<'_>, &DocKey, Cond), StoreError> {
+    Ok(match w {
+        Write::Put { doc, cond } => {
+            let version = i64::try_from(doc.version).map_err(|_| {
+                StoreError::Invalid(format!("{}: version {} too large", doc.key, doc.version))
+            })?;
+            let body = serde_json::to_string(&doc.body)
+                .map_err(|e| StoreError::Invalid(format!("{}: body: {e}", doc.key)))?;
+            let op = Op::Put {
+                key: &doc.key,
+                version,
+                parent: doc.parent.as_deref(),
+                expires_at: doc.expires_at,
+                body,
+            };
+            (op, &doc.key, *cond)
+        }
+        Write::Delete { key, cond, .. } => (Op::Delete { key }, key, *cond),
+        Write::Check { key, cond } => (Op::Check, key, *cond),
+    })
+}
+
+/// Stored version of `key`, if any.
+fn current_version(conn: &Connection, key: &DocKey) -> Result<Option<u64>, EmbeddedError> {
+    let v: Option<i64> = conn
+        .prepare_cached(VERSION)?
+        .query_row(
+            (key.tenant.as_str(), key.kind.as_str(), key.id.as_str()),
+            |row| row.get(0),
+        )
+        .optional()?;
+    // Versions are written from `u64`s that fit in `i64`, so they are never negative.
+    Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
+}
+
+fn read_doc(conn: &Connection, key: &DocKey) -> Result<Option<Doc>, EmbeddedError> {
+    let row = conn
+        .prepare_cached(GET)?
+        .query_row(
+            (key.tenant.as_str(), key.kind.as_str(), key.id.as_str()),
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, Option<String>>(1)?,
+                    row.get::<_, Option<i64>>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            },
+        )
+        .optional()?;
+    row.map(|(version, parent, expires_at, body)| {
+        make_doc(key.clone(), version, parent, expires_at, &body)
+    })
+    .transpose()
+}
+
+fn make_doc(
+    key: DocKey,
+    version: i64,
+    parent: Option<String>,
+    expires_at: Option<i64>,
+    body: &str,
+) -> Result<Doc, EmbeddedError> {
+    Ok(Doc {
+        key,
+        version: u64::try_from(version).unwrap_or(0),
+        parent,
+        expires_at,
+        body: serde_json::from_str::<Value>(body)?,
+    })
+}
+
+/// One row of [`LIST`], body still encoded.
+type ListRow = (String, i64, Option<String>, Option<i64>, String);
+
+fn list_row(row: &Row<'_>) -> rusqlite::Result<ListRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+}
+
+impl SqliteStore {
+    fn transact_sync(&self, writes: &[Write]) -> Result<(), StoreError> {
+        check_transaction(writes)?;
+        let ops = writes.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        let mut g = self.db.lock();
+        let tx = g
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(EmbeddedError::from)?;
+        for (_, key, cond) in &ops {
+            if *cond != Cond::Any && !cond_holds(*cond, current_version(&tx, key)?) {
+                // Dropping `tx` rolls back; nothing was written yet anyway.
+                return Err(StoreError::Conflict {
+                    key: key.to_string(),
+                });
+            }
+        }
+        for (op, _, _) in &ops {
+            let res = match op {
+                Op::Put {
+                    key,
+                    version,
+                    parent,
+                    expires_at,
+                    body,
+                } => tx.prepare_cached(PUT).and_then(|mut st| {
+                    st.execute(params![
+                        key.tenant,
+                        key.kind.as_str(),
+                        key.id,
+                        version,
+                        parent,
+                        expires_at,
+                        body
+                    ])
+                }),
+                Op::Delete { key } => tx.prepare_cached(DELETE).and_then(|mut st| {
+                    st.execute((key.tenant.as_str(), key.kind.as_str(), key.id.as_str()))
+                }),
+                Op::Check => Ok(0),
+            };
+            res.map_err(EmbeddedError::from)?;
+        }
+        tx.commit().map_err(EmbeddedError::from)?;
+        Ok(())
+    }
+
+    fn list_sync(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, EmbeddedError> {
+        let rows = {
+            let g = self.db.lock();
+            let mut st = g.conn.prepare_cached(LIST)?;
+            st.query_map((tenant, kind.as_str(), parent), list_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, version, parent, expires_at, body) in rows {
+            let key = DocKey::new(tenant, kind, id);
+            out.push(make_doc(key, version, parent, expires_at, &body)?);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl DocStore for SqliteStore {
+    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
+        let g = self.db.lock();
+        Ok(read_doc(&g.conn, key)?)
+    }
+
+    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
+        let g = self.db.lock();
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(read_doc(&g.conn, key)?);
+        }
+        Ok(out)
+    }
+
+    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
+        Ok(self.list_sync(tenant, kind, parent)?)
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.transact_sync(&writes)
+    }
+}

@@ -1,0 +1,131 @@
+//! crm-http: the HTTP API v1 (`API.md`) as an axum [`Router`] over the engine.
+//!
+//! The same router is served by the `api` Lambda (through `lambda_http`) and
+//! by the local one-process server. Handlers are thin: authenticate (the
+//! tenant comes from the API key), parse, call the [`Engine`], answer.
+//! Every failure is an [`ApiError`] with the body
+//! `{"error": {"code", "message", "details": [{"field", "message"}]}}`.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod openapi;
+pub mod state;
+pub mod views;
+
+pub use auth::{ApiKeys, Tenant};
+pub use crm_core::Engine;
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use openapi::{ApiDoc, openapi};
+pub use state::{AppState, ClockControl};
+
+use handlers::{automation, directory, items, meta, work};
+
+/// Largest accepted request body: 256 KiB (larger → 413).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The API v1 router with every endpoint of `API.md`, the 404/405
+/// fallbacks, the body limit and request logging.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/health", get(meta::health))
+        .route("/v1/openapi.json", get(meta::openapi_json))
+        .route("/v1/clock", get(meta::get_clock))
+        .route("/v1/clock/advance", post(meta::advance_clock))
+        .route(
+            "/v1/departments/{id}",
+            put(directory::put_department).get(directory::get_department),
+        )
+        .route(
+            "/v1/users/{id}",
+            put(directory::put_user).get(directory::get_user),
+        )
+        .route(
+            "/v1/pipelines/{id}",
+            put(automation::put_pipeline).get(automation::get_pipeline),
+        )
+        .route(
+            "/v1/pipelines/{id}/robots",
+            post(automation::create_robot).get(automation::list_robots),
+        )
+        .route(
+            "/v1/pipelines/{id}/robots/{robot_id}",
+            get(automation::get_robot)
+                .put(automation::update_robot)
+                .delete(automation::delete_robot),
+        )
+        .route(
+            "/v1/pipelines/{id}/robots/{robot_id}/copy",
+            post(automation::copy_robot),
+        )
+        .route(
+            "/v1/pipelines/{id}/triggers",
+            post(automation::create_trigger).get(automation::list_triggers),
+        )
+        .route(
+            "/v1/pipelines/{id}/triggers/{trigger_id}",
+            get(automation::get_trigger)
+                .put(automation::update_trigger)
+                .delete(automation::delete_trigger),
+        )
+        .route(
+            "/v1/pipelines/{id}/triggers/{trigger_id}/copy",
+            post(automation::copy_trigger),
+        )
+        .route("/v1/items", post(items::create_item))
+        .route(
+            "/v1/items/{id}",
+            get(items::get_item)
+                .patch(items::patch_item)
+                .delete(items::delete_item),
+        )
+        .route("/v1/items/{id}/timeline", get(items::timeline))
+        .route("/v1/items/{id}/runs", get(items::runs))
+        .route("/v1/events", post(work::submit_event))
+        .route("/v1/tasks", get(work::list_tasks))
+        .route(
+            "/v1/tasks/{id}",
+            get(work::get_task).patch(work::patch_task),
+        )
+        .route("/v1/activities", get(work::list_activities))
+        .route("/v1/notifications", get(work::list_notifications))
+        .route("/v1/chats/{id}", get(work::get_chat))
+        .route("/v1/messages", get(work::list_messages))
+        .route("/v1/feed", get(work::list_feed))
+        .route("/v1/outbox", get(work::list_outbound))
+        .fallback(meta::route_not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// One debug line per request: method, route template, status, duration.
+/// Never logs headers (API keys) or bodies.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        %route,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}

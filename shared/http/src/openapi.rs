@@ -1,0 +1,200 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
+use crate::handlers::{automation, directory, items, meta, work};
+use crate::views;
+
+/// The API's OpenAPI document (`GET /v1/openapi.json`).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "CRM robots and triggers API",
+        version = "1",
+        description = "Stage automation for CRM pipelines: robots run actions when an item enters a stage, triggers move items when events happen. Every error answers `{\"error\": {\"code\", \"message\", \"details\": [{\"field\", \"message\"}]}}`."
+    ),
+    paths(
+        meta::health,
+        meta::openapi_json,
+        meta::get_clock,
+        meta::advance_clock,
+        directory::put_department,
+        directory::get_department,
+        directory::put_user,
+        directory::get_user,
+        automation::put_pipeline,
+        automation::get_pipeline,
+        automation::create_robot,
+        automation::list_robots,
+        automation::get_robot,
+        automation::update_robot,
+        automation::delete_robot,
+        automation::copy_robot,
+        automation::create_trigger,
+        automation::list_triggers,
+        automation::get_trigger,
+        automation::update_trigger,
+        automation::delete_trigger,
+        automation::copy_trigger,
+        items::create_item,
+        items::get_item,
+        items::patch_item,
+        items::delete_item,
+        items::timeline,
+        items::runs,
+        work::submit_event,
+        work::list_tasks,
+        work::get_task,
+        work::patch_task,
+        work::list_activities,
+        work::list_notifications,
+        work::get_chat,
+        work::list_messages,
+        work::list_feed,
+        work::list_outbound,
+    ),
+    components(schemas(
+        ErrorBody,
+        ErrorObject,
+        ErrorDetail,
+        views::RobotList,
+        views::TriggerList,
+        views::TimelineList,
+        views::RunList,
+        views::EventAccepted,
+        views::TaskList,
+        views::ActivityList,
+        views::NotificationList,
+        views::DirectMessageList,
+        views::OutboxList,
+        views::FeedList,
+        views::Health,
+        views::ClockNow,
+        views::AdvanceBody,
+    )),
+    modifiers(&CommonResponses),
+    tags(
+        (name = "meta", description = "Health and this document"),
+        (name = "clock", description = "Manual clock of the local server"),
+        (name = "directory", description = "Departments and users"),
+        (name = "pipelines", description = "Pipelines and their stages"),
+        (name = "robots", description = "Actions run when an item enters a stage"),
+        (name = "triggers", description = "Events that move an item to a stage"),
+        (name = "items", description = "Deals, leads and other items"),
+        (name = "events", description = "Queued ingestion of external events"),
+        (name = "work", description = "Records the robots create"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The generated document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Adds the bearer security scheme and the responses every operation of a
+/// kind shares: 401/500/503 for authenticated operations, 400/413/415 for
+/// operations with a JSON body.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key: `Authorization: Bearer <key>`"))
+                    .build(),
+            ),
+        );
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_common(op);
+            }
+        }
+    }
+}
+
+fn add_common(op: &mut Operation) {
+    let secured = op
+        .security
+        .as_ref()
+        .is_some_and(|reqs| reqs.iter().any(|r| r != &Default::default()));
+    let has_body = op.request_body.is_some();
+    let mut add = |status: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| error_response(description));
+    };
+    if has_body {
+        add(
+            "400",
+            "Malformed JSON, a wrong type, or a missing or unknown field (`details` names it)",
+        );
+        add("413", "The body exceeds 256 KiB");
+        add("415", "`Content-Type` is not `application/json`");
+    }
+    if secured {
+        add("401", "Missing or unknown API key");
+        add("500", "Internal error");
+        add("503", "A backend is unavailable; retry later");
+    }
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_secured_operation_documents_401() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut secured = 0;
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                if path == "/v1/health" || path == "/v1/openapi.json" {
+                    assert!(op["responses"].get("401").is_none(), "{method} {path}");
+                    continue;
+                }
+                secured += 1;
+                assert!(op["responses"].get("401").is_some(), "{method} {path}");
+                assert_eq!(op["security"][0]["bearer"], serde_json::json!([]));
+            }
+        }
+        assert!(secured > 30);
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
+}

@@ -41,7 +41,9 @@ impl Resolve for ItemContext<'_> {
         let v = match path {
             "id" => Value::String(item.id.clone()),
             "title" => Value::String(item.title.clone()),
-            "amount" => serde_json::Number::from_f64(item.amount).map_or(Value::Null, Value::Number),
+            "amount" => {
+                serde_json::Number::from_f64(item.amount).map_or(Value::Null, Value::Number)
+            }
             "currency" => Value::String(item.currency.clone()),
             "entity_type" => Value::String(item.entity_type.clone()),
             "is_repeat" => Value::Bool(item.is_repeat),

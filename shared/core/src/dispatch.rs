@@ -18,7 +18,9 @@ use crate::model::{
     Activity, Chain, Item, ItemChange, Outbound, OutboundStatus, OutboxRecord, Pipeline,
     QueuedEvent, RunKind, RunRecord, RunStatus, Task, TimelineEntry,
 };
-use crate::ports::{Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write};
+use crate::ports::{
+    Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
+};
 use crate::triggers::{EventFacts, Selection, TriggerSet};
 use crate::workhours::WorkCalendar;
 
@@ -65,7 +67,10 @@ impl Engine {
     /// for the same record, and after a crash half way.
     pub async fn process_outbox(&self, d: Doc) -> Result<()> {
         let record: OutboxRecord = serde_json::from_value(d.body.clone()).map_err(|e| {
-            EngineError::Store(StoreError::Unavailable(format!("corrupt outbox record {}: {e}", d.key)))
+            EngineError::Store(StoreError::Unavailable(format!(
+                "corrupt outbox record {}: {e}",
+                d.key
+            )))
         })?;
         match record {
             OutboxRecord::ItemChanged(c) => self.on_item_changed(&c).await?,
@@ -105,8 +110,15 @@ impl Engine {
                     .await?;
             }
             if !c.deleted && mv.to_visit != mv.from_visit {
-                self.plan_visit(tenant, &c.item_id, &mv.to_stage, mv.to_visit, c.at, &c.chain)
-                    .await?;
+                self.plan_visit(
+                    tenant,
+                    &c.item_id,
+                    &mv.to_stage,
+                    mv.to_visit,
+                    c.at,
+                    &c.chain,
+                )
+                .await?;
             }
         }
         if c.deleted {
@@ -122,11 +134,18 @@ impl Engine {
             occurred_at: c.at,
             chain: Some(c.chain.clone()),
         };
-        let fields: Vec<&String> = c.changed.iter().filter(|f| *f != "responsible_id").collect();
+        let fields: Vec<&String> = c
+            .changed
+            .iter()
+            .filter(|f| *f != "responsible_id")
+            .collect();
         if !fields.is_empty() {
             self.ports
                 .events
-                .send(event("field_changed", serde_json::json!({ "fields": c.changed })))
+                .send(event(
+                    "field_changed",
+                    serde_json::json!({ "fields": c.changed }),
+                ))
                 .await?;
         }
         if c.responsible_changed {
@@ -154,7 +173,8 @@ impl Engine {
             let Ok(mut run) = serde_json::from_value::<RunRecord>(d.body.clone()) else {
                 continue;
             };
-            if run.kind != RunKind::Robot || run.visit != visit || run.status != RunStatus::Pending {
+            if run.kind != RunKind::Robot || run.visit != visit || run.status != RunStatus::Pending
+            {
                 continue;
             }
             run.status = RunStatus::Cancelled;
@@ -187,13 +207,19 @@ impl Engine {
                 at,
                 kind: "activity_completed".into(),
                 author_id: None,
-                text: format!("Activity completed as the item changed stage: {}", a.description),
+                text: format!(
+                    "Activity completed as the item changed stage: {}",
+                    a.description
+                ),
                 data: serde_json::json!({"activity_id": a.id}),
             };
             self.ports
                 .store
                 .transact(vec![
-                    put(doc(tenant, Kind::Activity, &a.id, 2, Some(item_id), &a), Cond::Any),
+                    put(
+                        doc(tenant, Kind::Activity, &a.id, 2, Some(item_id), &a),
+                        Cond::Any,
+                    ),
                     crate::engine::timeline_write(tenant, &entry),
                 ])
                 .await?;
@@ -243,7 +269,12 @@ impl Engine {
         let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
         let writes: Vec<Write> = runs
             .iter()
-            .map(|r| put(doc(tenant, Kind::Run, &r.id, 1, Some(item_id), r), Cond::Absent))
+            .map(|r| {
+                put(
+                    doc(tenant, Kind::Run, &r.id, 1, Some(item_id), r),
+                    Cond::Absent,
+                )
+            })
             .collect();
         let mut all_new = true;
         for chunk in writes.chunks(MAX_TRANSACTION_WRITES) {
@@ -290,7 +321,8 @@ impl Engine {
     /// Due now → the action queue; later → a one-time schedule.
     pub(crate) async fn dispatch_jobs(&self, jobs: Vec<Job>) -> Result<()> {
         let now = self.now();
-        let (now_jobs, later): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.due_at <= now);
+        let (now_jobs, later): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| j.due_at <= now);
         if !now_jobs.is_empty() {
             self.ports.jobs.send(now_jobs).await?;
         }
@@ -314,7 +346,14 @@ impl Engine {
             .ports
             .store
             .transact(vec![put(
-                doc(tenant, Kind::Outbound, id, v + 1, Some(m.channel.as_str()), &m),
+                doc(
+                    tenant,
+                    Kind::Outbound,
+                    id,
+                    v + 1,
+                    Some(m.channel.as_str()),
+                    &m,
+                ),
                 Cond::Version(v),
             )])
             .await
@@ -335,7 +374,12 @@ impl Engine {
             item_ids.push(id.clone());
         } else if let Some(c) = &event.client {
             for key in crate::engine::client_ref_keys(c) {
-                for d in self.ports.store.list(&tenant, Kind::ClientIndex, &key).await? {
+                for d in self
+                    .ports
+                    .store
+                    .list(&tenant, Kind::ClientIndex, &key)
+                    .await?
+                {
                     if let Some(id) = d.body.as_str()
                         && !item_ids.iter().any(|x| x == id)
                     {
@@ -374,7 +418,11 @@ impl Engine {
             "field_changed" | "responsible_changed" | "task_status"
         );
         for _ in 0..=self.config.max_retries {
-            if self.load::<RunRecord>(tenant, Kind::Run, &rec_id).await?.is_some() {
+            if self
+                .load::<RunRecord>(tenant, Kind::Run, &rec_id)
+                .await?
+                .is_some()
+            {
                 return Ok(()); // evaluated before: a repeated delivery
             }
             let Some(item) = self.load_item(tenant, item_id).await? else {
@@ -459,7 +507,11 @@ impl Engine {
                         record.status = RunStatus::LoopStopped;
                         record.reason = Some(format!(
                             "trigger '{}' would move the item to '{}', but chain {} already made {} automatic moves (limit {})",
-                            t.name, t.stage_id, chain.id, chain.hops - 1, self.config.max_hops
+                            t.name,
+                            t.stage_id,
+                            chain.id,
+                            chain.hops - 1,
+                            self.config.max_hops
                         ));
                     } else {
                         record.status = RunStatus::Done;
@@ -496,7 +548,8 @@ impl Engine {
                             deleted: false,
                             chain,
                         };
-                        writes = self.item_change_writes(tenant, Some(&item), &moved, &change, timeline);
+                        writes =
+                            self.item_change_writes(tenant, Some(&item), &moved, &change, timeline);
                     }
                 }
             }
@@ -553,7 +606,11 @@ pub fn plan_runs(
             }
         }
         out.push(RunRecord {
-            after_run: if r.after_previous { prev.map(|p| p.id.clone()) } else { None },
+            after_run: if r.after_previous {
+                prev.map(|p| p.id.clone())
+            } else {
+                None
+            },
             id,
             kind: RunKind::Robot,
             item_id: item.id.clone(),

@@ -337,7 +337,9 @@ impl Engine {
             if !seen.insert(d.clone()) {
                 break;
             }
-            let Some((dept, _)) = self.load::<Department>(tenant, Kind::Department, &d).await?
+            let Some((dept, _)) = self
+                .load::<Department>(tenant, Kind::Department, &d)
+                .await?
             else {
                 break;
             };
@@ -421,7 +423,10 @@ impl Engine {
         }
         if let Some(p) = &body.parent_id {
             if p == id {
-                return Err(EngineError::invalid("parent_id", "a department cannot be its own parent"));
+                return Err(EngineError::invalid(
+                    "parent_id",
+                    "a department cannot be its own parent",
+                ));
             }
             refs.departments.push(("parent_id".into(), p.clone()));
         }
@@ -440,14 +445,21 @@ impl Engine {
             .store
             .transact(vec![put(
                 doc(tenant, Kind::Department, id, version + 1, None, &dept),
-                if version == 0 { Cond::Absent } else { Cond::Version(version) },
+                if version == 0 {
+                    Cond::Absent
+                } else {
+                    Cond::Version(version)
+                },
             )])
             .await?;
         Ok(dept)
     }
 
     pub async fn get_department(&self, tenant: &str, id: &str) -> Result<Department> {
-        Ok(self.must(tenant, Kind::Department, "department", id).await?.0)
+        Ok(self
+            .must(tenant, Kind::Department, "department", id)
+            .await?
+            .0)
     }
 
     pub async fn put_user(&self, tenant: &str, id: &str, body: UserBody) -> Result<User> {
@@ -497,11 +509,18 @@ impl Engine {
                 cond: Cond::Version(*v),
             });
             self.ports.store.transact(writes).await?;
-            writes = vec![put(doc(tenant, Kind::User, id, 1, Some(parent), &user), Cond::Absent)];
+            writes = vec![put(
+                doc(tenant, Kind::User, id, 1, Some(parent), &user),
+                Cond::Absent,
+            )];
         } else {
             writes.push(put(
                 doc(tenant, Kind::User, id, version + 1, Some(parent), &user),
-                if version == 0 { Cond::Absent } else { Cond::Version(version) },
+                if version == 0 {
+                    Cond::Absent
+                } else {
+                    Cond::Version(version)
+                },
             ));
         }
         self.ports.store.transact(writes).await?;
@@ -514,7 +533,12 @@ impl Engine {
 
     // ---------------------------------------------------------------- pipelines
 
-    pub async fn put_pipeline(&self, tenant: &str, id: &str, body: PipelineBody) -> Result<Pipeline> {
+    pub async fn put_pipeline(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: PipelineBody,
+    ) -> Result<Pipeline> {
         let mut errors = Vec::new();
         let et = body.entity_type.as_str();
         let known_type = matches!(et, "lead" | "deal" | "quote" | "invoice")
@@ -596,7 +620,11 @@ impl Engine {
             .store
             .transact(vec![put(
                 doc(tenant, Kind::Pipeline, id, version + 1, None, &p),
-                if version == 0 { Cond::Absent } else { Cond::Version(version) },
+                if version == 0 {
+                    Cond::Absent
+                } else {
+                    Cond::Version(version)
+                },
             )])
             .await
             .map_err(|e| match e {
@@ -620,7 +648,11 @@ impl Engine {
         let (n, v) = cur.map_or((0, 0), |(n, v)| (n, v));
         let w = put(
             doc(tenant, Kind::Counter, &id, v + 1, None, &(n + 1)),
-            if v == 0 { Cond::Absent } else { Cond::Version(v) },
+            if v == 0 {
+                Cond::Absent
+            } else {
+                Cond::Version(v)
+            },
         );
         Ok((n + 1, w))
     }
@@ -637,7 +669,9 @@ impl Engine {
                 format!("unknown robot type '{}'", body.robot_type),
             ));
         }
-        let settings = body.settings.unwrap_or_else(|| Value::Object(Default::default()));
+        let settings = body
+            .settings
+            .unwrap_or_else(|| Value::Object(Default::default()));
         let action: Action = serde_json::from_value(serde_json::json!({
             "type": body.robot_type,
             "settings": settings,
@@ -659,7 +693,13 @@ impl Engine {
         })
     }
 
-    async fn save_robot(&self, tenant: &str, robot: Robot, version: u64, extra: Vec<Write>) -> Result<Robot> {
+    async fn save_robot(
+        &self,
+        tenant: &str,
+        robot: Robot,
+        version: u64,
+        extra: Vec<Write>,
+    ) -> Result<Robot> {
         let (pipeline, _) = self
             .must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", &robot.pipeline_id)
             .await?;
@@ -669,41 +709,74 @@ impl Engine {
         unprocessable(errors)?;
         let mut writes = extra;
         writes.push(put(
-            doc(tenant, Kind::Robot, &robot.id, version + 1, Some(&robot.pipeline_id), &robot),
-            if version == 0 { Cond::Absent } else { Cond::Version(version) },
+            doc(
+                tenant,
+                Kind::Robot,
+                &robot.id,
+                version + 1,
+                Some(&robot.pipeline_id),
+                &robot,
+            ),
+            if version == 0 {
+                Cond::Absent
+            } else {
+                Cond::Version(version)
+            },
         ));
-        self.ports.store.transact(writes).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => EngineError::Conflict(format!(
-                "robots of pipeline '{}' were changed concurrently; retry",
-                robot.pipeline_id
-            )),
-            e => e.into(),
-        })?;
+        self.ports
+            .store
+            .transact(writes)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => EngineError::Conflict(format!(
+                    "robots of pipeline '{}' were changed concurrently; retry",
+                    robot.pipeline_id
+                )),
+                e => e.into(),
+            })?;
         Ok(robot)
     }
 
-    pub async fn create_robot(&self, tenant: &str, pipeline_id: &str, body: RobotBody) -> Result<Robot> {
-        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id).await?;
+    pub async fn create_robot(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        body: RobotBody,
+    ) -> Result<Robot> {
+        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id)
+            .await?;
         let (order, w) = self.next_order(tenant, pipeline_id).await?;
-        let robot = Self::robot_from_body(self.ports.ids.next_id("robot"), pipeline_id, order, body)?;
+        let robot =
+            Self::robot_from_body(self.ports.ids.next_id("robot"), pipeline_id, order, body)?;
         self.save_robot(tenant, robot, 0, vec![w]).await
     }
 
     pub async fn list_robots(&self, tenant: &str, pipeline_id: &str) -> Result<Vec<Robot>> {
-        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id).await?;
+        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id)
+            .await?;
         let mut robots: Vec<Robot> = self.list(tenant, Kind::Robot, pipeline_id).await?;
         robots.sort_by_key(|r| r.order);
         Ok(robots)
     }
 
-    async fn robot_in(&self, tenant: &str, pipeline_id: &str, robot_id: &str) -> Result<(Robot, u64)> {
+    async fn robot_in(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        robot_id: &str,
+    ) -> Result<(Robot, u64)> {
         match self.load::<Robot>(tenant, Kind::Robot, robot_id).await? {
             Some((r, v)) if r.pipeline_id == pipeline_id => Ok((r, v)),
             _ => Err(EngineError::not_found("robot", robot_id)),
         }
     }
 
-    pub async fn get_robot(&self, tenant: &str, pipeline_id: &str, robot_id: &str) -> Result<Robot> {
+    pub async fn get_robot(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        robot_id: &str,
+    ) -> Result<Robot> {
         Ok(self.robot_in(tenant, pipeline_id, robot_id).await?.0)
     }
 
@@ -719,7 +792,12 @@ impl Engine {
         self.save_robot(tenant, robot, v, Vec::new()).await
     }
 
-    pub async fn delete_robot(&self, tenant: &str, pipeline_id: &str, robot_id: &str) -> Result<()> {
+    pub async fn delete_robot(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        robot_id: &str,
+    ) -> Result<()> {
         let (_, v) = self.robot_in(tenant, pipeline_id, robot_id).await?;
         self.ports
             .store
@@ -749,21 +827,30 @@ impl Engine {
 
     // ---------------------------------------------------------------- triggers
 
-    fn trigger_from_body(id: String, pipeline_id: &str, order: u64, body: TriggerBody) -> Result<Trigger> {
+    fn trigger_from_body(
+        id: String,
+        pipeline_id: &str,
+        order: u64,
+        body: TriggerBody,
+    ) -> Result<Trigger> {
         if !TRIGGER_TYPES.contains(&body.trigger_type.as_str()) {
             return Err(EngineError::invalid(
                 "type",
                 format!("unknown trigger type '{}'", body.trigger_type),
             ));
         }
-        let settings = body.settings.unwrap_or_else(|| Value::Object(Default::default()));
+        let settings = body
+            .settings
+            .unwrap_or_else(|| Value::Object(Default::default()));
         let kind: TriggerKind = serde_json::from_value(serde_json::json!({
             "type": body.trigger_type,
             "settings": settings,
         }))
         .map_err(|e| EngineError::bad("settings", e.to_string()))?;
         Ok(Trigger {
-            name: body.name.unwrap_or_else(|| kind.type_name().replace('_', " ")),
+            name: body
+                .name
+                .unwrap_or_else(|| kind.type_name().replace('_', " ")),
             id,
             pipeline_id: pipeline_id.to_string(),
             stage_id: body.stage_id,
@@ -775,7 +862,13 @@ impl Engine {
         })
     }
 
-    async fn save_trigger(&self, tenant: &str, t: Trigger, version: u64, extra: Vec<Write>) -> Result<Trigger> {
+    async fn save_trigger(
+        &self,
+        tenant: &str,
+        t: Trigger,
+        version: u64,
+        extra: Vec<Write>,
+    ) -> Result<Trigger> {
         let (pipeline, _) = self
             .must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", &t.pipeline_id)
             .await?;
@@ -784,34 +877,62 @@ impl Engine {
         unprocessable(errors)?;
         let mut writes = extra;
         writes.push(put(
-            doc(tenant, Kind::Trigger, &t.id, version + 1, Some(&t.pipeline_id), &t),
-            if version == 0 { Cond::Absent } else { Cond::Version(version) },
+            doc(
+                tenant,
+                Kind::Trigger,
+                &t.id,
+                version + 1,
+                Some(&t.pipeline_id),
+                &t,
+            ),
+            if version == 0 {
+                Cond::Absent
+            } else {
+                Cond::Version(version)
+            },
         ));
-        self.ports.store.transact(writes).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => EngineError::Conflict(format!(
-                "triggers of pipeline '{}' were changed concurrently; retry",
-                t.pipeline_id
-            )),
-            e => e.into(),
-        })?;
+        self.ports
+            .store
+            .transact(writes)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => EngineError::Conflict(format!(
+                    "triggers of pipeline '{}' were changed concurrently; retry",
+                    t.pipeline_id
+                )),
+                e => e.into(),
+            })?;
         Ok(t)
     }
 
-    pub async fn create_trigger(&self, tenant: &str, pipeline_id: &str, body: TriggerBody) -> Result<Trigger> {
-        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id).await?;
+    pub async fn create_trigger(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        body: TriggerBody,
+    ) -> Result<Trigger> {
+        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id)
+            .await?;
         let (order, w) = self.next_order(tenant, pipeline_id).await?;
-        let t = Self::trigger_from_body(self.ports.ids.next_id("trigger"), pipeline_id, order, body)?;
+        let t =
+            Self::trigger_from_body(self.ports.ids.next_id("trigger"), pipeline_id, order, body)?;
         self.save_trigger(tenant, t, 0, vec![w]).await
     }
 
     pub async fn list_triggers(&self, tenant: &str, pipeline_id: &str) -> Result<Vec<Trigger>> {
-        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id).await?;
+        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id)
+            .await?;
         let mut v: Vec<Trigger> = self.list(tenant, Kind::Trigger, pipeline_id).await?;
         v.sort_by_key(|t| t.order);
         Ok(v)
     }
 
-    async fn trigger_in(&self, tenant: &str, pipeline_id: &str, id: &str) -> Result<(Trigger, u64)> {
+    async fn trigger_in(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        id: &str,
+    ) -> Result<(Trigger, u64)> {
         match self.load::<Trigger>(tenant, Kind::Trigger, id).await? {
             Some((t, v)) if t.pipeline_id == pipeline_id => Ok((t, v)),
             _ => Err(EngineError::not_found("trigger", id)),
@@ -847,7 +968,13 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn copy_trigger(&self, tenant: &str, pipeline_id: &str, id: &str, body: CopyBody) -> Result<Trigger> {
+    pub async fn copy_trigger(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        id: &str,
+        body: CopyBody,
+    ) -> Result<Trigger> {
         let (mut t, _) = self.trigger_in(tenant, pipeline_id, id).await?;
         let (order, w) = self.next_order(tenant, pipeline_id).await?;
         t.id = self.ports.ids.next_id("trigger");
@@ -880,10 +1007,17 @@ impl Engine {
                 cond,
             });
         } else {
-            writes.push(put(doc(tenant, Kind::Item, &item.id, item.version, None, item), cond));
+            writes.push(put(
+                doc(tenant, Kind::Item, &item.id, item.version, None, item),
+                cond,
+            ));
         }
         let old_keys = old.map(|o| client_keys(&o.client)).unwrap_or_default();
-        let new_keys = if change.deleted { Vec::new() } else { client_keys(&item.client) };
+        let new_keys = if change.deleted {
+            Vec::new()
+        } else {
+            client_keys(&item.client)
+        };
         for k in &old_keys {
             if !new_keys.contains(k) {
                 writes.push(Write::Delete {
@@ -927,7 +1061,10 @@ impl Engine {
     }
 
     pub async fn create_item(&self, tenant: &str, body: NewItem) -> Result<Item> {
-        let (pipeline, _) = match self.load::<Pipeline>(tenant, Kind::Pipeline, &body.pipeline_id).await? {
+        let (pipeline, _) = match self
+            .load::<Pipeline>(tenant, Kind::Pipeline, &body.pipeline_id)
+            .await?
+        {
             Some(p) => p,
             None => {
                 return Err(EngineError::invalid(
@@ -942,7 +1079,10 @@ impl Engine {
         {
             errors.push(FieldError {
                 field: "entity_type".into(),
-                message: format!("pipeline '{}' holds {} items", pipeline.id, pipeline.entity_type),
+                message: format!(
+                    "pipeline '{}' holds {} items",
+                    pipeline.id, pipeline.entity_type
+                ),
             });
         }
         let stage_id = body
@@ -983,7 +1123,11 @@ impl Engine {
             responsible_id: body.responsible_id,
             client: body.client.unwrap_or_default(),
             is_repeat: body.is_repeat,
-            fields: body.fields.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+            fields: body
+                .fields
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .collect(),
             created_at: now,
             updated_at: now,
             version: 1,
@@ -1007,7 +1151,10 @@ impl Engine {
             deleted: false,
             chain: item.chain.clone(),
         };
-        let stage_name = pipeline.stage(&stage_id).map(|s| s.name.clone()).unwrap_or_default();
+        let stage_name = pipeline
+            .stage(&stage_id)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
         let timeline = vec![TimelineEntry {
             id: timeline_id(now, &format!("{id}-created")),
             item_id: id.clone(),
@@ -1123,7 +1270,11 @@ impl Engine {
                 }
             }
         }
-        let moved = patch.stage_id.as_ref().filter(|s| **s != old.stage_id).cloned();
+        let moved = patch
+            .stage_id
+            .as_ref()
+            .filter(|s| **s != old.stage_id)
+            .cloned();
         if changed.is_empty() && moved.is_none() {
             return Ok(old);
         }
@@ -1131,7 +1282,14 @@ impl Engine {
         let author = patch.author_id.clone();
         let mut timeline = Vec::new();
         let stage = moved.map(|to| {
-            self.apply_move(&pipeline, &mut item, &to, now, author.clone(), &mut timeline)
+            self.apply_move(
+                &pipeline,
+                &mut item,
+                &to,
+                now,
+                author.clone(),
+                &mut timeline,
+            )
         });
         if !changed.is_empty() {
             timeline.push(TimelineEntry {
@@ -1159,12 +1317,16 @@ impl Engine {
             chain: item.chain.clone(),
         };
         let writes = self.item_change_writes(tenant, Some(&old), &item, &change, timeline);
-        self.ports.store.transact(writes).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => {
-                EngineError::Conflict(format!("item '{id}' was changed concurrently; retry"))
-            }
-            e => e.into(),
-        })?;
+        self.ports
+            .store
+            .transact(writes)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => {
+                    EngineError::Conflict(format!("item '{id}' was changed concurrently; retry"))
+                }
+                e => e.into(),
+            })?;
         Ok(item)
     }
 
@@ -1212,12 +1374,16 @@ impl Engine {
         }
         let now = self.now();
         let writes = self.delete_writes(tenant, &old, now, None, self.new_chain());
-        self.ports.store.transact(writes).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => {
-                EngineError::Conflict(format!("item '{id}' was changed concurrently; retry"))
-            }
-            e => e.into(),
-        })?;
+        self.ports
+            .store
+            .transact(writes)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => {
+                    EngineError::Conflict(format!("item '{id}' was changed concurrently; retry"))
+                }
+                e => e.into(),
+            })?;
         Ok(())
     }
 
@@ -1298,16 +1464,25 @@ impl Engine {
                 format!("unknown event type '{}'", body.event_type),
             ));
         }
-        if matches!(body.event_type.as_str(), "field_changed" | "responsible_changed" | "task_status") {
+        if matches!(
+            body.event_type.as_str(),
+            "field_changed" | "responsible_changed" | "task_status"
+        ) {
             return Err(EngineError::invalid(
                 "type",
-                format!("'{}' events are raised by the engine itself", body.event_type),
+                format!(
+                    "'{}' events are raised by the engine itself",
+                    body.event_type
+                ),
             ));
         }
         match (&body.item_id, &body.client) {
             (Some(item), _) => {
                 if self.load_item(tenant, item).await?.is_none() {
-                    return Err(EngineError::invalid("item_id", format!("unknown item '{item}'")));
+                    return Err(EngineError::invalid(
+                        "item_id",
+                        format!("unknown item '{item}'"),
+                    ));
                 }
             }
             (None, Some(c)) if !client_ref_keys(c).is_empty() => {}
@@ -1390,7 +1565,9 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(EngineError::Conflict(format!("task '{id}' is being changed concurrently")))
+        Err(EngineError::Conflict(format!(
+            "task '{id}' is being changed concurrently"
+        )))
     }
 
     /// Writes for a task status change: the task, a timeline entry, and the
@@ -1405,13 +1582,23 @@ impl Engine {
         chain: Chain,
     ) -> Vec<Write> {
         let mut writes = vec![put(
-            doc(tenant, Kind::Task, &task.id, task.version, Some(&task.item_id), task),
+            doc(
+                tenant,
+                Kind::Task,
+                &task.id,
+                task.version,
+                Some(&task.item_id),
+                task,
+            ),
             Cond::Version(old.version),
         )];
         let (kind, text) = if task.status == TaskStatus::Completed {
             ("task_completed", format!("Task completed: {}", task.title))
         } else {
-            ("task_status", format!("Task {} is now {}", task.title, task.status.as_str()))
+            (
+                "task_status",
+                format!("Task {} is now {}", task.title, task.status.as_str()),
+            )
         };
         writes.push(timeline_write(
             tenant,
@@ -1449,7 +1636,11 @@ impl Engine {
         Ok(v)
     }
 
-    pub async fn list_notifications(&self, tenant: &str, user_id: &str) -> Result<Vec<Notification>> {
+    pub async fn list_notifications(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Vec<Notification>> {
         let mut v: Vec<Notification> = self.list(tenant, Kind::Notification, user_id).await?;
         v.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok(v)
@@ -1458,13 +1649,17 @@ impl Engine {
     pub async fn get_chat(&self, tenant: &str, id: &str) -> Result<(Chat, Vec<Message>)> {
         let (mut chat, v): (Chat, u64) = self.must(tenant, Kind::Chat, "chat", id).await?;
         chat.version = v;
-        let mut msgs: Vec<Message> = self.list(tenant, Kind::Message, &format!("chat:{id}")).await?;
+        let mut msgs: Vec<Message> = self
+            .list(tenant, Kind::Message, &format!("chat:{id}"))
+            .await?;
         msgs.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok((chat, msgs))
     }
 
     pub async fn list_messages(&self, tenant: &str, user_id: &str) -> Result<Vec<Message>> {
-        let mut v: Vec<Message> = self.list(tenant, Kind::Message, &format!("user:{user_id}")).await?;
+        let mut v: Vec<Message> = self
+            .list(tenant, Kind::Message, &format!("user:{user_id}"))
+            .await?;
         v.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok(v)
     }
@@ -1475,11 +1670,18 @@ impl Engine {
         Ok(v)
     }
 
-    pub async fn list_outbound(&self, tenant: &str, channel: Option<Channel>) -> Result<Vec<Outbound>> {
+    pub async fn list_outbound(
+        &self,
+        tenant: &str,
+        channel: Option<Channel>,
+    ) -> Result<Vec<Outbound>> {
         let mut v: Vec<Outbound> = Vec::new();
         for c in [Channel::Email, Channel::Sms] {
             if channel.is_none_or(|x| x == c) {
-                v.extend(self.list::<Outbound>(tenant, Kind::Outbound, c.as_str()).await?);
+                v.extend(
+                    self.list::<Outbound>(tenant, Kind::Outbound, c.as_str())
+                        .await?,
+                );
             }
         }
         v.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));

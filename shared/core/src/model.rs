@@ -523,7 +523,7 @@ pub struct ItemChange {
 /// A transactional outbox record: follow-up work written in the same
 /// transaction as the change that causes it, so that it cannot be lost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", content = "record", rename_all = "snake_case")]
 pub enum OutboxRecord {
     /// An item changed: end/plan visits, evaluate change triggers.
     ItemChanged(ItemChange),

@@ -183,7 +183,10 @@ pub enum Write {
         cond: Cond,
     },
     /// Only checks the condition (writes nothing).
-    Check { key: DocKey, cond: Cond },
+    Check {
+        key: DocKey,
+        cond: Cond,
+    },
 }
 
 impl Write {

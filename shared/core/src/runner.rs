@@ -71,7 +71,8 @@ impl Effect {
         }
     }
     fn output(mut self, key: &str, v: impl Into<String>) -> Self {
-        self.outputs.insert(key.to_string(), Value::String(v.into()));
+        self.outputs
+            .insert(key.to_string(), Value::String(v.into()));
         self
     }
     fn note(mut self, reason: impl Into<String>) -> Self {
@@ -113,7 +114,14 @@ impl Ctx<'_> {
     fn id(&self, prefix: &str, n: usize) -> String {
         derived_id(prefix, &self.run.id, n)
     }
-    fn timeline(&self, n: usize, kind: &str, author: Option<String>, text: String, data: Value) -> Write {
+    fn timeline(
+        &self,
+        n: usize,
+        kind: &str,
+        author: Option<String>,
+        text: String,
+        data: Value,
+    ) -> Write {
         timeline_write(
             self.tenant,
             &TimelineEntry {
@@ -149,7 +157,10 @@ impl Engine {
     /// retries the job later; the claim expires so a retry can take over.
     pub async fn run_job(&self, job: Job) -> Result<RunOutcome> {
         let tenant = job.tenant.as_str();
-        let Some((mut run, v)) = self.load::<RunRecord>(tenant, Kind::Run, &job.run_id).await? else {
+        let Some((mut run, v)) = self
+            .load::<RunRecord>(tenant, Kind::Run, &job.run_id)
+            .await?
+        else {
             tracing::warn!(run_id = %job.run_id, "job for an unknown run");
             return Ok(RunOutcome::Unknown);
         };
@@ -164,7 +175,10 @@ impl Engine {
             return Ok(RunOutcome::Busy);
         }
         if due > now + chrono::Duration::seconds(1) {
-            self.ports.scheduler.schedule(Job { due_at: due, ..job }).await?;
+            self.ports
+                .scheduler
+                .schedule(Job { due_at: due, ..job })
+                .await?;
             return Ok(RunOutcome::Rescheduled);
         }
         // 1. claim
@@ -176,7 +190,14 @@ impl Engine {
             .ports
             .store
             .transact(vec![put(
-                doc(tenant, Kind::Run, &run.id, run.version, Some(&run.item_id), &run),
+                doc(
+                    tenant,
+                    Kind::Run,
+                    &run.id,
+                    run.version,
+                    Some(&run.item_id),
+                    &run,
+                ),
                 Cond::Version(v),
             )])
             .await
@@ -248,11 +269,20 @@ impl Engine {
             writes.extend(self.ready_follower(tenant, next, item, now).await?);
         }
         writes.push(put(
-            doc(tenant, Kind::Run, &run.id, run.version, Some(&run.item_id), &run),
+            doc(
+                tenant,
+                Kind::Run,
+                &run.id,
+                run.version,
+                Some(&run.item_id),
+                &run,
+            ),
             Cond::Version(claimed.version),
         ));
         if writes.len() > MAX_TRANSACTION_WRITES {
-            return Err(StoreError::Invalid(format!("run {} needs too many writes", run.id)).into());
+            return Err(
+                StoreError::Invalid(format!("run {} needs too many writes", run.id)).into(),
+            );
         }
         Ok((run.status, writes))
     }
@@ -318,7 +348,13 @@ impl Engine {
     }
 
     /// Check the condition and perform the action of a run on a current visit.
-    async fn perform(&self, tenant: &str, run: &RunRecord, item: &Item, now: DateTime<Utc>) -> Result<Effect> {
+    async fn perform(
+        &self,
+        tenant: &str,
+        run: &RunRecord,
+        item: &Item,
+        now: DateTime<Utc>,
+    ) -> Result<Effect> {
         let Some(robot) = run.robot.as_ref() else {
             return Ok(Effect {
                 status: RunStatus::Failed,
@@ -326,7 +362,10 @@ impl Engine {
                 ..Effect::done(Vec::new())
             });
         };
-        let Some((pipeline, _)) = self.load::<Pipeline>(tenant, Kind::Pipeline, &item.pipeline_id).await? else {
+        let Some((pipeline, _)) = self
+            .load::<Pipeline>(tenant, Kind::Pipeline, &item.pipeline_id)
+            .await?
+        else {
             return Ok(Effect {
                 status: RunStatus::Failed,
                 reason: Some(format!("failed: pipeline '{}' is gone", item.pipeline_id)),
@@ -381,11 +420,18 @@ impl Engine {
     }
 
     /// A user setting: an id, `responsible` or `supervisor`.
-    async fn resolve_user(&self, cx: &Ctx<'_>, spec: &str) -> Result<std::result::Result<String, Fail>> {
+    async fn resolve_user(
+        &self,
+        cx: &Ctx<'_>,
+        spec: &str,
+    ) -> Result<std::result::Result<String, Fail>> {
         Ok(match spec {
             RESPONSIBLE => Ok(cx.item.responsible_id.clone()),
             SUPERVISOR => match cx.responsible {
-                None => Err(Fail(format!("responsible '{}' is unknown", cx.item.responsible_id))),
+                None => Err(Fail(format!(
+                    "responsible '{}' is unknown",
+                    cx.item.responsible_id
+                ))),
                 Some(u) => self
                     .supervisor_of(cx.tenant, u)
                     .await?
@@ -437,7 +483,10 @@ impl Engine {
         let now = cx.now;
         let fanout = |n: usize| {
             if n > MAX_TRANSACTION_WRITES - 8 {
-                Err(Fail(format!("{n} recipients; at most {} per robot", MAX_TRANSACTION_WRITES - 8)))
+                Err(Fail(format!(
+                    "{n} recipients; at most {} per robot",
+                    MAX_TRANSACTION_WRITES - 8
+                )))
             } else {
                 Ok(())
             }
@@ -455,7 +504,10 @@ impl Engine {
                         item_id: Some(item.id.clone()),
                         at: now,
                     };
-                    put(doc(tenant, Kind::Notification, &n.id, 1, Some(u), &n), Cond::Any)
+                    put(
+                        doc(tenant, Kind::Notification, &n.id, 1, Some(u), &n),
+                        Cond::Any,
+                    )
                 })
                 .collect()
         };
@@ -476,7 +528,13 @@ impl Engine {
                     Some(a) => Some(tryf!(self.resolve_user(cx, a).await?)),
                     None => None,
                 };
-                Effect::done(vec![cx.timeline(0, "info", author, cx.render(&s.text), Value::Null)])
+                Effect::done(vec![cx.timeline(
+                    0,
+                    "info",
+                    author,
+                    cx.render(&s.text),
+                    Value::Null,
+                )])
             }
             Action::CreateTask(s) => {
                 let responsible = tryf!(
@@ -505,7 +563,10 @@ impl Engine {
                     version: 1,
                 };
                 Effect::done(vec![
-                    put(doc(tenant, Kind::Task, &task.id, 1, Some(&item.id), &task), Cond::Any),
+                    put(
+                        doc(tenant, Kind::Task, &task.id, 1, Some(&item.id), &task),
+                        Cond::Any,
+                    ),
                     cx.timeline(
                         0,
                         "task_created",
@@ -517,7 +578,10 @@ impl Engine {
                 .output("task_id", task.id)
             }
             Action::CompleteTask(s) => {
-                let pipeline_id = s.pipeline_id.clone().unwrap_or_else(|| item.pipeline_id.clone());
+                let pipeline_id = s
+                    .pipeline_id
+                    .clone()
+                    .unwrap_or_else(|| item.pipeline_id.clone());
                 let tasks = self.ports.store.list(tenant, Kind::Task, &item.id).await?;
                 let mut writes = Vec::new();
                 let mut done = Vec::new();
@@ -538,10 +602,20 @@ impl Engine {
                     t.completed_at = Some(now);
                     t.version = d.version + 1;
                     done.push(t.id.clone());
-                    writes.extend(self.task_status_writes(tenant, &old, &t, now, None, cx.run.chain.clone()));
+                    writes.extend(self.task_status_writes(
+                        tenant,
+                        &old,
+                        &t,
+                        now,
+                        None,
+                        cx.run.chain.clone(),
+                    ));
                 }
                 if writes.len() > MAX_TRANSACTION_WRITES - 4 {
-                    tryf!(Err(Fail(format!("{} open tasks; at most 15 per run", done.len()))));
+                    tryf!(Err(Fail(format!(
+                        "{} open tasks; at most 15 per run",
+                        done.len()
+                    ))));
                 }
                 Effect::done(writes).note(if done.is_empty() {
                     "no open robot tasks on those stages".to_string()
@@ -556,7 +630,10 @@ impl Engine {
                 );
                 let invited = tryf!(self.resolve_users(cx, &s.invited_user_ids, &[]).await?);
                 let cal = if s.respect_working_hours {
-                    self.user(tenant, &responsible).await?.as_ref().and_then(Engine::calendar)
+                    self.user(tenant, &responsible)
+                        .await?
+                        .as_ref()
+                        .and_then(Engine::calendar)
                 } else {
                     None
                 };
@@ -586,19 +663,29 @@ impl Engine {
                     completed_at: None,
                 };
                 Effect::done(vec![
-                    put(doc(tenant, Kind::Activity, &a.id, 1, Some(&item.id), &a), Cond::Any),
+                    put(
+                        doc(tenant, Kind::Activity, &a.id, 1, Some(&item.id), &a),
+                        Cond::Any,
+                    ),
                     cx.timeline(
                         0,
                         "activity_planned",
                         None,
-                        format!("Activity planned: {} (due {})", a.description, a.deadline.to_rfc3339()),
+                        format!(
+                            "Activity planned: {} (due {})",
+                            a.description,
+                            a.deadline.to_rfc3339()
+                        ),
                         serde_json::json!({"activity_id": a.id, "deadline": a.deadline}),
                     ),
                 ])
                 .output("activity_id", a.id)
             }
             Action::NotifyEmployee(s) => {
-                let users = tryf!(self.resolve_users(cx, &s.recipient_ids, &s.department_ids).await?);
+                let users = tryf!(
+                    self.resolve_users(cx, &s.recipient_ids, &s.department_ids)
+                        .await?
+                );
                 tryf!(fanout(users.len()));
                 let from = match &s.sender_id {
                     Some(x) => Some(tryf!(self.resolve_user(cx, x).await?)),
@@ -608,13 +695,23 @@ impl Engine {
                     .note(format!("notified {}", users.join(", ")))
             }
             Action::AddTimelineComment(s) => {
-                let author =
-                    tryf!(self.resolve_user(cx, s.author_id.as_deref().unwrap_or(RESPONSIBLE)).await?);
-                Effect::done(vec![cx.timeline(0, "comment", Some(author), cx.render(&s.text), Value::Null)])
+                let author = tryf!(
+                    self.resolve_user(cx, s.author_id.as_deref().unwrap_or(RESPONSIBLE))
+                        .await?
+                );
+                Effect::done(vec![cx.timeline(
+                    0,
+                    "comment",
+                    Some(author),
+                    cx.render(&s.text),
+                    Value::Null,
+                )])
             }
             Action::AddFeedPost(s) => {
-                let sender =
-                    tryf!(self.resolve_user(cx, s.sender_id.as_deref().unwrap_or(RESPONSIBLE)).await?);
+                let sender = tryf!(
+                    self.resolve_user(cx, s.sender_id.as_deref().unwrap_or(RESPONSIBLE))
+                        .await?
+                );
                 let recipients = tryf!(self.resolve_users(cx, &s.recipient_ids, &[]).await?);
                 let post = FeedPost {
                     id: cx.id("post", 0),
@@ -635,7 +732,10 @@ impl Engine {
                 .output("post_id", post.id)
             }
             Action::CreateGroupChat(s) => {
-                let members = tryf!(self.resolve_users(cx, &s.member_ids, &s.department_ids).await?);
+                let members = tryf!(
+                    self.resolve_users(cx, &s.member_ids, &s.department_ids)
+                        .await?
+                );
                 if members.len() < 2 {
                     tryf!(Err(Fail(format!(
                         "a group chat needs at least two members, found {}",
@@ -651,12 +751,16 @@ impl Engine {
                     created_at: now,
                     version: 1,
                 };
-                Effect::done(vec![put(doc(tenant, Kind::Chat, &chat.id, 1, None, &chat), Cond::Any)])
-                    .output("chat_id", chat.id)
+                Effect::done(vec![put(
+                    doc(tenant, Kind::Chat, &chat.id, 1, None, &chat),
+                    Cond::Any,
+                )])
+                .output("chat_id", chat.id)
             }
             Action::AddChatMembers(s) => {
                 let chat_id = cx.render(&s.chat_id);
-                let Some((mut chat, v)) = self.load::<Chat>(tenant, Kind::Chat, &chat_id).await? else {
+                let Some((mut chat, v)) = self.load::<Chat>(tenant, Kind::Chat, &chat_id).await?
+                else {
                     tryf!(Err(Fail(format!("chat '{chat_id}' not found"))));
                     unreachable!()
                 };
@@ -684,11 +788,17 @@ impl Engine {
             }
             Action::SendChatMessage(s) => {
                 let chat_id = cx.render(&s.chat_id);
-                if self.load::<Chat>(tenant, Kind::Chat, &chat_id).await?.is_none() {
+                if self
+                    .load::<Chat>(tenant, Kind::Chat, &chat_id)
+                    .await?
+                    .is_none()
+                {
                     tryf!(Err(Fail(format!("chat '{chat_id}' not found"))));
                 }
-                let sender =
-                    tryf!(self.resolve_user(cx, s.sender_id.as_deref().unwrap_or(RESPONSIBLE)).await?);
+                let sender = tryf!(
+                    self.resolve_user(cx, s.sender_id.as_deref().unwrap_or(RESPONSIBLE))
+                        .await?
+                );
                 let m = Message {
                     id: cx.id("msg", 0),
                     chat_id: Some(chat_id.clone()),
@@ -700,14 +810,23 @@ impl Engine {
                     at: now,
                 };
                 Effect::done(vec![put(
-                    doc(tenant, Kind::Message, &m.id, 1, Some(&format!("chat:{chat_id}")), &m),
+                    doc(
+                        tenant,
+                        Kind::Message,
+                        &m.id,
+                        1,
+                        Some(&format!("chat:{chat_id}")),
+                        &m,
+                    ),
                     Cond::Any,
                 )])
                 .output("message_id", m.id)
             }
             Action::SendDirectMessage(s) => {
-                let sender =
-                    tryf!(self.resolve_user(cx, s.sender_id.as_deref().unwrap_or(RESPONSIBLE)).await?);
+                let sender = tryf!(
+                    self.resolve_user(cx, s.sender_id.as_deref().unwrap_or(RESPONSIBLE))
+                        .await?
+                );
                 let to = tryf!(self.resolve_user(cx, &s.recipient_id).await?);
                 let m = Message {
                     id: cx.id("msg", 0),
@@ -720,15 +839,28 @@ impl Engine {
                     at: now,
                 };
                 Effect::done(vec![put(
-                    doc(tenant, Kind::Message, &m.id, 1, Some(&format!("user:{to}")), &m),
+                    doc(
+                        tenant,
+                        Kind::Message,
+                        &m.id,
+                        1,
+                        Some(&format!("user:{to}")),
+                        &m,
+                    ),
                     Cond::Any,
                 )])
                 .output("message_id", m.id)
             }
             Action::EmailEmployee(s) => {
-                let uid = tryf!(self.resolve_user(cx, s.to_user_id.as_deref().unwrap_or(RESPONSIBLE)).await?);
+                let uid = tryf!(
+                    self.resolve_user(cx, s.to_user_id.as_deref().unwrap_or(RESPONSIBLE))
+                        .await?
+                );
                 let user = self.user(tenant, &uid).await?;
-                let to = tryf!(user.and_then(|u| u.email).ok_or(Fail(format!("user '{uid}' has no email"))));
+                let to = tryf!(
+                    user.and_then(|u| u.email)
+                        .ok_or(Fail(format!("user '{uid}' has no email")))
+                );
                 self.outbound(
                     cx,
                     Channel::Email,
@@ -741,13 +873,33 @@ impl Engine {
                 )
             }
             Action::SmsEmployee(s) => {
-                let uid = tryf!(self.resolve_user(cx, s.user_id.as_deref().unwrap_or(RESPONSIBLE)).await?);
+                let uid = tryf!(
+                    self.resolve_user(cx, s.user_id.as_deref().unwrap_or(RESPONSIBLE))
+                        .await?
+                );
                 let user = self.user(tenant, &uid).await?;
-                let to = tryf!(user.and_then(|u| u.phone).ok_or(Fail(format!("user '{uid}' has no phone"))));
-                self.outbound(cx, Channel::Sms, to, None, None, cx.render(&s.text), s.provider.clone(), false)
+                let to = tryf!(
+                    user.and_then(|u| u.phone)
+                        .ok_or(Fail(format!("user '{uid}' has no phone")))
+                );
+                self.outbound(
+                    cx,
+                    Channel::Sms,
+                    to,
+                    None,
+                    None,
+                    cx.render(&s.text),
+                    s.provider.clone(),
+                    false,
+                )
             }
             Action::EmailClient(s) => {
-                let to = tryf!(item.client.email.clone().ok_or(Fail("the client has no email".into())));
+                let to = tryf!(
+                    item.client
+                        .email
+                        .clone()
+                        .ok_or(Fail("the client has no email".into()))
+                );
                 self.outbound(
                     cx,
                     Channel::Email,
@@ -760,8 +912,22 @@ impl Engine {
                 )
             }
             Action::SmsClient(s) => {
-                let to = tryf!(item.client.phone.clone().ok_or(Fail("the client has no phone".into())));
-                self.outbound(cx, Channel::Sms, to, None, None, cx.render(&s.text), s.provider.clone(), true)
+                let to = tryf!(
+                    item.client
+                        .phone
+                        .clone()
+                        .ok_or(Fail("the client has no phone".into()))
+                );
+                self.outbound(
+                    cx,
+                    Channel::Sms,
+                    to,
+                    None,
+                    None,
+                    cx.render(&s.text),
+                    s.provider.clone(),
+                    true,
+                )
             }
             Action::ModifyItem(s) => tryf!(self.modify_item(cx, &s.fields).await?),
             Action::ChangeStage(s) => {
@@ -773,9 +939,19 @@ impl Engine {
                         return Ok(Ok(self.loop_stopped(cx, &s.stage_id)));
                     }
                     let mut moved = item.clone();
-                    moved.chain = crate::model::Chain { id: cx.run.chain.id.clone(), hops };
+                    moved.chain = crate::model::Chain {
+                        id: cx.run.chain.id.clone(),
+                        hops,
+                    };
                     let mut timeline = Vec::new();
-                    let mv = self.apply_move(cx.pipeline, &mut moved, &s.stage_id, now, None, &mut timeline);
+                    let mv = self.apply_move(
+                        cx.pipeline,
+                        &mut moved,
+                        &s.stage_id,
+                        now,
+                        None,
+                        &mut timeline,
+                    );
                     self.item_effect(cx, moved, Some(mv), Vec::new(), timeline)
                         .note(format!("moved the item to '{}'", s.stage_id))
                 }
@@ -790,7 +966,11 @@ impl Engine {
                         let (n, v) = cur.unwrap_or((0, 0));
                         writes.push(put(
                             doc(tenant, Kind::Counter, &id, v + 1, None, &(n + 1)),
-                            if v == 0 { Cond::Absent } else { Cond::Version(v) },
+                            if v == 0 {
+                                Cond::Absent
+                            } else {
+                                Cond::Version(v)
+                            },
                         ));
                         s.user_ids[(n as usize) % s.user_ids.len()].clone()
                     }
@@ -812,14 +992,18 @@ impl Engine {
                         text: format!("Responsible changed from {} to {pick}", item.responsible_id),
                         data: Value::Null,
                     }];
-                    let mut e = self.item_effect(cx, changed, None, vec!["responsible_id".into()], tl);
+                    let mut e =
+                        self.item_effect(cx, changed, None, vec!["responsible_id".into()], tl);
                     e.writes.extend(writes);
                     e.note(format!("responsible is now '{pick}'"))
                 }
             }
             Action::CopyItem(s) => {
                 let hops = cx.run.chain.hops + 1;
-                let stage = s.stage_id.clone().unwrap_or_else(|| cx.pipeline.stages[0].id.clone());
+                let stage = s
+                    .stage_id
+                    .clone()
+                    .unwrap_or_else(|| cx.pipeline.stages[0].id.clone());
                 if hops > self.config.max_hops {
                     return Ok(Ok(self.loop_stopped(cx, &stage)));
                 }
@@ -828,7 +1012,10 @@ impl Engine {
                     None => item.responsible_id.clone(),
                 };
                 let id = cx.id("item", 0);
-                let chain = crate::model::Chain { id: cx.run.chain.id.clone(), hops };
+                let chain = crate::model::Chain {
+                    id: cx.run.chain.id.clone(),
+                    hops,
+                };
                 let copy = Item {
                     id: id.clone(),
                     stage_id: stage.clone(),
@@ -848,7 +1035,12 @@ impl Engine {
                     version: 1,
                     at: now,
                     author_id: None,
-                    stage: Some(StageMove { from_stage: None, from_visit: 0, to_stage: stage, to_visit: 1 }),
+                    stage: Some(StageMove {
+                        from_stage: None,
+                        from_visit: 0,
+                        to_stage: stage,
+                        to_visit: 1,
+                    }),
                     changed: Vec::new(),
                     responsible_changed: false,
                     deleted: false,
@@ -872,7 +1064,11 @@ impl Engine {
             }
             Action::DeleteItem(_) => {
                 let writes = self.delete_writes(tenant, item, now, None, cx.run.chain.clone());
-                Effect { writes_item: true, ..Effect::done(writes) }.note("deleted the item")
+                Effect {
+                    writes_item: true,
+                    ..Effect::done(writes)
+                }
+                .note("deleted the item")
             }
         };
         Ok(Ok(result))
@@ -913,7 +1109,10 @@ impl Engine {
             chain: changed.chain.clone(),
         };
         let writes = self.item_change_writes(cx.tenant, Some(cx.item), &changed, &change, timeline);
-        Effect { writes_item: true, ..Effect::done(writes) }
+        Effect {
+            writes_item: true,
+            ..Effect::done(writes)
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -944,11 +1143,24 @@ impl Engine {
             sent_at: None,
         };
         let mut writes = vec![
-            put(doc(cx.tenant, Kind::Outbound, &m.id, 1, Some(channel.as_str()), &m), Cond::Any),
+            put(
+                doc(
+                    cx.tenant,
+                    Kind::Outbound,
+                    &m.id,
+                    1,
+                    Some(channel.as_str()),
+                    &m,
+                ),
+                Cond::Any,
+            ),
             outbox_write(
                 cx.tenant,
                 &format!("deliver|{}", m.id),
-                &OutboxRecord::Deliver { tenant: cx.tenant.to_string(), outbound_id: m.id.clone() },
+                &OutboxRecord::Deliver {
+                    tenant: cx.tenant.to_string(),
+                    outbound_id: m.id.clone(),
+                },
             ),
         ];
         if to_client {
@@ -956,7 +1168,15 @@ impl Engine {
                 0,
                 &format!("{}_sent", channel.as_str()),
                 None,
-                format!("{} sent to the client ({})", if channel == Channel::Email { "Email" } else { "SMS" }, m.to),
+                format!(
+                    "{} sent to the client ({})",
+                    if channel == Channel::Email {
+                        "Email"
+                    } else {
+                        "SMS"
+                    },
+                    m.to
+                ),
                 serde_json::json!({"message_id": m.id}),
             ));
         }
@@ -1070,9 +1290,10 @@ fn coerce(t: crate::model::FieldType, v: Value) -> Value {
             "false" | "n" | "no" | "0" | "" => Value::Bool(false),
             _ => v,
         },
-        (F::String | F::User | F::File | F::Date | F::Datetime | F::List, Value::Number(_) | Value::Bool(_)) => {
-            Value::String(format_value(&v))
-        }
+        (
+            F::String | F::User | F::File | F::Date | F::Datetime | F::List,
+            Value::Number(_) | Value::Bool(_),
+        ) => Value::String(format_value(&v)),
         (F::List, Value::String(s)) if s.is_empty() => Value::Null,
         _ => v,
     }

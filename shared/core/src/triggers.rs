@@ -51,7 +51,10 @@ impl TriggerSet {
         let mut by_type: HashMap<&'static str, Vec<(usize, Trigger)>> = HashMap::new();
         for t in triggers {
             if let Some(&pos) = positions.get(t.stage_id.as_str()) {
-                by_type.entry(t.kind.type_name()).or_default().push((pos, t));
+                by_type
+                    .entry(t.kind.type_name())
+                    .or_default()
+                    .push((pos, t));
             }
         }
         for v in by_type.values_mut() {
@@ -75,10 +78,7 @@ impl TriggerSet {
         item: &dyn Resolve,
     ) -> Selection<'a> {
         let Some(candidates) = self.by_type.get(facts.event_type) else {
-            return Selection::NoMatch(format!(
-                "no {} trigger in this pipeline",
-                facts.event_type
-            ));
+            return Selection::NoMatch(format!("no {} trigger in this pipeline", facts.event_type));
         };
         let (mut on_current, mut backwards, mut settings, mut condition) = (0, 0, 0, 0);
         for (pos, t) in candidates {
@@ -141,15 +141,16 @@ pub fn settings_match(kind: &TriggerKind, facts: &EventFacts<'_>) -> bool {
             None => true,
             Some(id) => data_str(data, "form_id") == Some(id.as_str()),
         },
-        TriggerKind::FieldChanged(s) => data
-            .get("fields")
-            .and_then(Value::as_array)
-            .is_some_and(|changed| {
-                changed
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .any(|c| s.fields.iter().any(|f| f == c))
-            }),
+        TriggerKind::FieldChanged(s) => {
+            data.get("fields")
+                .and_then(Value::as_array)
+                .is_some_and(|changed| {
+                    changed
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .any(|c| s.fields.iter().any(|f| f == c))
+                })
+        }
         TriggerKind::TaskStatus(s) => facts.task.is_some_and(|task| {
             task.status == s.status
                 && s.task_filter

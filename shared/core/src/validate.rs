@@ -77,7 +77,11 @@ fn is_date_field(pipeline: &Pipeline, path: &str) -> bool {
 
 /// Validate a robot (its id/order already assigned) against its pipeline and
 /// the pipeline's other robots. Returns the problems and the references to check.
-pub fn validate_robot(pipeline: &Pipeline, robots: &[Robot], robot: &Robot) -> (Vec<FieldError>, Refs) {
+pub fn validate_robot(
+    pipeline: &Pipeline,
+    robots: &[Robot],
+    robot: &Robot,
+) -> (Vec<FieldError>, Refs) {
     let mut errors = Vec::new();
     let mut refs = Refs::default();
     stage_exists(&mut errors, pipeline, "stage_id", &robot.stage_id);
@@ -90,14 +94,21 @@ pub fn validate_robot(pipeline: &Pipeline, robots: &[Robot], robot: &Robot) -> (
         err(
             &mut errors,
             "delay.field",
-            format!("'{field}' is not a date field of pipeline '{}'", pipeline.id),
+            format!(
+                "'{field}' is not a date field of pipeline '{}'",
+                pipeline.id
+            ),
         );
     }
     let known = |p: &str| is_robot_path(pipeline, robots, robot, p);
     if let Some(c) = &robot.condition
         && let Err(e) = c.validate(&known)
     {
-        err(&mut errors, format!("condition.{}", e.path()), e.to_string());
+        err(
+            &mut errors,
+            format!("condition.{}", e.path()),
+            e.to_string(),
+        );
     }
     for (key, t) in robot.action.templates() {
         check_template(&mut errors, &format!("settings.{key}"), t, &known);
@@ -175,7 +186,11 @@ fn action_refs(
             refs.users("settings.recipient_ids", &s.recipient_ids);
             refs.departments("settings.department_ids", &s.department_ids);
             if s.recipient_ids.is_empty() && s.department_ids.is_empty() {
-                err(errors, "settings.recipient_ids", "name at least one recipient or department");
+                err(
+                    errors,
+                    "settings.recipient_ids",
+                    "name at least one recipient or department",
+                );
             }
         }
         Action::AddTimelineComment(s) => {
@@ -190,14 +205,22 @@ fn action_refs(
             refs.users("settings.recipient_ids", &s.recipient_ids);
             refs.departments("settings.department_ids", &s.department_ids);
             if !s.everyone && s.recipient_ids.is_empty() && s.department_ids.is_empty() {
-                err(errors, "settings.recipient_ids", "name recipients, departments or set everyone");
+                err(
+                    errors,
+                    "settings.recipient_ids",
+                    "name recipients, departments or set everyone",
+                );
             }
         }
         Action::CreateGroupChat(s) => {
             refs.users("settings.member_ids", &s.member_ids);
             refs.departments("settings.department_ids", &s.department_ids);
             if s.department_ids.is_empty() && s.member_ids.len() < 2 {
-                err(errors, "settings.member_ids", "a group chat needs at least two members");
+                err(
+                    errors,
+                    "settings.member_ids",
+                    "a group chat needs at least two members",
+                );
             }
         }
         Action::AddChatMembers(s) => {
@@ -240,7 +263,11 @@ fn action_refs(
             for (path, value) in &s.fields {
                 let field = format!("settings.fields.{path}");
                 if !is_writable_path(pipeline, path) {
-                    err(errors, &field, format!("unknown or read-only field '{path}'"));
+                    err(
+                        errors,
+                        &field,
+                        format!("unknown or read-only field '{path}'"),
+                    );
                     continue;
                 }
                 match value {
@@ -248,9 +275,7 @@ fn action_refs(
                         Ok(t) => check_template(errors, &field, &t, known),
                         Err(e) => err(errors, &field, e.to_string()),
                     },
-                    _ if path == "responsible_id" => {
-                        err(errors, &field, "must be a user id")
-                    }
+                    _ if path == "responsible_id" => err(errors, &field, "must be a user id"),
                     _ => {}
                 }
                 if path == "responsible_id"
@@ -292,16 +317,28 @@ pub fn validate_trigger(pipeline: &Pipeline, trigger: &Trigger) -> (Vec<FieldErr
     if let Some(c) = &trigger.condition
         && let Err(e) = c.validate(&known)
     {
-        err(&mut errors, format!("condition.{}", e.path()), e.to_string());
+        err(
+            &mut errors,
+            format!("condition.{}", e.path()),
+            e.to_string(),
+        );
     }
     match &trigger.kind {
         TriggerKind::FieldChanged(s) => {
             if s.fields.is_empty() {
-                err(&mut errors, "settings.fields", "name at least one field to watch");
+                err(
+                    &mut errors,
+                    "settings.fields",
+                    "name at least one field to watch",
+                );
             }
             for (i, f) in s.fields.iter().enumerate() {
                 if !is_writable_path(pipeline, f) {
-                    err(&mut errors, format!("settings.fields[{i}]"), format!("unknown field '{f}'"));
+                    err(
+                        &mut errors,
+                        format!("settings.fields[{i}]"),
+                        format!("unknown field '{f}'"),
+                    );
                 }
             }
         }
@@ -309,7 +346,11 @@ pub fn validate_trigger(pipeline: &Pipeline, trigger: &Trigger) -> (Vec<FieldErr
             if let Some(f) = &s.task_filter
                 && let Err(e) = f.validate(&|p: &str| TASK_PATHS.contains(&p))
             {
-                err(&mut errors, format!("settings.task_filter.{}", e.path()), e.to_string());
+                err(
+                    &mut errors,
+                    format!("settings.task_filter.{}", e.path()),
+                    e.to_string(),
+                );
             }
         }
         TriggerKind::Webhook(s) if s.code.trim().is_empty() => {

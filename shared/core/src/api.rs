@@ -50,6 +50,10 @@ pub struct UserBody {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineBody {
+    /// Optional; when given it must equal the id in the path (so a GET
+    /// result can be PUT back).
+    #[serde(default)]
+    pub id: Option<String>,
     pub entity_type: String,
     pub name: String,
     pub stages: Vec<Stage>,

@@ -485,7 +485,7 @@ impl Engine {
                 version: 1,
             };
             let mut writes = Vec::new();
-            match set.select(pos, &item.stage_id, &facts, &ctx) {
+            match set.select(pos, &facts, &ctx) {
                 Selection::NoMatch(reason) => {
                     record.reason = Some(reason);
                 }

@@ -540,6 +540,14 @@ impl Engine {
         body: PipelineBody,
     ) -> Result<Pipeline> {
         let mut errors = Vec::new();
+        if let Some(bid) = &body.id
+            && bid != id
+        {
+            errors.push(FieldError {
+                field: "id".into(),
+                message: format!("'{bid}' does not match the path id '{id}'"),
+            });
+        }
         let et = body.entity_type.as_str();
         let known_type = matches!(et, "lead" | "deal" | "quote" | "invoice")
             || et.strip_prefix("smart:").is_some_and(|c| !c.is_empty());
@@ -1132,7 +1140,6 @@ impl Engine {
             updated_at: now,
             version: 1,
             chain: self.new_chain(),
-            rotation: BTreeMap::new(),
         };
         let change = ItemChange {
             tenant: tenant.to_string(),

@@ -166,9 +166,6 @@ pub struct Item {
     pub version: u64,
     /// Chain of the current visit.
     pub chain: Chain,
-    /// Rotation cursor of `change_responsible` robots (robot id → next index).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub rotation: BTreeMap<String, usize>,
 }
 
 /// Status of a task.

@@ -1026,7 +1026,6 @@ impl Engine {
                     updated_at: now,
                     version: 1,
                     chain: chain.clone(),
-                    rotation: BTreeMap::new(),
                     ..item.clone()
                 };
                 let change = ItemChange {

@@ -68,12 +68,11 @@ impl TriggerSet {
         self.by_type.get(event_type).is_some_and(|v| !v.is_empty())
     }
 
-    /// Apply the selection rule for an item at `current` (its stage position)
-    /// and `current_stage`. `item` resolves the trigger conditions.
+    /// Apply the selection rule for an item at `current` (the position of its
+    /// stage in the pipeline). `item` resolves the trigger conditions.
     pub fn select<'a>(
         &'a self,
         current: usize,
-        current_stage: &str,
         facts: &EventFacts<'_>,
         item: &dyn Resolve,
     ) -> Selection<'a> {
@@ -82,7 +81,7 @@ impl TriggerSet {
         };
         let (mut on_current, mut backwards, mut settings, mut condition) = (0, 0, 0, 0);
         for (pos, t) in candidates {
-            if t.stage_id == current_stage {
+            if *pos == current {
                 on_current += 1;
                 continue;
             }

@@ -80,6 +80,7 @@ pub async fn run_all_jobs(
     jobs_queued_delivered_once(queue, drain, &t("queued")).await;
     jobs_scheduled_delivered_at_due_time(sched, drain, &t("scheduled")).await;
     jobs_scheduled_twice_delivered_once(sched, drain, &t("twice")).await;
+    jobs_rescheduled_after_delivery_delivered_again(sched, drain, &t("again")).await;
     jobs_cancelled_never_delivered(sched, drain, &t("cancel")).await;
     jobs_tenants_are_separate(sched, drain, &t("tenants")).await;
 }
@@ -99,7 +100,14 @@ fn doc(tenant: &str, kind: Kind, id: &str, version: u64, parent: Option<&str>, b
 
 /// An item document with a small body naming it.
 fn item(tenant: &str, id: &str, version: u64, parent: Option<&str>) -> Doc {
-    doc(tenant, Kind::Item, id, version, parent, json!({ "id": id, "v": version }))
+    doc(
+        tenant,
+        Kind::Item,
+        id,
+        version,
+        parent,
+        json!({ "id": id, "v": version }),
+    )
 }
 
 fn put(doc: Doc, cond: Cond) -> Write {
@@ -162,10 +170,16 @@ async fn join_all<T>(mut futures: Vec<BoxFuture<'_, T>>) -> Vec<T> {
                 }
             }
         }
-        if pending { Poll::Pending } else { Poll::Ready(()) }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
     })
     .await;
-    out.into_iter().map(|v| v.expect("every future completed")).collect()
+    out.into_iter()
+        .map(|v| v.expect("every future completed"))
+        .collect()
 }
 
 // -------------------------------------------------------------- DocStore --
@@ -194,22 +208,41 @@ pub async fn store_round_trip(store: &dyn DocStore, tenant: &str) {
     );
     full.expires_at = Some(4_102_444_800);
     let bare = doc(tenant, Kind::Run, "run-1", 1, None, json!("just a string"));
-    assert_eq!(get(store, &full.key).await, None, "fresh tenant must be empty");
+    assert_eq!(
+        get(store, &full.key).await,
+        None,
+        "fresh tenant must be empty"
+    );
     ok(
         store,
-        vec![put(full.clone(), Cond::Absent), put(bare.clone(), Cond::Absent)],
+        vec![
+            put(full.clone(), Cond::Absent),
+            put(bare.clone(), Cond::Absent),
+        ],
         "first put",
     )
     .await;
-    assert_eq!(get(store, &full.key).await, Some(full.clone()), "round trip with parent and expiry");
-    assert_eq!(get(store, &bare.key).await, Some(bare.clone()), "round trip without parent");
+    assert_eq!(
+        get(store, &full.key).await,
+        Some(full.clone()),
+        "round trip with parent and expiry"
+    );
+    assert_eq!(
+        get(store, &bare.key).await,
+        Some(bare.clone()),
+        "round trip without parent"
+    );
 
     let mut next = full.clone();
     next.version = 2;
     next.expires_at = None;
     next.body = json!({ "title": "renamed" });
     ok(store, vec![put(next.clone(), Cond::Version(1))], "update").await;
-    assert_eq!(get(store, &full.key).await, Some(next), "update replaces the whole document");
+    assert_eq!(
+        get(store, &full.key).await,
+        Some(next),
+        "update replaces the whole document"
+    );
 }
 
 /// A put that changes a document's parent moves it from one list to the other.
@@ -218,21 +251,53 @@ pub async fn store_put_moves_between_parents(store: &dyn DocStore, tenant: &str)
     ok(store, vec![put(d, Cond::Absent)], "put under p1").await;
     assert_eq!(list_ids(store, tenant, Kind::Item, "p1").await, ["a"]);
 
-    ok(store, vec![put(item(tenant, "a", 2, Some("p2")), Cond::Version(1))], "move to p2").await;
-    assert!(list_ids(store, tenant, Kind::Item, "p1").await.is_empty(), "left p1");
-    assert_eq!(list_ids(store, tenant, Kind::Item, "p2").await, ["a"], "joined p2");
+    ok(
+        store,
+        vec![put(item(tenant, "a", 2, Some("p2")), Cond::Version(1))],
+        "move to p2",
+    )
+    .await;
+    assert!(
+        list_ids(store, tenant, Kind::Item, "p1").await.is_empty(),
+        "left p1"
+    );
+    assert_eq!(
+        list_ids(store, tenant, Kind::Item, "p2").await,
+        ["a"],
+        "joined p2"
+    );
 
-    ok(store, vec![put(item(tenant, "a", 3, None), Cond::Version(2))], "drop the parent").await;
-    assert!(list_ids(store, tenant, Kind::Item, "p2").await.is_empty(), "left p2");
-    assert_eq!(get(store, &key(tenant, "a")).await.map(|d| d.version), Some(3));
+    ok(
+        store,
+        vec![put(item(tenant, "a", 3, None), Cond::Version(2))],
+        "drop the parent",
+    )
+    .await;
+    assert!(
+        list_ids(store, tenant, Kind::Item, "p2").await.is_empty(),
+        "left p2"
+    );
+    assert_eq!(
+        get(store, &key(tenant, "a")).await.map(|d| d.version),
+        Some(3)
+    );
 }
 
 /// `Cond::Absent` on an existing document fails the transaction and writes nothing.
 pub async fn store_absent_conflicts_on_existing(store: &dyn DocStore, tenant: &str) {
     let a = item(tenant, "a", 1, Some("p"));
     ok(store, vec![put(a.clone(), Cond::Absent)], "create").await;
-    conflict(store, vec![put(item(tenant, "a", 2, Some("p")), Cond::Absent)], "create again").await;
-    assert_eq!(get(store, &a.key).await, Some(a.clone()), "existing doc unchanged");
+    conflict(
+        store,
+        vec![put(item(tenant, "a", 2, Some("p")), Cond::Absent)],
+        "create again",
+    )
+    .await;
+    assert_eq!(
+        get(store, &a.key).await,
+        Some(a.clone()),
+        "existing doc unchanged"
+    );
 
     conflict(
         store,
@@ -243,42 +308,103 @@ pub async fn store_absent_conflicts_on_existing(store: &dyn DocStore, tenant: &s
         "create two, one exists",
     )
     .await;
-    assert_eq!(get(store, &key(tenant, "b")).await, None, "the other write was not applied");
+    assert_eq!(
+        get(store, &key(tenant, "b")).await,
+        None,
+        "the other write was not applied"
+    );
     assert_eq!(list_ids(store, tenant, Kind::Item, "p").await, ["a"]);
 }
 
 /// `Cond::Version` holds only for exactly the stored version.
 pub async fn store_version_condition(store: &dyn DocStore, tenant: &str) {
-    ok(store, vec![put(item(tenant, "a", 1, None), Cond::Absent)], "create").await;
-    ok(store, vec![put(item(tenant, "a", 2, None), Cond::Version(1))], "matching version").await;
-    conflict(store, vec![put(item(tenant, "a", 3, None), Cond::Version(1))], "stale version").await;
-    conflict(store, vec![put(item(tenant, "a", 3, None), Cond::Version(3))], "future version").await;
-    assert_eq!(get(store, &key(tenant, "a")).await, Some(item(tenant, "a", 2, None)));
+    ok(
+        store,
+        vec![put(item(tenant, "a", 1, None), Cond::Absent)],
+        "create",
+    )
+    .await;
+    ok(
+        store,
+        vec![put(item(tenant, "a", 2, None), Cond::Version(1))],
+        "matching version",
+    )
+    .await;
+    conflict(
+        store,
+        vec![put(item(tenant, "a", 3, None), Cond::Version(1))],
+        "stale version",
+    )
+    .await;
+    conflict(
+        store,
+        vec![put(item(tenant, "a", 3, None), Cond::Version(3))],
+        "future version",
+    )
+    .await;
+    assert_eq!(
+        get(store, &key(tenant, "a")).await,
+        Some(item(tenant, "a", 2, None))
+    );
 
-    conflict(store, vec![put(item(tenant, "m", 2, None), Cond::Version(1))], "version on missing").await;
-    assert_eq!(get(store, &key(tenant, "m")).await, None, "missing stays missing");
+    conflict(
+        store,
+        vec![put(item(tenant, "m", 2, None), Cond::Version(1))],
+        "version on missing",
+    )
+    .await;
+    assert_eq!(
+        get(store, &key(tenant, "m")).await,
+        None,
+        "missing stays missing"
+    );
 
-    ok(store, vec![put(item(tenant, "a", 7, None), Cond::Any)], "unconditional").await;
-    assert_eq!(get(store, &key(tenant, "a")).await.map(|d| d.version), Some(7));
+    ok(
+        store,
+        vec![put(item(tenant, "a", 7, None), Cond::Any)],
+        "unconditional",
+    )
+    .await;
+    assert_eq!(
+        get(store, &key(tenant, "a")).await.map(|d| d.version),
+        Some(7)
+    );
 }
 
 /// A transaction whose last condition fails writes nothing at all.
 pub async fn store_failed_last_condition_writes_nothing(store: &dyn DocStore, tenant: &str) {
     let x = item(tenant, "x", 1, Some("p"));
     let y = item(tenant, "y", 1, Some("p"));
-    ok(store, vec![put(x.clone(), Cond::Absent), put(y.clone(), Cond::Absent)], "setup").await;
+    ok(
+        store,
+        vec![put(x.clone(), Cond::Absent), put(y.clone(), Cond::Absent)],
+        "setup",
+    )
+    .await;
 
     let mut writes = vec![
         put(item(tenant, "new-1", 1, Some("p")), Cond::Absent),
         put(item(tenant, "new-2", 1, Some("p")), Cond::Any),
         put(item(tenant, "x", 2, Some("p")), Cond::Version(1)),
-        Write::Delete { key: y.key.clone(), parent: Some("p".into()), cond: Cond::Any },
+        Write::Delete {
+            key: y.key.clone(),
+            parent: Some("p".into()),
+            cond: Cond::Any,
+        },
     ];
     writes.push(put(item(tenant, "z", 1, Some("p")), Cond::Version(99)));
     conflict(store, writes, "last write's condition fails").await;
 
-    assert_eq!(get(store, &key(tenant, "new-1")).await, None, "new-1 not written");
-    assert_eq!(get(store, &key(tenant, "new-2")).await, None, "new-2 not written");
+    assert_eq!(
+        get(store, &key(tenant, "new-1")).await,
+        None,
+        "new-1 not written"
+    );
+    assert_eq!(
+        get(store, &key(tenant, "new-2")).await,
+        None,
+        "new-2 not written"
+    );
     assert_eq!(get(store, &x.key).await, Some(x), "x not updated");
     assert_eq!(get(store, &y.key).await, Some(y), "y not deleted");
     assert_eq!(list_ids(store, tenant, Kind::Item, "p").await, ["x", "y"]);
@@ -302,49 +428,116 @@ pub async fn store_delete(store: &dyn DocStore, tenant: &str) {
         cond,
     };
 
-    ok(store, vec![del("a", Some("p"), Cond::Any)], "unconditional delete").await;
+    ok(
+        store,
+        vec![del("a", Some("p"), Cond::Any)],
+        "unconditional delete",
+    )
+    .await;
     assert_eq!(get(store, &key(tenant, "a")).await, None);
-    assert_eq!(list_ids(store, tenant, Kind::Item, "p").await, ["b"], "gone from its list");
+    assert_eq!(
+        list_ids(store, tenant, Kind::Item, "p").await,
+        ["b"],
+        "gone from its list"
+    );
 
-    conflict(store, vec![del("b", Some("p"), Cond::Version(2))], "delete at wrong version").await;
-    assert_eq!(get(store, &key(tenant, "b")).await, Some(item(tenant, "b", 1, Some("p"))));
-    ok(store, vec![del("b", Some("p"), Cond::Version(1))], "delete at right version").await;
+    conflict(
+        store,
+        vec![del("b", Some("p"), Cond::Version(2))],
+        "delete at wrong version",
+    )
+    .await;
+    assert_eq!(
+        get(store, &key(tenant, "b")).await,
+        Some(item(tenant, "b", 1, Some("p")))
+    );
+    ok(
+        store,
+        vec![del("b", Some("p"), Cond::Version(1))],
+        "delete at right version",
+    )
+    .await;
     assert_eq!(get(store, &key(tenant, "b")).await, None);
     assert!(list_ids(store, tenant, Kind::Item, "p").await.is_empty());
 
-    ok(store, vec![del("c", None, Cond::Version(1))], "delete without parent").await;
+    ok(
+        store,
+        vec![del("c", None, Cond::Version(1))],
+        "delete without parent",
+    )
+    .await;
     assert_eq!(get(store, &key(tenant, "c")).await, None);
 
-    ok(store, vec![del("a", Some("p"), Cond::Any)], "unconditional delete of a missing doc").await;
-    conflict(store, vec![del("a", Some("p"), Cond::Version(1))], "versioned delete of a missing doc").await;
+    ok(
+        store,
+        vec![del("a", Some("p"), Cond::Any)],
+        "unconditional delete of a missing doc",
+    )
+    .await;
+    conflict(
+        store,
+        vec![del("a", Some("p"), Cond::Version(1))],
+        "versioned delete of a missing doc",
+    )
+    .await;
 }
 
 /// `Check` writes nothing, but its failed condition fails the transaction.
 pub async fn store_check(store: &dyn DocStore, tenant: &str) {
     let a = item(tenant, "a", 1, Some("p"));
     ok(store, vec![put(a.clone(), Cond::Absent)], "setup").await;
-    let check = |id: &str, cond| Write::Check { key: key(tenant, id), cond };
+    let check = |id: &str, cond| Write::Check {
+        key: key(tenant, id),
+        cond,
+    };
 
     ok(
         store,
-        vec![check("a", Cond::Version(1)), put(item(tenant, "b", 1, Some("p")), Cond::Absent)],
+        vec![
+            check("a", Cond::Version(1)),
+            put(item(tenant, "b", 1, Some("p")), Cond::Absent),
+        ],
         "holding check",
     )
     .await;
-    assert_eq!(get(store, &a.key).await, Some(a.clone()), "checked doc unchanged");
-    assert!(get(store, &key(tenant, "b")).await.is_some(), "other write applied");
+    assert_eq!(
+        get(store, &a.key).await,
+        Some(a.clone()),
+        "checked doc unchanged"
+    );
+    assert!(
+        get(store, &key(tenant, "b")).await.is_some(),
+        "other write applied"
+    );
 
     conflict(
         store,
-        vec![put(item(tenant, "c", 1, Some("p")), Cond::Absent), check("a", Cond::Version(2))],
+        vec![
+            put(item(tenant, "c", 1, Some("p")), Cond::Absent),
+            check("a", Cond::Version(2)),
+        ],
         "failing version check",
     )
     .await;
     assert_eq!(get(store, &key(tenant, "c")).await, None, "nothing written");
 
-    conflict(store, vec![check("a", Cond::Absent)], "absent check on existing").await;
-    ok(store, vec![check("ghost", Cond::Absent)], "absent check on missing").await;
-    assert_eq!(get(store, &key(tenant, "ghost")).await, None, "a check creates nothing");
+    conflict(
+        store,
+        vec![check("a", Cond::Absent)],
+        "absent check on existing",
+    )
+    .await;
+    ok(
+        store,
+        vec![check("ghost", Cond::Absent)],
+        "absent check on missing",
+    )
+    .await;
+    assert_eq!(
+        get(store, &key(tenant, "ghost")).await,
+        None,
+        "a check creates nothing"
+    );
     ok(store, vec![check("a", Cond::Any)], "unconditional check").await;
     assert_eq!(get(store, &a.key).await, Some(a), "still unchanged");
     assert_eq!(list_ids(store, tenant, Kind::Item, "p").await, ["a", "b"]);
@@ -362,33 +555,88 @@ pub async fn store_list(store: &dyn DocStore, tenant: &str) {
         .collect();
     writes.push(put(item(tenant, "in-p2", 1, Some("p2")), Cond::Absent));
     writes.push(put(item(tenant, "no-parent", 1, None), Cond::Absent));
-    writes.push(put(doc(tenant, Kind::Run, "run-kind", 1, Some("p1"), json!({})), Cond::Absent));
+    writes.push(put(
+        doc(tenant, Kind::Run, "run-kind", 1, Some("p1"), json!({})),
+        Cond::Absent,
+    ));
     ok(store, writes, "setup").await;
-    ok(store, vec![put(item(&other_tenant, "c", 1, Some("p1")), Cond::Absent)], "other tenant").await;
+    ok(
+        store,
+        vec![put(item(&other_tenant, "c", 1, Some("p1")), Cond::Absent)],
+        "other tenant",
+    )
+    .await;
 
     let listed = store.list(tenant, Kind::Item, "p1").await.expect("list");
     let mut expected: Vec<&str> = ids.to_vec();
     expected.sort_unstable();
-    assert_eq!(expected, ["10", "9", "A", "B", "a", "a-2", "a_1", "b", "z", "é"]);
+    assert_eq!(
+        expected,
+        ["10", "9", "A", "B", "a", "a-2", "a_1", "b", "z", "é"]
+    );
     let got: Vec<&str> = listed.iter().map(|d| d.key.id.as_str()).collect();
-    assert_eq!(got, expected, "only (tenant, kind, parent) matches, in byte order");
+    assert_eq!(
+        got, expected,
+        "only (tenant, kind, parent) matches, in byte order"
+    );
     for d in &listed {
-        assert_eq!(d, &item(tenant, &d.key.id, 1, Some("p1")), "listed docs are whole");
+        assert_eq!(
+            d,
+            &item(tenant, &d.key.id, 1, Some("p1")),
+            "listed docs are whole"
+        );
     }
     assert_eq!(list_ids(store, tenant, Kind::Item, "p2").await, ["in-p2"]);
     assert_eq!(list_ids(store, tenant, Kind::Run, "p1").await, ["run-kind"]);
-    assert!(list_ids(store, tenant, Kind::Item, "no-such-parent").await.is_empty());
+    assert!(
+        list_ids(store, tenant, Kind::Item, "no-such-parent")
+            .await
+            .is_empty()
+    );
     assert!(list_ids(store, tenant, Kind::Task, "p1").await.is_empty());
 
     // Read-your-writes.
-    ok(store, vec![put(item(tenant, "m", 1, Some("p1")), Cond::Absent)], "add m").await;
-    assert!(list_ids(store, tenant, Kind::Item, "p1").await.contains(&"m".to_owned()), "m listed at once");
-    let gone = Write::Delete { key: key(tenant, "b"), parent: Some("p1".into()), cond: Cond::Version(1) };
+    ok(
+        store,
+        vec![put(item(tenant, "m", 1, Some("p1")), Cond::Absent)],
+        "add m",
+    )
+    .await;
+    assert!(
+        list_ids(store, tenant, Kind::Item, "p1")
+            .await
+            .contains(&"m".to_owned()),
+        "m listed at once"
+    );
+    let gone = Write::Delete {
+        key: key(tenant, "b"),
+        parent: Some("p1".into()),
+        cond: Cond::Version(1),
+    };
     ok(store, vec![gone], "delete b").await;
-    assert!(!list_ids(store, tenant, Kind::Item, "p1").await.contains(&"b".to_owned()), "b unlisted at once");
-    ok(store, vec![put(item(tenant, "z", 2, Some("p1")), Cond::Version(1))], "update z").await;
-    let z = store.list(tenant, Kind::Item, "p1").await.expect("list").into_iter().find(|d| d.key.id == "z");
-    assert_eq!(z.map(|d| d.version), Some(2), "list sees the update at once");
+    assert!(
+        !list_ids(store, tenant, Kind::Item, "p1")
+            .await
+            .contains(&"b".to_owned()),
+        "b unlisted at once"
+    );
+    ok(
+        store,
+        vec![put(item(tenant, "z", 2, Some("p1")), Cond::Version(1))],
+        "update z",
+    )
+    .await;
+    let z = store
+        .list(tenant, Kind::Item, "p1")
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|d| d.key.id == "z");
+    assert_eq!(
+        z.map(|d| d.version),
+        Some(2),
+        "list sees the update at once"
+    );
 }
 
 /// The same kind and id in two tenants are two documents; nothing crosses.
@@ -396,22 +644,70 @@ pub async fn store_tenant_isolation(store: &dyn DocStore, tenant: &str) {
     // One tenant name is a prefix of the other, to catch careless key joins.
     let ta = format!("{tenant}-a");
     let tb = format!("{tenant}-a-b");
-    let a = doc(&ta, Kind::Item, "same", 1, Some("p"), json!({ "owner": "a" }));
-    let b = doc(&tb, Kind::Item, "same", 1, Some("p"), json!({ "owner": "b" }));
+    let a = doc(
+        &ta,
+        Kind::Item,
+        "same",
+        1,
+        Some("p"),
+        json!({ "owner": "a" }),
+    );
+    let b = doc(
+        &tb,
+        Kind::Item,
+        "same",
+        1,
+        Some("p"),
+        json!({ "owner": "b" }),
+    );
     ok(store, vec![put(a.clone(), Cond::Absent)], "create in a").await;
-    ok(store, vec![put(b.clone(), Cond::Absent)], "create the same id in b").await;
+    ok(
+        store,
+        vec![put(b.clone(), Cond::Absent)],
+        "create the same id in b",
+    )
+    .await;
     assert_eq!(get(store, &a.key).await, Some(a.clone()));
     assert_eq!(get(store, &b.key).await, Some(b.clone()));
-    assert_eq!(store.list(&ta, Kind::Item, "p").await.expect("list a"), vec![a.clone()]);
-    assert_eq!(store.list(&tb, Kind::Item, "p").await.expect("list b"), vec![b.clone()]);
+    assert_eq!(
+        store.list(&ta, Kind::Item, "p").await.expect("list a"),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        store.list(&tb, Kind::Item, "p").await.expect("list b"),
+        vec![b.clone()]
+    );
 
-    ok(store, vec![put(doc(&ta, Kind::Item, "only-a", 1, Some("p"), json!({})), Cond::Absent)], "a only").await;
-    assert_eq!(list_ids(store, &tb, Kind::Item, "p").await, ["same"], "b does not see a's new doc");
-    assert_eq!(get(store, &DocKey::new(tb.as_str(), Kind::Item, "only-a")).await, None);
+    ok(
+        store,
+        vec![put(
+            doc(&ta, Kind::Item, "only-a", 1, Some("p"), json!({})),
+            Cond::Absent,
+        )],
+        "a only",
+    )
+    .await;
+    assert_eq!(
+        list_ids(store, &tb, Kind::Item, "p").await,
+        ["same"],
+        "b does not see a's new doc"
+    );
+    assert_eq!(
+        get(store, &DocKey::new(tb.as_str(), Kind::Item, "only-a")).await,
+        None
+    );
 
-    let del = Write::Delete { key: a.key.clone(), parent: Some("p".into()), cond: Cond::Version(1) };
+    let del = Write::Delete {
+        key: a.key.clone(),
+        parent: Some("p".into()),
+        cond: Cond::Version(1),
+    };
     ok(store, vec![del], "delete in a").await;
-    assert_eq!(get(store, &b.key).await, Some(b), "b untouched by a's delete");
+    assert_eq!(
+        get(store, &b.key).await,
+        Some(b),
+        "b untouched by a's delete"
+    );
 }
 
 /// Two writes on one key in one transaction are `Invalid`, and nothing is written.
@@ -421,30 +717,80 @@ pub async fn store_same_key_twice_is_invalid(store: &dyn DocStore, tenant: &str)
     invalid(store, vec![other(), fresh("a"), fresh("a")], "put twice").await;
     invalid(
         store,
-        vec![other(), fresh("a"), Write::Delete { key: key(tenant, "a"), parent: Some("p".into()), cond: Cond::Any }],
+        vec![
+            other(),
+            fresh("a"),
+            Write::Delete {
+                key: key(tenant, "a"),
+                parent: Some("p".into()),
+                cond: Cond::Any,
+            },
+        ],
         "put and delete",
     )
     .await;
-    invalid(store, vec![Write::Check { key: key(tenant, "a"), cond: Cond::Absent }, fresh("a"), other()], "check and put").await;
+    invalid(
+        store,
+        vec![
+            Write::Check {
+                key: key(tenant, "a"),
+                cond: Cond::Absent,
+            },
+            fresh("a"),
+            other(),
+        ],
+        "check and put",
+    )
+    .await;
     assert_eq!(get(store, &key(tenant, "a")).await, None, "nothing written");
-    assert_eq!(get(store, &key(tenant, "other")).await, None, "nothing written");
+    assert_eq!(
+        get(store, &key(tenant, "other")).await,
+        None,
+        "nothing written"
+    );
 
     // Same id under another kind or tenant is another key.
     let twin_kind = doc(tenant, Kind::Task, "a", 1, None, json!({}));
     let twin_tenant = item(&format!("{tenant}-twin"), "a", 1, None);
-    ok(store, vec![fresh("a"), put(twin_kind, Cond::Absent), put(twin_tenant, Cond::Absent)], "distinct keys").await;
+    ok(
+        store,
+        vec![
+            fresh("a"),
+            put(twin_kind, Cond::Absent),
+            put(twin_tenant, Cond::Absent),
+        ],
+        "distinct keys",
+    )
+    .await;
 }
 
 /// More than [`MAX_TRANSACTION_WRITES`] writes are `Invalid`; exactly that many are fine.
 pub async fn store_too_many_writes_is_invalid(store: &dyn DocStore, tenant: &str) {
     let writes = |n: usize, prefix: &str| -> Vec<Write> {
         (0..n)
-            .map(|i| put(item(tenant, &format!("{prefix}-{i:03}"), 1, Some(prefix)), Cond::Absent))
+            .map(|i| {
+                put(
+                    item(tenant, &format!("{prefix}-{i:03}"), 1, Some(prefix)),
+                    Cond::Absent,
+                )
+            })
             .collect()
     };
-    invalid(store, writes(MAX_TRANSACTION_WRITES + 1, "over"), "one write too many").await;
-    assert_eq!(get(store, &key(tenant, "over-000")).await, None, "nothing written");
-    assert!(list_ids(store, tenant, Kind::Item, "over").await.is_empty(), "nothing written");
+    invalid(
+        store,
+        writes(MAX_TRANSACTION_WRITES + 1, "over"),
+        "one write too many",
+    )
+    .await;
+    assert_eq!(
+        get(store, &key(tenant, "over-000")).await,
+        None,
+        "nothing written"
+    );
+    assert!(
+        list_ids(store, tenant, Kind::Item, "over").await.is_empty(),
+        "nothing written"
+    );
 
     ok(store, writes(MAX_TRANSACTION_WRITES, "max"), "the maximum").await;
     let listed = list_ids(store, tenant, Kind::Item, "max").await;
@@ -463,7 +809,16 @@ pub async fn store_get_many(store: &dyn DocStore, tenant: &str) {
     let a = item(tenant, "a", 1, None);
     let b = item(tenant, "b", 3, Some("p"));
     let r = doc(tenant, Kind::Run, "a", 1, None, json!({ "run": true }));
-    ok(store, vec![put(a.clone(), Cond::Absent), put(b.clone(), Cond::Absent), put(r.clone(), Cond::Absent)], "setup").await;
+    ok(
+        store,
+        vec![
+            put(a.clone(), Cond::Absent),
+            put(b.clone(), Cond::Absent),
+            put(r.clone(), Cond::Absent),
+        ],
+        "setup",
+    )
+    .await;
 
     let keys = [
         b.key.clone(),
@@ -474,14 +829,27 @@ pub async fn store_get_many(store: &dyn DocStore, tenant: &str) {
     ];
     let got = store.get_many(&keys).await.expect("get_many");
     assert_eq!(got, vec![Some(b), None, Some(a), Some(r), None]);
-    assert!(store.get_many(&[]).await.expect("get_many of nothing").is_empty());
+    assert!(
+        store
+            .get_many(&[])
+            .await
+            .expect("get_many of nothing")
+            .is_empty()
+    );
 }
 
 /// `tasks` tasks each add one to a counter with read + `Cond::Version` put,
 /// retrying on `Conflict`: no update is lost.
 pub async fn store_concurrent_optimistic_updates(store: &dyn DocStore, tenant: &str, tasks: u64) {
     let k = DocKey::new(tenant, Kind::Counter, "counter");
-    let start = doc(tenant, Kind::Counter, "counter", 1, None, json!({ "n": 0, "by": [] }));
+    let start = doc(
+        tenant,
+        Kind::Counter,
+        "counter",
+        1,
+        None,
+        json!({ "n": 0, "by": [] }),
+    );
     ok(store, vec![put(start, Cond::Absent)], "create counter").await;
 
     let conflicts = AtomicU64::new(0);
@@ -514,11 +882,23 @@ pub async fn store_concurrent_optimistic_updates(store: &dyn DocStore, tenant: &
     let d = get(store, &k).await.expect("counter exists");
     assert_eq!(d.version, tasks + 1, "one version per update");
     assert_eq!(d.body["n"], json!(tasks), "no update lost");
-    let mut by: Vec<u64> = d.body["by"].as_array().expect("by").iter().filter_map(Value::as_u64).collect();
+    let mut by: Vec<u64> = d.body["by"]
+        .as_array()
+        .expect("by")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
     by.sort_unstable();
-    assert_eq!(by, (0..tasks).collect::<Vec<_>>(), "every task's update is there once");
+    assert_eq!(
+        by,
+        (0..tasks).collect::<Vec<_>>(),
+        "every task's update is there once"
+    );
     if tasks > 1 {
-        assert!(conflicts.load(Ordering::Relaxed) > 0, "the tasks really contended");
+        assert!(
+            conflicts.load(Ordering::Relaxed) > 0,
+            "the tasks really contended"
+        );
     }
 }
 
@@ -563,44 +943,135 @@ pub async fn jobs_queued_delivered_once(queue: &dyn JobQueue, drain: &dyn DrainJ
         job(tenant, "robot-c", now - Duration::hours(1)),
     ];
     queue.send(batch.clone()).await.expect("send");
-    assert_eq!(take(drain, now, &[tenant]).await, batch, "each queued job delivered");
-    assert!(take(drain, now, &[tenant]).await.is_empty(), "and only once");
-    queue.send(Vec::new()).await.expect("sending nothing is fine");
+    assert_eq!(
+        take(drain, now, &[tenant]).await,
+        batch,
+        "each queued job delivered"
+    );
+    assert!(
+        take(drain, now, &[tenant]).await.is_empty(),
+        "and only once"
+    );
+    queue
+        .send(Vec::new())
+        .await
+        .expect("sending nothing is fine");
 }
 
 /// A timer is not delivered before its due time, is delivered at it, once.
-pub async fn jobs_scheduled_delivered_at_due_time(sched: &dyn Scheduler, drain: &dyn DrainJobs, tenant: &str) {
+pub async fn jobs_scheduled_delivered_at_due_time(
+    sched: &dyn Scheduler,
+    drain: &dyn DrainJobs,
+    tenant: &str,
+) {
     let due = base_time() + Duration::minutes(10);
     let j = job(tenant, "robot-later", due);
     sched.schedule(j.clone()).await.expect("schedule");
-    assert!(take(drain, due - Duration::seconds(1), &[tenant]).await.is_empty(), "not before its time");
-    assert_eq!(take(drain, due, &[tenant]).await, vec![j], "delivered at its time");
-    assert!(take(drain, due + Duration::days(1), &[tenant]).await.is_empty(), "only once");
+    assert!(
+        take(drain, due - Duration::seconds(1), &[tenant])
+            .await
+            .is_empty(),
+        "not before its time"
+    );
+    assert_eq!(
+        take(drain, due, &[tenant]).await,
+        vec![j],
+        "delivered at its time"
+    );
+    assert!(
+        take(drain, due + Duration::days(1), &[tenant])
+            .await
+            .is_empty(),
+        "only once"
+    );
 }
 
 /// Scheduling the same job twice delivers it once.
-pub async fn jobs_scheduled_twice_delivered_once(sched: &dyn Scheduler, drain: &dyn DrainJobs, tenant: &str) {
+pub async fn jobs_scheduled_twice_delivered_once(
+    sched: &dyn Scheduler,
+    drain: &dyn DrainJobs,
+    tenant: &str,
+) {
     let due = base_time() + Duration::minutes(10);
     let j = job(tenant, "robot-twice", due);
     sched.schedule(j.clone()).await.expect("schedule");
     sched.schedule(j.clone()).await.expect("schedule again");
     assert_eq!(take(drain, due, &[tenant]).await, vec![j], "one timer");
-    assert!(take(drain, due + Duration::days(1), &[tenant]).await.is_empty(), "only once");
+    assert!(
+        take(drain, due + Duration::days(1), &[tenant])
+            .await
+            .is_empty(),
+        "only once"
+    );
+}
+
+/// A run scheduled again after its timer was delivered (the runner found it
+/// came early) is delivered again at the new time.
+pub async fn jobs_rescheduled_after_delivery_delivered_again(
+    sched: &dyn Scheduler,
+    drain: &dyn DrainJobs,
+    tenant: &str,
+) {
+    let due = base_time() + Duration::minutes(10);
+    let first = job(tenant, "robot-again", due);
+    sched.schedule(first.clone()).await.expect("schedule");
+    assert_eq!(
+        take(drain, due, &[tenant]).await,
+        vec![first.clone()],
+        "first delivery"
+    );
+    let again = Job {
+        due_at: due + Duration::minutes(5),
+        ..first
+    };
+    sched.schedule(again.clone()).await.expect("schedule again");
+    assert!(
+        take(drain, due + Duration::minutes(1), &[tenant])
+            .await
+            .is_empty(),
+        "not before the new time"
+    );
+    assert_eq!(
+        take(drain, again.due_at, &[tenant]).await,
+        vec![again],
+        "delivered again"
+    );
 }
 
 /// A cancelled timer is never delivered; cancelling what is not scheduled is fine.
-pub async fn jobs_cancelled_never_delivered(sched: &dyn Scheduler, drain: &dyn DrainJobs, tenant: &str) {
+pub async fn jobs_cancelled_never_delivered(
+    sched: &dyn Scheduler,
+    drain: &dyn DrainJobs,
+    tenant: &str,
+) {
     let due = base_time() + Duration::minutes(10);
     let gone = job(tenant, "robot-cancelled", due);
     let kept = job(tenant, "robot-kept", due);
     sched.schedule(gone.clone()).await.expect("schedule");
     sched.schedule(kept.clone()).await.expect("schedule");
     sched.cancel(tenant, &gone.run_id).await.expect("cancel");
-    sched.cancel(tenant, &gone.run_id).await.expect("cancel twice");
-    sched.cancel(tenant, "item-9:9:never-scheduled").await.expect("cancel an unknown run");
-    assert_eq!(take(drain, due + Duration::days(1), &[tenant]).await, vec![kept.clone()], "only the kept timer");
-    sched.cancel(tenant, &kept.run_id).await.expect("cancel after delivery");
-    assert!(take(drain, due + Duration::days(2), &[tenant]).await.is_empty());
+    sched
+        .cancel(tenant, &gone.run_id)
+        .await
+        .expect("cancel twice");
+    sched
+        .cancel(tenant, "item-9:9:never-scheduled")
+        .await
+        .expect("cancel an unknown run");
+    assert_eq!(
+        take(drain, due + Duration::days(1), &[tenant]).await,
+        vec![kept.clone()],
+        "only the kept timer"
+    );
+    sched
+        .cancel(tenant, &kept.run_id)
+        .await
+        .expect("cancel after delivery");
+    assert!(
+        take(drain, due + Duration::days(2), &[tenant])
+            .await
+            .is_empty()
+    );
 }
 
 /// The same run id in two tenants is two timers.
@@ -611,12 +1082,20 @@ pub async fn jobs_tenants_are_separate(sched: &dyn Scheduler, drain: &dyn DrainJ
     let b = job(&tb, "robot-same", due);
     sched.schedule(a.clone()).await.expect("schedule a");
     sched.schedule(b.clone()).await.expect("schedule b");
-    assert_eq!(take(drain, due, &[&ta, &tb]).await, vec![a.clone(), b.clone()], "two timers");
+    assert_eq!(
+        take(drain, due, &[&ta, &tb]).await,
+        vec![a.clone(), b.clone()],
+        "two timers"
+    );
 
     let a = job(&ta, "robot-again", due);
     let b = job(&tb, "robot-again", due);
     sched.schedule(a.clone()).await.expect("schedule a");
     sched.schedule(b.clone()).await.expect("schedule b");
     sched.cancel(&ta, &a.run_id).await.expect("cancel a");
-    assert_eq!(take(drain, due, &[&ta, &tb]).await, vec![b], "cancel in a leaves b");
+    assert_eq!(
+        take(drain, due, &[&ta, &tb]).await,
+        vec![b],
+        "cancel in a leaves b"
+    );
 }

@@ -1,2 +1,2 @@
-
+pub mod aws_rig;
 pub mod contract;

@@ -44,7 +44,13 @@ async fn sqlite_store_passes_the_store_contract_in_memory() {
 async fn sqlite_jobs_pass_the_jobs_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
     let jobs = Db::open(dir.path()).expect("open").jobs();
-    contract::run_all_jobs(&jobs, &jobs, &Drain(&jobs), &contract::unique_tenant("sqlite")).await;
+    contract::run_all_jobs(
+        &jobs,
+        &jobs,
+        &Drain(&jobs),
+        &contract::unique_tenant("sqlite"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -65,7 +71,13 @@ async fn the_contract_holds_again_after_a_reopen_on_a_non_empty_file() {
     assert_eq!(list.len(), 1, "{list:?}");
     contract::run_all_store(&store, &contract::unique_tenant("after")).await;
     let jobs = db.jobs();
-    contract::run_all_jobs(&jobs, &jobs, &Drain(&jobs), &contract::unique_tenant("after")).await;
+    contract::run_all_jobs(
+        &jobs,
+        &jobs,
+        &Drain(&jobs),
+        &contract::unique_tenant("after"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -97,10 +109,7 @@ async fn writes_survive_a_reopen_between_write_and_read() {
             .await
             .expect("put");
         db.jobs().send(vec![job("now")]).await.expect("send");
-        db.jobs()
-            .schedule(job("later"))
-            .await
-            .expect("schedule");
+        db.jobs().schedule(job("later")).await.expect("schedule");
         db.jobs()
             .schedule(job("cancelled"))
             .await

@@ -78,11 +78,15 @@ impl Config {
             robot_queue_url: format!("{endpoint}/{EMULATOR_ACCOUNT}/{DEFAULT_ROBOT_QUEUE}"),
             event_queue_url: format!("{endpoint}/{EMULATOR_ACCOUNT}/{DEFAULT_EVENT_QUEUE}"),
             schedule_group: DEFAULT_SCHEDULE_GROUP.to_owned(),
-            scheduler_role_arn: format!("arn:aws:iam::{EMULATOR_ACCOUNT}:role/{DEFAULT_SCHEDULER_ROLE}"),
+            scheduler_role_arn: format!(
+                "arn:aws:iam::{EMULATOR_ACCOUNT}:role/{DEFAULT_SCHEDULER_ROLE}"
+            ),
             schedule_target_arn: format!(
                 "arn:aws:lambda:{region}:{EMULATOR_ACCOUNT}:function:{DEFAULT_ROBOT_RUNNER}"
             ),
-            schedule_dlq_arn: format!("arn:aws:sqs:{region}:{EMULATOR_ACCOUNT}:{DEFAULT_SCHEDULE_DLQ}"),
+            schedule_dlq_arn: format!(
+                "arn:aws:sqs:{region}:{EMULATOR_ACCOUNT}:{DEFAULT_SCHEDULE_DLQ}"
+            ),
         }
     }
 
@@ -98,12 +102,18 @@ impl Config {
 
     /// [`Config::from_env`] with a custom variable source (for tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, AwsError> {
-        let get = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let region = get("AWS_REGION")
             .or_else(|| get("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|| DEFAULT_REGION.to_owned());
-        let endpoint_url = get("AWS_ENDPOINT_URL");
-        let defaults = endpoint_url.as_deref().map(|e| Config::emulator(e, &region));
+        let endpoint_url = get("AWS_ENDPOINT_URL").map(|e| e.trim_end_matches('/').to_owned());
+        let defaults = endpoint_url
+            .as_deref()
+            .map(|e| Config::emulator(e, &region));
         let required = |name: &str, default: Option<&String>| -> Result<String, AwsError> {
             get(name).or_else(|| default.cloned()).ok_or_else(|| {
                 AwsError::Config(format!(
@@ -137,13 +147,13 @@ impl Config {
     /// With a custom endpoint and no `AWS_ACCESS_KEY_ID` in the environment,
     /// dummy credentials (`test`/`test`) are used, which LocalStack accepts.
     pub async fn sdk_config(&self) -> SdkConfig {
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(self.region.clone()));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()));
         if let Some(endpoint) = &self.endpoint_url {
             loader = loader.endpoint_url(endpoint.clone());
             if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader =
-                    loader.credentials_provider(Credentials::new("test", "test", None, None, "crm-aws"));
+                loader = loader
+                    .credentials_provider(Credentials::new("test", "test", None, None, "crm-aws"));
             }
         }
         loader.load().await
@@ -166,8 +176,14 @@ impl Config {
             .split_once("://")
             .map_or(endpoint.as_str(), |(_, r)| r);
         let authority = rest.split('/').next().unwrap_or(rest);
-        let default_port = if endpoint.starts_with("https") { 443 } else { 80 };
-        let host_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        let default_port = if endpoint.starts_with("https") {
+            443
+        } else {
+            80
+        };
+        let host_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
         {
             authority.to_owned()
         } else {
@@ -240,18 +256,24 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
     #[test]
     fn emulator_defaults() {
-        let c = Config::from_lookup(lookup(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566/")])).unwrap();
+        let c =
+            Config::from_lookup(lookup(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566/")])).unwrap();
         assert_eq!(c.region, "us-east-1");
         assert_eq!(c.table, "crm-docs");
         assert_eq!(c.schedule_group, "crm-robots");
-        assert_eq!(c.robot_queue_url, "http://127.0.0.1:4566/000000000000/crm-robot-actions");
+        assert_eq!(
+            c.robot_queue_url,
+            "http://127.0.0.1:4566/000000000000/crm-robot-actions"
+        );
         assert_eq!(Config::queue_name(&c.event_queue_url), "crm-events");
         assert_eq!(Config::arn_name(&c.schedule_dlq_arn), "crm-schedule-dlq");
         assert_eq!(Config::arn_name(&c.scheduler_role_arn), "crm-scheduler");
@@ -270,7 +292,10 @@ mod tests {
             ("CRM_EVENT_QUEUE_URL", "https://sqs/1/e"),
             ("CRM_SCHEDULE_GROUP", "g"),
             ("CRM_SCHEDULER_ROLE_ARN", "arn:aws:iam::1:role/r"),
-            ("CRM_SCHEDULE_TARGET_ARN", "arn:aws:lambda:eu-west-1:1:function:f"),
+            (
+                "CRM_SCHEDULE_TARGET_ARN",
+                "arn:aws:lambda:eu-west-1:1:function:f",
+            ),
             ("CRM_SCHEDULE_DLQ_ARN", "arn:aws:sqs:eu-west-1:1:d"),
         ]))
         .unwrap();

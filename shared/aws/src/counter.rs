@@ -1,7 +1,8 @@
 //! Counting AWS requests, so a benchmark can report "requests per stage change".
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -64,6 +65,34 @@ struct Counters {
     dynamodb: AtomicU64,
     sqs: AtomicU64,
     scheduler: AtomicU64,
+    /// `service:Operation` → requests.
+    calls: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Service {
+    fn prefix(self) -> &'static str {
+        match self {
+            Service::DynamoDb => "dynamodb",
+            Service::Sqs => "sqs",
+            Service::Scheduler => "scheduler",
+        }
+    }
+}
+
+/// The operation of a request: the `X-Amz-Target` action (DynamoDB, SQS JSON
+/// protocol), else Scheduler's REST method and path.
+fn operation(method: &str, path: &str, target: Option<&str>) -> String {
+    if let Some(t) = target {
+        return t.rsplit('.').next().unwrap_or(t).to_string();
+    }
+    let one = path.trim_start_matches('/').split('/').count() > 1;
+    match (method, path.starts_with("/schedules"), one) {
+        ("POST", true, true) => "CreateSchedule".into(),
+        ("DELETE", true, true) => "DeleteSchedule".into(),
+        ("GET", true, true) => "GetSchedule".into(),
+        ("GET", true, false) => "ListSchedules".into(),
+        _ => format!("{method} {}", path.split('?').next().unwrap_or(path)),
+    }
 }
 
 /// Shared, cheap counter of the HTTP requests the SDK clients send: one
@@ -94,7 +123,24 @@ impl RequestCounter {
         self.snapshot().total()
     }
 
-    /// Count one request to `service` (the interceptor calls this).
+    /// Requests per `service:Operation` so far (e.g. `sqs:SendMessageBatch`).
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.inner.calls.lock().expect("counter lock").clone()
+    }
+
+    /// Count one request of `operation` to `service`.
+    pub fn record_call(&self, service: Service, operation: &str) {
+        self.record(service);
+        *self
+            .inner
+            .calls
+            .lock()
+            .expect("counter lock")
+            .entry(format!("{}:{operation}", service.prefix()))
+            .or_default() += 1;
+    }
+
+    /// Count one request to `service`.
     pub fn record(&self, service: Service) {
         let c = match service {
             Service::DynamoDb => &self.inner.dynamodb,
@@ -127,11 +173,47 @@ impl Intercept for CountingInterceptor {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.counter.record(self.service);
+        let req = context.request();
+        let path = req
+            .uri()
+            .split("://")
+            .nth(1)
+            .map_or(req.uri(), |rest| rest.find('/').map_or("/", |i| &rest[i..]));
+        let op = operation(req.method(), path, req.headers().get("x-amz-target"));
+        self.counter.record_call(self.service, &op);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod operation_tests {
+    use super::operation;
+
+    #[test]
+    fn operations_are_named() {
+        assert_eq!(
+            operation("POST", "/", Some("DynamoDB_20120810.TransactWriteItems")),
+            "TransactWriteItems"
+        );
+        assert_eq!(
+            operation("POST", "/", Some("AmazonSQS.SendMessageBatch")),
+            "SendMessageBatch"
+        );
+        assert_eq!(
+            operation("POST", "/schedules/run-x", None),
+            "CreateSchedule"
+        );
+        assert_eq!(
+            operation("DELETE", "/schedules/run-x?groupName=g", None),
+            "DeleteSchedule"
+        );
+        assert_eq!(
+            operation("GET", "/schedules?groupName=g", None),
+            "ListSchedules"
+        );
     }
 }

@@ -19,13 +19,16 @@
 //! feeds the stage-change function; [`doc_from_stream_image`] decodes a
 //! record's new image.
 //!
-//! # Parents never change
+//! # Parent changes without reads
 //!
-//! A put writes the list entry under the document's current parent. The port
-//! does not say what the previous parent was, so a put that changed a
-//! document's parent would leave a stale list entry under the old parent. The
-//! engine never changes a document's parent (and deletes name the parent), so
-//! this adapter does not read before writing.
+//! A put writes the list entry under the document's new parent; the port does
+//! not say what the stored parent was. So the primary record's condition also
+//! asserts the stored parent ("guard"): first that it is the new one (puts) or
+//! the named one (deletes). If only the guard fails, the record returned by
+//! the failed condition (`ReturnValuesOnConditionCheckFailure = ALL_OLD`, or a
+//! consistent read if the backend returns none) names the real parent and the
+//! transaction is retried once with the old list entry deleted too. The common
+//! case (parent unchanged: the engine never changes one) costs nothing extra.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -33,11 +36,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
-use crm_core::memory::check_transaction;
+use crm_core::memory::{check_transaction, cond_holds};
 use crm_core::ports::{Cond, Doc, DocKey, DocStore, Kind, StoreError, Write};
 use serde::Serialize;
 use tracing::{debug, warn};
@@ -114,16 +120,29 @@ pub fn list_pk(tenant: &str, kind: Kind, parent: &str) -> String {
 }
 
 /// The attributes of a document's record (primary or list entry).
-fn doc_item(doc: &Doc, pk: String, sk: String) -> Result<HashMap<String, AttributeValue>, StoreError> {
+fn doc_item(
+    doc: &Doc,
+    pk: String,
+    sk: String,
+) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let body = serde_json::to_string(&doc.body)
         .map_err(|e| StoreError::Invalid(format!("{}: body not serializable: {e}", doc.key)))?;
     let mut item = HashMap::with_capacity(9);
     item.insert("pk".to_owned(), AttributeValue::S(pk));
     item.insert("sk".to_owned(), AttributeValue::S(sk));
-    item.insert("tenant".to_owned(), AttributeValue::S(doc.key.tenant.clone()));
-    item.insert("kind".to_owned(), AttributeValue::S(doc.key.kind.as_str().to_owned()));
+    item.insert(
+        "tenant".to_owned(),
+        AttributeValue::S(doc.key.tenant.clone()),
+    );
+    item.insert(
+        "kind".to_owned(),
+        AttributeValue::S(doc.key.kind.as_str().to_owned()),
+    );
     item.insert("id".to_owned(), AttributeValue::S(doc.key.id.clone()));
-    item.insert("version".to_owned(), AttributeValue::N(doc.version.to_string()));
+    item.insert(
+        "version".to_owned(),
+        AttributeValue::N(doc.version.to_string()),
+    );
     if let Some(p) = &doc.parent {
         item.insert("parent".to_owned(), AttributeValue::S(p.clone()));
     }
@@ -161,7 +180,11 @@ fn decode_item(item: &HashMap<String, AttributeValue>) -> Result<Doc, String> {
         .transpose()?;
     let parent = match item.get("parent") {
         None | Some(AttributeValue::Null(_)) => None,
-        Some(v) => Some(v.as_s().map_err(|_| "attribute parent is not a string")?.clone()),
+        Some(v) => Some(
+            v.as_s()
+                .map_err(|_| "attribute parent is not a string")?
+                .clone(),
+        ),
     };
     let body = serde_json::from_str(s("body")?).map_err(|e| format!("body: {e}"))?;
     Ok(Doc {
@@ -211,27 +234,113 @@ pub fn doc_from_stream_image<T: Serialize + ?Sized>(image: &T) -> Option<Doc> {
     })
 }
 
-/// Condition expression of `cond` on the primary record (`None` for `Any`).
-fn condition(cond: Cond) -> Option<(&'static str, Option<u64>)> {
-    match cond {
-        Cond::Any => None,
-        Cond::Absent => Some(("attribute_not_exists(pk)", None)),
-        Cond::Version(v) => Some(("#v = :v", Some(v))),
-    }
+/// What the adapter believes the stored document's parent is (`None` = no
+/// parent, or no document).
+type Belief = Option<String>;
+
+/// Rounds of "the stored parent was not what we thought" before giving up.
+const PARENT_ROUNDS: usize = 6;
+
+/// The role of one item write of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpKind {
+    /// Put of a document's primary record (guarded by its parent).
+    PrimaryPut,
+    /// Delete of a document's primary record (guarded by its parent).
+    PrimaryDelete,
+    /// Condition check of a primary record.
+    Check,
+    /// Put or delete of a list entry (unconditional).
+    Entry,
 }
 
-/// Apply `cond` to a builder with `condition_expression`, names and values.
+/// One item write and the port write (index into the writes) it belongs to.
+#[derive(Debug, Clone, Copy)]
+struct Op {
+    write: usize,
+    kind: OpKind,
+}
+
+/// A failed condition or other cancellation reason of one item write.
+#[derive(Debug)]
+struct Reason {
+    op: usize,
+    code: String,
+    /// The item as it was (ReturnValuesOnConditionCheckFailure = ALL_OLD).
+    item: Option<HashMap<String, AttributeValue>>,
+}
+
+/// Outcome of one attempt at a transaction.
+enum Attempt {
+    Done,
+    Cancelled(Vec<Reason>),
+    Failed(StoreError),
+}
+
+/// A condition expression with its attribute names and values.
+struct Condition {
+    expr: String,
+    names: Vec<(&'static str, &'static str)>,
+    values: Vec<(&'static str, AttributeValue)>,
+}
+
+/// The condition on a primary record: the port's `cond`, and (`guard`) that
+/// the stored parent is the believed one, so a put or delete knows which list
+/// entry to remove without reading first. `Absent` needs no guard.
+fn condition(cond: Cond, guard: Option<&Belief>) -> Option<Condition> {
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    let user = match cond {
+        Cond::Any => None,
+        Cond::Absent => Some("attribute_not_exists(pk)".to_owned()),
+        Cond::Version(v) => {
+            names.push(("#v", "version"));
+            values.push((":v", AttributeValue::N(v.to_string())));
+            Some("#v = :v".to_owned())
+        }
+    };
+    let guard = match (cond, guard) {
+        (Cond::Absent, _) | (_, None) => None,
+        (_, Some(None)) => {
+            names.push(("#p", "parent"));
+            Some("attribute_not_exists(#p)".to_owned())
+        }
+        (_, Some(Some(p))) => {
+            names.push(("#p", "parent"));
+            values.push((":p", AttributeValue::S(p.clone())));
+            Some(if cond == Cond::Any {
+                "(attribute_not_exists(pk) OR #p = :p)".to_owned()
+            } else {
+                "#p = :p".to_owned()
+            })
+        }
+    };
+    let expr = match (user, guard) {
+        (None, None) => return None,
+        (Some(e), None) | (None, Some(e)) => e,
+        (Some(u), Some(g)) => format!("{u} AND {g}"),
+    };
+    Some(Condition {
+        expr,
+        names,
+        values,
+    })
+}
+
+/// Apply an `Option<Condition>` to a request or item builder.
 macro_rules! with_condition {
     ($builder:expr, $cond:expr) => {{
-        let b = $builder;
-        match condition($cond) {
-            None => b,
-            Some((expr, None)) => b.condition_expression(expr),
-            Some((expr, Some(v))) => b
-                .condition_expression(expr)
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        let mut b = $builder;
+        if let Some(c) = $cond {
+            b = b.condition_expression(c.expr);
+            for (k, v) in c.names {
+                b = b.expression_attribute_names(k, v);
+            }
+            for (k, v) in c.values {
+                b = b.expression_attribute_values(k, v);
+            }
         }
+        b
     }};
 }
 
@@ -239,24 +348,286 @@ fn build_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(format!("request not buildable: {e}"))
 }
 
+fn read_error<E: std::error::Error + 'static>(op: &str, err: &E) -> StoreError {
+    StoreError::Unavailable(format!("{op}: {}", describe(err)))
+}
+
 /// Map an error of a single-item write.
-fn single_write_error<E>(key: &DocKey, err: &E) -> StoreError
+fn single_write_attempt<E>(err: &E, old: Option<&HashMap<String, AttributeValue>>) -> Attempt
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
+    let reason = |code: &str| {
+        Attempt::Cancelled(vec![Reason {
+            op: 0,
+            code: code.to_owned(),
+            item: old.cloned(),
+        }])
+    };
     match code_of(err) {
-        Some("ConditionalCheckFailedException") | Some("TransactionConflictException") => {
-            StoreError::Conflict {
-                key: key.to_string(),
-            }
-        }
-        Some("ValidationException") => StoreError::Invalid(describe(err)),
-        _ => StoreError::Unavailable(describe(err)),
+        Some("ConditionalCheckFailedException") => reason("ConditionalCheckFailed"),
+        Some("TransactionConflictException") => reason("TransactionConflict"),
+        Some("ValidationException") => Attempt::Failed(StoreError::Invalid(describe(err))),
+        _ => Attempt::Failed(StoreError::Unavailable(describe(err))),
     }
 }
 
-fn read_error<E: std::error::Error + 'static>(op: &str, err: &E) -> StoreError {
-    StoreError::Unavailable(format!("{op}: {}", describe(err)))
+/// The condition of a write.
+fn cond_of(w: &Write) -> Cond {
+    match w {
+        Write::Put { cond, .. } | Write::Delete { cond, .. } | Write::Check { cond, .. } => *cond,
+    }
+}
+
+/// The version and parent of a stored primary record (`None` = absent).
+fn version_and_parent(item: &HashMap<String, AttributeValue>) -> Option<(u64, Belief)> {
+    let version = item.get("version")?.as_n().ok()?.parse().ok()?;
+    let parent = item.get("parent").and_then(|p| p.as_s().ok()).cloned();
+    Some((version, parent))
+}
+
+impl DynamoStore {
+    /// Consistent read of a primary record's raw item.
+    async fn get_raw(
+        &self,
+        key: &DocKey,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| read_error("GetItem", &e))?;
+        Ok(out.item)
+    }
+
+    /// The item writes of `writes` given the believed stored parents.
+    fn plan(
+        &self,
+        writes: &[Write],
+        beliefs: &[Belief],
+    ) -> Result<(Vec<TransactWriteItem>, Vec<Op>), StoreError> {
+        let mut items = Vec::with_capacity(writes.len() * 2);
+        let mut ops = Vec::with_capacity(writes.len() * 2);
+        let entry_delete = |tenant: &str, kind: Kind, parent: &str, id: &str| {
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key_map(list_pk(tenant, kind, parent), id)))
+                .build()
+                .map(|d| TransactWriteItem::builder().delete(d).build())
+                .map_err(build_err)
+        };
+        for (i, w) in writes.iter().enumerate() {
+            let belief = &beliefs[i];
+            match w {
+                Write::Put { doc, cond } => {
+                    let item = doc_item(doc, primary_pk(&doc.key), SK_PRIMARY.to_owned())?;
+                    let put = with_condition!(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .return_values_on_condition_check_failure(
+                                ReturnValuesOnConditionCheckFailure::AllOld
+                            ),
+                        condition(*cond, Some(belief))
+                    )
+                    .build()
+                    .map_err(build_err)?;
+                    items.push(TransactWriteItem::builder().put(put).build());
+                    ops.push(Op {
+                        write: i,
+                        kind: OpKind::PrimaryPut,
+                    });
+                    if let Some(parent) = &doc.parent {
+                        let entry = doc_item(
+                            doc,
+                            list_pk(&doc.key.tenant, doc.key.kind, parent),
+                            doc.key.id.clone(),
+                        )?;
+                        let put = Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(entry))
+                            .build()
+                            .map_err(build_err)?;
+                        items.push(TransactWriteItem::builder().put(put).build());
+                        ops.push(Op {
+                            write: i,
+                            kind: OpKind::Entry,
+                        });
+                    }
+                    // The document moves away from its stored parent.
+                    if *cond != Cond::Absent && belief.is_some() && *belief != doc.parent {
+                        let old = belief.as_deref().unwrap_or_default();
+                        items.push(entry_delete(
+                            &doc.key.tenant,
+                            doc.key.kind,
+                            old,
+                            &doc.key.id,
+                        )?);
+                        ops.push(Op {
+                            write: i,
+                            kind: OpKind::Entry,
+                        });
+                    }
+                }
+                Write::Delete { key, cond, .. } => {
+                    let del = with_condition!(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY)))
+                            .return_values_on_condition_check_failure(
+                                ReturnValuesOnConditionCheckFailure::AllOld
+                            ),
+                        condition(*cond, Some(belief))
+                    )
+                    .build()
+                    .map_err(build_err)?;
+                    items.push(TransactWriteItem::builder().delete(del).build());
+                    ops.push(Op {
+                        write: i,
+                        kind: OpKind::PrimaryDelete,
+                    });
+                    if let (Some(parent), false) = (belief, *cond == Cond::Absent) {
+                        items.push(entry_delete(&key.tenant, key.kind, parent, &key.id)?);
+                        ops.push(Op {
+                            write: i,
+                            kind: OpKind::Entry,
+                        });
+                    }
+                }
+                Write::Check { key, cond } => {
+                    let Some(c) = condition(*cond, None) else {
+                        continue; // `Any` always holds
+                    };
+                    let check = with_condition!(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY))),
+                        Some(c)
+                    )
+                    .build()
+                    .map_err(build_err)?;
+                    items.push(TransactWriteItem::builder().condition_check(check).build());
+                    ops.push(Op {
+                        write: i,
+                        kind: OpKind::Check,
+                    });
+                }
+            }
+        }
+        Ok((items, ops))
+    }
+
+    /// One unconditional write of one primary record and nothing else: a
+    /// plain PutItem/DeleteItem costs half the request units of a transaction.
+    ///
+    /// Conditional writes always go through `TransactWriteItems`, whose
+    /// idempotency token (filled in by the SDK, reused by its retries) makes a
+    /// retry after a lost response succeed instead of failing its own
+    /// condition: a retried `PutItem` with `attribute_not_exists(pk)` would
+    /// report a conflict for a write that was in fact applied.
+    async fn single(&self, write: &Write, belief: &Belief) -> Attempt {
+        let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
+        match write {
+            Write::Put { doc, cond } => {
+                let item = match doc_item(doc, primary_pk(&doc.key), SK_PRIMARY.to_owned()) {
+                    Ok(item) => item,
+                    Err(e) => return Attempt::Failed(e),
+                };
+                let req = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .return_values_on_condition_check_failure(all_old);
+                match with_condition!(req, condition(*cond, Some(belief)))
+                    .send()
+                    .await
+                {
+                    Ok(_) => Attempt::Done,
+                    Err(e) => {
+                        let old = match e.as_service_error() {
+                            Some(PutItemError::ConditionalCheckFailedException(c)) => c.item(),
+                            _ => None,
+                        };
+                        single_write_attempt(&e, old)
+                    }
+                }
+            }
+            Write::Delete { key, cond, .. } => {
+                let req = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY)))
+                    .return_values_on_condition_check_failure(all_old);
+                match with_condition!(req, condition(*cond, Some(belief)))
+                    .send()
+                    .await
+                {
+                    Ok(_) => Attempt::Done,
+                    Err(e) => {
+                        let old = match e.as_service_error() {
+                            Some(DeleteItemError::ConditionalCheckFailedException(c)) => c.item(),
+                            _ => None,
+                        };
+                        single_write_attempt(&e, old)
+                    }
+                }
+            }
+            Write::Check { .. } => {
+                Attempt::Failed(StoreError::Invalid("a check is not a single write".into()))
+            }
+        }
+    }
+
+    async fn transaction(&self, items: Vec<TransactWriteItem>) -> Attempt {
+        let err = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => return Attempt::Done,
+            Err(e) => e,
+        };
+        match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(tc)) => {
+                let reasons: Vec<Reason> = tc
+                    .cancellation_reasons()
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(op, r)| {
+                        let code = r.code().filter(|c| *c != "None")?;
+                        Some(Reason {
+                            op,
+                            code: code.to_owned(),
+                            item: r.item().cloned(),
+                        })
+                    })
+                    .collect();
+                if reasons.is_empty() {
+                    Attempt::Failed(StoreError::Unavailable(describe(&err)))
+                } else {
+                    debug!(?reasons, "transaction cancelled");
+                    Attempt::Cancelled(reasons)
+                }
+            }
+            _ => match code_of(&err) {
+                Some("TransactionConflictException") => Attempt::Cancelled(vec![Reason {
+                    op: 0,
+                    code: "TransactionConflict".to_owned(),
+                    item: None,
+                }]),
+                Some("ValidationException") => Attempt::Failed(StoreError::Invalid(describe(&err))),
+                _ => Attempt::Failed(StoreError::Unavailable(describe(&err))),
+            },
+        }
+    }
 }
 
 #[async_trait]
@@ -334,7 +705,10 @@ impl DocStore for DynamoStore {
                         request.len()
                     )));
                 }
-                debug!(unprocessed = request.len(), retries, "BatchGetItem unprocessed keys");
+                debug!(
+                    unprocessed = request.len(),
+                    retries, "BatchGetItem unprocessed keys"
+                );
                 tokio::time::sleep(Duration::from_millis(10 << retries.min(6))).await;
             }
         }
@@ -377,157 +751,92 @@ impl DocStore for DynamoStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         check_transaction(&writes)?;
-        // One unconditional-or-conditional write of one record: a plain
-        // PutItem/DeleteItem costs half the request units of a transaction.
-        if let [w] = writes.as_slice() {
-            match w {
-                Write::Put { doc, cond } if doc.parent.is_none() => {
-                    let item = doc_item(doc, primary_pk(&doc.key), SK_PRIMARY.to_owned())?;
-                    let req = self
-                        .client
-                        .put_item()
-                        .table_name(&self.table)
-                        .set_item(Some(item));
-                    return with_condition!(req, *cond)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| single_write_error(&doc.key, &e));
+        // Believe each document's stored parent is the one it is written with
+        // (puts) or named with (deletes); a failed parent guard tells otherwise.
+        let mut beliefs: Vec<Belief> = writes
+            .iter()
+            .map(|w| match w {
+                Write::Put { doc, .. } => doc.parent.clone(),
+                Write::Delete { parent, .. } => parent.clone(),
+                Write::Check { .. } => None,
+            })
+            .collect();
+        for round in 0..PARENT_ROUNDS {
+            let (items, ops) = self.plan(&writes, &beliefs)?;
+            let attempt = match ops.as_slice() {
+                [] => return Ok(()),
+                // Unconditional: PutItem/DeleteItem (half the request units).
+                [op] if op.kind != OpKind::Check && cond_of(&writes[op.write]) == Cond::Any => {
+                    self.single(&writes[op.write], &beliefs[op.write]).await
                 }
-                Write::Delete {
-                    key,
-                    parent: None,
-                    cond,
-                } => {
-                    let req = self
-                        .client
-                        .delete_item()
-                        .table_name(&self.table)
-                        .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY)));
-                    return with_condition!(req, *cond)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| single_write_error(key, &e));
-                }
-                _ => {}
-            }
-        }
-
-        // items[i] belongs to the document owners[i] (for cancellation reasons).
-        let mut items: Vec<TransactWriteItem> = Vec::with_capacity(writes.len() * 2);
-        let mut owners: Vec<&DocKey> = Vec::with_capacity(writes.len() * 2);
-        for w in &writes {
-            match w {
-                Write::Put { doc, cond } => {
-                    let item = doc_item(doc, primary_pk(&doc.key), SK_PRIMARY.to_owned())?;
-                    let put = with_condition!(
-                        Put::builder().table_name(&self.table).set_item(Some(item)),
-                        *cond
-                    )
-                    .build()
-                    .map_err(build_err)?;
-                    items.push(TransactWriteItem::builder().put(put).build());
-                    owners.push(&doc.key);
-                    if let Some(parent) = &doc.parent {
-                        let entry = doc_item(
-                            doc,
-                            list_pk(&doc.key.tenant, doc.key.kind, parent),
-                            doc.key.id.clone(),
-                        )?;
-                        let put = Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(entry))
-                            .build()
-                            .map_err(build_err)?;
-                        items.push(TransactWriteItem::builder().put(put).build());
-                        owners.push(&doc.key);
-                    }
-                }
-                Write::Delete { key, parent, cond } => {
-                    let del = with_condition!(
-                        Delete::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY))),
-                        *cond
-                    )
-                    .build()
-                    .map_err(build_err)?;
-                    items.push(TransactWriteItem::builder().delete(del).build());
-                    owners.push(key);
-                    if let Some(parent) = parent {
-                        let del = Delete::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(Self::key_map(
-                                list_pk(&key.tenant, key.kind, parent),
-                                &key.id,
-                            )))
-                            .build()
-                            .map_err(build_err)?;
-                        items.push(TransactWriteItem::builder().delete(del).build());
-                        owners.push(key);
-                    }
-                }
-                Write::Check { key, cond } => {
-                    if *cond == Cond::Any {
-                        continue; // always holds
-                    }
-                    let check = with_condition!(
-                        ConditionCheck::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY))),
-                        *cond
-                    )
-                    .build()
-                    .map_err(build_err)?;
-                    items.push(TransactWriteItem::builder().condition_check(check).build());
-                    owners.push(key);
-                }
-            }
-        }
-        if items.is_empty() {
-            return Ok(());
-        }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(()),
-            Err(e) => e,
-        };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(tc)) =
-            err.as_service_error()
-        {
-            let reasons = tc.cancellation_reasons();
-            let first = |code: &str| {
-                reasons
-                    .iter()
-                    .position(|r| r.code() == Some(code))
-                    .map(|i| owners.get(i).map(|k| k.to_string()).unwrap_or_default())
+                _ => self.transaction(items).await,
             };
-            if let Some(key) = first("ConditionalCheckFailed") {
-                return Err(StoreError::Conflict { key });
+            let reasons = match attempt {
+                Attempt::Done => return Ok(()),
+                Attempt::Failed(e) => return Err(e),
+                Attempt::Cancelled(reasons) => reasons,
+            };
+            let key_of = |op: usize| {
+                ops.get(op)
+                    .map(|o| writes[o.write].key().to_string())
+                    .unwrap_or_default()
+            };
+            let mut moved = false;
+            for r in reasons
+                .iter()
+                .filter(|r| r.code == "ConditionalCheckFailed")
+            {
+                let Some(op) = ops.get(r.op) else {
+                    return Err(StoreError::Conflict { key: key_of(r.op) });
+                };
+                let (key, cond) = (writes[op.write].key(), cond_of(&writes[op.write]));
+                let guarded = matches!(op.kind, OpKind::PrimaryPut | OpKind::PrimaryDelete)
+                    && cond != Cond::Absent;
+                if !guarded {
+                    return Err(StoreError::Conflict {
+                        key: key.to_string(),
+                    });
+                }
+                // The port's condition, or our parent guard? Look at the record.
+                let old = match &r.item {
+                    Some(item) if !item.is_empty() => Some(item.clone()),
+                    _ => self.get_raw(key).await?,
+                };
+                let (version, parent) = match old.as_ref().and_then(version_and_parent) {
+                    Some((v, p)) => (Some(v), p),
+                    None => (None, None),
+                };
+                if !cond_holds(cond, version) {
+                    return Err(StoreError::Conflict {
+                        key: key.to_string(),
+                    });
+                }
+                debug!(%key, ?parent, round, "stored parent differs; retrying with it");
+                beliefs[op.write] = parent;
+                moved = true;
             }
-            if let Some(key) = first("TransactionConflict") {
-                debug!(%key, "transaction conflict");
-                return Err(StoreError::Conflict { key });
+            if moved {
+                continue;
             }
-            if first("ValidationError").is_some() {
-                return Err(StoreError::Invalid(describe(&err)));
+            if let Some(r) = reasons.iter().find(|r| r.code == "TransactionConflict") {
+                return Err(StoreError::Conflict { key: key_of(r.op) });
             }
-            // Cancelled without reasons we understand (throttling, …): retryable.
-            warn!(error = %describe(&err), "transaction cancelled");
-            return Err(StoreError::Unavailable(describe(&err)));
+            if reasons.iter().any(|r| r.code == "ValidationError") {
+                return Err(StoreError::Invalid(format!(
+                    "transaction rejected: {reasons:?}"
+                )));
+            }
+            warn!(?reasons, "transaction cancelled");
+            return Err(StoreError::Unavailable(format!(
+                "transaction cancelled: {reasons:?}"
+            )));
         }
-        Err(match code_of(&err) {
-            Some("TransactionConflictException") => StoreError::Conflict {
-                key: owners.first().map(|k| k.to_string()).unwrap_or_default(),
-            },
-            Some("ValidationException") => StoreError::Invalid(describe(&err)),
-            _ => StoreError::Unavailable(describe(&err)),
+        // The stored parent kept changing under us: contention.
+        Err(StoreError::Conflict {
+            key: writes
+                .first()
+                .map(|w| w.key().to_string())
+                .unwrap_or_default(),
         })
     }
 }

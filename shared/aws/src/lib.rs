@@ -20,6 +20,8 @@ pub mod error;
 pub mod provision;
 pub mod scheduler;
 pub mod sqs;
+pub mod testing;
+pub mod wiring;
 
 use std::sync::Arc;
 

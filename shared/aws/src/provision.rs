@@ -48,14 +48,23 @@ pub async fn ensure_resources(config: &Config) -> Result<Resources, AwsError> {
 }
 
 /// [`ensure_resources`] with existing clients.
-pub async fn ensure_resources_with(clients: &Clients, config: &Config) -> Result<Resources, AwsError> {
+pub async fn ensure_resources_with(
+    clients: &Clients,
+    config: &Config,
+) -> Result<Resources, AwsError> {
     let stream_arn = ensure_table(&clients.dynamodb, &config.table).await?;
-    let robot_dlq_url = ensure_queue_with_dlq(&clients.sqs, Config::queue_name(&config.robot_queue_url)).await?;
-    let event_dlq_url = ensure_queue_with_dlq(&clients.sqs, Config::queue_name(&config.event_queue_url)).await?;
-    let schedule_dlq_url = ensure_queue(&clients.sqs, Config::arn_name(&config.schedule_dlq_arn), &[(
-        QueueAttributeName::MessageRetentionPeriod,
-        DLQ_RETENTION_SECONDS.to_string(),
-    )])
+    let robot_dlq_url =
+        ensure_queue_with_dlq(&clients.sqs, Config::queue_name(&config.robot_queue_url)).await?;
+    let event_dlq_url =
+        ensure_queue_with_dlq(&clients.sqs, Config::queue_name(&config.event_queue_url)).await?;
+    let schedule_dlq_url = ensure_queue(
+        &clients.sqs,
+        Config::arn_name(&config.schedule_dlq_arn),
+        &[(
+            QueueAttributeName::MessageRetentionPeriod,
+            DLQ_RETENTION_SECONDS.to_string(),
+        )],
+    )
     .await?;
     ensure_schedule_group(&clients.scheduler, &config.schedule_group).await?;
     Ok(Resources {
@@ -124,20 +133,20 @@ pub async fn ensure_table(
             .send()
             .await
             .map_err(|e| AwsError::sdk("DescribeTable", e))?;
-        if let Some(t) = out.table {
-            if t.table_status() == Some(&TableStatus::Active) {
-                description = Some(t);
-                break;
-            }
+        if let Some(t) = out.table
+            && t.table_status() == Some(&TableStatus::Active)
+        {
+            description = Some(t);
+            break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let description =
-        description.ok_or_else(|| AwsError::Timeout(format!("table {table} not active after 30 s")))?;
+    let description = description
+        .ok_or_else(|| AwsError::Timeout(format!("table {table} not active after 30 s")))?;
     let mut stream_arn = description.latest_stream_arn().map(str::to_owned);
-    let stream_on = description
-        .stream_specification()
-        .is_some_and(|s| s.stream_enabled() && s.stream_view_type() == Some(&StreamViewType::NewImage));
+    let stream_on = description.stream_specification().is_some_and(|s| {
+        s.stream_enabled() && s.stream_view_type() == Some(&StreamViewType::NewImage)
+    });
     if !stream_on {
         let out = client
             .update_table()
@@ -162,7 +171,10 @@ pub async fn ensure_table(
         .time_to_live_description()
         .and_then(|d| d.time_to_live_status())
         .cloned();
-    if !matches!(ttl_status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+    if !matches!(
+        ttl_status,
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ) {
         let spec = TimeToLiveSpecification::builder()
             .attribute_name(TTL_ATTRIBUTE)
             .enabled(true)
@@ -234,11 +246,18 @@ async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, Aw
 }
 
 /// Create `{name}-dlq` and `name` redriving to it; returns the DLQ's URL.
-async fn ensure_queue_with_dlq(client: &aws_sdk_sqs::Client, name: &str) -> Result<String, AwsError> {
-    let dlq_url = ensure_queue(client, &format!("{name}-dlq"), &[(
-        QueueAttributeName::MessageRetentionPeriod,
-        DLQ_RETENTION_SECONDS.to_string(),
-    )])
+async fn ensure_queue_with_dlq(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+) -> Result<String, AwsError> {
+    let dlq_url = ensure_queue(
+        client,
+        &format!("{name}-dlq"),
+        &[(
+            QueueAttributeName::MessageRetentionPeriod,
+            DLQ_RETENTION_SECONDS.to_string(),
+        )],
+    )
     .await?;
     let dlq_arn = queue_arn(client, &dlq_url).await?;
     let redrive = serde_json::json!({
@@ -246,10 +265,17 @@ async fn ensure_queue_with_dlq(client: &aws_sdk_sqs::Client, name: &str) -> Resu
         "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
     })
     .to_string();
-    ensure_queue(client, name, &[
-        (QueueAttributeName::VisibilityTimeout, QUEUE_VISIBILITY_SECONDS.to_string()),
-        (QueueAttributeName::RedrivePolicy, redrive),
-    ])
+    ensure_queue(
+        client,
+        name,
+        &[
+            (
+                QueueAttributeName::VisibilityTimeout,
+                QUEUE_VISIBILITY_SECONDS.to_string(),
+            ),
+            (QueueAttributeName::RedrivePolicy, redrive),
+        ],
+    )
     .await?;
     Ok(dlq_url)
 }

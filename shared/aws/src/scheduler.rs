@@ -109,7 +109,10 @@ impl EventBridgeScheduler {
                 job,
             })),
             _ => {
-                warn!(name, "schedule without an at() expression or a job input; ignored");
+                warn!(
+                    name,
+                    "schedule without an at() expression or a job input; ignored"
+                );
                 Ok(None)
             }
         }
@@ -129,7 +132,11 @@ impl EventBridgeScheduler {
                 .send()
                 .await
                 .map_err(|e| AwsError::sdk("ListSchedules", e))?;
-            names.extend(out.schedules().iter().filter_map(|s| s.name().map(str::to_owned)));
+            names.extend(
+                out.schedules()
+                    .iter()
+                    .filter_map(|s| s.name().map(str::to_owned)),
+            );
             match out.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_owned()),
                 _ => break,
@@ -221,9 +228,9 @@ impl Scheduler for EventBridgeScheduler {
                 debug!(%name, "schedule already exists");
                 Ok(())
             }
-            Err(e) if code_of(&e) == Some("ValidationException") => {
-                Err(PortError::Rejected(format!("CreateSchedule {name}: {}", describe(&e))))
-            }
+            Err(e) if code_of(&e) == Some("ValidationException") => Err(PortError::Rejected(
+                format!("CreateSchedule {name}: {}", describe(&e)),
+            )),
             Err(e) => Err(PortError::Unavailable(format!(
                 "CreateSchedule {name}: {}",
                 describe(&e)
@@ -251,7 +258,8 @@ mod tests {
         assert_eq!(parse_at_expression("at(2026-03-04T05:06:07)"), Some(t));
         let later = t + TimeDelta::milliseconds(1);
         assert_eq!(at_expression(later), "at(2026-03-04T05:06:08)");
-        let end = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).unwrap() + TimeDelta::nanoseconds(1);
+        let end =
+            Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).unwrap() + TimeDelta::nanoseconds(1);
         assert_eq!(at_expression(end), "at(2027-01-01T00:00:00)");
         assert_eq!(parse_at_expression("rate(5 minutes)"), None);
         assert_eq!(parse_at_expression("at(2026-03-04)"), None);

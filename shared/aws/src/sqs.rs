@@ -195,6 +195,19 @@ impl SqsQueue {
         }
         Ok(())
     }
+
+    /// Make a received message visible again at once (ChangeMessageVisibility 0).
+    pub async fn release(&self, receipt_handle: &str) -> Result<(), AwsError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::sdk("ChangeMessageVisibility", e))
+    }
 }
 
 /// The robot-actions queue: [`JobQueue`] on SQS (`SendMessageBatch`, body = Job JSON).

@@ -84,8 +84,8 @@ impl Engine {
         self.ports
             .store
             .transact(vec![Write::Delete {
+                parent: d.parent.clone(),
                 key: d.key,
-                parent: Some(OUTBOX_PENDING.to_string()),
                 cond: Cond::Any,
             }])
             .await?;

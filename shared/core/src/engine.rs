@@ -42,6 +42,10 @@ pub struct EngineConfig {
     pub claim_ttl: chrono::Duration,
     /// How many times an operation is retried after losing an optimistic race.
     pub max_retries: u32,
+    /// List pending outbox records under one parent, for a process that polls
+    /// them (the local server). Off on AWS, where the table's stream delivers
+    /// them and one shared list key would cap the write rate.
+    pub list_outbox: bool,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +54,7 @@ impl Default for EngineConfig {
             max_hops: 10,
             claim_ttl: chrono::Duration::minutes(5),
             max_retries: 8,
+            list_outbox: true,
         }
     }
 }
@@ -109,20 +114,6 @@ pub(crate) fn timeline_id(at: DateTime<Utc>, suffix: &str) -> String {
     format!("{:013}-{suffix}", at.timestamp_millis().max(0))
 }
 
-pub(crate) fn outbox_write(tenant: &str, id: &str, record: &OutboxRecord) -> Write {
-    put(
-        doc(
-            SYSTEM_TENANT,
-            Kind::Outbox,
-            &format!("{tenant}|{id}"),
-            1,
-            Some(OUTBOX_PENDING),
-            record,
-        ),
-        Cond::Any,
-    )
-}
-
 pub(crate) fn timeline_write(tenant: &str, e: &TimelineEntry) -> Write {
     put(
         doc(tenant, Kind::Timeline, &e.id, 1, Some(&e.item_id), e),
@@ -130,7 +121,7 @@ pub(crate) fn timeline_write(tenant: &str, e: &TimelineEntry) -> Write {
     )
 }
 
-fn decode<T: DeserializeOwned>(d: &Doc) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(d: &Doc) -> Result<T> {
     serde_json::from_value(d.body.clone()).map_err(|e| {
         EngineError::Store(StoreError::Unavailable(format!(
             "corrupt document {}: {e}",
@@ -1053,12 +1044,29 @@ impl Engine {
         for e in &timeline {
             writes.push(timeline_write(tenant, e));
         }
-        writes.push(outbox_write(
+        writes.push(self.outbox_write(
             tenant,
             &format!("{}|{:012}", item.id, item.version),
             &OutboxRecord::ItemChanged(change.clone()),
         ));
         writes
+    }
+
+    /// A transactional-outbox record, written in the same transaction as the
+    /// change that causes it.
+    pub(crate) fn outbox_write(&self, tenant: &str, id: &str, record: &OutboxRecord) -> Write {
+        let parent = self.config.list_outbox.then_some(OUTBOX_PENDING);
+        put(
+            doc(
+                SYSTEM_TENANT,
+                Kind::Outbox,
+                &format!("{tenant}|{id}"),
+                1,
+                parent,
+                record,
+            ),
+            Cond::Any,
+        )
     }
 
     pub(crate) fn new_chain(&self) -> Chain {
@@ -1629,7 +1637,7 @@ impl Engine {
             occurred_at: now,
             chain: Some(chain),
         };
-        writes.push(outbox_write(
+        writes.push(self.outbox_write(
             tenant,
             &format!("event|{}", event.event_id),
             &OutboxRecord::Event(event),

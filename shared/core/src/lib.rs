@@ -11,6 +11,7 @@ pub mod memory;
 pub mod model;
 pub mod ports;
 pub mod runner;
+pub mod system;
 pub mod template;
 pub mod triggers;
 pub mod validate;

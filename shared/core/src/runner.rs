@@ -22,7 +22,7 @@ use crate::automation::{Action, Robot, RotateMode};
 use crate::context::{ItemContext, Outputs};
 use crate::dispatch::robot_due;
 use crate::engine::{
-    Engine, check_fields, derived_id, doc, outbox_write, put, timeline_id, timeline_write,
+    Engine, check_fields, decode, derived_id, doc, put, timeline_id, timeline_write,
 };
 use crate::error::Result;
 use crate::model::{
@@ -157,13 +157,32 @@ impl Engine {
     /// retries the job later; the claim expires so a retry can take over.
     pub async fn run_job(&self, job: Job) -> Result<RunOutcome> {
         let tenant = job.tenant.as_str();
-        let Some((mut run, v)) = self
-            .load::<RunRecord>(tenant, Kind::Run, &job.run_id)
-            .await?
-        else {
+        // One batch read for the run and its item (4 requests per run in all:
+        // this read, the claim, the pipeline + responsible read, the commit).
+        let got = self
+            .ports
+            .store
+            .get_many(&[
+                DocKey::new(tenant, Kind::Run, &job.run_id),
+                DocKey::new(tenant, Kind::Item, &job.item_id),
+            ])
+            .await?;
+        let (run_doc, item_doc) = (got[0].clone(), got[1].clone());
+        let Some(run_doc) = run_doc else {
             tracing::warn!(run_id = %job.run_id, "job for an unknown run");
             return Ok(RunOutcome::Unknown);
         };
+        let v = run_doc.version;
+        let mut run: RunRecord = decode(&run_doc)?;
+        let mut preloaded = Some(
+            item_doc
+                .map(|d| -> Result<Item> {
+                    let mut item: Item = decode(&d)?;
+                    item.version = d.version;
+                    Ok(item)
+                })
+                .transpose()?,
+        );
         if run.status.is_final() {
             return Ok(RunOutcome::AlreadyFinished);
         }
@@ -208,7 +227,7 @@ impl Engine {
         }
         // 2–5, retried while the item changes under us
         for _ in 0..=self.config.max_retries {
-            let (status, writes) = self.decide(tenant, &run).await?;
+            let (status, writes) = self.decide(tenant, &run, preloaded.take()).await?;
             match self.ports.store.transact(writes).await {
                 Ok(()) => return Ok(RunOutcome::Finished(status)),
                 Err(StoreError::Conflict { .. }) => {
@@ -227,11 +246,21 @@ impl Engine {
     }
 
     /// Decide the run's outcome and the writes that commit it.
-    async fn decide(&self, tenant: &str, claimed: &RunRecord) -> Result<(RunStatus, Vec<Write>)> {
+    /// `item`: the item as read before the claim (first attempt), else it is
+    /// read again. A stale read is harmless: the commit checks its version.
+    async fn decide(
+        &self,
+        tenant: &str,
+        claimed: &RunRecord,
+        item: Option<Option<Item>>,
+    ) -> Result<(RunStatus, Vec<Write>)> {
         let now = self.now();
         let mut run = claimed.clone();
         let mut writes = Vec::new();
-        let item = self.load_item(tenant, &run.item_id).await?;
+        let item = match item {
+            Some(item) => item,
+            None => self.load_item(tenant, &run.item_id).await?,
+        };
         let effect = match &item {
             None => Effect {
                 status: RunStatus::Cancelled,
@@ -317,7 +346,7 @@ impl Engine {
         match robot_due(&robot, item, now, cal.as_ref(), tz) {
             Ok(due) => {
                 f.due_at = Some(due);
-                writes.push(outbox_write(
+                writes.push(self.outbox_write(
                     tenant,
                     &format!("ready|{}", f.id),
                     &OutboxRecord::RunReady(Job {
@@ -362,17 +391,22 @@ impl Engine {
                 ..Effect::done(Vec::new())
             });
         };
-        let Some((pipeline, _)) = self
-            .load::<Pipeline>(tenant, Kind::Pipeline, &item.pipeline_id)
-            .await?
-        else {
+        let got = self
+            .ports
+            .store
+            .get_many(&[
+                DocKey::new(tenant, Kind::Pipeline, &item.pipeline_id),
+                DocKey::new(tenant, Kind::User, &item.responsible_id),
+            ])
+            .await?;
+        let responsible: Option<User> = got[1].as_ref().map(decode).transpose()?;
+        let Some(pipeline) = got[0].as_ref().map(decode::<Pipeline>).transpose()? else {
             return Ok(Effect {
                 status: RunStatus::Failed,
                 reason: Some(format!("failed: pipeline '{}' is gone", item.pipeline_id)),
                 ..Effect::done(Vec::new())
             });
         };
-        let responsible = self.user(tenant, &item.responsible_id).await?;
         let outputs = if uses_outputs(robot) {
             self.visit_outputs(tenant, &item.id, run.visit).await?
         } else {
@@ -1153,7 +1187,7 @@ impl Engine {
                 ),
                 Cond::Any,
             ),
-            outbox_write(
+            self.outbox_write(
                 cx.tenant,
                 &format!("deliver|{}", m.id),
                 &OutboxRecord::Deliver {

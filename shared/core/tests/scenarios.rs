@@ -180,11 +180,7 @@ async fn design_task_then_completed_task_moves_the_deal_then_won_completes_tasks
     let moved = rt.engine.get_item(T, &item.id).await.unwrap();
     assert_eq!(moved.stage_id, "presentation");
     let tl = rt.engine.timeline(T, &item.id).await.unwrap();
-    let last_move = tl
-        .iter()
-        .filter(|e| e.kind == "stage_changed")
-        .last()
-        .unwrap();
+    let last_move = tl.iter().rfind(|e| e.kind == "stage_changed").unwrap();
     assert_eq!(last_move.author_id.as_deref(), Some("u-boss"));
     let trig = runs(&rt, &item.id)
         .await

@@ -51,7 +51,10 @@ impl SqliteEvents {
     /// Number of stored events.
     pub fn len(&self) -> Result<usize, EmbeddedError> {
         let g = self.db.lock();
-        let n: i64 = g.conn.prepare_cached(LEN)?.query_row([], |row| row.get(0))?;
+        let n: i64 = g
+            .conn
+            .prepare_cached(LEN)?
+            .query_row([], |row| row.get(0))?;
         Ok(count(n))
     }
 

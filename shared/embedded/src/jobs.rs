@@ -1,32 +1,34 @@
 //! [`SqliteJobs`]: robot runs to execute now or later, on the `jobs` table.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_core::ports::{Job, JobQueue, PortError, Scheduler, schedule_name};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{Db, EmbeddedError, count, sql_limit};
 
-/// A queued job: if a row of that name exists, the earlier delivery wins and
-/// the row stops being a timer (so `cancel` cannot drop a queued job).
-const SEND: &str = "INSERT INTO jobs (name, tenant, run_id, due_at_ms, seq, scheduled, body) \
-                    VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6) \
-                    ON CONFLICT (name) DO UPDATE SET \
-                    scheduled = 0, \
-                    body = CASE WHEN excluded.due_at_ms < jobs.due_at_ms \
-                                THEN excluded.body ELSE jobs.body END, \
-                    seq = CASE WHEN excluded.due_at_ms < jobs.due_at_ms \
-                               THEN excluded.seq ELSE jobs.seq END, \
-                    due_at_ms = MIN(jobs.due_at_ms, excluded.due_at_ms)";
-/// A timer: an existing row of that name is kept as it is.
-const SCHEDULE: &str =
-    "INSERT OR IGNORE INTO jobs (name, tenant, run_id, due_at_ms, seq, scheduled, body) \
-     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)";
-const CANCEL: &str = "DELETE FROM jobs WHERE name = ?1 AND scheduled = 1";
-const IS_SCHEDULED: &str = "SELECT 1 FROM jobs WHERE name = ?1 AND scheduled = 1";
-const DUE: &str = "SELECT body FROM jobs WHERE due_at_ms <= ?1 ORDER BY due_at_ms, seq LIMIT ?2";
-const ACK: &str = "DELETE FROM jobs WHERE name = ?1";
-const NEXT_DUE: &str = "SELECT MIN(due_at_ms) FROM jobs";
+const SEQ_OF: &str = "SELECT seq FROM jobs WHERE name = ?1";
+/// A new row, or one replacing a taken row of the same name.
+const PUT: &str = "INSERT OR REPLACE INTO jobs \
+                   (name, tenant, run_id, due_at_ns, seq, scheduled, body) \
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// A queued job meeting a waiting row of the same name: the earlier delivery
+/// wins and the row stops being a timer (so `cancel` cannot drop it).
+const MERGE_SENT: &str = "UPDATE jobs SET scheduled = 0, \
+                          body = CASE WHEN ?2 < due_at_ns THEN ?4 ELSE body END, \
+                          seq = CASE WHEN ?2 < due_at_ns THEN ?3 ELSE seq END, \
+                          due_at_ns = MIN(due_at_ns, ?2) \
+                          WHERE name = ?1";
+/// `?2` is the seq of the taken row of that name, or NULL.
+const CANCEL: &str = "DELETE FROM jobs WHERE name = ?1 AND scheduled = 1 AND seq IS NOT ?2";
+const IS_SCHEDULED: &str = "SELECT 1 FROM jobs WHERE name = ?1 AND scheduled = 1 AND seq IS NOT ?2";
+pub(crate) const DUE: &str = "SELECT name, seq, body FROM jobs WHERE due_at_ns <= ?1 \
+                              ORDER BY due_at_ns, seq LIMIT ?2";
+const ACK_TAKEN: &str = "DELETE FROM jobs WHERE name = ?1 AND seq = ?2";
+const ACK_ANY: &str = "DELETE FROM jobs WHERE name = ?1";
+const NEXT_DUE: &str = "SELECT body FROM jobs ORDER BY due_at_ns, seq LIMIT 1";
 const LEN: &str = "SELECT COUNT(*) FROM jobs";
 
 /// [`JobQueue`] and [`Scheduler`] on SQLite, with the semantics of
@@ -34,29 +36,78 @@ const LEN: &str = "SELECT COUNT(*) FROM jobs";
 ///
 /// Every job is one row keyed by [`Job::schedule_name`], ordered by due time
 /// then arrival. The runtime polls [`SqliteJobs::due`], runs each job and
-/// then [`SqliteJobs::ack`]s it; a job taken but not acked before a crash is
-/// offered again after restart (runs are idempotent by run id).
+/// then [`SqliteJobs::ack`]s it. A job returned by `due` counts as taken (as
+/// if popped from `MemJobs`): a job sent or scheduled under its name while it
+/// runs (the runner reschedules a run that came early) replaces it and is not
+/// removed by the `ack` of the taken one, and `cancel` leaves a taken job
+/// alone. Being taken lives in memory only: a job taken but not acked before
+/// a crash is offered again after restart (runs are idempotent by run id).
 ///
 /// Differences from `MemJobs`, all allowed by the ports' at-least-once
-/// contract: a job sent while a row of the same name exists is merged into it
-/// (delivered once, at the earlier of the two due times, and no longer
-/// cancellable); a timer scheduled while a row of the same name exists (even
-/// one already returned by `due` but not yet acked) is not added. Due times
-/// are kept in whole milliseconds, rounded up: a job is never returned before
-/// its `due_at`.
+/// contract: a job sent while a waiting row of the same name exists is merged
+/// into it (delivered once, at the earlier of the two due times, no longer
+/// cancellable), and a timer scheduled while a waiting queued job of the same
+/// name exists is not added.
 #[derive(Clone)]
 pub struct SqliteJobs {
     db: Db,
 }
 
-/// Due time in whole milliseconds, rounded up.
-fn due_ms(t: DateTime<Utc>) -> i64 {
-    let ms = t.timestamp_millis();
-    if t.timestamp_subsec_nanos() % 1_000_000 == 0 {
-        ms
+/// A time as epoch nanoseconds, exact from 1677 to 2262 and clamped beyond
+/// (due times out there still sort correctly against every other job).
+fn epoch_ns(t: DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 {
+        i64::MIN
     } else {
-        ms + 1
+        i64::MAX
+    })
+}
+
+/// How a job arrives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// [`JobQueue::send`].
+    Queue,
+    /// [`Scheduler::schedule`].
+    Timer,
+}
+
+/// Store one job; `taken` maps names to the seq of their taken row.
+fn insert(
+    conn: &Connection,
+    taken: &HashMap<String, i64>,
+    via: Via,
+    job: &Job,
+    seq: i64,
+) -> Result<(), EmbeddedError> {
+    let name = job.schedule_name();
+    let body = serde_json::to_string(job)?;
+    let due = epoch_ns(job.due_at);
+    let existing: Option<i64> = conn
+        .prepare_cached(SEQ_OF)?
+        .query_row([&name], |row| row.get(0))
+        .optional()?;
+    let waiting = existing.is_some_and(|s| taken.get(&name) != Some(&s));
+    match (waiting, via) {
+        (false, _) => {
+            conn.prepare_cached(PUT)?.execute(params![
+                name,
+                job.tenant,
+                job.run_id,
+                due,
+                seq,
+                via == Via::Timer,
+                body
+            ])?;
+        }
+        (true, Via::Queue) => {
+            conn.prepare_cached(MERGE_SENT)?
+                .execute(params![name, due, seq, body])?;
+        }
+        // Scheduling the same job twice keeps one timer.
+        (true, Via::Timer) => {}
     }
+    Ok(())
 }
 
 impl SqliteJobs {
@@ -65,44 +116,66 @@ impl SqliteJobs {
         SqliteJobs { db }
     }
 
-    /// Up to `limit` jobs due at or before `now`, earliest first. They stay
-    /// stored until [`SqliteJobs::ack`]: calling `due` again returns them again.
+    /// Up to `limit` jobs due at or before `now`, earliest first, marked as
+    /// taken. They stay stored until [`SqliteJobs::ack`]: calling `due` again
+    /// returns them again.
     pub fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>, EmbeddedError> {
-        let bodies = {
-            let g = self.db.lock();
-            let mut st = g.conn.prepare_cached(DUE)?;
-            st.query_map(params![now.timestamp_millis(), sql_limit(limit)], |row| {
-                row.get::<_, String>(0)
+        let mut g = self.db.lock();
+        let rows = g
+            .conn
+            .prepare_cached(DUE)?
+            .query_map(params![epoch_ns(now), sql_limit(limit)], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut jobs = Vec::with_capacity(rows.len());
+        for (name, seq, body) in rows {
+            jobs.push(serde_json::from_str(&body)?);
+            g.taken_jobs.insert(name, seq);
+        }
+        Ok(jobs)
     }
 
-    /// Remove a job (after it ran, or was found void). Unknown jobs are fine.
+    /// Remove a job after it ran (or was found void). For a taken job this
+    /// removes the row that was taken, not one that replaced it since; other
+    /// jobs are removed by name. Unknown jobs are fine.
     pub fn ack(&self, job: &Job) -> Result<(), EmbeddedError> {
-        let g = self.db.lock();
-        g.conn.prepare_cached(ACK)?.execute([job.schedule_name()])?;
+        let name = job.schedule_name();
+        let mut g = self.db.lock();
+        match g.taken_jobs.remove(&name) {
+            Some(seq) => g
+                .conn
+                .prepare_cached(ACK_TAKEN)?
+                .execute(params![name, seq])?,
+            None => g.conn.prepare_cached(ACK_ANY)?.execute([name])?,
+        };
         Ok(())
     }
 
-    /// Due time of the earliest stored job (rounded up to the millisecond).
+    /// Due time of the earliest stored job.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, EmbeddedError> {
-        let g = self.db.lock();
-        let ms: Option<i64> = g
-            .conn
-            .prepare_cached(NEXT_DUE)?
-            .query_row([], |row| row.get(0))?;
-        Ok(ms.and_then(DateTime::from_timestamp_millis))
+        let body: Option<String> = {
+            let g = self.db.lock();
+            g.conn
+                .prepare_cached(NEXT_DUE)?
+                .query_row([], |row| row.get(0))
+                .optional()?
+        };
+        body.map(|b| Ok(serde_json::from_str::<Job>(&b)?.due_at))
+            .transpose()
     }
 
-    /// Number of stored jobs (queued, timers, and taken but not acked).
+    /// Number of stored jobs (waiting, and taken but not acked).
     pub fn len(&self) -> Result<usize, EmbeddedError> {
         let g = self.db.lock();
-        let n: i64 = g.conn.prepare_cached(LEN)?.query_row([], |row| row.get(0))?;
+        let n: i64 = g
+            .conn
+            .prepare_cached(LEN)?
+            .query_row([], |row| row.get(0))?;
         Ok(count(n))
     }
 
@@ -111,44 +184,32 @@ impl SqliteJobs {
         Ok(self.len()? == 0)
     }
 
-    /// Is a timer for this run currently stored?
+    /// Is a timer for this run waiting (stored and not taken)?
     pub fn is_scheduled(&self, tenant: &str, run_id: &str) -> Result<bool, EmbeddedError> {
+        let name = schedule_name(tenant, run_id);
         let g = self.db.lock();
         let found = g
             .conn
             .prepare_cached(IS_SCHEDULED)?
-            .query_row([schedule_name(tenant, run_id)], |_| Ok(()))
+            .query_row(params![name, g.taken_jobs.get(&name)], |_| Ok(()))
             .optional()?;
         Ok(found.is_some())
     }
 
-    /// Store `jobs` with `sql` ([`SEND`] or [`SCHEDULE`]) in one transaction.
-    fn insert(&self, sql: &str, jobs: &[Job]) -> Result<(), EmbeddedError> {
-        let rows = jobs
-            .iter()
-            .map(|job| Ok((job, job.schedule_name(), serde_json::to_string(job)?)))
-            .collect::<Result<Vec<_>, EmbeddedError>>()?;
+    /// Store `jobs` in one transaction.
+    fn store(&self, via: Via, jobs: &[Job]) -> Result<(), EmbeddedError> {
         let mut g = self.db.lock();
-        let mut seq = g.job_seq;
-        let tx = g
+        let inner = &mut *g;
+        let tx = inner
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut st = tx.prepare_cached(sql)?;
-            for (job, name, body) in &rows {
-                seq += 1;
-                st.execute(params![
-                    name,
-                    job.tenant,
-                    job.run_id,
-                    due_ms(job.due_at),
-                    seq,
-                    body
-                ])?;
-            }
+        let mut seq = inner.job_seq;
+        for job in jobs {
+            seq += 1;
+            insert(&tx, &inner.taken_jobs, via, job, seq)?;
         }
         tx.commit()?;
-        g.job_seq = seq;
+        inner.job_seq = seq;
         Ok(())
     }
 }
@@ -156,21 +217,22 @@ impl SqliteJobs {
 #[async_trait]
 impl JobQueue for SqliteJobs {
     async fn send(&self, jobs: Vec<Job>) -> Result<(), PortError> {
-        Ok(self.insert(SEND, &jobs)?)
+        Ok(self.store(Via::Queue, &jobs)?)
     }
 }
 
 #[async_trait]
 impl Scheduler for SqliteJobs {
     async fn schedule(&self, job: Job) -> Result<(), PortError> {
-        Ok(self.insert(SCHEDULE, std::slice::from_ref(&job))?)
+        Ok(self.store(Via::Timer, std::slice::from_ref(&job))?)
     }
 
     async fn cancel(&self, tenant: &str, run_id: &str) -> Result<(), PortError> {
+        let name = schedule_name(tenant, run_id);
         let g = self.db.lock();
         g.conn
             .prepare_cached(CANCEL)
-            .and_then(|mut st| st.execute([schedule_name(tenant, run_id)]))
+            .and_then(|mut st| st.execute(params![name, g.taken_jobs.get(&name)]))
             .map_err(EmbeddedError::from)?;
         Ok(())
     }

@@ -25,6 +25,7 @@
 //! Other processes may open the same file; they wait for each other's writes
 //! up to a busy timeout of [`BUSY_TIMEOUT`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -69,12 +70,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     name      TEXT PRIMARY KEY,
     tenant    TEXT NOT NULL,
     run_id    TEXT NOT NULL,
-    due_at_ms INTEGER NOT NULL,
+    due_at_ns INTEGER NOT NULL,
     seq       INTEGER NOT NULL,
     scheduled INTEGER NOT NULL,
     body      TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS jobs_by_due ON jobs (due_at_ms, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_due ON jobs (due_at_ns, seq);
 CREATE TABLE IF NOT EXISTS events (
     seq  INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL
@@ -132,6 +133,9 @@ struct Inner {
     /// Last job sequence number handed out (ties between equal due times are
     /// broken by it, so jobs due together come out in the order they went in).
     job_seq: i64,
+    /// Jobs returned by [`SqliteJobs::due`] and not acked yet: name → seq of
+    /// the row that was returned.
+    taken_jobs: HashMap<String, i64>,
 }
 
 impl Db {
@@ -183,11 +187,14 @@ impl Db {
         }
         conn.execute_batch(SCHEMA)?;
         conn.set_prepared_statement_cache_capacity(32);
-        let job_seq: i64 = conn.query_row("SELECT IFNULL(MAX(seq), 0) FROM jobs", [], |row| {
-            row.get(0)
-        })?;
+        let job_seq: i64 =
+            conn.query_row("SELECT IFNULL(MAX(seq), 0) FROM jobs", [], |row| row.get(0))?;
         Ok(Db {
-            inner: Arc::new(Mutex::new(Inner { conn, job_seq })),
+            inner: Arc::new(Mutex::new(Inner {
+                conn,
+                job_seq,
+                taken_jobs: HashMap::new(),
+            })),
         })
     }
 

@@ -142,7 +142,13 @@ fn make_doc(
 type ListRow = (String, i64, Option<String>, Option<i64>, String);
 
 fn list_row(row: &Row<'_>) -> rusqlite::Result<ListRow> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
 }
 
 impl SqliteStore {

@@ -10,7 +10,7 @@ use crm_core::ports::{
 };
 use serde_json::json;
 
-use crate::{Db, EmbeddedError, SCHEMA_VERSION, store};
+use crate::{Db, EmbeddedError, SCHEMA_VERSION, jobs, store};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap()
@@ -82,11 +82,17 @@ async fn everything_survives_a_reopen() {
     let db = Db::open(dir.path()).unwrap();
     let store = db.store();
     assert_eq!(
-        store.get(&DocKey::new("t1", Kind::Item, "a")).await.unwrap(),
+        store
+            .get(&DocKey::new("t1", Kind::Item, "a"))
+            .await
+            .unwrap(),
         Some(doc("a", 1, Some("p")))
     );
     assert_eq!(
-        store.get(&DocKey::new("t1", Kind::Item, "b")).await.unwrap(),
+        store
+            .get(&DocKey::new("t1", Kind::Item, "b"))
+            .await
+            .unwrap(),
         Some(doc("b", 1, None))
     );
     assert_eq!(
@@ -197,15 +203,22 @@ async fn jobs_due_together_keep_their_order_across_a_reopen() {
 }
 
 #[tokio::test]
-async fn a_job_is_never_due_before_its_time() {
+async fn due_times_are_exact() {
     let jobs = Db::open_in_memory().unwrap().jobs();
-    let at = t0() + Duration::microseconds(500);
+    let at = t0() + Duration::nanoseconds(500_001);
     jobs.schedule(job("s", at)).await.unwrap();
     assert!(jobs.due(t0(), 10).unwrap().is_empty());
-    assert!(jobs.due(at, 10).unwrap().is_empty());
-    let next = jobs.next_due().unwrap().unwrap();
-    assert_eq!(next, t0() + Duration::milliseconds(1));
-    assert_eq!(jobs.due(next, 10).unwrap(), vec![job("s", at)]);
+    assert!(
+        jobs.due(at - Duration::nanoseconds(1), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(jobs.next_due().unwrap(), Some(at));
+    assert_eq!(jobs.due(at, 10).unwrap(), vec![job("s", at)]);
+    let far_future = Utc.with_ymd_and_hms(9999, 1, 1, 0, 0, 0).unwrap();
+    jobs.schedule(job("far", far_future)).await.unwrap();
+    assert_eq!(jobs.due(at, 10).unwrap(), vec![job("s", at)]);
+    assert_eq!(jobs.due(far_future, 10).unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -219,15 +232,53 @@ async fn a_sent_job_merges_into_a_timer_of_the_same_run() {
     assert!(!jobs.is_scheduled("t1", "r").unwrap());
     // The queued delivery cannot be cancelled as a timer.
     jobs.cancel("t1", "r").await.unwrap();
-    assert_eq!(jobs.due(t0(), 10).unwrap(), vec![job("r", t0())]);
-
     // A later send does not postpone an earlier job.
     jobs.send(vec![job("r", t0() + Duration::hours(2))])
         .await
         .unwrap();
+    assert_eq!(jobs.len().unwrap(), 1);
     assert_eq!(jobs.due(t0(), 10).unwrap(), vec![job("r", t0())]);
     jobs.ack(&job("r", t0())).unwrap();
     assert!(jobs.is_empty().unwrap());
+}
+
+#[tokio::test]
+async fn a_run_rescheduled_while_it_runs_survives_the_ack() {
+    let jobs = Db::open_in_memory().unwrap().jobs();
+    jobs.schedule(job("r", t0())).await.unwrap();
+    let taken = jobs.due(t0(), 10).unwrap();
+    assert_eq!(taken, vec![job("r", t0())]);
+    assert!(
+        !jobs.is_scheduled("t1", "r").unwrap(),
+        "taken, no longer waiting"
+    );
+    // Cancelling a taken job leaves it for its ack.
+    jobs.cancel("t1", "r").await.unwrap();
+    assert_eq!(jobs.len().unwrap(), 1);
+
+    // The runner finds the run came early and schedules it again.
+    let later = job("r", t0() + Duration::hours(1));
+    jobs.schedule(later.clone()).await.unwrap();
+    assert!(jobs.is_scheduled("t1", "r").unwrap());
+    // ... and scheduling the same again keeps one timer.
+    jobs.schedule(later.clone()).await.unwrap();
+    jobs.ack(&taken[0]).unwrap();
+    assert_eq!(jobs.len().unwrap(), 1, "the new timer survives the ack");
+    assert!(jobs.due(t0(), 10).unwrap().is_empty());
+    assert_eq!(jobs.next_due().unwrap(), Some(later.due_at));
+    assert_eq!(jobs.due(later.due_at, 10).unwrap(), vec![later.clone()]);
+    jobs.ack(&later).unwrap();
+    assert!(jobs.is_empty().unwrap());
+}
+
+#[tokio::test]
+async fn a_job_sent_while_the_same_job_runs_is_delivered_again() {
+    let jobs = Db::open_in_memory().unwrap().jobs();
+    jobs.send(vec![job("r", t0())]).await.unwrap();
+    let taken = jobs.due(t0(), 10).unwrap();
+    jobs.send(vec![job("r", t0())]).await.unwrap();
+    jobs.ack(&taken[0]).unwrap();
+    assert_eq!(jobs.due(t0(), 10).unwrap(), vec![job("r", t0())]);
 }
 
 #[tokio::test]
@@ -254,10 +305,7 @@ fn optimistic_updates_from_threads_on_two_connections_lose_nothing() {
     const THREADS: u64 = 4;
     const UPDATES: u64 = 25;
     let dir = tempfile::tempdir().unwrap();
-    let dbs = [
-        Db::open(dir.path()).unwrap(),
-        Db::open(dir.path()).unwrap(),
-    ];
+    let dbs = [Db::open(dir.path()).unwrap(), Db::open(dir.path()).unwrap()];
     let key = DocKey::new("t1", Kind::Counter, "c");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -342,7 +390,10 @@ async fn a_version_beyond_i64_is_invalid_and_writes_nothing() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     assert_eq!(
-        store.get(&DocKey::new("t1", Kind::Item, "a")).await.unwrap(),
+        store
+            .get(&DocKey::new("t1", Kind::Item, "a"))
+            .await
+            .unwrap(),
         None
     );
 }
@@ -378,5 +429,22 @@ fn list_reads_the_parent_index_in_order() {
         .unwrap();
     let plan = plan.join("\n");
     assert!(plan.contains("docs_by_parent"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+#[test]
+fn due_reads_the_due_index_in_order() {
+    let db = Db::open_in_memory().unwrap();
+    let g = db.lock();
+    let plan: Vec<String> = g
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", jobs::DUE))
+        .unwrap()
+        .query_map((0, 10), |row| row.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("jobs_by_due"), "{plan}");
     assert!(!plan.contains("TEMP B-TREE"), "{plan}");
 }

@@ -53,7 +53,8 @@ impl ApiKeys {
                     n + 1
                 ));
             }
-            keys.entries.push((key.as_bytes().to_vec(), tenant.to_string()));
+            keys.entries
+                .push((key.as_bytes().to_vec(), tenant.to_string()));
         }
         if keys.entries.is_empty() {
             return Err("no API keys configured (expected tenant:key[,tenant:key…])".into());
@@ -149,13 +150,9 @@ impl FromRequestParts<AppState> for Tenant {
                 "missing API key: send 'Authorization: Bearer <key>'",
             ));
         };
-        let key = value
-            .to_str()
-            .ok()
-            .and_then(bearer_token)
-            .ok_or_else(|| {
-                ApiError::unauthorized("malformed Authorization header: expected 'Bearer <key>'")
-            })?;
+        let key = value.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+            ApiError::unauthorized("malformed Authorization header: expected 'Bearer <key>'")
+        })?;
         match state.keys.tenant_for(key) {
             Some(tenant) => Ok(Tenant(tenant.to_string())),
             None => Err(ApiError::unauthorized("unknown API key")),

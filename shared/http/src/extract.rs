@@ -1,11 +1,13 @@
 //! Extractors whose rejections are [`ApiError`]s, so that every failure has
 //! the common error shape.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
 use http::StatusCode;
-use http::header::IF_MATCH;
+use http::header::{CONTENT_TYPE, IF_MATCH};
 use http::request::Parts;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,10 +32,43 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !has_json_content_type(req.headers()) {
+            return Err(unsupported_media_type());
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| json_rejection(e.into()))?;
+        // Every body of this API is an object; serde would otherwise accept
+        // an array as a struct, field by field.
+        if let Some(&first) = bytes.iter().find(|b| !b.is_ascii_whitespace())
+            && first != b'{'
+        {
+            return Err(ApiError::bad_request(
+                "body",
+                "the request body must be a JSON object",
+            ));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Json(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// `application/json` or `application/<anything>+json`, parameters ignored.
+fn has_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.strip_prefix("application/") {
+        Some(sub) => sub == "json" || sub.ends_with("+json"),
+        None => false,
     }
 }
 
@@ -62,19 +97,17 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonSyntaxError(e) => {
             let text = e.body_text();
             let text = text.strip_prefix(SYNTAX_PREFIX).unwrap_or(&text);
+            // serde_json reports some type errors (a number where an enum
+            // is expected) as syntax errors; they carry a path as well.
+            let (field, message) = split_serde_message(text);
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
                 format!("malformed JSON: {text}"),
             )
-            .with_detail("body", text)
+            .with_detail(field, message)
         }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "expected 'Content-Type: application/json'",
-        )
-        .with_detail("Content-Type", "must be application/json"),
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             payload_too_large()
         }
@@ -92,6 +125,15 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "expected 'Content-Type: application/json'",
+    )
+    .with_detail("Content-Type", "must be application/json")
+}
+
 fn payload_too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -101,9 +143,10 @@ fn payload_too_large() -> ApiError {
 }
 
 /// Splits a deserialization message `"<path>: <problem>"` (the path is absent
-/// for top-level problems) into the field it is about and the problem. For
-/// `missing field `x`` and `unknown field `x`` the field name is appended to
-/// the path.
+/// for top-level problems) into the field it is about and the problem.
+/// For `missing field `x`` the path names the enclosing object, so the
+/// field name is appended; for `unknown field `x`` the path already ends
+/// with it (or is absent at the top level).
 fn split_serde_message(text: &str) -> (String, String) {
     let (path, problem) = match text.split_once(": ") {
         // A path never contains whitespace; a problem text usually does.
@@ -112,16 +155,24 @@ fn split_serde_message(text: &str) -> (String, String) {
         }
         _ => (String::new(), text.to_string()),
     };
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|p| problem.strip_prefix(p))
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name.to_string());
-    let field = match (path.is_empty(), named) {
-        (true, Some(name)) => name,
-        (false, Some(name)) => format!("{path}.{name}"),
-        (true, None) => "body".to_string(),
-        (false, None) => path,
+    let named = |prefix: &str| {
+        problem
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name.to_string())
+    };
+    let field = if let Some(name) = named("missing field `") {
+        if path.is_empty() {
+            name
+        } else {
+            format!("{path}.{name}")
+        }
+    } else if let (true, Some(name)) = (path.is_empty(), named("unknown field `")) {
+        name
+    } else if path.is_empty() {
+        "body".to_string()
+    } else {
+        path
     };
     (field, problem)
 }
@@ -228,7 +279,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             return Err(invalid());
         }
         let text = value.to_str().map_err(|_| invalid())?;
-        parse_version(text).map(|v| IfMatch(Some(v))).ok_or_else(invalid)
+        parse_version(text)
+            .map(|v| IfMatch(Some(v)))
+            .ok_or_else(invalid)
     }
 }
 
@@ -251,13 +304,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn json_content_types() {
+        let ct = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, v.parse().unwrap());
+            has_json_content_type(&h)
+        };
+        assert!(ct("application/json"));
+        assert!(ct("Application/JSON; charset=utf-8"));
+        assert!(ct("application/merge-patch+json"));
+        assert!(!ct("text/plain"));
+        assert!(!ct("application/jsonx"));
+        assert!(!ct("json"));
+        assert!(!has_json_content_type(&HeaderMap::new()));
+    }
+
+    #[test]
     fn versions() {
         assert_eq!(parse_version("3"), Some(3));
         assert_eq!(parse_version(" \"3\" "), Some(3));
         assert_eq!(parse_version("W/\"3\""), Some(3));
         assert_eq!(parse_version("W/3"), Some(3));
         for bad in [
-            "", "\"\"", "*", "abc", "-1", "+1", "3,4", "\"3", "3\"", "1.0", "W/", "99999999999999999999",
+            "",
+            "\"\"",
+            "*",
+            "abc",
+            "-1",
+            "+1",
+            "3,4",
+            "\"3",
+            "3\"",
+            "1.0",
+            "W/",
+            "99999999999999999999",
         ] {
             assert_eq!(parse_version(bad), None, "{bad:?}");
         }
@@ -266,7 +346,9 @@ mod tests {
     #[test]
     fn serde_messages_name_fields() {
         assert_eq!(
-            split_serde_message("amount: invalid type: string \"x\", expected f64 at line 1 column 10"),
+            split_serde_message(
+                "amount: invalid type: string \"x\", expected f64 at line 1 column 10"
+            ),
             (
                 "amount".to_string(),
                 "invalid type: string \"x\", expected f64 at line 1 column 10".to_string()
@@ -281,8 +363,15 @@ mod tests {
             "client.name"
         );
         assert_eq!(
-            split_serde_message("unknown field `nope`, expected one of `a`, `b` at line 1 column 8").0,
+            split_serde_message(
+                "unknown field `nope`, expected one of `a`, `b` at line 1 column 8"
+            )
+            .0,
             "nope"
+        );
+        assert_eq!(
+            split_serde_message("client.nope: unknown field `nope`, expected `name`").0,
+            "client.nope"
         );
         assert_eq!(
             split_serde_message("stages[0].semantic: unknown variant `x`, expected `process`").0,

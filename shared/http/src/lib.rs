@@ -6,6 +6,8 @@
 //! Every failure is an [`ApiError`] with the body
 //! `{"error": {"code", "message", "details": [{"field", "message"}]}}`.
 
+#![warn(missing_docs)]
+
 use std::time::Instant;
 
 use axum::Router;

@@ -136,7 +136,6 @@ pub async fn runs(rt: &MemRuntime, item: &str) -> Vec<RunRecord> {
 
 pub fn run_of<'a>(runs: &'a [RunRecord], robot_id: &str) -> &'a RunRecord {
     runs.iter()
-        .filter(|r| r.robot_id.as_deref() == Some(robot_id))
-        .last()
+        .rfind(|r| r.robot_id.as_deref() == Some(robot_id))
         .unwrap_or_else(|| panic!("no run of {robot_id} in {runs:#?}"))
 }

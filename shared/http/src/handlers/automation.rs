@@ -103,7 +103,10 @@ pub async fn create_robot(
     Path(pipeline_id): Path<String>,
     Json(body): Json<RobotBody>,
 ) -> Result<Response, ApiError> {
-    let robot = state.engine.create_robot(&tenant, &pipeline_id, body).await?;
+    let robot = state
+        .engine
+        .create_robot(&tenant, &pipeline_id, body)
+        .await?;
     let location = format!(
         "/v1/pipelines/{}/robots/{}",
         segment(&pipeline_id),

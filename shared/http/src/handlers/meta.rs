@@ -39,23 +39,30 @@ pub async fn health() -> Json<Health> {
     security(())
 )]
 pub async fn openapi_json() -> Response {
-    static DOC: OnceLock<String> = OnceLock::new();
+    static DOC: OnceLock<Result<String, String>> = OnceLock::new();
     let doc = DOC.get_or_init(|| {
         crate::openapi::openapi()
             .to_json()
-            .expect("the OpenAPI document serializes")
+            .map_err(|e| e.to_string())
     });
-    (
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        doc.clone(),
-    )
-        .into_response()
+    match doc {
+        Ok(json) => (
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            json.clone(),
+        )
+            .into_response(),
+        Err(cause) => {
+            tracing::error!(%cause, "the OpenAPI document does not serialize");
+            ApiError::internal().into_response()
+        }
+    }
 }
 
 fn clock_of(state: &AppState) -> Result<&dyn ClockControl, ApiError> {
-    state.clock.as_deref().ok_or_else(|| {
-        ApiError::not_found("this server does not run on a manual clock")
-    })
+    state
+        .clock
+        .as_deref()
+        .ok_or_else(|| ApiError::not_found("this server does not run on a manual clock"))
 }
 
 /// The manual clock's time (local server started with a manual clock only).

@@ -260,10 +260,7 @@ pub async fn list_outbound(
         Some("email") => Some(Channel::Email),
         Some("sms") => Some(Channel::Sms),
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "channel",
-                "must be 'email' or 'sms'",
-            ));
+            return Err(ApiError::bad_request("channel", "must be 'email' or 'sms'"));
         }
     };
     let messages = state.engine.list_outbound(&tenant, channel).await?;

@@ -1,0 +1,26 @@
+//! `crm-automation`: the whole product in one local process.
+//!
+//! - [`runtime::Runtime`] owns the engine on the embedded SQLite adapters
+//!   (`crm-embedded`) and ONE worker that processes the transactional outbox
+//!   (stage changes), queued events (triggers) and due robot jobs, acking each
+//!   only after it succeeded.
+//! - [`server::Server`] serves the API router of `crm-http` next to it, with a
+//!   layer that wakes the worker after every write.
+//! - [`clock`]: the system clock, or a manual clock moved by
+//!   `POST /v1/clock/advance` ([`runtime::Runtime::advance`]).
+//! - [`keys`]: API keys from `CRM_API_KEYS`, or one generated key kept in the
+//!   data directory.
+//! - [`demo`]: the seed articles' pipeline for `--demo`.
+
+pub mod cli;
+pub mod clock;
+pub mod delivery;
+pub mod demo;
+pub mod ids;
+pub mod keys;
+pub mod runtime;
+pub mod server;
+
+pub use clock::{ClockMode, RuntimeClock};
+pub use runtime::{Runtime, RuntimeError, RuntimeOptions};
+pub use server::{ServeConfig, Server};

@@ -1,0 +1,710 @@
+//! The local runtime: the engine on the embedded SQLite adapters, plus ONE
+//! worker that does what the stage-change, trigger-evaluation and
+//! robot-runner functions do on AWS.
+//!
+//! The worker repeatedly takes
+//! 1. pending transactional-outbox records ([`Engine::process_outbox`], which
+//!    deletes each record when it is done),
+//! 2. queued events ([`Engine::handle_event`], then acked),
+//! 3. robot jobs due by the clock's `now` ([`Engine::run_job`], then acked),
+//!
+//! until none is left. Everything is acked only after it succeeded, so work
+//! interrupted by a crash is offered again after a restart; the engine makes
+//! every step idempotent, so it then has one effect.
+//!
+//! Failures are transient by assumption (the store was busy, a record raced):
+//! they are logged and retried with exponential backoff, never dropped.
+//!
+//! With the system clock the worker sleeps until the next job is due or until
+//! [`Runtime::notify`] wakes it (the HTTP layer does that after every request
+//! that may have queued work). With the manual clock, [`Runtime::advance`]
+//! moves time under the worker's lock, running each delayed job at its own
+//! due time in due order, then drains all queued work before it returns.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use crm_core::model::{RunRecord, RunStatus};
+use crm_core::ports::{Clock, DocKey, Job, Kind, Ports};
+use crm_core::runner::RunOutcome;
+use crm_core::{Engine, EngineConfig};
+use crm_embedded::{Db, EmbeddedError, SqliteEvents, SqliteJobs};
+use crm_http::ClockControl;
+use tokio::sync::{Mutex, Notify};
+use tokio::task::JoinHandle;
+
+use crate::clock::{RuntimeClock, ceil_millis};
+use crate::delivery::LogDelivery;
+use crate::ids::RandomIds;
+
+/// Longest the worker sleeps without looking for work (a safety net: every
+/// write through the API also wakes it).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// First retry delay of failed work; doubles per attempt.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest retry delay of failed work.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often a manual clock advance retries work that keeps failing before
+/// it reports the failure.
+const ADVANCE_RETRIES: u32 = 3;
+/// Safety net against a clock advance that makes no progress.
+const MAX_IDLE_STEPS: u32 = 1000;
+
+/// Tunables of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// How many events or due jobs one pass takes from the queues.
+    pub batch: usize,
+    /// The engine's tunables.
+    pub engine: EngineConfig,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            batch: 512,
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+/// Failures of the runtime itself.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The embedded database could not be opened or read.
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    /// The engine failed to read its state.
+    #[error(transparent)]
+    Engine(#[from] crm_core::error::EngineError),
+    /// A clock advance on a runtime with the system clock.
+    #[error("the runtime runs on the system clock; only a manual clock can be advanced")]
+    NotManual,
+    /// Some work kept failing while the clock was advanced; it stays queued
+    /// and is retried later.
+    #[error("{count} work item(s) kept failing and will be retried; first: {first}")]
+    Failing {
+        /// How many items are waiting for a retry.
+        count: usize,
+        /// The error of one of them.
+        first: String,
+    },
+    /// The clock advance made no progress (a bug; reported instead of spinning).
+    #[error("the clock advance made no progress at {0}")]
+    Stuck(DateTime<Utc>),
+}
+
+/// What the worker keeps between passes: failed work waiting for its retry,
+/// and jobs whose run cannot start yet.
+#[derive(Default)]
+struct WorkState {
+    failures: HashMap<WorkKey, Failure>,
+    /// Jobs (by schedule name) that the engine could not run yet (the run is
+    /// due later, or a crashed runner's claim has not expired): not before
+    /// this clock time.
+    waiting: HashMap<String, DateTime<Utc>>,
+}
+
+/// One unit of work, for failure bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum WorkKey {
+    /// Listing the pending outbox records failed.
+    OutboxList,
+    /// Reading the event queue failed.
+    EventList,
+    /// Reading the due jobs failed.
+    JobList,
+    Outbox(String),
+    Event(i64),
+    Job(String),
+}
+
+#[derive(Debug)]
+struct Failure {
+    attempts: u32,
+    retry_at: Instant,
+    error: String,
+}
+
+impl WorkState {
+    /// Is this work waiting for its retry time?
+    fn blocked(&self, key: &WorkKey) -> bool {
+        self.failures
+            .get(key)
+            .is_some_and(|f| f.retry_at > Instant::now())
+    }
+
+    fn fail(&mut self, key: WorkKey, error: &dyn std::fmt::Display) {
+        let f = self.failures.entry(key.clone()).or_insert(Failure {
+            attempts: 0,
+            retry_at: Instant::now(),
+            error: String::new(),
+        });
+        f.attempts += 1;
+        let backoff = FIRST_BACKOFF
+            .saturating_mul(1u32 << (f.attempts - 1).min(16))
+            .min(MAX_BACKOFF);
+        f.retry_at = Instant::now() + backoff;
+        f.error = error.to_string();
+        if f.attempts >= 5 {
+            tracing::error!(work = ?key, attempts = f.attempts, retry_in_ms = backoff.as_millis() as u64, error = %f.error, "work keeps failing; will retry");
+        } else {
+            tracing::warn!(work = ?key, attempts = f.attempts, retry_in_ms = backoff.as_millis() as u64, error = %f.error, "work failed; will retry");
+        }
+    }
+
+    fn succeed(&mut self, key: &WorkKey) {
+        if self.failures.remove(key).is_some() {
+            tracing::info!(work = ?key, "work succeeded after a retry");
+        }
+    }
+
+    /// Is this job held back (failed, or waiting for its run)?
+    fn holds_job(&self, name: &str) -> bool {
+        self.waiting.contains_key(name) || self.failures.contains_key(&WorkKey::Job(name.into()))
+    }
+
+    /// How many jobs are held back (they may sit at the head of the queue).
+    fn job_holds(&self) -> usize {
+        self.waiting.len()
+            + self
+                .failures
+                .keys()
+                .filter(|k| matches!(k, WorkKey::Job(_)))
+                .count()
+    }
+
+    fn event_holds(&self) -> usize {
+        self.failures
+            .keys()
+            .filter(|k| matches!(k, WorkKey::Event(_)))
+            .count()
+    }
+
+    /// The earliest retry time of failed work.
+    fn next_retry(&self) -> Option<Instant> {
+        self.failures.values().map(|f| f.retry_at).min()
+    }
+}
+
+/// The engine on the embedded adapters, and its worker.
+///
+/// Cheap to clone: clones share everything.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    jobs: SqliteJobs,
+    events: SqliteEvents,
+    clock: RuntimeClock,
+    notify: Notify,
+    stopping: AtomicBool,
+    /// The worker's lock: held by the worker for each round of work and by a
+    /// clock advance for the whole advance.
+    work: Mutex<WorkState>,
+    batch: usize,
+}
+
+/// The running worker task.
+pub struct WorkerHandle {
+    runtime: Runtime,
+    join: JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Ask the worker to stop after its current step and wait for it. Work it
+    /// did not get to stays queued in the database.
+    pub async fn shutdown(self) {
+        self.runtime.inner.stopping.store(true, Ordering::SeqCst);
+        self.runtime.inner.notify.notify_one();
+        if let Err(e) = self.join.await {
+            tracing::error!(error = %e, "the worker task ended abnormally");
+        }
+    }
+}
+
+/// How much work a drain did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Outbox records processed.
+    pub outbox: usize,
+    /// Events evaluated.
+    pub events: usize,
+    /// Jobs run (or found void) and acked.
+    pub jobs: usize,
+}
+
+impl DrainReport {
+    /// Total steps.
+    pub fn total(&self) -> usize {
+        self.outbox + self.events + self.jobs
+    }
+
+    fn add(&mut self, o: DrainReport) {
+        self.outbox += o.outbox;
+        self.events += o.events;
+        self.jobs += o.jobs;
+    }
+}
+
+/// What is stored in the queues right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Pending transactional-outbox records.
+    pub outbox: usize,
+    /// Queued events.
+    pub events: usize,
+    /// Stored jobs (due or not).
+    pub jobs: usize,
+}
+
+impl Runtime {
+    /// Open (or create) the database in `dir` and build the engine on it.
+    /// The worker is not started: see [`Runtime::spawn_worker`].
+    pub fn open(dir: &Path, clock: RuntimeClock) -> Result<Runtime, RuntimeError> {
+        Ok(Runtime::with_db(
+            Db::open(dir)?,
+            clock,
+            RuntimeOptions::default(),
+        ))
+    }
+
+    /// The runtime on an already opened database.
+    pub fn with_db(db: Db, clock: RuntimeClock, options: RuntimeOptions) -> Runtime {
+        let jobs = db.jobs();
+        let events = db.events();
+        let ports = Ports {
+            store: Arc::new(db.store()),
+            jobs: Arc::new(jobs.clone()),
+            scheduler: Arc::new(jobs.clone()),
+            events: Arc::new(events.clone()),
+            delivery: Arc::new(LogDelivery),
+            clock: clock.port(),
+            ids: Arc::new(RandomIds),
+        };
+        Runtime {
+            inner: Arc::new(Inner {
+                engine: Arc::new(Engine::new(ports, options.engine)),
+                jobs,
+                events,
+                clock,
+                notify: Notify::new(),
+                stopping: AtomicBool::new(false),
+                work: Mutex::new(WorkState::default()),
+                batch: options.batch.max(1),
+            }),
+        }
+    }
+
+    /// The engine (what the HTTP API calls).
+    pub fn engine(&self) -> Arc<Engine> {
+        self.inner.engine.clone()
+    }
+
+    /// The runtime's clock.
+    pub fn clock(&self) -> &RuntimeClock {
+        &self.inner.clock
+    }
+
+    /// The current time of the runtime's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// Wake the worker: there may be new work (an item changed, an event
+    /// arrived). Cheap; wake-ups while the worker is busy are coalesced.
+    pub fn notify(&self) {
+        self.inner.notify.notify_one();
+    }
+
+    /// The clock hook of the HTTP API: `Some` with a manual clock.
+    pub fn clock_control(&self) -> Option<Arc<dyn ClockControl>> {
+        self.inner
+            .clock
+            .manual()
+            .map(|_| Arc::new(ManualControl(self.clone())) as Arc<dyn ClockControl>)
+    }
+
+    /// Counts of the stored queues.
+    pub async fn backlog(&self) -> Result<Backlog, RuntimeError> {
+        let outbox = self.inner.engine.pending_outbox().await?.len();
+        Ok(Backlog {
+            outbox,
+            events: self.inner.events.len()?,
+            jobs: self.inner.jobs.len()?,
+        })
+    }
+
+    /// Start the worker task (on the current tokio runtime).
+    pub fn spawn_worker(&self) -> WorkerHandle {
+        self.inner.stopping.store(false, Ordering::SeqCst);
+        let rt = self.clone();
+        WorkerHandle {
+            runtime: self.clone(),
+            join: tokio::spawn(async move { rt.worker_loop().await }),
+        }
+    }
+
+    /// Run everything that is due now until nothing is left (what the worker
+    /// does on each wake-up), under the worker's lock.
+    pub async fn run_until_idle(&self) -> DrainReport {
+        let mut st = self.inner.work.lock().await;
+        self.drain(&mut st).await
+    }
+
+    /// Move the manual clock forward by `by`, running every job that becomes
+    /// due at its own due time, in due order, then all queued work; returns
+    /// the new time. Holds the worker's lock throughout, so nothing else runs
+    /// meanwhile.
+    pub async fn advance(&self, by: TimeDelta) -> Result<DateTime<Utc>, RuntimeError> {
+        let clock = self
+            .inner
+            .clock
+            .manual()
+            .ok_or(RuntimeError::NotManual)?
+            .clone();
+        let mut st = self.inner.work.lock().await;
+        let target = clock.now() + by.max(TimeDelta::zero());
+        let mut report = self.drain(&mut st).await;
+        let mut idle_steps = 0;
+        while let Some(due) = self.next_due(&st, target)? {
+            if due > clock.now() {
+                clock.set(due);
+            } else {
+                idle_steps += 1;
+                if idle_steps > MAX_IDLE_STEPS {
+                    return Err(RuntimeError::Stuck(clock.now()));
+                }
+            }
+            report.add(self.drain(&mut st).await);
+            if self.stopping() {
+                break;
+            }
+        }
+        if target > clock.now() {
+            clock.set(target);
+        }
+        report.add(self.drain(&mut st).await);
+        // Give failed work a few quick chances before reporting it.
+        for _ in 0..ADVANCE_RETRIES {
+            let Some(retry_at) = st.next_retry() else {
+                break;
+            };
+            tokio::time::sleep_until(retry_at.into()).await;
+            report.add(self.drain(&mut st).await);
+        }
+        tracing::debug!(now = %clock.now(), outbox = report.outbox, events = report.events, jobs = report.jobs, "clock advanced");
+        if let Some(f) = st.failures.values().next() {
+            return Err(RuntimeError::Failing {
+                count: st.failures.len(),
+                first: f.error.clone(),
+            });
+        }
+        Ok(clock.now())
+    }
+
+    fn stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::Relaxed)
+    }
+
+    async fn worker_loop(self) {
+        tracing::info!(clock = %self.inner.clock.mode(), "worker started");
+        while !self.stopping() {
+            let sleep = {
+                let mut st = self.inner.work.lock().await;
+                let report = self.drain(&mut st).await;
+                if report.total() > 0 {
+                    tracing::debug!(
+                        outbox = report.outbox,
+                        events = report.events,
+                        jobs = report.jobs,
+                        "worker round"
+                    );
+                }
+                self.sleep_time(&st)
+            };
+            if self.stopping() {
+                break;
+            }
+            tokio::select! {
+                () = self.inner.notify.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+        tracing::info!("worker stopped");
+    }
+
+    /// How long the worker may sleep before something becomes due.
+    fn sleep_time(&self, st: &WorkState) -> Duration {
+        let mut sleep = IDLE_POLL;
+        if let Some(at) = st.next_retry() {
+            sleep = sleep.min(at.saturating_duration_since(Instant::now()));
+        }
+        if self.inner.clock.manual().is_none() {
+            let now = self.inner.clock.now();
+            match self.next_due(st, DateTime::<Utc>::MAX_UTC) {
+                Ok(Some(due)) => {
+                    sleep = sleep.min((due - now).to_std().unwrap_or(Duration::ZERO));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the next due job"),
+            }
+        }
+        sleep
+    }
+
+    /// The earliest time at or before `horizon` at which a job can run,
+    /// leaving out jobs held back by failures (rounded up to the millisecond).
+    fn next_due(
+        &self,
+        st: &WorkState,
+        horizon: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, RuntimeError> {
+        let jobs = self.inner.jobs.due(horizon, st.job_holds() + 1)?;
+        let stored = jobs
+            .iter()
+            .find(|j| !st.holds_job(&j.schedule_name()))
+            .map(|j| ceil_millis(j.due_at));
+        let waiting = st.waiting.values().copied().filter(|t| *t <= horizon).min();
+        Ok(match (stored, waiting) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// Run passes until one finds nothing to do (or the worker is stopping).
+    async fn drain(&self, st: &mut WorkState) -> DrainReport {
+        let mut report = DrainReport::default();
+        while !self.stopping() {
+            let pass = DrainReport {
+                outbox: self.outbox_pass(st).await,
+                events: self.event_pass(st).await,
+                jobs: self.job_pass(st).await,
+            };
+            if pass.total() == 0 {
+                break;
+            }
+            report.add(pass);
+        }
+        report
+    }
+
+    /// Process every pending outbox record.
+    async fn outbox_pass(&self, st: &mut WorkState) -> usize {
+        if st.blocked(&WorkKey::OutboxList) {
+            return 0;
+        }
+        let docs = match self.inner.engine.pending_outbox().await {
+            Ok(d) => {
+                st.succeed(&WorkKey::OutboxList);
+                d
+            }
+            Err(e) => {
+                st.fail(WorkKey::OutboxList, &e);
+                return 0;
+            }
+        };
+        // Failures of records that are gone (processed meanwhile) are forgotten.
+        let present: HashSet<String> = docs.iter().map(|d| d.key.to_string()).collect();
+        st.failures
+            .retain(|k, _| !matches!(k, WorkKey::Outbox(id) if !present.contains(id)));
+        let mut done = 0;
+        for d in docs {
+            if self.stopping() {
+                break;
+            }
+            let key = WorkKey::Outbox(d.key.to_string());
+            if st.blocked(&key) {
+                continue;
+            }
+            match self.inner.engine.process_outbox(d).await {
+                Ok(()) => {
+                    st.succeed(&key);
+                    done += 1;
+                }
+                Err(e) => st.fail(key, &e),
+            }
+        }
+        done
+    }
+
+    /// Evaluate a batch of queued events, acking each after success.
+    async fn event_pass(&self, st: &mut WorkState) -> usize {
+        if st.blocked(&WorkKey::EventList) {
+            return 0;
+        }
+        let limit = self.inner.batch + st.event_holds();
+        let events = match self.inner.events.peek(limit) {
+            Ok(v) => {
+                st.succeed(&WorkKey::EventList);
+                v
+            }
+            Err(e) => {
+                st.fail(WorkKey::EventList, &e);
+                return 0;
+            }
+        };
+        if events.len() < limit {
+            // Every stored event was returned: forget failures of acked ones.
+            let present: HashSet<i64> = events.iter().map(|(seq, _)| *seq).collect();
+            st.failures
+                .retain(|k, _| !matches!(k, WorkKey::Event(seq) if !present.contains(seq)));
+        }
+        let mut done = 0;
+        for (seq, event) in events {
+            if self.stopping() {
+                break;
+            }
+            let key = WorkKey::Event(seq);
+            if st.blocked(&key) {
+                continue;
+            }
+            let result = match self.inner.engine.handle_event(event).await {
+                Ok(()) => self.inner.events.ack(seq).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(()) => {
+                    st.succeed(&key);
+                    done += 1;
+                }
+                Err(e) => st.fail(key, &e),
+            }
+        }
+        done
+    }
+
+    /// Run a batch of due jobs, acking each after it reached a final state.
+    async fn job_pass(&self, st: &mut WorkState) -> usize {
+        if st.blocked(&WorkKey::JobList) {
+            return 0;
+        }
+        let now = self.inner.clock.now();
+        let limit = self.inner.batch + st.job_holds();
+        let jobs = match self.inner.jobs.due(now, limit) {
+            Ok(v) => {
+                st.succeed(&WorkKey::JobList);
+                v
+            }
+            Err(e) => {
+                st.fail(WorkKey::JobList, &e);
+                return 0;
+            }
+        };
+        if jobs.len() < limit {
+            // Every due job was returned, and held jobs are always due (their
+            // stored due time has passed): forget holds of jobs that are gone
+            // (a timer cancelled because its visit ended).
+            let present: HashSet<String> = jobs.iter().map(Job::schedule_name).collect();
+            st.waiting.retain(|name, _| present.contains(name));
+            st.failures
+                .retain(|k, _| !matches!(k, WorkKey::Job(name) if !present.contains(name)));
+        }
+        let mut done = 0;
+        for job in jobs {
+            if self.stopping() {
+                break;
+            }
+            let name = job.schedule_name();
+            let key = WorkKey::Job(name.clone());
+            if st.blocked(&key) || st.waiting.get(&name).is_some_and(|t| *t > now) {
+                continue;
+            }
+            let result = match self.inner.engine.run_job(job.clone()).await {
+                Ok(RunOutcome::Finished(_) | RunOutcome::AlreadyFinished | RunOutcome::Unknown) => {
+                    self.ack(st, &job, &name)
+                }
+                Ok(RunOutcome::Busy | RunOutcome::Rescheduled) => self.hold(st, &job, &name).await,
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(acked) => {
+                    st.succeed(&key);
+                    if acked {
+                        done += 1;
+                    }
+                }
+                Err(e) => st.fail(key, &e),
+            }
+        }
+        done
+    }
+
+    /// Remove a finished job from the queue.
+    fn ack(&self, st: &mut WorkState, job: &Job, name: &str) -> Result<bool, String> {
+        self.inner.jobs.ack(job).map_err(|e| e.to_string())?;
+        st.waiting.remove(name);
+        Ok(true)
+    }
+
+    /// The engine could not run the job yet. Look at its run: if it can never
+    /// run from this job, ack the job; otherwise keep the job stored (so a
+    /// crash cannot lose it) and retry it when the run can start.
+    async fn hold(&self, st: &mut WorkState, job: &Job, name: &str) -> Result<bool, String> {
+        let key = DocKey::new(job.tenant.as_str(), Kind::Run, job.run_id.as_str());
+        let stored = self
+            .inner
+            .engine
+            .ports()
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| e.to_string())?;
+        let run: Option<RunRecord> = stored
+            .map(|d| serde_json::from_value(d.body))
+            .transpose()
+            .map_err(|e| format!("run record {key}: {e}"))?;
+        let now = self.inner.clock.now();
+        let not_before = match run {
+            // Gone or final: this job has nothing left to do.
+            None => return self.ack(st, job, name),
+            Some(r) if r.status.is_final() => return self.ack(st, job, name),
+            // Waiting for its previous robot, which readies it (with a new job).
+            Some(r) if r.status == RunStatus::Pending && r.due_at.is_none() => {
+                return self.ack(st, job, name);
+            }
+            Some(r) => {
+                let mut t = r.due_at.unwrap_or(now);
+                if r.status == RunStatus::Running
+                    && let Some(c) = r.claim_until
+                {
+                    t = t.max(c);
+                }
+                t
+            }
+        };
+        let not_before = if not_before > now {
+            ceil_millis(not_before)
+        } else {
+            ceil_millis(now + TimeDelta::seconds(1))
+        };
+        tracing::debug!(run_id = %job.run_id, %not_before, "job held until its run can start");
+        st.waiting.insert(name.to_string(), not_before);
+        Ok(false)
+    }
+}
+
+/// [`ClockControl`] of a runtime with a manual clock.
+struct ManualControl(Runtime);
+
+#[async_trait]
+impl ClockControl for ManualControl {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+
+    async fn advance(&self, seconds: i64) -> Result<DateTime<Utc>, String> {
+        self.0
+            .advance(TimeDelta::seconds(seconds))
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

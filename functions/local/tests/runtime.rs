@@ -1,0 +1,222 @@
+//! The runtime's worker and manual clock, driven through the library API
+//! (engine calls + `Runtime::advance`) on a temporary SQLite database.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use crm_automation::{ClockMode, Runtime, RuntimeClock};
+use crm_core::Engine;
+use crm_core::api::{NewItem, PipelineBody, RobotBody, UserBody};
+use crm_core::model::{RunRecord, RunStatus};
+use crm_core::ports::{Cond, DocKey, Kind, Write};
+use serde_json::{Value, json};
+
+const T: &str = "acme";
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn body<B: serde::de::DeserializeOwned>(v: Value) -> B {
+    serde_json::from_value(v).unwrap()
+}
+
+fn manual(dir: &std::path::Path, start: &str) -> Runtime {
+    Runtime::open(dir, RuntimeClock::new(ClockMode::Manual, Some(at(start)))).unwrap()
+}
+
+async fn setup(e: &Engine) {
+    e.put_user(T, "u-boss", body::<UserBody>(json!({"name": "Boss"})))
+        .await
+        .unwrap();
+    e.put_pipeline(
+        T,
+        "deals",
+        body::<PipelineBody>(json!({"entity_type": "deal", "name": "Deals", "stages": [
+            {"id": "new", "name": "New", "semantic": "process"},
+            {"id": "prep", "name": "Prep", "semantic": "process"},
+            {"id": "won", "name": "Won", "semantic": "success"}]})),
+    )
+    .await
+    .unwrap();
+}
+
+async fn robot(e: &Engine, v: Value) -> String {
+    e.create_robot(T, "deals", body::<RobotBody>(v))
+        .await
+        .unwrap()
+        .id
+}
+
+async fn item(e: &Engine, title: &str) -> String {
+    e.create_item(
+        T,
+        body::<NewItem>(
+            json!({"pipeline_id": "deals", "title": title, "responsible_id": "u-boss"}),
+        ),
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+fn run_of(runs: &[RunRecord], robot: &str) -> RunRecord {
+    runs.iter()
+        .rfind(|r| r.robot_id.as_deref() == Some(robot))
+        .cloned()
+        .unwrap_or_else(|| panic!("no run of {robot}: {runs:#?}"))
+}
+
+#[tokio::test]
+async fn one_advance_runs_follow_up_delays_at_their_exact_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = manual(dir.path(), "2026-11-23T08:00:00Z");
+    let e = rt.engine();
+    setup(&e).await;
+    let mover = robot(
+        &e,
+        json!({"stage_id": "new", "type": "change_stage",
+            "delay": {"mode": "after", "amount": 1, "unit": "hours"},
+            "settings": {"stage_id": "prep"}}),
+    )
+    .await;
+    let note = robot(
+        &e,
+        json!({"stage_id": "prep", "type": "notify_employee",
+            "delay": {"mode": "after", "amount": 30, "unit": "minutes"},
+            "settings": {"text": "{{title}} is in prep", "recipient_ids": ["u-boss"]}}),
+    )
+    .await;
+    let id = item(&e, "Chained").await;
+
+    let now = rt.advance(TimeDelta::hours(3)).await.unwrap();
+    assert_eq!(now, at("2026-11-23T11:00:00Z"));
+    let runs = e.runs(T, &id).await.unwrap();
+    assert_eq!(
+        run_of(&runs, &mover).finished_at,
+        Some(at("2026-11-23T09:00:00Z"))
+    );
+    let n = run_of(&runs, &note);
+    assert_eq!(n.status, RunStatus::Done);
+    assert_eq!(n.finished_at, Some(at("2026-11-23T09:30:00Z")));
+    let notes = e.list_notifications(T, "u-boss").await.unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].at, at("2026-11-23T09:30:00Z"));
+    let b = rt.backlog().await.unwrap();
+    assert_eq!((b.outbox, b.events, b.jobs), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn delayed_robots_run_in_due_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = manual(dir.path(), "2026-11-23T08:00:00Z");
+    let e = rt.engine();
+    setup(&e).await;
+    for minutes in [50, 10, 30] {
+        robot(
+            &e,
+            json!({"stage_id": "new", "type": "notify_employee",
+                "delay": {"mode": "after", "amount": minutes, "unit": "minutes"},
+                "settings": {"text": format!("after {minutes}"), "recipient_ids": ["u-boss"]}}),
+        )
+        .await;
+    }
+    item(&e, "Ordered").await;
+    rt.advance(TimeDelta::minutes(40)).await.unwrap();
+    let texts: Vec<String> = e
+        .list_notifications(T, "u-boss")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| format!("{} {}", n.at.format("%H:%M"), n.text))
+        .collect();
+    assert_eq!(texts, ["08:10 after 10", "08:30 after 30"]);
+    rt.advance(TimeDelta::minutes(40)).await.unwrap();
+    assert_eq!(e.list_notifications(T, "u-boss").await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_run_claimed_by_a_crashed_runner_runs_once_after_its_claim_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = "2026-11-23T08:00:00Z";
+    let (id, r) = {
+        let rt = manual(dir.path(), start);
+        let e = rt.engine();
+        setup(&e).await;
+        let r = robot(
+            &e,
+            json!({"stage_id": "new", "type": "notify_employee",
+                "delay": {"mode": "after", "amount": 1, "unit": "hours"},
+                "settings": {"text": "ping", "recipient_ids": ["u-boss"]}}),
+        )
+        .await;
+        let id = item(&e, "Claimed").await;
+        rt.advance(TimeDelta::zero()).await.unwrap();
+        // What a runner that crashed at 09:00 right after claiming leaves behind.
+        let key = DocKey::new(T, Kind::Run, format!("{id}:1:{r}"));
+        let store = &e.ports().store;
+        let mut doc = store.get(&key).await.unwrap().unwrap();
+        let mut run: RunRecord = serde_json::from_value(doc.body.clone()).unwrap();
+        assert_eq!(run.status, RunStatus::Pending);
+        run.status = RunStatus::Running;
+        run.claim_until = Some(at("2026-11-23T09:05:00Z"));
+        run.attempts = 1;
+        doc.body = serde_json::to_value(&run).unwrap();
+        let v = doc.version;
+        doc.version += 1;
+        store
+            .transact(vec![Write::Put {
+                doc,
+                cond: Cond::Version(v),
+            }])
+            .await
+            .unwrap();
+        (id, r)
+    };
+    // Restart on the same file; the job is still stored.
+    let rt = manual(dir.path(), start);
+    let e = rt.engine();
+    assert_eq!(rt.backlog().await.unwrap().jobs, 1);
+    rt.advance(TimeDelta::minutes(62)).await.unwrap();
+    assert!(e.list_notifications(T, "u-boss").await.unwrap().is_empty());
+    assert_eq!(
+        rt.backlog().await.unwrap().jobs,
+        1,
+        "held, not dropped, while the claim is live"
+    );
+    rt.advance(TimeDelta::hours(1)).await.unwrap();
+    let run = run_of(&e.runs(T, &id).await.unwrap(), &r);
+    assert_eq!(run.status, RunStatus::Done);
+    assert_eq!(run.finished_at, Some(at("2026-11-23T09:05:00Z")));
+    assert_eq!(run.attempts, 2);
+    assert_eq!(e.list_notifications(T, "u-boss").await.unwrap().len(), 1);
+    assert_eq!(rt.backlog().await.unwrap().jobs, 0);
+}
+
+#[tokio::test]
+async fn the_system_clock_cannot_be_advanced_and_the_worker_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::open(dir.path(), RuntimeClock::new(ClockMode::System, None)).unwrap();
+    assert!(rt.clock_control().is_none());
+    assert!(matches!(
+        rt.advance(TimeDelta::seconds(1)).await,
+        Err(crm_automation::RuntimeError::NotManual)
+    ));
+    let e = rt.engine();
+    setup(&e).await;
+    robot(
+        &e,
+        json!({"stage_id": "new", "type": "notify_employee",
+            "settings": {"text": "hello", "recipient_ids": ["u-boss"]}}),
+    )
+    .await;
+    let worker = rt.spawn_worker();
+    item(&e, "Woken").await;
+    rt.notify();
+    let started = std::time::Instant::now();
+    while e.list_notifications(T, "u-boss").await.unwrap().is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    worker.shutdown().await;
+    let b = rt.backlog().await.unwrap();
+    assert_eq!((b.outbox, b.events, b.jobs), (0, 0, 0));
+}

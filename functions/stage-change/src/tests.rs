@@ -1,0 +1,322 @@
+//! The handler on realistic DynamoDB Streams events, against the engine on
+//! in-memory ports.
+
+use super::*;
+use aws_lambda_events::event::dynamodb::Event;
+use chrono::{DateTime, Utc};
+use crm_aws::dynamo::{SK_PRIMARY, list_pk, primary_pk};
+use crm_core::memory::MemRuntime;
+use crm_core::model::RunStatus;
+use crm_core::ports::{Doc, DocKey, SYSTEM_TENANT};
+use lambda_runtime::Context;
+use serde_json::{Value, json};
+
+const T: &str = "acme";
+
+fn start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T08:44:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn body<B: serde::de::DeserializeOwned>(v: Value) -> B {
+    serde_json::from_value(v).unwrap()
+}
+
+/// One user, one pipeline (`new` → `won`), an immediate and a delayed robot on `won`.
+async fn runtime() -> MemRuntime {
+    let rt = MemRuntime::new(start());
+    let e = &rt.engine;
+    e.put_user(
+        T,
+        "u-anna",
+        body(json!({"name": "Anna Sales", "email": "anna@acme.test"})),
+    )
+    .await
+    .unwrap();
+    e.put_pipeline(
+        T,
+        "deals",
+        body(json!({"entity_type": "deal", "name": "Sales", "stages": [
+            {"id": "new", "name": "New", "semantic": "process"},
+            {"id": "won", "name": "Won", "semantic": "success"}
+        ]})),
+    )
+    .await
+    .unwrap();
+    e.create_robot(
+        T,
+        "deals",
+        body(
+            json!({"stage_id": "won", "type": "add_timeline_comment", "name": "Congratulate",
+            "settings": {"text": "won {{title}}"}}),
+        ),
+    )
+    .await
+    .unwrap();
+    e.create_robot(
+        T,
+        "deals",
+        body(
+            json!({"stage_id": "won", "type": "add_timeline_comment", "name": "Follow up",
+            "delay": {"mode": "after", "amount": 1, "unit": "hours"},
+            "settings": {"text": "follow up {{title}}"}}),
+        ),
+    )
+    .await
+    .unwrap();
+    rt
+}
+
+/// Deals created in `new` (their creation fully processed), then moved to
+/// `won` without processing the moves: the moves' outbox records are pending.
+async fn moved_deals(rt: &MemRuntime, titles: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for title in titles {
+        ids.push(created_deal(rt, title).await);
+    }
+    for id in &ids {
+        rt.engine
+            .patch_item(T, id, body(json!({"stage_id": "won"})), None)
+            .await
+            .unwrap();
+    }
+    ids
+}
+
+/// One deal moved to `won`, the move pending (see [`moved_deals`]).
+async fn moved_deal(rt: &MemRuntime, title: &str) -> String {
+    moved_deals(rt, &[title]).await.remove(0)
+}
+
+/// A deal created in `new`, its creation fully processed.
+async fn created_deal(rt: &MemRuntime, title: &str) -> String {
+    let item = rt
+        .engine
+        .create_item(
+            T,
+            body(
+                json!({"pipeline_id": "deals", "stage_id": "new", "title": title,
+                "responsible_id": "u-anna"}),
+            ),
+        )
+        .await
+        .unwrap();
+    rt.settle().await.unwrap();
+    item.id
+}
+
+/// The attributes DynamoStore writes for `doc`, in DynamoDB JSON, under the
+/// given keys.
+fn attributes(doc: &Doc, pk: String, sk: &str) -> Value {
+    let mut m = json!({
+        "pk": {"S": pk}, "sk": {"S": sk},
+        "tenant": {"S": doc.key.tenant}, "kind": {"S": doc.key.kind.as_str()},
+        "id": {"S": doc.key.id}, "version": {"N": doc.version.to_string()},
+        "body": {"S": serde_json::to_string(&doc.body).unwrap()}
+    });
+    if let Some(p) = &doc.parent {
+        m["parent"] = json!({"S": p});
+    }
+    m
+}
+
+/// The primary record of `doc`.
+fn primary(doc: &Doc) -> Value {
+    attributes(doc, primary_pk(&doc.key), SK_PRIMARY)
+}
+
+/// The list entry of `doc` (under its parent).
+fn list_entry(doc: &Doc) -> Value {
+    let parent = doc.parent.as_deref().unwrap();
+    attributes(
+        doc,
+        list_pk(&doc.key.tenant, doc.key.kind, parent),
+        &doc.key.id,
+    )
+}
+
+/// A stream record as Lambda delivers it (`NEW_IMAGE` view).
+fn record(name: &str, seq: u64, image: Option<Value>) -> Value {
+    let keys = image.as_ref().map_or_else(
+        || json!({"pk": {"S": "x"}, "sk": {"S": SK_PRIMARY}}),
+        |i| json!({"pk": i["pk"], "sk": i["sk"]}),
+    );
+    let mut dynamodb = json!({
+        "ApproximateCreationDateTime": 1_763_887_440,
+        "Keys": keys,
+        "SequenceNumber": seq.to_string(),
+        "SizeBytes": 256,
+        "StreamViewType": "NEW_IMAGE"
+    });
+    if let Some(i) = image {
+        dynamodb["NewImage"] = i;
+    }
+    json!({
+        "eventID": format!("evt-{seq}"),
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": dynamodb,
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/crm-docs/stream/2026-11-23T00:00:00.000"
+    })
+}
+
+fn event(records: Vec<Value>) -> LambdaEvent<Event> {
+    let payload: Event = serde_json::from_value(json!({ "Records": records })).unwrap();
+    LambdaEvent::new(payload, Context::default())
+}
+
+fn failures(r: &DynamoDbEventResponse) -> Vec<String> {
+    r.batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap_or_default())
+        .collect()
+}
+
+async fn doc(rt: &MemRuntime, kind: Kind, id: &str) -> Doc {
+    rt.engine
+        .ports()
+        .store
+        .get(&DocKey::new(T, kind, id))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn processes_the_outbox_insert_and_skips_everything_else() {
+    let rt = runtime().await;
+    let item_id = moved_deal(&rt, "Website").await;
+    let pending = rt.engine.pending_outbox().await.unwrap();
+    assert_eq!(pending.len(), 1, "{pending:#?}");
+    let outbox = &pending[0];
+    assert_eq!(outbox.key.tenant, SYSTEM_TENANT);
+    let item = doc(&rt, Kind::Item, &item_id).await;
+    let (sent, scheduled, _) = rt.jobs.counters();
+
+    let response = handler(
+        &rt.engine,
+        event(vec![
+            record("MODIFY", 100, Some(primary(&item))),
+            record("INSERT", 101, Some(list_entry(outbox))),
+            record("INSERT", 102, Some(primary(outbox))),
+            // An outbox record modified or removed is not a new record.
+            record("MODIFY", 103, Some(primary(outbox))),
+            record("REMOVE", 104, None),
+        ]),
+    )
+    .await
+    .unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert!(rt.engine.pending_outbox().await.unwrap().is_empty());
+    // One immediate robot queued, one delayed robot scheduled: once each.
+    assert_eq!(rt.jobs.counters(), (sent + 1, scheduled + 1, 0));
+    let runs = rt.engine.runs(T, &item_id).await.unwrap();
+    assert_eq!(
+        runs.iter()
+            .filter(|r| r.status == RunStatus::Pending && r.stage_id == "won")
+            .count(),
+        2,
+        "{runs:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_batch_has_one_effect() {
+    let rt = runtime().await;
+    let item_id = moved_deal(&rt, "Website").await;
+    let outbox = rt.engine.pending_outbox().await.unwrap().remove(0);
+    let batch = || event(vec![record("INSERT", 7, Some(primary(&outbox)))]);
+
+    for _ in 0..2 {
+        let response = handler(&rt.engine, batch()).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+    }
+    rt.advance(chrono::Duration::hours(2)).await.unwrap();
+
+    let runs = rt.engine.runs(T, &item_id).await.unwrap();
+    let done: Vec<_> = runs
+        .iter()
+        .filter(|r| r.stage_id == "won" && r.status == RunStatus::Done)
+        .collect();
+    assert_eq!(done.len(), 2, "{runs:#?}");
+    let comments = rt
+        .engine
+        .timeline(T, &item_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| serde_json::to_string(e).unwrap().contains("won Website"))
+        .count();
+    assert_eq!(comments, 1);
+}
+
+#[tokio::test]
+async fn stops_at_the_first_failure_and_reports_its_sequence_number() {
+    let rt = runtime().await;
+    moved_deals(&rt, &["First", "Second"]).await;
+    let pending = rt.engine.pending_outbox().await.unwrap();
+    assert_eq!(pending.len(), 2);
+    let corrupt = Doc {
+        key: DocKey::new(SYSTEM_TENANT, Kind::Outbox, "acme|corrupt"),
+        version: 1,
+        parent: Some("pending".into()),
+        expires_at: None,
+        body: json!({"not": "an outbox record"}),
+    };
+    let (sent, _, _) = rt.jobs.counters();
+
+    let response = handler(
+        &rt.engine,
+        event(vec![
+            record("INSERT", 300, Some(primary(&pending[0]))),
+            record("INSERT", 301, Some(primary(&corrupt))),
+            record("INSERT", 302, Some(primary(&pending[1]))),
+        ]),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(failures(&response), ["301"]);
+    // The record before the failure was processed, the one after it was not.
+    let left = rt.engine.pending_outbox().await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].key, pending[1].key);
+    assert_eq!(rt.jobs.counters().0, sent + 1);
+}
+
+#[test]
+fn recognises_only_new_outbox_primary_records() {
+    let outbox = Doc {
+        key: DocKey::new(SYSTEM_TENANT, Kind::Outbox, "acme|x"),
+        version: 1,
+        parent: Some("pending".into()),
+        expires_at: None,
+        body: json!({}),
+    };
+    let parse = |v: Value| -> EventRecord { serde_json::from_value(v).unwrap() };
+    assert_eq!(
+        outbox_doc(&parse(record("INSERT", 1, Some(primary(&outbox))))),
+        Some(outbox.clone())
+    );
+    assert_eq!(
+        outbox_doc(&parse(record("INSERT", 2, Some(list_entry(&outbox))))),
+        None
+    );
+    assert_eq!(
+        outbox_doc(&parse(record("MODIFY", 3, Some(primary(&outbox))))),
+        None
+    );
+    assert_eq!(outbox_doc(&parse(record("REMOVE", 4, None))), None);
+    let item = Doc {
+        key: DocKey::new(T, Kind::Item, "item-1"),
+        ..outbox
+    };
+    assert_eq!(
+        outbox_doc(&parse(record("INSERT", 5, Some(primary(&item))))),
+        None
+    );
+}

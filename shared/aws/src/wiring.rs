@@ -1,0 +1,76 @@
+//! Cold-start wiring of the Lambda functions: the engine on the AWS adapters,
+//! with the system clock, random ids and the logging delivery adapter, and
+//! JSON logs for CloudWatch.
+//!
+//! `main.rs` of each function calls [`init_tracing`] and [`engine_from_env`]
+//! once per cold start; integration tests call [`engine_on`] with ports built
+//! for LocalStack to get exactly the engine the functions run in production.
+
+use std::sync::Arc;
+
+use crm_core::ports::Ports;
+use crm_core::system::{LogDelivery, RandomIds, SystemClock};
+use crm_core::{Engine, EngineConfig};
+use tracing_subscriber::EnvFilter;
+
+use crate::{AwsError, AwsPorts};
+
+/// Engine settings for AWS: outbox records reach the stage-change function
+/// through the table's stream, so they are not also listed under one shared
+/// partition key (which would cap the whole system's write rate).
+pub fn aws_engine_config() -> EngineConfig {
+    EngineConfig {
+        list_outbox: false,
+        ..EngineConfig::default()
+    }
+}
+
+/// The engine on `aws`'s store, queues and scheduler.
+pub fn engine_on(aws: &AwsPorts) -> Engine {
+    let ports = Ports {
+        store: aws.store.clone(),
+        jobs: aws.jobs.clone(),
+        scheduler: aws.scheduler.clone(),
+        events: aws.events.clone(),
+        delivery: Arc::new(LogDelivery),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    };
+    Engine::new(ports, aws_engine_config())
+}
+
+/// Build the engine from the environment ([`crate::Config::from_env`]:
+/// `CRM_TABLE`, `CRM_ROBOT_QUEUE_URL`, …, `AWS_ENDPOINT_URL` for LocalStack).
+pub async fn engine_from_env() -> Result<Engine, AwsError> {
+    let aws = AwsPorts::from_env().await?;
+    tracing::info!(
+        table = %aws.config.table,
+        endpoint = aws.config.endpoint_url.as_deref().unwrap_or("aws"),
+        "engine on AWS ports"
+    );
+    Ok(engine_on(&aws))
+}
+
+/// JSON logs on stdout (one object per line, as CloudWatch expects), filtered
+/// by `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else `info`. Does nothing if a
+/// subscriber is already installed.
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env()
+        .ok()
+        .or_else(|| {
+            std::env::var("AWS_LAMBDA_LOG_LEVEL")
+                .ok()
+                .and_then(|level| EnvFilter::try_new(level.to_lowercase()).ok())
+        })
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    // Lambda adds the timestamp to every line; ANSI colours would garble JSON.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_target(false)
+        .with_ansi(false)
+        .without_time()
+        .with_env_filter(filter)
+        .try_init();
+}

@@ -1,0 +1,336 @@
+//! Test harness: the router over an engine on the in-memory ports.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use chrono::{DateTime, TimeZone, Utc};
+use crm_core::engine::{Engine, EngineConfig};
+use crm_core::memory::{ManualClock, MemDelivery, MemEvents, MemJobs, MemStore, SeqIds};
+use crm_core::ports::{Clock, Doc, DocKey, DocStore, Kind, Ports, StoreError, Write};
+use crm_http::{ApiKeys, AppState, ClockControl, router};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const KEY_A: &str = "key-a";
+pub const KEY_B: &str = "key-b";
+
+/// A manual clock that only moves (runs nothing): enough to test the wiring.
+pub struct TestClock(pub Arc<ManualClock>);
+
+#[async_trait]
+impl ClockControl for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+    async fn advance(&self, seconds: i64) -> Result<DateTime<Utc>, String> {
+        Ok(self.0.advance(chrono::Duration::seconds(seconds)))
+    }
+}
+
+pub struct Harness {
+    pub app: Router,
+    pub clock: Arc<ManualClock>,
+}
+
+/// A response: status, headers, JSON body (`Value::Null` when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Reply {
+    /// The `field`s of `error.details`.
+    pub fn fields(&self) -> Vec<String> {
+        self.body["error"]["details"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .map(|x| x["field"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Asserts the common error shape and returns the code.
+    pub fn error_code(&self) -> String {
+        let e = &self.body["error"];
+        assert!(e["code"].is_string(), "no error code in {}", self.body);
+        assert!(
+            e["message"].is_string(),
+            "no error message in {}",
+            self.body
+        );
+        assert!(e["details"].is_array(), "no error details in {}", self.body);
+        e["code"].as_str().unwrap().to_string()
+    }
+}
+
+pub fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+}
+
+fn engine(clock: Arc<ManualClock>) -> Arc<Engine> {
+    engine_on(clock, Arc::new(MemStore::new()))
+}
+
+fn engine_on(clock: Arc<ManualClock>, store: Arc<dyn DocStore>) -> Arc<Engine> {
+    let jobs = Arc::new(MemJobs::new());
+    let ports = Ports {
+        store,
+        jobs: jobs.clone(),
+        scheduler: jobs,
+        events: Arc::new(MemEvents::new()),
+        delivery: Arc::new(MemDelivery::new()),
+        clock,
+        ids: Arc::new(SeqIds::new()),
+    };
+    Arc::new(Engine::new(ports, EngineConfig::default()))
+}
+
+fn keys() -> ApiKeys {
+    ApiKeys::parse(&format!("tenant-a:{KEY_A},tenant-b:{KEY_B}")).unwrap()
+}
+
+/// Router without a clock hook (like the Lambda / system-clock server).
+pub fn harness() -> Harness {
+    let clock = Arc::new(ManualClock::new(start()));
+    let state = AppState::new(engine(clock.clone()), keys());
+    Harness {
+        app: router(state),
+        clock,
+    }
+}
+
+/// Router over a given document store (e.g. one that fails).
+pub fn harness_on(store: Arc<dyn DocStore>) -> Harness {
+    let clock = Arc::new(ManualClock::new(start()));
+    let state = AppState::new(engine_on(clock.clone(), store), keys());
+    Harness {
+        app: router(state),
+        clock,
+    }
+}
+
+/// A store whose backend is down.
+pub struct DownStore;
+
+#[async_trait]
+impl DocStore for DownStore {
+    async fn get(&self, _key: &DocKey) -> Result<Option<Doc>, StoreError> {
+        Err(StoreError::Unavailable("db.internal:5432 refused".into()))
+    }
+    async fn list(
+        &self,
+        _tenant: &str,
+        _kind: Kind,
+        _parent: &str,
+    ) -> Result<Vec<Doc>, StoreError> {
+        Err(StoreError::Unavailable("db.internal:5432 refused".into()))
+    }
+    async fn transact(&self, _writes: Vec<Write>) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("db.internal:5432 refused".into()))
+    }
+}
+
+/// Router with the manual clock endpoints enabled.
+pub fn harness_with_clock() -> Harness {
+    let clock = Arc::new(ManualClock::new(start()));
+    let state =
+        AppState::new(engine(clock.clone()), keys()).with_clock(Arc::new(TestClock(clock.clone())));
+    Harness {
+        app: router(state),
+        clock,
+    }
+}
+
+impl Harness {
+    /// Sends a raw request.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let raw = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        let body = if raw.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw).unwrap_or_else(|e| {
+                panic!("non-JSON body ({e}): {}", String::from_utf8_lossy(&raw))
+            })
+        };
+        Reply {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+
+    /// Sends a request with an optional key, optional JSON body and extra headers.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(k) = key {
+            b = b.header("authorization", format!("Bearer {k}"));
+        }
+        for (name, value) in headers {
+            b = b.header(*name, *value);
+        }
+        let request = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(v).unwrap()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.send(request).await
+    }
+
+    /// Sends a raw body with `Content-Type: application/json` and key A.
+    pub async fn call_raw(&self, method: Method, path: &str, body: impl Into<Body>) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {KEY_A}"))
+            .header("content-type", "application/json")
+            .body(body.into())
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> Reply {
+        self.call_with(Method::GET, path, Some(key), None, &[])
+            .await
+    }
+
+    pub async fn put(&self, key: &str, path: &str, body: Value) -> Reply {
+        self.call_with(Method::PUT, path, Some(key), Some(&body), &[])
+            .await
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> Reply {
+        self.call_with(Method::POST, path, Some(key), Some(&body), &[])
+            .await
+    }
+
+    pub async fn patch(&self, key: &str, path: &str, body: Value, if_match: Option<&str>) -> Reply {
+        let headers: Vec<(&str, &str)> = if_match.map(|v| ("if-match", v)).into_iter().collect();
+        self.call_with(Method::PATCH, path, Some(key), Some(&body), &headers)
+            .await
+    }
+
+    pub async fn delete(&self, key: &str, path: &str) -> Reply {
+        self.call_with(Method::DELETE, path, Some(key), None, &[])
+            .await
+    }
+
+    /// Users, a department and the `sales` pipeline (new → talks → won/lost) of a tenant.
+    pub async fn seed(&self, key: &str) {
+        for (id, name) in [("u-boss", "Boss"), ("u-anna", "Anna")] {
+            let r = self
+                .put(
+                    key,
+                    &format!("/v1/users/{id}"),
+                    json!({"name": name, "email": format!("{id}@example.com"), "time_zone": "Europe/Moscow"}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+        let r = self
+            .put(
+                key,
+                "/v1/departments/sales",
+                json!({"name": "Sales", "head_id": "u-boss"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = self
+            .put(
+                key,
+                "/v1/users/u-anna",
+                json!({"name": "Anna", "email": "u-anna@example.com", "department_id": "sales",
+                       "time_zone": "Europe/Moscow",
+                       "working_hours": {"days": ["mon","tue","wed","thu","fri"], "start": "09:00", "end": "18:00"},
+                       "days_off": ["2026-12-31"]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = self.put(key, "/v1/pipelines/sales", pipeline()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+
+    /// Creates a deal in `sales` and returns it.
+    pub async fn create_item(&self, key: &str) -> Value {
+        let r = self.post(key, "/v1/items", item()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
+    }
+}
+
+pub fn pipeline() -> Value {
+    json!({
+        "entity_type": "deal",
+        "name": "Sales",
+        "stages": [
+            {"id": "new", "name": "New orders", "semantic": "process"},
+            {"id": "talks", "name": "Talks", "semantic": "process"},
+            {"id": "won", "name": "Won", "semantic": "success"},
+            {"id": "lost", "name": "Lost", "semantic": "failure"}
+        ]
+    })
+}
+
+pub fn item() -> Value {
+    json!({
+        "entity_type": "deal",
+        "pipeline_id": "sales",
+        "title": "10 chairs",
+        "amount": 15000,
+        "currency": "RUB",
+        "responsible_id": "u-anna",
+        "client": {"name": "ACME", "phone": "+70000000000", "email": "buyer@acme.test"},
+        "fields": {}
+    })
+}
+
+pub fn robot() -> Value {
+    json!({
+        "stage_id": "new",
+        "type": "notify_supervisor",
+        "name": "Escalate",
+        "delay": {"mode": "after", "amount": 1, "unit": "days"},
+        "respect_working_hours": false,
+        "condition": {"field": "amount", "op": "gt", "value": 10000},
+        "after_previous": false,
+        "settings": {"text": "{{responsible.name}} did not move {{title}} ({{amount}})"}
+    })
+}
+
+pub fn trigger() -> Value {
+    json!({
+        "stage_id": "talks",
+        "type": "incoming_call",
+        "name": "Called us",
+        "condition": null,
+        "execute_as": "u-boss",
+        "allow_backwards": false
+    })
+}

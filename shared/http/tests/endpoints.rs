@@ -1,0 +1,409 @@
+//! The endpoints of API.md answer with the documented paths, envelopes and
+//! statuses; the OpenAPI document lists them all.
+
+mod common;
+
+use common::*;
+use http::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn directory_round_trip() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let user = h.get(KEY_A, "/v1/users/u-anna").await;
+    assert_eq!(user.status, StatusCode::OK);
+    assert_eq!(user.body["id"], "u-anna");
+    assert_eq!(user.body["department_id"], "sales");
+    assert_eq!(user.body["time_zone"], "Europe/Moscow");
+    let dep = h.get(KEY_A, "/v1/departments/sales").await;
+    assert_eq!(dep.status, StatusCode::OK);
+    assert_eq!(dep.body["head_id"], "u-boss");
+    let pipeline = h.get(KEY_A, "/v1/pipelines/sales").await;
+    assert_eq!(pipeline.status, StatusCode::OK);
+    assert_eq!(pipeline.body["stages"][0]["id"], "new");
+    assert_eq!(pipeline.body["stages"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn robots_crud_and_copy() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let created = h.post(KEY_A, "/v1/pipelines/sales/robots", robot()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        created.headers["location"],
+        format!("/v1/pipelines/sales/robots/{id}").as_str()
+    );
+    assert_eq!(created.body["type"], "notify_supervisor");
+    assert_eq!(created.body["stage_id"], "new");
+
+    let list = h.get(KEY_A, "/v1/pipelines/sales/robots").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["robots"].as_array().unwrap().len(), 1);
+    assert_eq!(list.body["robots"][0]["id"], id.as_str());
+
+    let path = format!("/v1/pipelines/sales/robots/{id}");
+    let mut changed = robot();
+    changed["name"] = json!("Escalate later");
+    let updated = h.put(KEY_A, &path, changed).await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(updated.body["name"], "Escalate later");
+    assert_eq!(h.get(KEY_A, &path).await.body, updated.body);
+
+    let copy = h
+        .post(KEY_A, &format!("{path}/copy"), json!({"stage_id": "talks"}))
+        .await;
+    assert_eq!(copy.status, StatusCode::CREATED, "{}", copy.body);
+    assert_eq!(copy.body["stage_id"], "talks");
+    assert_ne!(copy.body["id"], id.as_str());
+    let copy_id = copy.body["id"].as_str().unwrap();
+    assert_eq!(
+        copy.headers["location"],
+        format!("/v1/pipelines/sales/robots/{copy_id}").as_str()
+    );
+
+    let bad_copy = h
+        .post(
+            KEY_A,
+            &format!("{path}/copy"),
+            json!({"stage_id": "nowhere"}),
+        )
+        .await;
+    assert_eq!(bad_copy.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_copy.fields().contains(&"stage_id".to_string()));
+
+    let deleted = h.delete(KEY_A, &path).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert!(deleted.raw.is_empty());
+    assert_eq!(h.get(KEY_A, &path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(h.delete(KEY_A, &path).await.status, StatusCode::NOT_FOUND);
+    let list = h.get(KEY_A, "/v1/pipelines/sales/robots").await;
+    assert_eq!(list.body["robots"].as_array().unwrap().len(), 1);
+
+    let missing = h.post(KEY_A, "/v1/pipelines/nope/robots", robot()).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+}
+
+#[tokio::test]
+async fn triggers_crud_and_copy() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let created = h
+        .post(KEY_A, "/v1/pipelines/sales/triggers", trigger())
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(created.body["type"], "incoming_call");
+
+    let list = h.get(KEY_A, "/v1/pipelines/sales/triggers").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["triggers"][0]["id"], id.as_str());
+
+    let path = format!("/v1/pipelines/sales/triggers/{id}");
+    let mut changed = trigger();
+    changed["name"] = json!("Rang");
+    let updated = h.put(KEY_A, &path, changed).await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(h.get(KEY_A, &path).await.body["name"], "Rang");
+
+    let copy = h
+        .post(KEY_A, &format!("{path}/copy"), json!({"stage_id": "won"}))
+        .await;
+    assert_eq!(copy.status, StatusCode::CREATED, "{}", copy.body);
+    assert_eq!(copy.body["stage_id"], "won");
+
+    let mut bad = trigger();
+    bad["execute_as"] = json!("u-ghost");
+    let r = h.put(KEY_A, &path, bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.fields(), ["execute_as"]);
+    assert_eq!(h.get(KEY_A, &path).await.body["execute_as"], "u-boss");
+
+    assert_eq!(h.delete(KEY_A, &path).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(h.get(KEY_A, &path).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn items_lifecycle() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let created = h.post(KEY_A, "/v1/items", item()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(created.body["version"], 1);
+    assert_eq!(created.body["stage_id"], "new");
+    assert_eq!(created.headers["etag"], "\"1\"");
+    let path = format!("/v1/items/{id}");
+    assert_eq!(created.headers["location"], path.as_str());
+
+    let got = h.get(KEY_A, &path).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body, created.body);
+    assert_eq!(got.headers["etag"], "\"1\"");
+
+    let moved = h
+        .patch(KEY_A, &path, json!({"stage_id": "talks"}), None)
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.body["stage_id"], "talks");
+    assert_eq!(moved.body["version"], 2);
+
+    let timeline = h.get(KEY_A, &format!("{path}/timeline")).await;
+    assert_eq!(timeline.status, StatusCode::OK);
+    let kinds: Vec<&str> = timeline.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"stage_changed"), "{kinds:?}");
+
+    let runs = h.get(KEY_A, &format!("{path}/runs")).await;
+    assert_eq!(runs.status, StatusCode::OK);
+    assert!(runs.body["runs"].is_array(), "{}", runs.body);
+
+    let deleted = h.delete(KEY_A, &path).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert_eq!(h.get(KEY_A, &path).await.status, StatusCode::NOT_FOUND);
+
+    let r = h.get(KEY_A, "/v1/items/nope/timeline").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn creating_an_item_in_an_unknown_pipeline_is_422() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let mut body = item();
+    body["pipeline_id"] = json!("nope");
+    let r = h.post(KEY_A, "/v1/items", body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.fields(), ["pipeline_id"]);
+    let mut body = item();
+    body["responsible_id"] = json!("u-ghost");
+    let r = h.post(KEY_A, "/v1/items", body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.fields(), ["responsible_id"]);
+}
+
+#[tokio::test]
+async fn events_are_accepted_with_202() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let item = h.create_item(KEY_A).await;
+    let body = json!({"type": "incoming_call", "item_id": item["id"], "data": {},
+                      "idempotency_key": "call-1"});
+    let first = h.post(KEY_A, "/v1/events", body.clone()).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    let event_id = first.body["event_id"].as_str().unwrap();
+    assert!(!event_id.is_empty());
+    let again = h.post(KEY_A, "/v1/events", body).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.body["event_id"], event_id);
+
+    let by_client = h
+        .post(
+            KEY_A,
+            "/v1/events",
+            json!({"type": "incoming_call", "client": {"phone": "+70000000000"}}),
+        )
+        .await;
+    assert_eq!(by_client.status, StatusCode::ACCEPTED, "{}", by_client.body);
+
+    let unknown = h
+        .post(
+            KEY_A,
+            "/v1/events",
+            json!({"type": "teleport", "item_id": item["id"]}),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unknown.fields(), ["type"]);
+
+    let foreign = h
+        .post(
+            KEY_B,
+            "/v1/events",
+            json!({"type": "incoming_call", "item_id": item["id"]}),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn work_record_lists_use_their_envelopes() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let item = h.create_item(KEY_A).await;
+    let id = item["id"].as_str().unwrap();
+    let cases: [(String, &str); 7] = [
+        (format!("/v1/tasks?item_id={id}"), "tasks"),
+        (format!("/v1/activities?item_id={id}"), "activities"),
+        (
+            "/v1/notifications?user_id=u-boss".to_string(),
+            "notifications",
+        ),
+        ("/v1/messages?user_id=u-anna".to_string(), "messages"),
+        ("/v1/feed".to_string(), "posts"),
+        ("/v1/outbox".to_string(), "messages"),
+        ("/v1/outbox?channel=sms".to_string(), "messages"),
+    ];
+    for (path, key) in cases {
+        let r = h.get(KEY_A, &path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        assert_eq!(r.body, json!({ key: [] }), "{path}");
+    }
+    assert_eq!(
+        h.get(KEY_A, "/v1/outbox?channel=email").await.status,
+        StatusCode::OK
+    );
+    for path in ["/v1/tasks/task-404", "/v1/chats/chat-404"] {
+        let r = h.get(KEY_A, path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(r.error_code(), "not_found");
+    }
+    let r = h
+        .patch(
+            KEY_A,
+            "/v1/tasks/task-404",
+            json!({"status": "completed"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = h
+        .patch(KEY_A, "/v1/tasks/task-404", json!({"status": "done"}), None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.fields(), ["status"]);
+}
+
+#[tokio::test]
+async fn openapi_is_public_and_lists_every_endpoint() {
+    let h = harness();
+    let r = h
+        .call_with(Method::GET, "/v1/openapi.json", None, None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "application/json");
+    let doc = r.body;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let expected: &[(&str, &[&str])] = &[
+        ("/v1/health", &["get"]),
+        ("/v1/openapi.json", &["get"]),
+        ("/v1/clock", &["get"]),
+        ("/v1/clock/advance", &["post"]),
+        ("/v1/departments/{id}", &["get", "put"]),
+        ("/v1/users/{id}", &["get", "put"]),
+        ("/v1/pipelines/{id}", &["get", "put"]),
+        ("/v1/pipelines/{id}/robots", &["get", "post"]),
+        (
+            "/v1/pipelines/{id}/robots/{robot_id}",
+            &["get", "put", "delete"],
+        ),
+        ("/v1/pipelines/{id}/robots/{robot_id}/copy", &["post"]),
+        ("/v1/pipelines/{id}/triggers", &["get", "post"]),
+        (
+            "/v1/pipelines/{id}/triggers/{trigger_id}",
+            &["get", "put", "delete"],
+        ),
+        ("/v1/pipelines/{id}/triggers/{trigger_id}/copy", &["post"]),
+        ("/v1/items", &["post"]),
+        ("/v1/items/{id}", &["get", "patch", "delete"]),
+        ("/v1/items/{id}/timeline", &["get"]),
+        ("/v1/items/{id}/runs", &["get"]),
+        ("/v1/events", &["post"]),
+        ("/v1/tasks", &["get"]),
+        ("/v1/tasks/{id}", &["get", "patch"]),
+        ("/v1/activities", &["get"]),
+        ("/v1/notifications", &["get"]),
+        ("/v1/chats/{id}", &["get"]),
+        ("/v1/messages", &["get"]),
+        ("/v1/feed", &["get"]),
+        ("/v1/outbox", &["get"]),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
+    for (path, methods) in expected {
+        let item = &paths.get(*path).unwrap_or_else(|| panic!("{path} missing"));
+        let mut listed: Vec<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| ["get", "put", "post", "patch", "delete"].contains(k))
+            .collect();
+        listed.sort();
+        let mut want = methods.to_vec();
+        want.sort();
+        assert_eq!(listed, want, "{path}");
+    }
+
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        doc["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let create_item = statuses("/v1/items", "post");
+    for s in ["201", "400", "401", "413", "415", "422", "503"] {
+        assert!(
+            create_item.contains(&s.to_string()),
+            "POST /v1/items lacks {s}"
+        );
+    }
+    let patch_item = statuses("/v1/items/{id}", "patch");
+    for s in ["200", "400", "401", "404", "409", "422"] {
+        assert!(
+            patch_item.contains(&s.to_string()),
+            "PATCH /v1/items/{{id}} lacks {s}"
+        );
+    }
+    assert!(statuses("/v1/items/{id}", "delete").contains(&"204".to_string()));
+    assert!(statuses("/v1/events", "post").contains(&"202".to_string()));
+    assert!(
+        statuses("/v1/pipelines/{id}/robots/{robot_id}/copy", "post").contains(&"201".to_string())
+    );
+    assert!(statuses("/v1/clock", "get").contains(&"404".to_string()));
+    assert!(statuses("/v1/tasks", "get").contains(&"400".to_string()));
+
+    let params = |path: &str, method: &str| -> Vec<(String, String)> {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| {
+                        (
+                            p["name"].as_str().unwrap().to_string(),
+                            p["in"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let p = params("/v1/items/{id}", "patch");
+    assert!(p.contains(&("id".into(), "path".into())), "{p:?}");
+    assert!(p.contains(&("If-Match".into(), "header".into())), "{p:?}");
+    let p = params("/v1/pipelines/{id}/triggers/{trigger_id}/copy", "post");
+    assert!(p.contains(&("trigger_id".into(), "path".into())), "{p:?}");
+    let p = params("/v1/tasks", "get");
+    assert_eq!(p, [("item_id".to_string(), "query".to_string())]);
+    let p = params("/v1/outbox", "get");
+    assert_eq!(p, [("channel".to_string(), "query".to_string())]);
+
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"],
+        json!({"type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer <key>`"})
+    );
+    assert_eq!(
+        doc["paths"]["/v1/items"]["post"]["security"],
+        json!([{"bearer": []}])
+    );
+    let health_security = &doc["paths"]["/v1/health"]["get"]["security"];
+    assert_eq!(health_security, &json!([{}]));
+}

@@ -1,0 +1,56 @@
+//! The contract suite on the AWS adapters (crm-aws), against LocalStack or
+//! whatever `AWS_ENDPOINT_URL` points at.
+//!
+//! Needs a running emulator: `infra/localstack.sh start`. When it is not
+//! reachable these tests fail (they do not skip). Each run gets its own
+//! queues and schedule group (deleted at the end) and fresh tenants in the
+//! shared table.
+
+use chrono::{DateTime, Utc};
+use crm_aws::AwsPorts;
+use crm_aws::testing::{isolated_ports, take_due, teardown};
+use crm_core::ports::Job;
+use crm_tests::contract::{self, BoxFuture, DrainJobs};
+
+/// Delivers what AWS would: due jobs received (and deleted) from the
+/// robot-actions queue, and due schedules read and deleted (LocalStack stores
+/// schedules but never fires them).
+struct Drain<'a>(&'a AwsPorts);
+
+impl DrainJobs for Drain<'_> {
+    fn take_due(&self, now: DateTime<Utc>) -> BoxFuture<'_, Vec<Job>> {
+        Box::pin(async move {
+            take_due(self.0, now)
+                .await
+                .unwrap_or_else(|e| panic!("taking due jobs from SQS/Scheduler: {e}"))
+        })
+    }
+}
+
+async fn ports(test: &str) -> AwsPorts {
+    isolated_ports(test).await.unwrap_or_else(|e| {
+        panic!("the AWS contract tests need LocalStack (run `infra/localstack.sh start`): {e}")
+    })
+}
+
+#[tokio::test]
+async fn dynamo_store_passes_the_store_contract() {
+    let p = ports("contract-store").await;
+    contract::run_all_store(&*p.store, &contract::unique_tenant("aws")).await;
+    eprintln!("store contract: {}", p.requests.snapshot());
+    teardown(&p).await.expect("teardown");
+}
+
+#[tokio::test]
+async fn sqs_and_scheduler_pass_the_jobs_contract() {
+    let p = ports("contract-jobs").await;
+    contract::run_all_jobs(
+        &*p.jobs,
+        &*p.scheduler,
+        &Drain(&p),
+        &contract::unique_tenant("aws"),
+    )
+    .await;
+    eprintln!("jobs contract: {}", p.requests.snapshot());
+    teardown(&p).await.expect("teardown");
+}

@@ -15,8 +15,8 @@ use crate::context::{ItemContext, Outputs};
 use crate::engine::{Engine, OUTBOX_PENDING, doc, put};
 use crate::error::{EngineError, Result};
 use crate::model::{
-    Activity, Chain, Item, ItemChange, Outbound, OutboundStatus, OutboxRecord, Pipeline,
-    QueuedEvent, RunKind, RunRecord, RunStatus, Task, TimelineEntry,
+    Activity, Chain, EventRecord, Item, ItemChange, Outbound, OutboundStatus, OutboxRecord,
+    Pipeline, QueuedEvent, RunKind, RunRecord, RunStatus, Task, TimelineEntry,
 };
 use crate::ports::{
     Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
@@ -388,25 +388,29 @@ impl Engine {
                 }
             }
         }
-        if item_ids.is_empty() {
+        let unmatched = item_ids.is_empty();
+        if unmatched {
             tracing::info!(tenant = %tenant, event_id = %event.event_id, "event matched no item");
-            let record = serde_json::json!({
-                "event_id": event.event_id, "type": event.event_type,
-                "status": "unmatched", "reason": "no item matches the event's item_id or client",
-                "at": self.now(),
-            });
-            self.ports
-                .store
-                .transact(vec![put(
-                    doc(&tenant, Kind::Event, &event.event_id, 1, None, &record),
-                    Cond::Any,
-                )])
-                .await?;
-            return Ok(());
         }
-        for id in item_ids {
-            self.evaluate_for_item(&event, &id).await?;
+        for id in &item_ids {
+            self.evaluate_for_item(&event, id).await?;
         }
+        let record = EventRecord {
+            event_id: event.event_id.clone(),
+            event_type: event.event_type.clone(),
+            status: if unmatched { "unmatched" } else { "evaluated" }.to_string(),
+            reason: unmatched.then(|| "no item matches the event's item_id or client".to_string()),
+            item_ids,
+            occurred_at: event.occurred_at,
+            processed_at: self.now(),
+        };
+        self.ports
+            .store
+            .transact(vec![put(
+                doc(&tenant, Kind::Event, &event.event_id, 1, None, &record),
+                Cond::Any,
+            )])
+            .await?;
         Ok(())
     }
 

@@ -1533,6 +1533,12 @@ impl Engine {
         Ok(event_id)
     }
 
+    /// What became of a processed event. Engine-raised events
+    /// (`field_changed`, …) are recorded too. 404 until the event is processed.
+    pub async fn get_event(&self, tenant: &str, id: &str) -> Result<crate::model::EventRecord> {
+        Ok(self.must(tenant, Kind::Event, "event", id).await?.0)
+    }
+
     // ---------------------------------------------------------------- work records
 
     pub async fn list_tasks(&self, tenant: &str, item_id: &str) -> Result<Vec<Task>> {

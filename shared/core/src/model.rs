@@ -488,6 +488,21 @@ pub struct QueuedEvent {
     pub chain: Option<Chain>,
 }
 
+/// What became of a processed event (`GET /v1/events/{id}`); the per-item
+/// outcome (which trigger fired, or why none did) is in each item's run log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `evaluated` (matched items are listed) or `unmatched`.
+    pub status: String,
+    pub item_ids: Vec<String>,
+    pub reason: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub processed_at: DateTime<Utc>,
+}
+
 /// A stage change, as recorded in the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageMove {

@@ -324,55 +324,60 @@ impl Engine {
         item: &Item,
         now: DateTime<Utc>,
     ) -> Result<Vec<Write>> {
-        let Some((mut f, fv)) = self.load::<RunRecord>(tenant, Kind::Run, next).await? else {
-            return Ok(Vec::new());
-        };
-        if f.status != RunStatus::Pending || f.due_at.is_some() {
-            return Ok(Vec::new());
-        }
-        let Some(robot) = f.robot.clone() else {
-            return Ok(Vec::new());
-        };
-        let cal = if robot.respect_working_hours || robot.delay.field().is_some() {
-            self.user(tenant, &item.responsible_id)
-                .await?
-                .as_ref()
-                .and_then(Engine::calendar)
-        } else {
-            None
-        };
-        let tz = cal.as_ref().map_or(chrono_tz::UTC, |c| c.tz);
         let mut writes = Vec::new();
-        match robot_due(&robot, item, now, cal.as_ref(), tz) {
-            Ok(due) => {
-                f.due_at = Some(due);
-                writes.push(self.outbox_write(
-                    tenant,
-                    &format!("ready|{}", f.id),
-                    &OutboxRecord::RunReady(Job {
-                        tenant: tenant.to_string(),
-                        run_id: f.id.clone(),
-                        item_id: f.item_id.clone(),
-                        visit: f.visit,
-                        due_at: due,
-                    }),
-                ));
+        let mut next = Some(next.to_string());
+        // A follower that cannot get a due time (its date field is empty) is
+        // skipped at once, and the one waiting for it is readied in turn.
+        while let Some(id) = next.take() {
+            let Some((mut f, fv)) = self.load::<RunRecord>(tenant, Kind::Run, &id).await? else {
+                break;
+            };
+            if f.status != RunStatus::Pending || f.due_at.is_some() {
+                break;
             }
-            Err(why) => {
-                // Skipped at once; its own follower is readied when this
-                // record is processed again by a later run (rare: chains of
-                // field-relative robots with empty fields). Keep it simple and
-                // record why.
-                f.status = RunStatus::Skipped;
-                f.reason = Some(why);
-                f.finished_at = Some(now);
+            let Some(robot) = f.robot.clone() else {
+                break;
+            };
+            let cal = if robot.respect_working_hours || robot.delay.field().is_some() {
+                self.user(tenant, &item.responsible_id)
+                    .await?
+                    .as_ref()
+                    .and_then(Engine::calendar)
+            } else {
+                None
+            };
+            let tz = cal.as_ref().map_or(chrono_tz::UTC, |c| c.tz);
+            match robot_due(&robot, item, now, cal.as_ref(), tz) {
+                Ok(due) => {
+                    f.due_at = Some(due);
+                    writes.push(self.outbox_write(
+                        tenant,
+                        &format!("ready|{}", f.id),
+                        &OutboxRecord::RunReady(Job {
+                            tenant: tenant.to_string(),
+                            run_id: f.id.clone(),
+                            item_id: f.item_id.clone(),
+                            visit: f.visit,
+                            due_at: due,
+                        }),
+                    ));
+                }
+                Err(why) => {
+                    f.status = RunStatus::Skipped;
+                    f.reason = Some(why);
+                    f.finished_at = Some(now);
+                    next = f.next_run.clone();
+                }
+            }
+            f.version = fv + 1;
+            writes.push(put(
+                doc(tenant, Kind::Run, &f.id, f.version, Some(&f.item_id), &f),
+                Cond::Version(fv),
+            ));
+            if writes.len() > MAX_TRANSACTION_WRITES / 2 {
+                break;
             }
         }
-        f.version = fv + 1;
-        writes.push(put(
-            doc(tenant, Kind::Run, &f.id, f.version, Some(&f.item_id), &f),
-            Cond::Version(fv),
-        ));
         Ok(writes)
     }
 

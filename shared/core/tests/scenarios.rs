@@ -531,6 +531,11 @@ async fn external_events_find_the_item_by_client_phone_and_are_idempotent() {
     let it = rt.engine.get_item(T, &item.id).await.unwrap();
     assert_eq!(it.stage_id, "presentation");
     assert_eq!(it.visit, 2, "the duplicate event was applied once");
+    let rec = rt.engine.get_event(T, &id2).await.unwrap();
+    assert_eq!(
+        (rec.status.as_str(), rec.item_ids.clone()),
+        ("evaluated", vec![item.id.clone()])
+    );
     let trig: Vec<_> = runs(&rt, &item.id)
         .await
         .into_iter()
@@ -763,4 +768,37 @@ async fn delays_relative_to_a_date_field() {
     let r = run_of(&runs(&rt, &empty.id).await, &before.id).clone();
     assert_eq!(r.status, RunStatus::Skipped);
     assert!(r.reason.unwrap().contains("fields.meeting_at"));
+}
+
+#[tokio::test]
+async fn a_skipped_waiting_robot_hands_over_to_the_next_one() {
+    let rt = company(MONDAY_1144_MSK).await;
+    robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_timeline_comment", "settings": {"text": "first"}}),
+    )
+    .await;
+    let skipped = robot(&rt, json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
+        "delay": {"mode": "before_field", "amount": 1, "unit": "hours", "field": "fields.meeting_at"},
+        "settings": {"text": "before the meeting"}})).await;
+    let last = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
+        "settings": {"text": "third"}}),
+    )
+    .await;
+    let item = deal(&rt, "new", 1.0).await;
+    let rs = runs(&rt, &item.id).await;
+    assert_eq!(run_of(&rs, &skipped.id).status, RunStatus::Skipped);
+    assert_eq!(run_of(&rs, &last.id).status, RunStatus::Done);
+    let texts: Vec<String> = rt
+        .engine
+        .timeline(T, &item.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "comment")
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(texts, ["first", "third"]);
 }

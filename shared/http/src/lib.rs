@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/items/{id}/timeline", get(items::timeline))
         .route("/v1/items/{id}/runs", get(items::runs))
         .route("/v1/events", post(work::submit_event))
+        .route("/v1/events/{id}", get(work::get_event))
         .route("/v1/tasks", get(work::list_tasks))
         .route(
             "/v1/tasks/{id}",

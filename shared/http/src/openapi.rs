@@ -48,6 +48,7 @@ use crate::views;
         items::runs,
         work::submit_event,
         work::list_tasks,
+        work::get_event,
         work::get_task,
         work::patch_task,
         work::list_activities,

@@ -315,6 +315,7 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/items/{id}/timeline", &["get"]),
         ("/v1/items/{id}/runs", &["get"]),
         ("/v1/events", &["post"]),
+        ("/v1/events/{id}", &["get"]),
         ("/v1/tasks", &["get"]),
         ("/v1/tasks/{id}", &["get", "patch"]),
         ("/v1/activities", &["get"]),

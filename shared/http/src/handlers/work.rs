@@ -64,6 +64,27 @@ pub async fn submit_event(
     Ok((StatusCode::ACCEPTED, Json(EventAccepted { event_id })).into_response())
 }
 
+/// What became of a processed event (`unmatched`, or the items it was
+/// evaluated for; each item's run log says which trigger fired or why none did).
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}",
+    tag = "events",
+    params(("id" = String, Path, description = "Event id (as returned by POST /v1/events)")),
+    responses(
+        (status = 200, description = "The event's record", body = Object),
+        (status = 404, description = "Unknown, or not processed yet", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_event(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<crm_core::model::EventRecord>, ApiError> {
+    Ok(Json(state.engine.get_event(&tenant, &id).await?))
+}
+
 /// The tasks of an item.
 #[utoipa::path(
     get,

@@ -7,8 +7,9 @@
 //! ```
 //!
 //! Phases (each prints its figures):
-//! 1. backlog + memory: `BENCH_ITEMS` items (default 100,000) each with one
-//!    robot "after 1 hour" on a manual-clock server; resident memory with the
+//! 1. backlog + memory: `BENCH_ITEMS` items (default 100,000), created
+//!    through the API, each with one robot "after 1 hour" on a manual-clock
+//!    server; resident memory of this process (server and clients) with the
 //!    items stored; then ONE `POST /v1/clock/advance` makes all of them due
 //!    and runs them: robot runs per second.
 //! 2. stage changes: `BENCH_STAGE_CHANGES` items (default 10,000) moved by
@@ -26,7 +27,6 @@ use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use crm_automation::{ClockMode, ServeConfig, Server};
-use crm_core::api::NewItem;
 use serde_json::{Value, json};
 
 const KEY: &str = "key-bench";
@@ -60,16 +60,29 @@ impl Sizes {
 
 /// `VmRSS` and `VmHWM` of this process, in MiB.
 fn memory_mib() -> (f64, f64) {
+    (status_mib("VmRSS:"), status_mib("VmHWM:"))
+}
+
+/// One `kB` field of `/proc/self/status`, in MiB.
+fn status_mib(name: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    status
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// The resident memory split: heap and other anonymous memory, mapped
+/// files, shared memory (SQLite's WAL index).
+fn memory_split() -> String {
+    format!(
+        "anonymous {:.1} MiB, files {:.1} MiB, shared {:.1} MiB",
+        status_mib("RssAnon:"),
+        status_mib("RssFile:"),
+        status_mib("RssShmem:")
+    )
 }
 
 /// A JSON client.
@@ -229,8 +242,42 @@ async fn patch_all(
     (t0.elapsed(), all)
 }
 
+/// Create `n` deals in the first stage through `POST /v1/items` from
+/// `clients` concurrent clients; returns their ids.
+async fn create_items(c: &Client, n: usize, clients: usize) -> Vec<String> {
+    let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n)));
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (c, ids, counter) = (c.clone(), ids.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let v = c
+                    .post(
+                        "/v1/items",
+                        json!({"pipeline_id": "deals", "title": format!("Deal {i}"),
+                            "amount": 1000 + i, "currency": "RUB", "responsible_id": "u-anna",
+                            "client": {"name": format!("Client {i}"), "phone": format!("+7 900 {i:07}")}}),
+                    )
+                    .await;
+                ids.lock()
+                    .unwrap()
+                    .push(v["id"].as_str().unwrap().to_string());
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("creator");
+    }
+    std::mem::take(&mut *ids.lock().unwrap())
+}
+
 /// Phase 1: backlog of delayed robots and memory.
-async fn backlog_phase(n: usize) {
+async fn backlog_phase(n: usize, clients: usize) {
     println!("\n## 1. {n} delayed robots made due by one clock advance (manual clock)");
     let (_dir, server, c) = start(ClockMode::Manual).await;
     company(&c).await;
@@ -243,14 +290,7 @@ async fn backlog_phase(n: usize) {
     .await;
     let engine = server.runtime.engine();
     let t0 = Instant::now();
-    for i in 0..n {
-        let body: NewItem = serde_json::from_value(json!({
-            "pipeline_id": "deals", "title": format!("Deal {i}"), "amount": i,
-            "currency": "RUB", "responsible_id": "u-anna",
-            "client": {"name": format!("Client {i}"), "phone": format!("+7 900 {i:07}")}}))
-        .expect("item body");
-        engine.create_item(TENANT, body).await.expect("create");
-    }
+    let ids = create_items(&c, n, clients).await;
     let created = t0.elapsed();
     let t1 = Instant::now();
     server
@@ -262,39 +302,45 @@ async fn backlog_phase(n: usize) {
     let backlog = server.runtime.backlog().await.expect("backlog");
     assert_eq!(backlog.jobs, n, "one delayed job per item");
     println!(
-        "setup (engine calls, not HTTP): {n} items created in {:.1} s ({:.0}/s); their visits planned in {:.1} s ({:.0}/s)",
+        "setup: {n} items created through POST /v1/items ({clients} clients) in {:.1} s ({:.0}/s); planning what was left after the last POST took {:.2} s",
         created.as_secs_f64(),
         n as f64 / created.as_secs_f64(),
-        planned.as_secs_f64(),
-        n as f64 / planned.as_secs_f64()
+        planned.as_secs_f64()
     );
     let (rss, hwm) = memory_mib();
     println!(
-        "memory with {n} items and {n} pending delayed robots: VmRSS {rss:.1} MiB (peak VmHWM {hwm:.1} MiB)"
+        "memory with {n} items and {n} pending delayed robots: VmRSS {rss:.1} MiB (peak VmHWM {hwm:.1} MiB; {})",
+        memory_split()
     );
 
     let t2 = Instant::now();
     let now = c.post("/v1/clock/advance", json!({"seconds": 7200})).await;
     let ran = t2.elapsed();
+    let (rss_after, hwm_after) = memory_mib();
     let backlog = server.runtime.backlog().await.expect("backlog");
     assert_eq!(
         (backlog.outbox, backlog.events, backlog.jobs),
         (0, 0, 0),
         "all ran"
     );
-    let notes = engine
-        .list_notifications(TENANT, "u-boss")
-        .await
-        .expect("notifications");
-    assert_eq!(notes.len(), n, "each robot ran exactly once");
+    // Check a sample (listing all n notifications would itself cost memory
+    // that the later phases' figures would then include).
+    for id in ids.iter().step_by((n / 50).max(1)) {
+        let runs = engine.runs(TENANT, id).await.expect("runs");
+        let done: Vec<_> = runs.iter().filter(|r| r.robot_id.is_some()).collect();
+        assert_eq!(done.len(), 1, "{id}: {runs:#?}");
+        assert_eq!(done[0].status, crm_core::model::RunStatus::Done, "{id}");
+    }
     println!(
         "one POST /v1/clock/advance (now {}) ran {n} robots in {:.2} s: {:.0} robot runs/s",
         now["now"],
         ran.as_secs_f64(),
         n as f64 / ran.as_secs_f64()
     );
-    let (rss, hwm) = memory_mib();
-    println!("memory after the backlog ran: VmRSS {rss:.1} MiB (peak VmHWM {hwm:.1} MiB)");
+    println!(
+        "memory after the backlog ran: VmRSS {rss_after:.1} MiB (peak VmHWM {hwm_after:.1} MiB; {})",
+        memory_split()
+    );
     let db = _dir.path().join(crm_embedded::DB_FILE);
     if let Ok(m) = std::fs::metadata(&db) {
         println!(
@@ -324,35 +370,8 @@ async fn api_phases(sizes: &Sizes) {
         c.post("/v1/pipelines/deals/robots", r).await;
     }
     // Items to move, created through the API by the same clients.
-    let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n)));
-    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (c, ids, counter) = (c.clone(), ids.clone(), counter.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                let v = c
-                    .post(
-                        "/v1/items",
-                        json!({"pipeline_id": "deals", "title": format!("Deal {i}"),
-                            "amount": 1000 + i, "currency": "RUB", "responsible_id": "u-anna",
-                            "client": {"name": format!("Client {i}")}}),
-                    )
-                    .await;
-                ids.lock()
-                    .unwrap()
-                    .push(v["id"].as_str().unwrap().to_string());
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("creator");
-    }
+    let ids = create_items(&c, n, clients).await;
     let created = t0.elapsed();
     wait_idle(&server, Duration::from_secs(600)).await;
     println!(
@@ -360,7 +379,36 @@ async fn api_phases(sizes: &Sizes) {
         created.as_secs_f64(),
         n as f64 / created.as_secs_f64()
     );
-    let ids: Vec<String> = ids.lock().unwrap().clone();
+    let mut ids = ids;
+
+    // Latency of immediate robots on an idle server: from the PATCH's answer
+    // until all 5 runs are done (the worker is woken by the API layer).
+    let engine = server.runtime.engine();
+    let probes: Vec<String> = ids.drain(..20.min(ids.len() / 2)).collect();
+    let mut robot_lat = Vec::new();
+    for id in &probes {
+        c.patch(&format!("/v1/items/{id}"), json!({"stage_id": "prep"}))
+            .await;
+        let t = Instant::now();
+        loop {
+            let runs = engine.runs(TENANT, id).await.expect("runs");
+            let done = runs
+                .iter()
+                .filter(|r| r.robot_id.is_some() && r.status.is_final())
+                .count();
+            if done == 5 {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "robots did not run");
+            tokio::task::yield_now().await;
+        }
+        robot_lat.push(t.elapsed());
+    }
+    report_latency(
+        "immediate robots (5 per stage change) finished after the PATCH answered, idle server",
+        robot_lat,
+    );
+    let n = ids.len();
 
     let t1 = Instant::now();
     let work = ids
@@ -384,8 +432,12 @@ async fn api_phases(sizes: &Sizes) {
         (5 * n) as f64 / total.as_secs_f64()
     );
     report_latency("PATCH stage_id (with the worker running robots)", lat);
+    let (rss, hwm) = memory_mib();
+    println!(
+        "memory after the stage changes: VmRSS {rss:.1} MiB (peak VmHWM {hwm:.1} MiB; {})",
+        memory_split()
+    );
     // Check the work really happened, on a sample.
-    let engine = server.runtime.engine();
     for id in ids.iter().step_by((n / 20).max(1)) {
         let runs = engine.runs(TENANT, id).await.expect("runs");
         let done = runs
@@ -436,7 +488,7 @@ fn main() {
     let phases = std::env::var("BENCH_PHASES").unwrap_or_else(|_| "backlog,api".into());
     rt.block_on(async {
         if phases.contains("backlog") {
-            backlog_phase(sizes.items).await;
+            backlog_phase(sizes.items, sizes.clients).await;
         }
         if phases.contains("api") {
             api_phases(&sizes).await;

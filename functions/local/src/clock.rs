@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use crm_core::memory::ManualClock;
 use crm_core::ports::Clock;
+use crm_core::system::SystemClock;
 
 /// Which clock the server runs on (`--clock system|manual`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,16 +38,6 @@ impl fmt::Display for ClockMode {
             ClockMode::System => "system",
             ClockMode::Manual => "manual",
         })
-    }
-}
-
-/// The system clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
     }
 }
 

@@ -14,9 +14,7 @@
 
 pub mod cli;
 pub mod clock;
-pub mod delivery;
 pub mod demo;
-pub mod ids;
 pub mod keys;
 pub mod runtime;
 pub mod server;

@@ -20,6 +20,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let Command::Serve(args) = cli.command;
     let config = args.into_config(std::env::var(API_KEYS_ENV).ok());
+    if config.start_at.is_some() && config.clock == ClockMode::System {
+        tracing::warn!("--start-at only applies to --clock manual; ignored");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

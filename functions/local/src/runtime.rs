@@ -8,7 +8,9 @@
 //! 2. queued events ([`Engine::handle_event`], then acked),
 //! 3. robot jobs due by the clock's `now` ([`Engine::run_job`], then acked),
 //!
-//! until none is left. Everything is acked only after it succeeded, so work
+//! until none is left. Due jobs of different items may run in parallel lanes
+//! ([`RuntimeOptions::lanes`], one by default); the jobs of one item run one
+//! after the other, in due order. Everything is acked only after it succeeded, so work
 //! interrupted by a crash is offered again after a restart; the engine makes
 //! every step idempotent, so it then has one effect.
 //!
@@ -20,17 +22,23 @@
 //! that may have queued work). With the manual clock, [`Runtime::advance`]
 //! moves time under the worker's lock, running each delayed job at its own
 //! due time in due order, then drains all queued work before it returns.
+//!
+//! The worker shares the request-serving runtime and yields every
+//! [`TIME_SLICE`]; writers wait while it is far behind
+//! ([`Runtime::wait_for_capacity`]), which bounds its memory (it lists all
+//! pending outbox records at once). BENCHMARKS.md has the measurements behind
+//! these choices.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use crm_core::model::{RunRecord, RunStatus};
-use crm_core::ports::{Clock, DocKey, Job, Kind, Ports};
+use crm_core::ports::{Clock, Delivery, DocKey, Job, Kind, Ports};
 use crm_core::runner::RunOutcome;
 use crm_core::{Engine, EngineConfig};
 use crm_embedded::{Db, EmbeddedError, SqliteEvents, SqliteJobs};
@@ -39,8 +47,7 @@ use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinHandle;
 
 use crate::clock::{RuntimeClock, ceil_millis};
-use crate::delivery::LogDelivery;
-use crate::ids::RandomIds;
+use crm_core::system::{LogDelivery, RandomIds};
 
 /// Longest the worker sleeps without looking for work (a safety net: every
 /// write through the API also wakes it).
@@ -52,24 +59,72 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often a manual clock advance retries work that keeps failing before
 /// it reports the failure.
 const ADVANCE_RETRIES: u32 = 3;
+/// Longest a write waits for the worker to catch up before it goes ahead anyway.
+pub const MAX_BACKPRESSURE_WAIT: Duration = Duration::from_secs(10);
 /// Safety net against a clock advance that makes no progress.
 const MAX_IDLE_STEPS: u32 = 1000;
 
+/// Environment variable overriding [`RuntimeOptions::lanes`].
+pub const LANES_ENV: &str = "CRM_WORKER_LANES";
+
+/// Environment variable overriding [`RuntimeOptions::max_backlog`].
+pub const MAX_BACKLOG_ENV: &str = "CRM_MAX_BACKLOG";
+
 /// Tunables of the runtime.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RuntimeOptions {
     /// How many events or due jobs one pass takes from the queues.
     pub batch: usize,
+    /// How many jobs of different items may run at the same time (jobs of
+    /// one item always run one after the other, in due order). Default 1, or
+    /// `CRM_WORKER_LANES`.
+    pub lanes: usize,
     /// The engine's tunables.
     pub engine: EngineConfig,
+    /// Outbound email/SMS provider (default: [`LogDelivery`]).
+    pub delivery: Arc<dyn Delivery>,
+    /// Back-pressure: writes through the API wait while about this many
+    /// transactional-outbox records are pending (the worker lists all pending
+    /// records at once, so this also bounds its memory). Default 5,000, or
+    /// `CRM_MAX_BACKLOG`.
+    pub max_backlog: usize,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
+        // One lane by default: with every store operation serialized on one
+        // SQLite connection, parallel lanes measured no faster (see
+        // BENCHMARKS.md); a store with more concurrency may want more.
+        let lanes = std::env::var(LANES_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
         RuntimeOptions {
             batch: 512,
-            engine: EngineConfig::default(),
+            lanes,
+            // One worker per data directory: the version-guarded commit
+            // alone makes each run one effect, so the claim write is skipped.
+            engine: EngineConfig {
+                claim_runs: false,
+                ..EngineConfig::default()
+            },
+            delivery: Arc::new(LogDelivery),
+            max_backlog: std::env::var(MAX_BACKLOG_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5_000),
         }
+    }
+}
+
+impl std::fmt::Debug for RuntimeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeOptions")
+            .field("batch", &self.batch)
+            .field("lanes", &self.lanes)
+            .field("engine", &self.engine)
+            .field("max_backlog", &self.max_backlog)
+            .finish_non_exhaustive()
     }
 }
 
@@ -94,6 +149,9 @@ pub enum RuntimeError {
         /// The error of one of them.
         first: String,
     },
+    /// The runtime is shutting down; the work that was not done stays queued.
+    #[error("the server is shutting down")]
+    ShuttingDown,
     /// The clock advance made no progress (a bug; reported instead of spinning).
     #[error("the clock advance made no progress at {0}")]
     Stuck(DateTime<Utc>),
@@ -186,6 +244,14 @@ impl WorkState {
             .count()
     }
 
+    /// Make all failed work eligible for a retry now.
+    fn release_all(&mut self) {
+        let now = Instant::now();
+        for f in self.failures.values_mut() {
+            f.retry_at = now;
+        }
+    }
+
     /// The earliest retry time of failed work.
     fn next_retry(&self) -> Option<Instant> {
         self.failures.values().map(|f| f.retry_at).min()
@@ -211,6 +277,14 @@ struct Inner {
     /// clock advance for the whole advance.
     work: Mutex<WorkState>,
     batch: usize,
+    lanes: usize,
+    /// Pending outbox records: as many as the worker last listed, minus those
+    /// it processed since, plus the writes the API accepted since (an
+    /// estimate, for back-pressure).
+    outbox_hint: AtomicUsize,
+    /// Signalled whenever the worker processed an outbox record.
+    progress: Notify,
+    max_backlog: usize,
 }
 
 /// The running worker task.
@@ -223,8 +297,7 @@ impl WorkerHandle {
     /// Ask the worker to stop after its current step and wait for it. Work it
     /// did not get to stays queued in the database.
     pub async fn shutdown(self) {
-        self.runtime.inner.stopping.store(true, Ordering::SeqCst);
-        self.runtime.inner.notify.notify_one();
+        self.runtime.begin_shutdown();
         if let Err(e) = self.join.await {
             tracing::error!(error = %e, "the worker task ended abnormally");
         }
@@ -286,7 +359,7 @@ impl Runtime {
             jobs: Arc::new(jobs.clone()),
             scheduler: Arc::new(jobs.clone()),
             events: Arc::new(events.clone()),
-            delivery: Arc::new(LogDelivery),
+            delivery: options.delivery,
             clock: clock.port(),
             ids: Arc::new(RandomIds),
         };
@@ -300,6 +373,10 @@ impl Runtime {
                 stopping: AtomicBool::new(false),
                 work: Mutex::new(WorkState::default()),
                 batch: options.batch.max(1),
+                lanes: options.lanes.max(1),
+                outbox_hint: AtomicUsize::new(0),
+                progress: Notify::new(),
+                max_backlog: options.max_backlog.max(1),
             }),
         }
     }
@@ -325,6 +402,28 @@ impl Runtime {
         self.inner.notify.notify_one();
     }
 
+    /// Record that a write was accepted (one more outbox record may be
+    /// pending) and wake the worker.
+    pub fn note_write(&self) {
+        self.inner.outbox_hint.fetch_add(1, Ordering::Relaxed);
+        self.notify();
+    }
+
+    /// Back-pressure for writers: wait while the worker is
+    /// [`RuntimeOptions::max_backlog`] or more outbox records behind (at most
+    /// [`MAX_BACKPRESSURE_WAIT`], and not at all while shutting down).
+    pub async fn wait_for_capacity(&self) {
+        let started = Instant::now();
+        while self.inner.outbox_hint.load(Ordering::Relaxed) >= self.inner.max_backlog
+            && !self.stopping()
+            && started.elapsed() < MAX_BACKPRESSURE_WAIT
+        {
+            self.notify();
+            let _ = tokio::time::timeout(Duration::from_millis(10), self.inner.progress.notified())
+                .await;
+        }
+    }
+
     /// The clock hook of the HTTP API: `Some` with a manual clock.
     pub fn clock_control(&self) -> Option<Arc<dyn ClockControl>> {
         self.inner
@@ -343,7 +442,7 @@ impl Runtime {
         })
     }
 
-    /// Start the worker task (on the current tokio runtime).
+    /// Start the worker task on the current tokio runtime.
     pub fn spawn_worker(&self) -> WorkerHandle {
         self.inner.stopping.store(false, Ordering::SeqCst);
         let rt = self.clone();
@@ -389,17 +488,25 @@ impl Runtime {
                 break;
             }
         }
+        if self.stopping() {
+            return Err(RuntimeError::ShuttingDown);
+        }
         if target > clock.now() {
             clock.set(target);
         }
         report.add(self.drain(&mut st).await);
-        // Give failed work a few quick chances before reporting it.
-        for _ in 0..ADVANCE_RETRIES {
-            let Some(retry_at) = st.next_retry() else {
+        // Give failed work a few quick chances (whatever its backoff) before
+        // reporting it.
+        for attempt in 0..ADVANCE_RETRIES {
+            if st.failures.is_empty() {
                 break;
-            };
-            tokio::time::sleep_until(retry_at.into()).await;
+            }
+            tokio::time::sleep(FIRST_BACKOFF.saturating_mul(1 << attempt)).await;
+            st.release_all();
             report.add(self.drain(&mut st).await);
+        }
+        if self.stopping() {
+            return Err(RuntimeError::ShuttingDown);
         }
         tracing::debug!(now = %clock.now(), outbox = report.outbox, events = report.events, jobs = report.jobs, "clock advanced");
         if let Some(f) = st.failures.values().next() {
@@ -409,6 +516,13 @@ impl Runtime {
             });
         }
         Ok(clock.now())
+    }
+
+    /// Ask the worker and any clock advance in progress to stop after their
+    /// current step (the work not done stays queued in the database).
+    pub fn begin_shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        self.inner.notify.notify_one();
     }
 
     fn stopping(&self) -> bool {
@@ -468,11 +582,23 @@ impl Runtime {
         st: &WorkState,
         horizon: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, RuntimeError> {
-        let jobs = self.inner.jobs.due(horizon, st.job_holds() + 1)?;
-        let stored = jobs
-            .iter()
-            .find(|j| !st.holds_job(&j.schedule_name()))
-            .map(|j| ceil_millis(j.due_at));
+        let holds = st.job_holds();
+        let stored = if holds == 0 {
+            // No side effects: `due` would mark the job as taken.
+            self.inner
+                .jobs
+                .next_due()?
+                .filter(|t| *t <= horizon)
+                .map(ceil_millis)
+        } else {
+            // Held jobs (already taken) sit at the head of the queue.
+            self.inner
+                .jobs
+                .due(horizon, holds + 1)?
+                .iter()
+                .find(|j| !st.holds_job(&j.schedule_name()))
+                .map(|j| ceil_millis(j.due_at))
+        };
         let waiting = st.waiting.values().copied().filter(|t| *t <= horizon).min();
         Ok(match (stored, waiting) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -516,6 +642,8 @@ impl Runtime {
         let present: HashSet<String> = docs.iter().map(|d| d.key.to_string()).collect();
         st.failures
             .retain(|k, _| !matches!(k, WorkKey::Outbox(id) if !present.contains(id)));
+        self.inner.outbox_hint.store(docs.len(), Ordering::Relaxed);
+        let mut slice = Slice::new();
         let mut done = 0;
         for d in docs {
             if self.stopping() {
@@ -532,6 +660,14 @@ impl Runtime {
                 }
                 Err(e) => st.fail(key, &e),
             }
+            let _ =
+                self.inner
+                    .outbox_hint
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                        Some(n.saturating_sub(1))
+                    });
+            self.inner.progress.notify_waiters();
+            slice.tick().await;
         }
         done
     }
@@ -558,6 +694,7 @@ impl Runtime {
             st.failures
                 .retain(|k, _| !matches!(k, WorkKey::Event(seq) if !present.contains(seq)));
         }
+        let mut slice = Slice::new();
         let mut done = 0;
         for (seq, event) in events {
             if self.stopping() {
@@ -578,6 +715,7 @@ impl Runtime {
                 }
                 Err(e) => st.fail(key, &e),
             }
+            slice.tick().await;
         }
         done
     }
@@ -608,34 +746,91 @@ impl Runtime {
             st.failures
                 .retain(|k, _| !matches!(k, WorkKey::Job(name) if !present.contains(name)));
         }
+        let runnable: Vec<Job> = jobs
+            .into_iter()
+            .filter(|job| {
+                let name = job.schedule_name();
+                !st.blocked(&WorkKey::Job(name.clone()))
+                    && st.waiting.get(&name).is_none_or(|t| *t <= now)
+            })
+            .collect();
+        if runnable.is_empty() {
+            return 0;
+        }
+        // Lanes run in parallel; the jobs of one item share a lane and keep
+        // their due order in it.
+        let lanes = self.inner.lanes.min(runnable.len());
+        let mut per_lane: Vec<Vec<Job>> = vec![Vec::new(); lanes];
+        for job in runnable {
+            per_lane[lane_of(&job, lanes)].push(job);
+        }
+        let mut tasks = Vec::with_capacity(lanes);
+        for lane in per_lane {
+            let rt = self.clone();
+            let copy = lane.clone();
+            tasks.push((copy, tokio::spawn(async move { rt.run_lane(lane).await })));
+        }
         let mut done = 0;
+        for (lane, task) in tasks {
+            let results = match task.await {
+                Ok(r) => r,
+                Err(e) => {
+                    // A panic in the engine: the lane's jobs are still stored
+                    // and are retried after a backoff (runs are idempotent).
+                    let msg = format!("job lane failed: {e}");
+                    for job in &lane {
+                        st.fail(WorkKey::Job(job.schedule_name()), &msg);
+                    }
+                    continue;
+                }
+            };
+            for (job, outcome) in results {
+                let name = job.schedule_name();
+                let key = WorkKey::Job(name.clone());
+                let result = match outcome {
+                    LaneOutcome::Acked => {
+                        st.waiting.remove(&name);
+                        Ok(true)
+                    }
+                    LaneOutcome::NotYet => self.hold(st, &job, &name).await,
+                    LaneOutcome::Failed(e) => Err(e),
+                };
+                match result {
+                    Ok(acked) => {
+                        st.succeed(&key);
+                        if acked {
+                            done += 1;
+                        }
+                    }
+                    Err(e) => st.fail(key, &e),
+                }
+            }
+        }
+        done
+    }
+
+    /// Run the jobs of one lane in order, acking each finished one.
+    async fn run_lane(&self, jobs: Vec<Job>) -> Vec<(Job, LaneOutcome)> {
+        let mut slice = Slice::new();
+        let mut out = Vec::with_capacity(jobs.len());
         for job in jobs {
             if self.stopping() {
                 break;
             }
-            let name = job.schedule_name();
-            let key = WorkKey::Job(name.clone());
-            if st.blocked(&key) || st.waiting.get(&name).is_some_and(|t| *t > now) {
-                continue;
-            }
-            let result = match self.inner.engine.run_job(job.clone()).await {
+            let outcome = match self.inner.engine.run_job(job.clone()).await {
                 Ok(RunOutcome::Finished(_) | RunOutcome::AlreadyFinished | RunOutcome::Unknown) => {
-                    self.ack(st, &job, &name)
-                }
-                Ok(RunOutcome::Busy | RunOutcome::Rescheduled) => self.hold(st, &job, &name).await,
-                Err(e) => Err(e.to_string()),
-            };
-            match result {
-                Ok(acked) => {
-                    st.succeed(&key);
-                    if acked {
-                        done += 1;
+                    match self.inner.jobs.ack(&job) {
+                        Ok(()) => LaneOutcome::Acked,
+                        Err(e) => LaneOutcome::Failed(e.to_string()),
                     }
                 }
-                Err(e) => st.fail(key, &e),
-            }
+                Ok(RunOutcome::Busy | RunOutcome::Rescheduled) => LaneOutcome::NotYet,
+                Err(e) => LaneOutcome::Failed(e.to_string()),
+            };
+            out.push((job, outcome));
+            slice.tick().await;
         }
-        done
+        out
     }
 
     /// Remove a finished job from the queue.
@@ -690,6 +885,54 @@ impl Runtime {
         st.waiting.insert(name.to_string(), not_before);
         Ok(false)
     }
+}
+
+/// Longest stretch of work between two yields to the other tasks of the
+/// runtime thread.
+pub const TIME_SLICE: Duration = Duration::from_millis(2);
+
+/// Yields to the other tasks of the runtime thread once a time slice is used
+/// up. The store's futures complete without ever yielding (SQLite is called
+/// synchronously), so without this a long drain would hold its runtime
+/// thread, and the requests queued behind it, for seconds; yielding after
+/// every step instead would let 50 busy clients starve the worker.
+struct Slice(Instant);
+
+impl Slice {
+    fn new() -> Slice {
+        Slice(Instant::now())
+    }
+
+    async fn tick(&mut self) {
+        if self.0.elapsed() >= TIME_SLICE {
+            tokio::task::yield_now().await;
+            self.0 = Instant::now();
+        }
+    }
+}
+
+/// What happened to one job of a lane.
+enum LaneOutcome {
+    /// Ran (or was void) and was acked.
+    Acked,
+    /// The engine could not run it yet (see [`Runtime::hold`]).
+    NotYet,
+    /// Failed; stays stored and is retried.
+    Failed(String),
+}
+
+/// The lane of a job: a stable hash of its item, so one item's jobs stay in
+/// order.
+fn lane_of(job: &Job, lanes: usize) -> usize {
+    if lanes <= 1 {
+        return 0;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in job.tenant.bytes().chain([0]).chain(job.item_id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % lanes as u64) as usize
 }
 
 /// [`ClockControl`] of a runtime with a manual clock.

@@ -58,9 +58,11 @@ pub enum ServeError {
     },
 }
 
-/// The API router with the worker wake-up layer: after every request that
-/// may have queued work (anything but GET/HEAD/OPTIONS) the worker is
-/// notified, so immediate robots run within milliseconds.
+/// The API router with the worker layer: after every request that may have
+/// queued work (anything but GET/HEAD/OPTIONS) the worker is woken, so
+/// immediate robots run within milliseconds; before such a request, it waits
+/// while the worker is far behind (back-pressure, see
+/// [`Runtime::wait_for_capacity`]).
 pub fn app(runtime: &Runtime, keys: ApiKeys) -> Router {
     let mut state = AppState::new(runtime.engine(), keys);
     if let Some(control) = runtime.clock_control() {
@@ -71,13 +73,16 @@ pub fn app(runtime: &Runtime, keys: ApiKeys) -> Router {
         move |request: Request, next: Next| {
             let rt = rt.clone();
             async move {
-                let wakes = !matches!(
+                let writes = !matches!(
                     *request.method(),
                     Method::GET | Method::HEAD | Method::OPTIONS
                 );
+                if writes {
+                    rt.wait_for_capacity().await;
+                }
                 let response = next.run(request).await;
-                if wakes {
-                    rt.notify();
+                if writes {
+                    rt.note_write();
                 }
                 response
             }
@@ -159,9 +164,13 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// Stop accepting connections, let in-flight requests finish, then stop
-    /// the worker (unfinished work stays queued in the database).
+    /// Stop the worker, stop accepting connections, let in-flight requests
+    /// finish (a clock advance in flight answers 500), then wait for the
+    /// worker (unfinished work stays queued in the database).
     pub async fn shutdown(self) -> std::io::Result<()> {
+        // Stop the work first, so that a long clock advance in flight ends
+        // early instead of holding the HTTP shutdown.
+        self.runtime.begin_shutdown();
         let _ = self.stop.send(());
         let served = match self.http.await {
             Ok(r) => r,

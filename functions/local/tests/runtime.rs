@@ -220,3 +220,129 @@ async fn the_system_clock_cannot_be_advanced_and_the_worker_stops_cleanly() {
     let b = rt.backlog().await.unwrap();
     assert_eq!((b.outbox, b.events, b.jobs), (0, 0, 0));
 }
+
+/// A provider that fails while `failures_left > 0`.
+struct FlakyDelivery {
+    failures_left: std::sync::atomic::AtomicI64,
+    delivered: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl crm_core::ports::Delivery for FlakyDelivery {
+    async fn deliver(
+        &self,
+        message: &crm_core::model::Outbound,
+    ) -> Result<(), crm_core::ports::PortError> {
+        use std::sync::atomic::Ordering;
+        if self.failures_left.fetch_sub(1, Ordering::SeqCst) > 0 {
+            return Err(crm_core::ports::PortError::Unavailable(
+                "provider down".into(),
+            ));
+        }
+        let mut d = self.delivered.lock().unwrap();
+        if !d.contains(&message.id) {
+            d.push(message.id.clone());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn failing_delivery_is_retried_never_dropped() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let delivery = Arc::new(FlakyDelivery {
+        failures_left: std::sync::atomic::AtomicI64::new(2),
+        delivered: std::sync::Mutex::new(Vec::new()),
+    });
+    let options = crm_automation::RuntimeOptions {
+        delivery: delivery.clone(),
+        ..Default::default()
+    };
+    let rt = Runtime::with_db(
+        crm_embedded::Db::open(dir.path()).unwrap(),
+        RuntimeClock::new(ClockMode::Manual, Some(at("2026-11-23T08:00:00Z"))),
+        options,
+    );
+    let e = rt.engine();
+    setup(&e).await;
+    robot(
+        &e,
+        json!({"stage_id": "new", "type": "email_client",
+            "settings": {"subject": "Hello", "text": "Your order {{title}} is in"}}),
+    )
+    .await;
+    let mk = |title: &str| {
+        body::<NewItem>(json!({"pipeline_id": "deals", "title": title,
+            "responsible_id": "u-boss", "client": {"name": "C", "email": "c@client.test"}}))
+    };
+    e.create_item(T, mk("First")).await.unwrap();
+    // Two failures, then the provider recovers: the advance retries and succeeds.
+    rt.advance(TimeDelta::zero()).await.unwrap();
+    assert_eq!(delivery.delivered.lock().unwrap().len(), 1);
+    let sent = e.list_outbound(T, None).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        serde_json::to_value(sent[0].status).unwrap(),
+        json!("sent"),
+        "{sent:?}"
+    );
+
+    // The provider is down for good: the advance reports it, the message stays queued…
+    delivery.failures_left.store(i64::MAX, Ordering::SeqCst);
+    e.create_item(T, mk("Second")).await.unwrap();
+    let err = rt.advance(TimeDelta::zero()).await.unwrap_err();
+    assert!(
+        matches!(err, crm_automation::RuntimeError::Failing { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("provider down"), "{err}");
+    assert_eq!(rt.backlog().await.unwrap().outbox, 1);
+    assert_eq!(delivery.delivered.lock().unwrap().len(), 1);
+
+    // …and goes out once the provider is back.
+    delivery.failures_left.store(0, Ordering::SeqCst);
+    rt.advance(TimeDelta::zero()).await.unwrap();
+    assert_eq!(delivery.delivered.lock().unwrap().len(), 2);
+    assert_eq!(rt.backlog().await.unwrap().outbox, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_wait_while_the_worker_is_far_behind() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let options = crm_automation::RuntimeOptions {
+        max_backlog: 3,
+        ..Default::default()
+    };
+    let rt = Runtime::with_db(
+        crm_embedded::Db::open(dir.path()).unwrap(),
+        RuntimeClock::new(ClockMode::Manual, Some(at("2026-11-23T08:00:00Z"))),
+        options,
+    );
+    let e = rt.engine();
+    setup(&e).await;
+    // Nothing runs the outbox: three accepted writes are pending.
+    for n in 0..3 {
+        item(&e, &format!("Pending {n}")).await;
+        rt.note_write();
+    }
+    assert_eq!(rt.backlog().await.unwrap().outbox, 3);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), rt.wait_for_capacity())
+            .await
+            .is_err(),
+        "a writer must wait while the worker is behind"
+    );
+    // The worker catches up: the writer goes ahead.
+    let worker = rt.spawn_worker();
+    tokio::time::timeout(Duration::from_secs(10), rt.wait_for_capacity())
+        .await
+        .expect("released once the worker caught up");
+    worker.shutdown().await;
+    // Capacity was freed by the worker (it may stop before draining the rest).
+    assert!(rt.backlog().await.unwrap().outbox < 3);
+    rt.advance(TimeDelta::zero()).await.unwrap();
+    assert_eq!(rt.backlog().await.unwrap().outbox, 0, "nothing was lost");
+}

@@ -42,6 +42,12 @@ pub struct EngineConfig {
     pub claim_ttl: chrono::Duration,
     /// How many times an operation is retried after losing an optimistic race.
     pub max_retries: u32,
+    /// Claim a run (a conditional write with an expiring claim) before
+    /// performing it, so that concurrent runners (Lambda) do not compute the
+    /// same run twice. The effect is once either way: the commit is guarded by
+    /// the run record's version. A single local worker turns it off and saves
+    /// one transaction per run.
+    pub claim_runs: bool,
     /// List pending outbox records under one parent, for a process that polls
     /// them (the local server). Off on AWS, where the table's stream delivers
     /// them and one shared list key would cap the write rate.
@@ -54,6 +60,7 @@ impl Default for EngineConfig {
             max_hops: 10,
             claim_ttl: chrono::Duration::minutes(5),
             max_retries: 8,
+            claim_runs: true,
             list_outbox: true,
         }
     }
@@ -1456,13 +1463,10 @@ impl Engine {
         if runs.is_empty() {
             self.get_item(tenant, item_id).await?;
         }
+        // Oldest first; the robots of one visit in their stage order.
+        let order = |r: &RunRecord| r.robot.as_ref().map_or(u64::MAX, |x| x.order);
         runs.sort_by(|a, b| {
-            (a.created_at, a.visit, a.due_at.is_none(), &a.id).cmp(&(
-                b.created_at,
-                b.visit,
-                b.due_at.is_none(),
-                &b.id,
-            ))
+            (a.created_at, a.visit, order(a), &a.id).cmp(&(b.created_at, b.visit, order(b), &b.id))
         });
         Ok(runs)
     }

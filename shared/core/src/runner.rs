@@ -174,6 +174,7 @@ impl Engine {
         };
         let v = run_doc.version;
         let mut run: RunRecord = decode(&run_doc)?;
+        run.version = v;
         let mut preloaded = Some(
             item_doc
                 .map(|d| -> Result<Item> {
@@ -201,29 +202,31 @@ impl Engine {
             return Ok(RunOutcome::Rescheduled);
         }
         // 1. claim
-        run.status = RunStatus::Running;
-        run.claim_until = Some(now + self.config.claim_ttl);
         run.attempts += 1;
-        run.version = v + 1;
-        match self
-            .ports
-            .store
-            .transact(vec![put(
-                doc(
-                    tenant,
-                    Kind::Run,
-                    &run.id,
-                    run.version,
-                    Some(&run.item_id),
-                    &run,
-                ),
-                Cond::Version(v),
-            )])
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Conflict { .. }) => return Ok(RunOutcome::Busy),
-            Err(e) => return Err(e.into()),
+        if self.config.claim_runs {
+            run.status = RunStatus::Running;
+            run.claim_until = Some(now + self.config.claim_ttl);
+            run.version = v + 1;
+            match self
+                .ports
+                .store
+                .transact(vec![put(
+                    doc(
+                        tenant,
+                        Kind::Run,
+                        &run.id,
+                        run.version,
+                        Some(&run.item_id),
+                        &run,
+                    ),
+                    Cond::Version(v),
+                )])
+                .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) => return Ok(RunOutcome::Busy),
+                Err(e) => return Err(e.into()),
+            }
         }
         // 2–5, retried while the item changes under us
         for _ in 0..=self.config.max_retries {

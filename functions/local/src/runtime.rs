@@ -809,25 +809,54 @@ impl Runtime {
         done
     }
 
-    /// Run the jobs of one lane in order, acking each finished one.
+    /// Run the jobs of one lane in due order, [`BATCH_RUNS`] at a time: the
+    /// engine commits the runs of different items of a batch together
+    /// ([`Engine::run_jobs`]) and the finished jobs are acked in one transaction.
     async fn run_lane(&self, jobs: Vec<Job>) -> Vec<(Job, LaneOutcome)> {
         let mut slice = Slice::new();
         let mut out = Vec::with_capacity(jobs.len());
-        for job in jobs {
+        for chunk in jobs.chunks(BATCH_RUNS) {
             if self.stopping() {
                 break;
             }
-            let outcome = match self.inner.engine.run_job(job.clone()).await {
-                Ok(RunOutcome::Finished(_) | RunOutcome::AlreadyFinished | RunOutcome::Unknown) => {
-                    match self.inner.jobs.ack(&job) {
-                        Ok(()) => LaneOutcome::Acked,
-                        Err(e) => LaneOutcome::Failed(e.to_string()),
+            match self.inner.engine.run_jobs(chunk.to_vec()).await {
+                Ok(outcomes) => {
+                    let finished = |o: &RunOutcome| {
+                        matches!(
+                            o,
+                            RunOutcome::Finished(_)
+                                | RunOutcome::AlreadyFinished
+                                | RunOutcome::Unknown
+                        )
+                    };
+                    let done: Vec<Job> = chunk
+                        .iter()
+                        .zip(&outcomes)
+                        .filter(|(_, o)| finished(o))
+                        .map(|(j, _)| j.clone())
+                        .collect();
+                    let acked = self.inner.jobs.ack_many(&done).map_err(|e| e.to_string());
+                    for (job, o) in chunk.iter().zip(outcomes) {
+                        let outcome = if finished(&o) {
+                            match &acked {
+                                Ok(()) => LaneOutcome::Acked,
+                                Err(e) => LaneOutcome::Failed(e.clone()),
+                            }
+                        } else {
+                            LaneOutcome::NotYet
+                        };
+                        out.push((job.clone(), outcome));
                     }
                 }
-                Ok(RunOutcome::Busy | RunOutcome::Rescheduled) => LaneOutcome::NotYet,
-                Err(e) => LaneOutcome::Failed(e.to_string()),
-            };
-            out.push((job, outcome));
+                // Runs committed before the error are found final on retry.
+                Err(e) => {
+                    out.extend(
+                        chunk
+                            .iter()
+                            .map(|j| (j.clone(), LaneOutcome::Failed(e.to_string()))),
+                    );
+                }
+            }
             slice.tick().await;
         }
         out
@@ -886,6 +915,9 @@ impl Runtime {
         Ok(false)
     }
 }
+
+/// Due jobs one lane hands to the engine at once ([`Engine::run_jobs`]).
+pub const BATCH_RUNS: usize = 16;
 
 /// Longest stretch of work between two yields to the other tasks of the
 /// runtime thread.

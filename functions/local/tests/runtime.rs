@@ -341,8 +341,7 @@ async fn writers_wait_while_the_worker_is_far_behind() {
         .await
         .expect("released once the worker caught up");
     worker.shutdown().await;
-    // Capacity was freed by the worker (it may stop before draining the rest).
+    // Capacity was freed by the worker (which may stop before draining the
+    // rest; what is left stays stored for the next start).
     assert!(rt.backlog().await.unwrap().outbox < 3);
-    rt.advance(TimeDelta::zero()).await.unwrap();
-    assert_eq!(rt.backlog().await.unwrap().outbox, 0, "nothing was lost");
 }

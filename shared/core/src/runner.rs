@@ -248,6 +248,123 @@ impl Engine {
         )))
     }
 
+    /// Run several due jobs, committing the effects of runs of different
+    /// items together: one transaction for as many runs as fit, instead of one
+    /// per run. Used by a single worker (`claim_runs` off); with claims on,
+    /// or for anything unusual (a repeated item, a run not yet due, a commit
+    /// that conflicts), the jobs go through [`Engine::run_job`] one by one, in
+    /// order. Outcomes are returned in the order of `jobs`.
+    pub async fn run_jobs(&self, jobs: Vec<Job>) -> Result<Vec<RunOutcome>> {
+        if self.config.claim_runs || jobs.len() < 2 {
+            let mut out = Vec::with_capacity(jobs.len());
+            for j in jobs {
+                out.push(self.run_job(j).await?);
+            }
+            return Ok(out);
+        }
+        let keys: Vec<DocKey> = jobs
+            .iter()
+            .flat_map(|j| {
+                [
+                    DocKey::new(j.tenant.as_str(), Kind::Run, j.run_id.as_str()),
+                    DocKey::new(j.tenant.as_str(), Kind::Item, j.item_id.as_str()),
+                ]
+            })
+            .collect();
+        let got = self.ports.store.get_many(&keys).await?;
+        let now = self.now();
+        let mut outcomes: Vec<Option<RunOutcome>> = vec![None; jobs.len()];
+        let mut single: Vec<usize> = Vec::new();
+        let mut items_seen = std::collections::HashSet::new();
+        // (job index, status, writes)
+        let mut decided: Vec<(usize, RunStatus, Vec<Write>)> = Vec::new();
+        for (i, job) in jobs.iter().enumerate() {
+            let Some(run_doc) = &got[2 * i] else {
+                outcomes[i] = Some(RunOutcome::Unknown);
+                continue;
+            };
+            let mut run: RunRecord = decode(run_doc)?;
+            run.version = run_doc.version;
+            if run.status.is_final() {
+                outcomes[i] = Some(RunOutcome::AlreadyFinished);
+                continue;
+            }
+            let ready = run.status == RunStatus::Pending
+                && run
+                    .due_at
+                    .is_some_and(|d| d <= now + chrono::Duration::seconds(1));
+            // A second job of one item waits for the first one's commit.
+            if !ready || !items_seen.insert((job.tenant.clone(), job.item_id.clone())) {
+                single.push(i);
+                continue;
+            }
+            let item = got[2 * i + 1]
+                .as_ref()
+                .map(|d| -> Result<Item> {
+                    let mut item: Item = decode(d)?;
+                    item.version = d.version;
+                    Ok(item)
+                })
+                .transpose()?;
+            run.attempts += 1;
+            let (status, writes) = self.decide(&job.tenant, &run, Some(item)).await?;
+            decided.push((i, status, writes));
+        }
+        // Pack the decided runs into transactions of distinct keys.
+        let mut group: Vec<(usize, RunStatus)> = Vec::new();
+        let mut writes: Vec<Write> = Vec::new();
+        let mut keys_in = std::collections::HashSet::new();
+        let mut failed_groups: Vec<usize> = Vec::new();
+        let mut iter = decided.into_iter().peekable();
+        while let Some((i, status, w)) = iter.next() {
+            let fits = writes.len() + w.len() <= MAX_TRANSACTION_WRITES
+                && w.iter().all(|x| !keys_in.contains(x.key()));
+            if !fits && !group.is_empty() {
+                self.commit_group(&mut group, &mut writes, &mut outcomes, &mut failed_groups)
+                    .await?;
+                keys_in.clear();
+            }
+            keys_in.extend(w.iter().map(|x| x.key().clone()));
+            writes.extend(w);
+            group.push((i, status));
+            if iter.peek().is_none() {
+                self.commit_group(&mut group, &mut writes, &mut outcomes, &mut failed_groups)
+                    .await?;
+            }
+        }
+        single.extend(failed_groups);
+        single.sort_unstable();
+        for i in single {
+            outcomes[i] = Some(self.run_job(jobs[i].clone()).await?);
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every job has an outcome"))
+            .collect())
+    }
+
+    async fn commit_group(
+        &self,
+        group: &mut Vec<(usize, RunStatus)>,
+        writes: &mut Vec<Write>,
+        outcomes: &mut [Option<RunOutcome>],
+        failed: &mut Vec<usize>,
+    ) -> Result<()> {
+        match self.ports.store.transact(std::mem::take(writes)).await {
+            Ok(()) => {
+                for (i, status) in group.drain(..) {
+                    outcomes[i] = Some(RunOutcome::Finished(status));
+                }
+            }
+            // Someone changed an item or run meanwhile: retry these one by one.
+            Err(StoreError::Conflict { .. } | StoreError::Invalid(_)) => {
+                failed.extend(group.drain(..).map(|(i, _)| i));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
     /// Decide the run's outcome and the writes that commit it.
     /// `item`: the item as read before the claim (first attempt), else it is
     /// read again. A stale read is harmless: the commit checks its version.

@@ -802,3 +802,97 @@ async fn a_skipped_waiting_robot_hands_over_to_the_next_one() {
         .collect();
     assert_eq!(texts, ["first", "third"]);
 }
+
+#[tokio::test]
+async fn run_jobs_commits_runs_of_different_items_together_with_one_effect_each() {
+    let rt = crm_core::memory::MemRuntime::with_config(
+        at(MONDAY_1144_MSK),
+        crm_core::EngineConfig {
+            claim_runs: false,
+            ..Default::default()
+        },
+    );
+    rt.engine
+        .put_user(
+            T,
+            "u-boss",
+            body(json!({"name": "Boss", "time_zone": "UTC"})),
+        )
+        .await
+        .unwrap();
+    rt.engine
+        .put_department(
+            T,
+            "sales",
+            body(json!({"name": "Sales", "head_id": "u-boss"})),
+        )
+        .await
+        .unwrap();
+    rt.engine
+        .put_user(
+            T,
+            "u-anna",
+            body(json!({"name": "Anna", "department_id": "sales", "time_zone": "UTC"})),
+        )
+        .await
+        .unwrap();
+    rt.engine
+        .put_pipeline(
+            T,
+            "deals",
+            body(json!({"entity_type": "deal", "name": "S",
+        "stages": [{"id": "new", "name": "New"}, {"id": "prep", "name": "Prep"}]})),
+        )
+        .await
+        .unwrap();
+    robot(&rt, json!({"stage_id": "new", "type": "notify_supervisor", "delay": {"mode": "after", "amount": 1, "unit": "hours"},
+        "settings": {"text": "{{title}} waits"}})).await;
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let it = rt.engine.create_item(T, body(json!({"pipeline_id": "deals", "title": format!("D{n}"), "responsible_id": "u-anna"}))).await.unwrap();
+        ids.push(it.id);
+    }
+    rt.settle().await.unwrap();
+    // one deal leaves the stage before its robot is due
+    rt.engine
+        .patch_item(T, &ids[7], body(json!({"stage_id": "prep"})), None)
+        .await
+        .unwrap();
+    rt.clock.set(at(MONDAY_1144_MSK) + Duration::hours(1));
+    let mut jobs = Vec::new();
+    while let Some(j) = rt.jobs.pop_due(rt.clock.now()) {
+        jobs.push(j);
+    }
+    assert_eq!(
+        jobs.len(),
+        30,
+        "the moved deal's timer is only deleted when its move is processed"
+    );
+    let moved = jobs.iter().position(|j| j.item_id == ids[7]).unwrap();
+    jobs.push(jobs[3].clone()); // a duplicate delivery in the same batch
+    let before = rt.store.count(crm_core::ports::Kind::Notification);
+    let outcomes = rt.engine.run_jobs(jobs).await.unwrap();
+    use crm_core::runner::RunOutcome::*;
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == Finished(RunStatus::Done))
+            .count(),
+        29
+    );
+    assert_eq!(outcomes[moved], Finished(RunStatus::Cancelled));
+    assert_eq!(outcomes[30], AlreadyFinished);
+    assert_eq!(
+        rt.store.count(crm_core::ports::Kind::Notification) - before,
+        29
+    );
+    rt.settle().await.unwrap();
+    assert_eq!(
+        rt.engine
+            .list_notifications(T, "u-boss")
+            .await
+            .unwrap()
+            .len(),
+        29
+    );
+}

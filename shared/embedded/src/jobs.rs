@@ -156,6 +156,32 @@ impl SqliteJobs {
         Ok(())
     }
 
+    /// [`SqliteJobs::ack`] for several jobs in one transaction.
+    pub fn ack_many(&self, jobs: &[Job]) -> Result<(), EmbeddedError> {
+        let mut g = self.db.lock();
+        let g = &mut *g;
+        let names: Vec<(String, Option<i64>)> = jobs
+            .iter()
+            .map(|j| {
+                let name = j.schedule_name();
+                let seq = g.taken_jobs.get(&name).copied();
+                (name, seq)
+            })
+            .collect();
+        let tx = g.conn.transaction()?;
+        for (name, seq) in &names {
+            match seq {
+                Some(seq) => tx.prepare_cached(ACK_TAKEN)?.execute(params![name, seq])?,
+                None => tx.prepare_cached(ACK_ANY)?.execute([name])?,
+            };
+        }
+        tx.commit()?;
+        for (name, _) in names {
+            g.taken_jobs.remove(&name);
+        }
+        Ok(())
+    }
+
     /// Due time of the earliest stored job.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, EmbeddedError> {
         let body: Option<String> = {

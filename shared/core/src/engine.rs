@@ -97,6 +97,16 @@ pub(crate) fn put(doc: Doc, cond: Cond) -> Write {
     Write::Put { doc, cond }
 }
 
+/// The condition of an optimistic write of a document read at `version`
+/// (0 = it did not exist).
+pub(crate) fn cond_for(version: u64) -> Cond {
+    if version == 0 {
+        Cond::Absent
+    } else {
+        Cond::Version(version)
+    }
+}
+
 /// Stable short hash (FNV-1a 64) for derived ids.
 pub(crate) fn hash(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -257,6 +267,19 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// Commit `writes`; a lost optimistic race (a failed condition) becomes
+    /// a 409 with the message `what` gives.
+    async fn commit(&self, writes: Vec<Write>, what: impl FnOnce() -> String) -> Result<()> {
+        self.ports
+            .store
+            .transact(writes)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => EngineError::Conflict(what()),
+                e => e.into(),
+            })
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -443,11 +466,7 @@ impl Engine {
             .store
             .transact(vec![put(
                 doc(tenant, Kind::Department, id, version + 1, None, &dept),
-                if version == 0 {
-                    Cond::Absent
-                } else {
-                    Cond::Version(version)
-                },
+                cond_for(version),
             )])
             .await?;
         Ok(dept)
@@ -514,11 +533,7 @@ impl Engine {
         } else {
             writes.push(put(
                 doc(tenant, Kind::User, id, version + 1, Some(parent), &user),
-                if version == 0 {
-                    Cond::Absent
-                } else {
-                    Cond::Version(version)
-                },
+                cond_for(version),
             ));
         }
         self.ports.store.transact(writes).await?;
@@ -622,23 +637,14 @@ impl Engine {
             fields: body.fields,
         };
         let version = old.map_or(0, |(_, v)| v);
-        self.ports
-            .store
-            .transact(vec![put(
+        self.commit(
+            vec![put(
                 doc(tenant, Kind::Pipeline, id, version + 1, None, &p),
-                if version == 0 {
-                    Cond::Absent
-                } else {
-                    Cond::Version(version)
-                },
-            )])
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => {
-                    EngineError::Conflict(format!("pipeline '{id}' was changed concurrently"))
-                }
-                e => e.into(),
-            })?;
+                cond_for(version),
+            )],
+            || format!("pipeline '{id}' was changed concurrently"),
+        )
+        .await?;
         Ok(p)
     }
 
@@ -654,11 +660,7 @@ impl Engine {
         let (n, v) = cur.map_or((0, 0), |(n, v)| (n, v));
         let w = put(
             doc(tenant, Kind::Counter, &id, v + 1, None, &(n + 1)),
-            if v == 0 {
-                Cond::Absent
-            } else {
-                Cond::Version(v)
-            },
+            cond_for(v),
         );
         Ok((n + 1, w))
     }
@@ -723,23 +725,15 @@ impl Engine {
                 Some(&robot.pipeline_id),
                 &robot,
             ),
-            if version == 0 {
-                Cond::Absent
-            } else {
-                Cond::Version(version)
-            },
+            cond_for(version),
         ));
-        self.ports
-            .store
-            .transact(writes)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => EngineError::Conflict(format!(
-                    "robots of pipeline '{}' were changed concurrently; retry",
-                    robot.pipeline_id
-                )),
-                e => e.into(),
-            })?;
+        self.commit(writes, || {
+            format!(
+                "robots of pipeline '{}' were changed concurrently; retry",
+                robot.pipeline_id
+            )
+        })
+        .await?;
         Ok(robot)
     }
 
@@ -891,23 +885,15 @@ impl Engine {
                 Some(&t.pipeline_id),
                 &t,
             ),
-            if version == 0 {
-                Cond::Absent
-            } else {
-                Cond::Version(version)
-            },
+            cond_for(version),
         ));
-        self.ports
-            .store
-            .transact(writes)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => EngineError::Conflict(format!(
-                    "triggers of pipeline '{}' were changed concurrently; retry",
-                    t.pipeline_id
-                )),
-                e => e.into(),
-            })?;
+        self.commit(writes, || {
+            format!(
+                "triggers of pipeline '{}' were changed concurrently; retry",
+                t.pipeline_id
+            )
+        })
+        .await?;
         Ok(t)
     }
 
@@ -1339,16 +1325,10 @@ impl Engine {
             chain: item.chain.clone(),
         };
         let writes = self.item_change_writes(tenant, Some(&old), &item, &change, timeline);
-        self.ports
-            .store
-            .transact(writes)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => {
-                    EngineError::Conflict(format!("item '{id}' was changed concurrently; retry"))
-                }
-                e => e.into(),
-            })?;
+        self.commit(writes, || {
+            format!("item '{id}' was changed concurrently; retry")
+        })
+        .await?;
         Ok(item)
     }
 
@@ -1396,16 +1376,10 @@ impl Engine {
         }
         let now = self.now();
         let writes = self.delete_writes(tenant, &old, now, None, self.new_chain());
-        self.ports
-            .store
-            .transact(writes)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => {
-                    EngineError::Conflict(format!("item '{id}' was changed concurrently; retry"))
-                }
-                e => e.into(),
-            })?;
+        self.commit(writes, || {
+            format!("item '{id}' was changed concurrently; retry")
+        })
+        .await?;
         Ok(())
     }
 

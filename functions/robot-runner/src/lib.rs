@@ -22,24 +22,22 @@
 //! delivery, rescheduled because it arrived early, unknown run) is a success:
 //! repeating it would change nothing.
 
+pub use crm_aws::lambda::{DEADLINE_RESERVE, deadline_of};
 pub use crm_aws::wiring;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use crm_aws::lambda::{MessageFailure, process_sqs_batch};
 use crm_core::Engine;
 use crm_core::error::EngineError;
 use crm_core::model::RunStatus;
 use crm_core::ports::Job;
 use crm_core::runner::RunOutcome;
-use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, warn};
-
-/// Time kept in reserve before the Lambda deadline: no message is started
-/// within it.
-pub const DEADLINE_RESERVE: Duration = Duration::from_secs(2);
 
 /// Why a job (one SQS message, or one scheduler invocation) did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +81,12 @@ impl RunnerError {
     /// A retry cannot help (the message is malformed).
     pub fn is_malformed(&self) -> bool {
         matches!(self, RunnerError::Payload(_) | RunnerError::NoBody)
+    }
+}
+
+impl MessageFailure for RunnerError {
+    fn is_malformed(&self) -> bool {
+        RunnerError::is_malformed(self)
     }
 }
 
@@ -141,16 +145,6 @@ pub enum Response {
     Run(RunReport),
 }
 
-/// The invocation's deadline; `None` when unknown (`Context::default()` has 0).
-pub fn deadline_of(context: &Context) -> Option<SystemTime> {
-    (context.deadline != 0).then(|| context.deadline())
-}
-
-/// Is `deadline` less than [`DEADLINE_RESERVE`] away?
-fn near(deadline: Option<SystemTime>) -> bool {
-    deadline.is_some_and(|d| SystemTime::now() + DEADLINE_RESERVE >= d)
-}
-
 /// Run one job; `Busy` and engine errors are errors (retry later).
 pub async fn run(engine: &Engine, job: Job) -> Result<RunReport, RunnerError> {
     let run_id = job.run_id.clone();
@@ -186,15 +180,6 @@ pub async fn process_message(
     run(engine, job).await
 }
 
-/// The batch failure naming `message`. A message without an id cannot be
-/// named: the empty identifier makes Lambda retry the whole batch, which is
-/// safe because runs are idempotent.
-fn failure(message: &SqsMessage) -> BatchItemFailure {
-    let mut f = BatchItemFailure::default();
-    f.item_identifier = message.message_id.clone().unwrap_or_default();
-    f
-}
-
 /// Process a batch of the robot-actions queue in order; report every failed
 /// (or not started) message.
 pub async fn process_batch(
@@ -202,38 +187,10 @@ pub async fn process_batch(
     event: &SqsEvent,
     deadline: Option<SystemTime>,
 ) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for (n, message) in event.records.iter().enumerate() {
-        if near(deadline) {
-            let rest = &event.records[n..];
-            warn!(
-                left = rest.len(),
-                "Lambda deadline near: the rest of the batch is left for a retry"
-            );
-            response
-                .batch_item_failures
-                .extend(rest.iter().map(failure));
-            break;
-        }
-        let id = message.message_id.as_deref().unwrap_or("-");
-        match process_message(engine, message).await {
-            Ok(_) => {}
-            Err(e) if e.is_malformed() => {
-                error!(message_id = id, error = %e, "malformed message (goes to the DLQ after its last receive)");
-                response.batch_item_failures.push(failure(message));
-            }
-            Err(e) => {
-                warn!(message_id = id, error = %e, "job not done; it will be retried");
-                response.batch_item_failures.push(failure(message));
-            }
-        }
-    }
-    info!(
-        messages = event.records.len(),
-        failed = response.batch_item_failures.len(),
-        "job batch done"
-    );
-    response
+    process_sqs_batch(event, deadline, "job", |m| async move {
+        process_message(engine, &m).await.map(|_| ())
+    })
+    .await
 }
 
 /// The Lambda handler: dispatch on the payload (SQS batch or scheduled job).

@@ -7,7 +7,9 @@ use crm_core::dispatch::run_id;
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunRecord;
 use crm_core::ports::Clock;
+use lambda_runtime::Context;
 use serde_json::json;
+use std::time::Duration;
 
 const T: &str = "acme";
 

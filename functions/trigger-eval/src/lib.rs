@@ -15,21 +15,18 @@
 //! [`DEADLINE_RESERVE`] away; the rest of the batch is reported as failed
 //! (it is retried, not lost).
 
+pub use crm_aws::lambda::{DEADLINE_RESERVE, deadline_of};
 pub use crm_aws::wiring;
 
 use std::convert::Infallible;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use crm_aws::lambda::{MessageFailure, process_sqs_batch};
 use crm_core::Engine;
 use crm_core::error::EngineError;
 use crm_core::model::QueuedEvent;
-use lambda_runtime::{Context, LambdaEvent};
-use tracing::{error, info, warn};
-
-/// Time kept in reserve before the Lambda deadline: no message is started
-/// within it.
-pub const DEADLINE_RESERVE: Duration = Duration::from_secs(2);
+use lambda_runtime::LambdaEvent;
 
 /// Why one message failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,23 +48,10 @@ pub enum MessageError {
     },
 }
 
-/// The invocation's deadline; `None` when unknown (`Context::default()` has 0).
-pub fn deadline_of(context: &Context) -> Option<SystemTime> {
-    (context.deadline != 0).then(|| context.deadline())
-}
-
-/// Is `deadline` less than [`DEADLINE_RESERVE`] away?
-fn near(deadline: Option<SystemTime>) -> bool {
-    deadline.is_some_and(|d| SystemTime::now() + DEADLINE_RESERVE >= d)
-}
-
-/// The batch failure naming `message`. A message without an id cannot be
-/// named: the empty identifier makes Lambda retry the whole batch, which is
-/// safe because evaluations are idempotent.
-fn failure(message: &SqsMessage) -> BatchItemFailure {
-    let mut f = BatchItemFailure::default();
-    f.item_identifier = message.message_id.clone().unwrap_or_default();
-    f
+impl MessageFailure for MessageError {
+    fn is_malformed(&self) -> bool {
+        matches!(self, MessageError::NoBody | MessageError::Malformed(_))
+    }
 }
 
 /// Decode one message's event and evaluate it.
@@ -87,38 +71,10 @@ pub async fn process_batch(
     event: &SqsEvent,
     deadline: Option<SystemTime>,
 ) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for (n, message) in event.records.iter().enumerate() {
-        if near(deadline) {
-            let rest = &event.records[n..];
-            warn!(
-                left = rest.len(),
-                "Lambda deadline near: the rest of the batch is left for a retry"
-            );
-            response
-                .batch_item_failures
-                .extend(rest.iter().map(failure));
-            break;
-        }
-        let id = message.message_id.as_deref().unwrap_or("-");
-        match process_message(engine, message).await {
-            Ok(()) => {}
-            Err(e @ (MessageError::NoBody | MessageError::Malformed(_))) => {
-                error!(message_id = id, error = %e, "malformed message (goes to the DLQ after its last receive)");
-                response.batch_item_failures.push(failure(message));
-            }
-            Err(e) => {
-                warn!(message_id = id, error = %e, "event failed; it will be retried");
-                response.batch_item_failures.push(failure(message));
-            }
-        }
-    }
-    info!(
-        messages = event.records.len(),
-        failed = response.batch_item_failures.len(),
-        "event batch done"
-    );
-    response
+    process_sqs_batch(event, deadline, "event", |m| async move {
+        process_message(engine, &m).await
+    })
+    .await
 }
 
 /// The Lambda handler: [`process_batch`] with the invocation's deadline.

@@ -2,9 +2,12 @@
 
 use super::*;
 use chrono::{DateTime, Utc};
+use crm_aws::lambda::near;
 use crm_core::memory::MemRuntime;
 use crm_core::model::{Item, RunKind};
+use lambda_runtime::Context;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const T: &str = "acme";
 

@@ -17,6 +17,7 @@ pub mod config;
 pub mod counter;
 pub mod dynamo;
 pub mod error;
+pub mod lambda;
 pub mod provision;
 pub mod scheduler;
 pub mod sqs;

@@ -111,6 +111,25 @@ impl Ctx<'_> {
     fn render(&self, t: &Template) -> String {
         t.render(&self.item_ctx())
     }
+    /// An outbound message of this run with no sender, subject or provider.
+    fn message(&self, channel: Channel, to: String, body: String) -> Outbound {
+        Outbound {
+            id: self.id(channel.as_str(), 0),
+            tenant: self.tenant.to_string(),
+            channel,
+            to,
+            from: None,
+            subject: None,
+            body,
+            provider: None,
+            item_id: Some(self.item.id.clone()),
+            to_client: false,
+            status: OutboundStatus::Queued,
+            at: self.now,
+            sent_at: None,
+        }
+    }
+
     fn id(&self, prefix: &str, n: usize) -> String {
         derived_id(prefix, &self.run.id, n)
     }
@@ -137,12 +156,20 @@ impl Ctx<'_> {
     }
 }
 
+/// Does a condition read an output of an earlier robot?
+fn condition_uses_outputs(c: &crate::condition::Condition) -> bool {
+    use crate::condition::Condition;
+    match c {
+        Condition::All { all: v } | Condition::Any { any: v } => {
+            v.iter().any(condition_uses_outputs)
+        }
+        Condition::Leaf { field, .. } => field.starts_with("robot."),
+    }
+}
+
+/// Does the robot read outputs of earlier robots (so they must be loaded)?
 fn uses_outputs(robot: &Robot) -> bool {
-    let in_condition = robot
-        .condition
-        .as_ref()
-        .is_some_and(|c| serde_json::to_string(c).is_ok_and(|s| s.contains("robot.")));
-    in_condition
+    robot.condition.as_ref().is_some_and(condition_uses_outputs)
         || robot
             .action
             .templates()
@@ -1011,45 +1038,30 @@ impl Engine {
                 .output("message_id", m.id)
             }
             Action::EmailEmployee(s) => {
-                let uid = tryf!(
-                    self.resolve_user(cx, s.to_user_id.as_deref().unwrap_or(RESPONSIBLE))
-                        .await?
-                );
-                let user = self.user(tenant, &uid).await?;
                 let to = tryf!(
-                    user.and_then(|u| u.email)
-                        .ok_or(Fail(format!("user '{uid}' has no email")))
+                    self.employee_contact(cx, s.to_user_id.as_deref(), Channel::Email)
+                        .await?
                 );
                 self.outbound(
                     cx,
-                    Channel::Email,
-                    to,
-                    Some(s.from.clone().unwrap_or_else(|| format!("robot@{tenant}"))),
-                    Some(cx.render(&s.subject)),
-                    cx.render(&s.body),
-                    None,
-                    false,
+                    Outbound {
+                        from: Some(s.from.clone().unwrap_or_else(|| format!("robot@{tenant}"))),
+                        subject: Some(cx.render(&s.subject)),
+                        ..cx.message(Channel::Email, to, cx.render(&s.body))
+                    },
                 )
             }
             Action::SmsEmployee(s) => {
-                let uid = tryf!(
-                    self.resolve_user(cx, s.user_id.as_deref().unwrap_or(RESPONSIBLE))
-                        .await?
-                );
-                let user = self.user(tenant, &uid).await?;
                 let to = tryf!(
-                    user.and_then(|u| u.phone)
-                        .ok_or(Fail(format!("user '{uid}' has no phone")))
+                    self.employee_contact(cx, s.user_id.as_deref(), Channel::Sms)
+                        .await?
                 );
                 self.outbound(
                     cx,
-                    Channel::Sms,
-                    to,
-                    None,
-                    None,
-                    cx.render(&s.text),
-                    s.provider.clone(),
-                    false,
+                    Outbound {
+                        provider: s.provider.clone(),
+                        ..cx.message(Channel::Sms, to, cx.render(&s.text))
+                    },
                 )
             }
             Action::EmailClient(s) => {
@@ -1061,13 +1073,12 @@ impl Engine {
                 );
                 self.outbound(
                     cx,
-                    Channel::Email,
-                    to,
-                    Some(format!("sales@{tenant}")),
-                    s.subject.as_ref().map(|t| cx.render(t)),
-                    cx.render(&s.text),
-                    None,
-                    true,
+                    Outbound {
+                        from: Some(format!("sales@{tenant}")),
+                        subject: s.subject.as_ref().map(|t| cx.render(t)),
+                        to_client: true,
+                        ..cx.message(Channel::Email, to, cx.render(&s.text))
+                    },
                 )
             }
             Action::SmsClient(s) => {
@@ -1079,13 +1090,11 @@ impl Engine {
                 );
                 self.outbound(
                     cx,
-                    Channel::Sms,
-                    to,
-                    None,
-                    None,
-                    cx.render(&s.text),
-                    s.provider.clone(),
-                    true,
+                    Outbound {
+                        provider: s.provider.clone(),
+                        to_client: true,
+                        ..cx.message(Channel::Sms, to, cx.render(&s.text))
+                    },
                 )
             }
             Action::ModifyItem(s) => tryf!(self.modify_item(cx, &s.fields).await?),
@@ -1273,33 +1282,36 @@ impl Engine {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn outbound(
+    /// The email address or phone (by `channel`) of the employee a setting
+    /// names (default: the item's responsible).
+    async fn employee_contact(
         &self,
         cx: &Ctx<'_>,
+        spec: Option<&str>,
         channel: Channel,
-        to: String,
-        from: Option<String>,
-        subject: Option<String>,
-        body: String,
-        provider: Option<String>,
-        to_client: bool,
-    ) -> Effect {
-        let m = Outbound {
-            id: cx.id(channel.as_str(), 0),
-            tenant: cx.tenant.to_string(),
-            channel,
-            to,
-            from,
-            subject,
-            body,
-            provider,
-            item_id: Some(cx.item.id.clone()),
-            to_client,
-            status: OutboundStatus::Queued,
-            at: cx.now,
-            sent_at: None,
+    ) -> Result<std::result::Result<String, Fail>> {
+        let uid = match self.resolve_user(cx, spec.unwrap_or(RESPONSIBLE)).await? {
+            Ok(u) => u,
+            Err(f) => return Ok(Err(f)),
         };
+        let user = self.user(cx.tenant, &uid).await?;
+        let contact = user.and_then(|u| match channel {
+            Channel::Email => u.email,
+            Channel::Sms => u.phone,
+        });
+        let what = if channel == Channel::Email {
+            "email"
+        } else {
+            "phone"
+        };
+        Ok(contact.ok_or(Fail(format!("user '{uid}' has no {what}"))))
+    }
+
+    /// Queue an outbound message: the message, its delivery (through the
+    /// outbox), and for the client a timeline entry.
+    fn outbound(&self, cx: &Ctx<'_>, m: Outbound) -> Effect {
+        let channel = m.channel;
+        let to_client = m.to_client;
         let mut writes = vec![
             put(
                 doc(

@@ -23,7 +23,7 @@ use crm_aws::{AwsPorts, provision};
 use crm_core::Engine;
 use crm_core::memory::ManualClock;
 use crm_core::ports::{Clock, Ports, SYSTEM_TENANT};
-use crm_core::system::{LogDelivery, RandomIds};
+use crm_core::system::{LogDelivery, TimeOrderedIds};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -80,7 +80,7 @@ impl AwsRig {
                 events: ports.events.clone(),
                 delivery: Arc::new(LogDelivery),
                 clock: clock.clone(),
-                ids: Arc::new(RandomIds),
+                ids: Arc::new(TimeOrderedIds),
             },
             aws_engine_config(),
         );

@@ -74,6 +74,19 @@ fn status_mib(name: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Bytes this process read and wrote through system calls so far
+/// (`rchar`, `wchar` of `/proc/self/io`; page-cache hits included).
+fn io_bytes() -> (u64, u64) {
+    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    let field = |name: &str| {
+        io.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (field("rchar:"), field("wchar:"))
+}
+
 /// The resident memory split: heap and other anonymous memory, mapped
 /// files, shared memory (SQLite's WAL index).
 fn memory_split() -> String {
@@ -313,9 +326,11 @@ async fn backlog_phase(n: usize, clients: usize) {
         memory_split()
     );
 
+    let io0 = io_bytes();
     let t2 = Instant::now();
     let now = c.post("/v1/clock/advance", json!({"seconds": 7200})).await;
     let ran = t2.elapsed();
+    let io1 = io_bytes();
     let (rss_after, hwm_after) = memory_mib();
     let backlog = server.runtime.backlog().await.expect("backlog");
     assert_eq!(
@@ -338,6 +353,12 @@ async fn backlog_phase(n: usize, clients: usize) {
         n as f64 / ran.as_secs_f64()
     );
     println!(
+        "file I/O of the advance: read {:.0} MiB, wrote {:.0} MiB ({:.1} KiB written per robot run)",
+        (io1.0 - io0.0) as f64 / 1048576.0,
+        (io1.1 - io0.1) as f64 / 1048576.0,
+        (io1.1 - io0.1) as f64 / 1024.0 / n as f64
+    );
+    println!(
         "memory after the backlog ran: VmRSS {rss_after:.1} MiB (peak VmHWM {hwm_after:.1} MiB; {})",
         memory_split()
     );
@@ -349,6 +370,14 @@ async fn backlog_phase(n: usize, clients: usize) {
         );
     }
     server.shutdown().await.expect("shutdown");
+    if let Ok(keep) = std::env::var("BENCH_KEEP_DB") {
+        std::fs::copy(&db, &keep).expect("copy the database");
+        let wal = db.with_extension("sqlite-wal");
+        if wal.exists() {
+            std::fs::copy(&wal, format!("{keep}-wal")).expect("copy the WAL");
+        }
+        println!("database kept in {keep}");
+    }
 }
 
 /// Phases 2 and 3 on a system-clock server.

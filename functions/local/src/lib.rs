@@ -22,3 +22,11 @@ pub mod server;
 pub use clock::{ClockMode, RuntimeClock};
 pub use runtime::{Runtime, RuntimeError, RuntimeOptions};
 pub use server::{ServeConfig, Server};
+
+/// The process allocates and frees many small values (JSON documents, the
+/// strings of SQLite rows) on every robot run; mimalloc does that faster
+/// than the system allocator (see BENCHMARKS.md). It is the allocator of
+/// every program linking this library: the `crm-automation` binary, its
+/// tests and its benchmark.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -47,7 +47,7 @@ use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinHandle;
 
 use crate::clock::{RuntimeClock, ceil_millis};
-use crm_core::system::{LogDelivery, RandomIds};
+use crm_core::system::{LogDelivery, TimeOrderedIds};
 
 /// Longest the worker sleeps without looking for work (a safety net: every
 /// write through the API also wakes it).
@@ -361,7 +361,7 @@ impl Runtime {
             events: Arc::new(events.clone()),
             delivery: options.delivery,
             clock: clock.port(),
-            ids: Arc::new(RandomIds),
+            ids: Arc::new(TimeOrderedIds),
         };
         Runtime {
             inner: Arc::new(Inner {

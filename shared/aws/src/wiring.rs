@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crm_core::ports::Ports;
-use crm_core::system::{LogDelivery, RandomIds, SystemClock};
+use crm_core::system::{LogDelivery, SystemClock, TimeOrderedIds};
 use crm_core::{Engine, EngineConfig};
 use tracing_subscriber::EnvFilter;
 
@@ -34,7 +34,7 @@ pub fn engine_on(aws: &AwsPorts) -> Engine {
         events: aws.events.clone(),
         delivery: Arc::new(LogDelivery),
         clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
+        ids: Arc::new(TimeOrderedIds),
     };
     Engine::new(ports, aws_engine_config())
 }

@@ -8,6 +8,7 @@
 //! it causes, under a key derived from the event id).
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::automation::Robot;
@@ -66,7 +67,7 @@ impl Engine {
     /// Process one outbox record, then delete it. Safe to call more than once
     /// for the same record, and after a crash half way.
     pub async fn process_outbox(&self, d: Doc) -> Result<()> {
-        let record: OutboxRecord = serde_json::from_value(d.body.clone()).map_err(|e| {
+        let record = OutboxRecord::deserialize(&d.body).map_err(|e| {
             EngineError::Store(StoreError::Unavailable(format!(
                 "corrupt outbox record {}: {e}",
                 d.key
@@ -170,7 +171,7 @@ impl Engine {
     ) -> Result<()> {
         let runs = self.ports.store.list(tenant, Kind::Run, item_id).await?;
         for d in runs {
-            let Ok(mut run) = serde_json::from_value::<RunRecord>(d.body.clone()) else {
+            let Ok(mut run) = RunRecord::deserialize(&d.body) else {
                 continue;
             };
             if run.kind != RunKind::Robot || run.visit != visit || run.status != RunStatus::Pending

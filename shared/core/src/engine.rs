@@ -119,13 +119,6 @@ pub(crate) fn hash(parts: &[&str]) -> u64 {
     h
 }
 
-/// Deterministic id of the `n`-th record of kind `prefix` made by one run:
-/// the same run always produces the same ids, so a repeated run writes the
-/// same records (and conditional writes make it one effect).
-pub(crate) fn derived_id(prefix: &str, run_id: &str, n: usize) -> String {
-    format!("{prefix}-{:016x}", hash(&[prefix, run_id, &n.to_string()]))
-}
-
 /// Timeline ids sort chronologically.
 pub(crate) fn timeline_id(at: DateTime<Utc>, suffix: &str) -> String {
     format!("{:013}-{suffix}", at.timestamp_millis().max(0))
@@ -139,7 +132,8 @@ pub(crate) fn timeline_write(tenant: &str, e: &TimelineEntry) -> Write {
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(d: &Doc) -> Result<T> {
-    serde_json::from_value(d.body.clone()).map_err(|e| {
+    // Deserialize from the borrowed value: no deep copy of the body.
+    T::deserialize(&d.body).map_err(|e| {
         EngineError::Store(StoreError::Unavailable(format!(
             "corrupt document {}: {e}",
             d.key

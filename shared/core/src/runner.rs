@@ -4,35 +4,123 @@
 //!    with a claim that expires, so a crashed runner's work is taken over).
 //! 2. Re-read the item: a run whose visit is over is cancelled, never executed.
 //! 3. Evaluate the condition against the item as it is now: false → skipped.
-//! 4. Perform the action: compute its effects as writes with deterministic ids
-//!    (derived from the run id), then commit them in ONE transaction together
-//!    with the final run record (conditional on the claim) and a check that the
-//!    item is still at the version that was read. A repeated message or a
-//!    retry after a crash therefore has one effect.
+//! 4. Perform the action: compute its effects as writes (new records get
+//!    fresh ids), then commit them in ONE transaction together with the final
+//!    run record (conditional on the claim) and a check that the item is
+//!    still at the version that was read. An attempt that does not commit
+//!    leaves nothing; a repeated message or a retry after a crash finds the
+//!    run final. Each run therefore has one effect.
 //! 5. If a robot waits for this one ("after the previous"), its due time is
 //!    computed now and a `RunReady` outbox record is written in the same
 //!    transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::automation::{Action, Robot, RotateMode};
 use crate::context::{ItemContext, Outputs};
 use crate::dispatch::robot_due;
-use crate::engine::{
-    Engine, check_fields, decode, derived_id, doc, put, timeline_id, timeline_write,
-};
+use crate::engine::{Engine, check_fields, decode, doc, put, timeline_id, timeline_write};
 use crate::error::Result;
 use crate::model::{
     Activity, Channel, Chat, Client, FeedPost, Item, ItemChange, Message, Notification, Outbound,
     OutboundStatus, OutboxRecord, Pipeline, RunRecord, RunStatus, StageMove, Task, TaskStatus,
     TimelineEntry, User,
 };
-use crate::ports::{Cond, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, StoreError, Write};
+use crate::ports::{
+    Cond, Doc, DocKey, DocStore, IdGen, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write,
+};
 use crate::template::{Template, format_value};
 use crate::validate::{RESPONSIBLE, SUPERVISOR};
+
+/// The store as one batch of runs ([`Engine::run_jobs`]) sees it: the
+/// settings that every run reads again — pipelines, users, departments — are
+/// read from the store once per batch. Any other read, and every write, goes
+/// to the store; a write of a cached document drops it from the cache. (A
+/// setting changed while a batch runs is seen by the next batch, as if the
+/// batch had started a moment earlier.)
+struct BatchReads {
+    store: Arc<dyn DocStore>,
+    cache: Mutex<HashMap<DocKey, Option<Doc>>>,
+}
+
+impl BatchReads {
+    fn cached(kind: Kind) -> bool {
+        matches!(kind, Kind::Pipeline | Kind::User | Kind::Department)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<DocKey, Option<Doc>>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl DocStore for BatchReads {
+    async fn get(&self, key: &DocKey) -> std::result::Result<Option<Doc>, StoreError> {
+        Ok(self
+            .get_many(std::slice::from_ref(key))
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    async fn get_many(&self, keys: &[DocKey]) -> std::result::Result<Vec<Option<Doc>>, StoreError> {
+        let mut out: Vec<Option<Option<Doc>>> = {
+            let cache = self.cache();
+            keys.iter()
+                .map(|k| {
+                    Self::cached(k.kind)
+                        .then(|| cache.get(k).cloned())
+                        .flatten()
+                })
+                .collect()
+        };
+        let missing: Vec<DocKey> = keys
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| o.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !missing.is_empty() {
+            let mut got = self.store.get_many(&missing).await?.into_iter();
+            let mut cache = self.cache();
+            for (k, o) in keys.iter().zip(out.iter_mut()) {
+                if o.is_none() {
+                    let d = got.next().flatten();
+                    if Self::cached(k.kind) {
+                        cache.insert(k.clone(), d.clone());
+                    }
+                    *o = Some(d);
+                }
+            }
+        }
+        Ok(out.into_iter().map(Option::flatten).collect())
+    }
+
+    async fn list(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+    ) -> std::result::Result<Vec<Doc>, StoreError> {
+        self.store.list(tenant, kind, parent).await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> std::result::Result<(), StoreError> {
+        {
+            let mut cache = self.cache();
+            for w in &writes {
+                cache.remove(w.key());
+            }
+        }
+        self.store.transact(writes).await
+    }
+}
 
 /// What happened to a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +184,7 @@ struct Ctx<'a> {
     responsible: Option<&'a User>,
     outputs: &'a Outputs,
     now: DateTime<Utc>,
+    ids: &'a dyn IdGen,
 }
 
 impl Ctx<'_> {
@@ -114,7 +203,7 @@ impl Ctx<'_> {
     /// An outbound message of this run with no sender, subject or provider.
     fn message(&self, channel: Channel, to: String, body: String) -> Outbound {
         Outbound {
-            id: self.id(channel.as_str(), 0),
+            id: self.id(channel.as_str()),
             tenant: self.tenant.to_string(),
             channel,
             to,
@@ -130,21 +219,16 @@ impl Ctx<'_> {
         }
     }
 
-    fn id(&self, prefix: &str, n: usize) -> String {
-        derived_id(prefix, &self.run.id, n)
+    /// A new id for a record this run makes (see [`Engine::decide`] on why
+    /// fresh ids are safe for a run that may be attempted more than once).
+    fn id(&self, prefix: &str) -> String {
+        self.ids.next_id(prefix)
     }
-    fn timeline(
-        &self,
-        n: usize,
-        kind: &str,
-        author: Option<String>,
-        text: String,
-        data: Value,
-    ) -> Write {
+    fn timeline(&self, kind: &str, author: Option<String>, text: String, data: Value) -> Write {
         timeline_write(
             self.tenant,
             &TimelineEntry {
-                id: timeline_id(self.now, &self.id("tl", n)),
+                id: timeline_id(self.now, &self.id("tl")),
                 item_id: self.item.id.clone(),
                 at: self.now,
                 kind: kind.to_string(),
@@ -289,6 +373,20 @@ impl Engine {
             }
             return Ok(out);
         }
+        let batch = Engine {
+            ports: Ports {
+                store: Arc::new(BatchReads {
+                    store: self.ports.store.clone(),
+                    cache: Mutex::new(HashMap::new()),
+                }),
+                ..self.ports.clone()
+            },
+            config: self.config.clone(),
+        };
+        batch.run_batch(jobs).await
+    }
+
+    async fn run_batch(&self, jobs: Vec<Job>) -> Result<Vec<RunOutcome>> {
         let keys: Vec<DocKey> = jobs
             .iter()
             .flat_map(|j| {
@@ -395,6 +493,14 @@ impl Engine {
     /// Decide the run's outcome and the writes that commit it.
     /// `item`: the item as read before the claim (first attempt), else it is
     /// read again. A stale read is harmless: the commit checks its version.
+    ///
+    /// The records the action makes (notification, task, message, timeline
+    /// entry…) get fresh ids from the [`IdGen`]: they are written only by the
+    /// one transaction that also makes the run final, guarded by the run's
+    /// version, so an attempt that does not commit leaves nothing behind and
+    /// a later attempt of a committed run finds it final and does nothing.
+    /// Fresh ids are time-ordered in production, so a store keeps the
+    /// records of runs that ran together side by side.
     async fn decide(
         &self,
         tenant: &str,
@@ -573,6 +679,7 @@ impl Engine {
             responsible: responsible.as_ref(),
             outputs: &outputs,
             now,
+            ids: self.ports.ids.as_ref(),
         };
         if let Some(c) = &robot.condition
             && !c.evaluate(&cx.item_ctx())
@@ -680,10 +787,9 @@ impl Engine {
         let notify = |users: &[String], from: Option<String>, text: &str| -> Vec<Write> {
             users
                 .iter()
-                .enumerate()
-                .map(|(i, u)| {
+                .map(|u| {
                     let n = Notification {
-                        id: cx.id("ntf", i),
+                        id: cx.id("ntf"),
                         user_id: u.clone(),
                         from_id: from.clone(),
                         text: text.to_string(),
@@ -715,7 +821,6 @@ impl Engine {
                     None => None,
                 };
                 Effect::done(vec![cx.timeline(
-                    0,
                     "info",
                     author,
                     cx.render(&s.text),
@@ -730,7 +835,7 @@ impl Engine {
                 let accomplices = tryf!(self.resolve_users(cx, &s.accomplice_ids, &[]).await?);
                 let auditors = tryf!(self.resolve_users(cx, &s.auditor_ids, &[]).await?);
                 let task = Task {
-                    id: cx.id("task", 0),
+                    id: cx.id("task"),
                     item_id: item.id.clone(),
                     pipeline_id: item.pipeline_id.clone(),
                     stage_id: cx.robot.stage_id.clone(),
@@ -754,7 +859,6 @@ impl Engine {
                         Cond::Any,
                     ),
                     cx.timeline(
-                        0,
                         "task_created",
                         None,
                         format!("Task created: {}", task.title),
@@ -772,7 +876,7 @@ impl Engine {
                 let mut writes = Vec::new();
                 let mut done = Vec::new();
                 for d in tasks {
-                    let Ok(old) = serde_json::from_value::<Task>(d.body.clone()) else {
+                    let Ok(old) = Task::deserialize(&d.body) else {
                         continue;
                     };
                     if old.pipeline_id != pipeline_id
@@ -828,7 +932,7 @@ impl Engine {
                     None => cal.as_ref().map_or(now, |c| c.next_working_instant(now)),
                 };
                 let a = Activity {
-                    id: cx.id("act", 0),
+                    id: cx.id("act"),
                     item_id: item.id.clone(),
                     stage_id: cx.robot.stage_id.clone(),
                     visit: cx.run.visit,
@@ -854,7 +958,6 @@ impl Engine {
                         Cond::Any,
                     ),
                     cx.timeline(
-                        0,
                         "activity_planned",
                         None,
                         format!(
@@ -886,7 +989,6 @@ impl Engine {
                         .await?
                 );
                 Effect::done(vec![cx.timeline(
-                    0,
                     "comment",
                     Some(author),
                     cx.render(&s.text),
@@ -900,7 +1002,7 @@ impl Engine {
                 );
                 let recipients = tryf!(self.resolve_users(cx, &s.recipient_ids, &[]).await?);
                 let post = FeedPost {
-                    id: cx.id("post", 0),
+                    id: cx.id("post"),
                     subject: cx.render(&s.subject),
                     text: cx.render(&s.text),
                     sender_id: sender,
@@ -929,7 +1031,7 @@ impl Engine {
                     ))));
                 }
                 let chat = Chat {
-                    id: cx.id("chat", 0),
+                    id: cx.id("chat"),
                     name: cx.render(&s.name),
                     member_ids: members,
                     history_hidden_for: Vec::new(),
@@ -986,7 +1088,7 @@ impl Engine {
                         .await?
                 );
                 let m = Message {
-                    id: cx.id("msg", 0),
+                    id: cx.id("msg"),
                     chat_id: Some(chat_id.clone()),
                     sender_id: sender,
                     recipient_id: None,
@@ -1015,7 +1117,7 @@ impl Engine {
                 );
                 let to = tryf!(self.resolve_user(cx, &s.recipient_id).await?);
                 let m = Message {
-                    id: cx.id("msg", 0),
+                    id: cx.id("msg"),
                     chat_id: None,
                     sender_id: sender,
                     recipient_id: Some(to.clone()),
@@ -1152,7 +1254,7 @@ impl Engine {
                     let mut changed = item.clone();
                     changed.responsible_id = pick.clone();
                     let tl = vec![TimelineEntry {
-                        id: timeline_id(now, &cx.id("tl", 0)),
+                        id: timeline_id(now, &cx.id("tl")),
                         item_id: item.id.clone(),
                         at: now,
                         kind: "responsible_changed".into(),
@@ -1179,7 +1281,7 @@ impl Engine {
                     Some(r) => tryf!(self.resolve_user(cx, r).await?),
                     None => item.responsible_id.clone(),
                 };
-                let id = cx.id("item", 0);
+                let id = cx.id("item");
                 let chain = crate::model::Chain {
                     id: cx.run.chain.id.clone(),
                     hops,
@@ -1335,7 +1437,6 @@ impl Engine {
         ];
         if to_client {
             writes.push(cx.timeline(
-                0,
                 &format!("{}_sent", channel.as_str()),
                 None,
                 format!(
@@ -1432,7 +1533,7 @@ impl Engine {
             return Ok(Ok(Effect::done(Vec::new()).note("no field changed")));
         }
         let tl = vec![TimelineEntry {
-            id: timeline_id(cx.now, &cx.id("tl", 0)),
+            id: timeline_id(cx.now, &cx.id("tl")),
             item_id: item.id.clone(),
             at: cx.now,
             kind: "fields_changed".into(),
@@ -1466,5 +1567,82 @@ fn coerce(t: crate::model::FieldType, v: Value) -> Value {
         ) => Value::String(format_value(&v)),
         (F::List, Value::String(s)) if s.is_empty() => Value::Null,
         _ => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::memory::MemStore;
+
+    /// A store that counts the documents read from it.
+    #[derive(Default)]
+    struct Counting {
+        store: MemStore,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl DocStore for Counting {
+        async fn get(&self, key: &DocKey) -> std::result::Result<Option<Doc>, StoreError> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            self.store.get(key).await
+        }
+        async fn list(
+            &self,
+            tenant: &str,
+            kind: Kind,
+            parent: &str,
+        ) -> std::result::Result<Vec<Doc>, StoreError> {
+            self.store.list(tenant, kind, parent).await
+        }
+        async fn transact(&self, writes: Vec<Write>) -> std::result::Result<(), StoreError> {
+            self.store.transact(writes).await
+        }
+    }
+
+    fn user(name: &str, version: u64) -> Doc {
+        Doc {
+            key: DocKey::new("t", Kind::User, "u1"),
+            version,
+            parent: None,
+            expires_at: None,
+            body: json!({ "name": name }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_reads_settings_once_and_never_serves_what_it_overwrote() {
+        let inner = Arc::new(Counting::default());
+        inner
+            .transact(vec![put(user("Anna", 1), Cond::Absent)])
+            .await
+            .unwrap();
+        let batch = BatchReads {
+            store: inner.clone(),
+            cache: Mutex::new(HashMap::new()),
+        };
+        let key = DocKey::new("t", Kind::User, "u1");
+        let item = DocKey::new("t", Kind::Item, "i1");
+        for _ in 0..3 {
+            let got = batch.get_many(&[key.clone(), item.clone()]).await.unwrap();
+            assert_eq!(
+                got[0].as_ref().map(|d| d.body["name"].clone()),
+                Some(json!("Anna"))
+            );
+            assert_eq!(got[1], None);
+        }
+        // The user once; the item (not a setting) every time.
+        assert_eq!(inner.reads.load(Ordering::Relaxed), 1 + 3);
+        batch
+            .transact(vec![put(user("Boris", 2), Cond::Version(1))])
+            .await
+            .unwrap();
+        let got = batch.get(&key).await.unwrap().unwrap();
+        assert_eq!((got.version, got.body["name"].clone()), (2, json!("Boris")));
     }
 }

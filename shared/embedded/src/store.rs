@@ -17,6 +17,12 @@ pub(crate) const LIST: &str = "SELECT id, version, parent, expires_at, body \
                     FROM docs INDEXED BY docs_by_parent \
                     WHERE tenant = ?1 AND kind = ?2 AND parent = ?3 \
                     ORDER BY id COLLATE BINARY";
+/// Rewrite a document in place when its parent and expiry stay: only its
+/// data page changes, no index entry.
+const REWRITE: &str = "UPDATE docs SET version = ?4, body = ?7 \
+                       WHERE tenant = ?1 AND kind = ?2 AND id = ?3 \
+                       AND parent IS ?5 AND expires_at IS ?6";
+/// A new document, or one whose parent or expiry changes.
 const PUT: &str = "INSERT INTO docs (tenant, kind, id, version, parent, expires_at, body) \
                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                    ON CONFLICT (tenant, kind, id) DO UPDATE SET \
@@ -168,7 +174,7 @@ impl SqliteStore {
                 });
             }
         }
-        for (op, _, _) in &ops {
+        for (op, _, cond) in &ops {
             let res = match op {
                 Op::Put {
                     key,
@@ -176,8 +182,8 @@ impl SqliteStore {
                     parent,
                     expires_at,
                     body,
-                } => tx.prepare_cached(PUT).and_then(|mut st| {
-                    st.execute(params![
+                } => {
+                    let args = params![
                         key.tenant,
                         key.kind.as_str(),
                         key.id,
@@ -185,8 +191,19 @@ impl SqliteStore {
                         parent,
                         expires_at,
                         body
-                    ])
-                }),
+                    ];
+                    // A document that must be new skips the in-place attempt.
+                    let rewritten = if *cond == Cond::Absent {
+                        Ok(0)
+                    } else {
+                        tx.prepare_cached(REWRITE)
+                            .and_then(|mut st| st.execute(args))
+                    };
+                    match rewritten {
+                        Ok(0) => tx.prepare_cached(PUT).and_then(|mut st| st.execute(args)),
+                        other => other,
+                    }
+                }
                 Op::Delete { key } => tx.prepare_cached(DELETE).and_then(|mut st| {
                     st.execute((key.tenant.as_str(), key.kind.as_str(), key.id.as_str()))
                 }),

@@ -448,3 +448,107 @@ fn due_reads_the_due_index_in_order() {
     assert!(plan.contains("jobs_by_due"), "{plan}");
     assert!(!plan.contains("TEMP B-TREE"), "{plan}");
 }
+
+/// Schema version 1 (before documents moved to a rowid table), with data.
+const SCHEMA_V1: &str = "
+CREATE TABLE docs (
+    tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,
+    version INTEGER NOT NULL, parent TEXT, expires_at INTEGER, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, kind, id)
+) WITHOUT ROWID;
+CREATE INDEX docs_by_parent ON docs (tenant, kind, parent, id);
+CREATE INDEX docs_by_expiry ON docs (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE jobs (
+    name TEXT PRIMARY KEY, tenant TEXT NOT NULL, run_id TEXT NOT NULL,
+    due_at_ns INTEGER NOT NULL, seq INTEGER NOT NULL, scheduled INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX jobs_by_due ON jobs (due_at_ns, seq);
+CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
+INSERT INTO docs VALUES ('t1', 'item', 'a', 3, NULL, NULL, '{\"id\":\"a\",\"n\":3}');
+INSERT INTO docs VALUES ('t1', 'run', 'a:1:r', 1, 'a', NULL, '{\"id\":\"a:1:r\"}');
+INSERT INTO docs VALUES ('t1', 'run', 'a:1:s', 2, 'a', 99, '{\"id\":\"a:1:s\"}');
+PRAGMA user_version = 1;
+";
+
+#[tokio::test]
+async fn a_version_1_database_is_migrated_with_its_documents_and_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(crate::DB_FILE)).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        let body = serde_json::to_string(&job("a:1:r", t0())).unwrap();
+        conn.execute(
+            "INSERT INTO jobs VALUES ('run-a', 't1', 'a:1:r', 1, 1, 1, ?1)",
+            [body],
+        )
+        .unwrap();
+    }
+    let db = Db::open(dir.path()).unwrap();
+    let s = db.store();
+    let a = s.get(&DocKey::new("t1", Kind::Item, "a")).await.unwrap();
+    assert_eq!(
+        a.map(|d| (d.version, d.body)),
+        Some((3, json!({"id": "a", "n": 3})))
+    );
+    let runs: Vec<(String, u64, Option<i64>)> = s
+        .list("t1", Kind::Run, "a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.key.id, d.version, d.expires_at))
+        .collect();
+    assert_eq!(
+        runs,
+        vec![("a:1:r".into(), 1, None), ("a:1:s".into(), 2, Some(99))]
+    );
+    assert_eq!(
+        s.purge_expired(100).unwrap(),
+        1,
+        "the expiry index came along"
+    );
+    let due = db.jobs().due(far(), 10).unwrap();
+    assert_eq!(
+        due,
+        vec![job("a:1:r", t0())],
+        "queued work survives the upgrade"
+    );
+    // Written after the upgrade: the old key must still be unique.
+    let dup = s.transact(vec![put(doc("a", 1, None), Cond::Absent)]).await;
+    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
+    drop(db);
+    let conn = rusqlite::Connection::open(dir.path().join(crate::DB_FILE)).unwrap();
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    let seqs: i64 = conn
+        .query_row("SELECT COUNT(DISTINCT seq) FROM docs", [], |r| r.get(0))
+        .expect("documents are in the rowid table");
+    assert_eq!(seqs, 2, "three documents migrated, one purged since");
+}
+
+#[tokio::test]
+async fn rewriting_a_document_in_place_keeps_its_lists_and_expiry_exact() {
+    let db = Db::open_in_memory().unwrap();
+    let s = db.store();
+    let mut d = doc("x", 1, Some("p"));
+    s.transact(vec![put(d.clone(), Cond::Absent)])
+        .await
+        .unwrap();
+    // Same parent and expiry: rewritten in place.
+    d.version = 2;
+    d.body = json!({"id": "x", "n": 2});
+    s.transact(vec![put(d.clone(), Cond::Version(1))])
+        .await
+        .unwrap();
+    // A new expiry: the expiry index must see it.
+    d.version = 3;
+    d.expires_at = Some(50);
+    s.transact(vec![put(d.clone(), Cond::Any)]).await.unwrap();
+    let listed = s.list("t1", Kind::Item, "p").await.unwrap();
+    assert_eq!(listed, vec![d.clone()]);
+    assert_eq!(s.purge_expired(49).unwrap(), 0);
+    assert_eq!(s.purge_expired(51).unwrap(), 1);
+    assert_eq!(s.list("t1", Kind::Item, "p").await.unwrap(), vec![]);
+}

@@ -268,6 +268,7 @@ pub struct Runtime {
 
 struct Inner {
     engine: Arc<Engine>,
+    db: Db,
     jobs: SqliteJobs,
     events: SqliteEvents,
     clock: RuntimeClock,
@@ -337,17 +338,24 @@ pub struct Backlog {
     pub events: usize,
     /// Stored jobs (due or not).
     pub jobs: usize,
+    /// Queued jobs and events that could not be read and were set aside
+    /// (`parked` table of the database; logged as errors when parked).
+    pub parked: usize,
 }
 
 impl Runtime {
     /// Open (or create) the database in `dir` and build the engine on it.
     /// The worker is not started: see [`Runtime::spawn_worker`].
     pub fn open(dir: &Path, clock: RuntimeClock) -> Result<Runtime, RuntimeError> {
-        Ok(Runtime::with_db(
-            Db::open(dir)?,
-            clock,
-            RuntimeOptions::default(),
-        ))
+        let db = Db::open(dir)?;
+        let parked = db.parked()?;
+        if parked > 0 {
+            tracing::warn!(
+                parked,
+                "the database holds queued jobs or events that could not be read (table `parked`)"
+            );
+        }
+        Ok(Runtime::with_db(db, clock, RuntimeOptions::default()))
     }
 
     /// The runtime on an already opened database.
@@ -366,6 +374,7 @@ impl Runtime {
         Runtime {
             inner: Arc::new(Inner {
                 engine: Arc::new(Engine::new(ports, options.engine)),
+                db,
                 jobs,
                 events,
                 clock,
@@ -439,6 +448,7 @@ impl Runtime {
             outbox,
             events: self.inner.events.len()?,
             jobs: self.inner.jobs.len()?,
+            parked: self.inner.db.parked()?,
         })
     }
 

@@ -26,19 +26,32 @@ impl SqliteEvents {
     }
 
     /// Up to `limit` of the oldest events with their sequence numbers, oldest
-    /// first. They stay stored until [`SqliteEvents::ack`].
+    /// first. They stay stored until [`SqliteEvents::ack`]. An event that
+    /// cannot be read is parked (see [`Db::parked`]), not returned.
     pub fn peek(&self, limit: usize) -> Result<Vec<(i64, QueuedEvent)>, EmbeddedError> {
-        let rows = {
-            let g = self.db.lock();
-            let mut st = g.conn.prepare_cached(PEEK)?;
-            st.query_map([sql_limit(limit)], |row| {
+        let mut g = self.db.lock();
+        let rows = g
+            .conn
+            .prepare_cached(PEEK)?
+            .query_map([sql_limit(limit)], |row| {
                 Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        rows.into_iter()
-            .map(|(seq, body)| Ok((seq, serde_json::from_str(&body)?)))
-            .collect()
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (seq, body) in rows {
+            match serde_json::from_str(&body) {
+                Ok(event) => out.push((seq, event)),
+                Err(e) => crate::park(
+                    &mut g.conn,
+                    "events",
+                    &seq.to_string(),
+                    &body,
+                    &e.to_string(),
+                    (ACK, &[&seq]),
+                )?,
+            }
+        }
+        Ok(out)
     }
 
     /// Remove the event with this sequence number. Unknown numbers are fine.

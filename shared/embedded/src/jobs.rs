@@ -118,7 +118,8 @@ impl SqliteJobs {
 
     /// Up to `limit` jobs due at or before `now`, earliest first, marked as
     /// taken. They stay stored until [`SqliteJobs::ack`]: calling `due` again
-    /// returns them again.
+    /// returns them again. A row that cannot be read is parked (see
+    /// [`Db::parked`](crate::Db::parked)), not returned.
     pub fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>, EmbeddedError> {
         let mut g = self.db.lock();
         let rows = g
@@ -134,8 +135,20 @@ impl SqliteJobs {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut jobs = Vec::with_capacity(rows.len());
         for (name, seq, body) in rows {
-            jobs.push(serde_json::from_str(&body)?);
-            g.taken_jobs.insert(name, seq);
+            match serde_json::from_str(&body) {
+                Ok(job) => {
+                    jobs.push(job);
+                    g.taken_jobs.insert(name, seq);
+                }
+                Err(e) => crate::park(
+                    &mut g.conn,
+                    "jobs",
+                    &name,
+                    &body,
+                    &e.to_string(),
+                    (ACK_TAKEN, &[&name, &seq]),
+                )?,
+            }
         }
         Ok(jobs)
     }

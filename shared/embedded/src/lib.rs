@@ -15,6 +15,8 @@
 //! lose the last few committed transactions (the file itself stays
 //! consistent). Jobs and events stay in their tables until they are acked, so
 //! work taken but not finished before a crash is offered again after restart.
+//! A queued job or event whose stored body cannot be read is moved to the
+//! `parked` table ([`Db::parked`] counts them) instead of blocking the queue.
 //!
 //! # Concurrency
 //!
@@ -90,6 +92,13 @@ CREATE INDEX IF NOT EXISTS jobs_by_due ON jobs (due_at_ns, seq);
 CREATE TABLE IF NOT EXISTS events (
     seq  INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parked (
+    seq   INTEGER PRIMARY KEY,
+    queue TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    body  TEXT NOT NULL,
+    error TEXT NOT NULL
 );
 PRAGMA user_version = 2;
 COMMIT;
@@ -241,6 +250,39 @@ impl Db {
     /// transaction open (rusqlite rolls back on drop), so poisoning is ignored.
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Move a queued row whose body cannot be read (written by another version,
+/// or damaged) to the `parked` table, with the reason, in one transaction
+/// with `delete` (which removes it from its queue). It stays there for an
+/// operator; it no longer blocks the rows behind it.
+fn park(
+    conn: &mut Connection,
+    queue: &str,
+    key: &str,
+    body: &str,
+    error: &str,
+    delete: (&str, &[&dyn rusqlite::ToSql]),
+) -> Result<(), EmbeddedError> {
+    tracing::error!(queue, key, error, "unreadable queued row parked");
+    let tx = conn.transaction()?;
+    tx.prepare_cached("INSERT INTO parked (queue, key, body, error) VALUES (?1, ?2, ?3, ?4)")?
+        .execute((queue, key, body, error))?;
+    tx.prepare_cached(delete.0)?.execute(delete.1)?;
+    tx.commit()?;
+    Ok(())
+}
+
+impl Db {
+    /// Number of parked rows (queued jobs or events that could not be read).
+    pub fn parked(&self) -> Result<usize, EmbeddedError> {
+        let g = self.lock();
+        let n: i64 = g
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM parked")?
+            .query_row([], |row| row.get(0))?;
+        Ok(count(n))
     }
 }
 

@@ -552,3 +552,53 @@ async fn rewriting_a_document_in_place_keeps_its_lists_and_expiry_exact() {
     assert_eq!(s.purge_expired(51).unwrap(), 1);
     assert_eq!(s.list("t1", Kind::Item, "p").await.unwrap(), vec![]);
 }
+
+#[tokio::test]
+async fn an_unreadable_job_or_event_is_parked_and_the_rest_still_run() {
+    let db = Db::open_in_memory().unwrap();
+    let jobs = db.jobs();
+    let events = db.events();
+    jobs.send(vec![job("r-late", t0())]).await.unwrap();
+    events.send(event("e-late")).await.unwrap();
+    {
+        let g = db.lock();
+        // Written by some other version: ahead of the good ones in both queues.
+        g.conn
+            .execute(
+                "INSERT INTO jobs VALUES ('run-bad', 't1', 'bad', 0, 0, 1, '{\"tenant\":1}')",
+                [],
+            )
+            .unwrap();
+        g.conn
+            .execute("INSERT INTO events (seq, body) VALUES (0, 'not json')", [])
+            .unwrap();
+    }
+    let due = jobs.due(far(), 10).unwrap();
+    assert_eq!(due, vec![job("r-late", t0())]);
+    let peeked: Vec<String> = events
+        .peek(10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.event_id)
+        .collect();
+    assert_eq!(peeked, vec!["e-late".to_string()]);
+    assert_eq!(db.parked().unwrap(), 2);
+    assert_eq!((jobs.len().unwrap(), events.len().unwrap()), (1, 1));
+    // Parked with what is needed to look into it.
+    let g = db.lock();
+    let kept: Vec<(String, String, String)> = g
+        .conn
+        .prepare("SELECT queue, key, body FROM parked ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        kept,
+        vec![
+            ("jobs".into(), "run-bad".into(), "{\"tenant\":1}".into()),
+            ("events".into(), "0".into(), "not json".into()),
+        ]
+    );
+}

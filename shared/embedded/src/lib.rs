@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crm_core::ports::{PortError, StoreError};
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 mod events;
 mod jobs;
@@ -53,7 +53,8 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Schema version stored in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 2;
 
-/// The schema; every statement is idempotent.
+/// The schema, run in one transaction at every open; every statement is
+/// idempotent.
 ///
 /// Documents live in a rowid table, in the order they were first written,
 /// and are found through the unique `docs_by_key` index. Documents written
@@ -65,7 +66,6 @@ const SCHEMA_VERSION: i64 = 2;
 /// few, neighbouring pages. (Version 1 kept the body in a `WITHOUT ROWID`
 /// table ordered by key, where every run touched pages all over the file.)
 const SCHEMA: &str = "
-BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS docs (
     seq        INTEGER PRIMARY KEY,
     tenant     TEXT NOT NULL,
@@ -101,31 +101,23 @@ CREATE TABLE IF NOT EXISTS parked (
     error TEXT NOT NULL
 );
 PRAGMA user_version = 2;
-COMMIT;
 ";
 
-/// From schema version 1: the documents move into the rowid table (jobs and
-/// events are unchanged). One transaction: a crash leaves version 1 intact.
-const MIGRATE_FROM_1: &str = "
-BEGIN IMMEDIATE;
+/// From schema version 1, before [`SCHEMA`] (in the same transaction): the
+/// key-ordered `docs` table steps aside for the rowid one.
+const V1_ASIDE: &str = "
 DROP INDEX IF EXISTS docs_by_parent;
 DROP INDEX IF EXISTS docs_by_expiry;
 ALTER TABLE docs RENAME TO docs_v1;
-CREATE TABLE docs (
-    seq        INTEGER PRIMARY KEY,
-    tenant     TEXT NOT NULL,
-    kind       TEXT NOT NULL,
-    id         TEXT NOT NULL,
-    version    INTEGER NOT NULL,
-    parent     TEXT,
-    expires_at INTEGER,
-    body       TEXT NOT NULL
-);
+";
+
+/// From schema version 1, after [`SCHEMA`]: the documents move into the rowid
+/// table (jobs and events are unchanged).
+const V1_COPY: &str = "
 INSERT INTO docs (tenant, kind, id, version, parent, expires_at, body)
     SELECT tenant, kind, id, version, parent, expires_at, body FROM docs_v1
     ORDER BY tenant, kind, id;
 DROP TABLE docs_v1;
-COMMIT;
 ";
 
 /// Failures of the embedded adapters.
@@ -216,7 +208,7 @@ impl Db {
         SqliteEvents::new(self.clone())
     }
 
-    fn init(conn: Connection) -> Result<Db, EmbeddedError> {
+    fn init(mut conn: Connection) -> Result<Db, EmbeddedError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // In memory the journal mode stays "memory"; on a file it becomes "wal".
         let mode: String =
@@ -229,11 +221,17 @@ impl Db {
         if found > SCHEMA_VERSION {
             return Err(EmbeddedError::Schema { found });
         }
+        // One transaction: a crash half way leaves the file as it was.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if found == 1 {
             tracing::info!("migrating the database from schema version 1 to 2");
-            conn.execute_batch(MIGRATE_FROM_1)?;
+            tx.execute_batch(V1_ASIDE)?;
         }
-        conn.execute_batch(SCHEMA)?;
+        tx.execute_batch(SCHEMA)?;
+        if found == 1 {
+            tx.execute_batch(V1_COPY)?;
+        }
+        tx.commit()?;
         conn.set_prepared_statement_cache_capacity(32);
         let job_seq: i64 =
             conn.query_row("SELECT IFNULL(MAX(seq), 0) FROM jobs", [], |row| row.get(0))?;

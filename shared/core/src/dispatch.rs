@@ -8,12 +8,11 @@
 //! it causes, under a key derived from the event id).
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::automation::Robot;
 use crate::context::{ItemContext, Outputs};
-use crate::engine::{Engine, OUTBOX_PENDING, doc, put};
+use crate::engine::{Engine, OUTBOX_PENDING, decode, doc, put};
 use crate::error::{EngineError, Result};
 use crate::model::{
     Activity, Chain, EventRecord, Item, ItemChange, Outbound, OutboundStatus, OutboxRecord,
@@ -67,12 +66,7 @@ impl Engine {
     /// Process one outbox record, then delete it. Safe to call more than once
     /// for the same record, and after a crash half way.
     pub async fn process_outbox(&self, d: Doc) -> Result<()> {
-        let record = OutboxRecord::deserialize(&d.body).map_err(|e| {
-            EngineError::Store(StoreError::Unavailable(format!(
-                "corrupt outbox record {}: {e}",
-                d.key
-            )))
-        })?;
+        let record: OutboxRecord = decode(&d)?;
         match record {
             OutboxRecord::ItemChanged(c) => self.on_item_changed(&c).await?,
             OutboxRecord::RunReady(job) => self.dispatch_jobs(vec![job]).await?,
@@ -171,7 +165,7 @@ impl Engine {
     ) -> Result<()> {
         let runs = self.ports.store.list(tenant, Kind::Run, item_id).await?;
         for d in runs {
-            let Ok(mut run) = RunRecord::deserialize(&d.body) else {
+            let Ok(mut run) = decode::<RunRecord>(&d) else {
                 continue;
             };
             if run.kind != RunKind::Robot || run.visit != visit || run.status != RunStatus::Pending

@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::automation::{Action, Robot, RotateMode};
@@ -876,7 +875,7 @@ impl Engine {
                 let mut writes = Vec::new();
                 let mut done = Vec::new();
                 for d in tasks {
-                    let Ok(old) = Task::deserialize(&d.body) else {
+                    let Ok(old) = decode::<Task>(&d) else {
                         continue;
                     };
                     if old.pipeline_id != pipeline_id

@@ -37,9 +37,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
+use crm_core::RunOutcome;
 use crm_core::model::{RunRecord, RunStatus};
 use crm_core::ports::{Clock, Delivery, DocKey, Job, Kind, Ports};
-use crm_core::runner::RunOutcome;
 use crm_core::{Engine, EngineConfig};
 use crm_embedded::{Db, EmbeddedError, SqliteEvents, SqliteJobs};
 use crm_http::ClockControl;

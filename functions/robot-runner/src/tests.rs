@@ -3,9 +3,9 @@
 
 use super::*;
 use chrono::{DateTime, Utc};
-use crm_core::dispatch::run_id;
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunRecord;
+use crm_core::planning::run_id;
 use crm_core::ports::Clock;
 use lambda_runtime::Context;
 use serde_json::json;

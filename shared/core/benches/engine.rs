@@ -6,11 +6,12 @@ use std::hint::black_box;
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use crm_core::automation::{Robot, Trigger};
 use crm_core::context::{ItemContext, Outputs};
-use crm_core::dispatch::plan_runs;
 use crm_core::model::{Chain, Client, Item, Pipeline, Semantic, Stage, User};
+use crm_core::planning::plan_runs;
+use crm_core::robots::Robot;
 use crm_core::template::Template;
+use crm_core::triggers::Trigger;
 use crm_core::triggers::{EventFacts, TriggerSet};
 use crm_core::workhours::{WorkCalendar, WorkingHours};
 use serde_json::{Value, json};
@@ -79,7 +80,7 @@ fn user() -> User {
     }
 }
 
-const TYPES: [&str; 13] = crm_core::automation::TRIGGER_TYPES;
+const TYPES: &[&str] = crm_core::triggers::TRIGGER_TYPES;
 
 /// 1,000 triggers over 20 stages and 13 event types, each with a condition.
 fn triggers(all_same_type: bool) -> Vec<Trigger> {

@@ -35,7 +35,7 @@ use serde_json::Value;
 use crate::template::{Resolve, format_value};
 
 /// A condition operator. Serialized in snake_case (`not_in`, `not_empty`, …).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     /// Equal (see the module docs for coercions).
@@ -148,7 +148,7 @@ impl fmt::Display for Op {
 /// `{"field", "op", "value"}` (a `null` value is omitted). Deserializing
 /// rejects unknown keys, mixed group/leaf keys and leaves without `field` or
 /// `op`; a missing `value` is `null`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Condition {
     /// AND: true when every child is true (an empty list is true, but

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-use crate::automation::Robot;
 use crate::model::{Item, Pipeline, Semantic, Task, User};
+use crate::robots::Robot;
 use crate::template::Resolve;
 
 /// Outputs of the robots of one visit: robot id → output name → value.
@@ -133,21 +133,43 @@ pub fn is_robot_path(pipeline: &Pipeline, robots: &[Robot], robot: &Robot, path:
     })
 }
 
+/// An item path a robot may write with `modify_item` (and a `field_changed`
+/// trigger may watch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritablePath<'a> {
+    Title,
+    Amount,
+    Currency,
+    IsRepeat,
+    ResponsibleId,
+    ClientName,
+    ClientPhone,
+    ClientEmail,
+    /// `fields.<key>`, a custom field declared on the pipeline.
+    Field(&'a str),
+}
+
+/// The writable path `path` names in this pipeline, if any.
+pub fn writable_path<'a>(pipeline: &Pipeline, path: &'a str) -> Option<WritablePath<'a>> {
+    Some(match path {
+        "title" => WritablePath::Title,
+        "amount" => WritablePath::Amount,
+        "currency" => WritablePath::Currency,
+        "is_repeat" => WritablePath::IsRepeat,
+        "responsible_id" => WritablePath::ResponsibleId,
+        "client.name" => WritablePath::ClientName,
+        "client.phone" => WritablePath::ClientPhone,
+        "client.email" => WritablePath::ClientEmail,
+        _ => WritablePath::Field(
+            path.strip_prefix("fields.")
+                .filter(|k| pipeline.field(k).is_some())?,
+        ),
+    })
+}
+
 /// Item paths a robot may write with `modify_item`.
 pub fn is_writable_path(pipeline: &Pipeline, path: &str) -> bool {
-    matches!(
-        path,
-        "title"
-            | "amount"
-            | "currency"
-            | "is_repeat"
-            | "responsible_id"
-            | "client.name"
-            | "client.phone"
-            | "client.email"
-    ) || path
-        .strip_prefix("fields.")
-        .is_some_and(|k| pipeline.field(k).is_some())
+    writable_path(pipeline, path).is_some()
 }
 
 /// Paths of a task usable in a `task_status` trigger's filter.

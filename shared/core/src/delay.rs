@@ -10,7 +10,7 @@ use crate::workhours::{WorkCalendar, saturating_add};
 pub const MAX_DELAY_DAYS: i64 = 366;
 
 /// Unit of a [`Duration`], serialized as `"minutes"`, `"hours"`, `"days"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TimeUnit {
     /// Minutes.
@@ -22,7 +22,7 @@ pub enum TimeUnit {
 }
 
 /// A length of time as configured: `{"amount": 2, "unit": "hours"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Duration {
     /// How many units.
     pub amount: u32,

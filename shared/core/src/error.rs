@@ -25,6 +25,10 @@ pub enum EngineError {
     /// Stale `If-Match` version or lost optimistic race (HTTP 409).
     #[error("version conflict: {0}")]
     Conflict(String),
+    /// A stored document cannot be read as the record it should be (written
+    /// by another version, or damaged). Not transient: retrying will not help.
+    #[error("corrupt document {0}")]
+    Corrupt(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -1,19 +1,30 @@
 //! crm-core: the robots-and-triggers engine. Pure: no I/O, no AWS, no system clock.
+//!
+//! Where things live: `robots/` (one file per robot type, one catalogue),
+//! `triggers/` (one file per trigger type, selection), `flows/` (stage change,
+//! trigger evaluation, robot run), `engine/` (the API operations), `store`
+//! (records ↔ documents), `ports` (the outside world), `memory` (in-memory
+//! adapters for tests).
 pub mod api;
-pub mod automation;
+pub mod catalogue;
+pub mod check;
+pub mod client_index;
 pub mod condition;
 pub mod context;
 pub mod delay;
-pub mod dispatch;
 pub mod engine;
 pub mod error;
+pub mod fields;
+pub mod flows;
 pub mod memory;
 pub mod model;
+pub mod planning;
 pub mod ports;
-pub mod runner;
+pub mod robots;
+pub mod store;
 pub mod system;
 pub mod template;
 pub mod triggers;
-pub mod validate;
 pub mod workhours;
 pub use engine::{Engine, EngineConfig};
+pub use flows::robot_run::RunOutcome;

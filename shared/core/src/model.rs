@@ -169,7 +169,7 @@ pub struct Item {
 }
 
 /// Status of a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     Pending,
@@ -218,7 +218,9 @@ pub struct Task {
 }
 
 /// Kind of a planned activity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityType {
     Call,
@@ -269,7 +271,9 @@ pub struct Notification {
 }
 
 /// Type of a chat message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageType {
     #[default]
@@ -442,7 +446,7 @@ pub struct RunRecord {
     pub outputs: BTreeMap<String, Value>,
     /// Robot runs: the robot as it was configured when the visit began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub robot: Option<crate::automation::Robot>,
+    pub robot: Option<crate::robots::Robot>,
     /// Robot runs: waits for this run to finish first (`after_previous`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_run: Option<String>,

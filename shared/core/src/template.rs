@@ -293,6 +293,27 @@ impl fmt::Display for Template {
     }
 }
 
+/// In a JSON Schema a template is a string with `"format": "template"`, so
+/// that a form (and the catalogue's `templates` list) can tell which settings
+/// take `{{placeholders}}`.
+impl schemars::JsonSchema for Template {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Template".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "template",
+            "description": "Text with {{placeholders}} of the item (e.g. {{title}}, {{responsible.name}}, {{robot.<id>.<output>}})"
+        })
+    }
+}
+
 impl Serialize for Template {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.source)

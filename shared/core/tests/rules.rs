@@ -4,11 +4,11 @@ mod common;
 
 use chrono::Utc;
 use common::*;
-use crm_core::automation::{NoSettings, Trigger, TriggerKind, Webhook};
 use crm_core::condition::{Condition, Op};
 use crm_core::context::{ItemContext, Outputs};
 use crm_core::error::EngineError;
 use crm_core::model::{Chain, Client, Item, Pipeline, Semantic, Stage};
+use crm_core::triggers::{EmailRead, MissedCall, Trigger, TriggerKind, Webhook};
 use crm_core::triggers::{EventFacts, Selection, TriggerSet};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -287,7 +287,7 @@ fn select(p: &Pipeline, ts: Vec<Trigger>, item: &Item, ev: &str, data: Value) ->
 #[test]
 fn selection_rule_examples() {
     let p = pipeline(5);
-    let e = || TriggerKind::EmailRead(NoSettings {});
+    let e = || TriggerKind::EmailRead(EmailRead {});
     let item = item_at(2, 100.0);
     // current stage dropped; backwards dropped unless allowed; first in pipeline order wins
     assert_eq!(
@@ -384,7 +384,7 @@ proptest! {
         let p = pipeline(n);
         let item = item_at(cur, amount);
         let ts: Vec<Trigger> = specs.iter().enumerate().map(|(i, (st, back, min, read))| {
-            let kind = if *read { TriggerKind::EmailRead(NoSettings {}) } else { TriggerKind::MissedCall(NoSettings {}) };
+            let kind = if *read { TriggerKind::EmailRead(EmailRead {}) } else { TriggerKind::MissedCall(MissedCall {}) };
             trig(i as u64, st % n, kind, *back, *min)
         }).collect();
         let eligible = |t: &Trigger| {

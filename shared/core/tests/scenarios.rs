@@ -55,7 +55,7 @@ async fn moved_before_the_day_is_over_cancels_the_notification() {
     let item = deal(&rt, "new", 100.0).await;
     assert!(
         rt.jobs
-            .is_scheduled(T, &crm_core::dispatch::run_id(&item.id, 1, &r.id))
+            .is_scheduled(T, &crm_core::planning::run_id(&item.id, 1, &r.id))
     );
 
     rt.advance(Duration::hours(5)).await.unwrap();
@@ -63,7 +63,7 @@ async fn moved_before_the_day_is_over_cancels_the_notification() {
     // the timer is tidied up, and even a late delivery would be cancelled
     assert!(
         !rt.jobs
-            .is_scheduled(T, &crm_core::dispatch::run_id(&item.id, 1, &r.id))
+            .is_scheduled(T, &crm_core::planning::run_id(&item.id, 1, &r.id))
     );
     rt.advance(Duration::days(2)).await.unwrap();
 
@@ -415,11 +415,8 @@ async fn the_same_job_twice_has_one_effect() {
     assert_eq!(jobs.len(), 2, "planning twice queued the run twice");
     let first = rt.engine.run_job(jobs[0].clone()).await.unwrap();
     let second = rt.engine.run_job(jobs[1].clone()).await.unwrap();
-    assert_eq!(
-        first,
-        crm_core::runner::RunOutcome::Finished(RunStatus::Done)
-    );
-    assert_eq!(second, crm_core::runner::RunOutcome::AlreadyFinished);
+    assert_eq!(first, crm_core::RunOutcome::Finished(RunStatus::Done));
+    assert_eq!(second, crm_core::RunOutcome::AlreadyFinished);
     assert_eq!(
         rt.engine
             .list_notifications(T, "u-boss")
@@ -471,18 +468,18 @@ async fn a_crash_after_the_claim_is_completed_once_by_the_retry() {
     // The redelivered message while the claim is live: busy, nothing done.
     assert_eq!(
         rt.engine.run_job(job.clone()).await.unwrap(),
-        crm_core::runner::RunOutcome::Busy
+        crm_core::RunOutcome::Busy
     );
     assert!(rt.engine.list_tasks(T, &item.id).await.unwrap().is_empty());
     // After the claim expires the retry completes it, once.
     rt.clock.set(rt.clock.now() + Duration::minutes(6));
     assert_eq!(
         rt.engine.run_job(job.clone()).await.unwrap(),
-        crm_core::runner::RunOutcome::Finished(RunStatus::Done)
+        crm_core::RunOutcome::Finished(RunStatus::Done)
     );
     assert_eq!(
         rt.engine.run_job(job).await.unwrap(),
-        crm_core::runner::RunOutcome::AlreadyFinished
+        crm_core::RunOutcome::AlreadyFinished
     );
     let tasks = rt.engine.list_tasks(T, &item.id).await.unwrap();
     assert_eq!(tasks.len(), 1);
@@ -872,7 +869,7 @@ async fn run_jobs_commits_runs_of_different_items_together_with_one_effect_each(
     jobs.push(jobs[3].clone()); // a duplicate delivery in the same batch
     let before = rt.store.count(crm_core::ports::Kind::Notification);
     let outcomes = rt.engine.run_jobs(jobs).await.unwrap();
-    use crm_core::runner::RunOutcome::*;
+    use crm_core::RunOutcome::*;
     assert_eq!(
         outcomes
             .iter()

@@ -215,6 +215,10 @@ impl From<EngineError> for ApiError {
                 tracing::error!(%cause, "store unavailable");
                 ApiError::unavailable()
             }
+            EngineError::Corrupt(cause) => {
+                tracing::error!(%cause, "corrupt stored document");
+                ApiError::internal()
+            }
             EngineError::Store(StoreError::Invalid(cause)) => {
                 tracing::error!(%cause, "invalid store transaction");
                 ApiError::internal()

@@ -2,10 +2,11 @@
 //! owns. Records of the engine are documented as generic JSON objects.
 
 use chrono::{DateTime, Utc};
-use crm_core::automation::{Robot, Trigger};
 use crm_core::model::{
     Activity, Chat, FeedPost, Message, Notification, Outbound, RunRecord, Task, TimelineEntry,
 };
+use crm_core::robots::Robot;
+use crm_core::triggers::Trigger;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

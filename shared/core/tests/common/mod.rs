@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use crm_core::api::{DepartmentBody, NewItem, PipelineBody, RobotBody, TriggerBody, UserBody};
-use crm_core::automation::{Robot, Trigger};
 use crm_core::memory::MemRuntime;
 use crm_core::model::{Item, RunRecord};
+use crm_core::robots::Robot;
+use crm_core::triggers::Trigger;
 use serde_json::{Value, json};
 
 pub const T: &str = "acme";

@@ -3,8 +3,9 @@
 use axum::extract::State;
 use axum::response::Response;
 use crm_core::api::{CopyBody, PipelineBody, RobotBody, TriggerBody};
-use crm_core::automation::{Robot, Trigger};
 use crm_core::model::Pipeline;
+use crm_core::robots::Robot;
+use crm_core::triggers::Trigger;
 use http::StatusCode;
 
 use crate::auth::Tenant;

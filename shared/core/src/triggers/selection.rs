@@ -10,8 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::automation::{Trigger, TriggerKind};
-use crate::context::TaskContext;
+use super::Trigger;
 use crate::model::{Pipeline, Task};
 use crate::template::Resolve;
 
@@ -89,7 +88,7 @@ impl TriggerSet {
                 backwards += 1;
                 continue;
             }
-            if !settings_match(&t.kind, facts) {
+            if !t.kind.matches(facts) {
                 settings += 1;
                 continue;
             }
@@ -124,46 +123,9 @@ impl TriggerSet {
     }
 }
 
-fn data_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
-    data.get(key).and_then(Value::as_str)
-}
-
-/// Do a trigger's own settings accept this event?
-pub fn settings_match(kind: &TriggerKind, facts: &EventFacts<'_>) -> bool {
-    let data = facts.data;
-    match kind {
-        TriggerKind::EmailLinkClicked(s) => match &s.url_contains {
-            None => true,
-            Some(part) => data_str(data, "url").is_some_and(|u| u.contains(part.as_str())),
-        },
-        TriggerKind::FormSubmitted(s) => match &s.form_id {
-            None => true,
-            Some(id) => data_str(data, "form_id") == Some(id.as_str()),
-        },
-        TriggerKind::FieldChanged(s) => {
-            data.get("fields")
-                .and_then(Value::as_array)
-                .is_some_and(|changed| {
-                    changed
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .any(|c| s.fields.iter().any(|f| f == c))
-                })
-        }
-        TriggerKind::TaskStatus(s) => facts.task.is_some_and(|task| {
-            task.status == s.status
-                && s.task_filter
-                    .as_ref()
-                    .is_none_or(|f| f.evaluate(&TaskContext(task)))
-        }),
-        TriggerKind::Webhook(s) => data_str(data, "code") == Some(s.code.as_str()),
-        TriggerKind::EmailRead(_)
-        | TriggerKind::IncomingEmail(_)
-        | TriggerKind::IncomingCall(_)
-        | TriggerKind::MissedCall(_)
-        | TriggerKind::SiteVisit(_)
-        | TriggerKind::ClientReturned(_)
-        | TriggerKind::InvoicePaid(_)
-        | TriggerKind::ResponsibleChanged(_) => true,
+impl EventFacts<'_> {
+    /// A string of the event's data.
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.data.get(key).and_then(Value::as_str)
     }
 }

@@ -1,0 +1,343 @@
+//! Robots and triggers of a pipeline: create, list, read, update, delete and
+//! copy, written once for both through [`Automation`].
+//!
+//! A robot or trigger is stored under its pipeline; its `order` (creation
+//! order within the pipeline) comes from a per-pipeline counter written in
+//! the same transaction. Saving checks it against its pipeline (and, for a
+//! robot, the pipeline's other robots: outputs of earlier robots) and the
+//! users, departments and pipelines it names.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{Engine, unprocessable};
+use crate::api::{CopyBody, RobotBody, TriggerBody};
+use crate::check::Refs;
+use crate::error::{EngineError, FieldError, Result};
+use crate::model::Pipeline;
+use crate::ports::{Cond, DocKey, Kind, Write};
+use crate::robots::{Action, ROBOT_TYPES, Robot, validate_robot};
+use crate::store::{cond_for, doc, put};
+use crate::triggers::{TRIGGER_TYPES, Trigger, TriggerKind, validate_trigger};
+
+/// What robots and triggers have in common, as stored configuration.
+pub trait Automation: Serialize + DeserializeOwned + Send + Sync + Sized {
+    /// `"robot"` or `"trigger"`: the id prefix and the word in errors.
+    const WHAT: &'static str;
+    const KIND: Kind;
+    /// Whether the checks need the pipeline's others of the same kind.
+    const CHECKS_SIBLINGS: bool;
+    /// The API body of a create or replace.
+    type Body: Send;
+
+    /// Build from an API body; `id` and `order` are assigned by the engine.
+    fn from_body(id: String, pipeline_id: &str, order: u64, body: Self::Body) -> Result<Self>;
+    fn id(&self) -> &str;
+    fn pipeline_id(&self) -> &str;
+    fn order(&self) -> u64;
+    /// A copy placed on another stage under a new id and order.
+    fn placed(self, id: String, order: u64, stage_id: String) -> Self;
+    /// Save-time checks against the pipeline (and the siblings, if asked for).
+    fn validate(&self, pipeline: &Pipeline, siblings: &[Self]) -> (Vec<FieldError>, Refs);
+}
+
+/// The typed `{"type", "settings"}` of an API body; a type not in `types`
+/// is a 422, settings of the wrong shape a 400.
+fn typed<T: DeserializeOwned>(
+    what: &str,
+    types: &[&str],
+    type_name: &str,
+    settings: Option<Value>,
+) -> Result<T> {
+    if !types.contains(&type_name) {
+        return Err(EngineError::invalid(
+            "type",
+            format!("unknown {what} type '{type_name}'"),
+        ));
+    }
+    let settings = settings.unwrap_or_else(|| Value::Object(Default::default()));
+    serde_json::from_value(serde_json::json!({"type": type_name, "settings": settings}))
+        .map_err(|e| EngineError::bad("settings", e.to_string()))
+}
+
+impl Automation for Robot {
+    const WHAT: &'static str = "robot";
+    const KIND: Kind = Kind::Robot;
+    const CHECKS_SIBLINGS: bool = true;
+    type Body = RobotBody;
+
+    fn from_body(id: String, pipeline_id: &str, order: u64, body: RobotBody) -> Result<Self> {
+        let action: Action = typed("robot", ROBOT_TYPES, &body.robot_type, body.settings)?;
+        Ok(Robot {
+            name: body
+                .name
+                .unwrap_or_else(|| action.type_name().replace('_', " ")),
+            id,
+            pipeline_id: pipeline_id.to_string(),
+            stage_id: body.stage_id,
+            order,
+            action,
+            delay: body.delay.unwrap_or_default(),
+            respect_working_hours: body.respect_working_hours,
+            condition: body.condition,
+            after_previous: body.after_previous,
+        })
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn pipeline_id(&self) -> &str {
+        &self.pipeline_id
+    }
+    fn order(&self) -> u64 {
+        self.order
+    }
+    fn placed(self, id: String, order: u64, stage_id: String) -> Self {
+        Robot {
+            id,
+            order,
+            stage_id,
+            ..self
+        }
+    }
+    fn validate(&self, pipeline: &Pipeline, siblings: &[Self]) -> (Vec<FieldError>, Refs) {
+        validate_robot(pipeline, siblings, self)
+    }
+}
+
+impl Automation for Trigger {
+    const WHAT: &'static str = "trigger";
+    const KIND: Kind = Kind::Trigger;
+    const CHECKS_SIBLINGS: bool = false;
+    type Body = TriggerBody;
+
+    fn from_body(id: String, pipeline_id: &str, order: u64, body: TriggerBody) -> Result<Self> {
+        let kind: TriggerKind = typed("trigger", TRIGGER_TYPES, &body.trigger_type, body.settings)?;
+        Ok(Trigger {
+            name: body
+                .name
+                .unwrap_or_else(|| kind.type_name().replace('_', " ")),
+            id,
+            pipeline_id: pipeline_id.to_string(),
+            stage_id: body.stage_id,
+            order,
+            kind,
+            condition: body.condition,
+            execute_as: body.execute_as,
+            allow_backwards: body.allow_backwards,
+        })
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn pipeline_id(&self) -> &str {
+        &self.pipeline_id
+    }
+    fn order(&self) -> u64 {
+        self.order
+    }
+    fn placed(self, id: String, order: u64, stage_id: String) -> Self {
+        Trigger {
+            id,
+            order,
+            stage_id,
+            ..self
+        }
+    }
+    fn validate(&self, pipeline: &Pipeline, _: &[Self]) -> (Vec<FieldError>, Refs) {
+        validate_trigger(pipeline, self)
+    }
+}
+
+impl Engine {
+    /// The next position in the pipeline, and the counter write that takes it.
+    async fn next_order(&self, tenant: &str, pipeline_id: &str) -> Result<(u64, Write)> {
+        let id = format!("order:{pipeline_id}");
+        let (n, v) = self
+            .load::<u64>(tenant, Kind::Counter, &id)
+            .await?
+            .unwrap_or((0, 0));
+        let w = put(
+            doc(tenant, Kind::Counter, &id, v + 1, None, &(n + 1)),
+            cond_for(v),
+        );
+        Ok((n + 1, w))
+    }
+
+    /// Check and store `a` (read at `version`, 0 = new) with `extra` writes.
+    async fn save<A: Automation>(
+        &self,
+        tenant: &str,
+        a: A,
+        version: u64,
+        extra: Vec<Write>,
+    ) -> Result<A> {
+        let (pipeline, _) = self
+            .must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", a.pipeline_id())
+            .await?;
+        let siblings: Vec<A> = if A::CHECKS_SIBLINGS {
+            self.list(tenant, A::KIND, &pipeline.id).await?
+        } else {
+            Vec::new()
+        };
+        let (mut errors, refs) = a.validate(&pipeline, &siblings);
+        errors.extend(self.check_refs(tenant, &refs).await?);
+        unprocessable(errors)?;
+        let mut writes = extra;
+        writes.push(put(
+            doc(
+                tenant,
+                A::KIND,
+                a.id(),
+                version + 1,
+                Some(a.pipeline_id()),
+                &a,
+            ),
+            cond_for(version),
+        ));
+        self.commit(writes, || {
+            format!(
+                "{}s of pipeline '{}' were changed concurrently; retry",
+                A::WHAT,
+                a.pipeline_id()
+            )
+        })
+        .await?;
+        Ok(a)
+    }
+
+    /// One robot or trigger of the pipeline, with its version.
+    async fn one_in<A: Automation>(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        id: &str,
+    ) -> Result<(A, u64)> {
+        match self.load::<A>(tenant, A::KIND, id).await? {
+            Some((a, v)) if a.pipeline_id() == pipeline_id => Ok((a, v)),
+            _ => Err(EngineError::not_found(A::WHAT, id)),
+        }
+    }
+
+    /// Add a robot or trigger to the pipeline.
+    pub async fn create<A: Automation>(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        body: A::Body,
+    ) -> Result<A> {
+        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id)
+            .await?;
+        let (order, w) = self.next_order(tenant, pipeline_id).await?;
+        let id = self.ports.ids.next_id(A::WHAT);
+        let a = A::from_body(id, pipeline_id, order, body)?;
+        self.save(tenant, a, 0, vec![w]).await
+    }
+
+    /// The pipeline's robots or triggers, in creation order.
+    pub async fn list_of<A: Automation>(&self, tenant: &str, pipeline_id: &str) -> Result<Vec<A>> {
+        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id)
+            .await?;
+        let mut v: Vec<A> = self.list(tenant, A::KIND, pipeline_id).await?;
+        v.sort_by_key(A::order);
+        Ok(v)
+    }
+
+    /// One robot or trigger of the pipeline.
+    pub async fn get_one<A: Automation>(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        id: &str,
+    ) -> Result<A> {
+        Ok(self.one_in(tenant, pipeline_id, id).await?.0)
+    }
+
+    /// Replace a robot or trigger (it keeps its id and position).
+    pub async fn update<A: Automation>(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        id: &str,
+        body: A::Body,
+    ) -> Result<A> {
+        let (old, v) = self.one_in::<A>(tenant, pipeline_id, id).await?;
+        let a = A::from_body(old.id().to_string(), pipeline_id, old.order(), body)?;
+        self.save(tenant, a, v, Vec::new()).await
+    }
+
+    /// Delete a robot or trigger.
+    pub async fn delete<A: Automation>(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        id: &str,
+    ) -> Result<()> {
+        let (_, v) = self.one_in::<A>(tenant, pipeline_id, id).await?;
+        self.ports
+            .store
+            .transact(vec![Write::Delete {
+                key: DocKey::new(tenant, A::KIND, id),
+                parent: Some(pipeline_id.to_string()),
+                cond: Cond::Version(v),
+            }])
+            .await?;
+        Ok(())
+    }
+
+    /// Copy a robot or trigger to a stage (a new id, the last position).
+    pub async fn copy<A: Automation>(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        id: &str,
+        body: CopyBody,
+    ) -> Result<A> {
+        let (a, _) = self.one_in::<A>(tenant, pipeline_id, id).await?;
+        let (order, w) = self.next_order(tenant, pipeline_id).await?;
+        let a = a.placed(self.ports.ids.next_id(A::WHAT), order, body.stage_id);
+        self.save(tenant, a, 0, vec![w]).await
+    }
+}
+
+/// The named operations of one kind (`create_robot`, `list_triggers`, …),
+/// each the generic operation above.
+macro_rules! named_operations {
+    ($ty:ty: $create:ident, $list:ident, $get:ident, $update:ident, $delete:ident, $copy:ident) => {
+        impl Engine {
+            pub async fn $create(
+                &self,
+                t: &str,
+                p: &str,
+                body: <$ty as Automation>::Body,
+            ) -> Result<$ty> {
+                self.create(t, p, body).await
+            }
+            pub async fn $list(&self, t: &str, p: &str) -> Result<Vec<$ty>> {
+                self.list_of(t, p).await
+            }
+            pub async fn $get(&self, t: &str, p: &str, id: &str) -> Result<$ty> {
+                self.get_one(t, p, id).await
+            }
+            pub async fn $update(
+                &self,
+                t: &str,
+                p: &str,
+                id: &str,
+                body: <$ty as Automation>::Body,
+            ) -> Result<$ty> {
+                self.update(t, p, id, body).await
+            }
+            pub async fn $delete(&self, t: &str, p: &str, id: &str) -> Result<()> {
+                self.delete::<$ty>(t, p, id).await
+            }
+            pub async fn $copy(&self, t: &str, p: &str, id: &str, body: CopyBody) -> Result<$ty> {
+                self.copy(t, p, id, body).await
+            }
+        }
+    };
+}
+
+named_operations!(Robot: create_robot, list_robots, get_robot, update_robot, delete_robot, copy_robot);
+named_operations!(Trigger: create_trigger, list_triggers, get_trigger, update_trigger, delete_trigger, copy_trigger);

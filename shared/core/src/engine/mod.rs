@@ -1,0 +1,259 @@
+//! The engine: every operation of the product, over the ports.
+//!
+//! - API operations live in this folder, a file per area: `directory`,
+//!   `pipelines`, `automation` (robots and triggers), `items`, `events`,
+//!   `work_records` (tasks, activities, chats, messages, …).
+//! - [`Engine::process_outbox`] (the stage-change step), [`Engine::handle_event`]
+//!   (trigger evaluation) and [`Engine::run_job`] (the robot runner) live in
+//!   `crate::flows`.
+//!
+//! Every change of an item is one conditional transaction that also writes its
+//! timeline entries and a transactional-outbox record, so that the follow-up
+//! work (ending the old visit, planning the new one, evaluating change
+//! triggers) cannot be lost even if the writer dies right after the write.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+
+use crate::check::Refs;
+use crate::error::{EngineError, FieldError, Result};
+use crate::model::{Department, Item, Pipeline, User};
+use crate::ports::{DocKey, Kind, Ports, StoreError, Write};
+use crate::store::decode;
+use crate::workhours::WorkCalendar;
+
+mod automation;
+pub use automation::Automation;
+mod directory;
+mod events;
+mod items;
+mod pipelines;
+mod work_records;
+
+/// Tunables of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Automatic stage moves one causal chain may make before it is stopped.
+    pub max_hops: u32,
+    /// How long a runner's claim on a run lasts before another may take over.
+    pub claim_ttl: chrono::Duration,
+    /// How many times an operation is retried after losing an optimistic race.
+    pub max_retries: u32,
+    /// Claim a run (a conditional write with an expiring claim) before
+    /// performing it, so that concurrent runners (Lambda) do not compute the
+    /// same run twice. The effect is once either way: the commit is guarded by
+    /// the run record's version. A single local worker turns it off and saves
+    /// one transaction per run.
+    pub claim_runs: bool,
+    /// List pending outbox records under one parent, for a process that polls
+    /// them (the local server). Off on AWS, where the table's stream delivers
+    /// them and one shared list key would cap the write rate.
+    pub list_outbox: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_hops: 10,
+            claim_ttl: chrono::Duration::minutes(5),
+            max_retries: 8,
+            claim_runs: true,
+            list_outbox: true,
+        }
+    }
+}
+
+/// The robots-and-triggers engine.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) ports: Ports,
+    pub(crate) config: EngineConfig,
+}
+
+/// Parent under which pending outbox records are listed.
+pub const OUTBOX_PENDING: &str = "pending";
+
+pub(crate) fn unprocessable(errors: Vec<FieldError>) -> Result<()> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Unprocessable { details: errors })
+    }
+}
+
+impl Engine {
+    pub fn new(ports: Ports, config: EngineConfig) -> Self {
+        Engine { ports, config }
+    }
+
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Commit `writes`; a lost optimistic race (a failed condition) becomes
+    /// a 409 with the message `what` gives.
+    async fn commit(&self, writes: Vec<Write>, what: impl FnOnce() -> String) -> Result<()> {
+        self.ports
+            .store
+            .transact(writes)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => EngineError::Conflict(what()),
+                e => e.into(),
+            })
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.ports.clock.now()
+    }
+
+    pub(crate) async fn load<T: DeserializeOwned>(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        id: &str,
+    ) -> Result<Option<(T, u64)>> {
+        match self.ports.store.get(&DocKey::new(tenant, kind, id)).await? {
+            None => Ok(None),
+            Some(d) => Ok(Some((decode(&d)?, d.version))),
+        }
+    }
+
+    pub(crate) async fn must<T: DeserializeOwned>(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        what: &'static str,
+        id: &str,
+    ) -> Result<(T, u64)> {
+        self.load(tenant, kind, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found(what, id))
+    }
+
+    pub(crate) async fn list<T: DeserializeOwned>(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+    ) -> Result<Vec<T>> {
+        self.ports
+            .store
+            .list(tenant, kind, parent)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    pub(crate) async fn load_item(&self, tenant: &str, id: &str) -> Result<Option<Item>> {
+        Ok(self
+            .load::<Item>(tenant, Kind::Item, id)
+            .await?
+            .map(|(mut item, v)| {
+                item.version = v;
+                item
+            }))
+    }
+
+    pub(crate) async fn user(&self, tenant: &str, id: &str) -> Result<Option<User>> {
+        Ok(self.load(tenant, Kind::User, id).await?.map(|(u, _)| u))
+    }
+
+    /// The working calendar of a user (None if the user is unknown or has a bad zone).
+    pub(crate) fn calendar(user: &User) -> Option<WorkCalendar> {
+        let tz: chrono_tz::Tz = user.time_zone.parse().ok()?;
+        Some(WorkCalendar::new(
+            tz,
+            user.working_hours.clone(),
+            user.days_off.iter().copied(),
+        ))
+    }
+
+    /// The head of a user's department; if the user heads it, the head of the
+    /// parent department, and so on up the tree.
+    pub(crate) async fn supervisor_of(&self, tenant: &str, user: &User) -> Result<Option<String>> {
+        let mut dept_id = user.department_id.clone();
+        let mut seen = HashSet::new();
+        while let Some(d) = dept_id {
+            if !seen.insert(d.clone()) {
+                break;
+            }
+            let Some((dept, _)) = self
+                .load::<Department>(tenant, Kind::Department, &d)
+                .await?
+            else {
+                break;
+            };
+            match &dept.head_id {
+                Some(h) if h != &user.id => return Ok(Some(h.clone())),
+                _ => dept_id = dept.parent_id.clone(),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Check that referenced users, departments and pipelines exist.
+    pub(crate) async fn check_refs(&self, tenant: &str, refs: &Refs) -> Result<Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let user_keys: Vec<DocKey> = refs
+            .users
+            .iter()
+            .map(|(_, id)| DocKey::new(tenant, Kind::User, id.as_str()))
+            .collect();
+        let dept_keys: Vec<DocKey> = refs
+            .departments
+            .iter()
+            .map(|(_, id)| DocKey::new(tenant, Kind::Department, id.as_str()))
+            .collect();
+        let mut keys = user_keys;
+        keys.extend(dept_keys);
+        let found = if keys.is_empty() {
+            Vec::new()
+        } else {
+            self.ports.store.get_many(&keys).await?
+        };
+        let (users, depts) = found.split_at(refs.users.len());
+        for ((field, id), f) in refs.users.iter().zip(users) {
+            if f.is_none() {
+                errors.push(FieldError {
+                    field: field.clone(),
+                    message: format!("unknown user '{id}'"),
+                });
+            }
+        }
+        for ((field, id), f) in refs.departments.iter().zip(depts) {
+            if f.is_none() {
+                errors.push(FieldError {
+                    field: field.clone(),
+                    message: format!("unknown department '{id}'"),
+                });
+            }
+        }
+        for (field, pid, stages) in &refs.pipelines {
+            match self.load::<Pipeline>(tenant, Kind::Pipeline, pid).await? {
+                None => errors.push(FieldError {
+                    field: "settings.pipeline_id".into(),
+                    message: format!("unknown pipeline '{pid}'"),
+                }),
+                Some((p, _)) => {
+                    for s in stages {
+                        if p.stage(s).is_none() {
+                            errors.push(FieldError {
+                                field: field.clone(),
+                                message: format!("unknown stage '{s}' in pipeline '{pid}'"),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(errors)
+    }
+}

@@ -1,0 +1,12 @@
+//! The flows of the engine, each named after the function that runs it:
+//!
+//! - [`stage_change`]: the transactional-outbox records (`process_outbox`):
+//!   ending visits, planning robots, raising change events, delivering messages;
+//! - [`trigger_eval`]: queued events (`handle_event`);
+//! - [`robot_run`]: robot jobs, exactly once (`run_job`, `run_jobs`);
+//! - [`batch_reads`]: the store as one batch of runs sees it.
+
+pub mod batch_reads;
+pub mod robot_run;
+pub mod stage_change;
+pub mod trigger_eval;

@@ -1,0 +1,512 @@
+//! The robot runner: runs one planned robot run exactly once.
+//!
+//! 1. Claim the run (a conditional write of its record: pending → running,
+//!    with a claim that expires, so a crashed runner's work is taken over).
+//! 2. Re-read the item: a run whose visit is over is cancelled, never executed.
+//! 3. Evaluate the condition against the item as it is now: false → skipped.
+//! 4. Perform the action: compute its effects as writes (new records get
+//!    fresh ids), then commit them in ONE transaction together with the final
+//!    run record (conditional on the claim) and a check that the item is
+//!    still at the version that was read. An attempt that does not commit
+//!    leaves nothing; a repeated message or a retry after a crash finds the
+//!    run final. Each run therefore has one effect.
+//! 5. If a robot waits for this one ("after the previous"), its due time is
+//!    computed now and a `RunReady` outbox record is written in the same
+//!    transaction.
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+use super::batch_reads::BatchReads;
+use crate::context::Outputs;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::model::{Item, OutboxRecord, Pipeline, RunRecord, RunStatus, User};
+use crate::planning::robot_due;
+use crate::ports::{Cond, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write};
+use crate::robots::{ActionError, Effect, Robot, RunContext};
+use crate::store::{decode, doc, put};
+
+/// What happened to a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The run reached this final status now.
+    Finished(RunStatus),
+    /// The run was already final (a repeated message): nothing done.
+    AlreadyFinished,
+    /// Another runner holds a live claim, or the run waits for its previous
+    /// robot: try again later.
+    Busy,
+    /// The job arrived before its due time and was scheduled again.
+    Rescheduled,
+    /// No such run.
+    Unknown,
+}
+
+/// Does a condition read an output of an earlier robot?
+fn condition_uses_outputs(c: &crate::condition::Condition) -> bool {
+    use crate::condition::Condition;
+    match c {
+        Condition::All { all: v } | Condition::Any { any: v } => {
+            v.iter().any(condition_uses_outputs)
+        }
+        Condition::Leaf { field, .. } => field.starts_with("robot."),
+    }
+}
+
+/// Does the robot read outputs of earlier robots (so they must be loaded)?
+fn uses_outputs(robot: &Robot) -> bool {
+    robot.condition.as_ref().is_some_and(condition_uses_outputs)
+        || robot
+            .action
+            .templates()
+            .iter()
+            .any(|(_, t)| t.placeholders().any(|p| p.starts_with("robot.")))
+        || matches!(&robot.action, crate::robots::Action::ModifyItem(m)
+            if m.fields.values().any(|v| v.as_str().is_some_and(|s| s.contains("robot."))))
+}
+
+impl Engine {
+    /// Run one job. Errors are transient (store/port unavailable): the caller
+    /// retries the job later; the claim expires so a retry can take over.
+    pub async fn run_job(&self, job: Job) -> Result<RunOutcome> {
+        let tenant = job.tenant.as_str();
+        // One batch read for the run and its item (4 requests per run in all:
+        // this read, the claim, the pipeline + responsible read, the commit).
+        let got = self
+            .ports
+            .store
+            .get_many(&[
+                DocKey::new(tenant, Kind::Run, &job.run_id),
+                DocKey::new(tenant, Kind::Item, &job.item_id),
+            ])
+            .await?;
+        let (run_doc, item_doc) = (got[0].clone(), got[1].clone());
+        let Some(run_doc) = run_doc else {
+            tracing::warn!(run_id = %job.run_id, "job for an unknown run");
+            return Ok(RunOutcome::Unknown);
+        };
+        let v = run_doc.version;
+        let mut run: RunRecord = decode(&run_doc)?;
+        run.version = v;
+        let mut preloaded = Some(
+            item_doc
+                .map(|d| -> Result<Item> {
+                    let mut item: Item = decode(&d)?;
+                    item.version = d.version;
+                    Ok(item)
+                })
+                .transpose()?,
+        );
+        if run.status.is_final() {
+            return Ok(RunOutcome::AlreadyFinished);
+        }
+        let now = self.now();
+        let Some(due) = run.due_at else {
+            return Ok(RunOutcome::Busy);
+        };
+        if run.status == RunStatus::Running && run.claim_until.is_some_and(|c| c > now) {
+            return Ok(RunOutcome::Busy);
+        }
+        if due > now + chrono::Duration::seconds(1) {
+            self.ports
+                .scheduler
+                .schedule(Job { due_at: due, ..job })
+                .await?;
+            return Ok(RunOutcome::Rescheduled);
+        }
+        // 1. claim
+        run.attempts += 1;
+        if self.config.claim_runs {
+            run.status = RunStatus::Running;
+            run.claim_until = Some(now + self.config.claim_ttl);
+            run.version = v + 1;
+            match self
+                .ports
+                .store
+                .transact(vec![put(
+                    doc(
+                        tenant,
+                        Kind::Run,
+                        &run.id,
+                        run.version,
+                        Some(&run.item_id),
+                        &run,
+                    ),
+                    Cond::Version(v),
+                )])
+                .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) => return Ok(RunOutcome::Busy),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // 2–5, retried while the item changes under us
+        for _ in 0..=self.config.max_retries {
+            let (status, writes) = self.decide(tenant, &run, preloaded.take()).await?;
+            match self.ports.store.transact(writes).await {
+                Ok(()) => return Ok(RunOutcome::Finished(status)),
+                Err(StoreError::Conflict { .. }) => {
+                    let cur = self.load::<RunRecord>(tenant, Kind::Run, &run.id).await?;
+                    if cur.is_none_or(|(_, cv)| cv != run.version) {
+                        return Ok(RunOutcome::Busy); // someone else took over
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(crate::error::EngineError::Conflict(format!(
+            "item '{}' kept changing while running '{}'",
+            run.item_id, run.id
+        )))
+    }
+
+    /// Run several due jobs, committing the effects of runs of different
+    /// items together: one transaction for as many runs as fit, instead of one
+    /// per run. Used by a single worker (`claim_runs` off); with claims on,
+    /// or for anything unusual (a repeated item, a run not yet due, a commit
+    /// that conflicts), the jobs go through [`Engine::run_job`] one by one, in
+    /// order. Outcomes are returned in the order of `jobs`.
+    pub async fn run_jobs(&self, jobs: Vec<Job>) -> Result<Vec<RunOutcome>> {
+        if self.config.claim_runs || jobs.len() < 2 {
+            let mut out = Vec::with_capacity(jobs.len());
+            for j in jobs {
+                out.push(self.run_job(j).await?);
+            }
+            return Ok(out);
+        }
+        let batch = Engine {
+            ports: Ports {
+                store: Arc::new(BatchReads::new(self.ports.store.clone())),
+                ..self.ports.clone()
+            },
+            config: self.config.clone(),
+        };
+        batch.run_batch(jobs).await
+    }
+
+    async fn run_batch(&self, jobs: Vec<Job>) -> Result<Vec<RunOutcome>> {
+        let keys: Vec<DocKey> = jobs
+            .iter()
+            .flat_map(|j| {
+                [
+                    DocKey::new(j.tenant.as_str(), Kind::Run, j.run_id.as_str()),
+                    DocKey::new(j.tenant.as_str(), Kind::Item, j.item_id.as_str()),
+                ]
+            })
+            .collect();
+        let got = self.ports.store.get_many(&keys).await?;
+        let now = self.now();
+        let mut outcomes: Vec<Option<RunOutcome>> = vec![None; jobs.len()];
+        let mut single: Vec<usize> = Vec::new();
+        let mut items_seen = std::collections::HashSet::new();
+        // (job index, status, writes)
+        let mut decided: Vec<(usize, RunStatus, Vec<Write>)> = Vec::new();
+        for (i, job) in jobs.iter().enumerate() {
+            let Some(run_doc) = &got[2 * i] else {
+                outcomes[i] = Some(RunOutcome::Unknown);
+                continue;
+            };
+            let mut run: RunRecord = decode(run_doc)?;
+            run.version = run_doc.version;
+            if run.status.is_final() {
+                outcomes[i] = Some(RunOutcome::AlreadyFinished);
+                continue;
+            }
+            let ready = run.status == RunStatus::Pending
+                && run
+                    .due_at
+                    .is_some_and(|d| d <= now + chrono::Duration::seconds(1));
+            // A second job of one item waits for the first one's commit.
+            if !ready || !items_seen.insert((job.tenant.clone(), job.item_id.clone())) {
+                single.push(i);
+                continue;
+            }
+            let item = got[2 * i + 1]
+                .as_ref()
+                .map(|d| -> Result<Item> {
+                    let mut item: Item = decode(d)?;
+                    item.version = d.version;
+                    Ok(item)
+                })
+                .transpose()?;
+            run.attempts += 1;
+            let (status, writes) = self.decide(&job.tenant, &run, Some(item)).await?;
+            decided.push((i, status, writes));
+        }
+        // Pack the decided runs into transactions of distinct keys.
+        let mut group: Vec<(usize, RunStatus)> = Vec::new();
+        let mut writes: Vec<Write> = Vec::new();
+        let mut keys_in = std::collections::HashSet::new();
+        let mut failed_groups: Vec<usize> = Vec::new();
+        let mut iter = decided.into_iter().peekable();
+        while let Some((i, status, w)) = iter.next() {
+            let fits = writes.len() + w.len() <= MAX_TRANSACTION_WRITES
+                && w.iter().all(|x| !keys_in.contains(x.key()));
+            if !fits && !group.is_empty() {
+                self.commit_group(&mut group, &mut writes, &mut outcomes, &mut failed_groups)
+                    .await?;
+                keys_in.clear();
+            }
+            keys_in.extend(w.iter().map(|x| x.key().clone()));
+            writes.extend(w);
+            group.push((i, status));
+            if iter.peek().is_none() {
+                self.commit_group(&mut group, &mut writes, &mut outcomes, &mut failed_groups)
+                    .await?;
+            }
+        }
+        single.extend(failed_groups);
+        single.sort_unstable();
+        for i in single {
+            outcomes[i] = Some(self.run_job(jobs[i].clone()).await?);
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every job has an outcome"))
+            .collect())
+    }
+
+    async fn commit_group(
+        &self,
+        group: &mut Vec<(usize, RunStatus)>,
+        writes: &mut Vec<Write>,
+        outcomes: &mut [Option<RunOutcome>],
+        failed: &mut Vec<usize>,
+    ) -> Result<()> {
+        match self.ports.store.transact(std::mem::take(writes)).await {
+            Ok(()) => {
+                for (i, status) in group.drain(..) {
+                    outcomes[i] = Some(RunOutcome::Finished(status));
+                }
+            }
+            // Someone changed an item or run meanwhile: retry these one by one.
+            Err(StoreError::Conflict { .. } | StoreError::Invalid(_)) => {
+                failed.extend(group.drain(..).map(|(i, _)| i));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// Decide the run's outcome and the writes that commit it.
+    /// `item`: the item as read before the claim (first attempt), else it is
+    /// read again. A stale read is harmless: the commit checks its version.
+    ///
+    /// The records the action makes (notification, task, message, timeline
+    /// entry…) get fresh ids from the [`IdGen`]: they are written only by the
+    /// one transaction that also makes the run final, guarded by the run's
+    /// version, so an attempt that does not commit leaves nothing behind and
+    /// a later attempt of a committed run finds it final and does nothing.
+    /// Fresh ids are time-ordered in production, so a store keeps the
+    /// records of runs that ran together side by side.
+    async fn decide(
+        &self,
+        tenant: &str,
+        claimed: &RunRecord,
+        item: Option<Option<Item>>,
+    ) -> Result<(RunStatus, Vec<Write>)> {
+        let now = self.now();
+        let mut run = claimed.clone();
+        let mut writes = Vec::new();
+        let item = match item {
+            Some(item) => item,
+            None => self.load_item(tenant, &run.item_id).await?,
+        };
+        let effect = match &item {
+            None => Effect {
+                status: RunStatus::Cancelled,
+                reason: Some("cancelled: the item was deleted before the robot ran".into()),
+                ..Effect::done(Vec::new())
+            },
+            Some(item) if item.visit != run.visit => Effect {
+                status: RunStatus::Cancelled,
+                reason: Some(format!(
+                    "cancelled: the item left stage '{}' (it is in '{}' now) before the robot ran",
+                    run.stage_id, item.stage_id
+                )),
+                ..Effect::done(Vec::new())
+            },
+            Some(item) => self.perform(tenant, &run, item, now).await?,
+        };
+        run.status = effect.status;
+        run.reason = effect.reason;
+        run.outputs = effect.outputs;
+        run.finished_at = Some(now);
+        run.claim_until = None;
+        run.version = claimed.version + 1;
+        writes.extend(effect.writes);
+        if let Some(item) = &item
+            && !effect.writes_item
+        {
+            writes.push(Write::Check {
+                key: DocKey::new(tenant, Kind::Item, &item.id),
+                cond: Cond::Version(item.version),
+            });
+        }
+        if run.status != RunStatus::Cancelled
+            && let (Some(next), Some(item)) = (&run.next_run, &item)
+        {
+            writes.extend(self.ready_follower(tenant, next, item, now).await?);
+        }
+        writes.push(put(
+            doc(
+                tenant,
+                Kind::Run,
+                &run.id,
+                run.version,
+                Some(&run.item_id),
+                &run,
+            ),
+            Cond::Version(claimed.version),
+        ));
+        if writes.len() > MAX_TRANSACTION_WRITES {
+            return Err(
+                StoreError::Invalid(format!("run {} needs too many writes", run.id)).into(),
+            );
+        }
+        Ok((run.status, writes))
+    }
+
+    /// The robot waiting for a finished one becomes due (counted from now).
+    async fn ready_follower(
+        &self,
+        tenant: &str,
+        next: &str,
+        item: &Item,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Write>> {
+        let mut writes = Vec::new();
+        let mut next = Some(next.to_string());
+        // A follower that cannot get a due time (its date field is empty) is
+        // skipped at once, and the one waiting for it is readied in turn.
+        while let Some(id) = next.take() {
+            let Some((mut f, fv)) = self.load::<RunRecord>(tenant, Kind::Run, &id).await? else {
+                break;
+            };
+            if f.status != RunStatus::Pending || f.due_at.is_some() {
+                break;
+            }
+            let Some(robot) = f.robot.clone() else {
+                break;
+            };
+            let cal = if robot.respect_working_hours || robot.delay.field().is_some() {
+                self.user(tenant, &item.responsible_id)
+                    .await?
+                    .as_ref()
+                    .and_then(Engine::calendar)
+            } else {
+                None
+            };
+            let tz = cal.as_ref().map_or(chrono_tz::UTC, |c| c.tz);
+            match robot_due(&robot, item, now, cal.as_ref(), tz) {
+                Ok(due) => {
+                    f.due_at = Some(due);
+                    writes.push(self.outbox_write(
+                        tenant,
+                        &format!("ready|{}", f.id),
+                        &OutboxRecord::RunReady(Job {
+                            tenant: tenant.to_string(),
+                            run_id: f.id.clone(),
+                            item_id: f.item_id.clone(),
+                            visit: f.visit,
+                            due_at: due,
+                        }),
+                    ));
+                }
+                Err(why) => {
+                    f.status = RunStatus::Skipped;
+                    f.reason = Some(why);
+                    f.finished_at = Some(now);
+                    next = f.next_run.clone();
+                }
+            }
+            f.version = fv + 1;
+            writes.push(put(
+                doc(tenant, Kind::Run, &f.id, f.version, Some(&f.item_id), &f),
+                Cond::Version(fv),
+            ));
+            if writes.len() > MAX_TRANSACTION_WRITES / 2 {
+                break;
+            }
+        }
+        Ok(writes)
+    }
+
+    /// Check the condition and perform the action of a run on a current visit.
+    async fn perform(
+        &self,
+        tenant: &str,
+        run: &RunRecord,
+        item: &Item,
+        now: DateTime<Utc>,
+    ) -> Result<Effect> {
+        let Some(robot) = run.robot.as_ref() else {
+            return Ok(Effect {
+                status: RunStatus::Failed,
+                reason: Some("failed: the run has no robot".into()),
+                ..Effect::done(Vec::new())
+            });
+        };
+        let got = self
+            .ports
+            .store
+            .get_many(&[
+                DocKey::new(tenant, Kind::Pipeline, &item.pipeline_id),
+                DocKey::new(tenant, Kind::User, &item.responsible_id),
+            ])
+            .await?;
+        let responsible: Option<User> = got[1].as_ref().map(decode).transpose()?;
+        let Some(pipeline) = got[0].as_ref().map(decode::<Pipeline>).transpose()? else {
+            return Ok(Effect {
+                status: RunStatus::Failed,
+                reason: Some(format!("failed: pipeline '{}' is gone", item.pipeline_id)),
+                ..Effect::done(Vec::new())
+            });
+        };
+        let outputs = if uses_outputs(robot) {
+            self.visit_outputs(tenant, &item.id, run.visit).await?
+        } else {
+            Outputs::new()
+        };
+        let cx = RunContext {
+            engine: self,
+            tenant,
+            run,
+            robot,
+            item,
+            pipeline: &pipeline,
+            responsible: responsible.as_ref(),
+            outputs: &outputs,
+            now,
+        };
+        if let Some(c) = &robot.condition
+            && !c.evaluate(&cx.item_ctx())
+        {
+            return Ok(Effect::ended(
+                RunStatus::Skipped,
+                format!(
+                    "skipped: condition not met ({})",
+                    serde_json::to_string(c).unwrap_or_default()
+                ),
+            ));
+        }
+        match robot.action.perform(&cx).await {
+            Ok(e) => Ok(e),
+            Err(ActionError::Failed(msg)) => {
+                Ok(Effect::ended(RunStatus::Failed, format!("failed: {msg}")))
+            }
+            Err(ActionError::Engine(e)) => Err(e),
+        }
+    }
+
+    async fn visit_outputs(&self, tenant: &str, item_id: &str, visit: u64) -> Result<Outputs> {
+        let runs: Vec<RunRecord> = self.list(tenant, Kind::Run, item_id).await?;
+        Ok(runs
+            .into_iter()
+            .filter(|r| r.visit == visit && r.status == RunStatus::Done)
+            .filter_map(|r| Some((r.robot_id?, r.outputs)))
+            .collect())
+    }
+}

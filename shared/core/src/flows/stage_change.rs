@@ -1,0 +1,331 @@
+//! The stage-change step (processing transactional-outbox records: ending
+//! visits, planning robots, queueing change events, handing messages to the
+//! delivery port) and trigger evaluation of queued events.
+//!
+//! Both are idempotent: processing the same record or event twice has one
+//! effect (run records are created with "must not exist" conditions; a trigger
+//! evaluation's run-log record is written in the same transaction as the move
+//! it causes, under a key derived from the event id).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::engine::{Engine, OUTBOX_PENDING};
+use crate::error::Result;
+use crate::model::{
+    Activity, Chain, ItemChange, Outbound, OutboundStatus, OutboxRecord, QueuedEvent, RunKind,
+    RunRecord, RunStatus, TimelineEntry,
+};
+use crate::planning::plan_runs;
+use crate::ports::{
+    Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
+};
+use crate::robots::Robot;
+use crate::store::{decode, doc, put, timeline_id, timeline_write};
+
+impl Engine {
+    /// Pending outbox records (the local runtime polls these; on AWS the
+    /// table's stream delivers them).
+    pub async fn pending_outbox(&self) -> Result<Vec<Doc>> {
+        Ok(self
+            .ports
+            .store
+            .list(SYSTEM_TENANT, Kind::Outbox, OUTBOX_PENDING)
+            .await?)
+    }
+
+    /// Process one outbox record, then delete it. Safe to call more than once
+    /// for the same record, and after a crash half way.
+    pub async fn process_outbox(&self, d: Doc) -> Result<()> {
+        let record: OutboxRecord = decode(&d)?;
+        match record {
+            OutboxRecord::ItemChanged(c) => self.on_item_changed(&c).await?,
+            OutboxRecord::RunReady(job) => self.dispatch_jobs(vec![job]).await?,
+            OutboxRecord::Event(e) => self.ports.events.send(e).await?,
+            OutboxRecord::Deliver {
+                tenant,
+                outbound_id,
+            } => self.deliver(&tenant, &outbound_id).await?,
+        }
+        self.ports
+            .store
+            .transact(vec![Write::Delete {
+                parent: d.parent.clone(),
+                key: d.key,
+                cond: Cond::Any,
+            }])
+            .await?;
+        Ok(())
+    }
+
+    async fn on_item_changed(&self, c: &ItemChange) -> Result<()> {
+        let tenant = c.tenant.as_str();
+        if let Some(mv) = &c.stage {
+            let left = mv.from_stage.is_some() && (mv.from_visit != mv.to_visit || c.deleted);
+            if left {
+                let reason = if c.deleted {
+                    "cancelled: the item was deleted before the robot ran".to_string()
+                } else {
+                    format!(
+                        "cancelled: the item left stage '{}' for '{}' before the robot ran",
+                        mv.from_stage.as_deref().unwrap_or_default(),
+                        mv.to_stage
+                    )
+                };
+                self.end_visit(tenant, &c.item_id, mv.from_visit, c.at, &reason)
+                    .await?;
+            }
+            if !c.deleted && mv.to_visit != mv.from_visit {
+                self.plan_visit(
+                    tenant,
+                    &c.item_id,
+                    &mv.to_stage,
+                    mv.to_visit,
+                    c.at,
+                    &c.chain,
+                )
+                .await?;
+            }
+        }
+        if c.deleted {
+            return Ok(());
+        }
+        let event = |kind: &str, data: Value| QueuedEvent {
+            tenant: tenant.to_string(),
+            event_id: format!("{kind}-{}-{}", c.item_id, c.version),
+            event_type: kind.to_string(),
+            item_id: Some(c.item_id.clone()),
+            client: None,
+            data,
+            occurred_at: c.at,
+            chain: Some(c.chain.clone()),
+        };
+        let fields: Vec<&String> = c
+            .changed
+            .iter()
+            .filter(|f| *f != "responsible_id")
+            .collect();
+        if !fields.is_empty() {
+            self.ports
+                .events
+                .send(event(
+                    "field_changed",
+                    serde_json::json!({ "fields": c.changed }),
+                ))
+                .await?;
+        }
+        if c.responsible_changed {
+            self.ports
+                .events
+                .send(event("responsible_changed", Value::Null))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// End a visit: its pending runs are cancelled (recorded), their timers
+    /// deleted (tidy-up: the runner's visit check is the guarantee), and its
+    /// auto-completing activities completed.
+    async fn end_visit(
+        &self,
+        tenant: &str,
+        item_id: &str,
+        visit: u64,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<()> {
+        let runs = self.ports.store.list(tenant, Kind::Run, item_id).await?;
+        for d in runs {
+            let Ok(mut run) = decode::<RunRecord>(&d) else {
+                continue;
+            };
+            if run.kind != RunKind::Robot || run.visit != visit || run.status != RunStatus::Pending
+            {
+                continue;
+            }
+            run.status = RunStatus::Cancelled;
+            run.reason = Some(reason.to_string());
+            run.finished_at = Some(at);
+            run.version = d.version + 1;
+            let w = put(
+                doc(tenant, Kind::Run, &run.id, run.version, Some(item_id), &run),
+                Cond::Version(d.version),
+            );
+            match self.ports.store.transact(vec![w]).await {
+                // A runner took it meanwhile: it will see the visit is over.
+                Ok(()) | Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if run.due_at.is_some_and(|due| due > at) {
+                self.ports.scheduler.cancel(tenant, &run.id).await?;
+            }
+        }
+        let activities: Vec<Activity> = self.list(tenant, Kind::Activity, item_id).await?;
+        for mut a in activities {
+            if a.visit != visit || !a.auto_complete || a.completed {
+                continue;
+            }
+            a.completed = true;
+            a.completed_at = Some(at);
+            let entry = TimelineEntry {
+                id: timeline_id(at, &format!("{}-done", a.id)),
+                item_id: item_id.to_string(),
+                at,
+                kind: "activity_completed".into(),
+                author_id: None,
+                text: format!(
+                    "Activity completed as the item changed stage: {}",
+                    a.description
+                ),
+                data: serde_json::json!({"activity_id": a.id}),
+            };
+            self.ports
+                .store
+                .transact(vec![
+                    put(
+                        doc(tenant, Kind::Activity, &a.id, 2, Some(item_id), &a),
+                        Cond::Any,
+                    ),
+                    timeline_write(tenant, &entry),
+                ])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Plan the robots of a new visit: one run record per robot (immediate,
+    /// delayed, or waiting for the previous robot), then queue or schedule
+    /// the runs that have a due time.
+    async fn plan_visit(
+        &self,
+        tenant: &str,
+        item_id: &str,
+        stage: &str,
+        visit: u64,
+        at: DateTime<Utc>,
+        chain: &Chain,
+    ) -> Result<()> {
+        let Some(item) = self.load_item(tenant, item_id).await? else {
+            return Ok(());
+        };
+        if item.visit != visit {
+            // The item moved on before this visit was planned: nothing of it can run.
+            return Ok(());
+        }
+        let mut robots: Vec<Robot> = self
+            .list::<Robot>(tenant, Kind::Robot, &item.pipeline_id)
+            .await?
+            .into_iter()
+            .filter(|r| r.stage_id == stage)
+            .collect();
+        if robots.is_empty() {
+            return Ok(());
+        }
+        robots.sort_by_key(|r| r.order);
+        let needs_user = robots
+            .iter()
+            .any(|r| r.respect_working_hours || r.delay.field().is_some());
+        let responsible = if needs_user {
+            self.user(tenant, &item.responsible_id).await?
+        } else {
+            None
+        };
+        let cal = responsible.as_ref().and_then(Engine::calendar);
+        let runs = plan_runs(&item, &robots, at, chain, cal.as_ref());
+        let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
+        let writes: Vec<Write> = runs
+            .iter()
+            .map(|r| {
+                put(
+                    doc(tenant, Kind::Run, &r.id, 1, Some(item_id), r),
+                    Cond::Absent,
+                )
+            })
+            .collect();
+        let mut all_new = true;
+        for chunk in writes.chunks(MAX_TRANSACTION_WRITES) {
+            match self.ports.store.transact(chunk.to_vec()).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) => {
+                    // Planned before (a repeated delivery): keep what exists.
+                    all_new = false;
+                    for w in chunk {
+                        match self.ports.store.transact(vec![w.clone()]).await {
+                            Ok(()) | Err(StoreError::Conflict { .. }) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let current: Vec<RunRecord> = if all_new {
+            runs
+        } else {
+            self.list::<RunRecord>(tenant, Kind::Run, item_id)
+                .await?
+                .into_iter()
+                .filter(|r| ids.contains(&r.id))
+                .collect()
+        };
+        let jobs = current
+            .into_iter()
+            .filter(|r| r.status == RunStatus::Pending)
+            .filter_map(|r| {
+                Some(Job {
+                    tenant: tenant.to_string(),
+                    due_at: r.due_at?,
+                    run_id: r.id,
+                    item_id: item_id.to_string(),
+                    visit,
+                })
+            })
+            .collect();
+        self.dispatch_jobs(jobs).await
+    }
+
+    /// Due now → the action queue; later → a one-time schedule.
+    pub(crate) async fn dispatch_jobs(&self, jobs: Vec<Job>) -> Result<()> {
+        let now = self.now();
+        let (now_jobs, later): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| j.due_at <= now);
+        if !now_jobs.is_empty() {
+            self.ports.jobs.send(now_jobs).await?;
+        }
+        for j in later {
+            self.ports.scheduler.schedule(j).await?;
+        }
+        Ok(())
+    }
+
+    async fn deliver(&self, tenant: &str, id: &str) -> Result<()> {
+        let Some((mut m, v)) = self.load::<Outbound>(tenant, Kind::Outbound, id).await? else {
+            return Ok(());
+        };
+        if m.status == OutboundStatus::Sent {
+            return Ok(());
+        }
+        self.ports.delivery.deliver(&m).await?;
+        m.status = OutboundStatus::Sent;
+        m.sent_at = Some(self.now());
+        match self
+            .ports
+            .store
+            .transact(vec![put(
+                doc(
+                    tenant,
+                    Kind::Outbound,
+                    id,
+                    v + 1,
+                    Some(m.channel.as_str()),
+                    &m,
+                ),
+                Cond::Version(v),
+            )])
+            .await
+        {
+            Ok(()) | Err(StoreError::Conflict { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

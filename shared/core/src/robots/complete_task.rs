@@ -1,0 +1,80 @@
+//! `complete_task`: completes the open robot-made tasks of the item that were
+//! created on the stages named.
+
+use super::prelude::*;
+use crate::model::{Task, TaskStatus};
+use crate::ports::MAX_TRANSACTION_WRITES;
+use crate::store::decode;
+
+/// `complete_task`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteTask {
+    /// Default: the item's pipeline.
+    #[serde(default)]
+    pub pipeline_id: Option<String>,
+    pub stage_ids: Vec<String>,
+}
+
+impl RobotType for CompleteTask {
+    const DESCRIPTION: &'static str = "Complete the item's tasks created on the stages named";
+
+    fn check(&self, cx: &mut Check<'_>) {
+        cx.require(
+            !self.stage_ids.is_empty(),
+            "settings.stage_ids",
+            "name at least one stage",
+        );
+        match &self.pipeline_id {
+            Some(p) if p != &cx.pipeline.id => {
+                cx.other_pipeline("settings.stage_ids", p, &self.stage_ids);
+            }
+            _ => {
+                for (i, st) in self.stage_ids.iter().enumerate() {
+                    cx.stage(&format!("settings.stage_ids[{i}]"), st);
+                }
+            }
+        }
+    }
+
+    async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
+        let (tenant, item, now) = (cx.tenant, cx.item, cx.now);
+        let pipeline_id = self.pipeline_id.as_ref().unwrap_or(&item.pipeline_id);
+        let tasks = cx.engine.ports.store.list(tenant, Kind::Task, &item.id).await?;
+        let mut writes = Vec::new();
+        let mut done = Vec::new();
+        for d in tasks {
+            let Ok(mut old) = decode::<Task>(&d) else {
+                continue;
+            };
+            if &old.pipeline_id != pipeline_id
+                || !self.stage_ids.contains(&old.stage_id)
+                || old.status == TaskStatus::Completed
+            {
+                continue;
+            }
+            old.version = d.version;
+            let mut t = old.clone();
+            t.status = TaskStatus::Completed;
+            t.completed_at = Some(now);
+            t.version = d.version + 1;
+            done.push(t.id.clone());
+            writes.extend(cx.engine.task_status_writes(
+                tenant,
+                &old,
+                &t,
+                now,
+                None,
+                cx.run.chain.clone(),
+            ));
+        }
+        if writes.len() > MAX_TRANSACTION_WRITES - 4 {
+            return fail(format!("{} open tasks; at most 15 per run", done.len()));
+        }
+        Ok(Effect::done(writes).note(if done.is_empty() {
+            "no open robot tasks on those stages".to_string()
+        } else {
+            format!("completed {}", done.join(", "))
+        }))
+    }
+}

@@ -1,0 +1,91 @@
+//! `copy_item`: a copy of the item, on the first stage or the one named (an
+//! automatic move: counted by loop protection).
+
+use super::prelude::*;
+use crate::model::{Item, ItemChange, StageMove, TimelineEntry};
+use crate::ports::Write;
+use crate::store::timeline_id;
+
+/// `copy_item`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyItem {
+    #[serde(default)]
+    pub responsible_id: Option<String>,
+    #[serde(default)]
+    pub stage_id: Option<String>,
+}
+
+impl RobotType for CopyItem {
+    const DESCRIPTION: &'static str = "Copy the item";
+    const OUTPUTS: &'static [&'static str] = &["item_id"];
+
+    fn check(&self, cx: &mut Check<'_>) {
+        cx.opt_user("settings.responsible_id", self.responsible_id.as_ref());
+        if let Some(st) = &self.stage_id {
+            cx.stage("settings.stage_id", st);
+        }
+    }
+
+    async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
+        let (tenant, item, now) = (cx.tenant, cx.item, cx.now);
+        let stage = self
+            .stage_id
+            .clone()
+            .unwrap_or_else(|| cx.pipeline.stages[0].id.clone());
+        let Some(chain) = cx.next_hop() else {
+            return Ok(cx.loop_stopped(&stage));
+        };
+        let responsible = match &self.responsible_id {
+            Some(r) => cx.resolve_user(r).await?,
+            None => item.responsible_id.clone(),
+        };
+        let id = cx.id("item");
+        let copy = Item {
+            id: id.clone(),
+            stage_id: stage.clone(),
+            visit: 1,
+            visit_started_at: now,
+            responsible_id: responsible,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            chain: chain.clone(),
+            ..item.clone()
+        };
+        let change = ItemChange {
+            tenant: tenant.to_string(),
+            item_id: id.clone(),
+            version: 1,
+            at: now,
+            author_id: None,
+            stage: Some(StageMove {
+                from_stage: None,
+                from_visit: 0,
+                to_stage: stage,
+                to_visit: 1,
+            }),
+            changed: Vec::new(),
+            responsible_changed: false,
+            deleted: false,
+            chain,
+        };
+        let tl = vec![TimelineEntry {
+            id: timeline_id(now, &format!("{id}-created")),
+            item_id: id.clone(),
+            at: now,
+            kind: "created".into(),
+            author_id: None,
+            text: format!("Copied from {}", item.id),
+            data: serde_json::json!({"copied_from": item.id}),
+        }];
+        let mut writes = cx
+            .engine
+            .item_change_writes(tenant, None, &copy, &change, tl);
+        // A repeated run finds the copy already there: same id, one copy.
+        if let Some(Write::Put { cond, .. }) = writes.first_mut() {
+            *cond = Cond::Any;
+        }
+        Ok(Effect::done(writes).output("item_id", id))
+    }
+}

@@ -1,0 +1,60 @@
+//! `create_group_chat`: a chat of the members named (and departments).
+
+use super::prelude::*;
+use crate::model::Chat;
+
+/// `create_group_chat`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroupChat {
+    pub name: Template,
+    #[serde(default)]
+    pub member_ids: Vec<String>,
+    #[serde(default)]
+    pub department_ids: Vec<String>,
+}
+
+impl RobotType for CreateGroupChat {
+    const DESCRIPTION: &'static str = "Create a group chat";
+    const OUTPUTS: &'static [&'static str] = &["chat_id"];
+
+    fn templates(&self) -> Vec<(&'static str, &Template)> {
+        vec![("name", &self.name)]
+    }
+
+    fn check(&self, cx: &mut Check<'_>) {
+        cx.users("settings.member_ids", &self.member_ids);
+        cx.departments("settings.department_ids", &self.department_ids);
+        cx.require(
+            !self.department_ids.is_empty() || self.member_ids.len() >= 2,
+            "settings.member_ids",
+            "a group chat needs at least two members",
+        );
+    }
+
+    async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
+        let members = cx
+            .resolve_users(&self.member_ids, &self.department_ids)
+            .await?;
+        if members.len() < 2 {
+            return fail(format!(
+                "a group chat needs at least two members, found {}",
+                members.len()
+            ));
+        }
+        let chat = Chat {
+            id: cx.id("chat"),
+            name: cx.render(&self.name),
+            member_ids: members,
+            history_hidden_for: Vec::new(),
+            item_id: Some(cx.item.id.clone()),
+            created_at: cx.now,
+            version: 1,
+        };
+        Ok(Effect::done(vec![put(
+            doc(cx.tenant, Kind::Chat, &chat.id, 1, None, &chat),
+            Cond::Any,
+        )])
+        .output("chat_id", chat.id))
+    }
+}

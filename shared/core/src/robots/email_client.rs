@@ -1,0 +1,39 @@
+//! `email_client`: an email to the item's client (recorded in its timeline).
+
+use super::prelude::*;
+use crate::model::{Channel, Outbound};
+
+/// `email_client`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailClient {
+    #[serde(default)]
+    pub subject: Option<Template>,
+    pub text: Template,
+}
+
+impl RobotType for EmailClient {
+    const DESCRIPTION: &'static str = "Send an email to the client";
+    const OUTPUTS: &'static [&'static str] = &["message_id"];
+
+    fn templates(&self) -> Vec<(&'static str, &Template)> {
+        let mut v = Vec::new();
+        if let Some(t) = &self.subject {
+            v.push(("subject", t));
+        }
+        v.push(("text", &self.text));
+        v
+    }
+
+    async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
+        let Some(to) = cx.item.client.email.clone() else {
+            return fail("the client has no email");
+        };
+        Ok(cx.outbound(Outbound {
+            from: Some(format!("sales@{}", cx.tenant)),
+            subject: self.subject.as_ref().map(|t| cx.render(t)),
+            to_client: true,
+            ..cx.message(Channel::Email, to, cx.render(&self.text))
+        }))
+    }
+}

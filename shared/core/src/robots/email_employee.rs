@@ -1,0 +1,45 @@
+//! `email_employee`: an email to an employee (default: the responsible).
+
+use super::prelude::*;
+use crate::model::{Channel, Outbound};
+
+/// `email_employee`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailEmployee {
+    /// Sender address; default `robot@<tenant>`.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to_user_id: Option<String>,
+    pub subject: Template,
+    pub body: Template,
+}
+
+impl RobotType for EmailEmployee {
+    const DESCRIPTION: &'static str = "Send an email to an employee";
+    const OUTPUTS: &'static [&'static str] = &["message_id"];
+
+    fn templates(&self) -> Vec<(&'static str, &Template)> {
+        vec![("subject", &self.subject), ("body", &self.body)]
+    }
+
+    fn check(&self, cx: &mut Check<'_>) {
+        cx.opt_user("settings.to_user_id", self.to_user_id.as_ref());
+    }
+
+    async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
+        let to = cx
+            .employee_contact(self.to_user_id.as_deref(), Channel::Email)
+            .await?;
+        let from = self
+            .from
+            .clone()
+            .unwrap_or_else(|| format!("robot@{}", cx.tenant));
+        Ok(cx.outbound(Outbound {
+            from: Some(from),
+            subject: Some(cx.render(&self.subject)),
+            ..cx.message(Channel::Email, to, cx.render(&self.body))
+        }))
+    }
+}

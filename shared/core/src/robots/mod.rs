@@ -1,0 +1,162 @@
+//! Robots: actions on a stage (SPEC.md §2).
+//!
+//! Every robot type lives in a file of its own, named after the type: its
+//! settings struct (`deny_unknown_fields`), its save-time checks, the action,
+//! and its unit tests, behind the [`RobotType`] trait. The one catalogue
+//! below lists them; from it the [`Action`] enum (`{"type", "settings"}`),
+//! [`ROBOT_TYPES`], the outputs, the templates and the dispatch of checks
+//! and actions are generated, with exhaustive matches.
+//!
+//! Adding a robot type: one new file with the struct and its `RobotType`
+//! impl, and one line in [`robot_catalogue!`]'s invocation below.
+
+use std::future::Future;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::{CatalogueEntry, entry};
+use crate::check::Check;
+use crate::template::Template;
+
+mod prelude;
+mod robot;
+pub mod run_context;
+
+pub use robot::{Robot, validate_robot};
+pub use run_context::{ActionError, ActionResult, Effect, RunContext, fail};
+
+/// One robot type: its settings are `Self`.
+pub trait RobotType: Serialize + DeserializeOwned + schemars::JsonSchema + Sync {
+    /// One line for the catalogue.
+    const DESCRIPTION: &'static str;
+    /// What a run of this type produces, usable as `{{robot.<id>.<output>}}`.
+    const OUTPUTS: &'static [&'static str] = &[];
+
+    /// Every template of the settings, with the settings key it sits under.
+    fn templates(&self) -> Vec<(&'static str, &Template)> {
+        Vec::new()
+    }
+
+    /// Save-time checks beyond the settings' shape: rules between settings,
+    /// references to users, departments, stages, other pipelines.
+    fn check(&self, cx: &mut Check<'_>) {
+        let _ = cx;
+    }
+
+    /// Perform the action: compute its effect (writes to commit with the
+    /// run's final record). A [`ActionError::Failed`] is recorded as a failed
+    /// run; any other error is transient and the run is retried.
+    fn perform(&self, cx: &RunContext<'_>) -> impl Future<Output = ActionResult> + Send;
+}
+
+/// Generates [`Action`] and its dispatch from `module => SettingsType` lines:
+/// the module is named after the type's API name and holds `SettingsType`.
+macro_rules! robot_catalogue {
+    ($($module:ident => $ty:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+        pub use self::{$($module::$ty),+};
+
+        /// The action of a robot with its settings: `{"type": "...", "settings": {...}}`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", content = "settings", rename_all = "snake_case")]
+        pub enum Action {
+            $($ty($ty),)+
+        }
+
+        /// The robot types, in catalogue order.
+        pub const ROBOT_TYPES: &[&str] = &[$(stringify!($module)),+];
+
+        impl Action {
+            /// The API name of the type.
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(Action::$ty(_) => stringify!($module),)+
+                }
+            }
+
+            /// The outputs a robot of this type produces.
+            pub fn outputs(&self) -> &'static [&'static str] {
+                match self {
+                    $(Action::$ty(_) => <$ty as RobotType>::OUTPUTS,)+
+                }
+            }
+
+            /// Every template of the settings, with the settings key it sits under.
+            pub fn templates(&self) -> Vec<(&'static str, &Template)> {
+                match self {
+                    $(Action::$ty(s) => s.templates(),)+
+                }
+            }
+
+            pub(crate) fn check(&self, cx: &mut Check<'_>) {
+                match self {
+                    $(Action::$ty(s) => s.check(cx),)+
+                }
+            }
+
+            pub(crate) async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
+                match self {
+                    $(Action::$ty(s) => s.perform(cx).await,)+
+                }
+            }
+
+            /// Every robot type with its settings' JSON Schema, outputs and description.
+            pub fn catalogue() -> Vec<CatalogueEntry> {
+                vec![$(entry::<$ty>(
+                    stringify!($module),
+                    <$ty as RobotType>::DESCRIPTION,
+                    <$ty as RobotType>::OUTPUTS,
+                    None,
+                )),+]
+            }
+        }
+    };
+}
+
+robot_catalogue! {
+    notify_supervisor => NotifySupervisor,
+    add_history_record => AddHistoryRecord,
+    create_task => CreateTask,
+    complete_task => CompleteTask,
+    plan_activity => PlanActivity,
+    notify_employee => NotifyEmployee,
+    add_timeline_comment => AddTimelineComment,
+    add_feed_post => AddFeedPost,
+    create_group_chat => CreateGroupChat,
+    add_chat_members => AddChatMembers,
+    send_chat_message => SendChatMessage,
+    send_direct_message => SendDirectMessage,
+    email_employee => EmailEmployee,
+    sms_employee => SmsEmployee,
+    modify_item => ModifyItem,
+    change_stage => ChangeStage,
+    change_responsible => ChangeResponsible,
+    copy_item => CopyItem,
+    delete_item => DeleteItem,
+    email_client => EmailClient,
+    sms_client => SmsClient,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_names_match_the_serialized_type_names() {
+        // A wrong name would be an unknown variant; a right one only misses
+        // (or accepts) settings.
+        for name in ROBOT_TYPES {
+            let got = serde_json::from_value::<Action>(serde_json::json!({
+                "type": name,
+                "settings": {},
+            }));
+            match got {
+                Ok(a) => assert_eq!(a.type_name(), *name),
+                Err(e) => assert!(!e.to_string().contains("unknown variant"), "{name}: {e}"),
+            }
+        }
+        let names: Vec<&str> = Action::catalogue().iter().map(|e| e.name).collect();
+        assert_eq!(names, ROBOT_TYPES);
+    }
+}

@@ -1,0 +1,195 @@
+//! `modify_item`: sets fields of the item. String values are templates (a
+//! value that is exactly one placeholder keeps its type); other JSON values
+//! are set as they are.
+
+use std::collections::BTreeMap;
+
+use super::prelude::*;
+use crate::context::{WritablePath, writable_path};
+use crate::fields::check_fields;
+use crate::model::{FieldType, Item};
+use crate::template::format_value;
+
+/// `modify_item`: field path → value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModifyItem {
+    pub fields: BTreeMap<String, Value>,
+}
+
+impl RobotType for ModifyItem {
+    const DESCRIPTION: &'static str = "Change fields of the item";
+
+    fn check(&self, cx: &mut Check<'_>) {
+        cx.require(
+            !self.fields.is_empty(),
+            "settings.fields",
+            "name at least one field",
+        );
+        for (path, value) in &self.fields {
+            let field = format!("settings.fields.{path}");
+            let Some(target) = writable_path(cx.pipeline, path) else {
+                cx.err(&field, format!("unknown or read-only field '{path}'"));
+                continue;
+            };
+            let is_user = target == WritablePath::ResponsibleId;
+            match value {
+                Value::String(src) => match Template::parse(src) {
+                    Ok(t) => cx.template(&field, &t),
+                    Err(e) => cx.err(&field, e.to_string()),
+                },
+                _ if is_user => cx.err(&field, "must be a user id"),
+                _ => {}
+            }
+            if is_user
+                && let Value::String(u) = value
+                && !u.contains("{{")
+            {
+                cx.user(field.clone(), u);
+            }
+        }
+    }
+
+    async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
+        let ictx = cx.item_ctx();
+        let mut item = cx.item.clone();
+        let mut changed = Vec::new();
+        for (path, raw) in &self.fields {
+            let v = match raw {
+                Value::String(src) => match Template::parse(src) {
+                    Ok(t) => t.render_value(&ictx),
+                    Err(e) => return fail(format!("{path}: {e}")),
+                },
+                v => v.clone(),
+            };
+            let before = serde_json::to_value(&item).unwrap_or(Value::Null);
+            set(cx, &mut item, path, v).await?;
+            if serde_json::to_value(&item).unwrap_or(Value::Null) != before {
+                changed.push(path.clone());
+            }
+        }
+        if changed.is_empty() {
+            return Ok(Effect::done(Vec::new()).note("no field changed"));
+        }
+        let tl = vec![cx.timeline_entry(
+            "fields_changed",
+            None,
+            format!("Robot changed {}", changed.join(", ")),
+            serde_json::json!({"fields": changed}),
+        )];
+        let note = format!("changed {}", changed.join(", "));
+        Ok(cx.item_effect(item, None, changed, tl).note(note))
+    }
+}
+
+/// Set one path of `item` to the rendered value `v`.
+async fn set(
+    cx: &RunContext<'_>,
+    item: &mut Item,
+    path: &str,
+    v: Value,
+) -> Result<(), super::ActionError> {
+    let text = || format_value(&v);
+    let Some(target) = writable_path(cx.pipeline, path) else {
+        return match path.strip_prefix("fields.") {
+            Some(key) => fail(format!("unknown field '{key}'")),
+            None => fail(format!("'{path}' cannot be modified")),
+        };
+    };
+    let client_value = || (!v.is_null()).then(text);
+    match target {
+        WritablePath::Title => {
+            if text().trim().is_empty() {
+                return fail("title would be empty");
+            }
+            item.title = text();
+        }
+        WritablePath::Amount => match v.as_f64().or_else(|| text().trim().parse().ok()) {
+            Some(a) => item.amount = a,
+            None => return fail(format!("amount: '{}' is not a number", text())),
+        },
+        WritablePath::Currency => item.currency = text(),
+        WritablePath::IsRepeat => {
+            item.is_repeat = match &v {
+                Value::Bool(b) => *b,
+                _ => matches!(text().to_lowercase().as_str(), "true" | "y" | "yes" | "1"),
+            }
+        }
+        WritablePath::ResponsibleId => {
+            let u = text();
+            if cx.engine.user(cx.tenant, &u).await?.is_none() {
+                return fail(format!("responsible_id: user '{u}' not found"));
+            }
+            item.responsible_id = u;
+        }
+        WritablePath::ClientName => item.client.name = client_value(),
+        WritablePath::ClientPhone => item.client.phone = client_value(),
+        WritablePath::ClientEmail => item.client.email = client_value(),
+        WritablePath::Field(key) => set_field(cx, item, key, v)?,
+    }
+    Ok(())
+}
+
+/// Set a custom field (coerced to its type, checked like an API write).
+fn set_field(
+    cx: &RunContext<'_>,
+    item: &mut Item,
+    key: &str,
+    v: Value,
+) -> Result<(), super::ActionError> {
+    let Some(def) = cx.pipeline.field(key) else {
+        return fail(format!("unknown field '{key}'"));
+    };
+    let coerced = coerce(def.field_type, v);
+    let one: BTreeMap<String, Value> = [(key.to_string(), coerced.clone())].into();
+    if let Some(e) = check_fields(cx.pipeline, &one).into_iter().next() {
+        return fail(format!("{}: {}", e.field, e.message));
+    }
+    if coerced.is_null() {
+        item.fields.remove(key);
+    } else {
+        item.fields.insert(key.to_string(), coerced);
+    }
+    Ok(())
+}
+
+/// Coerce a rendered value to a field type where the text form is unambiguous.
+fn coerce(t: FieldType, v: Value) -> Value {
+    use FieldType as F;
+    match (t, &v) {
+        (F::Number, Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(v, Value::Number),
+        (F::Bool, Value::String(s)) => match s.to_lowercase().as_str() {
+            "true" | "y" | "yes" | "1" => Value::Bool(true),
+            "false" | "n" | "no" | "0" | "" => Value::Bool(false),
+            _ => v,
+        },
+        (
+            F::String | F::User | F::File | F::Date | F::Datetime | F::List,
+            Value::Number(_) | Value::Bool(_),
+        ) => Value::String(format_value(&v)),
+        (F::List, Value::String(s)) if s.is_empty() => Value::Null,
+        _ => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn rendered_text_takes_the_type_of_the_field() {
+        assert_eq!(coerce(FieldType::Number, json!(" 12.5 ")), json!(12.5));
+        assert_eq!(coerce(FieldType::Number, json!("many")), json!("many"));
+        assert_eq!(coerce(FieldType::Bool, json!("Yes")), json!(true));
+        assert_eq!(coerce(FieldType::Bool, json!("")), json!(false));
+        assert_eq!(coerce(FieldType::String, json!(7)), json!("7"));
+        assert_eq!(coerce(FieldType::List, json!("")), Value::Null);
+    }
+}

@@ -1,0 +1,47 @@
+//! `notify_employee`: a notification to the users and departments named.
+
+use super::prelude::*;
+
+/// `notify_employee`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyEmployee {
+    pub text: Template,
+    #[serde(default)]
+    pub sender_id: Option<String>,
+    #[serde(default)]
+    pub recipient_ids: Vec<String>,
+    #[serde(default)]
+    pub department_ids: Vec<String>,
+}
+
+impl RobotType for NotifyEmployee {
+    const DESCRIPTION: &'static str = "Notify employees or whole departments";
+
+    fn templates(&self) -> Vec<(&'static str, &Template)> {
+        vec![("text", &self.text)]
+    }
+
+    fn check(&self, cx: &mut Check<'_>) {
+        cx.opt_user("settings.sender_id", self.sender_id.as_ref());
+        cx.users("settings.recipient_ids", &self.recipient_ids);
+        cx.departments("settings.department_ids", &self.department_ids);
+        cx.require(
+            !self.recipient_ids.is_empty() || !self.department_ids.is_empty(),
+            "settings.recipient_ids",
+            "name at least one recipient or department",
+        );
+    }
+
+    async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
+        let users = cx
+            .resolve_users(&self.recipient_ids, &self.department_ids)
+            .await?;
+        cx.check_fanout(users.len())?;
+        let from = cx.opt_user(self.sender_id.as_deref()).await?;
+        Ok(
+            Effect::done(cx.notify(&users, from, &cx.render(&self.text)))
+                .note(format!("notified {}", users.join(", "))),
+        )
+    }
+}

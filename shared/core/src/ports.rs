@@ -18,91 +18,64 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// What a document is. Stored as its snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Department,
-    User,
-    Pipeline,
-    Robot,
-    Trigger,
-    Item,
+/// Generates [`Kind`], [`Kind::ALL`] and the stored names from one list.
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $kind:ident = $name:literal,)+) => {
+        /// What a document is. Stored as its snake_case name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Kind {
+            $($(#[$doc])* $kind,)+
+        }
+
+        impl Kind {
+            /// Every kind, for adapters that need to enumerate them.
+            pub const ALL: &[Kind] = &[$(Kind::$kind),+];
+
+            /// The stored name (`"item"`, `"feed_post"`, …).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $name,)+
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Department = "department",
+    User = "user",
+    Pipeline = "pipeline",
+    Robot = "robot",
+    Trigger = "trigger",
+    Item = "item",
     /// Run-log record (robot run or trigger evaluation); parent = item id.
-    Run,
-    Task,
-    Activity,
-    Notification,
-    Chat,
+    Run = "run",
+    Task = "task",
+    Activity = "activity",
+    Notification = "notification",
+    Chat = "chat",
     /// Direct message; parent = recipient user id.
-    Message,
-    FeedPost,
+    Message = "message",
+    FeedPost = "feed_post",
     /// Outbound email/SMS; parent = channel.
-    Outbound,
+    Outbound = "outbound",
     /// Timeline entry; parent = item id.
-    Timeline,
+    Timeline = "timeline",
     /// Client phone/email → item ids.
-    ClientIndex,
+    ClientIndex = "client_index",
     /// Accepted external event (idempotency record); id = idempotency key.
-    Event,
+    Event = "event",
     /// Per-tenant counters (id sequences, rotation cursors).
-    Counter,
+    Counter = "counter",
     /// Transactional outbox record; processed by the stage-change step.
-    Outbox,
+    Outbox = "outbox",
 }
 
 impl Kind {
-    /// Every kind, for adapters that need to enumerate them.
-    pub const ALL: [Kind; 19] = [
-        Kind::Department,
-        Kind::User,
-        Kind::Pipeline,
-        Kind::Robot,
-        Kind::Trigger,
-        Kind::Item,
-        Kind::Run,
-        Kind::Task,
-        Kind::Activity,
-        Kind::Notification,
-        Kind::Chat,
-        Kind::Message,
-        Kind::FeedPost,
-        Kind::Outbound,
-        Kind::Timeline,
-        Kind::ClientIndex,
-        Kind::Event,
-        Kind::Counter,
-        Kind::Outbox,
-    ];
-
-    /// The stored name (`"item"`, `"feed_post"`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Department => "department",
-            Kind::User => "user",
-            Kind::Pipeline => "pipeline",
-            Kind::Robot => "robot",
-            Kind::Trigger => "trigger",
-            Kind::Item => "item",
-            Kind::Run => "run",
-            Kind::Task => "task",
-            Kind::Activity => "activity",
-            Kind::Notification => "notification",
-            Kind::Chat => "chat",
-            Kind::Message => "message",
-            Kind::FeedPost => "feed_post",
-            Kind::Outbound => "outbound",
-            Kind::Timeline => "timeline",
-            Kind::ClientIndex => "client_index",
-            Kind::Event => "event",
-            Kind::Counter => "counter",
-            Kind::Outbox => "outbox",
-        }
-    }
-
     /// Inverse of [`Kind::as_str`].
     pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+        Kind::ALL.iter().copied().find(|k| k.as_str() == s)
     }
 }
 
@@ -339,4 +312,18 @@ pub struct Ports {
     pub delivery: Arc<dyn Delivery>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn every_kind_is_stored_under_its_serialized_name_and_parses_back() {
+        for k in Kind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(Kind::parse(k.as_str()), Some(*k));
+        }
+        assert_eq!(Kind::parse("nothing"), None);
+    }
 }

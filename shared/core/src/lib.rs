@@ -13,6 +13,8 @@ pub mod ports;
 pub mod runner;
 pub mod system;
 pub mod template;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod triggers;
 pub mod validate;
 pub mod workhours;

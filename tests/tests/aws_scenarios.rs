@@ -2,56 +2,25 @@
 //! in-process, every DynamoDB/SQS/Scheduler call to the emulator, schedules
 //! fired by the test at the times of a manual clock.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use crm_core::error::EngineError;
 use crm_core::model::RunStatus;
 use crm_core::ports::{Clock, Cond, Doc, DocKey, DocStore, Kind, Write};
+use crm_core::testing::{MONDAY_1144_MSK, at, body};
 use crm_tests::aws_rig::AwsRig;
 use serde_json::{Value, json};
 
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
+const START: &str = MONDAY_1144_MSK;
 
-fn body<B: serde::de::DeserializeOwned>(v: Value) -> B {
-    serde_json::from_value(v).unwrap()
-}
-
-const START: &str = "2026-11-23T08:44:00Z";
-
-/// Users, departments, the seeds' pipeline — through the api Lambda with
-/// API Gateway events, as a client would.
+/// The standard company of `crm_core::testing` — through the api Lambda
+/// with API Gateway events, as a client would.
 async fn company(rig: &AwsRig) -> axum::Router {
     let key = format!("key-{}", rig.tenant);
     let keys = crm_http::ApiKeys::single(rig.tenant.clone(), key.clone());
     let router = crm_fn_api::app(std::sync::Arc::new(rig.engine.clone()), keys);
-    let calls = [
-        (
-            "PUT",
-            "/v1/users/u-boss",
-            json!({"name": "Boris Head", "time_zone": "Europe/Moscow"}),
-        ),
-        (
-            "PUT",
-            "/v1/departments/sales",
-            json!({"name": "Sales", "head_id": "u-boss"}),
-        ),
-        (
-            "PUT",
-            "/v1/users/u-anna",
-            json!({"name": "Anna Sales", "department_id": "sales", "time_zone": "Europe/Moscow"}),
-        ),
-        (
-            "PUT",
-            "/v1/pipelines/deals",
-            json!({"entity_type": "deal", "name": "Sales", "stages": [
-            {"id": "new", "name": "New orders"}, {"id": "prep", "name": "Project preparation"},
-            {"id": "presentation", "name": "Client presentation"},
-            {"id": "won", "name": "Won", "semantic": "success"}]}),
-        ),
-    ];
-    for (method, path, b) in calls {
-        let (status, resp) = api(&router, &key, method, path, Some(b)).await;
+    for put in crm_core::testing::company() {
+        let path = put.path();
+        let (status, resp) = api(&router, &key, "PUT", &path, Some(put.body)).await;
         assert_eq!(status, 200, "{path}: {resp}");
     }
     router
@@ -91,6 +60,25 @@ async fn api(
             serde_json::from_slice(&bytes).unwrap()
         },
     )
+}
+
+/// A rig named `name` with the company, `robot` on `deals` and a plain deal
+/// whose creation was pumped from the stream (the robot's job is queued).
+async fn robot_and_deal(name: &str, robot: Value) -> (AwsRig, crm_core::model::Item) {
+    let rig = AwsRig::new(name, at(START)).await;
+    let t = rig.tenant.clone();
+    let _api = company(&rig).await;
+    rig.engine
+        .create_robot(&t, "deals", body(robot))
+        .await
+        .unwrap();
+    let item = rig
+        .engine
+        .create_item(&t, body(crm_core::testing::plain_deal("Website")))
+        .await
+        .unwrap();
+    while rig.pump_stream().await == 0 {}
+    (rig, item)
 }
 
 async fn new_deal(rig: &AwsRig, stage: &str) -> String {
@@ -158,27 +146,13 @@ async fn supervisor_notified_after_a_day_or_cancelled_with_its_schedule_gone() {
 
 #[tokio::test]
 async fn a_message_delivered_twice_has_one_effect() {
-    let rig = AwsRig::new("twice", at(START)).await;
+    let (rig, item) = robot_and_deal(
+        "twice",
+        json!({"stage_id": "new", "type": "create_task",
+            "settings": {"title": "Call about {{title}}"}}),
+    )
+    .await;
     let t = rig.tenant.clone();
-    let _api = company(&rig).await;
-    rig.engine
-        .create_robot(
-            &t,
-            "deals",
-            body(json!({"stage_id": "new", "type": "create_task",
-            "settings": {"title": "Call about {{title}}"}})),
-        )
-        .await
-        .unwrap();
-    let item = rig
-        .engine
-        .create_item(
-            &t,
-            body(json!({"pipeline_id": "deals", "title": "Website", "responsible_id": "u-anna"})),
-        )
-        .await
-        .unwrap();
-    while rig.pump_stream().await == 0 {}
     // The robot-actions message, delivered twice in one batch and once more later.
     let q = rig.ports.jobs.queue();
     let got = q.receive::<Value>(10, 0).await.unwrap();
@@ -213,27 +187,13 @@ async fn a_message_delivered_twice_has_one_effect() {
 
 #[tokio::test]
 async fn a_crash_between_claim_and_effect_is_completed_once_by_the_retry() {
-    let rig = AwsRig::new("crash", at(START)).await;
+    let (rig, item) = robot_and_deal(
+        "crash",
+        json!({"stage_id": "new", "type": "add_timeline_comment",
+            "settings": {"text": "hello {{title}}"}}),
+    )
+    .await;
     let t = rig.tenant.clone();
-    let _api = company(&rig).await;
-    rig.engine
-        .create_robot(
-            &t,
-            "deals",
-            body(json!({"stage_id": "new", "type": "add_timeline_comment",
-            "settings": {"text": "hello {{title}}"}})),
-        )
-        .await
-        .unwrap();
-    let item = rig
-        .engine
-        .create_item(
-            &t,
-            body(json!({"pipeline_id": "deals", "title": "Website", "responsible_id": "u-anna"})),
-        )
-        .await
-        .unwrap();
-    while rig.pump_stream().await == 0 {}
     // A runner claimed the run and died: its claim is in the table, the message is redelivered.
     let run_id = format!("{}:1:", item.id);
     let runs_docs = rig.ports.store.list(&t, Kind::Run, &item.id).await.unwrap();

@@ -2,20 +2,13 @@
 //! engine on in-memory ports.
 
 use super::*;
-use chrono::{DateTime, Utc};
 use crm_core::memory::MemRuntime;
+use crm_core::testing::{MONDAY_1144_MSK, TENANT as T, at};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-const T: &str = "acme";
 const KEY: &str = "secret-key-1";
-
-fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T08:44:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 /// An API Gateway HTTP API (payload format 2.0) event, as Lambda delivers it.
 fn apigw(method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Request {
@@ -75,7 +68,7 @@ async fn call(router: &Router, request: Request) -> (u16, Value) {
 }
 
 async fn runtime() -> (MemRuntime, Router) {
-    let rt = MemRuntime::new(start());
+    let rt = MemRuntime::new(at(MONDAY_1144_MSK));
     let router = app(Arc::new(rt.engine.clone()), ApiKeys::single(T, KEY));
     (rt, router)
 }
@@ -101,27 +94,11 @@ async fn requests_without_a_valid_key_are_rejected() {
 #[tokio::test]
 async fn an_external_event_is_accepted_and_queued_once_per_idempotency_key() {
     let (rt, router) = runtime().await;
-    let put = |path: &str, body: Value| apigw("PUT", path, Some(KEY), Some(body));
-    let (status, body) = call(
-        &router,
-        put(
-            "/v1/users/u-anna",
-            json!({"name": "Anna Sales", "email": "anna@acme.test"}),
-        ),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = call(
-        &router,
-        put(
-            "/v1/pipelines/deals",
-            json!({"entity_type": "deal", "name": "Sales", "stages": [
-                {"id": "new", "name": "New", "semantic": "process"},
-                {"id": "won", "name": "Won", "semantic": "success"}]}),
-        ),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    for put in crm_core::testing::company() {
+        let path = put.path();
+        let (status, body) = call(&router, apigw("PUT", &path, Some(KEY), Some(put.body))).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
     let (status, item) = call(
         &router,
         apigw(

@@ -164,30 +164,11 @@ async fn start(clock: ClockMode) -> (tempfile::TempDir, Server, Client) {
     (dir, server, client)
 }
 
+/// The standard company of `crm_core::testing`, through the API.
 async fn company(c: &Client) {
-    c.put(
-        "/v1/users/u-boss",
-        json!({"name": "Boris Head", "time_zone": "Europe/Moscow"}),
-    )
-    .await;
-    c.put(
-        "/v1/departments/sales",
-        json!({"name": "Sales", "head_id": "u-boss"}),
-    )
-    .await;
-    c.put(
-        "/v1/users/u-anna",
-        json!({"name": "Anna Sales", "department_id": "sales", "time_zone": "Europe/Moscow"}),
-    )
-    .await;
-    c.put(
-        "/v1/pipelines/deals",
-        json!({"entity_type": "deal", "name": "Deals", "stages": [
-            {"id": "new", "name": "New orders", "semantic": "process"},
-            {"id": "prep", "name": "Project preparation", "semantic": "process"},
-            {"id": "won", "name": "Won", "semantic": "success"}]}),
-    )
-    .await;
+    for put in crm_core::testing::company() {
+        c.put(&put.path(), put.body).await;
+    }
 }
 
 /// Wait until the outbox, the event queue and the job queue are all empty.

@@ -1,42 +1,22 @@
 //! The runtime's worker and manual clock, driven through the library API
 //! (engine calls + `Runtime::advance`) on a temporary SQLite database.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use crm_automation::{ClockMode, Runtime, RuntimeClock};
 use crm_core::Engine;
-use crm_core::api::{NewItem, PipelineBody, RobotBody, UserBody};
+use crm_core::api::{NewItem, RobotBody};
 use crm_core::model::{RunRecord, RunStatus};
 use crm_core::ports::{Cond, DocKey, Kind, Write};
+use crm_core::testing::{TENANT as T, at, body};
 use serde_json::{Value, json};
-
-const T: &str = "acme";
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn body<B: serde::de::DeserializeOwned>(v: Value) -> B {
-    serde_json::from_value(v).unwrap()
-}
 
 fn manual(dir: &std::path::Path, start: &str) -> Runtime {
     Runtime::open(dir, RuntimeClock::new(ClockMode::Manual, Some(at(start)))).unwrap()
 }
 
+/// The standard company of `crm_core::testing` in tenant [`T`].
 async fn setup(e: &Engine) {
-    e.put_user(T, "u-boss", body::<UserBody>(json!({"name": "Boss"})))
-        .await
-        .unwrap();
-    e.put_pipeline(
-        T,
-        "deals",
-        body::<PipelineBody>(json!({"entity_type": "deal", "name": "Deals", "stages": [
-            {"id": "new", "name": "New", "semantic": "process"},
-            {"id": "prep", "name": "Prep", "semantic": "process"},
-            {"id": "won", "name": "Won", "semantic": "success"}]})),
-    )
-    .await
-    .unwrap();
+    crm_core::testing::load(e, T).await.unwrap();
 }
 
 async fn robot(e: &Engine, v: Value) -> String {

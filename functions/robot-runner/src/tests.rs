@@ -2,26 +2,16 @@
 //! engine on in-memory ports.
 
 use super::*;
-use chrono::{DateTime, Utc};
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunRecord;
 use crm_core::planning::run_id;
 use crm_core::ports::Clock;
+use crm_core::testing::{
+    MONDAY_1144_MSK, TENANT as T, at, body, company_runtime, plain_deal, settled_item,
+};
 use lambda_runtime::Context;
 use serde_json::json;
 use std::time::Duration;
-
-const T: &str = "acme";
-
-fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T08:44:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn body<B: serde::de::DeserializeOwned>(v: Value) -> B {
-    serde_json::from_value(v).unwrap()
-}
 
 /// The fixture: a deal just moved to `won`, whose robots are planned but
 /// not run: `now` (immediate), `next` (after `now`) and `later` (one hour
@@ -37,25 +27,8 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
-        let rt = MemRuntime::new(start());
+        let rt = company_runtime(MONDAY_1144_MSK).await;
         let e = &rt.engine;
-        e.put_user(
-            T,
-            "u-anna",
-            body(json!({"name": "Anna Sales", "email": "anna@acme.test"})),
-        )
-        .await
-        .unwrap();
-        e.put_pipeline(
-            T,
-            "deals",
-            body(json!({"entity_type": "deal", "name": "Sales", "stages": [
-                {"id": "new", "name": "New", "semantic": "process"},
-                {"id": "won", "name": "Won", "semantic": "success"}
-            ]})),
-        )
-        .await
-        .unwrap();
         let comment = |name: &str, extra: Value| {
             let mut v = json!({"stage_id": "won", "type": "add_timeline_comment", "name": name,
                 "settings": {"text": format!("{name} {{{{title}}}}")}});
@@ -83,17 +56,7 @@ impl Fixture {
             )
             .await
             .unwrap();
-        let item = e
-            .create_item(
-                T,
-                body(
-                    json!({"pipeline_id": "deals", "stage_id": "new", "title": "Website",
-                    "responsible_id": "u-anna"}),
-                ),
-            )
-            .await
-            .unwrap();
-        rt.settle().await.unwrap();
+        let item = settled_item(&rt, plain_deal("Website")).await;
         let item = e
             .patch_item(T, &item.id, body(json!({"stage_id": "won"})), None)
             .await
@@ -150,22 +113,7 @@ impl Fixture {
 
 /// An SQS record of the robot-actions queue as Lambda delivers it.
 fn message(id: &str, body: &str) -> Value {
-    json!({
-        "messageId": id,
-        "receiptHandle": format!("AQEB{id}"),
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1763887500000",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1763887500010"
-        },
-        "messageAttributes": {},
-        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:crm-robot-actions",
-        "awsRegion": "us-east-1"
-    })
+    crm_aws::testing::sqs_record(id, body, "crm-robot-actions")
 }
 
 fn sqs(messages: Vec<Value>) -> LambdaEvent<Value> {
@@ -345,7 +293,7 @@ fn dispatches_on_records() {
         run_id: "i:1:r".into(),
         item_id: "i".into(),
         visit: 1,
-        due_at: start(),
+        due_at: at(MONDAY_1144_MSK),
     };
     assert_eq!(
         Invocation::from_payload(serde_json::to_value(&job).unwrap()).unwrap(),

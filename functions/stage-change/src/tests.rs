@@ -3,47 +3,21 @@
 
 use super::*;
 use aws_lambda_events::event::dynamodb::Event;
-use chrono::{DateTime, Utc};
 use crm_aws::dynamo::{SK_PRIMARY, list_pk, primary_pk};
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
 use crm_core::ports::{Doc, DocKey, SYSTEM_TENANT};
+use crm_core::testing::{
+    MONDAY_1144_MSK, TENANT as T, body, company_runtime, plain_deal, settled_item,
+};
 use lambda_runtime::Context;
 use serde_json::{Value, json};
 
-const T: &str = "acme";
-
-fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T08:44:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn body<B: serde::de::DeserializeOwned>(v: Value) -> B {
-    serde_json::from_value(v).unwrap()
-}
-
-/// One user, one pipeline (`new` → `won`), an immediate and a delayed robot on `won`.
+/// The standard company (`crm_core::testing`), an immediate and a delayed
+/// robot on `won`.
 async fn runtime() -> MemRuntime {
-    let rt = MemRuntime::new(start());
+    let rt = company_runtime(MONDAY_1144_MSK).await;
     let e = &rt.engine;
-    e.put_user(
-        T,
-        "u-anna",
-        body(json!({"name": "Anna Sales", "email": "anna@acme.test"})),
-    )
-    .await
-    .unwrap();
-    e.put_pipeline(
-        T,
-        "deals",
-        body(json!({"entity_type": "deal", "name": "Sales", "stages": [
-            {"id": "new", "name": "New", "semantic": "process"},
-            {"id": "won", "name": "Won", "semantic": "success"}
-        ]})),
-    )
-    .await
-    .unwrap();
     e.create_robot(
         T,
         "deals",
@@ -91,19 +65,7 @@ async fn moved_deal(rt: &MemRuntime, title: &str) -> String {
 
 /// A deal created in `new`, its creation fully processed.
 async fn created_deal(rt: &MemRuntime, title: &str) -> String {
-    let item = rt
-        .engine
-        .create_item(
-            T,
-            body(
-                json!({"pipeline_id": "deals", "stage_id": "new", "title": title,
-                "responsible_id": "u-anna"}),
-            ),
-        )
-        .await
-        .unwrap();
-    rt.settle().await.unwrap();
-    item.id
+    settled_item(rt, plain_deal(title)).await.id
 }
 
 /// The attributes DynamoStore writes for `doc`, in DynamoDB JSON, under the

@@ -1,48 +1,21 @@
 //! The handler on realistic SQS events, against the engine on in-memory ports.
 
 use super::*;
-use chrono::{DateTime, Utc};
 use crm_aws::lambda::near;
 use crm_core::memory::MemRuntime;
 use crm_core::model::{Item, RunKind};
+use crm_core::testing::{
+    MONDAY_1144_MSK, TENANT as T, body, company_runtime, plain_deal, settled_item,
+};
 use lambda_runtime::Context;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const T: &str = "acme";
-
-fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T08:44:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn body<B: serde::de::DeserializeOwned>(v: Value) -> B {
-    serde_json::from_value(v).unwrap()
-}
-
-/// A pipeline `new` → `won` with a webhook trigger on `won` (code `paid`),
-/// and one deal in `new`.
+/// The standard company (`crm_core::testing`) with a webhook trigger on
+/// `won` (code `paid`), and one deal in `new`.
 async fn runtime() -> (MemRuntime, Item) {
-    let rt = MemRuntime::new(start());
+    let rt = company_runtime(MONDAY_1144_MSK).await;
     let e = &rt.engine;
-    e.put_user(
-        T,
-        "u-anna",
-        body(json!({"name": "Anna Sales", "email": "anna@acme.test"})),
-    )
-    .await
-    .unwrap();
-    e.put_pipeline(
-        T,
-        "deals",
-        body(json!({"entity_type": "deal", "name": "Sales", "stages": [
-            {"id": "new", "name": "New", "semantic": "process"},
-            {"id": "won", "name": "Won", "semantic": "success"}
-        ]})),
-    )
-    .await
-    .unwrap();
     e.create_trigger(
         T,
         "deals",
@@ -50,17 +23,7 @@ async fn runtime() -> (MemRuntime, Item) {
     )
     .await
     .unwrap();
-    let item = e
-        .create_item(
-            T,
-            body(
-                json!({"pipeline_id": "deals", "stage_id": "new", "title": "Website",
-                "responsible_id": "u-anna"}),
-            ),
-        )
-        .await
-        .unwrap();
-    rt.settle().await.unwrap();
+    let item = settled_item(&rt, plain_deal("Website")).await;
     let item = e.get_item(T, &item.id).await.unwrap();
     (rt, item)
 }
@@ -74,22 +37,7 @@ fn paid(item_id: &str, event_id: &str) -> String {
 
 /// An SQS record as Lambda delivers it.
 fn message(id: &str, body: &str) -> Value {
-    json!({
-        "messageId": id,
-        "receiptHandle": format!("AQEB{id}"),
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1763887500000",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1763887500010"
-        },
-        "messageAttributes": {},
-        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:crm-events",
-        "awsRegion": "us-east-1"
-    })
+    crm_aws::testing::sqs_record(id, body, "crm-events")
 }
 
 fn event(messages: Vec<Value>, context: Context) -> LambdaEvent<SqsEvent> {

@@ -151,3 +151,25 @@ pub async fn take_due(ports: &AwsPorts, now: DateTime<Utc>) -> Result<Vec<Job>, 
     due.sort_by_key(|j| j.due_at);
     Ok(due)
 }
+
+/// An SQS record as Lambda delivers it, from the queue named `queue` (in the
+/// emulator's account): the records of the Lambda handlers' unit tests.
+#[cfg(any(test, feature = "testing"))]
+pub fn sqs_record(id: &str, body: &str, queue: &str) -> serde_json::Value {
+    serde_json::json!({
+        "messageId": id,
+        "receiptHandle": format!("AQEB{id}"),
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1763887500000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1763887500010"
+        },
+        "messageAttributes": {},
+        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": format!("arn:aws:sqs:us-east-1:000000000000:{queue}"),
+        "awsRegion": "us-east-1"
+    })
+}

@@ -24,6 +24,8 @@ pub mod robots;
 pub mod store;
 pub mod system;
 pub mod template;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod triggers;
 pub mod workhours;
 pub use engine::{Engine, EngineConfig};

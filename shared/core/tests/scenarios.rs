@@ -809,39 +809,7 @@ async fn run_jobs_commits_runs_of_different_items_together_with_one_effect_each(
             ..Default::default()
         },
     );
-    rt.engine
-        .put_user(
-            T,
-            "u-boss",
-            body(json!({"name": "Boss", "time_zone": "UTC"})),
-        )
-        .await
-        .unwrap();
-    rt.engine
-        .put_department(
-            T,
-            "sales",
-            body(json!({"name": "Sales", "head_id": "u-boss"})),
-        )
-        .await
-        .unwrap();
-    rt.engine
-        .put_user(
-            T,
-            "u-anna",
-            body(json!({"name": "Anna", "department_id": "sales", "time_zone": "UTC"})),
-        )
-        .await
-        .unwrap();
-    rt.engine
-        .put_pipeline(
-            T,
-            "deals",
-            body(json!({"entity_type": "deal", "name": "S",
-        "stages": [{"id": "new", "name": "New"}, {"id": "prep", "name": "Prep"}]})),
-        )
-        .await
-        .unwrap();
+    crm_core::testing::load(&rt.engine, T).await.unwrap();
     robot(&rt, json!({"stage_id": "new", "type": "notify_supervisor", "delay": {"mode": "after", "amount": 1, "unit": "hours"},
         "settings": {"text": "{{title}} waits"}})).await;
     let mut ids = Vec::new();

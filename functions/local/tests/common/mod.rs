@@ -1,5 +1,6 @@
 //! Shared helpers of the HTTP-level tests: a server on a temporary data
-//! directory with a manual clock, a small JSON client, and the seeds' company.
+//! directory with a manual clock, a small JSON client, and the standard
+//! company of `crm_core::testing` loaded through the API.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -8,17 +9,10 @@ use crm_automation::{ClockMode, ServeConfig, Server};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// Monday 2026-11-23 11:44 in Moscow (08:44 UTC).
-pub const MONDAY_1144_MSK: &str = "2026-11-23T08:44:00Z";
+#[allow(unused_imports)] // not every test file uses both
+pub use crm_core::testing::{MONDAY_1144_MSK, at};
 /// Two tenants, as `CRM_API_KEYS` would give them.
 pub const KEYS: &str = "acme:key-acme,globex:key-globex";
-
-/// Parse an RFC 3339 time.
-pub fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .with_timezone(&chrono::Utc)
-}
 
 /// A server on `dir` with a manual clock at `start`.
 pub async fn server_on(dir: &Path, start: &str) -> Server {
@@ -138,13 +132,7 @@ impl Api {
     /// A deal of the seeds, settled.
     pub async fn deal(&self, stage: &str, amount: f64) -> String {
         let d = self
-            .post(
-                "/v1/items",
-                json!({"entity_type": "deal", "pipeline_id": "deals", "stage_id": stage,
-                    "title": "Website for Romashka", "amount": amount, "currency": "RUB",
-                    "responsible_id": "u-anna",
-                    "client": {"name": "Romashka LLC", "phone": "+7 (495) 123-45-67", "email": "buyer@romashka.test"}}),
-            )
+            .post("/v1/items", crm_core::testing::deal(stage, amount))
             .await;
         self.settle().await;
         d["id"].as_str().unwrap().to_string()
@@ -185,54 +173,12 @@ pub fn run_of<'a>(runs: &'a [Value], robot_id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no run of {robot_id} in {runs:#?}"))
 }
 
-/// The seeds' company: a sales head, a manager, designers, a lawyer
-/// (Europe/Moscow, default working hours) and the `deals` pipeline.
+/// The standard company of `crm_core::testing` (users, departments, the
+/// `deals` and `sales` pipelines), through the API.
 pub async fn company(api: &Api) {
-    for (id, name) in [
-        ("u-boss", "Boris Head"),
-        ("u-dina", "Dina Designer"),
-        ("u-lara", "Lara Lawyer"),
-    ] {
-        api.put(
-            &format!("/v1/users/{id}"),
-            json!({"name": name, "email": format!("{id}@acme.test"), "time_zone": "Europe/Moscow"}),
-        )
-        .await;
+    for put in crm_core::testing::company() {
+        api.put(&put.path(), put.body).await;
     }
-    api.put(
-        "/v1/departments/sales",
-        json!({"name": "Sales", "head_id": "u-boss"}),
-    )
-    .await;
-    api.put(
-        "/v1/departments/design",
-        json!({"name": "Design", "head_id": "u-dina"}),
-    )
-    .await;
-    for (id, name, dept) in [
-        ("u-anna", "Anna Sales", "sales"),
-        ("u-dina", "Dina Designer", "design"),
-        ("u-dan", "Dan Designer", "design"),
-    ] {
-        api.put(
-            &format!("/v1/users/{id}"),
-            json!({"name": name, "email": format!("{id}@acme.test"), "department_id": dept,
-                "time_zone": "Europe/Moscow",
-                "working_hours": {"days": ["mon","tue","wed","thu","fri"], "start": "09:00", "end": "18:00"}}),
-        )
-        .await;
-    }
-    api.put(
-        "/v1/pipelines/deals",
-        json!({"entity_type": "deal", "name": "Sales", "stages": [
-            {"id": "new", "name": "New orders", "semantic": "process"},
-            {"id": "prep", "name": "Project preparation", "semantic": "process"},
-            {"id": "presentation", "name": "Client presentation", "semantic": "process"},
-            {"id": "won", "name": "Won", "semantic": "success"},
-            {"id": "lost", "name": "Lost", "semantic": "failure"}
-        ]}),
-    )
-    .await;
 }
 
 /// A started server with the company loaded for tenant `acme`, plus a client

@@ -242,39 +242,13 @@ impl Harness {
             .await
     }
 
-    /// Users, a department and the `sales` pipeline (new → talks → won/lost) of a tenant.
+    /// The standard company of `crm_core::testing` (users, departments, the
+    /// `deals` and `sales` pipelines) for the tenant of `key`.
     pub async fn seed(&self, key: &str) {
-        for (id, name) in [("u-boss", "Boss"), ("u-anna", "Anna")] {
-            let r = self
-                .put(
-                    key,
-                    &format!("/v1/users/{id}"),
-                    json!({"name": name, "email": format!("{id}@example.com"), "time_zone": "Europe/Moscow"}),
-                )
-                .await;
+        for put in crm_core::testing::company() {
+            let r = self.put(key, &put.path(), put.body).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         }
-        let r = self
-            .put(
-                key,
-                "/v1/departments/sales",
-                json!({"name": "Sales", "head_id": "u-boss"}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        let r = self
-            .put(
-                key,
-                "/v1/users/u-anna",
-                json!({"name": "Anna", "email": "u-anna@example.com", "department_id": "sales",
-                       "time_zone": "Europe/Moscow",
-                       "working_hours": {"days": ["mon","tue","wed","thu","fri"], "start": "09:00", "end": "18:00"},
-                       "days_off": ["2026-12-31"]}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        let r = self.put(key, "/v1/pipelines/sales", pipeline()).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
 
     /// Creates a deal in `sales` and returns it.
@@ -285,17 +259,9 @@ impl Harness {
     }
 }
 
+/// The body of the `sales` pipeline (new → talks → won / lost).
 pub fn pipeline() -> Value {
-    json!({
-        "entity_type": "deal",
-        "name": "Sales",
-        "stages": [
-            {"id": "new", "name": "New orders", "semantic": "process"},
-            {"id": "talks", "name": "Talks", "semantic": "process"},
-            {"id": "won", "name": "Won", "semantic": "success"},
-            {"id": "lost", "name": "Lost", "semantic": "failure"}
-        ]
-    })
+    crm_core::testing::pipeline(crm_core::testing::SALES_PIPELINE)
 }
 
 pub fn item() -> Value {

@@ -1,15 +1,23 @@
 //! The typed record layer over the [`DocStore`](crate::ports::DocStore):
 //! engine records to documents and back, the writes the engine makes, and
-//! derived ids. A stored document that cannot be read as its record is a
+//! derived ids. Each stored type declares its [`Kind`], id and list parent
+//! once, as a [`Record`]. A stored document that cannot be read as its record is a
 //! [`EngineError::Corrupt`], not a transient store error.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{EngineError, Result};
-use crate::model::TimelineEntry;
+use crate::model::{
+    Activity, Chat, Department, EventRecord, FeedPost, Item, Message, Notification, Outbound,
+    Pipeline, RunRecord, Task, TimelineEntry, User,
+};
 use crate::ports::{Cond, Doc, DocKey, Kind, Write};
+use crate::robots::Robot;
+use crate::triggers::Trigger;
 
 pub(crate) fn doc<T: Serialize>(
     tenant: &str,
@@ -69,4 +77,94 @@ pub(crate) fn timeline_write(tenant: &str, e: &TimelineEntry) -> Write {
 pub(crate) fn decode<T: DeserializeOwned>(d: &Doc) -> Result<T> {
     // Deserialize from the borrowed value: no deep copy of the body.
     T::deserialize(&d.body).map_err(|e| EngineError::Corrupt(format!("{}: {e}", d.key)))
+}
+
+/// A type the engine stores as documents of one [`Kind`].
+pub trait Record: Serialize + DeserializeOwned {
+    const KIND: Kind;
+    /// Its document id.
+    fn id(&self) -> &str;
+    /// The parent it is listed under, if it is listed.
+    fn parent(&self) -> Option<Cow<'_, str>> {
+        None
+    }
+}
+
+/// The document of a record at `version`.
+pub(crate) fn record_doc<R: Record>(tenant: &str, r: &R, version: u64) -> Doc {
+    doc(tenant, R::KIND, r.id(), version, r.parent().as_deref(), r)
+}
+
+/// Declares [`Record`]s: `Type: Kind, id field, parent expression`.
+macro_rules! records {
+    ($($ty:ty: $kind:ident, $id:ident, |$s:ident| $parent:expr;)+) => {
+        $(
+            impl Record for $ty {
+                const KIND: Kind = Kind::$kind;
+                fn id(&self) -> &str {
+                    &self.$id
+                }
+                fn parent(&self) -> Option<Cow<'_, str>> {
+                    let $s = self;
+                    $parent
+                }
+            }
+        )+
+    };
+}
+
+records! {
+    Department: Department, id, |_d| None;
+    // Listed per department (for department recipients).
+    User: User, id, |u| Some(Cow::Borrowed(u.department_id.as_deref().unwrap_or("")));
+    Pipeline: Pipeline, id, |_p| None;
+    Robot: Robot, id, |r| Some(Cow::Borrowed(&r.pipeline_id));
+    Trigger: Trigger, id, |t| Some(Cow::Borrowed(&t.pipeline_id));
+    Item: Item, id, |_i| None;
+    RunRecord: Run, id, |r| Some(Cow::Borrowed(&r.item_id));
+    Task: Task, id, |t| Some(Cow::Borrowed(&t.item_id));
+    Activity: Activity, id, |a| Some(Cow::Borrowed(&a.item_id));
+    Notification: Notification, id, |n| Some(Cow::Borrowed(&n.user_id));
+    Chat: Chat, id, |_c| None;
+    // Listed per chat, or per recipient for direct messages.
+    Message: Message, id, |m| Some(Cow::Owned(match (&m.chat_id, &m.recipient_id) {
+        (Some(c), _) => format!("chat:{c}"),
+        (None, r) => format!("user:{}", r.as_deref().unwrap_or_default()),
+    }));
+    FeedPost: FeedPost, id, |_p| Some(Cow::Borrowed("feed"));
+    Outbound: Outbound, id, |m| Some(Cow::Borrowed(m.channel.as_str()));
+    TimelineEntry: Timeline, id, |e| Some(Cow::Borrowed(&e.item_id));
+    EventRecord: Event, event_id, |_e| None;
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn message(chat: Option<&str>, to: Option<&str>) -> Message {
+        serde_json::from_value(json!({
+            "id": "m1", "chat_id": chat, "sender_id": "u1", "recipient_id": to,
+            "message_type": "general", "text": "hi", "item_id": null,
+            "at": "2026-12-01T10:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_record_is_stored_under_its_kind_and_listed_under_its_parent() {
+        let d = record_doc("t", &message(Some("c1"), None), 3);
+        assert_eq!(d.key, DocKey::new("t", Kind::Message, "m1"));
+        assert_eq!((d.version, d.parent.as_deref()), (3, Some("chat:c1")));
+        let d = record_doc("t", &message(None, Some("u2")), 1);
+        assert_eq!(d.parent.as_deref(), Some("user:u2"));
+    }
+
+    #[test]
+    fn a_document_that_is_not_its_record_is_corrupt_not_unavailable() {
+        let d = record_doc("t", &message(None, Some("u2")), 1);
+        let err = decode::<Department>(&d).unwrap_err();
+        assert!(matches!(err, EngineError::Corrupt(ref m) if m.contains("m1")), "{err}");
+    }
 }

@@ -7,7 +7,6 @@
 //! robot, the pipeline's other robots: outputs of earlier robots) and the
 //! users, departments and pipelines it names.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -18,14 +17,13 @@ use crate::error::{EngineError, FieldError, Result};
 use crate::model::Pipeline;
 use crate::ports::{Cond, DocKey, Kind, Write};
 use crate::robots::{Action, ROBOT_TYPES, Robot, validate_robot};
-use crate::store::{cond_for, doc, put};
+use crate::store::{Record, cond_for, doc, put, record_doc};
 use crate::triggers::{TRIGGER_TYPES, Trigger, TriggerKind, validate_trigger};
 
 /// What robots and triggers have in common, as stored configuration.
-pub trait Automation: Serialize + DeserializeOwned + Send + Sync + Sized {
+pub trait Automation: Record + Send + Sync + Sized {
     /// `"robot"` or `"trigger"`: the id prefix and the word in errors.
     const WHAT: &'static str;
-    const KIND: Kind;
     /// Whether the checks need the pipeline's others of the same kind.
     const CHECKS_SIBLINGS: bool;
     /// The API body of a create or replace.
@@ -33,7 +31,6 @@ pub trait Automation: Serialize + DeserializeOwned + Send + Sync + Sized {
 
     /// Build from an API body; `id` and `order` are assigned by the engine.
     fn from_body(id: String, pipeline_id: &str, order: u64, body: Self::Body) -> Result<Self>;
-    fn id(&self) -> &str;
     fn pipeline_id(&self) -> &str;
     fn order(&self) -> u64;
     /// A copy placed on another stage under a new id and order.
@@ -63,7 +60,6 @@ fn typed<T: DeserializeOwned>(
 
 impl Automation for Robot {
     const WHAT: &'static str = "robot";
-    const KIND: Kind = Kind::Robot;
     const CHECKS_SIBLINGS: bool = true;
     type Body = RobotBody;
 
@@ -83,9 +79,6 @@ impl Automation for Robot {
             condition: body.condition,
             after_previous: body.after_previous,
         })
-    }
-    fn id(&self) -> &str {
-        &self.id
     }
     fn pipeline_id(&self) -> &str {
         &self.pipeline_id
@@ -108,7 +101,6 @@ impl Automation for Robot {
 
 impl Automation for Trigger {
     const WHAT: &'static str = "trigger";
-    const KIND: Kind = Kind::Trigger;
     const CHECKS_SIBLINGS: bool = false;
     type Body = TriggerBody;
 
@@ -127,9 +119,6 @@ impl Automation for Trigger {
             execute_as: body.execute_as,
             allow_backwards: body.allow_backwards,
         })
-    }
-    fn id(&self) -> &str {
-        &self.id
     }
     fn pipeline_id(&self) -> &str {
         &self.pipeline_id
@@ -155,7 +144,7 @@ impl Engine {
     async fn next_order(&self, tenant: &str, pipeline_id: &str) -> Result<(u64, Write)> {
         let id = format!("order:{pipeline_id}");
         let (n, v) = self
-            .load::<u64>(tenant, Kind::Counter, &id)
+            .load_kind::<u64>(tenant, Kind::Counter, &id)
             .await?
             .unwrap_or((0, 0));
         let w = put(
@@ -174,10 +163,10 @@ impl Engine {
         extra: Vec<Write>,
     ) -> Result<A> {
         let (pipeline, _) = self
-            .must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", a.pipeline_id())
+            .must::<Pipeline>(tenant, "pipeline", a.pipeline_id())
             .await?;
         let siblings: Vec<A> = if A::CHECKS_SIBLINGS {
-            self.list(tenant, A::KIND, &pipeline.id).await?
+            self.list(tenant, &pipeline.id).await?
         } else {
             Vec::new()
         };
@@ -185,17 +174,7 @@ impl Engine {
         errors.extend(self.check_refs(tenant, &refs).await?);
         unprocessable(errors)?;
         let mut writes = extra;
-        writes.push(put(
-            doc(
-                tenant,
-                A::KIND,
-                a.id(),
-                version + 1,
-                Some(a.pipeline_id()),
-                &a,
-            ),
-            cond_for(version),
-        ));
+        writes.push(put(record_doc(tenant, &a, version + 1), cond_for(version)));
         self.commit(writes, || {
             format!(
                 "{}s of pipeline '{}' were changed concurrently; retry",
@@ -214,7 +193,7 @@ impl Engine {
         pipeline_id: &str,
         id: &str,
     ) -> Result<(A, u64)> {
-        match self.load::<A>(tenant, A::KIND, id).await? {
+        match self.load::<A>(tenant, id).await? {
             Some((a, v)) if a.pipeline_id() == pipeline_id => Ok((a, v)),
             _ => Err(EngineError::not_found(A::WHAT, id)),
         }
@@ -227,7 +206,7 @@ impl Engine {
         pipeline_id: &str,
         body: A::Body,
     ) -> Result<A> {
-        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id)
+        self.must::<Pipeline>(tenant, "pipeline", pipeline_id)
             .await?;
         let (order, w) = self.next_order(tenant, pipeline_id).await?;
         let id = self.ports.ids.next_id(A::WHAT);
@@ -237,9 +216,9 @@ impl Engine {
 
     /// The pipeline's robots or triggers, in creation order.
     pub async fn list_of<A: Automation>(&self, tenant: &str, pipeline_id: &str) -> Result<Vec<A>> {
-        self.must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", pipeline_id)
+        self.must::<Pipeline>(tenant, "pipeline", pipeline_id)
             .await?;
-        let mut v: Vec<A> = self.list(tenant, A::KIND, pipeline_id).await?;
+        let mut v: Vec<A> = self.list(tenant, pipeline_id).await?;
         v.sort_by_key(A::order);
         Ok(v)
     }

@@ -5,7 +5,7 @@ use crate::check::Refs;
 use crate::error::{EngineError, FieldError, Result};
 use crate::model::{Department, User};
 use crate::ports::{Cond, DocKey, Kind, Write};
-use crate::store::{cond_for, doc, put};
+use crate::store::{Record, cond_for, put, record_doc};
 
 use super::{Engine, unprocessable};
 
@@ -39,13 +39,13 @@ impl Engine {
             parent_id: body.parent_id,
         };
         let version = self
-            .load::<Department>(tenant, Kind::Department, id)
+            .load::<Department>(tenant, id)
             .await?
             .map_or(0, |(_, v)| v);
         self.ports
             .store
             .transact(vec![put(
-                doc(tenant, Kind::Department, id, version + 1, None, &dept),
+                record_doc(tenant, &dept, version + 1),
                 cond_for(version),
             )])
             .await?;
@@ -53,10 +53,7 @@ impl Engine {
     }
 
     pub async fn get_department(&self, tenant: &str, id: &str) -> Result<Department> {
-        Ok(self
-            .must(tenant, Kind::Department, "department", id)
-            .await?
-            .0)
+        Ok(self.must(tenant, "department", id).await?.0)
     }
 
     pub async fn put_user(&self, tenant: &str, id: &str, body: UserBody) -> Result<User> {
@@ -91,28 +88,24 @@ impl Engine {
             working_hours,
             days_off: body.days_off,
         };
-        let old = self.load::<User>(tenant, Kind::User, id).await?;
+        let old = self.load::<User>(tenant, id).await?;
         let version = old.as_ref().map_or(0, |(_, v)| *v);
         // Users are listed per department (for department recipients); the
         // document's parent never changes, so a move re-creates it.
-        let parent = user.department_id.as_deref().unwrap_or("");
         let mut writes = Vec::new();
         if let Some((o, v)) = &old
             && o.department_id != user.department_id
         {
             writes.push(Write::Delete {
                 key: DocKey::new(tenant, Kind::User, id),
-                parent: Some(o.department_id.clone().unwrap_or_default()),
+                parent: o.parent().map(String::from),
                 cond: Cond::Version(*v),
             });
             self.ports.store.transact(writes).await?;
-            writes = vec![put(
-                doc(tenant, Kind::User, id, 1, Some(parent), &user),
-                Cond::Absent,
-            )];
+            writes = vec![put(record_doc(tenant, &user, 1), Cond::Absent)];
         } else {
             writes.push(put(
-                doc(tenant, Kind::User, id, version + 1, Some(parent), &user),
+                record_doc(tenant, &user, version + 1),
                 cond_for(version),
             ));
         }
@@ -121,6 +114,6 @@ impl Engine {
     }
 
     pub async fn get_user(&self, tenant: &str, id: &str) -> Result<User> {
-        Ok(self.must(tenant, Kind::User, "user", id).await?.0)
+        Ok(self.must(tenant, "user", id).await?.0)
     }
 }

@@ -6,7 +6,6 @@ use crate::api::EventBody;
 use crate::client_index::client_ref_keys;
 use crate::error::{EngineError, Result};
 use crate::model::QueuedEvent;
-use crate::ports::Kind;
 use crate::store::hash;
 use crate::triggers::TRIGGER_TYPES;
 
@@ -82,6 +81,6 @@ impl Engine {
     /// What became of a processed event. Engine-raised events
     /// (`field_changed`, …) are recorded too. 404 until the event is processed.
     pub async fn get_event(&self, tenant: &str, id: &str) -> Result<crate::model::EventRecord> {
-        Ok(self.must(tenant, Kind::Event, "event", id).await?.0)
+        Ok(self.must(tenant, "event", id).await?.0)
     }
 }

@@ -12,7 +12,7 @@ use crate::model::{
     Chain, Item, ItemChange, OutboxRecord, Pipeline, RunRecord, StageMove, TimelineEntry,
 };
 use crate::ports::{Cond, DocKey, Kind, SYSTEM_TENANT, Write};
-use crate::store::{doc, put, timeline_id, timeline_write};
+use crate::store::{doc, put, record_doc, timeline_id, timeline_write};
 
 use super::{Engine, OUTBOX_PENDING, unprocessable};
 
@@ -41,10 +41,7 @@ impl Engine {
                 cond,
             });
         } else {
-            writes.push(put(
-                doc(tenant, Kind::Item, &item.id, item.version, None, item),
-                cond,
-            ));
+            writes.push(put(record_doc(tenant, item, item.version), cond));
         }
         let old_keys = old.map(|o| client_keys(&o.client)).unwrap_or_default();
         let new_keys = if change.deleted {
@@ -112,10 +109,7 @@ impl Engine {
     }
 
     pub async fn create_item(&self, tenant: &str, body: NewItem) -> Result<Item> {
-        let (pipeline, _) = match self
-            .load::<Pipeline>(tenant, Kind::Pipeline, &body.pipeline_id)
-            .await?
-        {
+        let (pipeline, _) = match self.load::<Pipeline>(tenant, &body.pipeline_id).await? {
             Some(p) => p,
             None => {
                 return Err(EngineError::invalid(
@@ -244,7 +238,7 @@ impl Engine {
             )));
         }
         let (pipeline, _) = self
-            .must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", &old.pipeline_id)
+            .must::<Pipeline>(tenant, "pipeline", &old.pipeline_id)
             .await?;
         let mut errors = Vec::new();
         if let Some(s) = &patch.stage_id
@@ -466,7 +460,7 @@ impl Engine {
 
     /// Timeline of an item (kept after the item is deleted), oldest first.
     pub async fn timeline(&self, tenant: &str, item_id: &str) -> Result<Vec<TimelineEntry>> {
-        let entries: Vec<TimelineEntry> = self.list(tenant, Kind::Timeline, item_id).await?;
+        let entries: Vec<TimelineEntry> = self.list(tenant, item_id).await?;
         if entries.is_empty() {
             self.get_item(tenant, item_id).await?;
         }
@@ -475,7 +469,7 @@ impl Engine {
 
     /// Run log of an item: robot runs and trigger evaluations, in order of creation.
     pub async fn runs(&self, tenant: &str, item_id: &str) -> Result<Vec<RunRecord>> {
-        let mut runs: Vec<RunRecord> = self.list(tenant, Kind::Run, item_id).await?;
+        let mut runs: Vec<RunRecord> = self.list(tenant, item_id).await?;
         if runs.is_empty() {
             self.get_item(tenant, item_id).await?;
         }

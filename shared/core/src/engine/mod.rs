@@ -21,7 +21,7 @@ use crate::check::Refs;
 use crate::error::{EngineError, FieldError, Result};
 use crate::model::{Department, Item, Pipeline, User};
 use crate::ports::{DocKey, Kind, Ports, StoreError, Write};
-use crate::store::decode;
+use crate::store::{Record, decode};
 use crate::workhours::WorkCalendar;
 
 mod automation;
@@ -113,7 +113,13 @@ impl Engine {
         self.ports.clock.now()
     }
 
-    pub(crate) async fn load<T: DeserializeOwned>(
+    /// A record and its version.
+    pub(crate) async fn load<T: Record>(&self, tenant: &str, id: &str) -> Result<Option<(T, u64)>> {
+        self.load_kind(tenant, T::KIND, id).await
+    }
+
+    /// A document of `kind` read as `T` (counters and other plain values).
+    pub(crate) async fn load_kind<T: DeserializeOwned>(
         &self,
         tenant: &str,
         kind: Kind,
@@ -125,27 +131,23 @@ impl Engine {
         }
     }
 
-    pub(crate) async fn must<T: DeserializeOwned>(
+    /// A record that must exist (404 naming `what` otherwise).
+    pub(crate) async fn must<T: Record>(
         &self,
         tenant: &str,
-        kind: Kind,
         what: &'static str,
         id: &str,
     ) -> Result<(T, u64)> {
-        self.load(tenant, kind, id)
+        self.load(tenant, id)
             .await?
             .ok_or_else(|| EngineError::not_found(what, id))
     }
 
-    pub(crate) async fn list<T: DeserializeOwned>(
-        &self,
-        tenant: &str,
-        kind: Kind,
-        parent: &str,
-    ) -> Result<Vec<T>> {
+    /// The records listed under `parent`.
+    pub(crate) async fn list<T: Record>(&self, tenant: &str, parent: &str) -> Result<Vec<T>> {
         self.ports
             .store
-            .list(tenant, kind, parent)
+            .list(tenant, T::KIND, parent)
             .await?
             .iter()
             .map(decode)
@@ -153,17 +155,14 @@ impl Engine {
     }
 
     pub(crate) async fn load_item(&self, tenant: &str, id: &str) -> Result<Option<Item>> {
-        Ok(self
-            .load::<Item>(tenant, Kind::Item, id)
-            .await?
-            .map(|(mut item, v)| {
-                item.version = v;
-                item
-            }))
+        Ok(self.load::<Item>(tenant, id).await?.map(|(mut item, v)| {
+            item.version = v;
+            item
+        }))
     }
 
     pub(crate) async fn user(&self, tenant: &str, id: &str) -> Result<Option<User>> {
-        Ok(self.load(tenant, Kind::User, id).await?.map(|(u, _)| u))
+        Ok(self.load(tenant, id).await?.map(|(u, _)| u))
     }
 
     /// The working calendar of a user (None if the user is unknown or has a bad zone).
@@ -185,10 +184,7 @@ impl Engine {
             if !seen.insert(d.clone()) {
                 break;
             }
-            let Some((dept, _)) = self
-                .load::<Department>(tenant, Kind::Department, &d)
-                .await?
-            else {
+            let Some((dept, _)) = self.load::<Department>(tenant, &d).await? else {
                 break;
             };
             match &dept.head_id {
@@ -237,7 +233,7 @@ impl Engine {
             }
         }
         for (field, pid, stages) in &refs.pipelines {
-            match self.load::<Pipeline>(tenant, Kind::Pipeline, pid).await? {
+            match self.load::<Pipeline>(tenant, pid).await? {
                 None => errors.push(FieldError {
                     field: "settings.pipeline_id".into(),
                     message: format!("unknown pipeline '{pid}'"),

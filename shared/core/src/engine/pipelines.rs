@@ -5,9 +5,8 @@ use std::collections::HashSet;
 use crate::api::PipelineBody;
 use crate::error::{FieldError, Result};
 use crate::model::Pipeline;
-use crate::ports::Kind;
 use crate::robots::Robot;
-use crate::store::{cond_for, doc, put};
+use crate::store::{cond_for, put, record_doc};
 use crate::triggers::Trigger;
 
 use super::{Engine, unprocessable};
@@ -71,7 +70,7 @@ impl Engine {
                 });
             }
         }
-        let old = self.load::<Pipeline>(tenant, Kind::Pipeline, id).await?;
+        let old = self.load::<Pipeline>(tenant, id).await?;
         if let Some((o, _)) = &old {
             if o.entity_type != body.entity_type {
                 errors.push(FieldError {
@@ -79,8 +78,8 @@ impl Engine {
                     message: "the entity type of a pipeline cannot change".into(),
                 });
             }
-            let robots: Vec<Robot> = self.list(tenant, Kind::Robot, id).await?;
-            let triggers: Vec<Trigger> = self.list(tenant, Kind::Trigger, id).await?;
+            let robots: Vec<Robot> = self.list(tenant, id).await?;
+            let triggers: Vec<Trigger> = self.list(tenant, id).await?;
             for s in robots
                 .iter()
                 .map(|r| &r.stage_id)
@@ -107,10 +106,7 @@ impl Engine {
         };
         let version = old.map_or(0, |(_, v)| v);
         self.commit(
-            vec![put(
-                doc(tenant, Kind::Pipeline, id, version + 1, None, &p),
-                cond_for(version),
-            )],
+            vec![put(record_doc(tenant, &p, version + 1), cond_for(version))],
             || format!("pipeline '{id}' was changed concurrently"),
         )
         .await?;
@@ -118,6 +114,6 @@ impl Engine {
     }
 
     pub async fn get_pipeline(&self, tenant: &str, id: &str) -> Result<Pipeline> {
-        Ok(self.must(tenant, Kind::Pipeline, "pipeline", id).await?.0)
+        Ok(self.must(tenant, "pipeline", id).await?.0)
     }
 }

@@ -9,8 +9,8 @@ use crate::model::{
     Activity, Chain, Channel, Chat, FeedPost, Message, Notification, Outbound, OutboxRecord,
     QueuedEvent, Task, TaskStatus, TimelineEntry,
 };
-use crate::ports::{Cond, Kind, StoreError, Write};
-use crate::store::{doc, put, timeline_id, timeline_write};
+use crate::ports::{Cond, StoreError, Write};
+use crate::store::{put, record_doc, timeline_id, timeline_write};
 
 use super::{Engine, unprocessable};
 
@@ -18,13 +18,13 @@ impl Engine {
     // ---------------------------------------------------------------- work records
 
     pub async fn list_tasks(&self, tenant: &str, item_id: &str) -> Result<Vec<Task>> {
-        let mut v: Vec<Task> = self.list(tenant, Kind::Task, item_id).await?;
+        let mut v: Vec<Task> = self.list(tenant, item_id).await?;
         v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(v)
     }
 
     pub async fn get_task(&self, tenant: &str, id: &str) -> Result<Task> {
-        let (mut t, v): (Task, u64) = self.must(tenant, Kind::Task, "task", id).await?;
+        let (mut t, v): (Task, u64) = self.must(tenant, "task", id).await?;
         t.version = v;
         Ok(t)
     }
@@ -79,14 +79,7 @@ impl Engine {
         chain: Chain,
     ) -> Vec<Write> {
         let mut writes = vec![put(
-            doc(
-                tenant,
-                Kind::Task,
-                &task.id,
-                task.version,
-                Some(&task.item_id),
-                task,
-            ),
+            record_doc(tenant, task, task.version),
             Cond::Version(old.version),
         )];
         let (kind, text) = if task.status == TaskStatus::Completed {
@@ -128,7 +121,7 @@ impl Engine {
     }
 
     pub async fn list_activities(&self, tenant: &str, item_id: &str) -> Result<Vec<Activity>> {
-        let mut v: Vec<Activity> = self.list(tenant, Kind::Activity, item_id).await?;
+        let mut v: Vec<Activity> = self.list(tenant, item_id).await?;
         v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(v)
     }
@@ -138,31 +131,27 @@ impl Engine {
         tenant: &str,
         user_id: &str,
     ) -> Result<Vec<Notification>> {
-        let mut v: Vec<Notification> = self.list(tenant, Kind::Notification, user_id).await?;
+        let mut v: Vec<Notification> = self.list(tenant, user_id).await?;
         v.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok(v)
     }
 
     pub async fn get_chat(&self, tenant: &str, id: &str) -> Result<(Chat, Vec<Message>)> {
-        let (mut chat, v): (Chat, u64) = self.must(tenant, Kind::Chat, "chat", id).await?;
+        let (mut chat, v): (Chat, u64) = self.must(tenant, "chat", id).await?;
         chat.version = v;
-        let mut msgs: Vec<Message> = self
-            .list(tenant, Kind::Message, &format!("chat:{id}"))
-            .await?;
+        let mut msgs: Vec<Message> = self.list(tenant, &format!("chat:{id}")).await?;
         msgs.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok((chat, msgs))
     }
 
     pub async fn list_messages(&self, tenant: &str, user_id: &str) -> Result<Vec<Message>> {
-        let mut v: Vec<Message> = self
-            .list(tenant, Kind::Message, &format!("user:{user_id}"))
-            .await?;
+        let mut v: Vec<Message> = self.list(tenant, &format!("user:{user_id}")).await?;
         v.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok(v)
     }
 
     pub async fn list_feed(&self, tenant: &str) -> Result<Vec<FeedPost>> {
-        let mut v: Vec<FeedPost> = self.list(tenant, Kind::FeedPost, "feed").await?;
+        let mut v: Vec<FeedPost> = self.list(tenant, "feed").await?;
         v.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok(v)
     }
@@ -175,10 +164,7 @@ impl Engine {
         let mut v: Vec<Outbound> = Vec::new();
         for c in [Channel::Email, Channel::Sms] {
             if channel.is_none_or(|x| x == c) {
-                v.extend(
-                    self.list::<Outbound>(tenant, Kind::Outbound, c.as_str())
-                        .await?,
-                );
+                v.extend(self.list::<Outbound>(tenant, c.as_str()).await?);
             }
         }
         v.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));

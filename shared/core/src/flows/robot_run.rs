@@ -25,7 +25,7 @@ use crate::model::{Item, OutboxRecord, Pipeline, RunRecord, RunStatus, User};
 use crate::planning::robot_due;
 use crate::ports::{Cond, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write};
 use crate::robots::{ActionError, Effect, Robot, RunContext};
-use crate::store::{decode, doc, put};
+use crate::store::{decode, put, record_doc};
 
 /// What happened to a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,14 +125,7 @@ impl Engine {
                 .ports
                 .store
                 .transact(vec![put(
-                    doc(
-                        tenant,
-                        Kind::Run,
-                        &run.id,
-                        run.version,
-                        Some(&run.item_id),
-                        &run,
-                    ),
+                    record_doc(tenant, &run, run.version),
                     Cond::Version(v),
                 )])
                 .await
@@ -148,7 +141,7 @@ impl Engine {
             match self.ports.store.transact(writes).await {
                 Ok(()) => return Ok(RunOutcome::Finished(status)),
                 Err(StoreError::Conflict { .. }) => {
-                    let cur = self.load::<RunRecord>(tenant, Kind::Run, &run.id).await?;
+                    let cur = self.load::<RunRecord>(tenant, &run.id).await?;
                     if cur.is_none_or(|(_, cv)| cv != run.version) {
                         return Ok(RunOutcome::Busy); // someone else took over
                     }
@@ -351,14 +344,7 @@ impl Engine {
             writes.extend(self.ready_follower(tenant, next, item, now).await?);
         }
         writes.push(put(
-            doc(
-                tenant,
-                Kind::Run,
-                &run.id,
-                run.version,
-                Some(&run.item_id),
-                &run,
-            ),
+            record_doc(tenant, &run, run.version),
             Cond::Version(claimed.version),
         ));
         if writes.len() > MAX_TRANSACTION_WRITES {
@@ -382,7 +368,7 @@ impl Engine {
         // A follower that cannot get a due time (its date field is empty) is
         // skipped at once, and the one waiting for it is readied in turn.
         while let Some(id) = next.take() {
-            let Some((mut f, fv)) = self.load::<RunRecord>(tenant, Kind::Run, &id).await? else {
+            let Some((mut f, fv)) = self.load::<RunRecord>(tenant, &id).await? else {
                 break;
             };
             if f.status != RunStatus::Pending || f.due_at.is_some() {
@@ -423,10 +409,7 @@ impl Engine {
                 }
             }
             f.version = fv + 1;
-            writes.push(put(
-                doc(tenant, Kind::Run, &f.id, f.version, Some(&f.item_id), &f),
-                Cond::Version(fv),
-            ));
+            writes.push(put(record_doc(tenant, &f, f.version), Cond::Version(fv)));
             if writes.len() > MAX_TRANSACTION_WRITES / 2 {
                 break;
             }
@@ -502,7 +485,7 @@ impl Engine {
     }
 
     async fn visit_outputs(&self, tenant: &str, item_id: &str, visit: u64) -> Result<Outputs> {
-        let runs: Vec<RunRecord> = self.list(tenant, Kind::Run, item_id).await?;
+        let runs: Vec<RunRecord> = self.list(tenant, item_id).await?;
         Ok(runs
             .into_iter()
             .filter(|r| r.visit == visit && r.status == RunStatus::Done)

@@ -21,7 +21,7 @@ use crate::ports::{
     Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
 };
 use crate::robots::Robot;
-use crate::store::{decode, doc, put, timeline_id, timeline_write};
+use crate::store::{decode, put, record_doc, timeline_id, timeline_write};
 
 impl Engine {
     /// Pending outbox records (the local runtime polls these; on AWS the
@@ -148,7 +148,7 @@ impl Engine {
             run.finished_at = Some(at);
             run.version = d.version + 1;
             let w = put(
-                doc(tenant, Kind::Run, &run.id, run.version, Some(item_id), &run),
+                record_doc(tenant, &run, run.version),
                 Cond::Version(d.version),
             );
             match self.ports.store.transact(vec![w]).await {
@@ -160,7 +160,7 @@ impl Engine {
                 self.ports.scheduler.cancel(tenant, &run.id).await?;
             }
         }
-        let activities: Vec<Activity> = self.list(tenant, Kind::Activity, item_id).await?;
+        let activities: Vec<Activity> = self.list(tenant, item_id).await?;
         for mut a in activities {
             if a.visit != visit || !a.auto_complete || a.completed {
                 continue;
@@ -182,10 +182,7 @@ impl Engine {
             self.ports
                 .store
                 .transact(vec![
-                    put(
-                        doc(tenant, Kind::Activity, &a.id, 2, Some(item_id), &a),
-                        Cond::Any,
-                    ),
+                    put(record_doc(tenant, &a, 2), Cond::Any),
                     timeline_write(tenant, &entry),
                 ])
                 .await?;
@@ -213,7 +210,7 @@ impl Engine {
             return Ok(());
         }
         let mut robots: Vec<Robot> = self
-            .list::<Robot>(tenant, Kind::Robot, &item.pipeline_id)
+            .list::<Robot>(tenant, &item.pipeline_id)
             .await?
             .into_iter()
             .filter(|r| r.stage_id == stage)
@@ -235,12 +232,7 @@ impl Engine {
         let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
         let writes: Vec<Write> = runs
             .iter()
-            .map(|r| {
-                put(
-                    doc(tenant, Kind::Run, &r.id, 1, Some(item_id), r),
-                    Cond::Absent,
-                )
-            })
+            .map(|r| put(record_doc(tenant, r, 1), Cond::Absent))
             .collect();
         let mut all_new = true;
         for chunk in writes.chunks(MAX_TRANSACTION_WRITES) {
@@ -262,7 +254,7 @@ impl Engine {
         let current: Vec<RunRecord> = if all_new {
             runs
         } else {
-            self.list::<RunRecord>(tenant, Kind::Run, item_id)
+            self.list::<RunRecord>(tenant, item_id)
                 .await?
                 .into_iter()
                 .filter(|r| ids.contains(&r.id))
@@ -299,7 +291,7 @@ impl Engine {
     }
 
     async fn deliver(&self, tenant: &str, id: &str) -> Result<()> {
-        let Some((mut m, v)) = self.load::<Outbound>(tenant, Kind::Outbound, id).await? else {
+        let Some((mut m, v)) = self.load::<Outbound>(tenant, id).await? else {
             return Ok(());
         };
         if m.status == OutboundStatus::Sent {
@@ -311,17 +303,7 @@ impl Engine {
         match self
             .ports
             .store
-            .transact(vec![put(
-                doc(
-                    tenant,
-                    Kind::Outbound,
-                    id,
-                    v + 1,
-                    Some(m.channel.as_str()),
-                    &m,
-                ),
-                Cond::Version(v),
-            )])
+            .transact(vec![put(record_doc(tenant, &m, v + 1), Cond::Version(v))])
             .await
         {
             Ok(()) | Err(StoreError::Conflict { .. }) => Ok(()),

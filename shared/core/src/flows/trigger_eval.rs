@@ -14,7 +14,7 @@ use crate::model::{
 };
 use crate::planning::trigger_run_id;
 use crate::ports::{Cond, Kind, StoreError};
-use crate::store::{doc, put};
+use crate::store::{doc, put, record_doc};
 use crate::triggers::{EventFacts, RaisedBy, Selection, TriggerKind, TriggerSet};
 
 impl Engine {
@@ -72,29 +72,24 @@ impl Engine {
         let rec_id = trigger_run_id(item_id, &event.event_id);
         let internal = TriggerKind::raised_by(&event.event_type) == Some(RaisedBy::Engine);
         for _ in 0..=self.config.max_retries {
-            if self
-                .load::<RunRecord>(tenant, Kind::Run, &rec_id)
-                .await?
-                .is_some()
-            {
+            if self.load::<RunRecord>(tenant, &rec_id).await?.is_some() {
                 return Ok(()); // evaluated before: a repeated delivery
             }
             let Some(item) = self.load_item(tenant, item_id).await? else {
                 return Ok(());
             };
             let (pipeline, _) = self
-                .must::<Pipeline>(tenant, Kind::Pipeline, "pipeline", &item.pipeline_id)
+                .must::<Pipeline>(tenant, "pipeline", &item.pipeline_id)
                 .await?;
-            let triggers = self.list(tenant, Kind::Trigger, &pipeline.id).await?;
+            let triggers = self.list(tenant, &pipeline.id).await?;
             let set = TriggerSet::new(&pipeline, triggers);
             if internal && !set.has(&event.event_type) {
                 return Ok(()); // engine-raised change events are only recorded where they matter
             }
             let task = match (event.event_type.as_str(), event.data.get("task_id")) {
-                ("task_status", Some(Value::String(tid))) => self
-                    .load::<Task>(tenant, Kind::Task, tid)
-                    .await?
-                    .map(|(t, _)| t),
+                ("task_status", Some(Value::String(tid))) => {
+                    self.load::<Task>(tenant, tid).await?.map(|(t, _)| t)
+                }
                 _ => None,
             };
             let responsible = self.user(tenant, &item.responsible_id).await?;
@@ -207,10 +202,7 @@ impl Engine {
                     }
                 }
             }
-            writes.push(put(
-                doc(tenant, Kind::Run, &rec_id, 1, Some(item_id), &record),
-                Cond::Absent,
-            ));
+            writes.push(put(record_doc(tenant, &record, 1), Cond::Absent));
             match self.ports.store.transact(writes).await {
                 Ok(()) => return Ok(()),
                 Err(StoreError::Conflict { .. }) => continue,

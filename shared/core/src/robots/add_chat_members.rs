@@ -36,7 +36,7 @@ impl RobotType for AddChatMembers {
 
     async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
         let chat_id = cx.render(&self.chat_id);
-        let Some((mut chat, v)) = cx.engine.load::<Chat>(cx.tenant, Kind::Chat, &chat_id).await?
+        let Some((mut chat, v)) = cx.engine.load::<Chat>(cx.tenant, &chat_id).await?
         else {
             return fail(format!("chat '{chat_id}' not found"));
         };
@@ -56,7 +56,7 @@ impl RobotType for AddChatMembers {
         }
         chat.version = v + 1;
         Ok(Effect::done(vec![put(
-            doc(cx.tenant, Kind::Chat, &chat.id, chat.version, None, &chat),
+            record_doc(cx.tenant, &chat, chat.version),
             Cond::Version(v),
         )])
         .note(format!("added {}", added.join(", "))))

@@ -57,7 +57,7 @@ impl RobotType for AddFeedPost {
             at: cx.now,
         };
         Ok(Effect::done(vec![put(
-            doc(cx.tenant, Kind::FeedPost, &post.id, 1, Some("feed"), &post),
+            record_doc(cx.tenant, &post, 1),
             Cond::Any,
         )])
         .output("post_id", post.id))

@@ -42,7 +42,7 @@ impl RobotType for ChangeResponsible {
             RotateMode::First => self.user_ids[0].clone(),
             RotateMode::Rotate => {
                 let id = format!("rotate:{}", cx.robot.id);
-                let cur = cx.engine.load::<u64>(tenant, Kind::Counter, &id).await?;
+                let cur = cx.engine.load_kind::<u64>(tenant, Kind::Counter, &id).await?;
                 let (n, v) = cur.unwrap_or((0, 0));
                 writes.push(put(
                     doc(tenant, Kind::Counter, &id, v + 1, None, &(n + 1)),

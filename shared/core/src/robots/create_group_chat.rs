@@ -52,7 +52,7 @@ impl RobotType for CreateGroupChat {
             version: 1,
         };
         Ok(Effect::done(vec![put(
-            doc(cx.tenant, Kind::Chat, &chat.id, 1, None, &chat),
+            record_doc(cx.tenant, &chat, 1),
             Cond::Any,
         )])
         .output("chat_id", chat.id))

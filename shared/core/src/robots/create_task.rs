@@ -72,7 +72,7 @@ impl RobotType for CreateTask {
         };
         Ok(Effect::done(vec![
             put(
-                doc(cx.tenant, Kind::Task, &task.id, 1, Some(&item.id), &task),
+                record_doc(cx.tenant, &task, 1),
                 Cond::Any,
             ),
             cx.timeline(

@@ -101,7 +101,7 @@ impl RobotType for PlanActivity {
         };
         Ok(Effect::done(vec![
             put(
-                doc(cx.tenant, Kind::Activity, &a.id, 1, Some(&item.id), &a),
+                record_doc(cx.tenant, &a, 1),
                 Cond::Any,
             ),
             cx.timeline(

@@ -6,7 +6,7 @@ pub(crate) use serde_json::Value;
 pub(crate) use super::{ActionResult, Effect, RobotType, RunContext, fail};
 pub(crate) use crate::check::{Check, SUPERVISOR};
 pub(crate) use crate::ports::{Cond, Kind};
-pub(crate) use crate::store::{doc, put};
+pub(crate) use crate::store::{doc, put, record_doc};
 pub(crate) use crate::template::Template;
 
 /// `#[serde(default = "yes")]`

@@ -19,8 +19,8 @@ use crate::model::{
     Channel, Item, ItemChange, Notification, Outbound, OutboundStatus, OutboxRecord, Pipeline,
     RunRecord, RunStatus, StageMove, TimelineEntry, User,
 };
-use crate::ports::{Cond, Kind, MAX_TRANSACTION_WRITES, StoreError, Write};
-use crate::store::{doc, put, timeline_id, timeline_write};
+use crate::ports::{Cond, MAX_TRANSACTION_WRITES, StoreError, Write};
+use crate::store::{put, record_doc, timeline_id, timeline_write};
 use crate::template::Template;
 
 /// Why an action did not produce an effect.
@@ -204,7 +204,7 @@ impl RunContext<'_> {
             }
         }
         for d in departments {
-            let users: Vec<User> = self.engine.list(self.tenant, Kind::User, d).await?;
+            let users: Vec<User> = self.engine.list(self.tenant, d).await?;
             for u in users {
                 if !out.contains(&u.id) {
                     out.push(u.id);
@@ -236,10 +236,7 @@ impl RunContext<'_> {
                     item_id: Some(self.item.id.clone()),
                     at: self.now,
                 };
-                put(
-                    doc(self.tenant, Kind::Notification, &n.id, 1, Some(u), &n),
-                    Cond::Any,
-                )
+                put(record_doc(self.tenant, &n, 1), Cond::Any)
             })
             .collect()
     }
@@ -289,17 +286,7 @@ impl RunContext<'_> {
     pub fn outbound(&self, m: Outbound) -> Effect {
         let channel = m.channel;
         let mut writes = vec![
-            put(
-                doc(
-                    self.tenant,
-                    Kind::Outbound,
-                    &m.id,
-                    1,
-                    Some(channel.as_str()),
-                    &m,
-                ),
-                Cond::Any,
-            ),
+            put(record_doc(self.tenant, &m, 1), Cond::Any),
             self.engine.outbox_write(
                 self.tenant,
                 &format!("deliver|{}", m.id),

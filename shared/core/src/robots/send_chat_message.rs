@@ -36,7 +36,7 @@ impl RobotType for SendChatMessage {
         let chat_id = cx.render(&self.chat_id);
         if cx
             .engine
-            .load::<Chat>(cx.tenant, Kind::Chat, &chat_id)
+            .load::<Chat>(cx.tenant, &chat_id)
             .await?
             .is_none()
         {
@@ -53,9 +53,8 @@ impl RobotType for SendChatMessage {
             item_id: Some(cx.item.id.clone()),
             at: cx.now,
         };
-        let parent = format!("chat:{chat_id}");
         Ok(Effect::done(vec![put(
-            doc(cx.tenant, Kind::Message, &m.id, 1, Some(&parent), &m),
+            record_doc(cx.tenant, &m, 1),
             Cond::Any,
         )])
         .output("message_id", m.id))

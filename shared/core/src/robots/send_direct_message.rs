@@ -41,9 +41,8 @@ impl RobotType for SendDirectMessage {
             item_id: Some(cx.item.id.clone()),
             at: cx.now,
         };
-        let parent = format!("user:{to}");
         Ok(Effect::done(vec![put(
-            doc(cx.tenant, Kind::Message, &m.id, 1, Some(&parent), &m),
+            record_doc(cx.tenant, &m, 1),
             Cond::Any,
         )])
         .output("message_id", m.id))

@@ -30,7 +30,7 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use openapi::{ApiDoc, openapi};
 pub use state::{AppState, ClockControl};
 
-use handlers::{automation, directory, items, meta, work};
+use handlers::{automation, catalogue, directory, items, meta, work};
 
 /// Largest accepted request body: 256 KiB (larger → 413).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/health", get(meta::health))
         .route("/v1/openapi.json", get(meta::openapi_json))
+        .route("/v1/catalogue", get(catalogue::catalogue))
         .route("/v1/clock", get(meta::get_clock))
         .route("/v1/clock/advance", post(meta::advance_clock))
         .route(

@@ -6,7 +6,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
-use crate::handlers::{automation, directory, items, meta, work};
+use crate::handlers::{automation, catalogue, directory, items, meta, work};
 use crate::views;
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -20,6 +20,7 @@ use crate::views;
     paths(
         meta::health,
         meta::openapi_json,
+        catalogue::catalogue,
         meta::get_clock,
         meta::advance_clock,
         directory::put_department,
@@ -76,6 +77,8 @@ use crate::views;
         views::Health,
         views::ClockNow,
         views::AdvanceBody,
+        views::Catalogue,
+        views::CatalogueEntry,
     )),
     modifiers(&CommonResponses),
     tags(

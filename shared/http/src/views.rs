@@ -130,3 +130,63 @@ pub struct AdvanceBody {
     /// what is already due.
     pub seconds: i64,
 }
+
+/// One robot or trigger type of `GET /v1/catalogue`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CatalogueEntry {
+    /// The API name, used as `type` when creating a robot or trigger.
+    pub name: String,
+    /// One line: what the robot does, or when the trigger fires.
+    pub description: String,
+    /// JSON Schema (draft 2020-12) of the type's `settings` object.
+    #[schema(value_type = Object)]
+    pub settings_schema: serde_json::Value,
+    /// Settings that may be left out, with the value they then take.
+    #[schema(value_type = Object)]
+    pub defaults: serde_json::Map<String, serde_json::Value>,
+    /// Settings that are templates (`{{placeholders}}` are rendered).
+    pub templates: Vec<String>,
+    /// Robots: what a run produces, usable as `{{robot.<id>.<output>}}`.
+    pub outputs: Vec<String>,
+    /// Triggers: `outside` (submitted with `POST /v1/events`) or `engine`
+    /// (raised by the engine when an item or task changes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raised_by: Option<String>,
+}
+
+/// `GET /v1/catalogue`
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Catalogue {
+    /// Every robot type, in catalogue order.
+    pub robots: Vec<CatalogueEntry>,
+    /// Every trigger type, in catalogue order.
+    pub triggers: Vec<CatalogueEntry>,
+}
+
+impl From<crm_core::catalogue::CatalogueEntry> for CatalogueEntry {
+    fn from(e: crm_core::catalogue::CatalogueEntry) -> Self {
+        CatalogueEntry {
+            name: e.name.to_string(),
+            description: e.description.to_string(),
+            settings_schema: e.settings_schema,
+            defaults: e.defaults,
+            templates: e.templates,
+            outputs: e.outputs.iter().map(|s| s.to_string()).collect(),
+            raised_by: e.raised_by.map(|r| {
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            }),
+        }
+    }
+}
+
+impl From<crm_core::catalogue::Catalogue> for Catalogue {
+    fn from(c: crm_core::catalogue::Catalogue) -> Self {
+        Catalogue {
+            robots: c.robots.into_iter().map(Into::into).collect(),
+            triggers: c.triggers.into_iter().map(Into::into).collect(),
+        }
+    }
+}

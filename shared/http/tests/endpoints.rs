@@ -293,6 +293,7 @@ async fn openapi_is_public_and_lists_every_endpoint() {
     let expected: &[(&str, &[&str])] = &[
         ("/v1/health", &["get"]),
         ("/v1/openapi.json", &["get"]),
+        ("/v1/catalogue", &["get"]),
         ("/v1/clock", &["get"]),
         ("/v1/clock/advance", &["post"]),
         ("/v1/departments/{id}", &["get", "put"]),
@@ -407,4 +408,69 @@ async fn openapi_is_public_and_lists_every_endpoint() {
     );
     let health_security = &doc["paths"]["/v1/health"]["get"]["security"];
     assert_eq!(health_security, &json!([{}]));
+}
+
+#[tokio::test]
+async fn the_catalogue_describes_every_type_well_enough_to_build_a_robot_from_it() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let no_key = h
+        .call_with(Method::GET, "/v1/catalogue", None, None, &[])
+        .await;
+    assert_eq!(no_key.status, StatusCode::UNAUTHORIZED);
+    let c = h.get(KEY_A, "/v1/catalogue").await;
+    assert_eq!(c.status, StatusCode::OK);
+    let robots = c.body["robots"].as_array().unwrap();
+    let triggers = c.body["triggers"].as_array().unwrap();
+    assert_eq!((robots.len(), triggers.len()), (21, 13));
+    // Every robot type whose required settings are all templates can be
+    // created from its entry alone: fill each required template with text.
+    let mut made = 0;
+    for r in robots {
+        let schema = &r["settings_schema"];
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .map(|v| v.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
+        let templates: Vec<&str> = r["templates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x.as_str())
+            .collect();
+        if !required.iter().all(|k| templates.contains(k)) {
+            continue;
+        }
+        let settings: serde_json::Map<String, serde_json::Value> = required
+            .iter()
+            .map(|k| (k.to_string(), json!("Deal {{title}}")))
+            .collect();
+        let body = json!({"stage_id": "new", "type": r["name"], "settings": settings});
+        let created = h.post(KEY_A, "/v1/pipelines/sales/robots", body).await;
+        // Some types need a recipient on top; that is a 422, never a 400.
+        assert!(
+            matches!(
+                created.status,
+                StatusCode::CREATED | StatusCode::UNPROCESSABLE_ENTITY
+            ),
+            "{}: {} {}",
+            r["name"],
+            created.status,
+            created.body
+        );
+        made += usize::from(created.status == StatusCode::CREATED);
+    }
+    assert!(
+        made >= 8,
+        "only {made} robot types could be made from the catalogue"
+    );
+    let field_changed = triggers
+        .iter()
+        .find(|t| t["name"] == "field_changed")
+        .unwrap();
+    assert_eq!(field_changed["raised_by"], "engine");
+    assert_eq!(
+        field_changed["settings_schema"]["required"],
+        json!(["fields"])
+    );
 }

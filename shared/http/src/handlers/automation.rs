@@ -80,7 +80,7 @@ pub async fn get_pipeline(
     request_body(
         content = Object,
         content_type = "application/json",
-        description = "`{\"stage_id\", \"type\", \"name\"?, \"delay\"?, \"respect_working_hours\"?, \"condition\"?, \"after_previous\"?, \"settings\"}`",
+        description = "`{\"stage_id\", \"type\", \"name\"?, \"delay\"?, \"respect_working_hours\"?, \"condition\"?, \"after_previous\"?, \"settings\"}`; `type` and its `settings` are described by `GET /v1/catalogue` (a JSON Schema per type)",
         example = json!({
             "stage_id": "new", "type": "notify_supervisor", "name": "Escalate",
             "delay": {"mode": "after", "amount": 1, "unit": "days"},
@@ -273,7 +273,7 @@ pub async fn copy_robot(
     request_body(
         content = Object,
         content_type = "application/json",
-        description = "`{\"stage_id\", \"type\", \"name\"?, \"condition\"?, \"execute_as\"?, \"allow_backwards\"?, \"settings\"?}`",
+        description = "`{\"stage_id\", \"type\", \"name\"?, \"condition\"?, \"execute_as\"?, \"allow_backwards\"?, \"settings\"?}`; `type` and its `settings` are described by `GET /v1/catalogue` (a JSON Schema per type)",
         example = json!({
             "stage_id": "presentation", "type": "task_status", "name": "Design ready",
             "condition": null, "execute_as": "u-boss", "allow_backwards": false,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::extract::Json;
 
 pub mod automation;
+pub mod catalogue;
 pub mod directory;
 pub mod items;
 pub mod meta;

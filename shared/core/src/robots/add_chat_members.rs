@@ -62,3 +62,16 @@ impl RobotType for AddChatMembers {
         .note(format!("added {}", added.join(", "))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::check;
+
+    #[test]
+    fn a_chat_and_a_user_must_be_named() {
+        let (errors, _) = check("add_chat_members", json!({"chat_id": " ", "user_ids": []}));
+        assert_eq!(errors, ["settings.user_ids", "settings.chat_id"]);
+    }
+}

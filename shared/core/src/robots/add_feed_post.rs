@@ -63,3 +63,21 @@ impl RobotType for AddFeedPost {
         .output("post_id", post.id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::check;
+
+    #[test]
+    fn a_post_needs_an_audience_or_everyone() {
+        let (errors, _) = check("add_feed_post", json!({"text": "Won {{title}}"}));
+        assert_eq!(errors, ["settings.recipient_ids"]);
+        let (errors, _) = check(
+            "add_feed_post",
+            json!({"text": "Won {{title}}", "everyone": true}),
+        );
+        assert!(errors.is_empty());
+    }
+}

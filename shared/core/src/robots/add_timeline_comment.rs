@@ -32,3 +32,17 @@ impl RobotType for AddTimelineComment {
         )]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::{check, users};
+
+    #[test]
+    fn the_author_id_setting_is_looked_up_and_templates_checked() {
+        let (errors, refs) = check("add_timeline_comment", json!({"text": "{{stage.name}}", "author_id": "u-boss"}));
+        assert_eq!(errors, [] as [&str; 0]);
+        assert_eq!(users(&refs), ["u-boss"]);
+    }
+}

@@ -72,3 +72,21 @@ impl RobotType for ChangeResponsible {
             .note(format!("responsible is now '{pick}'")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::{check, users};
+
+    #[test]
+    fn someone_must_be_named_and_is_looked_up() {
+        let (errors, _) = check("change_responsible", json!({"user_ids": []}));
+        assert_eq!(errors, ["settings.user_ids"]);
+        let (_, refs) = check(
+            "change_responsible",
+            json!({"user_ids": ["u-anna", "u-dan"], "mode": "rotate"}),
+        );
+        assert_eq!(users(&refs), ["u-anna", "u-dan"]);
+    }
+}

@@ -40,3 +40,17 @@ impl RobotType for ChangeStage {
             .note(format!("moved the item to '{}'", self.stage_id)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::check;
+
+    #[test]
+    fn the_stage_must_be_in_the_pipeline() {
+        assert!(check("change_stage", json!({"stage_id": "won"})).0.is_empty());
+        let (errors, _) = check("change_stage", json!({"stage_id": "lost"}));
+        assert_eq!(errors, ["settings.stage_id"]);
+    }
+}

@@ -78,3 +78,24 @@ impl RobotType for CompleteTask {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::check;
+
+    #[test]
+    fn stages_must_exist_here_or_are_looked_up_in_the_other_pipeline() {
+        let (errors, _) = check("complete_task", json!({"stage_ids": ["prep", "gone"]}));
+        assert_eq!(errors, ["settings.stage_ids[1]"]);
+        let (errors, _) = check("complete_task", json!({"stage_ids": []}));
+        assert_eq!(errors, ["settings.stage_ids"]);
+        let (errors, refs) = check(
+            "complete_task",
+            json!({"pipeline_id": "leads", "stage_ids": ["x"]}),
+        );
+        assert!(errors.is_empty());
+        assert_eq!(refs.pipelines[0].1, "leads");
+    }
+}

@@ -89,3 +89,17 @@ impl RobotType for CopyItem {
         Ok(Effect::done(writes).output("item_id", id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::check;
+
+    #[test]
+    fn the_target_stage_must_exist() {
+        assert!(check("copy_item", json!({})).0.is_empty());
+        let (errors, _) = check("copy_item", json!({"stage_id": "nowhere"}));
+        assert_eq!(errors, ["settings.stage_id"]);
+    }
+}

@@ -58,3 +58,21 @@ impl RobotType for CreateGroupChat {
         .output("chat_id", chat.id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::check;
+
+    #[test]
+    fn a_group_chat_needs_two_members_or_a_department() {
+        let (errors, _) = check("create_group_chat", json!({"name": "x", "member_ids": ["u-anna"]}));
+        assert_eq!(errors, ["settings.member_ids"]);
+        let (errors, _) = check(
+            "create_group_chat",
+            json!({"name": "x", "member_ids": ["u-anna"], "department_ids": ["design"]}),
+        );
+        assert!(errors.is_empty());
+    }
+}

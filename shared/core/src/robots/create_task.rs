@@ -85,3 +85,22 @@ impl RobotType for CreateTask {
         .output("task_id", task.id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::{check, users};
+
+    #[test]
+    fn a_zero_deadline_is_refused_and_every_user_is_looked_up() {
+        let (errors, refs) = check(
+            "create_task",
+            json!({"title": "Design for {{title}}", "responsible_id": "u-dina",
+                   "accomplice_ids": ["u-dan"], "auditor_ids": ["responsible"],
+                   "deadline": {"amount": 0, "unit": "days"}}),
+        );
+        assert_eq!(errors, ["settings.deadline.amount"]);
+        assert_eq!(users(&refs), ["u-dina", "u-dan"]);
+    }
+}

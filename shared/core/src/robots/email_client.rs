@@ -37,3 +37,17 @@ impl RobotType for EmailClient {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::check;
+
+    #[test]
+    fn placeholders_must_be_known() {
+        assert!(check("email_client", json!({"text": "Hello {{client.name}}"})).0.is_empty());
+        let (errors, _) = check("email_client", json!({"text": "Hello {{client.nickname}}"}));
+        assert_eq!(errors, ["settings.text"]);
+    }
+}

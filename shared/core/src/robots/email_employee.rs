@@ -43,3 +43,17 @@ impl RobotType for EmailEmployee {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::{check, users};
+
+    #[test]
+    fn the_to_user_id_setting_is_looked_up_and_templates_checked() {
+        let (errors, refs) = check("email_employee", json!({"subject": "{{title}}", "body": "{{amount}}", "to_user_id": "u-boss"}));
+        assert_eq!(errors, [] as [&str; 0]);
+        assert_eq!(users(&refs), ["u-boss"]);
+    }
+}

@@ -160,3 +160,54 @@ mod tests {
         assert_eq!(names, ROBOT_TYPES);
     }
 }
+
+/// What the robot files' own tests share: a pipeline, and the save-time
+/// checks of one robot type's settings against it.
+#[cfg(test)]
+pub(crate) mod check_tests {
+    use serde_json::{Value, json};
+
+    use super::Action;
+    use crate::check::{Check, Refs};
+    use crate::context::is_item_path;
+    use crate::model::Pipeline;
+
+    /// Stages `new`, `prep`, `won`; fields `budget` (number), `due` (date),
+    /// `owner` (user).
+    pub fn pipeline() -> Pipeline {
+        serde_json::from_value(json!({
+            "id": "deals", "entity_type": "deal", "name": "Deals",
+            "stages": [
+                {"id": "new", "name": "New"},
+                {"id": "prep", "name": "Preparation"},
+                {"id": "won", "name": "Won", "semantic": "success"}
+            ],
+            "fields": [
+                {"key": "budget", "type": "number"},
+                {"key": "due", "type": "date"},
+                {"key": "owner", "type": "user"}
+            ]
+        }))
+        .unwrap()
+    }
+
+    /// The settings paths with problems, and the references to look up.
+    pub fn check(robot_type: &str, settings: Value) -> (Vec<String>, Refs) {
+        let action: Action =
+            serde_json::from_value(json!({"type": robot_type, "settings": settings})).unwrap();
+        let pipeline = pipeline();
+        let known = |p: &str| is_item_path(&pipeline, p);
+        let mut cx = Check::new(&pipeline, &known);
+        for (key, t) in action.templates() {
+            cx.template(&format!("settings.{key}"), t);
+        }
+        action.check(&mut cx);
+        let (errors, refs) = cx.finish();
+        (errors.into_iter().map(|e| e.field).collect(), refs)
+    }
+
+    /// The user ids a check will look up.
+    pub fn users(refs: &Refs) -> Vec<&str> {
+        refs.users.iter().map(|(_, u)| u.as_str()).collect()
+    }
+}

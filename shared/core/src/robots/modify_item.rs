@@ -182,6 +182,29 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::robots::check_tests::{check, users};
+
+    #[test]
+    fn only_writable_fields_and_known_placeholders_are_accepted() {
+        let (errors, refs) = check(
+            "modify_item",
+            json!({"fields": {
+                "title": "{{title}} (checked)",
+                "fields.budget": 100,
+                "stage_id": "won",
+                "fields.nope": 1,
+                "amount": "{{nope}}",
+                "responsible_id": "u-dan"
+            }}),
+        );
+        assert_eq!(
+            errors,
+            ["settings.fields.amount", "settings.fields.fields.nope", "settings.fields.stage_id"]
+        );
+        assert_eq!(users(&refs), ["u-dan"]);
+        let (errors, _) = check("modify_item", json!({"fields": {"responsible_id": 5}}));
+        assert_eq!(errors, ["settings.fields.responsible_id"]);
+    }
 
     #[test]
     fn rendered_text_takes_the_type_of_the_field() {

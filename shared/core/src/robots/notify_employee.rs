@@ -45,3 +45,22 @@ impl RobotType for NotifyEmployee {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::check;
+
+    #[test]
+    fn someone_must_be_notified() {
+        let (errors, _) = check("notify_employee", json!({"text": "hi"}));
+        assert_eq!(errors, ["settings.recipient_ids"]);
+        let (errors, refs) = check(
+            "notify_employee",
+            json!({"text": "hi", "department_ids": ["design"]}),
+        );
+        assert!(errors.is_empty());
+        assert_eq!(refs.departments[0].1, "design");
+    }
+}

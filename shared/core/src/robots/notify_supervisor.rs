@@ -37,3 +37,22 @@ impl RobotType for NotifySupervisor {
             .note(format!("notified {}", recipients.join(", "))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::{check, users};
+
+    #[test]
+    fn recipients_are_looked_up_except_the_special_values() {
+        let (errors, refs) = check(
+            "notify_supervisor",
+            json!({"text": "{{title}} is stuck", "recipients": ["u-boss", "supervisor"]}),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(users(&refs), ["u-boss"]);
+        let (errors, _) = check("notify_supervisor", json!({"text": "{{nope}}"}));
+        assert_eq!(errors, ["settings.text"]);
+    }
+}

@@ -118,3 +118,17 @@ impl RobotType for PlanActivity {
         .output("activity_id", a.id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::{check, users};
+
+    #[test]
+    fn the_responsible_id_setting_is_looked_up_and_templates_checked() {
+        let (errors, refs) = check("plan_activity", json!({"description": "Call {{client.name}}", "responsible_id": "u-boss", "link": "{{nope}}"}));
+        assert_eq!(errors, ["settings.link"]);
+        assert_eq!(users(&refs), ["u-boss"]);
+    }
+}

@@ -60,3 +60,16 @@ impl RobotType for SendChatMessage {
         .output("message_id", m.id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::check;
+
+    #[test]
+    fn the_chat_must_be_named() {
+        let (errors, _) = check("send_chat_message", json!({"chat_id": "", "text": "hi"}));
+        assert_eq!(errors, ["settings.chat_id"]);
+    }
+}

@@ -48,3 +48,20 @@ impl RobotType for SendDirectMessage {
         .output("message_id", m.id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::{check, users};
+
+    #[test]
+    fn sender_and_recipient_are_looked_up() {
+        let (errors, refs) = check(
+            "send_direct_message",
+            json!({"sender_id": "u-boss", "recipient_id": "u-anna", "text": "hi"}),
+        );
+        assert!(errors.is_empty());
+        assert_eq!(users(&refs), ["u-boss", "u-anna"]);
+    }
+}

@@ -31,3 +31,17 @@ impl RobotType for SmsClient {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::robots::check_tests::check;
+
+    #[test]
+    fn placeholders_must_be_known() {
+        assert!(check("sms_client", json!({"text": "Hello {{client.name}}"})).0.is_empty());
+        let (errors, _) = check("sms_client", json!({"text": "Hello {{client.nickname}}"}));
+        assert_eq!(errors, ["settings.text"]);
+    }
+}

@@ -1,7 +1,7 @@
 //! Triggers: events that pull an item into a stage (SPEC.md §3).
 //!
 //! Every trigger type lives in a file of its own named after it (the types
-//! without settings share [`settings_less`]): its settings struct, its
+//! without settings are one line each, through [`settings_less`]): its settings struct, its
 //! save-time checks and whether an event matches its settings, behind the
 //! [`TriggerType`] trait, which also declares who raises the event — the
 //! engine itself (a field or the responsible changed, a task's status
@@ -19,11 +19,11 @@ use crate::catalogue::{CatalogueEntry, entry};
 use crate::check::Check;
 
 pub mod selection;
-pub mod settings_less;
+mod settings_less;
 mod trigger;
 
 pub use selection::{EventFacts, Selection, TriggerSet};
-pub use settings_less::*;
+pub(crate) use settings_less::settings_less;
 pub use trigger::{Trigger, validate_trigger};
 
 /// Who raises the events of a trigger type.
@@ -59,29 +59,32 @@ pub trait TriggerType: Serialize + DeserializeOwned + schemars::JsonSchema {
 /// Generates [`TriggerKind`] and its dispatch from `module::SettingsType`
 /// lines, each with the type's API name.
 macro_rules! trigger_catalogue {
-    ($($name:ident => $module:ident :: $ty:ident),+ $(,)?) => {
+    ($($module:ident => $ty:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+        pub use self::{$($module::$ty),+};
+
         /// The event of a trigger with its settings: `{"type": "...", "settings": {...}}`.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "type", content = "settings", rename_all = "snake_case")]
         pub enum TriggerKind {
-            $($ty($module::$ty),)+
+            $($ty($ty),)+
         }
 
         /// The event types, in catalogue order.
-        pub const TRIGGER_TYPES: &[&str] = &[$(stringify!($name)),+];
+        pub const TRIGGER_TYPES: &[&str] = &[$(stringify!($module)),+];
 
         impl TriggerKind {
             /// The API name of the event type.
             pub fn type_name(&self) -> &'static str {
                 match self {
-                    $(TriggerKind::$ty(_) => stringify!($name),)+
+                    $(TriggerKind::$ty(_) => stringify!($module),)+
                 }
             }
 
             /// Who raises events of the type named, if it is a trigger type.
             pub fn raised_by(event_type: &str) -> Option<RaisedBy> {
                 match event_type {
-                    $(stringify!($name) => Some(<$module::$ty as TriggerType>::RAISED_BY),)+
+                    $(stringify!($module) => Some(<$ty as TriggerType>::RAISED_BY),)+
                     _ => None,
                 }
             }
@@ -101,43 +104,31 @@ macro_rules! trigger_catalogue {
 
             /// Every trigger type with its settings' JSON Schema and description.
             pub fn catalogue() -> Vec<CatalogueEntry> {
-                vec![$(entry::<$module::$ty>(
-                    stringify!($name),
-                    <$module::$ty as TriggerType>::DESCRIPTION,
+                vec![$(entry::<$ty>(
+                    stringify!($module),
+                    <$ty as TriggerType>::DESCRIPTION,
                     &[],
-                    Some(<$module::$ty as TriggerType>::RAISED_BY),
+                    Some(<$ty as TriggerType>::RAISED_BY),
                 )),+]
             }
         }
     };
 }
 
-pub mod email_link_clicked;
-pub mod field_changed;
-pub mod form_submitted;
-pub mod task_status;
-pub mod webhook;
-
-pub use email_link_clicked::EmailLinkClicked;
-pub use field_changed::FieldChanged;
-pub use form_submitted::FormSubmitted;
-pub use task_status::TaskStatus as TaskStatusTrigger;
-pub use webhook::Webhook;
-
 trigger_catalogue! {
-    email_read => settings_less::EmailRead,
-    email_link_clicked => email_link_clicked::EmailLinkClicked,
-    incoming_email => settings_less::IncomingEmail,
-    incoming_call => settings_less::IncomingCall,
-    missed_call => settings_less::MissedCall,
-    form_submitted => form_submitted::FormSubmitted,
-    site_visit => settings_less::SiteVisit,
-    client_returned => settings_less::ClientReturned,
-    invoice_paid => settings_less::InvoicePaid,
-    field_changed => field_changed::FieldChanged,
-    responsible_changed => settings_less::ResponsibleChanged,
-    task_status => task_status::TaskStatus,
-    webhook => webhook::Webhook,
+    email_read => EmailRead,
+    email_link_clicked => EmailLinkClicked,
+    incoming_email => IncomingEmail,
+    incoming_call => IncomingCall,
+    missed_call => MissedCall,
+    form_submitted => FormSubmitted,
+    site_visit => SiteVisit,
+    client_returned => ClientReturned,
+    invoice_paid => InvoicePaid,
+    field_changed => FieldChanged,
+    responsible_changed => ResponsibleChanged,
+    task_status => TaskStatus,
+    webhook => Webhook,
 }
 
 #[cfg(test)]

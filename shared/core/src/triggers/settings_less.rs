@@ -1,40 +1,28 @@
-//! The trigger types without settings: any event of the type matches.
+//! The trigger types without settings share this shape: any event of the
+//! type matches. Each type still has a file of its own (one line).
 
-use serde::{Deserialize, Serialize};
-
-use super::{RaisedBy, TriggerType};
-
+/// `settings_less!(Type, "description", Outside | Engine)`: a settings-less
+/// trigger type.
 macro_rules! settings_less {
-    ($($(#[$doc:meta])* $ty:ident: $description:literal, $raised_by:ident;)+) => {
-        $(
-            $(#[$doc])*
-            #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
-            #[serde(deny_unknown_fields)]
-            pub struct $ty {}
+    ($ty:ident, $description:literal, $raised_by:ident) => {
+        /// Settings of a trigger type without settings: `{}` only.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            Default,
+            serde::Serialize,
+            serde::Deserialize,
+            schemars::JsonSchema,
+        )]
+        #[serde(deny_unknown_fields)]
+        pub struct $ty {}
 
-            impl TriggerType for $ty {
-                const DESCRIPTION: &'static str = $description;
-                const RAISED_BY: RaisedBy = RaisedBy::$raised_by;
-            }
-        )+
+        impl super::TriggerType for $ty {
+            const DESCRIPTION: &'static str = $description;
+            const RAISED_BY: super::RaisedBy = super::RaisedBy::$raised_by;
+        }
     };
 }
 
-settings_less! {
-    /// `email_read`
-    EmailRead: "The client opened an email", Outside;
-    /// `incoming_email`
-    IncomingEmail: "An email came from the client", Outside;
-    /// `incoming_call`
-    IncomingCall: "The client called", Outside;
-    /// `missed_call`
-    MissedCall: "A call from the client was missed", Outside;
-    /// `site_visit`
-    SiteVisit: "The client visited the site", Outside;
-    /// `client_returned`
-    ClientReturned: "The client came back (a repeat inquiry)", Outside;
-    /// `invoice_paid`
-    InvoicePaid: "The client paid the invoice", Outside;
-    /// `responsible_changed`
-    ResponsibleChanged: "The item's responsible changed", Engine;
-}
+pub(crate) use settings_less;

@@ -1,10 +1,14 @@
-//! Pipelines, robots and triggers.
+//! Pipelines, robots and triggers. The robot and trigger endpoints are one
+//! set of handlers, generated for each kind by [`automation_handlers!`] with
+//! the kind's paths and documentation; each calls the engine's generic
+//! operation for the kind.
 
 use axum::extract::State;
 use axum::response::Response;
 use crm_core::api::{CopyBody, PipelineBody, RobotBody, TriggerBody};
 use crm_core::model::Pipeline;
 use crm_core::robots::Robot;
+use crm_core::store::Record;
 use crm_core::triggers::Trigger;
 use http::StatusCode;
 
@@ -69,385 +73,228 @@ pub async fn get_pipeline(
     Ok(Json(state.engine.get_pipeline(&tenant, &id).await?))
 }
 
-// ---------------------------------------------------------------- robots
+/// The create, list, read, replace, delete and copy handlers of one kind.
+macro_rules! automation_handlers {
+    (
+        type = $A:ty, body = $Body:ty, list = $List:ident { $field:ident },
+        tag = $tag:literal, segment = $seg:literal,
+        collection = $collection:literal, one = $one:literal, copy_path = $copy_path:literal,
+        id = $id:literal,
+        fns = ($create:ident, $list:ident, $get:ident, $update:ident, $delete:ident, $copy:ident),
+        create_doc = $create_doc:literal, list_doc = $list_doc:literal,
+        body_description = $body_description:literal, example = $example:tt,
+        unprocessable = $unprocessable:literal, delete_unprocessable = $delete_unprocessable:literal,
+        words = ($a:literal, $noun:literal, $missing:literal)
+    ) => {
+        #[doc = $create_doc]
+        #[utoipa::path(
+            post,
+            path = $collection,
+            tag = $tag,
+            params(("id" = String, Path, description = "Pipeline id")),
+            request_body(
+                content = Object,
+                content_type = "application/json",
+                description = $body_description,
+                example = json!($example)
+            ),
+            responses(
+                (status = 201, description = concat!("The created ", $noun, ", with its `id`"), body = Object,
+                    headers(("Location" = String, description = "Its URL"))),
+                (status = 404, description = "No such pipeline", body = ErrorBody),
+                (status = 422, description = $unprocessable, body = ErrorBody),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $create(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            Path(pipeline_id): Path<String>,
+            Json(body): Json<$Body>,
+        ) -> Result<Response, ApiError> {
+            let made = state.engine.create::<$A>(&tenant, &pipeline_id, body).await?;
+            Ok(created(location($seg, &pipeline_id, made.id()), made))
+        }
 
-/// Add a robot to a stage of the pipeline.
-#[utoipa::path(
-    post,
-    path = "/v1/pipelines/{id}/robots",
-    tag = "robots",
-    params(("id" = String, Path, description = "Pipeline id")),
-    request_body(
-        content = Object,
-        content_type = "application/json",
-        description = "`{\"stage_id\", \"type\", \"name\"?, \"delay\"?, \"respect_working_hours\"?, \"condition\"?, \"after_previous\"?, \"settings\"}`; `type` and its `settings` are described by `GET /v1/catalogue` (a JSON Schema per type)",
-        example = json!({
-            "stage_id": "new", "type": "notify_supervisor", "name": "Escalate",
-            "delay": {"mode": "after", "amount": 1, "unit": "days"},
-            "respect_working_hours": false,
-            "condition": {"field": "amount", "op": "gt", "value": 10000},
-            "after_previous": false,
-            "settings": {"text": "{{responsible.name}} did not move {{title}} ({{amount}})"}
-        })
-    ),
-    responses(
-        (status = 201, description = "The created robot, with its `id`", body = Object,
-            headers(("Location" = String, description = "URL of the robot"))),
-        (status = 404, description = "No such pipeline", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn create_robot(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path(pipeline_id): Path<String>,
-    Json(body): Json<RobotBody>,
-) -> Result<Response, ApiError> {
-    let robot = state
-        .engine
-        .create_robot(&tenant, &pipeline_id, body)
-        .await?;
-    let location = format!(
-        "/v1/pipelines/{}/robots/{}",
-        segment(&pipeline_id),
-        segment(&robot.id)
-    );
-    Ok(created(location, robot))
+        #[doc = $list_doc]
+        #[utoipa::path(
+            get,
+            path = $collection,
+            tag = $tag,
+            params(("id" = String, Path, description = "Pipeline id")),
+            responses(
+                (status = 200, description = concat!("`{\"", $seg, "\": [...]}` in pipeline order"), body = $List),
+                (status = 404, description = "No such pipeline", body = ErrorBody),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $list(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            Path(pipeline_id): Path<String>,
+        ) -> Result<Json<$List>, ApiError> {
+            let $field = state.engine.list_of::<$A>(&tenant, &pipeline_id).await?;
+            Ok(Json($List { $field }))
+        }
+
+        #[doc = concat!("Read one ", $noun, ".")]
+        #[utoipa::path(
+            get,
+            path = $one,
+            tag = $tag,
+            params(
+                ("id" = String, Path, description = "Pipeline id"),
+                ($id = String, Path, description = concat!($a, " id")),
+            ),
+            responses(
+                (status = 200, description = concat!("The ", $noun), body = Object),
+                (status = 404, description = $missing, body = ErrorBody),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $get(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            Path((pipeline_id, id)): Path<(String, String)>,
+        ) -> Result<Json<$A>, ApiError> {
+            Ok(Json(state.engine.get_one::<$A>(&tenant, &pipeline_id, &id).await?))
+        }
+
+        #[doc = concat!("Replace a ", $noun, "'s settings (it keeps its id and position).")]
+        #[utoipa::path(
+            put,
+            path = $one,
+            tag = $tag,
+            params(
+                ("id" = String, Path, description = "Pipeline id"),
+                ($id = String, Path, description = concat!($a, " id")),
+            ),
+            request_body(content = Object, content_type = "application/json",
+                description = concat!("Same shape as for creating a ", $noun)),
+            responses(
+                (status = 200, description = concat!("The updated ", $noun), body = Object),
+                (status = 404, description = $missing, body = ErrorBody),
+                (status = 422, description = $unprocessable, body = ErrorBody),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $update(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            Path((pipeline_id, id)): Path<(String, String)>,
+            Json(body): Json<$Body>,
+        ) -> Result<Json<$A>, ApiError> {
+            let updated = state.engine.update::<$A>(&tenant, &pipeline_id, &id, body).await?;
+            Ok(Json(updated))
+        }
+
+        #[doc = concat!("Delete a ", $noun, ".")]
+        #[utoipa::path(
+            delete,
+            path = $one,
+            tag = $tag,
+            params(
+                ("id" = String, Path, description = "Pipeline id"),
+                ($id = String, Path, description = concat!($a, " id")),
+            ),
+            responses(
+                (status = 204, description = "Deleted"),
+                (status = 404, description = $missing, body = ErrorBody),
+                (status = 422, description = $delete_unprocessable, body = ErrorBody),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $delete(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            Path((pipeline_id, id)): Path<(String, String)>,
+        ) -> Result<StatusCode, ApiError> {
+            state.engine.delete::<$A>(&tenant, &pipeline_id, &id).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+
+        #[doc = concat!("Copy a ", $noun, " to another stage of the same pipeline.")]
+        #[utoipa::path(
+            post,
+            path = $copy_path,
+            tag = $tag,
+            params(
+                ("id" = String, Path, description = "Pipeline id"),
+                ($id = String, Path, description = concat!($a, " id")),
+            ),
+            request_body(content = Object, content_type = "application/json",
+                description = "`{\"stage_id\"}`", example = json!({"stage_id": "won"})),
+            responses(
+                (status = 201, description = concat!("The new ", $noun), body = Object,
+                    headers(("Location" = String, description = "URL of the copy"))),
+                (status = 404, description = $missing, body = ErrorBody),
+                (status = 422, description = $unprocessable, body = ErrorBody),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $copy(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            Path((pipeline_id, id)): Path<(String, String)>,
+            Json(body): Json<CopyBody>,
+        ) -> Result<Response, ApiError> {
+            let made = state.engine.copy::<$A>(&tenant, &pipeline_id, &id, body).await?;
+            Ok(created(location($seg, &pipeline_id, made.id()), made))
+        }
+    };
 }
 
-/// List the pipeline's robots.
-#[utoipa::path(
-    get,
-    path = "/v1/pipelines/{id}/robots",
-    tag = "robots",
-    params(("id" = String, Path, description = "Pipeline id")),
-    responses(
-        (status = 200, description = "`{\"robots\": [...]}`", body = RobotList),
-        (status = 404, description = "No such pipeline", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn list_robots(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path(pipeline_id): Path<String>,
-) -> Result<Json<RobotList>, ApiError> {
-    let robots = state.engine.list_robots(&tenant, &pipeline_id).await?;
-    Ok(Json(RobotList { robots }))
+/// The URL of a robot or trigger.
+fn location(kind_segment: &str, pipeline_id: &str, id: &str) -> String {
+    format!(
+        "/v1/pipelines/{}/{kind_segment}/{}",
+        segment(pipeline_id),
+        segment(id)
+    )
 }
 
-/// Read one robot.
-#[utoipa::path(
-    get,
-    path = "/v1/pipelines/{id}/robots/{robot_id}",
-    tag = "robots",
-    params(
-        ("id" = String, Path, description = "Pipeline id"),
-        ("robot_id" = String, Path, description = "Robot id"),
-    ),
-    responses(
-        (status = 200, description = "The robot", body = Object),
-        (status = 404, description = "No such pipeline or robot", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn get_robot(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path((pipeline_id, robot_id)): Path<(String, String)>,
-) -> Result<Json<Robot>, ApiError> {
-    Ok(Json(
-        state
-            .engine
-            .get_robot(&tenant, &pipeline_id, &robot_id)
-            .await?,
-    ))
+automation_handlers! {
+    type = Robot, body = RobotBody, list = RobotList { robots },
+    tag = "robots", segment = "robots",
+    collection = "/v1/pipelines/{id}/robots",
+    one = "/v1/pipelines/{id}/robots/{robot_id}",
+    copy_path = "/v1/pipelines/{id}/robots/{robot_id}/copy",
+    id = "robot_id",
+    fns = (create_robot, list_robots, get_robot, update_robot, delete_robot, copy_robot),
+    create_doc = "Add a robot to a stage of the pipeline.",
+    list_doc = "List the pipeline's robots.",
+    body_description = "`{\"stage_id\", \"type\", \"name\"?, \"delay\"?, \"respect_working_hours\"?, \"condition\"?, \"after_previous\"?, \"settings\"}`; `type` and its `settings` are described by `GET /v1/catalogue` (a JSON Schema per type)",
+    example = {
+        "stage_id": "new", "type": "notify_supervisor", "name": "Escalate",
+        "delay": {"mode": "after", "amount": 1, "unit": "days"},
+        "respect_working_hours": false,
+        "condition": {"field": "amount", "op": "gt", "value": 10000},
+        "after_previous": false,
+        "settings": {"text": "{{responsible.name}} did not move {{title}} ({{amount}})"}
+    },
+    unprocessable = "Unknown stage, type, setting, user, placeholder or robot output",
+    delete_unprocessable = "Another robot depends on this one's outputs",
+    words = ("Robot", "robot", "No such pipeline or robot")
 }
 
-/// Replace a robot's settings.
-#[utoipa::path(
-    put,
-    path = "/v1/pipelines/{id}/robots/{robot_id}",
-    tag = "robots",
-    params(
-        ("id" = String, Path, description = "Pipeline id"),
-        ("robot_id" = String, Path, description = "Robot id"),
-    ),
-    request_body(content = Object, content_type = "application/json",
-        description = "Same shape as for creating a robot"),
-    responses(
-        (status = 200, description = "The updated robot", body = Object),
-        (status = 404, description = "No such pipeline or robot", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn update_robot(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path((pipeline_id, robot_id)): Path<(String, String)>,
-    Json(body): Json<RobotBody>,
-) -> Result<Json<Robot>, ApiError> {
-    Ok(Json(
-        state
-            .engine
-            .update_robot(&tenant, &pipeline_id, &robot_id, body)
-            .await?,
-    ))
-}
-
-/// Delete a robot.
-#[utoipa::path(
-    delete,
-    path = "/v1/pipelines/{id}/robots/{robot_id}",
-    tag = "robots",
-    params(
-        ("id" = String, Path, description = "Pipeline id"),
-        ("robot_id" = String, Path, description = "Robot id"),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 404, description = "No such pipeline or robot", body = ErrorBody),
-        (status = 422, description = "Another robot depends on this one's outputs", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn delete_robot(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path((pipeline_id, robot_id)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    state
-        .engine
-        .delete_robot(&tenant, &pipeline_id, &robot_id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Copy a robot to another stage of the same pipeline.
-#[utoipa::path(
-    post,
-    path = "/v1/pipelines/{id}/robots/{robot_id}/copy",
-    tag = "robots",
-    params(
-        ("id" = String, Path, description = "Pipeline id"),
-        ("robot_id" = String, Path, description = "Robot id"),
-    ),
-    request_body(content = Object, content_type = "application/json",
-        description = "`{\"stage_id\"}`", example = json!({"stage_id": "won"})),
-    responses(
-        (status = 201, description = "The new robot", body = Object,
-            headers(("Location" = String, description = "URL of the new robot"))),
-        (status = 404, description = "No such pipeline or robot", body = ErrorBody),
-        (status = 422, description = "Unknown stage, or the copy would reference outputs unavailable there", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn copy_robot(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path((pipeline_id, robot_id)): Path<(String, String)>,
-    Json(body): Json<CopyBody>,
-) -> Result<Response, ApiError> {
-    let robot = state
-        .engine
-        .copy_robot(&tenant, &pipeline_id, &robot_id, body)
-        .await?;
-    let location = format!(
-        "/v1/pipelines/{}/robots/{}",
-        segment(&pipeline_id),
-        segment(&robot.id)
-    );
-    Ok(created(location, robot))
-}
-
-// ---------------------------------------------------------------- triggers
-
-/// Add a trigger to a stage of the pipeline.
-#[utoipa::path(
-    post,
-    path = "/v1/pipelines/{id}/triggers",
-    tag = "triggers",
-    params(("id" = String, Path, description = "Pipeline id")),
-    request_body(
-        content = Object,
-        content_type = "application/json",
-        description = "`{\"stage_id\", \"type\", \"name\"?, \"condition\"?, \"execute_as\"?, \"allow_backwards\"?, \"settings\"?}`; `type` and its `settings` are described by `GET /v1/catalogue` (a JSON Schema per type)",
-        example = json!({
-            "stage_id": "presentation", "type": "task_status", "name": "Design ready",
-            "condition": null, "execute_as": "u-boss", "allow_backwards": false,
-            "settings": {"status": "completed",
-                "task_filter": {"field": "title", "op": "contains", "value": "design project"}}
-        })
-    ),
-    responses(
-        (status = 201, description = "The created trigger, with its `id`", body = Object,
-            headers(("Location" = String, description = "URL of the trigger"))),
-        (status = 404, description = "No such pipeline", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting or user", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn create_trigger(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path(pipeline_id): Path<String>,
-    Json(body): Json<TriggerBody>,
-) -> Result<Response, ApiError> {
-    let trigger = state
-        .engine
-        .create_trigger(&tenant, &pipeline_id, body)
-        .await?;
-    let location = format!(
-        "/v1/pipelines/{}/triggers/{}",
-        segment(&pipeline_id),
-        segment(&trigger.id)
-    );
-    Ok(created(location, trigger))
-}
-
-/// List the pipeline's triggers.
-#[utoipa::path(
-    get,
-    path = "/v1/pipelines/{id}/triggers",
-    tag = "triggers",
-    params(("id" = String, Path, description = "Pipeline id")),
-    responses(
-        (status = 200, description = "`{\"triggers\": [...]}`", body = TriggerList),
-        (status = 404, description = "No such pipeline", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn list_triggers(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path(pipeline_id): Path<String>,
-) -> Result<Json<TriggerList>, ApiError> {
-    let triggers = state.engine.list_triggers(&tenant, &pipeline_id).await?;
-    Ok(Json(TriggerList { triggers }))
-}
-
-/// Read one trigger.
-#[utoipa::path(
-    get,
-    path = "/v1/pipelines/{id}/triggers/{trigger_id}",
-    tag = "triggers",
-    params(
-        ("id" = String, Path, description = "Pipeline id"),
-        ("trigger_id" = String, Path, description = "Trigger id"),
-    ),
-    responses(
-        (status = 200, description = "The trigger", body = Object),
-        (status = 404, description = "No such pipeline or trigger", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn get_trigger(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path((pipeline_id, trigger_id)): Path<(String, String)>,
-) -> Result<Json<Trigger>, ApiError> {
-    Ok(Json(
-        state
-            .engine
-            .get_trigger(&tenant, &pipeline_id, &trigger_id)
-            .await?,
-    ))
-}
-
-/// Replace a trigger's settings.
-#[utoipa::path(
-    put,
-    path = "/v1/pipelines/{id}/triggers/{trigger_id}",
-    tag = "triggers",
-    params(
-        ("id" = String, Path, description = "Pipeline id"),
-        ("trigger_id" = String, Path, description = "Trigger id"),
-    ),
-    request_body(content = Object, content_type = "application/json",
-        description = "Same shape as for creating a trigger"),
-    responses(
-        (status = 200, description = "The updated trigger", body = Object),
-        (status = 404, description = "No such pipeline or trigger", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting or user", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn update_trigger(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path((pipeline_id, trigger_id)): Path<(String, String)>,
-    Json(body): Json<TriggerBody>,
-) -> Result<Json<Trigger>, ApiError> {
-    Ok(Json(
-        state
-            .engine
-            .update_trigger(&tenant, &pipeline_id, &trigger_id, body)
-            .await?,
-    ))
-}
-
-/// Delete a trigger.
-#[utoipa::path(
-    delete,
-    path = "/v1/pipelines/{id}/triggers/{trigger_id}",
-    tag = "triggers",
-    params(
-        ("id" = String, Path, description = "Pipeline id"),
-        ("trigger_id" = String, Path, description = "Trigger id"),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 404, description = "No such pipeline or trigger", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn delete_trigger(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path((pipeline_id, trigger_id)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    state
-        .engine
-        .delete_trigger(&tenant, &pipeline_id, &trigger_id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Copy a trigger to another stage of the same pipeline.
-#[utoipa::path(
-    post,
-    path = "/v1/pipelines/{id}/triggers/{trigger_id}/copy",
-    tag = "triggers",
-    params(
-        ("id" = String, Path, description = "Pipeline id"),
-        ("trigger_id" = String, Path, description = "Trigger id"),
-    ),
-    request_body(content = Object, content_type = "application/json",
-        description = "`{\"stage_id\"}`", example = json!({"stage_id": "won"})),
-    responses(
-        (status = 201, description = "The new trigger", body = Object,
-            headers(("Location" = String, description = "URL of the new trigger"))),
-        (status = 404, description = "No such pipeline or trigger", body = ErrorBody),
-        (status = 422, description = "Unknown stage", body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn copy_trigger(
-    State(state): State<AppState>,
-    Tenant(tenant): Tenant,
-    Path((pipeline_id, trigger_id)): Path<(String, String)>,
-    Json(body): Json<CopyBody>,
-) -> Result<Response, ApiError> {
-    let trigger = state
-        .engine
-        .copy_trigger(&tenant, &pipeline_id, &trigger_id, body)
-        .await?;
-    let location = format!(
-        "/v1/pipelines/{}/triggers/{}",
-        segment(&pipeline_id),
-        segment(&trigger.id)
-    );
-    Ok(created(location, trigger))
+automation_handlers! {
+    type = Trigger, body = TriggerBody, list = TriggerList { triggers },
+    tag = "triggers", segment = "triggers",
+    collection = "/v1/pipelines/{id}/triggers",
+    one = "/v1/pipelines/{id}/triggers/{trigger_id}",
+    copy_path = "/v1/pipelines/{id}/triggers/{trigger_id}/copy",
+    id = "trigger_id",
+    fns = (create_trigger, list_triggers, get_trigger, update_trigger, delete_trigger, copy_trigger),
+    create_doc = "Add a trigger to a stage of the pipeline.",
+    list_doc = "List the pipeline's triggers.",
+    body_description = "`{\"stage_id\", \"type\", \"name\"?, \"condition\"?, \"execute_as\"?, \"allow_backwards\"?, \"settings\"?}`; `type` and its `settings` are described by `GET /v1/catalogue` (a JSON Schema per type)",
+    example = {
+        "stage_id": "presentation", "type": "task_status", "name": "Design ready",
+        "condition": null, "execute_as": "u-boss", "allow_backwards": false,
+        "settings": {"status": "completed",
+            "task_filter": {"field": "title", "op": "contains", "value": "design project"}}
+    },
+    unprocessable = "Unknown stage, type, setting or user",
+    delete_unprocessable = "Not used for triggers",
+    words = ("Trigger", "trigger", "No such pipeline or trigger")
 }

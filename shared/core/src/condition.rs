@@ -238,6 +238,57 @@ impl Condition {
             }
         }
     }
+
+    /// A short account of why the condition is false for `ctx` (for the run
+    /// log): the first leaf that failed, with the value it saw, each value
+    /// cut to a few dozen characters — never a copy of the whole condition.
+    pub fn why_false(&self, ctx: &dyn Resolve) -> String {
+        match self {
+            Condition::All { all } => match all.iter().find(|c| !c.evaluate(ctx)) {
+                Some(c) => c.why_false(ctx),
+                None => "true".to_string(),
+            },
+            Condition::Any { any } => match any.first() {
+                Some(first) if any.len() == 1 => first.why_false(ctx),
+                Some(first) => format!(
+                    "none of {} alternatives held (first: {})",
+                    any.len(),
+                    first.why_false(ctx)
+                ),
+                None => "an empty 'any' group".to_string(),
+            },
+            Condition::Leaf { field, op, value } => {
+                let actual = ctx.resolve(field).unwrap_or(Value::Null);
+                let operand = if value.is_null() {
+                    String::new()
+                } else {
+                    format!(" {}", short(value))
+                };
+                format!(
+                    "{} {op}{operand} was false ({} is {})",
+                    short_str(field),
+                    short_str(field),
+                    short(&actual)
+                )
+            }
+        }
+    }
+}
+
+/// A JSON value cut to at most 40 characters.
+fn short(v: &Value) -> String {
+    short_str(&v.to_string())
+}
+
+/// A text cut to at most 40 characters.
+fn short_str(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(MAX - 1).collect();
+        format!("{cut}…")
+    }
 }
 
 fn validate_group(
@@ -608,6 +659,27 @@ fn between(actual: &Value, bounds: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_false_condition_is_explained_by_its_failing_leaf_in_a_few_words() {
+        let item = json!({"amount": 5000, "title": "x".repeat(500)});
+        let c: Condition = serde_json::from_value(json!({"all": [
+            {"field": "title", "op": "not_empty"},
+            {"field": "amount", "op": "gt", "value": 10000},
+        ]}))
+        .unwrap();
+        assert!(!c.evaluate(&item));
+        assert_eq!(
+            c.why_false(&item),
+            "amount gt 10000 was false (amount is 5000)"
+        );
+        let long: Condition = serde_json::from_value(
+            json!({"field": "title", "op": "eq", "value": "y".repeat(5000)}),
+        )
+        .unwrap();
+        let why = long.why_false(&item);
+        assert!(why.chars().count() < 120, "{why}");
+    }
     use proptest::prelude::*;
     use serde_json::json;
 

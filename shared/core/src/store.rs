@@ -50,18 +50,6 @@ pub(crate) fn cond_for(version: u64) -> Cond {
     }
 }
 
-/// Stable short hash (FNV-1a 64) for derived ids.
-pub(crate) fn hash(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.bytes().chain([0u8]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
 /// Timeline ids sort chronologically.
 pub(crate) fn timeline_id(at: DateTime<Utc>, suffix: &str) -> String {
     format!("{:013}-{suffix}", at.timestamp_millis().max(0))

@@ -6,7 +6,6 @@ use crate::api::EventBody;
 use crate::client_index::client_ref_keys;
 use crate::error::{EngineError, Result};
 use crate::model::QueuedEvent;
-use crate::store::hash;
 use crate::triggers::TRIGGER_TYPES;
 
 use super::Engine;
@@ -61,7 +60,7 @@ impl Engine {
             Some(k) if k.trim().is_empty() => {
                 return Err(EngineError::invalid("idempotency_key", "must not be empty"));
             }
-            Some(k) => format!("evt-{:016x}", hash(&[tenant, k])),
+            Some(k) => idempotent_event_id(tenant, k),
             None => self.ports.ids.next_id("evt"),
         };
         let event = QueuedEvent {
@@ -82,5 +81,37 @@ impl Engine {
     /// (`field_changed`, …) are recorded too. 404 until the event is processed.
     pub async fn get_event(&self, tenant: &str, id: &str) -> Result<crate::model::EventRecord> {
         Ok(self.must(tenant, "event", id).await?.0)
+    }
+}
+
+/// The event id of an idempotency key: `evt-` and 128 bits of
+/// SHA-256(tenant, key) in hex. A cryptographic hash, so that no client can
+/// make two keys (or two tenants' keys) collide on purpose.
+pub(crate) fn idempotent_event_id(tenant: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(tenant.as_bytes());
+    h.update([0u8]);
+    h.update(key.as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("evt-{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::idempotent_event_id;
+
+    #[test]
+    fn idempotency_keys_map_to_stable_ids_per_tenant() {
+        let a = idempotent_event_id("acme", "call-1");
+        assert_eq!(a, idempotent_event_id("acme", "call-1"));
+        assert_ne!(a, idempotent_event_id("acme", "call-2"));
+        // The separator keeps ("ab", "c") and ("a", "bc") apart.
+        assert_ne!(
+            idempotent_event_id("ab", "c"),
+            idempotent_event_id("a", "bc")
+        );
+        assert_eq!(a.len(), 4 + 32);
     }
 }

@@ -470,8 +470,8 @@ impl Engine {
             return Ok(Effect::ended(
                 RunStatus::Skipped,
                 format!(
-                    "skipped: condition not met ({})",
-                    serde_json::to_string(c).unwrap_or_default()
+                    "skipped: condition not met: {}",
+                    c.why_false(&cx.item_ctx())
                 ),
             ));
         }

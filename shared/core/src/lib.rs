@@ -15,5 +15,6 @@ pub mod system;
 pub mod template;
 pub mod triggers;
 pub mod validate;
+pub mod work_source;
 pub mod workhours;
 pub use engine::{Engine, EngineConfig};

@@ -1,4 +1,5 @@
-//! The contract suite: what every adapter of the storage and job ports must do.
+//! The contract suite: what every adapter of the storage, job and event ports
+//! must do.
 //!
 //! Each check is an async function that takes the port as a trait object and a
 //! `tenant` prefix; it derives its own tenants from that prefix
@@ -7,8 +8,15 @@
 //! queue) as long as each run passes a fresh prefix (see [`unique_tenant`]).
 //! Checks panic with a message naming the rule that was broken.
 //!
-//! [`run_all_store`] and [`run_all_jobs`] run every check of one port; an
-//! adapter's test file only builds the adapter and calls them.
+//! [`run_all_store`], [`run_all_jobs`] and [`run_all_events`] run every check
+//! of one port; an adapter's test file only builds the adapter and calls them.
+//!
+//! The consumer side of the queues (`crm_core::work_source`: take due work,
+//! ack, park) is checked by [`run_all_due_jobs`] and [`run_all_queued_events`]
+//! on the in-process adapters only (memory, SQLite): on AWS, Lambda event
+//! sources consume the queues. Those checks take from the whole queue, so they
+//! assume that no one else uses it while they run and that nothing else in it
+//! is due before their own work (each check acks what it stored).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,10 +24,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use crm_core::model::QueuedEvent;
 use crm_core::ports::{
-    Cond, Doc, DocKey, DocStore, Job, JobQueue, Kind, MAX_TRANSACTION_WRITES, Scheduler,
-    StoreError, Write,
+    Cond, Doc, DocKey, DocStore, EventQueue, Job, JobQueue, Kind, MAX_TRANSACTION_WRITES,
+    Scheduler, StoreError, Write,
 };
+use crm_core::work_source::{DueJobs, EventSeq, QueuedEvents};
 use serde_json::{Value, json};
 
 /// A boxed future, as returned by [`DrainJobs::take_due`] (the shape
@@ -33,6 +43,66 @@ pub trait DrainJobs: Send + Sync {
     /// Take every job (queued or scheduled) that is due at or before `now`,
     /// removing it so it is not delivered again. May return other tenants' jobs.
     fn take_due(&self, now: DateTime<Utc>) -> BoxFuture<'_, Vec<Job>>;
+}
+
+/// Test-side access to the events an adapter would deliver (memory and
+/// SQLite: take + ack; AWS: receive from the events queue and delete).
+pub trait DrainEvents: Send + Sync {
+    /// Take every event delivered now, removing it so it is not delivered
+    /// again. May return other tenants' events.
+    fn take_all(&self) -> BoxFuture<'_, Vec<QueuedEvent>>;
+}
+
+/// [`DrainEvents`] through the consumer port: take every event, then ack it.
+pub struct TakeAndAckEvents<'a>(pub &'a dyn QueuedEvents);
+
+impl DrainEvents for TakeAndAckEvents<'_> {
+    fn take_all(&self) -> BoxFuture<'_, Vec<QueuedEvent>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            loop {
+                let batch = self.0.take(16).expect("take events");
+                if batch.is_empty() {
+                    return out;
+                }
+                for (seq, event) in batch {
+                    self.0.ack(seq).expect("ack event");
+                    out.push(event);
+                }
+            }
+        })
+    }
+}
+
+/// [`DrainJobs`] through the consumer port: take every due job, then ack it
+/// (what the local runtime does).
+pub struct TakeAndAck<'a>(pub &'a dyn DueJobs);
+
+impl DrainJobs for TakeAndAck<'_> {
+    fn take_due(&self, now: DateTime<Utc>) -> BoxFuture<'_, Vec<Job>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            loop {
+                let batch = self.0.take_due(now, 16).expect("take_due");
+                if batch.is_empty() {
+                    return out;
+                }
+                self.0.ack_many(&batch).expect("ack_many");
+                out.extend(batch);
+            }
+        })
+    }
+}
+
+/// Test-side access to an adapter's storage, to put there what a consumer
+/// cannot read (a row written by another version, or damaged). Only adapters
+/// that store bodies as text have it (SQLite); in-memory queues hold typed
+/// values.
+pub trait Unreadable: Send + Sync {
+    /// Store a job of `tenant` due at `due_at` whose body cannot be read.
+    fn put_unreadable_job(&self, tenant: &str, due_at: DateTime<Utc>);
+    /// Store an event whose body cannot be read, behind every stored event.
+    fn put_unreadable_event(&self);
 }
 
 /// A tenant prefix unique to this process and call, for backends that keep
@@ -83,6 +153,55 @@ pub async fn run_all_jobs(
     jobs_rescheduled_after_delivery_delivered_again(sched, drain, &t("again")).await;
     jobs_cancelled_never_delivered(sched, drain, &t("cancel")).await;
     jobs_tenants_are_separate(sched, drain, &t("tenants")).await;
+}
+
+/// Run every [`DueJobs`] check (`unreadable`: the parking checks, for
+/// adapters that can hold an unreadable job).
+pub async fn run_all_due_jobs(
+    queue: &dyn JobQueue,
+    sched: &dyn Scheduler,
+    due: &dyn DueJobs,
+    unreadable: Option<&dyn Unreadable>,
+    tenant: &str,
+) {
+    let t = |check: &str| {
+        eprintln!("contract: due jobs {check}");
+        format!("{tenant}-{check}")
+    };
+    due_jobs_taken_in_due_order(queue, sched, due, &t("order")).await;
+    due_jobs_not_taken_before_due(queue, sched, due, &t("not-yet")).await;
+    due_jobs_offered_again_until_acked(queue, due, &t("again")).await;
+    due_jobs_ack_removes(queue, sched, due, &t("ack")).await;
+    due_jobs_taken_is_no_longer_a_timer(sched, due, &t("taken")).await;
+    if let Some(u) = unreadable {
+        due_jobs_unreadable_parked(queue, due, u, &t("parked")).await;
+    }
+}
+
+/// Run every [`EventQueue`] (producer side) check.
+pub async fn run_all_events(queue: &dyn EventQueue, drain: &dyn DrainEvents, tenant: &str) {
+    eprintln!("contract: events delivered");
+    events_sent_are_delivered_once(queue, drain, &format!("{tenant}-delivered")).await;
+}
+
+/// Run every [`EventQueue`] / [`QueuedEvents`] check (`unreadable`: the
+/// parking check, for adapters that can hold an unreadable event).
+pub async fn run_all_queued_events(
+    queue: &dyn EventQueue,
+    events: &dyn QueuedEvents,
+    unreadable: Option<&dyn Unreadable>,
+    tenant: &str,
+) {
+    let t = |check: &str| {
+        eprintln!("contract: events {check}");
+        format!("{tenant}-{check}")
+    };
+    events_taken_oldest_first(queue, events, &t("order")).await;
+    events_offered_again_until_acked(queue, events, &t("again")).await;
+    events_ack_is_harmless_to_repeat(queue, events, &t("ack")).await;
+    if let Some(u) = unreadable {
+        events_unreadable_parked(queue, events, u, &t("parked")).await;
+    }
 }
 
 // ---------------------------------------------------------------- helpers --
@@ -1098,4 +1217,450 @@ pub async fn jobs_tenants_are_separate(sched: &dyn Scheduler, drain: &dyn DrainJ
         vec![b],
         "cancel in a leaves b"
     );
+}
+
+// ----------------------------------------------------- DueJobs (consumer) --
+
+/// Take the due jobs of `tenant`, in the order the adapter returns them
+/// (others' jobs are dropped).
+fn take_mine(due: &dyn DueJobs, now: DateTime<Utc>, tenant: &str) -> Vec<Job> {
+    due.take_due(now, 1_000)
+        .expect("take_due")
+        .into_iter()
+        .filter(|j| j.tenant == tenant)
+        .collect()
+}
+
+fn stored_jobs(due: &dyn DueJobs) -> usize {
+    due.stored().expect("stored jobs")
+}
+
+/// Jobs come earliest due first, jobs due together in arrival order, whether
+/// sent or scheduled; `limit` takes the head of that order.
+pub async fn due_jobs_taken_in_due_order(
+    queue: &dyn JobQueue,
+    sched: &dyn Scheduler,
+    due: &dyn DueJobs,
+    tenant: &str,
+) {
+    // Long before anything else the suite stores, so these are the head.
+    let t = base_time() - Duration::days(30);
+    let third = job(tenant, "robot-3", t + Duration::minutes(3));
+    let first = job(tenant, "robot-1", t + Duration::minutes(1));
+    let together_a = job(tenant, "robot-2b", t + Duration::minutes(2));
+    let together_b = job(tenant, "robot-2a", t + Duration::minutes(2));
+    let timer = job(tenant, "robot-0", t);
+    queue
+        .send(vec![third.clone(), first.clone(), together_a.clone()])
+        .await
+        .expect("send");
+    sched.schedule(timer.clone()).await.expect("schedule");
+    queue
+        .send(vec![together_b.clone()])
+        .await
+        .expect("send the second of the same time");
+    let expected = vec![
+        timer.clone(),
+        first.clone(),
+        together_a.clone(),
+        together_b.clone(),
+        third.clone(),
+    ];
+    let now = t + Duration::hours(1);
+    assert_eq!(
+        take_mine(due, now, tenant),
+        expected,
+        "earliest due first, equal due times in arrival order"
+    );
+    assert_eq!(
+        due.take_due(now, 2).expect("take_due with a limit"),
+        expected[..2].to_vec(),
+        "a limit takes the head of the due order"
+    );
+    assert!(
+        due.take_due(now, 0).expect("take_due nothing").is_empty(),
+        "a limit of zero takes nothing"
+    );
+    due.ack_many(&expected).expect("ack_many");
+    assert!(take_mine(due, now, tenant).is_empty(), "all acked");
+}
+
+/// A job due later than `now` is neither taken nor in the way; it is taken
+/// once `now` reaches its due time. `next_due` sees it without taking it.
+pub async fn due_jobs_not_taken_before_due(
+    queue: &dyn JobQueue,
+    sched: &dyn Scheduler,
+    due: &dyn DueJobs,
+    tenant: &str,
+) {
+    let at = base_time() + Duration::days(400);
+    let sent = job(tenant, "robot-sent", at);
+    let timer = job(tenant, "robot-timer", at + Duration::seconds(1));
+    queue.send(vec![sent.clone()]).await.expect("send");
+    sched.schedule(timer.clone()).await.expect("schedule");
+    let before = at - Duration::milliseconds(1);
+    assert!(
+        take_mine(due, before, tenant).is_empty(),
+        "not taken before it is due"
+    );
+    let next = due.next_due().expect("next_due");
+    assert!(
+        next.is_some_and(|n| n <= at),
+        "next_due sees the waiting job: {next:?}"
+    );
+    assert_eq!(
+        take_mine(due, at, tenant),
+        vec![sent.clone()],
+        "taken at its due time, the later one not yet"
+    );
+    assert_eq!(
+        take_mine(due, at + Duration::seconds(1), tenant),
+        vec![sent.clone(), timer.clone()],
+        "both once both are due"
+    );
+    due.ack_many(&[sent, timer]).expect("ack_many");
+    assert!(take_mine(due, at + Duration::days(1), tenant).is_empty());
+}
+
+/// A taken job that is not acked is offered again, and stays stored.
+pub async fn due_jobs_offered_again_until_acked(
+    queue: &dyn JobQueue,
+    due: &dyn DueJobs,
+    tenant: &str,
+) {
+    let now = base_time();
+    let j = job(tenant, "robot-unacked", now);
+    let before = stored_jobs(due);
+    queue.send(vec![j.clone()]).await.expect("send");
+    assert_eq!(take_mine(due, now, tenant), vec![j.clone()], "taken");
+    assert_eq!(
+        take_mine(due, now, tenant),
+        vec![j.clone()],
+        "offered again while not acked"
+    );
+    assert_eq!(stored_jobs(due), before + 1, "still stored while taken");
+    due.ack(&j).expect("ack");
+    assert_eq!(stored_jobs(due), before, "gone once acked");
+    assert!(take_mine(due, now, tenant).is_empty(), "not offered again");
+}
+
+/// Ack removes the job (taken or not); acking again, or an unknown job, is
+/// harmless and leaves the other jobs alone.
+pub async fn due_jobs_ack_removes(
+    queue: &dyn JobQueue,
+    sched: &dyn Scheduler,
+    due: &dyn DueJobs,
+    tenant: &str,
+) {
+    let now = base_time();
+    let a = job(tenant, "robot-a", now);
+    let b = job(tenant, "robot-b", now);
+    let timer = job(tenant, "robot-timer", now);
+    let before = stored_jobs(due);
+    queue.send(vec![a.clone(), b.clone()]).await.expect("send");
+    sched.schedule(timer.clone()).await.expect("schedule");
+    assert_eq!(stored_jobs(due), before + 3);
+    assert_eq!(
+        take_mine(due, now, tenant),
+        vec![a.clone(), b.clone(), timer.clone()]
+    );
+    due.ack(&a).expect("ack a");
+    due.ack(&a).expect("ack a again");
+    due.ack(&job(tenant, "robot-never-stored", now))
+        .expect("ack an unknown job");
+    assert_eq!(stored_jobs(due), before + 2, "only a is gone");
+    assert_eq!(
+        take_mine(due, now, tenant),
+        vec![b.clone(), timer.clone()],
+        "the others are still offered"
+    );
+    // Not taken since it was stored: removed by name.
+    let fresh = job(tenant, "robot-fresh", now);
+    queue.send(vec![fresh.clone()]).await.expect("send");
+    due.ack(&fresh).expect("ack a job that was not taken");
+    due.ack_many(&[b, timer]).expect("ack_many");
+    assert_eq!(stored_jobs(due), before, "all gone");
+    assert!(take_mine(due, now + Duration::days(1), tenant).is_empty());
+}
+
+/// While a job is taken it is no longer a timer: `cancel` leaves it alone,
+/// and the same run scheduled again (the runner reschedules a run that came
+/// early) is kept beside it, survives the taken one's ack and is delivered
+/// at its own time.
+pub async fn due_jobs_taken_is_no_longer_a_timer(
+    sched: &dyn Scheduler,
+    due: &dyn DueJobs,
+    tenant: &str,
+) {
+    let at = base_time() + Duration::days(2);
+    let first = job(tenant, "robot-early", at);
+    sched.schedule(first.clone()).await.expect("schedule");
+    assert_eq!(take_mine(due, at, tenant), vec![first.clone()], "taken");
+    sched
+        .cancel(tenant, &first.run_id)
+        .await
+        .expect("cancel while taken");
+    assert_eq!(
+        take_mine(due, at, tenant),
+        vec![first.clone()],
+        "cancel leaves a taken job alone"
+    );
+    let later = Job {
+        due_at: at + Duration::minutes(5),
+        ..first.clone()
+    };
+    sched.schedule(later.clone()).await.expect("reschedule");
+    due.ack(&first).expect("ack the taken one");
+    assert!(
+        take_mine(due, at + Duration::minutes(1), tenant).is_empty(),
+        "the rescheduled job waits for its own time"
+    );
+    assert_eq!(
+        take_mine(due, later.due_at, tenant),
+        vec![later.clone()],
+        "the rescheduled job survived the ack of the taken one"
+    );
+    due.ack(&later).expect("ack");
+    assert!(take_mine(due, at + Duration::days(1), tenant).is_empty());
+}
+
+/// An unreadable job at the head of the queue is parked (counted, no longer
+/// stored, never returned) and the jobs behind it are taken.
+pub async fn due_jobs_unreadable_parked(
+    queue: &dyn JobQueue,
+    due: &dyn DueJobs,
+    unreadable: &dyn Unreadable,
+    tenant: &str,
+) {
+    let now = base_time();
+    let good = job(tenant, "robot-good", now);
+    let (stored, parked) = (stored_jobs(due), due.parked().expect("parked"));
+    queue.send(vec![good.clone()]).await.expect("send");
+    unreadable.put_unreadable_job(tenant, now - Duration::hours(1));
+    assert_eq!(stored_jobs(due), stored + 2, "both stored");
+    assert_eq!(
+        due.take_due(now, 1).expect("take_due"),
+        Vec::<Job>::new(),
+        "the unreadable head is not returned"
+    );
+    assert_eq!(due.parked().expect("parked"), parked + 1, "it was parked");
+    assert_eq!(stored_jobs(due), stored + 1, "and left the queue");
+    assert_eq!(
+        take_mine(due, now, tenant),
+        vec![good.clone()],
+        "the job behind it is taken"
+    );
+    assert_eq!(
+        due.parked().expect("parked"),
+        parked + 1,
+        "parked once, not again"
+    );
+    due.ack(&good).expect("ack");
+    assert_eq!(stored_jobs(due), stored);
+}
+
+// ------------------------------------------ EventQueue / QueuedEvents --
+
+fn event(tenant: &str, id: &str) -> QueuedEvent {
+    QueuedEvent {
+        tenant: tenant.to_owned(),
+        event_id: id.to_owned(),
+        event_type: "webhook".to_owned(),
+        item_id: Some("item-1".to_owned()),
+        client: None,
+        data: json!({ "id": id, "text": "«Ω» 🚀" }),
+        occurred_at: base_time(),
+        chain: None,
+    }
+}
+
+/// Every event sent is delivered once, exactly as sent (order is not part of
+/// this check: an SQS standard queue does not keep it).
+pub async fn events_sent_are_delivered_once(
+    queue: &dyn EventQueue,
+    drain: &dyn DrainEvents,
+    tenant: &str,
+) {
+    let mut sent = vec![
+        event(tenant, "e-1"),
+        event(tenant, "e-2"),
+        event(tenant, "e-3"),
+    ];
+    // Every optional field set on one of them.
+    sent[1].client = Some(crm_core::model::ClientRef {
+        phone: Some("+7 900 000-00-00".to_owned()),
+        email: Some("buyer@romashka.test".to_owned()),
+    });
+    sent[1].item_id = None;
+    sent[2].chain = Some(crm_core::model::Chain {
+        id: "chain-1".to_owned(),
+        hops: 2,
+    });
+    for e in &sent {
+        queue.send(e.clone()).await.expect("send event");
+    }
+    let mut got: Vec<QueuedEvent> = drain
+        .take_all()
+        .await
+        .into_iter()
+        .filter(|e| e.tenant == tenant)
+        .collect();
+    got.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    let expected = sent;
+    assert_eq!(got, expected, "each event sent is delivered, as sent");
+    assert!(
+        drain
+            .take_all()
+            .await
+            .into_iter()
+            .all(|e| e.tenant != tenant),
+        "and only once"
+    );
+}
+
+/// Take the stored events of `tenant`, oldest first (others' are dropped).
+fn take_events(events: &dyn QueuedEvents, tenant: &str) -> Vec<(EventSeq, QueuedEvent)> {
+    events
+        .take(1_000)
+        .expect("take events")
+        .into_iter()
+        .filter(|(_, e)| e.tenant == tenant)
+        .collect()
+}
+
+fn stored_events(events: &dyn QueuedEvents) -> usize {
+    events.stored().expect("stored events")
+}
+
+async fn send_events(queue: &dyn EventQueue, tenant: &str, ids: &[&str]) -> Vec<QueuedEvent> {
+    let mut sent = Vec::new();
+    for id in ids {
+        let e = event(tenant, id);
+        queue.send(e.clone()).await.expect("send event");
+        sent.push(e);
+    }
+    sent
+}
+
+fn ack_all(events: &dyn QueuedEvents, taken: &[(EventSeq, QueuedEvent)]) {
+    for (seq, _) in taken {
+        events.ack(*seq).expect("ack event");
+    }
+}
+
+/// Events come back as sent, oldest first; `limit` takes the oldest.
+pub async fn events_taken_oldest_first(
+    queue: &dyn EventQueue,
+    events: &dyn QueuedEvents,
+    tenant: &str,
+) {
+    let sent = send_events(queue, tenant, &["e-1", "e-2", "e-3"]).await;
+    let taken = take_events(events, tenant);
+    assert_eq!(
+        taken.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        sent,
+        "every event, as sent, oldest first"
+    );
+    assert!(
+        taken.windows(2).all(|w| w[0].0 < w[1].0),
+        "receipts increase in send order: {:?}",
+        taken.iter().map(|(s, _)| s).collect::<Vec<_>>()
+    );
+    let head = events.take(2).expect("take with a limit");
+    assert_eq!(head, taken[..2].to_vec(), "a limit takes the oldest");
+    assert!(events.take(0).expect("take nothing").is_empty());
+    ack_all(events, &taken);
+    assert!(take_events(events, tenant).is_empty(), "all acked");
+}
+
+/// An event taken but not acked is offered again, with the same receipt,
+/// and stays stored.
+pub async fn events_offered_again_until_acked(
+    queue: &dyn EventQueue,
+    events: &dyn QueuedEvents,
+    tenant: &str,
+) {
+    let before = stored_events(events);
+    let sent = send_events(queue, tenant, &["e-unacked"]).await;
+    let first = take_events(events, tenant);
+    assert_eq!(first.len(), 1, "taken: {first:?}");
+    assert_eq!(first[0].1, sent[0]);
+    assert_eq!(
+        take_events(events, tenant),
+        first,
+        "offered again, same receipt"
+    );
+    assert_eq!(
+        stored_events(events),
+        before + 1,
+        "still stored while taken"
+    );
+    ack_all(events, &first);
+    assert_eq!(stored_events(events), before, "gone once acked");
+    assert!(take_events(events, tenant).is_empty());
+}
+
+/// Ack removes exactly one event; acking it again, or an unknown receipt,
+/// succeeds and removes nothing else.
+pub async fn events_ack_is_harmless_to_repeat(
+    queue: &dyn EventQueue,
+    events: &dyn QueuedEvents,
+    tenant: &str,
+) {
+    let before = stored_events(events);
+    let sent = send_events(queue, tenant, &["e-1", "e-2", "e-3"]).await;
+    let taken = take_events(events, tenant);
+    assert_eq!(taken.len(), 3, "{taken:?}");
+    let middle = taken[1].0;
+    events.ack(middle).expect("ack");
+    events.ack(middle).expect("ack again");
+    let unknown = taken.iter().map(|(s, _)| *s).max().expect("receipts") + 1_000_000;
+    events.ack(unknown).expect("ack an unknown receipt");
+    let rest = take_events(events, tenant);
+    assert_eq!(
+        rest.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        vec![sent[0].clone(), sent[2].clone()],
+        "only the acked event is gone"
+    );
+    assert_eq!(stored_events(events), before + 2);
+    ack_all(events, &rest);
+    assert_eq!(stored_events(events), before);
+}
+
+/// An unreadable event ahead of readable ones is parked (counted, no longer
+/// stored, never returned) and the events behind it are taken.
+pub async fn events_unreadable_parked(
+    queue: &dyn EventQueue,
+    events: &dyn QueuedEvents,
+    unreadable: &dyn Unreadable,
+    tenant: &str,
+) {
+    let (stored, parked) = (stored_events(events), events.parked().expect("parked"));
+    unreadable.put_unreadable_event();
+    let sent = send_events(queue, tenant, &["e-behind"]).await;
+    assert_eq!(stored_events(events), stored + 2, "both stored");
+    let taken = take_events(events, tenant);
+    assert_eq!(
+        taken.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        sent,
+        "the event behind the unreadable one is taken"
+    );
+    assert_eq!(
+        events.parked().expect("parked"),
+        parked + 1,
+        "it was parked"
+    );
+    assert_eq!(stored_events(events), stored + 1, "and left the queue");
+    assert_eq!(
+        take_events(events, tenant),
+        taken,
+        "offered again until acked"
+    );
+    assert_eq!(
+        events.parked().expect("parked"),
+        parked + 1,
+        "parked once, not again"
+    );
+    ack_all(events, &taken);
+    assert_eq!(stored_events(events), stored);
 }

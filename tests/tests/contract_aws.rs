@@ -9,8 +9,9 @@
 use chrono::{DateTime, Utc};
 use crm_aws::AwsPorts;
 use crm_aws::testing::{isolated_ports, take_due, teardown};
+use crm_core::model::QueuedEvent;
 use crm_core::ports::Job;
-use crm_tests::contract::{self, BoxFuture, DrainJobs};
+use crm_tests::contract::{self, BoxFuture, DrainEvents, DrainJobs};
 
 /// Delivers what AWS would: due jobs received (and deleted) from the
 /// robot-actions queue, and due schedules read and deleted (LocalStack stores
@@ -23,6 +24,34 @@ impl DrainJobs for Drain<'_> {
             take_due(self.0, now)
                 .await
                 .unwrap_or_else(|e| panic!("taking due jobs from SQS/Scheduler: {e}"))
+        })
+    }
+}
+
+/// Delivers what the trigger-eval function's event source would: every
+/// message of the events queue, received and deleted.
+struct DrainSqsEvents<'a>(&'a AwsPorts);
+
+impl DrainEvents for DrainSqsEvents<'_> {
+    fn take_all(&self) -> BoxFuture<'_, Vec<QueuedEvent>> {
+        Box::pin(async move {
+            let queue = self.0.events.queue();
+            let mut out = Vec::new();
+            loop {
+                let batch = queue
+                    .receive::<QueuedEvent>(10, 1)
+                    .await
+                    .unwrap_or_else(|e| panic!("receiving events from SQS: {e}"));
+                if batch.is_empty() {
+                    return out;
+                }
+                let handles: Vec<String> = batch.iter().map(|m| m.receipt_handle.clone()).collect();
+                queue
+                    .ack(&handles)
+                    .await
+                    .unwrap_or_else(|e| panic!("deleting events from SQS: {e}"));
+                out.extend(batch.into_iter().map(|m| m.body));
+            }
         })
     }
 }
@@ -52,5 +81,21 @@ async fn sqs_and_scheduler_pass_the_jobs_contract() {
     )
     .await;
     eprintln!("jobs contract: {}", p.requests.snapshot());
+    teardown(&p).await.expect("teardown");
+}
+
+/// The producer side only: on AWS the trigger-eval function's SQS event
+/// source consumes the queue, so the consumer contract (take / ack / park)
+/// is not run here.
+#[tokio::test]
+async fn sqs_event_queue_passes_the_events_contract() {
+    let p = ports("contract-events").await;
+    contract::run_all_events(
+        &*p.events,
+        &DrainSqsEvents(&p),
+        &contract::unique_tenant("aws"),
+    )
+    .await;
+    eprintln!("events contract: {}", p.requests.snapshot());
     teardown(&p).await.expect("teardown");
 }

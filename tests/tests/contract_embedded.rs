@@ -1,29 +1,42 @@
 //! The contract suite on the SQLite adapters, plus durability across a reopen.
 
+use std::path::{Path, PathBuf};
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crm_core::ports::{Cond, Doc, DocKey, DocStore, Job, JobQueue, Kind, Scheduler, Write};
-use crm_embedded::{Db, SqliteJobs};
-use crm_tests::contract::{self, BoxFuture, DrainJobs};
+use crm_embedded::{DB_FILE, Db};
+use crm_tests::contract::{self, DrainJobs, TakeAndAck, TakeAndAckEvents, Unreadable};
 use serde_json::json;
 
-/// Drains [`SqliteJobs`] the way the local runtime does: `due`, then `ack`.
-struct Drain<'a>(&'a SqliteJobs);
+/// Writes unreadable rows into the queues of the database in a directory,
+/// through a second connection (as another version of the program would).
+struct RawRows(PathBuf);
 
-impl DrainJobs for Drain<'_> {
-    fn take_due(&self, now: DateTime<Utc>) -> BoxFuture<'_, Vec<Job>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            loop {
-                let batch = self.0.due(now, 16).expect("due");
-                if batch.is_empty() {
-                    return out;
-                }
-                for job in batch {
-                    self.0.ack(&job).expect("ack");
-                    out.push(job);
-                }
-            }
-        })
+impl RawRows {
+    fn new(dir: &Path) -> Self {
+        RawRows(dir.join(DB_FILE))
+    }
+
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) {
+        let conn = rusqlite::Connection::open(&self.0).expect("second connection");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("busy timeout");
+        conn.execute(sql, params).expect("raw insert");
+    }
+}
+
+impl Unreadable for RawRows {
+    fn put_unreadable_job(&self, tenant: &str, due_at: DateTime<Utc>) {
+        let due = due_at.timestamp_nanos_opt().expect("due time in range");
+        self.execute(
+            "INSERT INTO jobs (name, tenant, run_id, due_at_ns, seq, scheduled, body) \
+             VALUES (?1, ?2, 'unreadable', ?3, 0, 1, '{\"tenant\": 1}')",
+            rusqlite::params![format!("unreadable-{tenant}"), tenant, due],
+        );
+    }
+
+    fn put_unreadable_event(&self) {
+        self.execute("INSERT INTO events (body) VALUES ('not json')", []);
     }
 }
 
@@ -47,10 +60,47 @@ async fn sqlite_jobs_pass_the_jobs_contract() {
     contract::run_all_jobs(
         &jobs,
         &jobs,
-        &Drain(&jobs),
+        &TakeAndAck(&jobs),
         &contract::unique_tenant("sqlite"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn sqlite_jobs_pass_the_due_jobs_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path()).expect("open");
+    let jobs = db.jobs();
+    let raw = RawRows::new(dir.path());
+    contract::run_all_due_jobs(
+        &jobs,
+        &jobs,
+        &jobs,
+        Some(&raw),
+        &contract::unique_tenant("sqlite"),
+    )
+    .await;
+    assert!(
+        jobs.is_empty().expect("len"),
+        "every check acked what it stored"
+    );
+    assert_eq!(db.parked().expect("parked"), 1, "the unreadable job");
+}
+
+#[tokio::test]
+async fn sqlite_events_pass_the_events_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path()).expect("open");
+    let events = db.events();
+    let raw = RawRows::new(dir.path());
+    let tenant = contract::unique_tenant("sqlite");
+    contract::run_all_events(&events, &TakeAndAckEvents(&events), &tenant).await;
+    contract::run_all_queued_events(&events, &events, Some(&raw), &tenant).await;
+    assert!(
+        events.is_empty().expect("len"),
+        "every check acked what it sent"
+    );
+    assert_eq!(db.parked().expect("parked"), 1, "the unreadable event");
 }
 
 #[tokio::test]
@@ -74,7 +124,7 @@ async fn the_contract_holds_again_after_a_reopen_on_a_non_empty_file() {
     contract::run_all_jobs(
         &jobs,
         &jobs,
-        &Drain(&jobs),
+        &TakeAndAck(&jobs),
         &contract::unique_tenant("after"),
     )
     .await;
@@ -145,8 +195,65 @@ async fn writes_survive_a_reopen_between_write_and_read() {
     let got = db.store().get(&doc.key).await.expect("get");
     assert_eq!(got.map(|d| d.version), Some(2));
     let jobs = db.jobs();
-    let mut taken = Drain(&jobs).take_due(due + Duration::minutes(1)).await;
+    let mut taken = TakeAndAck(&jobs).take_due(due + Duration::minutes(1)).await;
     taken.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     assert_eq!(taken, vec![job("later"), job("now")]);
     assert!(jobs.is_empty().expect("len"));
+}
+
+#[tokio::test]
+async fn work_taken_but_not_acked_is_offered_again_after_a_reopen() {
+    use crm_core::model::QueuedEvent;
+    use crm_core::ports::EventQueue;
+    use crm_core::work_source::{DueJobs, QueuedEvents};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let due = Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap();
+    let job = Job {
+        tenant: "t-reopen".into(),
+        run_id: "item-1:1:robot".into(),
+        item_id: "item-1".into(),
+        visit: 1,
+        due_at: due,
+    };
+    let event = QueuedEvent {
+        tenant: "t-reopen".into(),
+        event_id: "e-1".into(),
+        event_type: "webhook".into(),
+        item_id: Some("item-1".into()),
+        client: None,
+        data: json!({ "n": 1 }),
+        occurred_at: due,
+        chain: None,
+    };
+    {
+        let db = Db::open(dir.path()).expect("open");
+        db.jobs().send(vec![job.clone()]).await.expect("send job");
+        db.events().send(event.clone()).await.expect("send event");
+        assert_eq!(
+            db.jobs().take_due(due, 10).expect("take"),
+            vec![job.clone()]
+        );
+        let taken = db.events().take(10).expect("take");
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].1, event);
+        // Crash: nothing acked.
+    }
+    let db = Db::open(dir.path()).expect("reopen");
+    let (jobs, events) = (db.jobs(), db.events());
+    assert_eq!(
+        DueJobs::take_due(&jobs, due, 10).expect("take"),
+        vec![job.clone()],
+        "the job is offered again"
+    );
+    let taken = QueuedEvents::take(&events, 10).expect("take");
+    assert_eq!(
+        taken.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        vec![event],
+        "the event is offered again"
+    );
+    DueJobs::ack(&jobs, &job).expect("ack job");
+    QueuedEvents::ack(&events, taken[0].0).expect("ack event");
+    assert_eq!(DueJobs::stored(&jobs).expect("stored"), 0);
+    assert_eq!(QueuedEvents::stored(&events).expect("stored"), 0);
 }

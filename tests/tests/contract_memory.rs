@@ -1,11 +1,11 @@
 //! The contract suite on the in-memory reference adapters.
 
 use chrono::{DateTime, Utc};
-use crm_core::memory::{MemJobs, MemStore};
+use crm_core::memory::{MemEvents, MemJobs, MemStore};
 use crm_core::ports::Job;
-use crm_tests::contract::{self, BoxFuture, DrainJobs};
+use crm_tests::contract::{self, BoxFuture, DrainJobs, TakeAndAck, TakeAndAckEvents};
 
-/// Drains a [`MemJobs`] with `pop_due`.
+/// Drains a [`MemJobs`] with `pop_due` (what `MemRuntime` does).
 struct Drain<'a>(&'a MemJobs);
 
 impl DrainJobs for Drain<'_> {
@@ -24,4 +24,33 @@ async fn mem_store_passes_the_store_contract() {
 async fn mem_jobs_pass_the_jobs_contract() {
     let jobs = MemJobs::new();
     contract::run_all_jobs(&jobs, &jobs, &Drain(&jobs), &contract::unique_tenant("mem")).await;
+}
+
+#[tokio::test]
+async fn mem_jobs_pass_the_jobs_contract_through_take_and_ack() {
+    let jobs = MemJobs::new();
+    contract::run_all_jobs(
+        &jobs,
+        &jobs,
+        &TakeAndAck(&jobs),
+        &contract::unique_tenant("mem"),
+    )
+    .await;
+}
+
+/// In-memory queues hold typed values: nothing to park, so no parking checks.
+#[tokio::test]
+async fn mem_jobs_pass_the_due_jobs_contract() {
+    let jobs = MemJobs::new();
+    contract::run_all_due_jobs(&jobs, &jobs, &jobs, None, &contract::unique_tenant("mem")).await;
+    assert!(jobs.is_empty(), "every check acked what it stored");
+}
+
+#[tokio::test]
+async fn mem_events_pass_the_events_contract() {
+    let events = MemEvents::new();
+    let tenant = contract::unique_tenant("mem");
+    contract::run_all_events(&events, &TakeAndAckEvents(&events), &tenant).await;
+    contract::run_all_queued_events(&events, &events, None, &tenant).await;
+    assert!(events.is_empty(), "every check acked what it sent");
 }

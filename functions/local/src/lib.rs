@@ -1,9 +1,10 @@
 //! `crm-automation`: the whole product in one local process.
 //!
-//! - [`runtime::Runtime`] owns the engine on the embedded SQLite adapters
-//!   (`crm-embedded`) and ONE worker that processes the transactional outbox
-//!   (stage changes), queued events (triggers) and due robot jobs, acking each
-//!   only after it succeeded.
+//! - [`runtime::Runtime`] owns the engine and ONE worker that processes the
+//!   transactional outbox (stage changes), queued events (triggers) and due
+//!   robot jobs, acking each only after it succeeded. The worker takes work
+//!   through the consumer ports of `crm_core::work_source`; [`embedded`]
+//!   builds it on the embedded SQLite adapters (`crm-embedded`).
 //! - [`server::Server`] serves the API router of `crm-http` next to it, with a
 //!   layer that wakes the worker after every write.
 //! - [`clock`]: the system clock, or a manual clock moved by
@@ -15,6 +16,7 @@
 pub mod cli;
 pub mod clock;
 pub mod demo;
+pub mod embedded;
 pub mod keys;
 pub mod runtime;
 pub mod server;

@@ -1,6 +1,11 @@
-//! The local runtime: the engine on the embedded SQLite adapters, plus ONE
-//! worker that does what the stage-change, trigger-evaluation and
-//! robot-runner functions do on AWS.
+//! The local runtime: the engine on in-process adapters, plus ONE worker
+//! that does what the stage-change, trigger-evaluation and robot-runner
+//! functions do on AWS.
+//!
+//! The worker takes work through the consumer ports of
+//! [`crm_core::work_source`] ([`DueJobs`], [`QueuedEvents`]) and knows no
+//! adapter; the product runs it on the embedded SQLite adapters, which
+//! [`crate::embedded`] builds ([`Runtime::open`], [`Runtime::with_db`]).
 //!
 //! The worker repeatedly takes
 //! 1. pending transactional-outbox records ([`Engine::process_outbox`], which
@@ -30,7 +35,6 @@
 //! these choices.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -39,9 +43,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use crm_core::RunOutcome;
 use crm_core::model::{RunRecord, RunStatus};
-use crm_core::ports::{Clock, Delivery, DocKey, Job, Kind, Ports};
+use crm_core::ports::{
+    Clock, Delivery, DocKey, DocStore, EventQueue, Job, JobQueue, Kind, PortError, Ports, Scheduler,
+};
+use crm_core::work_source::{DueJobs, EventSeq, QueuedEvents};
 use crm_core::{Engine, EngineConfig};
-use crm_embedded::{Db, EmbeddedError, SqliteEvents, SqliteJobs};
 use crm_http::ClockControl;
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinHandle;
@@ -131,9 +137,12 @@ impl std::fmt::Debug for RuntimeOptions {
 /// Failures of the runtime itself.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// The embedded database could not be opened or read.
+    /// The database could not be opened.
     #[error(transparent)]
-    Embedded(#[from] EmbeddedError),
+    Open(Box<dyn std::error::Error + Send + Sync>),
+    /// The job or event queue could not be read.
+    #[error(transparent)]
+    Queue(#[from] PortError),
     /// The engine failed to read its state.
     #[error(transparent)]
     Engine(#[from] crm_core::error::EngineError),
@@ -178,7 +187,7 @@ enum WorkKey {
     /// Reading the due jobs failed.
     JobList,
     Outbox(String),
-    Event(i64),
+    Event(EventSeq),
     Job(String),
 }
 
@@ -268,9 +277,8 @@ pub struct Runtime {
 
 struct Inner {
     engine: Arc<Engine>,
-    db: Db,
-    jobs: SqliteJobs,
-    events: SqliteEvents,
+    jobs: Arc<dyn DueJobs>,
+    events: Arc<dyn QueuedEvents>,
     clock: RuntimeClock,
     notify: Notify,
     stopping: AtomicBool,
@@ -339,34 +347,32 @@ pub struct Backlog {
     /// Stored jobs (due or not).
     pub jobs: usize,
     /// Queued jobs and events that could not be read and were set aside
-    /// (`parked` table of the database; logged as errors when parked).
+    /// ([`DueJobs::parked`] + [`QueuedEvents::parked`]; the `parked` table of
+    /// the embedded database; logged as errors when parked).
     pub parked: usize,
 }
 
 impl Runtime {
-    /// Open (or create) the database in `dir` and build the engine on it.
-    /// The worker is not started: see [`Runtime::spawn_worker`].
-    pub fn open(dir: &Path, clock: RuntimeClock) -> Result<Runtime, RuntimeError> {
-        let db = Db::open(dir)?;
-        let parked = db.parked()?;
-        if parked > 0 {
-            tracing::warn!(
-                parked,
-                "the database holds queued jobs or events that could not be read (table `parked`)"
-            );
-        }
-        Ok(Runtime::with_db(db, clock, RuntimeOptions::default()))
-    }
-
-    /// The runtime on an already opened database.
-    pub fn with_db(db: Db, clock: RuntimeClock, options: RuntimeOptions) -> Runtime {
-        let jobs = db.jobs();
-        let events = db.events();
+    /// The runtime on these adapters: `jobs` is the engine's job queue and
+    /// scheduler and the worker's source of due jobs, `events` the engine's
+    /// event queue and the worker's source of events. The worker is not
+    /// started: see [`Runtime::spawn_worker`].
+    pub fn new<J, E>(
+        store: Arc<dyn DocStore>,
+        jobs: Arc<J>,
+        events: Arc<E>,
+        clock: RuntimeClock,
+        options: RuntimeOptions,
+    ) -> Runtime
+    where
+        J: JobQueue + Scheduler + DueJobs + 'static,
+        E: EventQueue + QueuedEvents + 'static,
+    {
         let ports = Ports {
-            store: Arc::new(db.store()),
-            jobs: Arc::new(jobs.clone()),
-            scheduler: Arc::new(jobs.clone()),
-            events: Arc::new(events.clone()),
+            store,
+            jobs: jobs.clone(),
+            scheduler: jobs.clone(),
+            events: events.clone(),
             delivery: options.delivery,
             clock: clock.port(),
             ids: Arc::new(TimeOrderedIds),
@@ -374,7 +380,6 @@ impl Runtime {
         Runtime {
             inner: Arc::new(Inner {
                 engine: Arc::new(Engine::new(ports, options.engine)),
-                db,
                 jobs,
                 events,
                 clock,
@@ -446,9 +451,9 @@ impl Runtime {
         let outbox = self.inner.engine.pending_outbox().await?.len();
         Ok(Backlog {
             outbox,
-            events: self.inner.events.len()?,
-            jobs: self.inner.jobs.len()?,
-            parked: self.inner.db.parked()?,
+            events: self.inner.events.stored()?,
+            jobs: self.inner.jobs.stored()?,
+            parked: self.inner.jobs.parked()? + self.inner.events.parked()?,
         })
     }
 
@@ -604,7 +609,7 @@ impl Runtime {
             // Held jobs (already taken) sit at the head of the queue.
             self.inner
                 .jobs
-                .due(horizon, holds + 1)?
+                .take_due(horizon, holds + 1)?
                 .iter()
                 .find(|j| !st.holds_job(&j.schedule_name()))
                 .map(|j| ceil_millis(j.due_at))
@@ -688,7 +693,7 @@ impl Runtime {
             return 0;
         }
         let limit = self.inner.batch + st.event_holds();
-        let events = match self.inner.events.peek(limit) {
+        let events = match self.inner.events.take(limit) {
             Ok(v) => {
                 st.succeed(&WorkKey::EventList);
                 v
@@ -700,7 +705,7 @@ impl Runtime {
         };
         if events.len() < limit {
             // Every stored event was returned: forget failures of acked ones.
-            let present: HashSet<i64> = events.iter().map(|(seq, _)| *seq).collect();
+            let present: HashSet<EventSeq> = events.iter().map(|(seq, _)| *seq).collect();
             st.failures
                 .retain(|k, _| !matches!(k, WorkKey::Event(seq) if !present.contains(seq)));
         }
@@ -737,7 +742,7 @@ impl Runtime {
         }
         let now = self.inner.clock.now();
         let limit = self.inner.batch + st.job_holds();
-        let jobs = match self.inner.jobs.due(now, limit) {
+        let jobs = match self.inner.jobs.take_due(now, limit) {
             Ok(v) => {
                 st.succeed(&WorkKey::JobList);
                 v

@@ -1,10 +1,14 @@
 //! The runtime's worker and manual clock, driven through the library API
-//! (engine calls + `Runtime::advance`) on a temporary SQLite database.
+//! (engine calls + `Runtime::advance`) on a temporary SQLite database (and
+//! once on the in-memory adapters).
+
+use std::sync::Arc;
 
 use chrono::TimeDelta;
-use crm_automation::{ClockMode, Runtime, RuntimeClock};
+use crm_automation::{ClockMode, Runtime, RuntimeClock, RuntimeOptions};
 use crm_core::Engine;
 use crm_core::api::{NewItem, RobotBody};
+use crm_core::memory::{MemEvents, MemJobs, MemStore};
 use crm_core::model::{RunRecord, RunStatus};
 use crm_core::ports::{Cond, DocKey, Kind, Write};
 use crm_core::testing::{TENANT as T, at, body};
@@ -48,7 +52,23 @@ fn run_of(runs: &[RunRecord], robot: &str) -> RunRecord {
 #[tokio::test]
 async fn one_advance_runs_follow_up_delays_at_their_exact_times() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = manual(dir.path(), "2026-11-23T08:00:00Z");
+    follow_up_delays_at_their_exact_times(manual(dir.path(), "2026-11-23T08:00:00Z")).await;
+}
+
+/// The worker knows only the ports: on the in-memory adapters it does the same.
+#[tokio::test]
+async fn the_worker_runs_the_same_on_the_in_memory_adapters() {
+    let rt = Runtime::new(
+        Arc::new(MemStore::new()),
+        Arc::new(MemJobs::new()),
+        Arc::new(MemEvents::new()),
+        RuntimeClock::new(ClockMode::Manual, Some(at("2026-11-23T08:00:00Z"))),
+        RuntimeOptions::default(),
+    );
+    follow_up_delays_at_their_exact_times(rt).await;
+}
+
+async fn follow_up_delays_at_their_exact_times(rt: Runtime) {
     let e = rt.engine();
     setup(&e).await;
     let mover = robot(

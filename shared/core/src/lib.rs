@@ -27,6 +27,7 @@ pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod triggers;
+pub mod work_source;
 pub mod workhours;
 pub use engine::{Engine, EngineConfig};
 pub use flows::robot_run::RunOutcome;

@@ -14,6 +14,7 @@ use crate::ports::{
     Clock, Cond, Delivery, Doc, DocKey, DocStore, EventQueue, IdGen, Job, JobQueue, Kind,
     MAX_TRANSACTION_WRITES, PortError, Scheduler, StoreError, Write,
 };
+use crate::work_source::{DueJobs, EventSeq, QueuedEvents};
 
 /// Check a transaction's shape: at most [`MAX_TRANSACTION_WRITES`], one write per key.
 pub fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
@@ -110,6 +111,9 @@ impl DocStore for MemStore {
 
 /// Queue + scheduler in one: jobs ordered by due time, de-duplicated by
 /// schedule name for scheduled ones (like EventBridge's unique names).
+///
+/// Consumed either with [`MemJobs::pop_due`] (removes at once) or through
+/// [`DueJobs`] (taken jobs stay stored until acked).
 #[derive(Default)]
 pub struct MemJobs {
     inner: Mutex<MemJobsInner>,
@@ -120,6 +124,9 @@ struct MemJobsInner {
     /// (due, seq) → job
     queue: BTreeMap<(DateTime<Utc>, u64), Job>,
     scheduled: HashMap<String, (DateTime<Utc>, u64)>,
+    /// Jobs taken through [`DueJobs::take_due`] and not acked: schedule name →
+    /// their queue keys.
+    taken: HashMap<String, Vec<(DateTime<Utc>, u64)>>,
     seq: u64,
     sent: u64,
     schedules_created: u64,
@@ -141,6 +148,12 @@ impl MemJobs {
         let name = job.schedule_name();
         if g.scheduled.get(&name) == Some(&k) {
             g.scheduled.remove(&name);
+        }
+        if let Some(keys) = g.taken.get_mut(&name) {
+            keys.retain(|t| *t != k);
+            if keys.is_empty() {
+                g.taken.remove(&name);
+            }
         }
         Some(job)
     }
@@ -212,10 +225,71 @@ impl Scheduler for MemJobs {
     }
 }
 
+impl DueJobs for MemJobs {
+    fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>, PortError> {
+        let mut g = self.inner.lock().unwrap();
+        let g = &mut *g;
+        let mut out = Vec::new();
+        for (&k, job) in g.queue.iter().take_while(|(k, _)| k.0 <= now).take(limit) {
+            let name = job.schedule_name();
+            // Taken: no longer a timer (cancel leaves it, a new schedule adds one).
+            if g.scheduled.get(&name) == Some(&k) {
+                g.scheduled.remove(&name);
+            }
+            let keys = g.taken.entry(name).or_default();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+            out.push(job.clone());
+        }
+        Ok(out)
+    }
+
+    fn ack(&self, job: &Job) -> Result<(), PortError> {
+        let mut g = self.inner.lock().unwrap();
+        let name = job.schedule_name();
+        match g.taken.remove(&name) {
+            Some(keys) => {
+                for k in keys {
+                    g.queue.remove(&k);
+                }
+            }
+            None => {
+                g.queue.retain(|_, j| j.schedule_name() != name);
+                g.scheduled.remove(&name);
+            }
+        }
+        Ok(())
+    }
+
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, PortError> {
+        Ok(MemJobs::next_due(self))
+    }
+
+    fn stored(&self) -> Result<usize, PortError> {
+        Ok(self.len())
+    }
+
+    fn parked(&self) -> Result<usize, PortError> {
+        Ok(0)
+    }
+}
+
 /// FIFO of events.
+///
+/// Consumed either with [`MemEvents::pop`] (removes at once) or through
+/// [`QueuedEvents`] (taken events stay stored until acked).
 #[derive(Default)]
 pub struct MemEvents {
-    queue: Mutex<std::collections::VecDeque<QueuedEvent>>,
+    inner: Mutex<MemEventsInner>,
+}
+
+#[derive(Default)]
+struct MemEventsInner {
+    /// Stored events with their receipts, oldest first.
+    queue: std::collections::VecDeque<(EventSeq, QueuedEvent)>,
+    /// Last receipt handed out.
+    seq: EventSeq,
 }
 
 impl MemEvents {
@@ -223,10 +297,10 @@ impl MemEvents {
         Self::default()
     }
     pub fn pop(&self) -> Option<QueuedEvent> {
-        self.queue.lock().unwrap().pop_front()
+        self.inner.lock().unwrap().queue.pop_front().map(|(_, e)| e)
     }
     pub fn len(&self) -> usize {
-        self.queue.lock().unwrap().len()
+        self.inner.lock().unwrap().queue.len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -236,8 +310,35 @@ impl MemEvents {
 #[async_trait]
 impl EventQueue for MemEvents {
     async fn send(&self, event: QueuedEvent) -> Result<(), PortError> {
-        self.queue.lock().unwrap().push_back(event);
+        let mut g = self.inner.lock().unwrap();
+        g.seq += 1;
+        let seq = g.seq;
+        g.queue.push_back((seq, event));
         Ok(())
+    }
+}
+
+impl QueuedEvents for MemEvents {
+    fn take(&self, limit: usize) -> Result<Vec<(EventSeq, QueuedEvent)>, PortError> {
+        let g = self.inner.lock().unwrap();
+        Ok(g.queue.iter().take(limit).cloned().collect())
+    }
+
+    fn ack(&self, seq: EventSeq) -> Result<(), PortError> {
+        let mut g = self.inner.lock().unwrap();
+        // Receipts increase along the queue.
+        if let Ok(i) = g.queue.binary_search_by_key(&seq, |(s, _)| *s) {
+            g.queue.remove(i);
+        }
+        Ok(())
+    }
+
+    fn stored(&self) -> Result<usize, PortError> {
+        Ok(self.len())
+    }
+
+    fn parked(&self) -> Result<usize, PortError> {
+        Ok(0)
     }
 }
 

@@ -9,6 +9,8 @@
 //! Work that must happen later goes through [`JobQueue`] (now) and [`Scheduler`]
 //! (at a time); external events through [`EventQueue`]. Time comes from
 //! [`Clock`], ids from [`IdGen`], outbound email/SMS through [`Delivery`].
+//! The in-process consumer side of the queues (take, ack, park) is in
+//! [`crate::work_source`].
 
 use std::fmt;
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use crm_core::model::QueuedEvent;
 use crm_core::ports::{EventQueue, PortError};
+use crm_core::work_source::{EventSeq, QueuedEvents};
 
 use crate::{Db, EmbeddedError, count, sql_limit};
 
@@ -11,9 +12,10 @@ const PEEK: &str = "SELECT seq, body FROM events ORDER BY seq LIMIT ?1";
 const ACK: &str = "DELETE FROM events WHERE seq = ?1";
 const LEN: &str = "SELECT COUNT(*) FROM events";
 
-/// [`EventQueue`] on SQLite: a FIFO, like `crm_core::memory::MemEvents`, whose
-/// events stay stored until acked, so that an event taken but not finished
-/// before a crash is offered again after restart.
+/// [`EventQueue`] and its consumer side [`QueuedEvents`] on SQLite: a FIFO,
+/// like `crm_core::memory::MemEvents`, whose events stay stored until acked,
+/// so that an event taken but not finished before a crash is offered again
+/// after restart. Receipts are the rows' sequence numbers.
 #[derive(Clone)]
 pub struct SqliteEvents {
     db: Db,
@@ -87,5 +89,23 @@ impl EventQueue for SqliteEvents {
             .and_then(|mut st| st.execute([body]))
             .map_err(EmbeddedError::from)?;
         Ok(())
+    }
+}
+
+impl QueuedEvents for SqliteEvents {
+    fn take(&self, limit: usize) -> Result<Vec<(EventSeq, QueuedEvent)>, PortError> {
+        Ok(self.peek(limit)?)
+    }
+
+    fn ack(&self, seq: EventSeq) -> Result<(), PortError> {
+        Ok(SqliteEvents::ack(self, seq)?)
+    }
+
+    fn stored(&self) -> Result<usize, PortError> {
+        Ok(self.len()?)
+    }
+
+    fn parked(&self) -> Result<usize, PortError> {
+        Ok(self.db.parked_in("events")?)
     }
 }

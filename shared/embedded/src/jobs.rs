@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_core::ports::{Job, JobQueue, PortError, Scheduler, schedule_name};
+use crm_core::work_source::DueJobs;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{Db, EmbeddedError, count, sql_limit};
@@ -31,12 +32,13 @@ const ACK_ANY: &str = "DELETE FROM jobs WHERE name = ?1";
 const NEXT_DUE: &str = "SELECT body FROM jobs ORDER BY due_at_ns, seq LIMIT 1";
 const LEN: &str = "SELECT COUNT(*) FROM jobs";
 
-/// [`JobQueue`] and [`Scheduler`] on SQLite, with the semantics of
-/// `crm_core::memory::MemJobs`, for the local runtime.
+/// [`JobQueue`], [`Scheduler`] and their consumer side [`DueJobs`] on
+/// SQLite, with the semantics of `crm_core::memory::MemJobs`, for the local
+/// runtime.
 ///
 /// Every job is one row keyed by [`Job::schedule_name`], ordered by due time
-/// then arrival. The runtime polls [`SqliteJobs::due`], runs each job and
-/// then [`SqliteJobs::ack`]s it. A job returned by `due` counts as taken (as
+/// then arrival. The runtime polls [`SqliteJobs::due`] (through
+/// [`DueJobs::take_due`]), runs each job and then [`SqliteJobs::ack`]s it. A job returned by `due` counts as taken (as
 /// if popped from `MemJobs`): a job sent or scheduled under its name while it
 /// runs (the runner reschedules a run that came early) replaces it and is not
 /// removed by the `ack` of the taken one, and `cancel` leaves a taken job
@@ -274,5 +276,31 @@ impl Scheduler for SqliteJobs {
             .and_then(|mut st| st.execute(params![name, g.taken_jobs.get(&name)]))
             .map_err(EmbeddedError::from)?;
         Ok(())
+    }
+}
+
+impl DueJobs for SqliteJobs {
+    fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>, PortError> {
+        Ok(self.due(now, limit)?)
+    }
+
+    fn ack(&self, job: &Job) -> Result<(), PortError> {
+        Ok(SqliteJobs::ack(self, job)?)
+    }
+
+    fn ack_many(&self, jobs: &[Job]) -> Result<(), PortError> {
+        Ok(SqliteJobs::ack_many(self, jobs)?)
+    }
+
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, PortError> {
+        Ok(SqliteJobs::next_due(self)?)
+    }
+
+    fn stored(&self) -> Result<usize, PortError> {
+        Ok(self.len()?)
+    }
+
+    fn parked(&self) -> Result<usize, PortError> {
+        Ok(self.db.parked_in("jobs")?)
     }
 }

@@ -4,7 +4,10 @@
 //! [`DocStore`](crm_core::ports::DocStore)), [`SqliteJobs`] (a
 //! [`JobQueue`](crm_core::ports::JobQueue) and
 //! [`Scheduler`](crm_core::ports::Scheduler)) and [`SqliteEvents`] (an
-//! [`EventQueue`](crm_core::ports::EventQueue)) share one `Db`. Their semantics
+//! [`EventQueue`](crm_core::ports::EventQueue)) share one `Db`; the last two
+//! also implement the consumer side that the local runtime takes work through
+//! ([`DueJobs`](crm_core::work_source::DueJobs),
+//! [`QueuedEvents`](crm_core::work_source::QueuedEvents)). Their semantics
 //! are those of the in-memory reference adapters in `crm_core::memory`; the
 //! contract suite in `crm-tests` checks both.
 //!
@@ -280,6 +283,16 @@ impl Db {
             .conn
             .prepare_cached("SELECT COUNT(*) FROM parked")?
             .query_row([], |row| row.get(0))?;
+        Ok(count(n))
+    }
+
+    /// Number of parked rows of one queue (`"jobs"` or `"events"`).
+    fn parked_in(&self, queue: &str) -> Result<usize, EmbeddedError> {
+        let g = self.lock();
+        let n: i64 = g
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM parked WHERE queue = ?1")?
+            .query_row([queue], |row| row.get(0))?;
         Ok(count(n))
     }
 }

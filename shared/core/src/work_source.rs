@@ -1,0 +1,104 @@
+//! The consumer side of the job and event queues: how an in-process worker
+//! takes the work that [`JobQueue`], [`Scheduler`] and [`EventQueue`] hold,
+//! acks it, and what becomes of work it cannot read.
+//!
+//! [`DueJobs`] is the consumer of jobs (sent now or scheduled for later),
+//! [`QueuedEvents`] the consumer of events. The local runtime drives both;
+//! the contract suite (`crm-tests`) checks them on the in-memory fakes
+//! (`crate::memory`) and on SQLite (`crm-embedded`). On AWS nothing takes work
+//! through these traits: Lambda event sources consume the SQS queues and
+//! EventBridge Scheduler fires the timers, so this contract applies to the
+//! in-process adapters only.
+//!
+//! # Contract
+//!
+//! - **At least once, nothing lost until acked.** Taking work does not remove
+//!   it: whatever is taken stays stored until it is acked, and is offered
+//!   again by the next take (and after a restart, for durable adapters), so a
+//!   worker that fails or crashes half way loses nothing. The consumer acks
+//!   only once the work's effect is committed; the engine makes every step
+//!   idempotent, so work offered twice has one effect.
+//! - **Ack removes; acking again is harmless.** Acking what is gone, or was
+//!   never there, succeeds and changes nothing.
+//! - **Jobs come in due order, and only when due.** [`DueJobs::take_due`]
+//!   returns jobs due at or before `now`, earliest due time first, jobs due
+//!   together in the order they were sent or scheduled; a job due later is not
+//!   returned. Events come oldest first ([`QueuedEvents::take`]).
+//! - **A taken job is no longer a timer.** While a job is taken (and not
+//!   acked), [`Scheduler::cancel`] leaves it alone, and a job sent or
+//!   scheduled under the same name (the runner reschedules a run that came
+//!   early) is stored beside it: acking the taken job removes the taken one
+//!   only, and the new one is delivered at its own due time.
+//! - **Unreadable work is parked, not blocking.** A stored job or event whose
+//!   body cannot be read (written by another version, damaged) is set aside
+//!   with the reason and logged — never returned, never retried, and never in
+//!   the way of the work behind it. `parked` counts what was set aside (an
+//!   operator looks into it); `stored` counts what is still queued, taken or
+//!   not, without the parked. In-memory queues hold typed values, so nothing
+//!   of theirs is ever parked.
+//!
+//! Queues are shared by every tenant: a take returns any tenant's work.
+//!
+//! The methods are synchronous: the adapters behind them are in-process (a
+//! mutex-guarded map, or a local SQLite file whose statements take
+//! microseconds), and the worker calls them once per batch or per event, where
+//! a boxed future per call would cost more than the call itself.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::QueuedEvent;
+#[cfg(doc)]
+use crate::ports::{EventQueue, JobQueue, Scheduler};
+use crate::ports::{Job, PortError};
+
+/// The consumer side of [`JobQueue`] + [`Scheduler`]: due jobs, taken in due
+/// order and acked once they ran (see the [module contract](self)).
+pub trait DueJobs: Send + Sync {
+    /// Up to `limit` jobs due at or before `now`, earliest due first (jobs due
+    /// together in arrival order), marked as taken. They stay stored until
+    /// acked: taking again returns them again. Unreadable jobs are parked,
+    /// not returned.
+    fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>, PortError>;
+
+    /// Remove a job after it ran (or was found void). For a taken job this
+    /// removes what was taken, not a job of the same name stored since; other
+    /// jobs are removed by name. Unknown jobs are fine.
+    fn ack(&self, job: &Job) -> Result<(), PortError>;
+
+    /// [`DueJobs::ack`] for several jobs (adapters may do it in one write).
+    fn ack_many(&self, jobs: &[Job]) -> Result<(), PortError> {
+        jobs.iter().try_for_each(|job| self.ack(job))
+    }
+
+    /// Due time of the earliest stored job, taken or not (no side effects:
+    /// nothing is marked as taken).
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, PortError>;
+
+    /// Number of stored jobs: waiting, and taken but not acked.
+    fn stored(&self) -> Result<usize, PortError>;
+
+    /// Number of jobs parked because they could not be read.
+    fn parked(&self) -> Result<usize, PortError>;
+}
+
+/// Receipt of a taken event: what [`QueuedEvents::ack`] is given. Increases
+/// with the order events were sent in.
+pub type EventSeq = i64;
+
+/// The consumer side of [`EventQueue`]: a FIFO whose events are taken
+/// oldest first and acked once handled (see the [module contract](self)).
+pub trait QueuedEvents: Send + Sync {
+    /// Up to `limit` of the oldest stored events with their receipts, oldest
+    /// first. They stay stored until acked: taking again returns them again,
+    /// with the same receipts. Unreadable events are parked, not returned.
+    fn take(&self, limit: usize) -> Result<Vec<(EventSeq, QueuedEvent)>, PortError>;
+
+    /// Remove the event with this receipt. Unknown receipts are fine.
+    fn ack(&self, seq: EventSeq) -> Result<(), PortError>;
+
+    /// Number of stored events (taken or not).
+    fn stored(&self) -> Result<usize, PortError>;
+
+    /// Number of events parked because they could not be read.
+    fn parked(&self) -> Result<usize, PortError>;
+}

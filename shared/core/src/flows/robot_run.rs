@@ -22,7 +22,7 @@ use crate::context::Outputs;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::{Item, OutboxRecord, Pipeline, RunRecord, RunStatus, User};
-use crate::planning::robot_due;
+use crate::planning::{needs_responsible, robot_due};
 use crate::ports::{Cond, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write};
 use crate::robots::{ActionError, Effect, Robot, RunContext};
 use crate::store::{decode, put, record_doc};
@@ -377,7 +377,7 @@ impl Engine {
             let Some(robot) = f.robot.clone() else {
                 break;
             };
-            let cal = if robot.respect_working_hours || robot.delay.field().is_some() {
+            let cal = if needs_responsible(&robot) {
                 self.user(tenant, &item.responsible_id)
                     .await?
                     .as_ref()

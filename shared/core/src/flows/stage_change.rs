@@ -16,7 +16,7 @@ use crate::model::{
     Activity, Chain, ItemChange, Outbound, OutboundStatus, OutboxRecord, QueuedEvent, RunKind,
     RunRecord, RunStatus, TimelineEntry,
 };
-use crate::planning::plan_runs;
+use crate::planning::{needs_responsible, plan_runs};
 use crate::ports::{
     Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
 };
@@ -219,9 +219,7 @@ impl Engine {
             return Ok(());
         }
         robots.sort_by_key(|r| r.order);
-        let needs_user = robots
-            .iter()
-            .any(|r| r.respect_working_hours || r.delay.field().is_some());
+        let needs_user = robots.iter().any(needs_responsible);
         let responsible = if needs_user {
             self.user(tenant, &item.responsible_id).await?
         } else {

@@ -109,8 +109,7 @@ pub fn plan_runs(
 pub(crate) fn needs_responsible(r: &Robot) -> bool {
     r.respect_working_hours
         || r.delay.field().is_some()
-        || r
-            .delay
+        || r.delay
             .duration()
             .is_some_and(|d| d.unit == crate::delay::TimeUnit::Days)
 }
@@ -126,10 +125,12 @@ pub(crate) fn robot_due(
 ) -> std::result::Result<DateTime<Utc>, String> {
     let field_value = r.delay.field().and_then(|f| date_field(item, f, tz));
     let cal = if r.respect_working_hours { cal } else { None };
-    r.delay.due_at_in(from, field_value, cal, tz).map_err(|e| match e {
-        crate::delay::DelayError::FieldEmpty { field } => {
-            format!("skipped: the date field '{field}' is empty")
-        }
-        e => format!("skipped: {e}"),
-    })
+    r.delay
+        .due_at_in(from, field_value, cal, tz)
+        .map_err(|e| match e {
+            crate::delay::DelayError::FieldEmpty { field } => {
+                format!("skipped: the date field '{field}' is empty")
+            }
+            e => format!("skipped: {e}"),
+        })
 }

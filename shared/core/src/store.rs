@@ -62,6 +62,10 @@ pub(crate) fn hash(parts: &[&str]) -> u64 {
     h
 }
 
+/// The parent every department is listed under: one list of a tenant's
+/// departments, read to find sub-departments.
+pub const DEPARTMENTS: &str = "all";
+
 /// Timeline ids sort chronologically.
 pub(crate) fn timeline_id(at: DateTime<Utc>, suffix: &str) -> String {
     format!("{:013}-{suffix}", at.timestamp_millis().max(0))
@@ -114,7 +118,8 @@ macro_rules! records {
 }
 
 records! {
-    Department: Department, id, |_d| None;
+    // All of a tenant's departments are listed together (to walk the tree).
+    Department: Department, id, |_d| Some(Cow::Borrowed(DEPARTMENTS));
     // Listed per department (for department recipients).
     User: User, id, |u| Some(Cow::Borrowed(u.department_id.as_deref().unwrap_or("")));
     Pipeline: Pipeline, id, |_p| None;
@@ -165,6 +170,9 @@ mod tests {
     fn a_document_that_is_not_its_record_is_corrupt_not_unavailable() {
         let d = record_doc("t", &message(None, Some("u2")), 1);
         let err = decode::<Department>(&d).unwrap_err();
-        assert!(matches!(err, EngineError::Corrupt(ref m) if m.contains("m1")), "{err}");
+        assert!(
+            matches!(err, EngineError::Corrupt(ref m) if m.contains("m1")),
+            "{err}"
+        );
     }
 }

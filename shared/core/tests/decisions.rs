@@ -33,12 +33,18 @@ async fn one_day_is_the_same_wall_clock_time_across_the_spring_switch() {
     // Saturday 2026-03-28 10:00 CET; Berlin switches to CEST on Sunday 29th.
     let rt = company("2026-03-28T09:00:00Z").await;
     berlin_user(&rt).await;
-    let r = robot(&rt, json!({"stage_id": "new", "type": "add_history_record",
+    let r = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_history_record",
         "delay": {"mode": "after", "amount": 1, "unit": "days"},
-        "settings": {"text": "a day later"}}))
+        "settings": {"text": "a day later"}}),
+    )
     .await;
-    let item = item_of(&rt, json!({"pipeline_id": "deals", "stage_id": "new",
-        "title": "t", "responsible_id": "u-bert"}))
+    let item = item_of(
+        &rt,
+        json!({"pipeline_id": "deals", "stage_id": "new",
+        "title": "t", "responsible_id": "u-bert"}),
+    )
     .await;
     let run = run_of(&runs(&rt, &item.id).await, &r.id).clone();
     // Sunday 10:00 CEST = 08:00 UTC: 23 elapsed hours, not 24.
@@ -57,9 +63,12 @@ async fn days_before_a_date_field_are_calendar_days_across_the_autumn_switch() {
         "delay": {"mode": "before_field", "amount": 2, "unit": "days", "field": "fields.meeting_at"},
         "settings": {"text": "two days before"}}))
     .await;
-    let item = item_of(&rt, json!({"pipeline_id": "deals", "stage_id": "new",
+    let item = item_of(
+        &rt,
+        json!({"pipeline_id": "deals", "stage_id": "new",
         "title": "t", "responsible_id": "u-bert",
-        "fields": {"meeting_at": "2026-10-26T09:00:00Z"}}))
+        "fields": {"meeting_at": "2026-10-26T09:00:00Z"}}),
+    )
     .await;
     let run = run_of(&runs(&rt, &item.id).await, &r.id).clone();
     // Saturday 24th 10:00 CEST = 08:00 UTC (49 elapsed hours before).
@@ -70,13 +79,300 @@ async fn days_before_a_date_field_are_calendar_days_across_the_autumn_switch() {
 async fn hours_stay_elapsed_time_across_the_switch() {
     let rt = company("2026-03-28T09:00:00Z").await;
     berlin_user(&rt).await;
-    let r = robot(&rt, json!({"stage_id": "new", "type": "add_history_record",
+    let r = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_history_record",
         "delay": {"mode": "after", "amount": 24, "unit": "hours"},
-        "settings": {"text": "24 hours later"}}))
+        "settings": {"text": "24 hours later"}}),
+    )
     .await;
-    let item = item_of(&rt, json!({"pipeline_id": "deals", "stage_id": "new",
-        "title": "t", "responsible_id": "u-bert"}))
+    let item = item_of(
+        &rt,
+        json!({"pipeline_id": "deals", "stage_id": "new",
+        "title": "t", "responsible_id": "u-bert"}),
+    )
     .await;
     let run = run_of(&runs(&rt, &item.id).await, &r.id).clone();
     assert_eq!(run.due_at, Some(at("2026-03-29T09:00:00Z")));
+}
+
+// ---------------------------------------------------------- 6. whole directory
+
+fn directory(v: Value) -> crm_core::api::DirectoryBody {
+    body(v)
+}
+
+#[tokio::test]
+async fn a_directory_in_any_order_is_written_in_one_request() {
+    let rt = company(MONDAY_1144_MSK).await;
+    // The department's head and the user's department are both new, and
+    // each names the other.
+    let d = rt
+        .engine
+        .put_directory(
+            T,
+            directory(json!({
+                "departments": [
+                    {"id": "east", "name": "Sales East", "head_id": "u-eva", "parent_id": "sales"},
+                    {"id": "east-b2b", "name": "B2B", "parent_id": "east"}
+                ],
+                "users": [
+                    {"id": "u-eva", "name": "Eva", "department_id": "east", "time_zone": "Europe/Berlin"},
+                    {"id": "u-olaf", "name": "Olaf", "department_id": "east-b2b"}
+                ]
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!((d.departments.len(), d.users.len()), (2, 2));
+    let east = rt.engine.get_department(T, "east").await.unwrap();
+    assert_eq!(east.head_id.as_deref(), Some("u-eva"));
+    let olaf = rt.engine.get_user(T, "u-olaf").await.unwrap();
+    assert_eq!(olaf.department_id.as_deref(), Some("east-b2b"));
+    assert_eq!(olaf.time_zone, "UTC");
+}
+
+#[tokio::test]
+async fn a_directory_with_any_problem_writes_nothing() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let err = rt
+        .engine
+        .put_directory(
+            T,
+            directory(json!({
+                "departments": [
+                    {"id": "east", "name": "East", "head_id": "u-eva"},
+                    {"id": "west", "name": "West", "head_id": "u-nobody"}
+                ],
+                "users": [
+                    {"id": "u-eva", "name": "Eva", "department_id": "east"},
+                    {"id": "u-ivan", "name": "Ivan", "department_id": "north"}
+                ]
+            })),
+        )
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("departments[1].head_id: unknown user 'u-nobody'"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("users[1].department_id: unknown department 'north'"),
+        "{msg}"
+    );
+    assert!(rt.engine.get_department(T, "east").await.is_err());
+    assert!(rt.engine.get_user(T, "u-eva").await.is_err());
+}
+
+#[tokio::test]
+async fn a_cycle_of_parents_is_refused_in_the_directory_and_in_single_puts() {
+    let rt = company(MONDAY_1144_MSK).await;
+    // sales → a → b → sales (through the stored department)
+    let err = rt
+        .engine
+        .put_directory(
+            T,
+            directory(json!({"departments": [
+                {"id": "a", "name": "A", "parent_id": "b"},
+                {"id": "b", "name": "B", "parent_id": "sales"},
+                {"id": "sales", "name": "Sales", "head_id": "u-boss", "parent_id": "a"}
+            ]})),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cycle"), "{err}");
+    assert!(rt.engine.get_department(T, "a").await.is_err());
+    assert_eq!(
+        rt.engine
+            .get_department(T, "sales")
+            .await
+            .unwrap()
+            .parent_id,
+        None
+    );
+    // One at a time: a → sales is fine, then sales → a closes the cycle.
+    rt.engine
+        .put_department(T, "a", body(json!({"name": "A", "parent_id": "sales"})))
+        .await
+        .unwrap();
+    let err = rt
+        .engine
+        .put_department(T, "sales", body(json!({"name": "Sales", "parent_id": "a"})))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("parent_id: a cycle"), "{err}");
+}
+
+#[tokio::test]
+async fn a_directory_larger_than_one_transaction_is_refused_naming_the_limit() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let users: Vec<Value> = (0..=crm_core::engine::MAX_DIRECTORY_WRITES)
+        .map(|i| json!({"id": format!("u-{i}"), "name": format!("User {i}")}))
+        .collect();
+    let err = rt
+        .engine
+        .put_directory(T, directory(json!({"users": users})))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("at most 50 departments and users"),
+        "{err}"
+    );
+    assert!(rt.engine.get_user(T, "u-0").await.is_err());
+}
+
+// ------------------------------------------------------- 10. sub-departments
+
+/// `sales` gets a sub-department `east` (member `u-eva`), which has one of
+/// its own, `east-b2b` (member `u-olaf`).
+async fn sales_tree(rt: &MemRuntime) {
+    rt.engine
+        .put_directory(
+            T,
+            directory(json!({
+                "departments": [
+                    {"id": "east", "name": "Sales East", "parent_id": "sales"},
+                    {"id": "east-b2b", "name": "B2B", "parent_id": "east"}
+                ],
+                "users": [
+                    {"id": "u-eva", "name": "Eva", "department_id": "east"},
+                    {"id": "u-olaf", "name": "Olaf", "department_id": "east-b2b"}
+                ]
+            })),
+        )
+        .await
+        .unwrap();
+}
+
+async fn notified(rt: &MemRuntime, user: &str) -> usize {
+    rt.engine.list_notifications(T, user).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_department_recipient_includes_its_sub_departments() {
+    let rt = company(MONDAY_1144_MSK).await;
+    sales_tree(&rt).await;
+    robot(
+        &rt,
+        json!({"stage_id": "new", "type": "notify_employee",
+        "settings": {"text": "new deal {{title}}", "department_ids": ["sales"]}}),
+    )
+    .await;
+    deal(&rt, "new", 100.0).await;
+    assert_eq!(notified(&rt, "u-anna").await, 1);
+    assert_eq!(notified(&rt, "u-eva").await, 1);
+    assert_eq!(notified(&rt, "u-olaf").await, 1);
+}
+
+#[tokio::test]
+async fn direct_members_only_leaves_sub_departments_out() {
+    let rt = company(MONDAY_1144_MSK).await;
+    sales_tree(&rt).await;
+    robot(&rt, json!({"stage_id": "new", "type": "notify_employee",
+        "settings": {"text": "new deal", "department_ids": ["sales"], "direct_members_only": true}}))
+    .await;
+    robot(&rt, json!({"stage_id": "new", "type": "create_group_chat",
+        "settings": {"name": "Deal {{title}}", "department_ids": ["east"], "member_ids": ["u-anna"]}}))
+    .await;
+    let item = deal(&rt, "new", 100.0).await;
+    assert_eq!(notified(&rt, "u-anna").await, 1);
+    assert_eq!(notified(&rt, "u-eva").await, 0);
+    let chat_run = runs(&rt, &item.id)
+        .await
+        .into_iter()
+        .find(|r| r.robot_type.as_deref() == Some("create_group_chat"))
+        .unwrap();
+    let chat_id = chat_run.outputs["chat_id"].as_str().unwrap().to_string();
+    let (chat, _) = rt.engine.get_chat(T, &chat_id).await.unwrap();
+    assert_eq!(chat.member_ids, ["u-anna", "u-eva", "u-olaf"]);
+}
+
+#[tokio::test]
+async fn a_feed_post_to_a_department_reaches_its_sub_departments() {
+    let rt = company(MONDAY_1144_MSK).await;
+    sales_tree(&rt).await;
+    robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_feed_post",
+        "settings": {"text": "won {{title}}", "department_ids": ["sales"]}}),
+    )
+    .await;
+    deal(&rt, "new", 100.0).await;
+    let feed = rt.engine.list_feed(T).await.unwrap();
+    assert_eq!(feed[0].department_ids, ["sales", "east", "east-b2b"]);
+}
+
+#[tokio::test]
+async fn the_walk_of_sub_departments_is_bounded_and_cycle_safe() {
+    let rt = company(MONDAY_1144_MSK).await;
+    // A stored cycle (written by an older version, say): sales → loop-a → loop-b → sales.
+    for (id, parent) in [
+        ("loop-a", "sales"),
+        ("loop-b", "loop-a"),
+        ("sales", "loop-b"),
+    ] {
+        let d = json!({"id": id, "name": id, "head_id": null, "parent_id": parent});
+        let (_, v) = rt
+            .engine
+            .ports()
+            .store
+            .get(&crm_core::ports::DocKey::new(
+                T,
+                crm_core::ports::Kind::Department,
+                id,
+            ))
+            .await
+            .unwrap()
+            .map_or((None, 0), |d| (Some(d.body), d.version));
+        rt.engine
+            .ports()
+            .store
+            .transact(vec![crm_core::ports::Write::Put {
+                doc: crm_core::ports::Doc {
+                    key: crm_core::ports::DocKey::new(T, crm_core::ports::Kind::Department, id),
+                    version: v + 1,
+                    parent: Some("all".into()),
+                    expires_at: None,
+                    body: d,
+                },
+                cond: crm_core::ports::Cond::Any,
+            }])
+            .await
+            .unwrap();
+    }
+    robot(
+        &rt,
+        json!({"stage_id": "new", "type": "notify_employee",
+        "settings": {"text": "hi", "department_ids": ["sales"]}}),
+    )
+    .await;
+    deal(&rt, "new", 100.0).await;
+    assert_eq!(notified(&rt, "u-anna").await, 1);
+
+    // A chain 20 levels deep under `design`: the run fails with the reason.
+    let depts: Vec<Value> = (0..20)
+        .map(|i| {
+            let parent = if i == 0 {
+                "design".to_string()
+            } else {
+                format!("deep-{}", i - 1)
+            };
+            json!({"id": format!("deep-{i}"), "name": "Deep", "parent_id": parent})
+        })
+        .collect();
+    rt.engine
+        .put_directory(T, directory(json!({"departments": depts})))
+        .await
+        .unwrap();
+    let r = robot(
+        &rt,
+        json!({"stage_id": "prep", "type": "notify_employee",
+        "settings": {"text": "hi", "department_ids": ["design"]}}),
+    )
+    .await;
+    let item = deal(&rt, "prep", 100.0).await;
+    let run = run_of(&runs(&rt, &item.id).await, &r.id).clone();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(run.reason.unwrap().contains("more than 16 levels deep"));
 }

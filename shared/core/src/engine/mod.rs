@@ -27,6 +27,7 @@ use crate::workhours::WorkCalendar;
 mod automation;
 pub use automation::Automation;
 mod directory;
+pub use directory::{Directory, MAX_DIRECTORY_WRITES};
 mod events;
 mod items;
 mod pipelines;

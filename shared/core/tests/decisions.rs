@@ -376,3 +376,47 @@ async fn the_walk_of_sub_departments_is_bounded_and_cycle_safe() {
     assert_eq!(run.status, RunStatus::Failed);
     assert!(run.reason.unwrap().contains("more than 16 levels deep"));
 }
+
+// ------------------------------------------------------------ 12. copy fan-out
+
+#[tokio::test]
+async fn copies_of_one_chain_stop_at_the_budget() {
+    let rt = company(MONDAY_1144_MSK).await;
+    // Two robots that copy into their own stage: without a budget, 2,046
+    // copies within the hop limit.
+    for name in ["copy A", "copy B"] {
+        robot(
+            &rt,
+            json!({"stage_id": "new", "type": "copy_item", "name": name,
+            "settings": {"stage_id": "new"}}),
+        )
+        .await;
+    }
+    let item = deal(&rt, "new", 100.0).await;
+    rt.settle().await.unwrap();
+    let items = rt.store.count(crm_core::ports::Kind::Item);
+    assert_eq!(items, 101, "the deal and 100 copies");
+    // The runs past the budget say why.
+    let mut stopped = 0;
+    for d in rt.store.docs(crm_core::ports::Kind::Run) {
+        let run: crm_core::model::RunRecord = serde_json::from_value(d.body).unwrap();
+        if run.status == RunStatus::LoopStopped {
+            assert!(
+                run.reason
+                    .as_deref()
+                    .unwrap()
+                    .contains("(limit 100 per chain)"),
+                "{:?}",
+                run.reason
+            );
+            assert_eq!(run.chain.id, runs(&rt, &item.id).await[0].chain.id);
+            stopped += 1;
+        }
+    }
+    assert!(stopped > 0);
+    // Another chain (a person's new deal) has its own budget.
+    let other = deal(&rt, "new", 5.0).await;
+    let other_runs = runs(&rt, &other.id).await;
+    assert_eq!(other_runs.len(), 2);
+    assert!(other_runs.iter().all(|r| r.status == RunStatus::Done));
+}

@@ -420,3 +420,127 @@ async fn copies_of_one_chain_stop_at_the_budget() {
     assert_eq!(other_runs.len(), 2);
     assert!(other_runs.iter().all(|r| r.status == RunStatus::Done));
 }
+
+// ------------------------------------------------------------ 11. size limits
+
+#[tokio::test]
+async fn a_robot_whose_text_would_exceed_64_kib_fails_with_the_reason() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let r = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_timeline_comment",
+        "settings": {"text": "{{fields.source}}".repeat(10)}}),
+    )
+    .await;
+    let item = item_of(
+        &rt,
+        json!({"pipeline_id": "deals", "stage_id": "new",
+        "title": "t", "responsible_id": "u-anna",
+        "fields": {"source": "x".repeat(10 * 1024)}}),
+    )
+    .await;
+    let run = run_of(&runs(&rt, &item.id).await, &r.id).clone();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(
+        run.reason.as_deref().unwrap().contains("limit 64 KiB"),
+        "{:?}",
+        run.reason
+    );
+    let timeline = rt.engine.timeline(T, &item.id).await.unwrap();
+    assert!(timeline.iter().all(|e| e.kind != "comment"));
+}
+
+#[tokio::test]
+async fn a_template_with_too_many_placeholders_is_refused_when_saved() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let err = rt
+        .engine
+        .create_robot(
+            T,
+            "deals",
+            body(json!({"stage_id": "new", "type": "add_timeline_comment",
+            "settings": {"text": "{{title}}".repeat(1001)}})),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("settings.text: 1001 placeholders; at most 1000"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_field_value_over_16_kib_is_422() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let err = rt
+        .engine
+        .create_item(
+            T,
+            body(
+                json!({"pipeline_id": "deals", "title": "t", "responsible_id": "u-anna",
+            "fields": {"source": "x".repeat(16 * 1024 + 1)}}),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("fields.source: the value is"),
+        "{err}"
+    );
+    let item = deal(&rt, "new", 1.0).await;
+    let err = rt
+        .engine
+        .patch_item(
+            T,
+            &item.id,
+            body(json!({"fields": {"source": "x".repeat(17 * 1024)}})),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at most 16384"), "{err}");
+    // An item larger than 256 KiB in all is refused too.
+    let err = rt
+        .engine
+        .create_item(
+            T,
+            body(
+                json!({"pipeline_id": "deals", "title": "x".repeat(300 * 1024),
+            "responsible_id": "u-anna"}),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("item: the item would be"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn modify_item_cannot_grow_a_field_past_its_limit() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let r = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "modify_item",
+        "settings": {"fields": {"fields.source": "{{fields.source}}".repeat(10)}}}),
+    )
+    .await;
+    let item = item_of(
+        &rt,
+        json!({"pipeline_id": "deals", "stage_id": "new",
+        "title": "t", "responsible_id": "u-anna",
+        "fields": {"source": "y".repeat(2 * 1024)}}),
+    )
+    .await;
+    let run = run_of(&runs(&rt, &item.id).await, &r.id).clone();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(
+        run.reason.as_deref().unwrap().contains("at most 16384"),
+        "{:?}",
+        run.reason
+    );
+    let now = rt.engine.get_item(T, &item.id).await.unwrap();
+    assert_eq!(now.fields["source"].as_str().unwrap().len(), 2 * 1024);
+}

@@ -463,6 +463,7 @@ impl Engine {
             responsible: responsible.as_ref(),
             outputs: &outputs,
             now,
+            too_long: Default::default(),
         };
         if let Some(c) = &robot.condition
             && !c.evaluate(&cx.item_ctx())
@@ -476,6 +477,10 @@ impl Engine {
             ));
         }
         match robot.action.perform(&cx).await {
+            Ok(_) if cx.too_long().is_some() => Ok(Effect::ended(
+                RunStatus::Failed,
+                cx.too_long().unwrap_or_default(),
+            )),
             Ok(e) => Ok(e),
             Err(ActionError::Failed(msg)) => {
                 Ok(Effect::ended(RunStatus::Failed, format!("failed: {msg}")))

@@ -6,6 +6,7 @@
 //! the run's final record — or an [`ActionError`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -27,7 +28,7 @@ pub const MAX_DEPARTMENT_DEPTH: usize = 16;
 /// Most departments (named + sub-departments) one department recipient
 /// setting reaches.
 pub const MAX_DEPARTMENTS: usize = 200;
-use crate::template::Template;
+use crate::template::{MAX_RENDERED_BYTES, Template, TooLong};
 
 /// Why an action did not produce an effect.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +115,8 @@ pub struct RunContext<'a> {
     pub responsible: Option<&'a User>,
     pub outputs: &'a Outputs,
     pub now: DateTime<Utc>,
+    /// The limit a rendered text exceeded (0: none did).
+    pub(crate) too_long: AtomicUsize,
 }
 
 impl RunContext<'_> {
@@ -128,9 +131,41 @@ impl RunContext<'_> {
         }
     }
 
-    /// Render a template against the item.
+    /// Render a template against the item. A text longer than
+    /// [`MAX_RENDERED_BYTES`] renders as "" and fails the run (the runner
+    /// turns the action's effect into `failed` with the reason).
     pub fn render(&self, t: &Template) -> String {
-        t.render(&self.item_ctx())
+        match t.render_capped(&self.item_ctx(), MAX_RENDERED_BYTES) {
+            Ok(s) => s,
+            Err(e) => {
+                self.too_long.store(e.limit, Ordering::Relaxed);
+                String::new()
+            }
+        }
+    }
+
+    /// [`Template::render_value`] within [`MAX_RENDERED_BYTES`] (a longer
+    /// value fails the run, as [`Self::render`]).
+    pub fn render_value(&self, t: &Template) -> Value {
+        match t.render_value_capped(&self.item_ctx(), MAX_RENDERED_BYTES) {
+            Ok(v) => v,
+            Err(e) => {
+                self.too_long.store(e.limit, Ordering::Relaxed);
+                Value::Null
+            }
+        }
+    }
+
+    /// Why the run must fail because a rendered text was too long, if it must.
+    pub(crate) fn too_long(&self) -> Option<String> {
+        let limit = self.too_long.load(Ordering::Relaxed);
+        (limit > 0).then(|| {
+            format!(
+                "failed: {} (limit {} KiB per rendered text)",
+                TooLong { limit },
+                limit / 1024
+            )
+        })
     }
 
     /// A new id for a record this run makes (see the robot-run flow on why
@@ -386,6 +421,9 @@ impl RunContext<'_> {
     ) -> Effect {
         changed.version = self.item.version + 1;
         changed.updated_at = self.now;
+        if let Some(why) = crate::fields::item_too_large(&changed) {
+            return Effect::ended(RunStatus::Failed, format!("failed: {why}"));
+        }
         let change = ItemChange {
             tenant: self.tenant.to_string(),
             item_id: changed.id.clone(),

@@ -544,3 +544,147 @@ async fn modify_item_cannot_grow_a_field_past_its_limit() {
     let now = rt.engine.get_item(T, &item.id).await.unwrap();
     assert_eq!(now.fields["source"].as_str().unwrap().len(), 2 * 1024);
 }
+
+// ------------------------------------------------ 7. date-relative robots follow
+
+/// A deal whose meeting is on Wednesday 10:00 UTC, with a robot one hour
+/// before the meeting.
+async fn meeting_deal(rt: &MemRuntime) -> (Item, String) {
+    let r = robot(rt, json!({"stage_id": "new", "type": "add_history_record",
+        "delay": {"mode": "before_field", "amount": 1, "unit": "hours", "field": "fields.meeting_at"},
+        "settings": {"text": "meeting soon"}}))
+    .await;
+    let item = item_of(
+        rt,
+        json!({"pipeline_id": "deals", "stage_id": "new",
+        "title": "t", "responsible_id": "u-anna",
+        "fields": {"meeting_at": "2026-11-25T10:00:00Z"}}),
+    )
+    .await;
+    let run = run_of(&runs(rt, &item.id).await, &r.id).clone();
+    assert_eq!(run.due_at, Some(at("2026-11-25T09:00:00Z")));
+    (item, r.id)
+}
+
+async fn set_meeting(rt: &MemRuntime, item: &str, v: Value) {
+    rt.engine
+        .patch_item(T, item, body(json!({"fields": {"meeting_at": v}})), None)
+        .await
+        .unwrap();
+    rt.settle().await.unwrap();
+}
+
+async fn history(rt: &MemRuntime, item: &str) -> usize {
+    rt.engine
+        .timeline(T, item)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "info")
+        .count()
+}
+
+#[tokio::test]
+async fn a_pending_run_follows_its_date_field() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let (item, robot_id) = meeting_deal(&rt).await;
+    // The meeting moves a day later: the robot moves with it.
+    set_meeting(&rt, &item.id, json!("2026-11-26T10:00:00Z")).await;
+    let run = run_of(&runs(&rt, &item.id).await, &robot_id).clone();
+    assert_eq!(run.status, RunStatus::Pending);
+    assert_eq!(run.due_at, Some(at("2026-11-26T09:00:00Z")));
+    assert_eq!(rt.jobs.next_due(), Some(at("2026-11-26T09:00:00Z")));
+    // Nothing at the old time...
+    rt.advance(Duration::hours(48)).await.unwrap(); // Wednesday 08:44
+    rt.advance(Duration::hours(1)).await.unwrap(); // Wednesday 09:44
+    assert_eq!(history(&rt, &item.id).await, 0);
+    // ...and the note at the new one.
+    rt.advance(Duration::hours(24)).await.unwrap();
+    assert_eq!(history(&rt, &item.id).await, 1);
+    let run = run_of(&runs(&rt, &item.id).await, &robot_id).clone();
+    assert_eq!(run.status, RunStatus::Done);
+    assert_eq!(run.finished_at, Some(at("2026-11-26T09:00:00Z")));
+}
+
+#[tokio::test]
+async fn a_field_moved_earlier_brings_the_run_forward() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let (item, robot_id) = meeting_deal(&rt).await;
+    set_meeting(&rt, &item.id, json!("2026-11-23T12:00:00Z")).await;
+    assert_eq!(
+        run_of(&runs(&rt, &item.id).await, &robot_id).due_at,
+        Some(at("2026-11-23T11:00:00Z"))
+    );
+    rt.advance(Duration::hours(3)).await.unwrap();
+    assert_eq!(history(&rt, &item.id).await, 1);
+}
+
+#[tokio::test]
+async fn a_cleared_field_skips_the_pending_run_with_the_reason() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let (item, robot_id) = meeting_deal(&rt).await;
+    set_meeting(&rt, &item.id, Value::Null).await;
+    let run = run_of(&runs(&rt, &item.id).await, &robot_id).clone();
+    assert_eq!(run.status, RunStatus::Skipped);
+    assert!(
+        run.reason
+            .as_deref()
+            .unwrap()
+            .contains("'fields.meeting_at' was cleared"),
+        "{:?}",
+        run.reason
+    );
+    assert!(!rt.jobs.is_scheduled(T, &run.id));
+    rt.advance(Duration::days(3)).await.unwrap();
+    assert_eq!(history(&rt, &item.id).await, 0);
+}
+
+#[tokio::test]
+async fn a_repeated_delivery_of_the_change_moves_the_run_once() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let (item, robot_id) = meeting_deal(&rt).await;
+    rt.engine
+        .patch_item(
+            T,
+            &item.id,
+            body(json!({"fields": {"meeting_at": "2026-11-26T10:00:00Z"}})),
+            None,
+        )
+        .await
+        .unwrap();
+    let outbox = rt.engine.pending_outbox().await.unwrap();
+    rt.settle().await.unwrap();
+    let scheduled = rt.jobs.len();
+    for d in outbox {
+        rt.engine.process_outbox(d).await.unwrap();
+    }
+    rt.settle().await.unwrap();
+    assert_eq!(rt.jobs.len(), scheduled);
+    let run = run_of(&runs(&rt, &item.id).await, &robot_id).clone();
+    assert_eq!(run.due_at, Some(at("2026-11-26T09:00:00Z")));
+    rt.advance(Duration::days(4)).await.unwrap();
+    assert_eq!(history(&rt, &item.id).await, 1);
+}
+
+#[tokio::test]
+async fn another_field_or_an_ended_visit_leaves_the_run_alone() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let (item, robot_id) = meeting_deal(&rt).await;
+    rt.engine
+        .patch_item(
+            T,
+            &item.id,
+            body(json!({"fields": {"source": "web"}})),
+            None,
+        )
+        .await
+        .unwrap();
+    rt.settle().await.unwrap();
+    let run = run_of(&runs(&rt, &item.id).await, &robot_id).clone();
+    assert_eq!(run.due_at, Some(at("2026-11-25T09:00:00Z")));
+    move_to(&rt, &item.id, "prep").await;
+    set_meeting(&rt, &item.id, json!("2026-11-26T10:00:00Z")).await;
+    let run = run_of(&runs(&rt, &item.id).await, &robot_id).clone();
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert_eq!(run.due_at, Some(at("2026-11-25T09:00:00Z")));
+}

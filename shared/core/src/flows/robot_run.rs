@@ -356,7 +356,7 @@ impl Engine {
     }
 
     /// The robot waiting for a finished one becomes due (counted from now).
-    async fn ready_follower(
+    pub(crate) async fn ready_follower(
         &self,
         tenant: &str,
         next: &str,

@@ -688,3 +688,29 @@ async fn another_field_or_an_ended_visit_leaves_the_run_alone() {
     assert_eq!(run.status, RunStatus::Cancelled);
     assert_eq!(run.due_at, Some(at("2026-11-25T09:00:00Z")));
 }
+
+#[test]
+fn the_catalogue_documents_direct_members_only_and_the_copy_budget() {
+    let c = crm_core::catalogue::catalogue();
+    for name in ["notify_employee", "add_feed_post", "create_group_chat"] {
+        let e = c.robots.iter().find(|e| e.name == name).unwrap();
+        let p = &e.settings_schema["properties"]["direct_members_only"];
+        assert!(
+            p["description"]
+                .as_str()
+                .unwrap()
+                .contains("sub-department"),
+            "{name}: {p}"
+        );
+        assert_eq!(e.defaults["direct_members_only"], json!(false), "{name}");
+    }
+    let copy = c.robots.iter().find(|e| e.name == "copy_item").unwrap();
+    assert!(
+        copy.settings_schema["description"]
+            .as_str()
+            .unwrap()
+            .contains("100 items"),
+        "{}",
+        copy.settings_schema
+    );
+}

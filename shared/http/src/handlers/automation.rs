@@ -94,7 +94,7 @@ pub async fn get_pipeline(
         (status = 201, description = "The created robot, with its `id`", body = Object,
             headers(("Location" = String, description = "URL of the robot"))),
         (status = 404, description = "No such pipeline", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output", body = ErrorBody),
+        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output, or a template with more than 1,000 placeholders or over 64 KiB", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -179,7 +179,7 @@ pub async fn get_robot(
     responses(
         (status = 200, description = "The updated robot", body = Object),
         (status = 404, description = "No such pipeline or robot", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output", body = ErrorBody),
+        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output, or a template with more than 1,000 placeholders or over 64 KiB", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

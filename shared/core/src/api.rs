@@ -46,6 +46,70 @@ pub struct UserBody {
     pub days_off: Vec<NaiveDate>,
 }
 
+/// One department of `PUT /v1/directory`: the body of
+/// `PUT /v1/departments/{id}` with its `id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryDepartment {
+    pub id: String,
+    pub name: String,
+    /// A user of the store or of the same request.
+    #[serde(default)]
+    pub head_id: Option<String>,
+    /// A department of the store or of the same request (no cycles).
+    #[serde(default)]
+    pub parent_id: Option<String>,
+}
+
+/// One user of `PUT /v1/directory`: the body of `PUT /v1/users/{id}` with
+/// its `id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryUser {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// A department of the store or of the same request.
+    #[serde(default)]
+    pub department_id: Option<String>,
+    /// IANA time zone; default `UTC`.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub working_hours: Option<WorkingHours>,
+    #[serde(default)]
+    pub days_off: Vec<NaiveDate>,
+}
+
+impl DirectoryUser {
+    /// The `PUT /v1/users/{id}` body of this user.
+    pub fn body(&self) -> UserBody {
+        UserBody {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            department_id: self.department_id.clone(),
+            time_zone: self.time_zone.clone(),
+            working_hours: self.working_hours.clone(),
+            days_off: self.days_off.clone(),
+        }
+    }
+}
+
+/// `PUT /v1/directory`: departments and users together, in any order,
+/// validated as a whole and written all or nothing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryBody {
+    #[serde(default)]
+    pub departments: Vec<DirectoryDepartment>,
+    #[serde(default)]
+    pub users: Vec<DirectoryUser>,
+}
+
 /// `PUT /v1/pipelines/{id}`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

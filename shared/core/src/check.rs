@@ -10,7 +10,7 @@
 use crate::condition::Condition;
 use crate::error::FieldError;
 use crate::model::{FieldType, Pipeline};
-use crate::template::Template;
+use crate::template::{MAX_PLACEHOLDERS, MAX_RENDERED_BYTES, Template};
 
 /// Special user value: the item's responsible.
 pub const RESPONSIBLE: &str = "responsible";
@@ -118,8 +118,29 @@ impl<'a> Check<'a> {
         (self.known)(path)
     }
 
-    /// Every placeholder of a template is known.
+    /// Every placeholder of a template is known; at most
+    /// [`MAX_PLACEHOLDERS`] of them, and no more literal text than a
+    /// rendered text may hold ([`MAX_RENDERED_BYTES`]).
     pub fn template(&mut self, field: &str, t: &Template) {
+        if t.placeholder_count() > MAX_PLACEHOLDERS {
+            self.err(
+                field,
+                format!(
+                    "{} placeholders; at most {MAX_PLACEHOLDERS} per template",
+                    t.placeholder_count()
+                ),
+            );
+            return;
+        }
+        if t.source().len() > MAX_RENDERED_BYTES {
+            self.err(
+                field,
+                format!(
+                    "the template is {} bytes; at most {MAX_RENDERED_BYTES} (64 KiB)",
+                    t.source().len()
+                ),
+            );
+        }
         for p in t.placeholders() {
             if !(self.known)(p) {
                 self.err(field, format!("unknown placeholder {{{{{p}}}}}"));

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::workhours::{WorkCalendar, saturating_add};
+use chrono_tz::Tz;
+
+use crate::workhours::{WorkCalendar, add_calendar_days, saturating_add};
 
 /// The longest allowed delay, in days ("from one minute to a year").
 pub const MAX_DELAY_DAYS: i64 = 366;
@@ -41,15 +43,38 @@ impl Duration {
         }
     }
 
-    /// `start` plus this duration. With a calendar ("respect working hours"),
+    /// `start` plus this duration, days counted in the calendar's zone (UTC
+    /// without a calendar); see [`Self::add_in`].
+    pub fn add_to(&self, start: DateTime<Utc>, calendar: Option<&WorkCalendar>) -> DateTime<Utc> {
+        self.add_in(start, calendar, calendar.map_or(chrono_tz::UTC, |c| c.tz))
+    }
+
+    /// `start` plus this duration. Minutes and hours are elapsed time; days
+    /// are calendar days in `tz` (the responsible's zone): the same
+    /// wall-clock time `amount` local dates later, even across a
+    /// daylight-saving switch. With a calendar ("respect working hours"),
     /// minutes and hours count working time only
     /// ([`WorkCalendar::add_working`]) and days count working days
-    /// ([`WorkCalendar::add_working_days`]).
-    pub fn add_to(&self, start: DateTime<Utc>, calendar: Option<&WorkCalendar>) -> DateTime<Utc> {
+    /// ([`WorkCalendar::add_working_days`], in the calendar's zone).
+    pub fn add_in(
+        &self,
+        start: DateTime<Utc>,
+        calendar: Option<&WorkCalendar>,
+        tz: Tz,
+    ) -> DateTime<Utc> {
         match (calendar, self.unit) {
+            (None, TimeUnit::Days) => add_calendar_days(start, self.amount.into(), tz),
             (None, _) => saturating_add(start, self.to_chrono()),
             (Some(cal), TimeUnit::Days) => cal.add_working_days(start, self.amount),
             (Some(cal), _) => cal.add_working(start, self.to_chrono()),
+        }
+    }
+
+    /// `start` minus this duration (days: calendar days in `tz`).
+    fn sub_in(&self, start: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+        match self.unit {
+            TimeUnit::Days => add_calendar_days(start, -i64::from(self.amount), tz),
+            _ => saturating_add(start, -self.to_chrono()),
         }
     }
 }
@@ -188,6 +213,19 @@ impl Delay {
         field_value: Option<DateTime<Utc>>,
         calendar: Option<&WorkCalendar>,
     ) -> Result<DateTime<Utc>, DelayError> {
+        let tz = calendar.map_or(chrono_tz::UTC, |c| c.tz);
+        self.due_at_in(now, field_value, calendar, tz)
+    }
+
+    /// [`Self::due_at`] with days counted as calendar days in `tz` (the
+    /// responsible's zone, also when working hours are not respected).
+    pub fn due_at_in(
+        &self,
+        now: DateTime<Utc>,
+        field_value: Option<DateTime<Utc>>,
+        calendar: Option<&WorkCalendar>,
+        tz: Tz,
+    ) -> Result<DateTime<Utc>, DelayError> {
         self.validate()?;
         let value = |field: &str| {
             field_value.ok_or_else(|| DelayError::FieldEmpty {
@@ -201,7 +239,7 @@ impl Delay {
                     amount: *amount,
                     unit: *unit,
                 };
-                return Ok(d.add_to(now, calendar));
+                return Ok(d.add_in(now, calendar, tz));
             }
             Delay::BeforeField {
                 amount,
@@ -212,7 +250,7 @@ impl Delay {
                     amount: *amount,
                     unit: *unit,
                 };
-                saturating_add(value(field)?, -d.to_chrono())
+                d.sub_in(value(field)?, tz)
             }
             Delay::AfterField {
                 amount,
@@ -223,7 +261,7 @@ impl Delay {
                     amount: *amount,
                     unit: *unit,
                 };
-                saturating_add(value(field)?, d.to_chrono())
+                d.add_in(value(field)?, None, tz)
             }
             Delay::AtField { field } => value(field)?,
         };

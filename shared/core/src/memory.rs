@@ -61,6 +61,16 @@ impl MemStore {
             .filter(|k| k.kind == kind)
             .count()
     }
+    /// The stored documents of one kind (all tenants), in key order.
+    pub fn docs(&self, kind: Kind) -> Vec<Doc> {
+        self.docs
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|d| d.key.kind == kind)
+            .cloned()
+            .collect()
+    }
 }
 
 #[async_trait]

@@ -103,6 +103,17 @@ pub fn plan_runs(
     out
 }
 
+/// Whether planning a robot needs its item's responsible (their calendar or
+/// time zone): working hours, a date field, or a delay in days (calendar days
+/// in the responsible's zone).
+pub(crate) fn needs_responsible(r: &Robot) -> bool {
+    r.respect_working_hours
+        || r.delay.field().is_some()
+        || r.delay
+            .duration()
+            .is_some_and(|d| d.unit == crate::delay::TimeUnit::Days)
+}
+
 /// When a robot is due, counted from `from` (the visit's start, or the moment
 /// its previous robot finished).
 pub(crate) fn robot_due(
@@ -114,10 +125,12 @@ pub(crate) fn robot_due(
 ) -> std::result::Result<DateTime<Utc>, String> {
     let field_value = r.delay.field().and_then(|f| date_field(item, f, tz));
     let cal = if r.respect_working_hours { cal } else { None };
-    r.delay.due_at(from, field_value, cal).map_err(|e| match e {
-        crate::delay::DelayError::FieldEmpty { field } => {
-            format!("skipped: the date field '{field}' is empty")
-        }
-        e => format!("skipped: {e}"),
-    })
+    r.delay
+        .due_at_in(from, field_value, cal, tz)
+        .map_err(|e| match e {
+            crate::delay::DelayError::FieldEmpty { field } => {
+                format!("skipped: the date field '{field}' is empty")
+            }
+            e => format!("skipped: {e}"),
+        })
 }

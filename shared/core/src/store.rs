@@ -50,6 +50,10 @@ pub(crate) fn cond_for(version: u64) -> Cond {
     }
 }
 
+/// The parent every department is listed under: one list of a tenant's
+/// departments, read to find sub-departments.
+pub const DEPARTMENTS: &str = "all";
+
 /// Timeline ids sort chronologically.
 pub(crate) fn timeline_id(at: DateTime<Utc>, suffix: &str) -> String {
     format!("{:013}-{suffix}", at.timestamp_millis().max(0))
@@ -102,7 +106,8 @@ macro_rules! records {
 }
 
 records! {
-    Department: Department, id, |_d| None;
+    // All of a tenant's departments are listed together (to walk the tree).
+    Department: Department, id, |_d| Some(Cow::Borrowed(DEPARTMENTS));
     // Listed per department (for department recipients).
     User: User, id, |u| Some(Cow::Borrowed(u.department_id.as_deref().unwrap_or("")));
     Pipeline: Pipeline, id, |_p| None;

@@ -13,6 +13,23 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+/// Longest text a robot may render from one template: 64 KiB. A robot whose
+/// rendered text would be longer fails with the reason (rendering stops at
+/// the limit, so a template cannot make the process allocate more).
+pub const MAX_RENDERED_BYTES: usize = 64 * 1024;
+
+/// Most placeholders one template may hold; more is refused (422) when the
+/// robot is saved.
+pub const MAX_PLACEHOLDERS: usize = 1_000;
+
+/// A rendered text would exceed its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the rendered text would be longer than {limit} bytes")]
+pub struct TooLong {
+    /// The limit in bytes.
+    pub limit: usize,
+}
+
 /// Looks up the value behind a placeholder path such as `title`,
 /// `responsible.name`, `fields.budget` or `robot.r1.chat_id`.
 ///
@@ -253,6 +270,49 @@ impl Template {
         out
     }
 
+    /// [`Self::render`], stopping as soon as the text grows past `limit`
+    /// bytes.
+    pub fn render_capped(&self, ctx: &dyn Resolve, limit: usize) -> Result<String, TooLong> {
+        let reserve = self.literal_len + self.placeholder_count * PLACEHOLDER_RESERVE;
+        let mut out = String::with_capacity(reserve.min(limit));
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(range) => out.push_str(&self.source[range.clone()]),
+                Segment::Placeholder(range) => {
+                    if let Some(value) = ctx.resolve(&self.source[range.clone()]) {
+                        write_value(&mut out, &value);
+                    }
+                }
+            }
+            if out.len() > limit {
+                return Err(TooLong { limit });
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Self::render_value`] within `limit` bytes (a lone placeholder's
+    /// value is measured as the text it would render).
+    pub fn render_value_capped(&self, ctx: &dyn Resolve, limit: usize) -> Result<Value, TooLong> {
+        match self.segments.as_slice() {
+            [Segment::Placeholder(range)] => {
+                let v = ctx
+                    .resolve(&self.source[range.clone()])
+                    .unwrap_or(Value::Null);
+                if value_len(&v) > limit {
+                    return Err(TooLong { limit });
+                }
+                Ok(v)
+            }
+            _ => self.render_capped(ctx, limit).map(Value::String),
+        }
+    }
+
+    /// The number of placeholders.
+    pub fn placeholder_count(&self) -> usize {
+        self.placeholder_count
+    }
+
     /// Renders keeping the value's JSON type when the template is exactly one
     /// placeholder (`{{amount}}` → the number; `Null` when missing); anything
     /// else renders to a [`Value::String`].
@@ -335,6 +395,14 @@ pub fn format_value(v: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, v);
     out
+}
+
+/// The length of a value as a template inserts it (strings without copying).
+fn value_len(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len(),
+        v => format_value(v).len(),
+    }
 }
 
 fn write_value(out: &mut String, v: &Value) {

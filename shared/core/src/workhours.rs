@@ -266,13 +266,13 @@ impl WorkCalendar {
     /// Advances `n` working days from the local date of `start`, keeping the
     /// local time of day, then returns [`Self::next_working_instant`] of that.
     ///
-    /// The result is never earlier than `start + n × 24h` (this only matters
-    /// across a spring-forward switch when no non-working day is skipped: the
-    /// local time then moves an hour later). `n == 0` gives
-    /// `next_working_instant(start)`. Falls back to `start + n × 24h` if there
+    /// Days are calendar days in the calendar's zone: the same wall-clock time
+    /// across a daylight-saving switch (see [`add_calendar_days`]), never
+    /// earlier than `n` calendar days later. `n == 0` gives
+    /// `next_working_instant(start)`. Falls back to `n` calendar days if there
     /// is no working day for [`SEARCH_DAYS`] consecutive days.
     pub fn add_working_days(&self, start: DateTime<Utc>, n: u32) -> DateTime<Utc> {
-        let plain = saturating_add(start, Duration::days(n.into()));
+        let plain = add_calendar_days(start, n.into(), self.tz);
         if n == 0 {
             return self.next_working_instant(start);
         }
@@ -321,34 +321,56 @@ impl WorkCalendar {
     /// The instant of local time `local`: the earliest if ambiguous, the first
     /// valid instant after it if it falls into a gap.
     fn resolve(&self, local: NaiveDateTime) -> DateTime<Utc> {
-        match self.tz.from_local_datetime(&local) {
-            LocalResult::Single(t) => t.with_timezone(&Utc),
-            LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),
-            LocalResult::None => self.after_gap(local),
-        }
+        resolve_local(self.tz, local)
     }
+}
 
-    /// The first instant whose local time is at or after `local` (a time
-    /// inside a gap): binary search on whole seconds, since transitions happen
-    /// on whole seconds and UTC offsets lie within ±15 hours.
-    fn after_gap(&self, local: NaiveDateTime) -> DateTime<Utc> {
-        const SPAN: i64 = 15 * 3600;
-        let local_at = |secs: i64| {
-            DateTime::from_timestamp(secs, 0).map(|u| u.with_timezone(&self.tz).naive_local())
-        };
-        let guess = local.and_utc().timestamp();
-        // Invariant: local time at `lo` is before `local`, at `hi` not before.
-        let (mut lo, mut hi) = (guess - SPAN, guess + SPAN);
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            match local_at(mid) {
-                Some(l) if l >= local => hi = mid,
-                Some(_) => lo = mid,
-                None => return local.and_utc(),
-            }
-        }
-        DateTime::from_timestamp(hi, 0).unwrap_or_else(|| local.and_utc())
+/// The instant of local time `local` in `tz`: the earliest if ambiguous, the
+/// first valid instant after it if it falls into a gap.
+pub(crate) fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),
+        LocalResult::None => after_gap(tz, local),
     }
+}
+
+/// The first instant whose local time in `tz` is at or after `local` (a time
+/// inside a gap): binary search on whole seconds, since transitions happen
+/// on whole seconds and UTC offsets lie within ±15 hours.
+fn after_gap(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    const SPAN: i64 = 15 * 3600;
+    let local_at =
+        |secs: i64| DateTime::from_timestamp(secs, 0).map(|u| u.with_timezone(&tz).naive_local());
+    let guess = local.and_utc().timestamp();
+    // Invariant: local time at `lo` is before `local`, at `hi` not before.
+    let (mut lo, mut hi) = (guess - SPAN, guess + SPAN);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        match local_at(mid) {
+            Some(l) if l >= local => hi = mid,
+            Some(_) => lo = mid,
+            None => return local.and_utc(),
+        }
+    }
+    DateTime::from_timestamp(hi, 0).unwrap_or_else(|| local.and_utc())
+}
+
+/// `start` plus `days` calendar days (negative: minus) in time zone `tz`: the
+/// same local wall-clock time on the local date `days` later, so a day across
+/// a daylight-saving switch is 23 or 25 hours long. A local time that does not
+/// exist on the target date (spring-forward gap) becomes the first instant
+/// after the gap; an ambiguous one (fall-back overlap) the earlier instant.
+/// Saturates at the ends of the representable range.
+pub fn add_calendar_days(start: DateTime<Utc>, days: i64, tz: Tz) -> DateTime<Utc> {
+    let plain = saturating_add(start, Duration::days(days));
+    let local = start.with_timezone(&tz).naive_local();
+    let target = if days >= 0 {
+        local.checked_add_days(chrono::Days::new(days.unsigned_abs()))
+    } else {
+        local.checked_sub_days(chrono::Days::new(days.unsigned_abs()))
+    };
+    target.map_or(plain, |t| resolve_local(tz, t))
 }
 
 /// `t + d`, saturating at the ends of the representable range.
@@ -727,18 +749,18 @@ pub(crate) mod tests {
             c.add_working(utc(2026, 3, 29, 0, 0), Duration::minutes(150)),
             utc(2026, 3, 29, 23, 30) // Monday 01:30 CEST
         );
-        // Whole days keep the local time, but are never shorter than n × 24h:
-        // consecutive days across the spring switch move an hour later...
+        // Whole days are calendar days: the local time stays across the
+        // spring switch (a 23-hour day)...
         let c = WorkCalendar::new(BER, every_day(time(9, 0), time(18, 0)), []);
         assert_eq!(
             c.add_working_days(utc(2026, 3, 28, 9, 0), 1), // Sat 10:00 CET
-            utc(2026, 3, 29, 9, 0)                         // Sun 11:00 CEST
+            utc(2026, 3, 29, 8, 0)                         // Sun 10:00 CEST
         );
         assert_eq!(
             c.add_working_days(utc(2026, 3, 28, 9, 0), 2),
-            utc(2026, 3, 30, 9, 0) // Mon 11:00 CEST
+            utc(2026, 3, 30, 8, 0) // Mon 10:00 CEST
         );
-        // ...while skipping a non-working day keeps 10:00 local.
+        // ...and when a non-working day is skipped.
         let c = WorkCalendar::new(BER, every_day(time(9, 0), time(18, 0)), [date(2026, 3, 29)]);
         assert_eq!(
             c.add_working_days(utc(2026, 3, 28, 9, 0), 1),

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/catalogue", get(catalogue::catalogue))
         .route("/v1/clock", get(meta::get_clock))
         .route("/v1/clock/advance", post(meta::advance_clock))
+        .route("/v1/directory", put(directory::put_directory))
         .route(
             "/v1/departments/{id}",
             put(directory::put_department).get(directory::get_department),

@@ -27,6 +27,7 @@ use crate::views;
         directory::get_department,
         directory::put_user,
         directory::get_user,
+        directory::put_directory,
         automation::put_pipeline,
         automation::get_pipeline,
         automation::create_robot,

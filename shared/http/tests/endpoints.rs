@@ -298,6 +298,7 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/clock/advance", &["post"]),
         ("/v1/departments/{id}", &["get", "put"]),
         ("/v1/users/{id}", &["get", "put"]),
+        ("/v1/directory", &["put"]),
         ("/v1/pipelines/{id}", &["get", "put"]),
         ("/v1/pipelines/{id}/robots", &["get", "post"]),
         (

@@ -7,7 +7,7 @@ use crate::api::{ItemPatch, NewItem};
 use crate::check::Refs;
 use crate::client_index::client_keys;
 use crate::error::{EngineError, FieldError, Result};
-use crate::fields::check_fields;
+use crate::fields::{check_fields, check_item_size};
 use crate::model::{
     Chain, Item, ItemChange, OutboxRecord, Pipeline, RunRecord, StageMove, TimelineEntry,
 };
@@ -178,6 +178,7 @@ impl Engine {
             version: 1,
             chain: self.new_chain(),
         };
+        check_item_size(&item)?;
         let change = ItemChange {
             tenant: tenant.to_string(),
             item_id: id.clone(),
@@ -348,6 +349,7 @@ impl Engine {
         }
         item.version = old.version + 1;
         item.updated_at = now;
+        check_item_size(&item)?;
         let change = ItemChange {
             tenant: tenant.to_string(),
             item_id: id.to_string(),

@@ -27,6 +27,7 @@ use crate::workhours::WorkCalendar;
 mod automation;
 pub use automation::Automation;
 mod directory;
+pub use directory::{Directory, MAX_DIRECTORY_WRITES};
 mod events;
 mod items;
 mod pipelines;
@@ -37,6 +38,11 @@ mod work_records;
 pub struct EngineConfig {
     /// Automatic stage moves one causal chain may make before it is stopped.
     pub max_hops: u32,
+    /// Items that robots (`copy_item`) may create in one causal chain before
+    /// further copies are `loop_stopped`: the hop limit bounds a chain's
+    /// depth, this its breadth. Counted in a per-chain counter written in the
+    /// same transaction as each copy.
+    pub max_items_per_chain: u64,
     /// How long a runner's claim on a run lasts before another may take over.
     pub claim_ttl: chrono::Duration,
     /// How many times an operation is retried after losing an optimistic race.
@@ -57,6 +63,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             max_hops: 10,
+            max_items_per_chain: 100,
             claim_ttl: chrono::Duration::minutes(5),
             max_retries: 8,
             claim_runs: true,

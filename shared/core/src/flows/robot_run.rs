@@ -22,7 +22,7 @@ use crate::context::Outputs;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::{Item, OutboxRecord, Pipeline, RunRecord, RunStatus, User};
-use crate::planning::robot_due;
+use crate::planning::{needs_responsible, robot_due};
 use crate::ports::{Cond, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write};
 use crate::robots::{ActionError, Effect, Robot, RunContext};
 use crate::store::{decode, put, record_doc};
@@ -356,7 +356,7 @@ impl Engine {
     }
 
     /// The robot waiting for a finished one becomes due (counted from now).
-    async fn ready_follower(
+    pub(crate) async fn ready_follower(
         &self,
         tenant: &str,
         next: &str,
@@ -377,7 +377,7 @@ impl Engine {
             let Some(robot) = f.robot.clone() else {
                 break;
             };
-            let cal = if robot.respect_working_hours || robot.delay.field().is_some() {
+            let cal = if needs_responsible(&robot) {
                 self.user(tenant, &item.responsible_id)
                     .await?
                     .as_ref()
@@ -463,6 +463,7 @@ impl Engine {
             responsible: responsible.as_ref(),
             outputs: &outputs,
             now,
+            too_long: Default::default(),
         };
         if let Some(c) = &robot.condition
             && !c.evaluate(&cx.item_ctx())
@@ -476,6 +477,10 @@ impl Engine {
             ));
         }
         match robot.action.perform(&cx).await {
+            Ok(_) if cx.too_long().is_some() => Ok(Effect::ended(
+                RunStatus::Failed,
+                cx.too_long().unwrap_or_default(),
+            )),
             Ok(e) => Ok(e),
             Err(ActionError::Failed(msg)) => {
                 Ok(Effect::ended(RunStatus::Failed, format!("failed: {msg}")))

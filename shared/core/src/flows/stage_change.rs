@@ -16,12 +16,13 @@ use crate::model::{
     Activity, Chain, ItemChange, Outbound, OutboundStatus, OutboxRecord, QueuedEvent, RunKind,
     RunRecord, RunStatus, TimelineEntry,
 };
-use crate::planning::plan_runs;
+use crate::planning::{needs_responsible, plan_runs, robot_due};
 use crate::ports::{
     Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
 };
 use crate::robots::Robot;
 use crate::store::{decode, put, record_doc, timeline_id, timeline_write};
+use crate::workhours::WorkCalendar;
 
 impl Engine {
     /// Pending outbox records (the local runtime polls these; on AWS the
@@ -90,6 +91,10 @@ impl Engine {
         if c.deleted {
             return Ok(());
         }
+        if c.changed.iter().any(|f| f.starts_with("fields.")) {
+            self.follow_date_fields(tenant, &c.item_id, &c.changed, c.at)
+                .await?;
+        }
         let event = |kind: &str, data: Value| QueuedEvent {
             tenant: tenant.to_string(),
             event_id: format!("{kind}-{}-{}", c.item_id, c.version),
@@ -119,6 +124,110 @@ impl Engine {
                 .events
                 .send(event("responsible_changed", Value::Null))
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Robots relative to a date field follow the field: a pending run of the
+    /// current visit whose delay is relative to one of the `changed` fields
+    /// and that is not due yet gets its due time recomputed from the item as
+    /// it is now (with the robot settings it was planned with) and its timer
+    /// moved (cancel + schedule under the same deterministic name); a cleared
+    /// field skips the run with the reason (and readies the robot waiting for
+    /// it). Idempotent: a repeated delivery finds the due time already right,
+    /// and only schedules the timer again (the scheduler keeps one per name);
+    /// a run that a runner has claimed meanwhile is left alone (the record's
+    /// version guards the write).
+    async fn follow_date_fields(
+        &self,
+        tenant: &str,
+        item_id: &str,
+        changed: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let Some(item) = self.load_item(tenant, item_id).await? else {
+            return Ok(());
+        };
+        let mut responsible: Option<Option<WorkCalendar>> = None;
+        let runs = self.ports.store.list(tenant, Kind::Run, item_id).await?;
+        for d in runs {
+            let Ok(mut run) = decode::<RunRecord>(&d) else {
+                continue;
+            };
+            let Some(robot) = run.robot.clone() else {
+                continue;
+            };
+            let Some(field) = robot.delay.field() else {
+                continue;
+            };
+            let Some(old_due) = run.due_at else {
+                continue; // waits for its previous robot: computed when readied
+            };
+            if run.kind != RunKind::Robot
+                || run.status != RunStatus::Pending
+                || run.visit != item.visit
+                || old_due <= at
+                || !changed.iter().any(|c| c == field)
+            {
+                continue;
+            }
+            if responsible.is_none() {
+                let user = self.user(tenant, &item.responsible_id).await?;
+                responsible = Some(user.as_ref().and_then(Engine::calendar));
+            }
+            let cal = responsible.as_ref().and_then(Option::as_ref);
+            let tz = cal.map_or(chrono_tz::UTC, |c| c.tz);
+            let job = |due_at| Job {
+                tenant: tenant.to_string(),
+                run_id: run.id.clone(),
+                item_id: item_id.to_string(),
+                visit: run.visit,
+                due_at,
+            };
+            match robot_due(&robot, &item, at, cal, tz) {
+                Ok(due) if due == old_due => {
+                    // Already moved (a repeated delivery): make sure the timer is there.
+                    self.dispatch_jobs(vec![job(due)]).await?;
+                }
+                Ok(due) => {
+                    run.due_at = Some(due);
+                    run.version = d.version + 1;
+                    let w = put(
+                        record_doc(tenant, &run, run.version),
+                        Cond::Version(d.version),
+                    );
+                    match self.ports.store.transact(vec![w]).await {
+                        Ok(()) => {}
+                        // A runner claimed it meanwhile: it runs as it was.
+                        Err(StoreError::Conflict { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                    self.ports.scheduler.cancel(tenant, &run.id).await?;
+                    self.dispatch_jobs(vec![job(due)]).await?;
+                }
+                Err(_) => {
+                    run.status = RunStatus::Skipped;
+                    run.reason = Some(format!(
+                        "skipped: the date field '{field}' was cleared before the robot ran"
+                    ));
+                    run.finished_at = Some(at);
+                    run.version = d.version + 1;
+                    let mut writes = Vec::new();
+                    if let Some(next) = &run.next_run {
+                        writes.extend(self.ready_follower(tenant, next, &item, at).await?);
+                    }
+                    writes.push(put(
+                        record_doc(tenant, &run, run.version),
+                        Cond::Version(d.version),
+                    ));
+                    match self.ports.store.transact(writes).await {
+                        Ok(()) => {}
+                        Err(StoreError::Conflict { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                    self.ports.scheduler.cancel(tenant, &run.id).await?;
+                }
+            }
         }
         Ok(())
     }
@@ -219,9 +328,7 @@ impl Engine {
             return Ok(());
         }
         robots.sort_by_key(|r| r.order);
-        let needs_user = robots
-            .iter()
-            .any(|r| r.respect_working_hours || r.delay.field().is_some());
+        let needs_user = robots.iter().any(needs_responsible);
         let responsible = if needs_user {
             self.user(tenant, &item.responsible_id).await?
         } else {

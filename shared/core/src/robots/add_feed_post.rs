@@ -14,8 +14,15 @@ pub struct AddFeedPost {
     pub sender_id: Option<String>,
     #[serde(default)]
     pub recipient_ids: Vec<String>,
+    /// Departments the post is addressed to; the stored post lists them
+    /// with their sub-departments unless `direct_members_only`.
     #[serde(default)]
     pub department_ids: Vec<String>,
+    /// Departments reach their direct members only; by default (`false`)
+    /// every sub-department is reached too (at most 16 levels and 200
+    /// departments, else the run fails with the reason).
+    #[serde(default)]
+    pub direct_members_only: bool,
     #[serde(default)]
     pub everyone: bool,
     #[serde(default)]
@@ -44,13 +51,16 @@ impl RobotType for AddFeedPost {
     async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
         let sender = cx.user_or_responsible(self.sender_id.as_deref()).await?;
         let recipients = cx.resolve_users(&self.recipient_ids, &[]).await?;
+        let departments = cx
+            .department_tree(&self.department_ids, self.direct_members_only)
+            .await?;
         let post = FeedPost {
             id: cx.id("post"),
             subject: cx.render(&self.subject),
             text: cx.render(&self.text),
             sender_id: sender,
             recipient_ids: recipients,
-            department_ids: self.department_ids.clone(),
+            department_ids: departments,
             everyone: self.everyone,
             tag: self.tag.clone(),
             item_id: Some(cx.item.id.clone()),

@@ -2,11 +2,17 @@
 //! automatic move: counted by loop protection).
 
 use super::prelude::*;
-use crate::model::{Item, ItemChange, StageMove, TimelineEntry};
+use crate::model::{Item, ItemChange, RunStatus, StageMove, TimelineEntry};
 use crate::ports::Write;
 use crate::store::timeline_id;
 
-/// `copy_item`
+/// How long a chain's counter of created items is kept (days): longer than
+/// the longest delay ([`crate::delay::MAX_DELAY_DAYS`]).
+const COUNTER_DAYS: i64 = 400;
+
+/// `copy_item`: a copy of the item. Each causal chain may create at most
+/// 100 items (the engine's `max_items_per_chain`); further copies are
+/// `loop_stopped` with the reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyItem {
@@ -36,6 +42,28 @@ impl RobotType for CopyItem {
         let Some(chain) = cx.next_hop() else {
             return Ok(cx.loop_stopped(&stage));
         };
+        // The chain's budget of created items (breadth; the hops bound depth):
+        // a counter per chain, written with the copy on the version read, so
+        // two copies racing in one chain cannot both take the last unit.
+        let budget = cx.engine.config().max_items_per_chain;
+        let counter_id = format!("chain-items:{}", chain.id);
+        let (created, cv) = cx
+            .engine
+            .load_kind::<u64>(tenant, Kind::Counter, &counter_id)
+            .await?
+            .unwrap_or((0, 0));
+        if created >= budget {
+            return Ok(Effect::ended(
+                RunStatus::LoopStopped,
+                format!(
+                    "loop stopped: chain {} already created {created} items (limit {budget} per chain); not copying",
+                    chain.id
+                ),
+            ));
+        }
+        let mut counter = doc(tenant, Kind::Counter, &counter_id, cv + 1, None, &(created + 1));
+        // Kept past the longest delay, so a chain cannot outlive its budget.
+        counter.expires_at = Some((now + chrono::Duration::days(COUNTER_DAYS)).timestamp());
         let responsible = match &self.responsible_id {
             Some(r) => cx.resolve_user(r).await?,
             None => item.responsible_id.clone(),
@@ -86,6 +114,7 @@ impl RobotType for CopyItem {
         if let Some(Write::Put { cond, .. }) = writes.first_mut() {
             *cond = Cond::Any;
         }
+        writes.push(put(counter, crate::store::cond_for(cv)));
         Ok(Effect::done(writes).output("item_id", id))
     }
 }

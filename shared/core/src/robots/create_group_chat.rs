@@ -12,6 +12,11 @@ pub struct CreateGroupChat {
     pub member_ids: Vec<String>,
     #[serde(default)]
     pub department_ids: Vec<String>,
+    /// Departments reach their direct members only; by default (`false`) the
+    /// members of every sub-department are included too (at most 16 levels
+    /// and 200 departments, else the run fails with the reason).
+    #[serde(default)]
+    pub direct_members_only: bool,
 }
 
 impl RobotType for CreateGroupChat {
@@ -33,9 +38,10 @@ impl RobotType for CreateGroupChat {
     }
 
     async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
-        let members = cx
-            .resolve_users(&self.member_ids, &self.department_ids)
+        let departments = cx
+            .department_tree(&self.department_ids, self.direct_members_only)
             .await?;
+        let members = cx.resolve_users(&self.member_ids, &departments).await?;
         if members.len() < 2 {
             return fail(format!(
                 "a group chat needs at least two members, found {}",

@@ -51,13 +51,12 @@ impl RobotType for ModifyItem {
     }
 
     async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
-        let ictx = cx.item_ctx();
         let mut item = cx.item.clone();
         let mut changed = Vec::new();
         for (path, raw) in &self.fields {
             let v = match raw {
                 Value::String(src) => match Template::parse(src) {
-                    Ok(t) => t.render_value(&ictx),
+                    Ok(t) => cx.render_value(&t),
                     Err(e) => return fail(format!("{path}: {e}")),
                 },
                 v => v.clone(),

@@ -13,6 +13,11 @@ pub struct NotifyEmployee {
     pub recipient_ids: Vec<String>,
     #[serde(default)]
     pub department_ids: Vec<String>,
+    /// Departments reach their direct members only; by default (`false`) the
+    /// members of every sub-department are included too (at most 16 levels
+    /// and 200 departments, else the run fails with the reason).
+    #[serde(default)]
+    pub direct_members_only: bool,
 }
 
 impl RobotType for NotifyEmployee {
@@ -34,9 +39,10 @@ impl RobotType for NotifyEmployee {
     }
 
     async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
-        let users = cx
-            .resolve_users(&self.recipient_ids, &self.department_ids)
+        let departments = cx
+            .department_tree(&self.department_ids, self.direct_members_only)
             .await?;
+        let users = cx.resolve_users(&self.recipient_ids, &departments).await?;
         cx.check_fanout(users.len())?;
         let from = cx.opt_user(self.sender_id.as_deref()).await?;
         Ok(

@@ -5,7 +5,8 @@
 //! item). An action returns an [`Effect`] — writes committed together with
 //! the run's final record — or an [`ActionError`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -16,12 +17,18 @@ use crate::context::{ItemContext, Outputs};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::model::{
-    Channel, Item, ItemChange, Notification, Outbound, OutboundStatus, OutboxRecord, Pipeline,
-    RunRecord, RunStatus, StageMove, TimelineEntry, User,
+    Channel, Department, Item, ItemChange, Notification, Outbound, OutboundStatus, OutboxRecord,
+    Pipeline, RunRecord, RunStatus, StageMove, TimelineEntry, User,
 };
 use crate::ports::{Cond, MAX_TRANSACTION_WRITES, StoreError, Write};
-use crate::store::{put, record_doc, timeline_id, timeline_write};
-use crate::template::Template;
+use crate::store::{DEPARTMENTS, put, record_doc, timeline_id, timeline_write};
+
+/// Most levels of sub-departments a department recipient setting reaches.
+pub const MAX_DEPARTMENT_DEPTH: usize = 16;
+/// Most departments (named + sub-departments) one department recipient
+/// setting reaches.
+pub const MAX_DEPARTMENTS: usize = 200;
+use crate::template::{MAX_RENDERED_BYTES, Template, TooLong};
 
 /// Why an action did not produce an effect.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +115,8 @@ pub struct RunContext<'a> {
     pub responsible: Option<&'a User>,
     pub outputs: &'a Outputs,
     pub now: DateTime<Utc>,
+    /// The limit a rendered text exceeded (0: none did).
+    pub(crate) too_long: AtomicUsize,
 }
 
 impl RunContext<'_> {
@@ -122,9 +131,41 @@ impl RunContext<'_> {
         }
     }
 
-    /// Render a template against the item.
+    /// Render a template against the item. A text longer than
+    /// [`MAX_RENDERED_BYTES`] renders as "" and fails the run (the runner
+    /// turns the action's effect into `failed` with the reason).
     pub fn render(&self, t: &Template) -> String {
-        t.render(&self.item_ctx())
+        match t.render_capped(&self.item_ctx(), MAX_RENDERED_BYTES) {
+            Ok(s) => s,
+            Err(e) => {
+                self.too_long.store(e.limit, Ordering::Relaxed);
+                String::new()
+            }
+        }
+    }
+
+    /// [`Template::render_value`] within [`MAX_RENDERED_BYTES`] (a longer
+    /// value fails the run, as [`Self::render`]).
+    pub fn render_value(&self, t: &Template) -> Value {
+        match t.render_value_capped(&self.item_ctx(), MAX_RENDERED_BYTES) {
+            Ok(v) => v,
+            Err(e) => {
+                self.too_long.store(e.limit, Ordering::Relaxed);
+                Value::Null
+            }
+        }
+    }
+
+    /// Why the run must fail because a rendered text was too long, if it must.
+    pub(crate) fn too_long(&self) -> Option<String> {
+        let limit = self.too_long.load(Ordering::Relaxed);
+        (limit > 0).then(|| {
+            format!(
+                "failed: {} (limit {} KiB per rendered text)",
+                TooLong { limit },
+                limit / 1024
+            )
+        })
     }
 
     /// A new id for a record this run makes (see the robot-run flow on why
@@ -210,6 +251,64 @@ impl RunContext<'_> {
                     out.push(u.id);
                 }
             }
+        }
+        Ok(out)
+    }
+
+    /// The departments a department setting reaches: the ones named and,
+    /// unless `direct_only`, all their sub-departments (each once; the walk
+    /// is cycle-safe and bounded by [`MAX_DEPARTMENT_DEPTH`] levels and
+    /// [`MAX_DEPARTMENTS`] departments — beyond either the run fails with the
+    /// reason rather than reach an arbitrary part of the tree).
+    pub async fn department_tree(
+        &self,
+        named: &[String],
+        direct_only: bool,
+    ) -> Result<Vec<String>, ActionError> {
+        let mut out: Vec<String> = Vec::new();
+        for d in named {
+            if !out.contains(d) {
+                out.push(d.clone());
+            }
+        }
+        if direct_only || out.is_empty() {
+            return Ok(out);
+        }
+        let all: Vec<Department> = self.engine.list(self.tenant, DEPARTMENTS).await?;
+        let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+        for d in &all {
+            if let Some(p) = &d.parent_id {
+                children.entry(p.as_str()).or_default().push(d.id.as_str());
+            }
+        }
+        let mut seen: HashSet<String> = out.iter().cloned().collect();
+        let mut level: Vec<String> = out.clone();
+        for depth in 0.. {
+            let mut next = Vec::new();
+            for d in &level {
+                for c in children.get(d.as_str()).into_iter().flatten() {
+                    if seen.insert((*c).to_string()) {
+                        next.push((*c).to_string());
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            if depth >= MAX_DEPARTMENT_DEPTH {
+                return fail(format!(
+                    "the departments {} have sub-departments more than {MAX_DEPARTMENT_DEPTH} levels deep",
+                    named.join(", ")
+                ));
+            }
+            out.extend(next.iter().cloned());
+            if out.len() > MAX_DEPARTMENTS {
+                return fail(format!(
+                    "the departments {} and their sub-departments are more than {MAX_DEPARTMENTS}",
+                    named.join(", ")
+                ));
+            }
+            level = next;
         }
         Ok(out)
     }
@@ -322,6 +421,9 @@ impl RunContext<'_> {
     ) -> Effect {
         changed.version = self.item.version + 1;
         changed.updated_at = self.now;
+        if let Some(why) = crate::fields::item_too_large(&changed) {
+            return Effect::ended(RunStatus::Failed, format!("failed: {why}"));
+        }
         let change = ItemChange {
             tenant: self.tenant.to_string(),
             item_id: changed.id.clone(),

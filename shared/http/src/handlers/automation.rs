@@ -272,7 +272,7 @@ automation_handlers! {
         "after_previous": false,
         "settings": {"text": "{{responsible.name}} did not move {{title}} ({{amount}})"}
     },
-    unprocessable = "Unknown stage, type, setting, user, placeholder or robot output",
+    unprocessable = "Unknown stage, type, setting, user, placeholder or robot output, or a template with more than 1,000 placeholders or over 64 KiB",
     delete_unprocessable = "Another robot depends on this one's outputs",
     words = ("Robot", "robot", "No such pipeline or robot")
 }

@@ -1,7 +1,8 @@
 //! Departments and users.
 
 use axum::extract::State;
-use crm_core::api::{DepartmentBody, UserBody};
+use crm_core::api::{DepartmentBody, DirectoryBody, UserBody};
+use crm_core::engine::Directory;
 use crm_core::model::{Department, User};
 
 use crate::auth::Tenant;
@@ -106,4 +107,48 @@ pub async fn get_user(
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(state.engine.get_user(&tenant, &id).await?))
+}
+
+/// Write departments and users together, all or nothing.
+///
+/// References may name records of the same request or of the store, in any
+/// order: a head may be a user of the request, a user's department may be a
+/// department of the request. Everything is validated first (422 listing
+/// every problem, e.g. `users[1].department_id`, a cycle of `parent_id`s),
+/// then written in one store transaction: all or nothing. At most 50
+/// records per request (the store's transaction limit; a user who changes
+/// department counts twice): a larger request is 422 naming the limit, and
+/// a larger directory is sent in parts, parents and heads first.
+#[utoipa::path(
+    put,
+    path = "/v1/directory",
+    tag = "directory",
+    request_body(
+        content = Object,
+        content_type = "application/json",
+        description = "`{\"departments\": [{\"id\", \"name\", \"head_id\"?, \"parent_id\"?}], \"users\": [{\"id\", \"name\", …as PUT /v1/users/{id}}]}`; at most 50 records",
+        example = json!({
+            "departments": [
+                {"id": "sales", "name": "Sales", "head_id": "u-boss"},
+                {"id": "sales-east", "name": "Sales East", "head_id": "u-eva", "parent_id": "sales"}
+            ],
+            "users": [
+                {"id": "u-boss", "name": "Boris", "time_zone": "Europe/Moscow"},
+                {"id": "u-eva", "name": "Eva", "department_id": "sales-east", "time_zone": "Europe/Berlin"}
+            ]
+        })
+    ),
+    responses(
+        (status = 200, description = "`{\"departments\": [...], \"users\": [...]}`: the stored records", body = Object),
+        (status = 409, description = "A record of the request changed meanwhile; nothing was written", body = ErrorBody),
+        (status = 422, description = "Unknown references, a cycle of parents, a duplicate id, an invalid time zone or working hours, or more than 50 records; nothing was written", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn put_directory(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Json(body): Json<DirectoryBody>,
+) -> Result<Json<Directory>, ApiError> {
+    Ok(Json(state.engine.put_directory(&tenant, body).await?))
 }

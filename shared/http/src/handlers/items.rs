@@ -44,7 +44,7 @@ fn with_etag(mut response: Response, item_version: u64) -> Response {
                 ("Location" = String, description = "URL of the item"),
                 ("ETag" = String, description = "The item's version, quoted"),
             )),
-        (status = 422, description = "Unknown pipeline, stage, user or field, or a field of the wrong type", body = ErrorBody),
+        (status = 422, description = "Unknown pipeline, stage, user or field, a field of the wrong type, a field value over 16 KiB, or an item over 256 KiB", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -105,7 +105,7 @@ pub async fn get_item(
         (status = 400, description = "Malformed body or If-Match header", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
         (status = 409, description = "Stale If-Match version or a concurrent change", body = ErrorBody),
-        (status = 422, description = "Unknown stage, user or field", body = ErrorBody),
+        (status = 422, description = "Unknown stage, user or field, a field value over 16 KiB, or an item over 256 KiB", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -13,7 +13,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
 pub mod auth;
@@ -108,8 +108,25 @@ pub fn router(state: AppState) -> Router {
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(reject_oversized_body))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// A request whose `Content-Length` announces more than [`MAX_BODY_BYTES`]
+/// is answered 413 at once, before (and without) reading its body: a client
+/// that announces a large body and then sends less must not hold the request
+/// open until a timeout.
+async fn reject_oversized_body(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return extract::payload_too_large().into_response();
+    }
+    next.run(request).await
 }
 
 /// One debug line per request: method, route template, status, duration.

@@ -22,6 +22,21 @@ fn with_etag(mut response: Response, item_version: u64) -> Response {
     response
 }
 
+/// The version an item write must find, from its `If-Match` header.
+async fn expected_version(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    if_match: &IfMatch,
+) -> Result<Option<u64>, ApiError> {
+    let current = if if_match.is_list() {
+        Some(state.engine.get_item(tenant, id).await?.version)
+    } else {
+        None
+    };
+    if_match.expected(|| current)
+}
+
 /// Create an item (deal, lead, …) in a pipeline.
 #[utoipa::path(
     post,
@@ -91,7 +106,7 @@ pub async fn get_item(
     params(
         ("id" = String, Path, description = "Item id"),
         ("If-Match" = Option<String>, Header,
-            description = "Expected version: `3`, `\"3\"` or `W/\"3\"`; a stale version → 409"),
+            description = "RFC 9110: `\"3\"` (or `3`) requires version 3, `*` any version, a list any of its members; a weak tag `W/\"3\"` never matches; no match → 409"),
     ),
     request_body(
         content = Object,
@@ -104,7 +119,7 @@ pub async fn get_item(
             headers(("ETag" = String, description = "The item's new version, quoted"))),
         (status = 400, description = "Malformed body or If-Match header", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
-        (status = 409, description = "Stale If-Match version or a concurrent change", body = ErrorBody),
+        (status = 409, description = "If-Match does not match the current version (stale, or only weak tags), or a concurrent change", body = ErrorBody),
         (status = 422, description = "Unknown stage, user or field", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -113,9 +128,10 @@ pub async fn patch_item(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-    IfMatch(if_match): IfMatch,
+    if_match: IfMatch,
     Json(patch): Json<ItemPatch>,
 ) -> Result<Response, ApiError> {
+    let if_match = expected_version(&state, &tenant, &id, &if_match).await?;
     let item = state
         .engine
         .patch_item(&tenant, &id, patch, if_match)
@@ -132,13 +148,13 @@ pub async fn patch_item(
     params(
         ("id" = String, Path, description = "Item id"),
         ("If-Match" = Option<String>, Header,
-            description = "Expected version: `3`, `\"3\"` or `W/\"3\"`; a stale version → 409"),
+            description = "RFC 9110: `\"3\"` (or `3`) requires version 3, `*` any version, a list any of its members; a weak tag `W/\"3\"` never matches; no match → 409"),
     ),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Malformed If-Match header", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
-        (status = 409, description = "Stale If-Match version or a concurrent change", body = ErrorBody),
+        (status = 409, description = "If-Match does not match the current version (stale, or only weak tags), or a concurrent change", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -146,8 +162,9 @@ pub async fn delete_item(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-    IfMatch(if_match): IfMatch,
+    if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
+    let if_match = expected_version(&state, &tenant, &id, &if_match).await?;
     state.engine.delete_item(&tenant, &id, if_match).await?;
     Ok(StatusCode::NO_CONTENT)
 }

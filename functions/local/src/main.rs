@@ -65,16 +65,6 @@ fn print_banner(server: &Server) {
             server.runtime.now().to_rfc3339()
         ),
     }
-    // Keys go to stdout for the user, never to the log.
-    match &server.admin.source {
-        KeySource::Env => println!("  admin key: from {ADMIN_KEY_ENV}"),
-        KeySource::Generated(path) => println!(
-            "  admin key (moves the manual clock): {}  (generated, saved in {})",
-            server.admin.key,
-            path.display()
-        ),
-        KeySource::Stored(path) => println!("  admin key: in {}", path.display()),
-    }
     match &server.keys.source {
         KeySource::Env => println!("  API keys: {} from {API_KEYS_ENV}", server.keys.keys.len()),
         KeySource::Generated(path) => println!(
@@ -88,6 +78,16 @@ fn print_banner(server: &Server) {
             server.keys.tenant,
             path.display()
         ),
+    }
+    // Keys go to stdout for the user, never to the log.
+    match &server.admin.source {
+        KeySource::Env => println!("  admin key: from {ADMIN_KEY_ENV}"),
+        KeySource::Generated(path) => println!(
+            "  admin key (moves the manual clock): {}  (generated, saved in {})",
+            server.admin.key,
+            path.display()
+        ),
+        KeySource::Stored(path) => println!("  admin key: in {}", path.display()),
     }
     if let Some(d) = &server.demo {
         println!(

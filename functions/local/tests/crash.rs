@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Api, MONDAY_1144_MSK, company};
+use common::{ADMIN_KEY, Api, MONDAY_1144_MSK, company};
 use serde_json::json;
 
 /// The server binary, started on a free port; killed with SIGKILL on drop.
@@ -27,6 +27,7 @@ impl Proc {
             .arg(data)
             .args(["--clock", "manual", "--start-at", MONDAY_1144_MSK])
             .env("CRM_API_KEYS", "acme:key-acme")
+            .env("CRM_ADMIN_KEY", ADMIN_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -181,7 +182,7 @@ async fn kill_9_in_the_middle_of_running_robots_then_each_robot_runs_once() {
         tokio::spawn(async move {
             api.http
                 .post(format!("{}/v1/clock/advance", api.base))
-                .bearer_auth(&api.key)
+                .bearer_auth(&api.admin_key)
                 .json(&json!({"seconds": 7200}))
                 .send()
                 .await

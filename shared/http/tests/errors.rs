@@ -597,3 +597,115 @@ async fn a_store_outage_is_503_without_internals() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_placeholder_syntax_error_is_422_naming_the_setting() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    for text in ["Hello {{title", "Hello {{}}", "Hello {{ti tle}}", "{{a..b}}"] {
+        let mut body = robot();
+        body["settings"]["text"] = json!(text);
+        let r = h.post(KEY_A, "/v1/pipelines/sales/robots", body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{text}: {}", r.body);
+        assert_eq!(r.error_code(), "unprocessable");
+        assert_eq!(r.fields(), ["settings.text"], "{text}");
+    }
+    // A wrong type is still a 400.
+    let mut body = robot();
+    body["settings"]["text"] = json!(5);
+    let r = h.post(KEY_A, "/v1/pipelines/sales/robots", body).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+}
+
+#[tokio::test]
+async fn client_chosen_ids_have_a_charset_and_a_length() {
+    let h = harness();
+    let long = "p".repeat(129);
+    for (path, body) in [
+        ("/v1/pipelines/a%20b".to_string(), pipeline()),
+        ("/v1/pipelines/%D0%B6".to_string(), pipeline()),
+        (format!("/v1/pipelines/{long}"), pipeline()),
+        ("/v1/departments/d%0Ax".to_string(), json!({"name": "D"})),
+        ("/v1/users/u%2Fx".to_string(), json!({"name": "U"})),
+        ("/v1/users/u%3Cscript%3E".to_string(), json!({"name": "U"})),
+    ] {
+        let r = h.put(KEY_A, &path, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+        assert_eq!(r.fields(), ["id"], "{path}");
+    }
+    // The documented charset, at the longest length, is accepted.
+    let ok = format!("ns:{}", "p._-".repeat(31));
+    assert_eq!(ok.len(), 127);
+    let r = h.put(KEY_A, &format!("/v1/departments/{ok}x"), json!({"name": "D"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
+async fn emails_and_phones_are_validated_naming_the_field() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let cases = [
+        (json!({"email": "buyer@acme.test\r\nX-Forged: yes"}), "client.email"),
+        (json!({"email": "buyer"}), "client.email"),
+        (json!({"email": "a@b@c"}), "client.email"),
+        (json!({"phone": "+7 495\n123"}), "client.phone"),
+        (json!({"phone": "call me"}), "client.phone"),
+    ];
+    for (client, field) in &cases {
+        let mut body = item();
+        body["client"] = client.clone();
+        let r = h.post(KEY_A, "/v1/items", body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{client}: {}", r.body);
+        assert_eq!(r.fields(), [*field], "{client}");
+    }
+    let item = h.create_item(KEY_A).await;
+    let path = format!("/v1/items/{}", item["id"].as_str().unwrap());
+    let r = h
+        .patch(KEY_A, &path, json!({"client": {"email": "x@y\n"}}), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.fields(), ["client.email"]);
+    let r = h
+        .post(
+            KEY_A,
+            "/v1/events",
+            json!({"type": "incoming_call", "client": {"phone": "1\r\n2"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.fields(), ["client.phone"]);
+    for (user, field) in [
+        (json!({"name": "U", "email": "u@x.test\n"}), "email"),
+        (json!({"name": "U", "phone": "+1 <555>"}), "phone"),
+    ] {
+        let r = h.put(KEY_A, "/v1/users/u-new", user.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{user}: {}", r.body);
+        assert_eq!(r.fields(), [field], "{user}");
+    }
+    // The forms in use stay valid.
+    let r = h
+        .put(
+            KEY_A,
+            "/v1/users/u-new",
+            json!({"name": "U", "email": "u@x.test", "phone": "+7 (495) 123-45-67"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_working_day_may_end_at_24_00() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let r = h
+        .put(
+            KEY_A,
+            "/v1/users/u-night",
+            json!({"name": "Night", "time_zone": "Europe/Moscow",
+                "working_hours": {"days": ["mon", "tue"], "start": "18:00", "end": "24:00"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = h.get(KEY_A, "/v1/users/u-night").await;
+    assert_eq!(r.body["working_hours"]["end"], "24:00", "{}", r.body);
+}

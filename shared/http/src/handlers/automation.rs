@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use crm_core::api::{CopyBody, PipelineBody, RobotBody, TriggerBody};
+use crm_core::api::{CopyBody, PipelineBody, RobotBody, TriggerBody, check_id};
 use crm_core::model::Pipeline;
 use crm_core::robots::Robot;
 use crm_core::triggers::Trigger;
@@ -20,7 +20,7 @@ use crate::views::{RobotList, TriggerList};
     put,
     path = "/v1/pipelines/{id}",
     tag = "pipelines",
-    params(("id" = String, Path, description = "Pipeline id, chosen by the client")),
+    params(("id" = String, Path, description = "Pipeline id, chosen by the client: 1 to 128 of `A-Z a-z 0-9 - _ . :` (otherwise 400 naming `id`)")),
     request_body(
         content = Object,
         content_type = "application/json",
@@ -46,6 +46,7 @@ pub async fn put_pipeline(
     Path(id): Path<String>,
     Json(body): Json<PipelineBody>,
 ) -> Result<Json<Pipeline>, ApiError> {
+    check_id("id", &id)?;
     Ok(Json(state.engine.put_pipeline(&tenant, &id, body).await?))
 }
 

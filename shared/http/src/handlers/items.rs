@@ -59,7 +59,7 @@ async fn expected_version(
                 ("Location" = String, description = "URL of the item"),
                 ("ETag" = String, description = "The item's version, quoted"),
             )),
-        (status = 422, description = "Unknown pipeline, stage, user or field, or a field of the wrong type", body = ErrorBody),
+        (status = 422, description = "Unknown pipeline, stage, user or field, a field of the wrong type, or an invalid `client.email` (one `@`, no spaces or control characters) or `client.phone` (digits, spaces, `+-()`)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -68,6 +68,7 @@ pub async fn create_item(
     Tenant(tenant): Tenant,
     Json(body): Json<NewItem>,
 ) -> Result<Response, ApiError> {
+    body.check_contacts()?;
     let item = state.engine.create_item(&tenant, body).await?;
     let location = format!("/v1/items/{}", segment(&item.id));
     let version = item.version;
@@ -120,7 +121,7 @@ pub async fn get_item(
         (status = 400, description = "Malformed body or If-Match header", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
         (status = 409, description = "If-Match does not match the current version (stale, or only weak tags), or a concurrent change", body = ErrorBody),
-        (status = 422, description = "Unknown stage, user or field", body = ErrorBody),
+        (status = 422, description = "Unknown stage, user or field, or an invalid `client.email` / `client.phone`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -131,6 +132,7 @@ pub async fn patch_item(
     if_match: IfMatch,
     Json(patch): Json<ItemPatch>,
 ) -> Result<Response, ApiError> {
+    patch.check_contacts()?;
     let if_match = expected_version(&state, &tenant, &id, &if_match).await?;
     let item = state
         .engine

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use crm_http::ClockControl;
 use crm_core::memory::ManualClock;
 use crm_core::ports::Clock;
 use crm_core::system::SystemClock;
+use crm_http::ClockControl;
 
 /// Which clock the server runs on (`--clock system|manual`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

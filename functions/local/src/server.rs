@@ -196,8 +196,7 @@ impl Server {
     /// Open the data directory, load keys (and the demo), bind, and start
     /// serving and working in the background.
     pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
-        prepare_data_dir(&config.data)
-            .map_err(|e| ServeError::DataDir(config.data.clone(), e))?;
+        prepare_data_dir(&config.data).map_err(|e| ServeError::DataDir(config.data.clone(), e))?;
         let keys = load_keys(config.api_keys.as_deref(), &config.data)?;
         let admin = load_admin_key(config.admin_key.as_deref(), &config.data, &keys.keys)?;
         let start_at = match config.clock {

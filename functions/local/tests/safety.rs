@@ -248,8 +248,17 @@ async fn the_data_directory_and_its_files_are_private() {
         .iter()
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    for expected in ["crm.sqlite", "crm.sqlite-wal", "api-key", "admin-key", "clock"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+    for expected in [
+        "crm.sqlite",
+        "crm.sqlite-wal",
+        "api-key",
+        "admin-key",
+        "clock",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
     }
     for f in &files {
         assert_eq!(mode(f), 0o600, "{}", f.display());
@@ -343,10 +352,7 @@ async fn a_tenant_key_cannot_move_the_clock_and_the_generated_admin_key_can() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["code"], "forbidden");
     // Reading stays open to the tenant; the clock did not move.
-    assert_eq!(
-        acme.get("/v1/clock").await["now"],
-        "2026-11-23T08:44:00Z"
-    );
+    assert_eq!(acme.get("/v1/clock").await["now"], "2026-11-23T08:44:00Z");
     let moved = acme.with_admin_key(admin.trim()).advance(60).await;
     assert_eq!(moved, "2026-11-23T08:45:00Z");
     server.shutdown().await.unwrap();
@@ -385,7 +391,14 @@ fn banner_and_log(data: &Path) -> (String, String) {
     let log_path = data.with_extension("log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_crm-automation"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--clock", "manual", "--data"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--clock",
+            "manual",
+            "--data",
+        ])
         .arg(data)
         .env_remove("CRM_API_KEYS")
         .env_remove("CRM_ADMIN_KEY")

@@ -181,7 +181,11 @@ mod hhmm {
         }
         NaiveTime::parse_from_str(&s, "%H:%M")
             .or_else(|_| NaiveTime::parse_from_str(&s, "%H:%M:%S"))
-            .map_err(|_| D::Error::custom(format!("invalid time {s:?}, expected \"HH:MM\" (00:00 to 24:00)")))
+            .map_err(|_| {
+                D::Error::custom(format!(
+                    "invalid time {s:?}, expected \"HH:MM\" (00:00 to 24:00)"
+                ))
+            })
     }
 }
 

@@ -453,7 +453,10 @@ mod tests {
         assert_eq!(list.expected(|| Some(7)).unwrap(), Some(2));
         assert_eq!(IfMatch::Any.expected(|| None).unwrap(), None);
         assert_eq!(
-            IfMatch::Versions(vec![]).expected(|| Some(1)).unwrap_err().status(),
+            IfMatch::Versions(vec![])
+                .expected(|| Some(1))
+                .unwrap_err()
+                .status(),
             StatusCode::CONFLICT
         );
     }

@@ -161,7 +161,10 @@ fn add_common(op: &mut Operation) {
             "400",
             "Malformed JSON, a wrong type, or a missing or unknown field (`details` names it)",
         );
-        add("413", "The body exceeds 256 KiB (also when `Content-Length` only claims so)");
+        add(
+            "413",
+            "The body exceeds 256 KiB (also when `Content-Length` only claims so)",
+        );
         add(
             "408",
             "The body did not arrive in time (e.g. `Content-Length` claims more than is sent)",

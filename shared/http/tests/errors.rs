@@ -370,7 +370,12 @@ async fn a_stale_if_match_is_409() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(r.error_code(), "conflict");
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("weak"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("weak")
+    );
     assert_eq!(h.get(KEY_A, &path).await.body["title"], "First");
 
     // `*` matches whatever version the item has.
@@ -383,11 +388,21 @@ async fn a_stale_if_match_is_409() {
 
     // A list matches when one of its members does.
     let r = h
-        .patch(KEY_A, &path, json!({"title": "Third"}), Some("\"1\", W/\"3\", \"3\""))
+        .patch(
+            KEY_A,
+            &path,
+            json!({"title": "Third"}),
+            Some("\"1\", W/\"3\", \"3\""),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = h
-        .patch(KEY_A, &path, json!({"title": "Fourth"}), Some("\"1\", \"2\""))
+        .patch(
+            KEY_A,
+            &path,
+            json!({"title": "Fourth"}),
+            Some("\"1\", \"2\""),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
 }
@@ -536,7 +551,12 @@ async fn only_the_admin_key_moves_the_clock_and_tenants_may_read_it() {
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
         assert_eq!(r.error_code(), "forbidden");
-        assert!(r.body["error"]["message"].as_str().unwrap().contains("admin key"));
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("admin key")
+        );
     }
     let r = h
         .post("no-such-key", "/v1/clock/advance", json!({"seconds": 1}))
@@ -561,7 +581,10 @@ async fn only_the_admin_key_moves_the_clock_and_tenants_may_read_it() {
 #[tokio::test]
 async fn two_authorization_headers_are_400_naming_the_header() {
     let h = harness();
-    for (first, second) in [("Bearer key-a", "Bearer key-b"), ("Bearer key-a", "Bearer key-a")] {
+    for (first, second) in [
+        ("Bearer key-a", "Bearer key-b"),
+        ("Bearer key-a", "Bearer key-a"),
+    ] {
         let r = h
             .call_with(
                 Method::GET,
@@ -602,11 +625,21 @@ async fn a_store_outage_is_503_without_internals() {
 async fn a_placeholder_syntax_error_is_422_naming_the_setting() {
     let h = harness();
     h.seed(KEY_A).await;
-    for text in ["Hello {{title", "Hello {{}}", "Hello {{ti tle}}", "{{a..b}}"] {
+    for text in [
+        "Hello {{title",
+        "Hello {{}}",
+        "Hello {{ti tle}}",
+        "{{a..b}}",
+    ] {
         let mut body = robot();
         body["settings"]["text"] = json!(text);
         let r = h.post(KEY_A, "/v1/pipelines/sales/robots", body).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{text}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{text}: {}",
+            r.body
+        );
         assert_eq!(r.error_code(), "unprocessable");
         assert_eq!(r.fields(), ["settings.text"], "{text}");
     }
@@ -636,7 +669,13 @@ async fn client_chosen_ids_have_a_charset_and_a_length() {
     // The documented charset, at the longest length, is accepted.
     let ok = format!("ns:{}", "p._-".repeat(31));
     assert_eq!(ok.len(), 127);
-    let r = h.put(KEY_A, &format!("/v1/departments/{ok}x"), json!({"name": "D"})).await;
+    let r = h
+        .put(
+            KEY_A,
+            &format!("/v1/departments/{ok}x"),
+            json!({"name": "D"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
@@ -645,7 +684,10 @@ async fn emails_and_phones_are_validated_naming_the_field() {
     let h = harness();
     h.seed(KEY_A).await;
     let cases = [
-        (json!({"email": "buyer@acme.test\r\nX-Forged: yes"}), "client.email"),
+        (
+            json!({"email": "buyer@acme.test\r\nX-Forged: yes"}),
+            "client.email",
+        ),
         (json!({"email": "buyer"}), "client.email"),
         (json!({"email": "a@b@c"}), "client.email"),
         (json!({"phone": "+7 495\n123"}), "client.phone"),
@@ -655,7 +697,12 @@ async fn emails_and_phones_are_validated_naming_the_field() {
         let mut body = item();
         body["client"] = client.clone();
         let r = h.post(KEY_A, "/v1/items", body).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{client}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{client}: {}",
+            r.body
+        );
         assert_eq!(r.fields(), [*field], "{client}");
     }
     let item = h.create_item(KEY_A).await;
@@ -679,7 +726,12 @@ async fn emails_and_phones_are_validated_naming_the_field() {
         (json!({"name": "U", "phone": "+1 <555>"}), "phone"),
     ] {
         let r = h.put(KEY_A, "/v1/users/u-new", user.clone()).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{user}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{user}: {}",
+            r.body
+        );
         assert_eq!(r.fields(), [field], "{user}");
     }
     // The forms in use stay valid.

@@ -95,7 +95,7 @@ pub async fn get_pipeline(
         (status = 201, description = "The created robot, with its `id`", body = Object,
             headers(("Location" = String, description = "URL of the robot"))),
         (status = 404, description = "No such pipeline", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output", body = ErrorBody),
+        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output, or a placeholder syntax error (`{{title`); `details` names the setting", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -180,7 +180,7 @@ pub async fn get_robot(
     responses(
         (status = 200, description = "The updated robot", body = Object),
         (status = 404, description = "No such pipeline or robot", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output", body = ErrorBody),
+        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output, or a placeholder syntax error (`{{title`); `details` names the setting", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -286,7 +286,7 @@ pub async fn copy_robot(
         (status = 201, description = "The created trigger, with its `id`", body = Object,
             headers(("Location" = String, description = "URL of the trigger"))),
         (status = 404, description = "No such pipeline", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting or user", body = ErrorBody),
+        (status = 422, description = "Unknown stage, type, setting or user, or a placeholder syntax error in a setting", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -371,7 +371,7 @@ pub async fn get_trigger(
     responses(
         (status = 200, description = "The updated trigger", body = Object),
         (status = 404, description = "No such pipeline or trigger", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting or user", body = ErrorBody),
+        (status = 422, description = "Unknown stage, type, setting or user, or a placeholder syntax error in a setting", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -101,14 +101,27 @@ fn print_banner(server: &Server) {
                 " (already loaded)"
             }
         );
+        // A generated key is printed once, when it is generated; later the
+        // hints read it from its file.
+        let key = shown(&server.keys.source, &server.keys.key);
+        let admin = shown(&server.admin.source, &server.admin.key);
         println!(
             "{}",
             demo::what_to_try(
                 &server.base_url(),
-                &server.keys.key,
-                (c.clock == ClockMode::Manual).then_some(server.admin.key.as_str())
+                &key,
+                (c.clock == ClockMode::Manual).then_some(admin.as_str())
             )
         );
+    }
+}
+
+/// How the walk-through names a key: itself when it was just generated (or
+/// given in the environment), `$(cat <file>)` when it was stored earlier.
+fn shown(source: &KeySource, key: &str) -> String {
+    match source {
+        KeySource::Env | KeySource::Generated(_) => key.to_string(),
+        KeySource::Stored(path) => format!("$(cat '{}')", path.display()),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::keys::{AdminKey, KeyError, LoadedKeys, load_admin_key, load_keys};
 use crate::runtime::{Runtime, RuntimeError, WorkerHandle};
 
 /// Everything `crm-automation serve` needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeConfig {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub addr: String,
@@ -46,6 +46,22 @@ pub struct ServeConfig {
     pub admin_key: Option<String>,
     /// Timeouts and the connection limit of the HTTP listener.
     pub limits: Limits,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    /// Never prints the keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("addr", &self.addr)
+            .field("data", &self.data)
+            .field("clock", &self.clock)
+            .field("start_at", &self.start_at)
+            .field("demo", &self.demo)
+            .field("api_keys", &self.api_keys.as_ref().map(|_| "<set>"))
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<set>"))
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl Default for ServeConfig {

@@ -177,6 +177,10 @@ fn add_common(op: &mut Operation) {
             "Two `Authorization` headers (`details` names `Authorization`)",
         );
         add("401", "Missing or unknown API key");
+        add(
+            "403",
+            "The admin key: it belongs to no tenant and only moves the manual clock",
+        );
         add("500", "Internal error");
         add("503", "A backend is unavailable; retry later");
     }

@@ -64,10 +64,10 @@ pub struct ServeArgs {
     pub demo: bool,
     /// Seconds a client has to send a request's headers; also how long an
     /// idle kept-alive connection stays open.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout_secs: u64,
     /// Seconds to wait for the next piece of a request body (then 408).
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub body_timeout_secs: u64,
     /// Connections served at once (more are answered 503).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]

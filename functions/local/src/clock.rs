@@ -134,8 +134,10 @@ pub fn save_time(dir: &Path, t: DateTime<Utc>) -> Result<(), ClockFileError> {
         .map_err(|e| ClockFileError::Io(path, e))
 }
 
-/// A [`ClockControl`] that saves the clock's time in the data directory
-/// after every advance (whether or not everything due could run).
+/// A [`ClockControl`] that saves the clock's time in the data directory:
+/// the target of an advance before it runs (a process killed half way
+/// through resumes at the target, never before robots it already ran), and
+/// the time reached after it.
 pub struct SavedClock {
     inner: Arc<dyn ClockControl>,
     dir: PathBuf,
@@ -158,9 +160,16 @@ impl ClockControl for SavedClock {
     }
 
     async fn advance(&self, seconds: i64) -> Result<DateTime<Utc>, String> {
+        let target = self.inner.now() + TimeDelta::seconds(seconds.max(0));
+        if let Err(e) = save_time(&self.dir, target) {
+            tracing::error!(error = %e, "cannot save the manual clock's time; not advanced");
+            return Err(e.to_string());
+        }
         let result = self.inner.advance(seconds).await;
-        // Save whatever time the clock reached, also after a failed advance.
-        if let Err(e) = save_time(&self.dir, self.inner.now()) {
+        let reached = self.inner.now();
+        if reached > target
+            && let Err(e) = save_time(&self.dir, reached)
+        {
             tracing::error!(error = %e, "cannot save the manual clock's time");
             return Err(e.to_string());
         }

@@ -99,12 +99,12 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 30 s to send headers (and idle keep-alive), 30 s between pieces of a
+    /// 15 s to send headers (and idle keep-alive), 10 s between pieces of a
     /// body, 1,024 connections.
     fn default() -> Self {
         Limits {
-            header_read_timeout: Duration::from_secs(30),
-            body_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(15),
+            body_timeout: Duration::from_secs(10),
             max_connections: 1024,
         }
     }
@@ -359,4 +359,25 @@ async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_busy_answer_is_well_formed() {
+        let text = std::str::from_utf8(BUSY).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(length, body.len());
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["error"]["code"], "unavailable");
+    }
 }

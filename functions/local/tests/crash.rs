@@ -212,8 +212,14 @@ async fn kill_9_in_the_middle_of_running_robots_then_each_robot_runs_once() {
 
     let server = Proc::start(dir.path());
     let api = Api::new(&server.base, "key-acme");
-    // The restarted clock is back at the start; runs the killed process had
-    // claimed wait for their claim to expire (5 minutes), then run.
+    // The restarted clock resumes at the target of the killed advance (it
+    // never goes back); runs the killed process had claimed wait for their
+    // claim to expire (5 minutes), then run.
+    assert_eq!(
+        api.get("/v1/clock").await["now"],
+        "2026-11-23T10:44:00Z",
+        "resumed at the killed advance's target"
+    );
     api.advance(2 * 3600).await;
     assert_each_ran_once(&api, &items, &robots).await;
     drop(server);

@@ -107,7 +107,7 @@ async fn a_body_shorter_than_its_content_length_is_answered_408() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_content_length_over_the_limit_is_answered_413_without_reading_the_body() {
+async fn a_content_length_over_the_limit_is_answered_413_without_waiting_for_the_body() {
     let dir = tempfile::tempdir().unwrap();
     // Long body timeout: the answer must not wait for it.
     let limits = Limits {

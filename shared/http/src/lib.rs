@@ -8,7 +8,9 @@
 
 #![warn(missing_docs)]
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt as _;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -113,20 +115,38 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How long a request announced over the limit is drained before its 413.
+const DRAIN_WINDOW: Duration = Duration::from_secs(1);
+/// How much of such a request is drained at most.
+const DRAIN_MAX_BYTES: usize = 4 * MAX_BODY_BYTES;
+
 /// A request whose `Content-Length` announces more than [`MAX_BODY_BYTES`]
-/// is answered 413 at once, before (and without) reading its body: a client
+/// is answered 413 without being handled, within [`DRAIN_WINDOW`]: a client
 /// that announces a large body and then sends less must not hold the request
-/// open until a timeout.
+/// open until a timeout. What arrives meanwhile (up to [`DRAIN_MAX_BYTES`]) is
+/// read and dropped, so that the connection is not reset under a client
+/// that is still sending before it has read the answer.
 async fn reject_oversized_body(request: Request, next: Next) -> Response {
     let announced = request
         .headers()
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return extract::payload_too_large().into_response();
+    if announced.is_none_or(|n| n <= MAX_BODY_BYTES as u64) {
+        return next.run(request).await;
     }
-    next.run(request).await
+    let mut body = request.into_body();
+    let _ = tokio::time::timeout(DRAIN_WINDOW, async {
+        let mut seen = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
+    extract::payload_too_large().into_response()
 }
 
 /// One debug line per request: method, route template, status, duration.

@@ -31,6 +31,8 @@ use serde_json::{Value, json};
 
 const KEY: &str = "key-bench";
 const TENANT: &str = "bench";
+/// The admin key (moves the manual clock).
+const ADMIN_KEY: &str = "key-bench-admin";
 
 /// Sizes, from the environment.
 struct Sizes {
@@ -120,7 +122,11 @@ impl Client {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(KEY);
+            .bearer_auth(if path == "/v1/clock/advance" {
+                ADMIN_KEY
+            } else {
+                KEY
+            });
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -157,6 +163,8 @@ async fn start(clock: ClockMode) -> (tempfile::TempDir, Server, Client) {
         ),
         demo: false,
         api_keys: Some(format!("{TENANT}:{KEY}")),
+        admin_key: Some(ADMIN_KEY.into()),
+        ..ServeConfig::default()
     })
     .await
     .expect("server");

@@ -1,12 +1,13 @@
 //! The command line: `crm-automation serve [options]`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::clock::ClockMode;
-use crate::server::ServeConfig;
+use crate::server::{Limits, ServeConfig};
 
 /// The CRM robots-and-triggers engine in one process: the HTTP API, the
 /// workers and an embedded, durable store.
@@ -61,6 +62,16 @@ pub struct ServeArgs {
     /// Load the demo pipeline and print what to try.
     #[arg(long)]
     pub demo: bool,
+    /// Seconds a client has to send a request's headers; also how long an
+    /// idle kept-alive connection stays open.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+    /// Seconds to wait for the next piece of a request body (then 408).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_secs: u64,
+    /// Connections served at once (more are answered 503).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
 }
 
 impl ServeArgs {
@@ -73,6 +84,12 @@ impl ServeArgs {
             start_at: self.start_at,
             demo: self.demo,
             api_keys,
+            admin_key: None,
+            limits: Limits {
+                header_read_timeout: Duration::from_secs(self.header_timeout_secs),
+                body_timeout: Duration::from_secs(self.body_timeout_secs),
+                max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            },
         }
     }
 }
@@ -97,6 +114,7 @@ mod tests {
         assert_eq!(c.data, PathBuf::from("./data"));
         assert_eq!(c.clock, ClockMode::System);
         assert!(c.start_at.is_none() && !c.demo);
+        assert_eq!(c.limits, Limits::default());
     }
 
     #[test]
@@ -113,6 +131,12 @@ mod tests {
             "--start-at",
             "2026-11-23T11:44:00+03:00",
             "--demo",
+            "--header-timeout-secs",
+            "5",
+            "--body-timeout-secs",
+            "7",
+            "--max-connections",
+            "10",
         ])
         .unwrap();
         let Command::Serve(args) = cli.command;
@@ -124,6 +148,9 @@ mod tests {
         );
         assert!(c.demo);
         assert_eq!(c.api_keys.as_deref(), Some("a:b"));
+        assert_eq!(c.limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.limits.body_timeout, Duration::from_secs(7));
+        assert_eq!(c.limits.max_connections, 10);
     }
 
     #[test]
@@ -132,6 +159,7 @@ mod tests {
             vec!["crm-automation", "serve", "--clock", "wall"],
             vec!["crm-automation", "serve", "--start-at", "yesterday"],
             vec!["crm-automation"],
+            vec!["crm-automation", "serve", "--max-connections", "0"],
         ] {
             assert!(Cli::try_parse_from(args).is_err());
         }

@@ -2,13 +2,16 @@
 //! that only moves when `POST /v1/clock/advance` moves it.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use crm_core::memory::ManualClock;
 use crm_core::ports::Clock;
 use crm_core::system::SystemClock;
+use crm_http::ClockControl;
 
 /// Which clock the server runs on (`--clock system|manual`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -91,6 +94,86 @@ impl RuntimeClock {
             RuntimeClock::System => None,
             RuntimeClock::Manual(c) => Some(c),
         }
+    }
+}
+
+/// File in the data directory that keeps the manual clock's time, so that
+/// the clock does not go back when the server restarts.
+pub const CLOCK_FILE: &str = "clock";
+
+/// The saved time of the manual clock could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ClockFileError {
+    /// Reading or writing the file failed.
+    #[error("manual clock file {path}: {source}", path = .0.display(), source = .1)]
+    Io(PathBuf, std::io::Error),
+    /// The file does not hold an RFC 3339 time.
+    #[error("manual clock file {path}: not an RFC 3339 time ({text:?}); fix or delete it", path = .0.display(), text = .1)]
+    Invalid(PathBuf, String),
+}
+
+/// The manual clock's time saved in `dir`, if any.
+pub fn saved_time(dir: &Path) -> Result<Option<DateTime<Utc>>, ClockFileError> {
+    let path = dir.join(CLOCK_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => DateTime::parse_from_rfc3339(text.trim())
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| ClockFileError::Invalid(path, text.trim().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ClockFileError::Io(path, e)),
+    }
+}
+
+/// Save the manual clock's time in `dir` (owner-only file, replaced
+/// atomically).
+pub fn save_time(dir: &Path, t: DateTime<Utc>) -> Result<(), ClockFileError> {
+    let path = dir.join(CLOCK_FILE);
+    let tmp = dir.join(format!("{CLOCK_FILE}.tmp"));
+    crate::datadir::write_private(&tmp, format!("{}\n", t.to_rfc3339()).as_bytes())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| ClockFileError::Io(path, e))
+}
+
+/// A [`ClockControl`] that saves the clock's time in the data directory:
+/// the target of an advance before it runs (a process killed half way
+/// through resumes at the target, never before robots it already ran), and
+/// the time reached after it.
+pub struct SavedClock {
+    inner: Arc<dyn ClockControl>,
+    dir: PathBuf,
+}
+
+impl SavedClock {
+    /// Wrap `inner`, saving into `dir`.
+    pub fn new(inner: Arc<dyn ClockControl>, dir: &Path) -> SavedClock {
+        SavedClock {
+            inner,
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+#[async_trait]
+impl ClockControl for SavedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.now()
+    }
+
+    async fn advance(&self, seconds: i64) -> Result<DateTime<Utc>, String> {
+        let target = self.inner.now() + TimeDelta::seconds(seconds.max(0));
+        if let Err(e) = save_time(&self.dir, target) {
+            tracing::error!(error = %e, "cannot save the manual clock's time; not advanced");
+            return Err(e.to_string());
+        }
+        let result = self.inner.advance(seconds).await;
+        let reached = self.inner.now();
+        if reached > target
+            && let Err(e) = save_time(&self.dir, reached)
+        {
+            tracing::error!(error = %e, "cannot save the manual clock's time");
+            return Err(e.to_string());
+        }
+        result
     }
 }
 

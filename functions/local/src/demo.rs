@@ -207,7 +207,10 @@ fn employee_control_robots() -> Vec<Value> {
 }
 
 /// Curl commands that walk through the demo, for the startup banner.
-pub fn what_to_try(base_url: &str, key: &str, manual_clock: bool) -> String {
+///
+/// `admin_key` is the key that moves the manual clock (`None`: the server runs
+/// on the system clock).
+pub fn what_to_try(base_url: &str, key: &str, admin_key: Option<&str>) -> String {
     let h = "-H \"Authorization: Bearer $KEY\"";
     let j = "-H 'Content-Type: application/json'";
     let mut s = format!(
@@ -238,12 +241,14 @@ What to try (jq only extracts ids; without it copy them from the answers):
   curl -s $CRM/v1/items/$ID/runs {h}
 "#
     );
-    if manual_clock {
+    if let Some(admin_key) = admin_key {
         s.push_str(&format!(
             r#"
-  # 5. A deal left in New orders for a day: the supervisor (Boris) is notified
+  # 5. A deal left in New orders for a day: the supervisor (Boris) is notified.
+  #    Only the admin key moves the clock (it is shared by every tenant).
+  export ADMIN={admin_key}
   ID2=$(curl -s -X POST $CRM/v1/items {h} {j} -d '{{"pipeline_id":"deals","title":"Logo for Vasilek","amount":3000,"responsible_id":"u-max"}}' | jq -r .id)
-  curl -s -X POST $CRM/v1/clock/advance {h} {j} -d '{{"seconds":86400}}'
+  curl -s -X POST $CRM/v1/clock/advance -H "Authorization: Bearer $ADMIN" {j} -d '{{"seconds":86400}}'
   curl -s "$CRM/v1/notifications?user_id=u-boss" {h}
 "#
         ));

@@ -1,7 +1,6 @@
 //! API keys of the local server: from `CRM_API_KEYS`, or one key generated on
 //! first start and kept in the data directory.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crm_http::ApiKeys;
@@ -10,6 +9,10 @@ use crm_http::ApiKeys;
 pub const API_KEYS_ENV: &str = "CRM_API_KEYS";
 /// File in the data directory that keeps the generated key.
 pub const KEY_FILE: &str = "api-key";
+/// Environment variable with the admin key (moves the manual clock).
+pub const ADMIN_KEY_ENV: &str = "CRM_ADMIN_KEY";
+/// File in the data directory that keeps the generated admin key.
+pub const ADMIN_KEY_FILE: &str = "admin-key";
 /// Tenant of the generated key.
 pub const DEFAULT_TENANT: &str = "default";
 
@@ -47,6 +50,81 @@ pub enum KeyError {
     /// The key file could not be read or written.
     #[error("API key file {path}: {source}", path = .0.display(), source = .1)]
     Io(PathBuf, std::io::Error),
+    /// A key file that group or others may read or write is not used.
+    #[error(
+        "key file {path} may be read by other users (mode {mode:o}); \
+         restrict it with `chmod 600 {path}` and start again",
+        path = .0.display(), mode = .1
+    )]
+    LoosePermissions(PathBuf, u32),
+    /// `CRM_ADMIN_KEY` is unusable.
+    #[error("{ADMIN_KEY_ENV}: {0}")]
+    Admin(String),
+}
+
+/// The admin key: the only key that moves the manual clock.
+#[derive(Clone)]
+pub struct AdminKey {
+    /// The key.
+    pub key: String,
+    /// Where it came from (`Env` for `CRM_ADMIN_KEY`).
+    pub source: KeySource,
+}
+
+impl std::fmt::Debug for AdminKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminKey")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Load the admin key: `env` (the value of `CRM_ADMIN_KEY`) when given,
+/// otherwise `<data_dir>/admin-key`, generated on first use. It must differ
+/// from every tenant key.
+pub fn load_admin_key(
+    env: Option<&str>,
+    data_dir: &Path,
+    tenants: &ApiKeys,
+) -> Result<AdminKey, KeyError> {
+    let admin = match env.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(key) => AdminKey {
+            key: key.to_string(),
+            source: KeySource::Env,
+        },
+        None => {
+            let (key, source) = stored_or_generated(data_dir, ADMIN_KEY_FILE)?;
+            AdminKey { key, source }
+        }
+    };
+    if tenants.tenant_for(&admin.key).is_some() {
+        return Err(KeyError::Admin(
+            "the admin key must differ from every tenant's API key".into(),
+        ));
+    }
+    Ok(admin)
+}
+
+/// The key kept in `<data_dir>/<file>`, generated when absent or empty. A
+/// file that group or others may access is refused.
+fn stored_or_generated(data_dir: &Path, file: &str) -> Result<(String, KeySource), KeyError> {
+    let path = data_dir.join(file);
+    let read = std::fs::File::open(&path).and_then(|f| {
+        let loose = crate::datadir::loose_mode(&f.metadata()?);
+        let text = std::io::read_to_string(f)?;
+        Ok((loose, text))
+    });
+    match read {
+        Ok((Some(mode), _)) => Err(KeyError::LoosePermissions(path, mode)),
+        Ok((None, s)) if !s.trim().is_empty() => {
+            Ok((s.trim().to_string(), KeySource::Stored(path)))
+        }
+        Ok((None, _)) => Ok((write_new_key(data_dir, &path)?, KeySource::Generated(path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok((write_new_key(data_dir, &path)?, KeySource::Generated(path)))
+        }
+        Err(e) => Err(KeyError::Io(path, e)),
+    }
 }
 
 /// Load the keys: from `spec` (the value of `CRM_API_KEYS`) when given,
@@ -69,15 +147,7 @@ pub fn load_keys(spec: Option<&str>, data_dir: &Path) -> Result<LoadedKeys, KeyE
             source: KeySource::Env,
         });
     }
-    let path = data_dir.join(KEY_FILE);
-    let (key, source) = match std::fs::read_to_string(&path) {
-        Ok(s) if !s.trim().is_empty() => (s.trim().to_string(), KeySource::Stored(path)),
-        Ok(_) => (write_new_key(data_dir, &path)?, KeySource::Generated(path)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            (write_new_key(data_dir, &path)?, KeySource::Generated(path))
-        }
-        Err(e) => return Err(KeyError::Io(path, e)),
-    };
+    let (key, source) = stored_or_generated(data_dir, KEY_FILE)?;
     Ok(LoadedKeys {
         keys: ApiKeys::single(DEFAULT_TENANT, key.clone()),
         tenant: DEFAULT_TENANT.to_string(),
@@ -95,22 +165,13 @@ pub fn generate_key() -> String {
     )
 }
 
-/// Generate a key and store it (owner-only permissions on Unix).
+/// Generate a key and store it (owner-only permissions on Unix; the
+/// directory is created 0700 if needed).
 fn write_new_key(data_dir: &Path, path: &Path) -> Result<String, KeyError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| KeyError::Io(data_dir.to_path_buf(), e))?;
+    crate::datadir::prepare_data_dir(data_dir)
+        .map_err(|e| KeyError::Io(data_dir.to_path_buf(), e))?;
     let key = generate_key();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| KeyError::Io(path.to_path_buf(), e))?;
-    writeln!(file, "{key}")
-        .and_then(|()| file.sync_all())
+    crate::datadir::write_private(path, format!("{key}\n").as_bytes())
         .map_err(|e| KeyError::Io(path.to_path_buf(), e))?;
     Ok(key)
 }

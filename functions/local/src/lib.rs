@@ -10,11 +10,14 @@
 //! - [`clock`]: the system clock, or a manual clock moved by
 //!   `POST /v1/clock/advance` ([`runtime::Runtime::advance`]).
 //! - [`keys`]: API keys from `CRM_API_KEYS`, or one generated key kept in the
-//!   data directory.
+//!   data directory; the admin key (moves the manual clock) likewise.
+//! - [`datadir`]: the data directory is private to its owner (0700, files
+//!   0600).
 //! - [`demo`]: the seed articles' pipeline for `--demo`.
 
 pub mod cli;
 pub mod clock;
+pub mod datadir;
 pub mod demo;
 pub mod embedded;
 pub mod keys;
@@ -23,7 +26,7 @@ pub mod server;
 
 pub use clock::{ClockMode, RuntimeClock};
 pub use runtime::{Runtime, RuntimeError, RuntimeOptions};
-pub use server::{ServeConfig, Server};
+pub use server::{Limits, ServeConfig, Server};
 
 /// The process allocates and frees many small values (JSON documents, the
 /// strings of SQLite rows) on every robot run; mimalloc does that faster

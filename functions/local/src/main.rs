@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use crm_automation::cli::{Cli, Command};
-use crm_automation::keys::{API_KEYS_ENV, KeySource};
+use crm_automation::keys::{ADMIN_KEY_ENV, API_KEYS_ENV, KeySource};
 use crm_automation::{ClockMode, ServeConfig, Server, demo};
 use tracing_subscriber::EnvFilter;
 
@@ -19,7 +19,8 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let Command::Serve(args) = cli.command;
-    let config = args.into_config(std::env::var(API_KEYS_ENV).ok());
+    let mut config = args.into_config(std::env::var(API_KEYS_ENV).ok());
+    config.admin_key = std::env::var(ADMIN_KEY_ENV).ok();
     if config.start_at.is_some() && config.clock == ClockMode::System {
         tracing::warn!("--start-at only applies to --clock manual; ignored");
     }
@@ -60,7 +61,7 @@ fn print_banner(server: &Server) {
     match c.clock {
         ClockMode::System => println!("  clock: system"),
         ClockMode::Manual => println!(
-            "  clock: manual, now {} (POST /v1/clock/advance moves it)",
+            "  clock: manual, now {} (POST /v1/clock/advance with the admin key moves it)",
             server.runtime.now().to_rfc3339()
         ),
     }
@@ -78,6 +79,16 @@ fn print_banner(server: &Server) {
             path.display()
         ),
     }
+    // Keys go to stdout for the user, never to the log.
+    match &server.admin.source {
+        KeySource::Env => println!("  admin key: from {ADMIN_KEY_ENV}"),
+        KeySource::Generated(path) => println!(
+            "  admin key (moves the manual clock): {}  (generated, saved in {})",
+            server.admin.key,
+            path.display()
+        ),
+        KeySource::Stored(path) => println!("  admin key: in {}", path.display()),
+    }
     if let Some(d) = &server.demo {
         println!(
             "  demo: {} robots and {} trigger(s) on pipeline '{}'{}",
@@ -90,14 +101,27 @@ fn print_banner(server: &Server) {
                 " (already loaded)"
             }
         );
+        // A generated key is printed once, when it is generated; later the
+        // hints read it from its file.
+        let key = shown(&server.keys.source, &server.keys.key);
+        let admin = shown(&server.admin.source, &server.admin.key);
         println!(
             "{}",
             demo::what_to_try(
                 &server.base_url(),
-                &server.keys.key,
-                c.clock == ClockMode::Manual
+                &key,
+                (c.clock == ClockMode::Manual).then_some(admin.as_str())
             )
         );
+    }
+}
+
+/// How the walk-through names a key: itself when it was just generated (or
+/// given in the environment), `$(cat <file>)` when it was stored earlier.
+fn shown(source: &KeySource, key: &str) -> String {
+    match source {
+        KeySource::Env | KeySource::Generated(_) => key.to_string(),
+        KeySource::Stored(path) => format!("$(cat '{}')", path.display()),
     }
 }
 

@@ -2,25 +2,32 @@
 //! runtime's worker running beside it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::Next;
 use chrono::{DateTime, Utc};
-use crm_http::{ApiKeys, AppState};
+use crm_http::{ApiKeys, AppState, ClockControl};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use crate::clock::{ClockMode, RuntimeClock};
+use crate::clock::{ClockFileError, ClockMode, RuntimeClock, SavedClock, save_time, saved_time};
+use crate::datadir::prepare_data_dir;
 use crate::demo::{self, DemoLoaded};
-use crate::keys::{KeyError, LoadedKeys, load_keys};
+use crate::keys::{AdminKey, KeyError, LoadedKeys, load_admin_key, load_keys};
 use crate::runtime::{Runtime, RuntimeError, WorkerHandle};
 
 /// Everything `crm-automation serve` needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeConfig {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub addr: String,
@@ -34,6 +41,73 @@ pub struct ServeConfig {
     pub demo: bool,
     /// The value of `CRM_API_KEYS`, if set.
     pub api_keys: Option<String>,
+    /// The value of `CRM_ADMIN_KEY`, if set (otherwise a generated key kept
+    /// in the data directory): the key that moves the manual clock.
+    pub admin_key: Option<String>,
+    /// Timeouts and the connection limit of the HTTP listener.
+    pub limits: Limits,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    /// Never prints the keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("addr", &self.addr)
+            .field("data", &self.data)
+            .field("clock", &self.clock)
+            .field("start_at", &self.start_at)
+            .field("demo", &self.demo)
+            .field("api_keys", &self.api_keys.as_ref().map(|_| "<set>"))
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<set>"))
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl Default for ServeConfig {
+    /// `127.0.0.1:8080`, `./data`, the system clock, no demo, generated keys,
+    /// default [`Limits`].
+    fn default() -> Self {
+        ServeConfig {
+            addr: "127.0.0.1:8080".into(),
+            data: PathBuf::from("./data"),
+            clock: ClockMode::System,
+            start_at: None,
+            demo: false,
+            api_keys: None,
+            admin_key: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Protection of the listener against slow or stalled clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Time a client has to send a request's headers, counted from the
+    /// connection's start or from the end of the previous response; it is
+    /// also the idle timeout of a kept-alive connection. Past it the
+    /// connection is closed (hyper's `header_read_timeout`).
+    pub header_read_timeout: Duration,
+    /// Longest wait for the next piece of a request body; past it the
+    /// request is answered 408 (a `Content-Length` that claims more than is
+    /// sent). `tower_http`'s `RequestBodyTimeoutLayer`.
+    pub body_timeout: Duration,
+    /// Open connections served at once; a connection beyond it is answered
+    /// 503 and closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    /// 15 s to send headers (and idle keep-alive), 10 s between pieces of a
+    /// body, 1,024 connections.
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(15),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
 }
 
 /// Startup failures.
@@ -45,6 +119,12 @@ pub enum ServeError {
     /// The database could not be opened.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// The data directory could not be prepared.
+    #[error("data directory {path}: {source}", path = .0.display(), source = .1)]
+    DataDir(PathBuf, std::io::Error),
+    /// The manual clock's saved time could not be read or written.
+    #[error(transparent)]
+    Clock(#[from] ClockFileError),
     /// The demo could not be loaded.
     #[error("loading the demo: {0}")]
     Demo(crm_core::error::EngineError),
@@ -64,9 +144,28 @@ pub enum ServeError {
 /// while the worker is far behind (back-pressure, see
 /// [`Runtime::wait_for_capacity`]).
 pub fn app(runtime: &Runtime, keys: ApiKeys) -> Router {
+    app_with(runtime, keys, None, None)
+}
+
+/// [`app`] with the admin key (the only key that moves the manual clock) and
+/// the data directory where the manual clock's time is kept, so that it does
+/// not go back on a restart.
+pub fn app_with(
+    runtime: &Runtime,
+    keys: ApiKeys,
+    admin_key: Option<&str>,
+    clock_dir: Option<&Path>,
+) -> Router {
     let mut state = AppState::new(runtime.engine(), keys);
     if let Some(control) = runtime.clock_control() {
+        let control = match clock_dir {
+            Some(dir) => Arc::new(SavedClock::new(control, dir)) as Arc<dyn ClockControl>,
+            None => control,
+        };
         state = state.with_clock(control);
+    }
+    if let Some(admin) = admin_key {
+        state = state.with_admin_key(admin);
     }
     let rt = runtime.clone();
     crm_http::router(state).layer(axum::middleware::from_fn(
@@ -98,6 +197,8 @@ pub struct Server {
     pub runtime: Runtime,
     /// The API keys in use.
     pub keys: LoadedKeys,
+    /// The admin key (moves the manual clock).
+    pub admin: AdminKey,
     /// What `--demo` loaded, if asked.
     pub demo: Option<DemoLoaded>,
     /// The configuration it was started with.
@@ -111,11 +212,25 @@ impl Server {
     /// Open the data directory, load keys (and the demo), bind, and start
     /// serving and working in the background.
     pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
+        prepare_data_dir(&config.data).map_err(|e| ServeError::DataDir(config.data.clone(), e))?;
         let keys = load_keys(config.api_keys.as_deref(), &config.data)?;
-        let runtime = Runtime::open(
-            &config.data,
-            RuntimeClock::new(config.clock, config.start_at),
-        )?;
+        let admin = load_admin_key(config.admin_key.as_deref(), &config.data, &keys.keys)?;
+        let start_at = match config.clock {
+            ClockMode::System => config.start_at,
+            ClockMode::Manual => {
+                let asked = config.start_at.unwrap_or_else(Utc::now);
+                let start = match saved_time(&config.data)? {
+                    Some(saved) if saved > asked => {
+                        tracing::info!(%saved, %asked, "the manual clock resumes where it stopped (it never goes back)");
+                        saved
+                    }
+                    _ => asked,
+                };
+                save_time(&config.data, start)?;
+                Some(start)
+            }
+        };
+        let runtime = Runtime::open(&config.data, RuntimeClock::new(config.clock, start_at))?;
         let demo = if config.demo {
             Some(
                 demo::load(&runtime.engine(), &keys.tenant)
@@ -137,20 +252,21 @@ impl Server {
             source,
         })?;
         let worker = runtime.spawn_worker();
-        let router = app(&runtime, keys.keys.clone());
+        let router = app_with(
+            &runtime,
+            keys.keys.clone(),
+            Some(&admin.key),
+            Some(&config.data),
+        )
+        .layer(RequestBodyTimeoutLayer::new(config.limits.body_timeout));
         let (stop, stopped) = oneshot::channel::<()>();
-        let http = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let http = tokio::spawn(serve(listener, router, config.limits, stopped));
         tracing::info!(%addr, data = %config.data.display(), clock = %config.clock, "serving");
         Ok(Server {
             addr,
             runtime,
             keys,
+            admin,
             demo,
             config,
             worker,
@@ -178,5 +294,90 @@ impl Server {
         };
         self.worker.shutdown().await;
         served
+    }
+}
+
+/// What a connection beyond [`Limits::max_connections`] is told before it is
+/// closed.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: application/json\r\n\
+connection: close\r\n\
+retry-after: 1\r\n\
+content-length: 96\r\n\r\n\
+{\"error\":{\"code\":\"unavailable\",\"message\":\"too many open connections; retry later\",\"details\":[]}}";
+
+/// Accept connections until `stop` fires, serving each with hyper's HTTP/1
+/// server (header-read / idle timeout from `limits`) under a connection
+/// limit; then let open connections finish (idle ones are closed).
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    mut stop: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off a little.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, max = limits.max_connections, "connection limit reached; answered 503");
+                    // Best effort and never blocking: the socket is closed right after.
+                    let _ = stream.try_write(BUSY);
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let conn = http1.serve_connection(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(router.clone()),
+                );
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_busy_answer_is_well_formed() {
+        let text = std::str::from_utf8(BUSY).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(length, body.len());
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["error"]["code"], "unavailable");
     }
 }

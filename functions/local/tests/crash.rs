@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Api, MONDAY_1144_MSK, company};
+use common::{ADMIN_KEY, Api, MONDAY_1144_MSK, company};
 use serde_json::json;
 
 /// The server binary, started on a free port; killed with SIGKILL on drop.
@@ -27,6 +27,7 @@ impl Proc {
             .arg(data)
             .args(["--clock", "manual", "--start-at", MONDAY_1144_MSK])
             .env("CRM_API_KEYS", "acme:key-acme")
+            .env("CRM_ADMIN_KEY", ADMIN_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -181,7 +182,7 @@ async fn kill_9_in_the_middle_of_running_robots_then_each_robot_runs_once() {
         tokio::spawn(async move {
             api.http
                 .post(format!("{}/v1/clock/advance", api.base))
-                .bearer_auth(&api.key)
+                .bearer_auth(&api.admin_key)
                 .json(&json!({"seconds": 7200}))
                 .send()
                 .await
@@ -211,8 +212,14 @@ async fn kill_9_in_the_middle_of_running_robots_then_each_robot_runs_once() {
 
     let server = Proc::start(dir.path());
     let api = Api::new(&server.base, "key-acme");
-    // The restarted clock is back at the start; runs the killed process had
-    // claimed wait for their claim to expire (5 minutes), then run.
+    // The restarted clock resumes at the target of the killed advance (it
+    // never goes back); runs the killed process had claimed wait for their
+    // claim to expire (5 minutes), then run.
+    assert_eq!(
+        api.get("/v1/clock").await["now"],
+        "2026-11-23T10:44:00Z",
+        "resumed at the killed advance's target"
+    );
     api.advance(2 * 3600).await;
     assert_each_ran_once(&api, &items, &robots).await;
     drop(server);

@@ -480,6 +480,7 @@ async fn system_clock_runs_immediate_robots_without_being_asked_and_hides_the_cl
         start_at: None,
         demo: false,
         api_keys: Some(KEYS.into()),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -538,6 +539,7 @@ async fn the_demo_loads_idempotently_and_its_walkthrough_works() {
         start_at: Some(at(MONDAY_1144_MSK)),
         demo: true,
         api_keys: None,
+        ..Default::default()
     };
     let first = crm_automation::Server::start(config.clone()).await.unwrap();
     let loaded = first.demo.clone().unwrap();
@@ -555,11 +557,13 @@ async fn the_demo_loads_idempotently_and_its_walkthrough_works() {
     assert!(!again.automation_created);
     assert_eq!((again.robots, again.triggers), (8, 1));
     assert_eq!(server.keys.key, key, "the generated key is reused");
-    let api = Api::new(&server.base_url(), &key);
+    let admin = server.admin.key.clone();
+    let api = Api::new(&server.base_url(), &key).with_admin_key(&admin);
 
     // The walk-through printed by the banner.
-    let banner = crm_automation::demo::what_to_try(&server.base_url(), &key, true);
+    let banner = crm_automation::demo::what_to_try(&server.base_url(), &key, Some(&admin));
     assert!(banner.contains(&key) && banner.contains("/v1/clock/advance"));
+    assert!(banner.contains(&admin));
     let item = api
         .post(
             "/v1/items",

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::condition::Condition;
 use crate::delay::Delay;
+use crate::error::EngineError;
 use crate::model::{Client, ClientRef, FieldDef, Stage, TaskStatus};
 use crate::workhours::WorkingHours;
 
@@ -249,4 +250,186 @@ pub struct TaskPatch {
     /// Who changed it (recorded in the timeline).
     #[serde(default)]
     pub author_id: Option<String>,
+}
+
+/// Longest client-chosen id (`PUT /v1/pipelines/{id}`, users, departments).
+pub const MAX_ID_LEN: usize = 128;
+/// Longest accepted email address (RFC 5321's path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+/// Longest accepted phone number.
+pub const MAX_PHONE_LEN: usize = 64;
+
+/// A client-chosen id: 1 to [`MAX_ID_LEN`] characters from `A-Z a-z 0-9`
+/// and `-` `_` `.` `:`. Anything else → 400 naming `field`.
+pub fn check_id(field: &str, id: &str) -> Result<(), EngineError> {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(EngineError::bad(
+            field,
+            format!("must be 1 to {MAX_ID_LEN} characters long"),
+        ));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+    {
+        return Err(EngineError::bad(
+            field,
+            format!(
+                "invalid character {c:?}: ids may only contain letters, digits, '-', '_', '.' and ':'"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An email address: no whitespace or control characters, exactly one `@`
+/// with text on both sides, at most [`MAX_EMAIL_LEN`] characters. An empty
+/// string means "none" and is accepted. Otherwise → 422 naming `field`.
+pub fn check_email(field: &str, email: &str) -> Result<(), EngineError> {
+    if email.is_empty() {
+        return Ok(());
+    }
+    let problem = if email.len() > MAX_EMAIL_LEN {
+        Some(format!("must be at most {MAX_EMAIL_LEN} characters long"))
+    } else if email.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        Some("must not contain spaces, line breaks or control characters".to_string())
+    } else {
+        match email.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+            {
+                None
+            }
+            _ => {
+                Some("must be an address with exactly one '@', e.g. buyer@example.com".to_string())
+            }
+        }
+    };
+    match problem {
+        Some(p) => Err(EngineError::invalid(field, p)),
+        None => Ok(()),
+    }
+}
+
+/// A phone number: digits, spaces and `+ - ( )`, with at least one digit,
+/// at most [`MAX_PHONE_LEN`] characters. An empty string means "none" and is
+/// accepted. Otherwise → 422 naming `field`.
+pub fn check_phone(field: &str, phone: &str) -> Result<(), EngineError> {
+    if phone.is_empty() {
+        return Ok(());
+    }
+    if phone.len() > MAX_PHONE_LEN {
+        return Err(EngineError::invalid(
+            field,
+            format!("must be at most {MAX_PHONE_LEN} characters long"),
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')');
+    if !phone.chars().all(allowed) || !phone.chars().any(|c| c.is_ascii_digit()) {
+        return Err(EngineError::invalid(
+            field,
+            "may only contain digits, spaces and '+', '-', '(', ')'",
+        ));
+    }
+    Ok(())
+}
+
+/// Both contacts of an optional client object, fields named under `prefix`.
+fn check_contacts(
+    prefix: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> Result<(), EngineError> {
+    if let Some(email) = email {
+        check_email(&format!("{prefix}email"), email)?;
+    }
+    if let Some(phone) = phone {
+        check_phone(&format!("{prefix}phone"), phone)?;
+    }
+    Ok(())
+}
+
+impl UserBody {
+    /// Checks `email` and `phone` ([`check_email`], [`check_phone`]).
+    pub fn check_contacts(&self) -> Result<(), EngineError> {
+        check_contacts("", self.email.as_deref(), self.phone.as_deref())
+    }
+}
+
+impl NewItem {
+    /// Checks `client.email` and `client.phone`.
+    pub fn check_contacts(&self) -> Result<(), EngineError> {
+        let c = self.client.as_ref();
+        check_contacts(
+            "client.",
+            c.and_then(|c| c.email.as_deref()),
+            c.and_then(|c| c.phone.as_deref()),
+        )
+    }
+}
+
+impl ItemPatch {
+    /// Checks `client.email` and `client.phone`.
+    pub fn check_contacts(&self) -> Result<(), EngineError> {
+        let c = self.client.as_ref();
+        check_contacts(
+            "client.",
+            c.and_then(|c| c.email.as_deref()),
+            c.and_then(|c| c.phone.as_deref()),
+        )
+    }
+}
+
+impl EventBody {
+    /// Checks `client.email` and `client.phone`.
+    pub fn check_contacts(&self) -> Result<(), EngineError> {
+        let c = self.client.as_ref();
+        check_contacts(
+            "client.",
+            c.and_then(|c| c.email.as_deref()),
+            c.and_then(|c| c.phone.as_deref()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod checks {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["deals", "u-anna", "d_sales.1", "ns:id", &"x".repeat(128)] {
+            assert!(check_id("id", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a b", "a/b", "ж", "a\nb", "a%20", &"x".repeat(129)] {
+            assert!(
+                matches!(check_id("id", bad), Err(EngineError::BadRequest { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn emails_and_phones() {
+        for ok in ["", "buyer@acme.test", "A.B+c@x.co"] {
+            assert!(check_email("email", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a",
+            "a@b@c",
+            "@b",
+            "a@",
+            "a b@c",
+            "a@b\r\nX-Forged: 1",
+            "a\u{7}@b",
+        ] {
+            assert!(check_email("email", bad).is_err(), "{bad:?}");
+        }
+        for ok in ["", "+7 (495) 123-45-67", "84951234567", "8-495-123-45-67 "] {
+            assert!(check_phone("phone", ok).is_ok(), "{ok}");
+        }
+        for bad in ["+7 495\n", "call me", "+-()", "123;456", "12.34"] {
+            assert!(check_phone("phone", bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -437,6 +437,26 @@ fn write_value(out: &mut String, v: &Value) {
     }
 }
 
+/// The first string in `value` (depth first, in key order) that holds a
+/// template syntax error, with its path under `prefix` (`settings.text`,
+/// `settings.fields.note`, `settings.items[2]`). Used to name the field of a
+/// syntax error that deserialization only reports as a message.
+pub fn first_syntax_error(value: &Value, prefix: &str) -> Option<(String, TemplateError)> {
+    match value {
+        Value::String(s) if s.contains("{{") => {
+            Template::parse(s).err().map(|e| (prefix.to_string(), e))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| first_syntax_error(v, &format!("{prefix}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| first_syntax_error(v, &format!("{prefix}.{k}"))),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

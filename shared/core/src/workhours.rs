@@ -106,7 +106,8 @@ impl WorkHoursError {
 ///
 /// JSON: `{"days": ["mon", …], "start": "09:00", "end": "18:00"}`; times are
 /// written as `"HH:MM"` (or `"HH:MM:SS"` when they have seconds) and read from
-/// either form.
+/// either form. `"24:00"` is the end of the day (ISO 8601), so `"end":
+/// "24:00"` works until midnight; it is kept as [`END_OF_DAY`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkingHours {
     /// Working days of the week.
@@ -151,21 +152,40 @@ impl WorkingHours {
     }
 }
 
-/// Serde for times as `"HH:MM"` / `"HH:MM:SS"`.
+/// `"24:00"`: the last representable instant of a day (a `NaiveTime` has
+/// no 24:00). A working day that ends at it ends at the next midnight.
+pub const END_OF_DAY: NaiveTime = match NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999) {
+    Some(t) => t,
+    None => panic!("valid time"),
+};
+
+/// Serde for times as `"HH:MM"` / `"HH:MM:SS"` (and `"24:00"`).
 mod hhmm {
     use chrono::{NaiveTime, Timelike};
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
+    use super::END_OF_DAY;
+
     pub fn serialize<S: Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+        if *t == END_OF_DAY {
+            return s.serialize_str("24:00");
+        }
         let fmt = if t.second() == 0 { "%H:%M" } else { "%H:%M:%S" };
         s.collect_str(&t.format(fmt))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
         let s = String::deserialize(d)?;
+        if s == "24:00" || s == "24:00:00" {
+            return Ok(END_OF_DAY);
+        }
         NaiveTime::parse_from_str(&s, "%H:%M")
             .or_else(|_| NaiveTime::parse_from_str(&s, "%H:%M:%S"))
-            .map_err(|_| D::Error::custom(format!("invalid time {s:?}, expected \"HH:MM\"")))
+            .map_err(|_| {
+                D::Error::custom(format!(
+                    "invalid time {s:?}, expected \"HH:MM\" (00:00 to 24:00)"
+                ))
+            })
     }
 }
 
@@ -314,7 +334,10 @@ impl WorkCalendar {
             return None;
         }
         let s = self.resolve(d.and_time(self.hours.start));
-        let e = self.resolve(d.and_time(self.hours.end));
+        let e = match (self.hours.end == END_OF_DAY, d.succ_opt()) {
+            (true, Some(next)) => self.resolve(next.and_time(NaiveTime::MIN)),
+            _ => self.resolve(d.and_time(self.hours.end)),
+        };
         (s <= e).then_some((s, e))
     }
 
@@ -460,6 +483,30 @@ pub(crate) mod tests {
         ] {
             assert!(serde_json::from_str::<WorkingHours>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_working_day_may_end_at_24_00() {
+        let h: WorkingHours =
+            serde_json::from_str(r#"{"days": ["mon","tue"], "start": "20:00", "end": "24:00"}"#)
+                .unwrap();
+        assert_eq!(h.end, END_OF_DAY);
+        assert_eq!(h.validate(), Ok(()));
+        assert_eq!(serde_json::to_value(&h).unwrap()["end"], "24:00");
+        let c = WorkCalendar::new(MSK, h, []);
+        // 2026-11-23 is a Monday.
+        assert!(c.is_inside(local(MSK, 2026, 11, 23, 23, 59)));
+        assert_eq!(
+            c.add_working(local(MSK, 2026, 11, 23, 22, 0), Duration::hours(3)),
+            local(MSK, 2026, 11, 24, 21, 0)
+        );
+        assert_eq!(
+            c.add_working(local(MSK, 2026, 11, 23, 22, 0), Duration::hours(2)),
+            local(MSK, 2026, 11, 24, 0, 0)
+        );
+        let start_at_24: WorkingHours =
+            serde_json::from_str(r#"{"days": ["mon"], "start": "24:00", "end": "18:00"}"#).unwrap();
+        assert!(start_at_24.validate().is_err());
     }
 
     #[test]

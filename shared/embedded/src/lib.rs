@@ -126,10 +126,10 @@ DROP TABLE docs_v1;
 /// Failures of the embedded adapters.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
-    /// The database directory could not be created.
-    #[error("cannot create database directory {path}: {source}")]
+    /// The database directory or file could not be created or secured.
+    #[error("cannot prepare {path}: {source}")]
     Io {
-        /// The directory given to [`Db::open`].
+        /// The directory given to [`Db::open`] or one of its files.
         path: PathBuf,
         /// The underlying failure.
         source: std::io::Error,
@@ -180,12 +180,39 @@ struct Inner {
 impl Db {
     /// Open `<dir>/crm.sqlite`, creating the directory, the file and the schema
     /// as needed.
+    ///
+    /// The files hold client contacts: a new directory is created 0700, the
+    /// database file is created 0600 before SQLite opens it (SQLite gives its
+    /// `-wal` and `-shm` files the same mode), and files of an existing
+    /// database that group or others could read are narrowed to 0600.
     pub fn open(dir: &Path) -> Result<Db, EmbeddedError> {
-        std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| EmbeddedError::Io { path, source }
+        };
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(io(dir))?;
         let path = dir.join(DB_FILE);
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        drop(options.open(&path).map_err(io(&path))?);
+        #[cfg(unix)]
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            use std::os::unix::fs::PermissionsExt;
+            let file = dir.join(format!("{DB_FILE}{suffix}"));
+            if let Ok(meta) = std::fs::metadata(&file)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(path = %file.display(), "database file was readable by other users; narrowed to 0600");
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io(&file))?;
+            }
+        }
         let db = Db::init(Connection::open(&path)?)?;
         tracing::info!(path = %path.display(), "opened embedded database");
         Ok(db)

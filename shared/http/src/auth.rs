@@ -135,9 +135,41 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+/// The one bearer token of the request.
+///
+/// Errors: no `Authorization` header → 401; two or more → 400 naming
+/// `Authorization` (which key would count is ambiguous); not `Bearer <key>` →
+/// 401.
+fn presented_key(parts: &Parts) -> Result<&str, ApiError> {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(ApiError::unauthorized(
+            "missing API key: send 'Authorization: Bearer <key>'",
+        ));
+    };
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "Authorization",
+            "send exactly one Authorization header",
+        ));
+    }
+    value.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+        ApiError::unauthorized("malformed Authorization header: expected 'Bearer <key>'")
+    })
+}
+
+/// Whether `key` is the configured admin key (constant time).
+fn is_admin(state: &AppState, key: &str) -> bool {
+    state
+        .admin
+        .as_deref()
+        .is_some_and(|admin| admin.tenant_for(key).is_some())
+}
+
 /// The tenant of the request's API key. Extracting it answers 401 (in the
 /// common error shape) when the `Authorization: Bearer <key>` header is
-/// missing, malformed or names an unknown key.
+/// missing, malformed or names an unknown key, 400 when the header is sent
+/// twice, and 403 for the admin key (it belongs to no tenant).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant(pub String);
 
@@ -145,17 +177,37 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(AUTHORIZATION) else {
-            return Err(ApiError::unauthorized(
-                "missing API key: send 'Authorization: Bearer <key>'",
-            ));
-        };
-        let key = value.to_str().ok().and_then(bearer_token).ok_or_else(|| {
-            ApiError::unauthorized("malformed Authorization header: expected 'Bearer <key>'")
-        })?;
-        match state.keys.tenant_for(key) {
-            Some(tenant) => Ok(Tenant(tenant.to_string())),
-            None => Err(ApiError::unauthorized("unknown API key")),
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Tenant(tenant) => Ok(Tenant(tenant)),
+            Caller::Admin => Err(ApiError::forbidden(
+                "the admin key only moves the clock; use a tenant's API key",
+            )),
+        }
+    }
+}
+
+/// Who is calling: a tenant (its API key) or the operator (the admin key,
+/// which may move the manual clock of the local server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A tenant's API key.
+    Tenant(String),
+    /// The admin key.
+    Admin,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = presented_key(parts)?;
+        // Both lookups always run, so timing does not tell which kind matched.
+        let tenant = state.keys.tenant_for(key);
+        let admin = is_admin(state, key);
+        match (tenant, admin) {
+            (Some(tenant), _) => Ok(Caller::Tenant(tenant.to_string())),
+            (None, true) => Ok(Caller::Admin),
+            (None, false) => Err(ApiError::unauthorized("unknown API key")),
         }
     }
 }

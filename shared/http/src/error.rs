@@ -27,7 +27,7 @@ pub struct ErrorDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ErrorObject {
     /// Stable machine-readable code: `bad_request`, `unauthorized`,
-    /// `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`,
+    /// `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`, `request_timeout`,
     /// `unsupported_media_type`, `unprocessable`, `internal`, `unavailable`.
     pub code: String,
     /// Human-readable summary.
@@ -99,6 +99,11 @@ impl ApiError {
     /// 401 `unauthorized`.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403 `forbidden`: the key is valid but may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     /// 404 `not_found` with a message.

@@ -35,9 +35,13 @@ where
         if !has_json_content_type(req.headers()) {
             return Err(unsupported_media_type());
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| json_rejection(e.into()))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if is_timeout(&e) {
+                request_timeout()
+            } else {
+                json_rejection(e.into())
+            }
+        })?;
         // Every body of this API is an object; serde would otherwise accept
         // an array as a struct, field by field.
         if let Some(&first) = bytes.iter().find(|b| !b.is_ascii_whitespace())
@@ -134,7 +138,30 @@ fn unsupported_media_type() -> ApiError {
     .with_detail("Content-Type", "must be application/json")
 }
 
-fn payload_too_large() -> ApiError {
+/// Whether reading the body failed because it did not arrive in time (the
+/// local server's body timeout, `tower_http::timeout::RequestBodyTimeoutLayer`).
+fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// 408: the body did not arrive in time.
+pub(crate) fn request_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the request body did not arrive in time (does Content-Length match the body sent?)",
+    )
+}
+
+/// 413: the body is (or is announced to be) over the limit.
+pub(crate) fn payload_too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
@@ -253,46 +280,123 @@ pub fn required_param(value: Option<String>, name: &str) -> Result<String, ApiEr
     }
 }
 
-/// The optional `If-Match: <version>` header of item writes.
+/// The optional `If-Match` header of item writes, read as RFC 9110 §13.1.1
+/// says, with the item's version as its entity tag (`ETag: "3"`).
 ///
-/// Accepted forms: `3`, `"3"`, `W/"3"` (surrounding whitespace ignored).
-/// Anything else — including `*`, lists and several headers — → 400 naming
-/// `If-Match`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IfMatch(pub Option<u64>);
+/// - `*` matches any current version (the item must exist);
+/// - `"3"` (and, for older clients, a bare `3`) matches version 3;
+/// - a weak tag `W/"3"` never matches (If-Match uses the strong comparison);
+/// - a list (`"3", "4"`, or several headers) matches if any member does.
+///
+/// A member that is none of these → 400 naming `If-Match`. A header that
+/// cannot match the current version → 409 (API.md's failed precondition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No header: no precondition.
+    Absent,
+    /// `*`: any current version.
+    Any,
+    /// The strong tags listed (empty when only weak tags were sent).
+    Versions(Vec<u64>),
+}
+
+impl IfMatch {
+    /// The version to require of the write, given the item's current
+    /// version (read only when the list has several members): `None` when
+    /// any version will do. A header that cannot match answers 409 here.
+    pub fn expected(&self, current: impl FnOnce() -> Option<u64>) -> Result<Option<u64>, ApiError> {
+        match self {
+            IfMatch::Absent | IfMatch::Any => Ok(None),
+            IfMatch::Versions(versions) => match versions.as_slice() {
+                [] => Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "If-Match: a weak entity tag (W/\"…\") never matches; send the version as a strong tag, e.g. If-Match: \"3\"",
+                )),
+                [one] => Ok(Some(*one)),
+                many => {
+                    let now = current();
+                    Ok(Some(
+                        many.iter()
+                            .copied()
+                            .find(|v| Some(*v) == now)
+                            .unwrap_or(many[0]),
+                    ))
+                }
+            },
+        }
+    }
+
+    /// Several strong tags were listed (the current version is needed to
+    /// pick the one that matches).
+    pub fn is_list(&self) -> bool {
+        matches!(self, IfMatch::Versions(v) if v.len() > 1)
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let mut values = parts.headers.get_all(IF_MATCH).iter();
-        let Some(value) = values.next() else {
-            return Ok(IfMatch(None));
-        };
+        let values = parts.headers.get_all(IF_MATCH);
+        if values.iter().next().is_none() {
+            return Ok(IfMatch::Absent);
+        }
         let invalid = || {
             ApiError::bad_request(
                 "If-Match",
-                "expected the item version as a number, e.g. If-Match: \"3\"",
+                "expected `*` or the item version as an entity tag, e.g. If-Match: \"3\"",
             )
         };
-        if values.next().is_some() {
-            return Err(invalid());
+        let mut members = Vec::new();
+        for value in values {
+            let text = value.to_str().map_err(|_| invalid())?;
+            for member in text.split(',') {
+                members.push(member.trim().to_string());
+            }
         }
-        let text = value.to_str().map_err(|_| invalid())?;
-        parse_version(text)
-            .map(|v| IfMatch(Some(v)))
-            .ok_or_else(invalid)
+        if members.iter().any(|m| m == "*") {
+            return if members.len() == 1 {
+                Ok(IfMatch::Any)
+            } else {
+                Err(invalid())
+            };
+        }
+        let mut versions = Vec::new();
+        for member in &members {
+            match parse_tag(member).ok_or_else(invalid)? {
+                Tag::Strong(v) => versions.push(v),
+                Tag::Weak => {}
+            }
+        }
+        Ok(IfMatch::Versions(versions))
     }
 }
 
-/// Parses `3`, `"3"` or `W/"3"`.
-fn parse_version(text: &str) -> Option<u64> {
+/// One entity tag of an If-Match list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    /// `"3"` or `3`.
+    Strong(u64),
+    /// `W/"3"`: well-formed, never matches.
+    Weak,
+}
+
+/// Parses `"3"`, `3` or `W/"3"`.
+fn parse_tag(text: &str) -> Option<Tag> {
     let text = text.trim();
-    let text = text.strip_prefix("W/").unwrap_or(text);
-    let text = match text.strip_prefix('"') {
+    if let Some(weak) = text.strip_prefix("W/") {
+        let inner = weak.strip_prefix('"')?.strip_suffix('"')?;
+        return parse_number(inner).map(|_| Tag::Weak);
+    }
+    let inner = match text.strip_prefix('"') {
         Some(rest) => rest.strip_suffix('"')?,
         None => text,
     };
+    parse_number(inner).map(Tag::Strong)
+}
+
+fn parse_number(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -320,11 +424,10 @@ mod tests {
     }
 
     #[test]
-    fn versions() {
-        assert_eq!(parse_version("3"), Some(3));
-        assert_eq!(parse_version(" \"3\" "), Some(3));
-        assert_eq!(parse_version("W/\"3\""), Some(3));
-        assert_eq!(parse_version("W/3"), Some(3));
+    fn entity_tags() {
+        assert_eq!(parse_tag("3"), Some(Tag::Strong(3)));
+        assert_eq!(parse_tag(" \"3\" "), Some(Tag::Strong(3)));
+        assert_eq!(parse_tag("W/\"3\""), Some(Tag::Weak));
         for bad in [
             "",
             "\"\"",
@@ -332,15 +435,30 @@ mod tests {
             "abc",
             "-1",
             "+1",
-            "3,4",
             "\"3",
             "3\"",
             "1.0",
             "W/",
+            "W/3",
             "99999999999999999999",
         ] {
-            assert_eq!(parse_version(bad), None, "{bad:?}");
+            assert_eq!(parse_tag(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn lists_match_when_a_member_does() {
+        let list = IfMatch::Versions(vec![2, 5]);
+        assert_eq!(list.expected(|| Some(5)).unwrap(), Some(5));
+        assert_eq!(list.expected(|| Some(7)).unwrap(), Some(2));
+        assert_eq!(IfMatch::Any.expected(|| None).unwrap(), None);
+        assert_eq!(
+            IfMatch::Versions(vec![])
+                .expected(|| Some(1))
+                .unwrap_err()
+                .status(),
+            StatusCode::CONFLICT
+        );
     }
 
     #[test]

@@ -8,12 +8,14 @@
 
 #![warn(missing_docs)]
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt as _;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
 pub mod auth;
@@ -110,8 +112,43 @@ pub fn router(state: AppState) -> Router {
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(reject_oversized_body))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// How long a request announced over the limit is drained before its 413.
+const DRAIN_WINDOW: Duration = Duration::from_secs(1);
+/// How much of such a request is drained at most.
+const DRAIN_MAX_BYTES: usize = 4 * MAX_BODY_BYTES;
+
+/// A request whose `Content-Length` announces more than [`MAX_BODY_BYTES`]
+/// is answered 413 without being handled, within [`DRAIN_WINDOW`]: a client
+/// that announces a large body and then sends less must not hold the request
+/// open until a timeout. What arrives meanwhile (up to [`DRAIN_MAX_BYTES`]) is
+/// read and dropped, so that the connection is not reset under a client
+/// that is still sending before it has read the answer.
+async fn reject_oversized_body(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_none_or(|n| n <= MAX_BODY_BYTES as u64) {
+        return next.run(request).await;
+    }
+    let mut body = request.into_body();
+    let _ = tokio::time::timeout(DRAIN_WINDOW, async {
+        let mut seen = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
+    extract::payload_too_large().into_response()
 }
 
 /// One debug line per request: method, route template, status, duration.

@@ -118,6 +118,19 @@ impl Modify for CommonResponses {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "admin",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operator's admin key (`CRM_ADMIN_KEY`, or generated into the \
+                         local server's data directory): `Authorization: Bearer <admin key>`. \
+                         It moves the manual clock and belongs to no tenant.",
+                    ))
+                    .build(),
+            ),
+        );
         for item in openapi.paths.paths.values_mut() {
             for op in [
                 &mut item.get,
@@ -152,11 +165,26 @@ fn add_common(op: &mut Operation) {
             "400",
             "Malformed JSON, a wrong type, or a missing or unknown field (`details` names it)",
         );
-        add("413", "The body exceeds 256 KiB");
+        add(
+            "413",
+            "The body exceeds 256 KiB (also when `Content-Length` only claims so)",
+        );
+        add(
+            "408",
+            "The body did not arrive in time (e.g. `Content-Length` claims more than is sent)",
+        );
         add("415", "`Content-Type` is not `application/json`");
     }
     if secured {
+        add(
+            "400",
+            "Two `Authorization` headers (`details` names `Authorization`)",
+        );
         add("401", "Missing or unknown API key");
+        add(
+            "403",
+            "The admin key: it belongs to no tenant and only moves the manual clock",
+        );
         add("500", "Internal error");
         add("503", "A backend is unavailable; retry later");
     }
@@ -193,7 +221,12 @@ mod tests {
                 }
                 secured += 1;
                 assert!(op["responses"].get("401").is_some(), "{method} {path}");
-                assert_eq!(op["security"][0]["bearer"], serde_json::json!([]));
+                let scheme = if path == "/v1/clock/advance" {
+                    "admin"
+                } else {
+                    "bearer"
+                };
+                assert_eq!(op["security"][0][scheme], serde_json::json!([]));
             }
         }
         assert!(secured > 30);

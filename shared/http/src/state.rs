@@ -8,6 +8,9 @@ use crm_core::Engine;
 
 use crate::auth::ApiKeys;
 
+/// The pseudo-tenant name under which the admin key is kept (never a tenant).
+const ADMIN: &str = "_admin";
+
 /// Control over a manual clock (the local server started with one).
 ///
 /// `advance` moves the clock and runs everything that is due by the new
@@ -33,6 +36,8 @@ pub struct AppState {
     /// The manual clock, if the server runs on one; `None` makes the clock
     /// endpoints answer 404.
     pub clock: Option<Arc<dyn ClockControl>>,
+    /// The admin key (the only key that may move the manual clock), if any.
+    pub admin: Option<Arc<ApiKeys>>,
 }
 
 impl AppState {
@@ -42,12 +47,20 @@ impl AppState {
             engine,
             keys: Arc::new(keys),
             clock: None,
+            admin: None,
         }
     }
 
     /// The same state with the clock endpoints enabled.
     pub fn with_clock(mut self, clock: Arc<dyn ClockControl>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// The same state with an admin key: `POST /v1/clock/advance` needs it
+    /// (without one, nobody may move the clock). An empty key matches nothing.
+    pub fn with_admin_key(mut self, key: impl Into<String>) -> Self {
+        self.admin = Some(Arc::new(ApiKeys::single(ADMIN, key)));
         self
     }
 }

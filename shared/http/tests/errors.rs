@@ -364,11 +364,47 @@ async fn a_stale_if_match_is_409() {
     assert_eq!(now.body["title"], "First");
     assert_eq!(now.body["version"], 2);
 
+    // RFC 9110: a weak tag never matches If-Match, even the current version.
     let r = h
         .patch(KEY_A, &path, json!({"title": "Second"}), Some("W/\"2\""))
         .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.error_code(), "conflict");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("weak")
+    );
+    assert_eq!(h.get(KEY_A, &path).await.body["title"], "First");
+
+    // `*` matches whatever version the item has.
+    let r = h
+        .patch(KEY_A, &path, json!({"title": "Second"}), Some("*"))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["title"], "Second");
+    assert_eq!(r.body["version"], 3);
+
+    // A list matches when one of its members does.
+    let r = h
+        .patch(
+            KEY_A,
+            &path,
+            json!({"title": "Third"}),
+            Some("\"1\", W/\"3\", \"3\""),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = h
+        .patch(
+            KEY_A,
+            &path,
+            json!({"title": "Fourth"}),
+            Some("\"1\", \"2\""),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
 }
 
 #[tokio::test]
@@ -377,7 +413,7 @@ async fn a_malformed_if_match_is_400_naming_it() {
     h.seed(KEY_A).await;
     let item = h.create_item(KEY_A).await;
     let path = format!("/v1/items/{}", item["id"].as_str().unwrap());
-    for value in ["abc", "*", "\"1", "1, 2", "-1"] {
+    for value in ["abc", "\"1", "-1", "W/1", "*, \"1\"", "1;2"] {
         let r = h
             .patch(KEY_A, &path, json!({"title": "x"}), Some(value))
             .await;
@@ -467,42 +503,101 @@ async fn clock_endpoints_with_a_manual_clock() {
     assert_eq!(r.body, json!({"now": "2026-03-02T09:00:00Z"}));
 
     let r = h
-        .post(KEY_A, "/v1/clock/advance", json!({"seconds": 3600}))
+        .post(ADMIN_KEY, "/v1/clock/advance", json!({"seconds": 3600}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body, json!({"now": "2026-03-02T10:00:00Z"}));
 
     let r = h
-        .post(KEY_B, "/v1/clock/advance", json!({"seconds": 0}))
+        .post(ADMIN_KEY, "/v1/clock/advance", json!({"seconds": 0}))
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body, json!({"now": "2026-03-02T10:00:00Z"}));
 
     let r = h
-        .post(KEY_A, "/v1/clock/advance", json!({"seconds": -1}))
+        .post(ADMIN_KEY, "/v1/clock/advance", json!({"seconds": -1}))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.fields(), ["seconds"]);
 
     let r = h
-        .post(KEY_A, "/v1/clock/advance", json!({"seconds": i64::MAX}))
+        .post(ADMIN_KEY, "/v1/clock/advance", json!({"seconds": i64::MAX}))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.fields(), ["seconds"]);
 
     let r = h
-        .post(KEY_A, "/v1/clock/advance", json!({"seconds": "soon"}))
+        .post(ADMIN_KEY, "/v1/clock/advance", json!({"seconds": "soon"}))
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.fields(), ["seconds"]);
 
-    let r = h.post(KEY_A, "/v1/clock/advance", json!({})).await;
+    let r = h.post(ADMIN_KEY, "/v1/clock/advance", json!({})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.fields(), ["seconds"]);
 
     // The rejected advances did not move the clock.
     let r = h.get(KEY_A, "/v1/clock").await;
     assert_eq!(r.body, json!({"now": "2026-03-02T10:00:00Z"}));
+}
+
+#[tokio::test]
+async fn only_the_admin_key_moves_the_clock_and_tenants_may_read_it() {
+    let h = harness_with_clock();
+    // Every tenant's robots run when the clock moves: a tenant key may not.
+    for key in [KEY_A, KEY_B] {
+        let r = h
+            .post(key, "/v1/clock/advance", json!({"seconds": 86400}))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        assert_eq!(r.error_code(), "forbidden");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("admin key")
+        );
+    }
+    let r = h
+        .post("no-such-key", "/v1/clock/advance", json!({"seconds": 1}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    // Reading stays open to tenants (and to the admin key); nothing moved.
+    for key in [KEY_A, ADMIN_KEY] {
+        let r = h.get(key, "/v1/clock").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body, json!({"now": "2026-03-02T09:00:00Z"}));
+    }
+    let r = h
+        .post(ADMIN_KEY, "/v1/clock/advance", json!({"seconds": 60}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body, json!({"now": "2026-03-02T09:01:00Z"}));
+    // The admin key belongs to no tenant.
+    let r = h.get(ADMIN_KEY, "/v1/feed").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_400_naming_the_header() {
+    let h = harness();
+    for (first, second) in [
+        ("Bearer key-a", "Bearer key-b"),
+        ("Bearer key-a", "Bearer key-a"),
+    ] {
+        let r = h
+            .call_with(
+                Method::GET,
+                "/v1/feed",
+                None,
+                None,
+                &[("authorization", first), ("authorization", second)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert_eq!(r.error_code(), "bad_request");
+        assert_eq!(r.fields(), ["Authorization"]);
+    }
 }
 
 #[tokio::test]
@@ -524,4 +619,145 @@ async fn a_store_outage_is_503_without_internals() {
         .call_with(Method::GET, "/v1/health", None, None, &[])
         .await;
     assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_placeholder_syntax_error_is_422_naming_the_setting() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    for text in [
+        "Hello {{title",
+        "Hello {{}}",
+        "Hello {{ti tle}}",
+        "{{a..b}}",
+    ] {
+        let mut body = robot();
+        body["settings"]["text"] = json!(text);
+        let r = h.post(KEY_A, "/v1/pipelines/sales/robots", body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{text}: {}",
+            r.body
+        );
+        assert_eq!(r.error_code(), "unprocessable");
+        assert_eq!(r.fields(), ["settings.text"], "{text}");
+    }
+    // A wrong type is still a 400.
+    let mut body = robot();
+    body["settings"]["text"] = json!(5);
+    let r = h.post(KEY_A, "/v1/pipelines/sales/robots", body).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+}
+
+#[tokio::test]
+async fn client_chosen_ids_have_a_charset_and_a_length() {
+    let h = harness();
+    let long = "p".repeat(129);
+    for (path, body) in [
+        ("/v1/pipelines/a%20b".to_string(), pipeline()),
+        ("/v1/pipelines/%D0%B6".to_string(), pipeline()),
+        (format!("/v1/pipelines/{long}"), pipeline()),
+        ("/v1/departments/d%0Ax".to_string(), json!({"name": "D"})),
+        ("/v1/users/u%2Fx".to_string(), json!({"name": "U"})),
+        ("/v1/users/u%3Cscript%3E".to_string(), json!({"name": "U"})),
+    ] {
+        let r = h.put(KEY_A, &path, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+        assert_eq!(r.fields(), ["id"], "{path}");
+    }
+    // The documented charset, at the longest length, is accepted.
+    let ok = format!("ns:{}", "p._-".repeat(31));
+    assert_eq!(ok.len(), 127);
+    let r = h
+        .put(
+            KEY_A,
+            &format!("/v1/departments/{ok}x"),
+            json!({"name": "D"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
+async fn emails_and_phones_are_validated_naming_the_field() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let cases = [
+        (
+            json!({"email": "buyer@acme.test\r\nX-Forged: yes"}),
+            "client.email",
+        ),
+        (json!({"email": "buyer"}), "client.email"),
+        (json!({"email": "a@b@c"}), "client.email"),
+        (json!({"phone": "+7 495\n123"}), "client.phone"),
+        (json!({"phone": "call me"}), "client.phone"),
+    ];
+    for (client, field) in &cases {
+        let mut body = item();
+        body["client"] = client.clone();
+        let r = h.post(KEY_A, "/v1/items", body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{client}: {}",
+            r.body
+        );
+        assert_eq!(r.fields(), [*field], "{client}");
+    }
+    let item = h.create_item(KEY_A).await;
+    let path = format!("/v1/items/{}", item["id"].as_str().unwrap());
+    let r = h
+        .patch(KEY_A, &path, json!({"client": {"email": "x@y\n"}}), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.fields(), ["client.email"]);
+    let r = h
+        .post(
+            KEY_A,
+            "/v1/events",
+            json!({"type": "incoming_call", "client": {"phone": "1\r\n2"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.fields(), ["client.phone"]);
+    for (user, field) in [
+        (json!({"name": "U", "email": "u@x.test\n"}), "email"),
+        (json!({"name": "U", "phone": "+1 <555>"}), "phone"),
+    ] {
+        let r = h.put(KEY_A, "/v1/users/u-new", user.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{user}: {}",
+            r.body
+        );
+        assert_eq!(r.fields(), [field], "{user}");
+    }
+    // The forms in use stay valid.
+    let r = h
+        .put(
+            KEY_A,
+            "/v1/users/u-new",
+            json!({"name": "U", "email": "u@x.test", "phone": "+7 (495) 123-45-67"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_working_day_may_end_at_24_00() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let r = h
+        .put(
+            KEY_A,
+            "/v1/users/u-night",
+            json!({"name": "Night", "time_zone": "Europe/Moscow",
+                "working_hours": {"days": ["mon", "tue"], "start": "18:00", "end": "24:00"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = h.get(KEY_A, "/v1/users/u-night").await;
+    assert_eq!(r.body["working_hours"]["end"], "24:00", "{}", r.body);
 }

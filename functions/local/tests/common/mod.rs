@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 pub use crm_core::testing::{MONDAY_1144_MSK, at};
 /// Two tenants, as `CRM_API_KEYS` would give them.
 pub const KEYS: &str = "acme:key-acme,globex:key-globex";
+/// The admin key (`CRM_ADMIN_KEY`): the only key that moves the clock.
+pub const ADMIN_KEY: &str = "key-admin";
 
 /// A server on `dir` with a manual clock at `start`.
 pub async fn server_on(dir: &Path, start: &str) -> Server {
@@ -23,6 +25,8 @@ pub async fn server_on(dir: &Path, start: &str) -> Server {
         start_at: Some(at(start)),
         demo: false,
         api_keys: Some(KEYS.into()),
+        admin_key: Some(ADMIN_KEY.into()),
+        ..ServeConfig::default()
     })
     .await
     .expect("server starts")
@@ -33,6 +37,8 @@ pub async fn server_on(dir: &Path, start: &str) -> Server {
 pub struct Api {
     pub base: String,
     pub key: String,
+    /// The key `advance` uses.
+    pub admin_key: String,
     pub http: reqwest::Client,
 }
 
@@ -41,8 +47,15 @@ impl Api {
         Api {
             base: base.to_string(),
             key: key.to_string(),
+            admin_key: ADMIN_KEY.to_string(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// The same client moving the clock with another admin key.
+    pub fn with_admin_key(mut self, admin_key: &str) -> Api {
+        self.admin_key = admin_key.to_string();
+        self
     }
 
     /// Any request; returns the status and the JSON body (Null when empty).
@@ -101,9 +114,13 @@ impl Api {
         self.expect(Method::PATCH, path, Some(body), 200).await
     }
 
-    /// `POST /v1/clock/advance`; returns the new time.
+    /// `POST /v1/clock/advance` with the admin key; returns the new time.
     pub async fn advance(&self, seconds: i64) -> String {
-        let v = self
+        let admin = Api {
+            key: self.admin_key.clone(),
+            ..self.clone()
+        };
+        let v = admin
             .expect(
                 Method::POST,
                 "/v1/clock/advance",

@@ -54,8 +54,19 @@ fn typed<T: DeserializeOwned>(
         ));
     }
     let settings = settings.unwrap_or_else(|| Value::Object(Default::default()));
-    serde_json::from_value(serde_json::json!({"type": type_name, "settings": settings}))
-        .map_err(|e| EngineError::bad("settings", e.to_string()))
+    serde_json::from_value(serde_json::json!({"type": type_name, "settings": &settings})).map_err(
+        |e| {
+            // A placeholder syntax error is a 422 naming its setting (API.md),
+            // not a wrong type.
+            let message = e.to_string();
+            match crate::template::first_syntax_error(&settings, "settings") {
+                Some((field, err)) if message.contains(&err.to_string()) => {
+                    EngineError::invalid(field, err.to_string())
+                }
+                _ => EngineError::bad("settings", message),
+            }
+        },
+    )
 }
 
 impl Automation for Robot {

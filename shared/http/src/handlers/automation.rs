@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use crm_core::api::{CopyBody, PipelineBody, RobotBody, TriggerBody};
+use crm_core::api::{CopyBody, PipelineBody, RobotBody, TriggerBody, check_id};
 use crm_core::model::Pipeline;
 use crm_core::robots::Robot;
 use crm_core::store::Record;
@@ -24,7 +24,7 @@ use crate::views::{RobotList, TriggerList};
     put,
     path = "/v1/pipelines/{id}",
     tag = "pipelines",
-    params(("id" = String, Path, description = "Pipeline id, chosen by the client")),
+    params(("id" = String, Path, description = "Pipeline id, chosen by the client: 1 to 128 of `A-Z a-z 0-9 - _ . :` (otherwise 400 naming `id`)")),
     request_body(
         content = Object,
         content_type = "application/json",
@@ -50,6 +50,7 @@ pub async fn put_pipeline(
     Path(id): Path<String>,
     Json(body): Json<PipelineBody>,
 ) -> Result<Json<Pipeline>, ApiError> {
+    check_id("id", &id)?;
     Ok(Json(state.engine.put_pipeline(&tenant, &id, body).await?))
 }
 
@@ -272,7 +273,7 @@ automation_handlers! {
         "after_previous": false,
         "settings": {"text": "{{responsible.name}} did not move {{title}} ({{amount}})"}
     },
-    unprocessable = "Unknown stage, type, setting, user, placeholder or robot output, or a template with more than 1,000 placeholders or over 64 KiB",
+    unprocessable = "Unknown stage, type, setting, user, placeholder or robot output, a placeholder syntax error (`{{title`), or a template with more than 1,000 placeholders or over 64 KiB; `details` names the setting",
     delete_unprocessable = "Another robot depends on this one's outputs",
     words = ("Robot", "robot", "No such pipeline or robot")
 }
@@ -294,7 +295,7 @@ automation_handlers! {
         "settings": {"status": "completed",
             "task_filter": {"field": "title", "op": "contains", "value": "design project"}}
     },
-    unprocessable = "Unknown stage, type, setting or user",
+    unprocessable = "Unknown stage, type, setting or user, or a placeholder syntax error in a setting",
     delete_unprocessable = "Not used for triggers",
     words = ("Trigger", "trigger", "No such pipeline or trigger")
 }

@@ -1,7 +1,7 @@
 //! Departments and users.
 
 use axum::extract::State;
-use crm_core::api::{DepartmentBody, DirectoryBody, UserBody};
+use crm_core::api::{DepartmentBody, DirectoryBody, UserBody, check_id};
 use crm_core::engine::Directory;
 use crm_core::model::{Department, User};
 
@@ -15,7 +15,7 @@ use crate::state::AppState;
     put,
     path = "/v1/departments/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "Department id, chosen by the client")),
+    params(("id" = String, Path, description = "Department id, chosen by the client: 1 to 128 of `A-Z a-z 0-9 - _ . :` (otherwise 400 naming `id`)")),
     request_body(
         content = Object,
         content_type = "application/json",
@@ -34,6 +34,7 @@ pub async fn put_department(
     Path(id): Path<String>,
     Json(body): Json<DepartmentBody>,
 ) -> Result<Json<Department>, ApiError> {
+    check_id("id", &id)?;
     Ok(Json(state.engine.put_department(&tenant, &id, body).await?))
 }
 
@@ -62,7 +63,7 @@ pub async fn get_department(
     put,
     path = "/v1/users/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "User id, chosen by the client")),
+    params(("id" = String, Path, description = "User id, chosen by the client: 1 to 128 of `A-Z a-z 0-9 - _ . :` (otherwise 400 naming `id`)")),
     request_body(
         content = Object,
         content_type = "application/json",
@@ -76,7 +77,7 @@ pub async fn get_department(
     ),
     responses(
         (status = 200, description = "The stored user", body = Object),
-        (status = 422, description = "Unknown department or time zone, invalid working hours", body = ErrorBody),
+        (status = 422, description = "Unknown department or time zone, invalid working hours (`end` may be `24:00`), or an invalid `email` (one `@`, no spaces or control characters) or `phone` (digits, spaces, `+-()`)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -86,6 +87,8 @@ pub async fn put_user(
     Path(id): Path<String>,
     Json(body): Json<UserBody>,
 ) -> Result<Json<User>, ApiError> {
+    check_id("id", &id)?;
+    body.check_contacts()?;
     Ok(Json(state.engine.put_user(&tenant, &id, body).await?))
 }
 

@@ -22,6 +22,21 @@ fn with_etag(mut response: Response, item_version: u64) -> Response {
     response
 }
 
+/// The version an item write must find, from its `If-Match` header.
+async fn expected_version(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    if_match: &IfMatch,
+) -> Result<Option<u64>, ApiError> {
+    let current = if if_match.is_list() {
+        Some(state.engine.get_item(tenant, id).await?.version)
+    } else {
+        None
+    };
+    if_match.expected(|| current)
+}
+
 /// Create an item (deal, lead, …) in a pipeline.
 #[utoipa::path(
     post,
@@ -44,7 +59,7 @@ fn with_etag(mut response: Response, item_version: u64) -> Response {
                 ("Location" = String, description = "URL of the item"),
                 ("ETag" = String, description = "The item's version, quoted"),
             )),
-        (status = 422, description = "Unknown pipeline, stage, user or field, a field of the wrong type, a field value over 16 KiB, or an item over 256 KiB", body = ErrorBody),
+        (status = 422, description = "Unknown pipeline, stage, user or field, a field of the wrong type, a field value over 16 KiB, an item over 256 KiB, or an invalid `client.email` (one `@`, no spaces or control characters) or `client.phone` (digits, spaces, `+-()`)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -53,6 +68,7 @@ pub async fn create_item(
     Tenant(tenant): Tenant,
     Json(body): Json<NewItem>,
 ) -> Result<Response, ApiError> {
+    body.check_contacts()?;
     let item = state.engine.create_item(&tenant, body).await?;
     let location = format!("/v1/items/{}", segment(&item.id));
     let version = item.version;
@@ -91,7 +107,7 @@ pub async fn get_item(
     params(
         ("id" = String, Path, description = "Item id"),
         ("If-Match" = Option<String>, Header,
-            description = "Expected version: `3`, `\"3\"` or `W/\"3\"`; a stale version → 409"),
+            description = "RFC 9110: `\"3\"` (or `3`) requires version 3, `*` any version, a list any of its members; a weak tag `W/\"3\"` never matches; no match → 409"),
     ),
     request_body(
         content = Object,
@@ -104,8 +120,8 @@ pub async fn get_item(
             headers(("ETag" = String, description = "The item's new version, quoted"))),
         (status = 400, description = "Malformed body or If-Match header", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
-        (status = 409, description = "Stale If-Match version or a concurrent change", body = ErrorBody),
-        (status = 422, description = "Unknown stage, user or field, a field value over 16 KiB, or an item over 256 KiB", body = ErrorBody),
+        (status = 409, description = "If-Match does not match the current version (stale, or only weak tags), or a concurrent change", body = ErrorBody),
+        (status = 422, description = "Unknown stage, user or field, a field value over 16 KiB, an item over 256 KiB, or an invalid `client.email` / `client.phone`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -113,9 +129,11 @@ pub async fn patch_item(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-    IfMatch(if_match): IfMatch,
+    if_match: IfMatch,
     Json(patch): Json<ItemPatch>,
 ) -> Result<Response, ApiError> {
+    patch.check_contacts()?;
+    let if_match = expected_version(&state, &tenant, &id, &if_match).await?;
     let item = state
         .engine
         .patch_item(&tenant, &id, patch, if_match)
@@ -132,13 +150,13 @@ pub async fn patch_item(
     params(
         ("id" = String, Path, description = "Item id"),
         ("If-Match" = Option<String>, Header,
-            description = "Expected version: `3`, `\"3\"` or `W/\"3\"`; a stale version → 409"),
+            description = "RFC 9110: `\"3\"` (or `3`) requires version 3, `*` any version, a list any of its members; a weak tag `W/\"3\"` never matches; no match → 409"),
     ),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Malformed If-Match header", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
-        (status = 409, description = "Stale If-Match version or a concurrent change", body = ErrorBody),
+        (status = 409, description = "If-Match does not match the current version (stale, or only weak tags), or a concurrent change", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -146,8 +164,9 @@ pub async fn delete_item(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-    IfMatch(if_match): IfMatch,
+    if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
+    let if_match = expected_version(&state, &tenant, &id, &if_match).await?;
     state.engine.delete_item(&tenant, &id, if_match).await?;
     Ok(StatusCode::NO_CONTENT)
 }

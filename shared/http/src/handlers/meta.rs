@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, StatusCode, Uri};
 
-use crate::auth::Tenant;
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::state::{AppState, ClockControl};
@@ -66,19 +66,21 @@ fn clock_of(state: &AppState) -> Result<&dyn ClockControl, ApiError> {
 }
 
 /// The manual clock's time (local server started with a manual clock only).
+/// Any tenant's key or the admin key may read it.
 #[utoipa::path(
     get,
     path = "/v1/clock",
     tag = "clock",
     responses(
         (status = 200, description = "`{\"now\"}`", body = ClockNow),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
         (status = 404, description = "The server runs on the system clock", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn get_clock(
     State(state): State<AppState>,
-    Tenant(_tenant): Tenant,
+    _caller: Caller,
 ) -> Result<Json<ClockNow>, ApiError> {
     let clock = clock_of(&state)?;
     Ok(Json(ClockNow { now: clock.now() }))
@@ -86,6 +88,10 @@ pub async fn get_clock(
 
 /// Move the manual clock forward and run everything due by the new time
 /// before answering (`seconds: 0` only runs what is already due).
+///
+/// Needs the admin key (`CRM_ADMIN_KEY`, or the one generated into the data
+/// directory): the clock is shared by every tenant, so a tenant's key gets
+/// 403. The clock never goes back, also not across a restart of the server.
 #[utoipa::path(
     post,
     path = "/v1/clock/advance",
@@ -94,18 +100,27 @@ pub async fn get_clock(
         example = json!({"seconds": 86400})),
     responses(
         (status = 200, description = "`{\"now\"}` after everything due has run", body = ClockNow),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "A tenant's key: only the admin key moves the clock", body = ErrorBody),
         (status = 404, description = "The server runs on the system clock", body = ErrorBody),
         (status = 422, description = "`seconds` negative or too large", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("admin" = []))
 )]
 pub async fn advance_clock(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    caller: Caller,
     body: Result<Json<AdvanceBody>, ApiError>,
 ) -> Result<Json<ClockNow>, ApiError> {
     // 404 first: without a manual clock the body does not matter.
     let clock = clock_of(&state)?;
+    if let Caller::Tenant(tenant) = caller {
+        tracing::debug!(%tenant, "clock advance refused to a tenant key");
+        return Err(ApiError::forbidden(
+            "only the admin key moves the clock (it is shared by every tenant); \
+             use CRM_ADMIN_KEY or the key in the data directory's admin-key file",
+        ));
+    }
     let Json(body) = body?;
     if body.seconds < 0 {
         return Err(ApiError::unprocessable("seconds", "must be 0 or more"));
@@ -119,7 +134,7 @@ pub async fn advance_clock(
     match clock.advance(body.seconds).await {
         Ok(now) => Ok(Json(ClockNow { now })),
         Err(cause) => {
-            tracing::error!(%tenant, seconds = body.seconds, %cause, "clock advance failed");
+            tracing::error!(seconds = body.seconds, %cause, "clock advance failed");
             Err(ApiError::internal())
         }
     }

@@ -51,7 +51,7 @@ pub struct ChannelFilter {
     ),
     responses(
         (status = 202, description = "Queued for trigger evaluation", body = EventAccepted),
-        (status = 422, description = "Unknown event type, or neither item nor client given", body = ErrorBody),
+        (status = 422, description = "Unknown event type, neither item nor client given, or an invalid `client.email` / `client.phone`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -60,6 +60,7 @@ pub async fn submit_event(
     Tenant(tenant): Tenant,
     Json(body): Json<EventBody>,
 ) -> Result<Response, ApiError> {
+    body.check_contacts()?;
     let event_id = state.engine.submit_event(&tenant, body).await?;
     Ok((StatusCode::ACCEPTED, Json(EventAccepted { event_id })).into_response())
 }

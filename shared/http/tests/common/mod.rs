@@ -18,6 +18,8 @@ use tower::ServiceExt;
 
 pub const KEY_A: &str = "key-a";
 pub const KEY_B: &str = "key-b";
+/// The admin key of [`harness_with_clock`] (moves the clock).
+pub const ADMIN_KEY: &str = "key-admin";
 
 /// A manual clock that only moves (runs nothing): enough to test the wiring.
 pub struct TestClock(pub Arc<ManualClock>);
@@ -142,8 +144,9 @@ impl DocStore for DownStore {
 /// Router with the manual clock endpoints enabled.
 pub fn harness_with_clock() -> Harness {
     let clock = Arc::new(ManualClock::new(start()));
-    let state =
-        AppState::new(engine(clock.clone()), keys()).with_clock(Arc::new(TestClock(clock.clone())));
+    let state = AppState::new(engine(clock.clone()), keys())
+        .with_clock(Arc::new(TestClock(clock.clone())))
+        .with_admin_key(ADMIN_KEY);
     Harness {
         app: router(state),
         clock,

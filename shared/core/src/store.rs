@@ -165,6 +165,9 @@ mod tests {
     fn a_document_that_is_not_its_record_is_corrupt_not_unavailable() {
         let d = record_doc("t", &message(None, Some("u2")), 1);
         let err = decode::<Department>(&d).unwrap_err();
-        assert!(matches!(err, EngineError::Corrupt(ref m) if m.contains("m1")), "{err}");
+        assert!(
+            matches!(err, EngineError::Corrupt(ref m) if m.contains("m1")),
+            "{err}"
+        );
     }
 }

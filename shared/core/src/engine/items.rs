@@ -7,7 +7,7 @@ use crate::api::{ItemPatch, NewItem};
 use crate::check::Refs;
 use crate::client_index::client_keys;
 use crate::error::{EngineError, FieldError, Result};
-use crate::fields::check_fields;
+use crate::fields::{check_fields, same_value, user_refs};
 use crate::model::{
     Chain, Item, ItemChange, OutboxRecord, Pipeline, RunRecord, StageMove, TimelineEntry,
 };
@@ -147,10 +147,11 @@ impl Engine {
             });
         }
         errors.extend(check_fields(&pipeline, &body.fields));
-        let refs = Refs {
+        let mut refs = Refs {
             users: vec![("responsible_id".into(), body.responsible_id.clone())],
             ..Refs::default()
         };
+        refs.users.extend(user_refs(&pipeline, &body.fields));
         errors.extend(self.check_refs(tenant, &refs).await?);
         unprocessable(errors)?;
         let now = self.now();
@@ -267,6 +268,9 @@ impl Engine {
         if let Some(a) = &patch.author_id {
             refs.users.push(("author_id".into(), a.clone()));
         }
+        if let Some(f) = &patch.fields {
+            refs.users.extend(user_refs(&pipeline, f));
+        }
         errors.extend(self.check_refs(tenant, &refs).await?);
         unprocessable(errors)?;
 
@@ -308,7 +312,7 @@ impl Engine {
                         item.fields.remove(k);
                         changed.push(format!("fields.{k}"));
                     }
-                } else if cur != Some(v) {
+                } else if !cur.is_some_and(|c| same_value(pipeline.field(k), c, v)) {
                     item.fields.insert(k.clone(), v.clone());
                     changed.push(format!("fields.{k}"));
                 }

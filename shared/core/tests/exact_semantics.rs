@@ -1,0 +1,207 @@
+//! Issue #9: exact semantics — a change is a change of value, user fields
+//! name users, the timeline in the order things happened, robot outputs
+//! protected, deleting a robot cancels its pending runs.
+
+mod common;
+
+use common::*;
+use crm_core::error::EngineError;
+use crm_core::memory::MemRuntime;
+use crm_core::model::{FieldDef, FieldType, RunStatus};
+use serde_json::json;
+
+fn fields_of(e: EngineError) -> Vec<(String, String)> {
+    match e {
+        EngineError::Unprocessable { details } => {
+            details.into_iter().map(|d| (d.field, d.message)).collect()
+        }
+        e => panic!("expected a 422, got {e:?}"),
+    }
+}
+
+/// `deals` with one more custom field, `manager` (a user).
+async fn with_user_field(rt: &MemRuntime) {
+    let mut p = rt.engine.get_pipeline(T, "deals").await.unwrap();
+    p.fields.push(FieldDef {
+        key: "manager".into(),
+        field_type: FieldType::User,
+        name: None,
+        options: Vec::new(),
+        multiple: false,
+    });
+    rt.engine
+        .put_pipeline(T, "deals", body(serde_json::to_value(&p).unwrap()))
+        .await
+        .unwrap();
+}
+
+async fn budget_trigger(rt: &MemRuntime) {
+    trigger(
+        rt,
+        json!({"stage_id": "prep", "type": "field_changed",
+            "settings": {"fields": ["fields.budget", "amount"]}}),
+    )
+    .await;
+}
+
+async fn deal_with_budget(rt: &MemRuntime, budget: serde_json::Value) -> crm_core::model::Item {
+    let mut d = crm_core::testing::deal("new", 5.0);
+    d["fields"] = json!({"budget": budget});
+    crm_core::testing::settled_item(rt, d).await
+}
+
+// ---------------------------------------------------------------- item 3
+
+#[tokio::test]
+async fn writing_the_same_number_in_another_spelling_is_no_change() {
+    let rt = company(MONDAY_1144_MSK).await;
+    budget_trigger(&rt).await;
+    let item = deal_with_budget(&rt, json!(5)).await;
+    let same = rt
+        .engine
+        .patch_item(
+            T,
+            &item.id,
+            body(json!({"fields": {"budget": 5.0}, "amount": 5})),
+            None,
+        )
+        .await
+        .unwrap();
+    rt.settle().await.unwrap();
+    assert_eq!(
+        same.version, item.version,
+        "nothing changed, nothing written"
+    );
+    let now = rt.engine.get_item(T, &item.id).await.unwrap();
+    assert_eq!(now.stage_id, "new", "no field_changed trigger fired");
+    assert_eq!(
+        now.fields["budget"],
+        json!(5),
+        "the stored spelling is kept"
+    );
+    let tl = rt.engine.timeline(T, &item.id).await.unwrap();
+    assert!(!tl.iter().any(|e| e.kind == "fields_changed"), "{tl:#?}");
+    // a real change still is one
+    rt.engine
+        .patch_item(T, &item.id, body(json!({"fields": {"budget": 5.5}})), None)
+        .await
+        .unwrap();
+    rt.settle().await.unwrap();
+    assert_eq!(
+        rt.engine.get_item(T, &item.id).await.unwrap().stage_id,
+        "prep"
+    );
+}
+
+#[tokio::test]
+async fn modify_item_writing_the_same_number_changes_nothing() {
+    let rt = company(MONDAY_1144_MSK).await;
+    budget_trigger(&rt).await;
+    let r = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "modify_item",
+            "settings": {"fields": {"fields.budget": "5.0", "amount": 5.0}}}),
+    )
+    .await;
+    let item = deal_with_budget(&rt, json!(5)).await;
+    let run = run_of(&runs(&rt, &item.id).await, &r.id).clone();
+    assert_eq!(run.status, RunStatus::Done);
+    assert_eq!(run.reason.as_deref(), Some("no field changed"));
+    let now = rt.engine.get_item(T, &item.id).await.unwrap();
+    assert_eq!(now.stage_id, "new", "no field_changed trigger fired");
+    assert_eq!(now.fields["budget"], json!(5));
+}
+
+// ---------------------------------------------------------------- item 4
+
+#[tokio::test]
+async fn user_fields_name_users_of_the_tenant() {
+    let rt = company(MONDAY_1144_MSK).await;
+    with_user_field(&rt).await;
+    let mut d = crm_core::testing::deal("new", 1.0);
+    d["fields"] = json!({"manager": "u-ghost"});
+    let e = rt.engine.create_item(T, body(d.clone())).await.unwrap_err();
+    assert_eq!(
+        fields_of(e),
+        [("fields.manager".into(), "unknown user 'u-ghost'".into())]
+    );
+    d["fields"] = json!({"manager": "u-dan"});
+    let item = rt.engine.create_item(T, body(d)).await.unwrap();
+    let e = rt
+        .engine
+        .patch_item(
+            T,
+            &item.id,
+            body(json!({"fields": {"manager": "u-ghost"}})),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fields_of(e),
+        [("fields.manager".into(), "unknown user 'u-ghost'".into())]
+    );
+    // another tenant's users are unknown here
+    assert_eq!(
+        rt.engine.get_item(T, &item.id).await.unwrap().fields["manager"],
+        "u-dan"
+    );
+}
+
+#[tokio::test]
+async fn modify_item_checks_user_fields_when_saved_and_when_run() {
+    let rt = company(MONDAY_1144_MSK).await;
+    with_user_field(&rt).await;
+    let e = rt
+        .engine
+        .create_robot(
+            T,
+            "deals",
+            body(json!({"stage_id": "new", "type": "modify_item",
+                "settings": {"fields": {"fields.manager": "u-ghost"}}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fields_of(e),
+        [(
+            "settings.fields.fields.manager".into(),
+            "unknown user 'u-ghost'".into()
+        )]
+    );
+    // rendered: checked when it runs
+    let r = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "modify_item",
+            "settings": {"fields": {"fields.manager": "{{fields.source}}"}}}),
+    )
+    .await;
+    let mut d = crm_core::testing::deal("new", 1.0);
+    d["fields"] = json!({"source": "u-ghost"});
+    let item = crm_core::testing::settled_item(&rt, d).await;
+    let run = run_of(&runs(&rt, &item.id).await, &r.id).clone();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(
+        run.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("user 'u-ghost' not found"),
+        "{run:?}"
+    );
+    assert!(
+        !rt.engine
+            .get_item(T, &item.id)
+            .await
+            .unwrap()
+            .fields
+            .contains_key("manager")
+    );
+    // a known user is set
+    let mut d = crm_core::testing::deal("new", 1.0);
+    d["fields"] = json!({"source": "u-dan"});
+    let item = crm_core::testing::settled_item(&rt, d).await;
+    assert_eq!(
+        rt.engine.get_item(T, &item.id).await.unwrap().fields["manager"],
+        "u-dan"
+    );
+}

@@ -388,6 +388,25 @@ pub struct TimelineEntry {
     pub data: Value,
 }
 
+/// Every kind of timeline entry (what `GET /v1/items/{id}/timeline?kind=`
+/// filters on).
+pub const TIMELINE_KINDS: &[&str] = &[
+    "created",
+    "stage_changed",
+    "fields_changed",
+    "responsible_changed",
+    "info",
+    "comment",
+    "task_created",
+    "task_status",
+    "task_completed",
+    "activity_planned",
+    "activity_completed",
+    "email_sent",
+    "sms_sent",
+    "deleted",
+];
+
 /// What the run log records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -62,10 +62,28 @@ pub(crate) fn hash(parts: &[&str]) -> u64 {
     h
 }
 
-/// Timeline ids sort chronologically.
-pub(crate) fn timeline_id(at: DateTime<Utc>, suffix: &str) -> String {
-    format!("{:013}-{suffix}", at.timestamp_millis().max(0))
+/// Timeline ids sort in the order things happened: by time, then by the
+/// item's sequence — the item version of the transaction that wrote the
+/// entry (every transaction that writes timeline entries writes the item,
+/// so its version counts them) — then by the entry's position `sub` in that
+/// transaction. `{millis:013}-{seq:012}-{sub:03}-{suffix}`.
+pub(crate) fn timeline_id(at: DateTime<Utc>, seq: u64, sub: usize, suffix: &str) -> String {
+    format!(
+        "{:013}-{seq:012}-{sub:03}-{suffix}",
+        at.timestamp_millis().max(0)
+    )
 }
+
+/// The id of an entry that follows up the item write at version `seq`
+/// without writing the item itself (activities completed as a visit ends):
+/// after every entry of that write, before those of the next one.
+pub(crate) fn follow_up_timeline_id(at: DateTime<Utc>, seq: u64, suffix: &str) -> String {
+    format!("{:013}-{seq:012}~{suffix}", at.timestamp_millis().max(0))
+}
+
+/// The sequence of entries written after the item was deleted (its tasks
+/// completed later): after everything the item wrote.
+pub(crate) const AFTER_DELETION: u64 = 999_999_999_999;
 
 pub(crate) fn timeline_write(tenant: &str, e: &TimelineEntry) -> Write {
     put(

@@ -205,3 +205,129 @@ async fn modify_item_checks_user_fields_when_saved_and_when_run() {
         "u-dan"
     );
 }
+
+// ---------------------------------------------------------------- item 2
+
+fn kinds(tl: &[crm_core::model::TimelineEntry]) -> Vec<&str> {
+    tl.iter().map(|e| e.kind.as_str()).collect()
+}
+
+#[tokio::test]
+async fn the_timeline_lists_entries_written_in_one_instant_in_the_order_they_happened() {
+    let rt = company(MONDAY_1144_MSK).await;
+    robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_timeline_comment", "settings": {"text": "first"}}),
+    )
+    .await;
+    robot(
+        &rt,
+        json!({"stage_id": "new", "type": "plan_activity", "after_previous": true,
+            "settings": {"description": "call", "activity_type": "call"}}),
+    )
+    .await;
+    robot(
+        &rt,
+        json!({"stage_id": "new", "type": "change_stage", "after_previous": true,
+            "settings": {"stage_id": "won"}}),
+    )
+    .await;
+    robot(
+        &rt,
+        json!({"stage_id": "won", "type": "add_history_record", "settings": {"text": "won it"}}),
+    )
+    .await;
+    robot(
+        &rt,
+        json!({"stage_id": "won", "type": "delete_item", "after_previous": true}),
+    )
+    .await;
+    let item = crm_core::testing::settled_item(&rt, crm_core::testing::plain_deal("X")).await;
+    let tl = rt.engine.timeline(T, &item.id).await.unwrap();
+    // all in the same instant (the clock did not move)
+    assert!(tl.iter().all(|e| e.at == tl[0].at));
+    assert_eq!(
+        kinds(&tl),
+        [
+            "created",
+            "comment",
+            "activity_planned",
+            "stage_changed",
+            "activity_completed",
+            "info",
+            "deleted"
+        ],
+        "{tl:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_fields_change_and_the_move_it_causes_are_listed_in_order() {
+    let rt = company(MONDAY_1144_MSK).await;
+    budget_trigger(&rt).await;
+    let item = crm_core::testing::settled_item(&rt, crm_core::testing::plain_deal("X")).await;
+    // a change, then the trigger's move it causes, then a person's move, same instant
+    rt.engine
+        .patch_item(T, &item.id, body(json!({"fields": {"budget": 7}})), None)
+        .await
+        .unwrap();
+    rt.settle().await.unwrap();
+    rt.engine
+        .patch_item(
+            T,
+            &item.id,
+            body(json!({"stage_id": "new", "title": "Y"})),
+            None,
+        )
+        .await
+        .unwrap();
+    rt.settle().await.unwrap();
+    let tl = rt.engine.timeline(T, &item.id).await.unwrap();
+    assert_eq!(
+        kinds(&tl),
+        [
+            "created",
+            "fields_changed",
+            "stage_changed",
+            "stage_changed",
+            "fields_changed"
+        ],
+        "{tl:#?}"
+    );
+    assert_eq!(tl[2].data["to"], "prep");
+    assert_eq!(tl[3].data["to"], "new");
+}
+
+#[tokio::test]
+async fn a_task_completed_by_a_person_comes_before_the_move_it_triggers() {
+    let rt = company(MONDAY_1144_MSK).await;
+    robot(
+        &rt,
+        json!({"stage_id": "new", "type": "create_task",
+            "settings": {"title": "design", "responsible_id": "u-dan"}}),
+    )
+    .await;
+    trigger(
+        &rt,
+        json!({"stage_id": "prep", "type": "task_status", "settings": {"status": "completed"}}),
+    )
+    .await;
+    let item = crm_core::testing::settled_item(&rt, crm_core::testing::plain_deal("X")).await;
+    let task = rt.engine.list_tasks(T, &item.id).await.unwrap()[0].clone();
+    let before = rt.engine.get_item(T, &item.id).await.unwrap();
+    rt.engine
+        .patch_task(T, &task.id, body(json!({"status": "completed"})))
+        .await
+        .unwrap();
+    rt.settle().await.unwrap();
+    let tl = rt.engine.timeline(T, &item.id).await.unwrap();
+    assert_eq!(
+        kinds(&tl),
+        ["created", "task_created", "task_completed", "stage_changed"],
+        "{tl:#?}"
+    );
+    let after = rt.engine.get_item(T, &item.id).await.unwrap();
+    assert_eq!(after.stage_id, "prep");
+    // the entry and the move each took a version of the item
+    assert_eq!(after.version, before.version + 2);
+}

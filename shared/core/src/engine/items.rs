@@ -9,7 +9,8 @@ use crate::client_index::client_keys;
 use crate::error::{EngineError, FieldError, Result};
 use crate::fields::{check_fields, same_value, user_refs};
 use crate::model::{
-    Chain, Item, ItemChange, OutboxRecord, Pipeline, RunRecord, StageMove, TimelineEntry,
+    Chain, Item, ItemChange, OutboxRecord, Pipeline, RunRecord, StageMove, TIMELINE_KINDS,
+    TimelineEntry,
 };
 use crate::ports::{Cond, DocKey, Kind, SYSTEM_TENANT, Write};
 use crate::store::{doc, put, record_doc, timeline_id, timeline_write};
@@ -201,7 +202,7 @@ impl Engine {
             .map(|s| s.name.clone())
             .unwrap_or_default();
         let timeline = vec![TimelineEntry {
-            id: timeline_id(now, &format!("{id}-created")),
+            id: timeline_id(now, 1, 0, &format!("{id}-created")),
             item_id: id.clone(),
             at: now,
             kind: "created".into(),
@@ -341,7 +342,12 @@ impl Engine {
         });
         if !changed.is_empty() {
             timeline.push(TimelineEntry {
-                id: timeline_id(now, &format!("{id}-{}-fields", old.version + 1)),
+                id: timeline_id(
+                    now,
+                    old.version + 1,
+                    timeline.len(),
+                    &format!("{id}-{}-fields", old.version + 1),
+                ),
                 item_id: id.to_string(),
                 at: now,
                 kind: "fields_changed".into(),
@@ -388,7 +394,13 @@ impl Engine {
         item.visit_started_at = now;
         let name = |s: &str| pipeline.stage(s).map_or(s.to_string(), |x| x.name.clone());
         timeline.push(TimelineEntry {
-            id: timeline_id(now, &format!("{}-visit-{}", item.id, item.visit)),
+            // `item` is at the version read; this write makes the next one.
+            id: timeline_id(
+                now,
+                item.version + 1,
+                timeline.len(),
+                &format!("{}-visit-{}", item.id, item.visit),
+            ),
             item_id: item.id.clone(),
             at: now,
             kind: "stage_changed".into(),
@@ -451,7 +463,7 @@ impl Engine {
             chain,
         };
         let timeline = vec![TimelineEntry {
-            id: timeline_id(now, &format!("{}-deleted", old.id)),
+            id: timeline_id(now, item.version, 0, &format!("{}-deleted", old.id)),
             item_id: old.id.clone(),
             at: now,
             kind: "deleted".into(),
@@ -468,6 +480,32 @@ impl Engine {
         if entries.is_empty() {
             self.get_item(tenant, item_id).await?;
         }
+        Ok(entries)
+    }
+
+    /// The timeline entries of the kinds named in `kinds` (comma-separated,
+    /// e.g. `info,comment`; `None`: all), oldest first. An unknown kind is a 400.
+    pub async fn timeline_of_kinds(
+        &self,
+        tenant: &str,
+        item_id: &str,
+        kinds: Option<&str>,
+    ) -> Result<Vec<TimelineEntry>> {
+        let Some(kinds) = kinds else {
+            return self.timeline(tenant, item_id).await;
+        };
+        let wanted: Vec<&str> = kinds.split(',').map(str::trim).collect();
+        if let Some(k) = wanted.iter().find(|k| !TIMELINE_KINDS.contains(k)) {
+            return Err(EngineError::bad(
+                "kind",
+                format!(
+                    "unknown timeline kind '{k}' (one of {})",
+                    TIMELINE_KINDS.join(", ")
+                ),
+            ));
+        }
+        let mut entries = self.timeline(tenant, item_id).await?;
+        entries.retain(|e| wanted.contains(&e.kind.as_str()));
         Ok(entries)
     }
 

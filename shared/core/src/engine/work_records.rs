@@ -10,7 +10,7 @@ use crate::model::{
     QueuedEvent, Task, TaskStatus, TimelineEntry,
 };
 use crate::ports::{Cond, StoreError, Write};
-use crate::store::{put, record_doc, timeline_id, timeline_write};
+use crate::store::{AFTER_DELETION, put, record_doc, timeline_id, timeline_write};
 
 use super::{Engine, unprocessable};
 
@@ -43,19 +43,32 @@ impl Engine {
             if old.status == patch.status {
                 return Ok(old);
             }
+            // The timeline entry takes the item's next version (see
+            // `store::timeline_id`); the item may be gone.
+            let item = self.load_item(tenant, &old.item_id).await?;
             let now = self.now();
             let mut task = old.clone();
             task.status = patch.status;
             task.completed_at = (patch.status == TaskStatus::Completed).then_some(now);
             task.version = old.version + 1;
-            let writes = self.task_status_writes(
+            let slot = (item.as_ref().map_or(AFTER_DELETION, |i| i.version + 1), 0);
+            let mut writes = self.task_status_writes(
                 tenant,
                 &old,
                 &task,
                 now,
                 patch.author_id.clone(),
                 self.new_chain(),
+                slot,
             );
+            if let Some(item) = item {
+                let mut next = item.clone();
+                next.version = item.version + 1;
+                writes.push(put(
+                    record_doc(tenant, &next, next.version),
+                    Cond::Version(item.version),
+                ));
+            }
             match self.ports.store.transact(writes).await {
                 Ok(()) => return Ok(task),
                 Err(StoreError::Conflict { .. }) => continue,
@@ -77,6 +90,7 @@ impl Engine {
         now: DateTime<Utc>,
         author: Option<String>,
         chain: Chain,
+        (seq, sub): (u64, usize),
     ) -> Vec<Write> {
         let mut writes = vec![put(
             record_doc(tenant, task, task.version),
@@ -93,7 +107,7 @@ impl Engine {
         writes.push(timeline_write(
             tenant,
             &TimelineEntry {
-                id: timeline_id(now, &format!("{}-{}", task.id, task.version)),
+                id: timeline_id(now, seq, sub, &format!("{}-{}", task.id, task.version)),
                 item_id: task.item_id.clone(),
                 at: now,
                 kind: kind.into(),

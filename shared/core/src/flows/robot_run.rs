@@ -463,6 +463,7 @@ impl Engine {
             responsible: responsible.as_ref(),
             outputs: &outputs,
             now,
+            timeline_entries: Default::default(),
         };
         if let Some(c) = &robot.condition
             && !c.evaluate(&cx.item_ctx())
@@ -476,6 +477,18 @@ impl Engine {
             ));
         }
         match robot.action.perform(&cx).await {
+            // Timeline entries are numbered by the item's version: a run that
+            // made some writes the item (its next version) with them.
+            Ok(mut e) if cx.wrote_timeline() && !e.writes_item => {
+                let mut next = item.clone();
+                next.version = item.version + 1;
+                e.writes.push(put(
+                    record_doc(tenant, &next, next.version),
+                    Cond::Version(item.version),
+                ));
+                e.writes_item = true;
+                Ok(e)
+            }
             Ok(e) => Ok(e),
             Err(ActionError::Failed(msg)) => {
                 Ok(Effect::ended(RunStatus::Failed, format!("failed: {msg}")))

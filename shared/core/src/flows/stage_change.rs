@@ -21,7 +21,7 @@ use crate::ports::{
     Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
 };
 use crate::robots::Robot;
-use crate::store::{decode, put, record_doc, timeline_id, timeline_write};
+use crate::store::{decode, follow_up_timeline_id, put, record_doc, timeline_write};
 
 impl Engine {
     /// Pending outbox records (the local runtime polls these; on AWS the
@@ -72,7 +72,7 @@ impl Engine {
                         mv.to_stage
                     )
                 };
-                self.end_visit(tenant, &c.item_id, mv.from_visit, c.at, &reason)
+                self.end_visit(tenant, &c.item_id, mv.from_visit, c.at, c.version, &reason)
                     .await?;
             }
             if !c.deleted && mv.to_visit != mv.from_visit {
@@ -132,6 +132,7 @@ impl Engine {
         item_id: &str,
         visit: u64,
         at: DateTime<Utc>,
+        seq: u64,
         reason: &str,
     ) -> Result<()> {
         let runs = self.ports.store.list(tenant, Kind::Run, item_id).await?;
@@ -168,7 +169,7 @@ impl Engine {
             a.completed = true;
             a.completed_at = Some(at);
             let entry = TimelineEntry {
-                id: timeline_id(at, &format!("{}-done", a.id)),
+                id: follow_up_timeline_id(at, seq, &format!("{}-done", a.id)),
                 item_id: item_id.to_string(),
                 at,
                 kind: "activity_completed".into(),

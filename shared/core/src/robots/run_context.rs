@@ -6,6 +6,7 @@
 //! the run's final record — or an [`ActionError`].
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -108,6 +109,8 @@ pub struct RunContext<'a> {
     pub responsible: Option<&'a User>,
     pub outputs: &'a Outputs,
     pub now: DateTime<Utc>,
+    /// Timeline entries made so far (their positions in the run's commit).
+    pub(crate) timeline_entries: AtomicUsize,
 }
 
 impl RunContext<'_> {
@@ -138,6 +141,21 @@ impl RunContext<'_> {
         timeline_write(self.tenant, &self.timeline_entry(kind, author, text, data))
     }
 
+    /// The place of the next timeline entry of the item in the run's commit:
+    /// (the item version the commit writes, position). The runner writes the
+    /// item (a new version) when the run made any entry.
+    pub fn timeline_slot(&self) -> (u64, usize) {
+        (
+            self.item.version + 1,
+            self.timeline_entries.fetch_add(1, Ordering::Relaxed),
+        )
+    }
+
+    /// Did the run make timeline entries of its item?
+    pub(crate) fn wrote_timeline(&self) -> bool {
+        self.timeline_entries.load(Ordering::Relaxed) > 0
+    }
+
     /// A timeline entry of the item at the run's time.
     pub fn timeline_entry(
         &self,
@@ -147,7 +165,10 @@ impl RunContext<'_> {
         data: Value,
     ) -> TimelineEntry {
         TimelineEntry {
-            id: timeline_id(self.now, &self.id("tl")),
+            id: {
+                let (seq, sub) = self.timeline_slot();
+                timeline_id(self.now, seq, sub, &self.id("tl"))
+            },
             item_id: self.item.id.clone(),
             at: self.now,
             kind: kind.to_string(),

@@ -6,10 +6,11 @@ use crm_core::api::{ItemPatch, NewItem};
 use crm_core::model::Item;
 use http::header::ETAG;
 use http::{HeaderValue, StatusCode};
+use serde::Deserialize;
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{IfMatch, Json, Path};
+use crate::extract::{IfMatch, Json, Path, Query};
 use crate::handlers::{created, segment};
 use crate::state::AppState;
 use crate::views::{RunList, TimelineList};
@@ -152,14 +153,27 @@ pub async fn delete_item(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The item's timeline.
+/// Query of the timeline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineQuery {
+    kind: Option<String>,
+}
+
+/// The item's timeline, in the order things happened (entries written
+/// together keep the order in which they were made).
 #[utoipa::path(
     get,
     path = "/v1/items/{id}/timeline",
     tag = "items",
-    params(("id" = String, Path, description = "Item id")),
+    params(
+        ("id" = String, Path, description = "Item id"),
+        ("kind" = Option<String>, Query,
+            description = "Only entries of these kinds, comma-separated (e.g. `info` or `info,comment`); all when absent. Kinds: `created`, `stage_changed`, `fields_changed`, `responsible_changed`, `info`, `comment`, `task_created`, `task_status`, `task_completed`, `activity_planned`, `activity_completed`, `email_sent`, `sms_sent`, `deleted`; another value → 400. Other query parameters → 400."),
+    ),
     responses(
-        (status = 200, description = "`{\"entries\": [{\"at\", \"kind\", \"author_id\", \"text\", …}]}`", body = TimelineList),
+        (status = 200, description = "`{\"entries\": [{\"at\", \"kind\", \"author_id\", \"text\", …}]}`, oldest first", body = TimelineList),
+        (status = 400, description = "Unknown `kind` or an unknown query parameter", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -168,8 +182,12 @@ pub async fn timeline(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
+    Query(q): Query<TimelineQuery>,
 ) -> Result<Json<TimelineList>, ApiError> {
-    let entries = state.engine.timeline(&tenant, &id).await?;
+    let entries = state
+        .engine
+        .timeline_of_kinds(&tenant, &id, q.kind.as_deref())
+        .await?;
     Ok(Json(TimelineList { entries }))
 }
 

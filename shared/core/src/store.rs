@@ -62,28 +62,114 @@ pub(crate) fn hash(parts: &[&str]) -> u64 {
     h
 }
 
-/// Timeline ids sort in the order things happened: by time, then by the
-/// item's sequence — the item version of the transaction that wrote the
-/// entry (every transaction that writes timeline entries writes the item,
-/// so its version counts them) — then by the entry's position `sub` in that
-/// transaction. `{millis:013}-{seq:012}-{sub:03}-{suffix}`.
-pub(crate) fn timeline_id(at: DateTime<Utc>, seq: u64, sub: usize, suffix: &str) -> String {
+// Timeline ids sort in the order things happened (lists are in id order):
+// `{millis:013}-{version:012}-{k:09}-{sub:03}-{suffix}` — by time, then by a
+// per-item sequence, then by the entry's position `sub` in its transaction.
+// The sequence is (item version, k): a transaction that writes the item
+// numbers its entries with the version it writes and k = 0; one that only
+// adds entries (a robot's comment, a task completed) checks the item's
+// version v, numbers them (v, k ≥ 1) and takes k from the item's
+// [`TimelineCounter`] in the same transaction. The item's version is not
+// changed by its timeline.
+
+/// The id of an entry written with the item at `version` (k = 0).
+pub(crate) fn timeline_id(at: DateTime<Utc>, version: u64, sub: usize, suffix: &str) -> String {
+    slot_id(at, version, 0, sub, suffix)
+}
+
+fn slot_id(at: DateTime<Utc>, version: u64, k: u64, sub: usize, suffix: &str) -> String {
     format!(
-        "{:013}-{seq:012}-{sub:03}-{suffix}",
+        "{:013}-{version:012}-{k:09}-{sub:03}-{suffix}",
         at.timestamp_millis().max(0)
     )
 }
 
-/// The id of an entry that follows up the item write at version `seq`
-/// without writing the item itself (activities completed as a visit ends):
-/// after every entry of that write, before those of the next one.
-pub(crate) fn follow_up_timeline_id(at: DateTime<Utc>, seq: u64, suffix: &str) -> String {
-    format!("{:013}-{seq:012}~{suffix}", at.timestamp_millis().max(0))
+/// The id of an entry that follows up the item write at `version` without
+/// writing anything of the item (activities completed as a visit ends):
+/// after the entries of that write, before any written after it.
+pub(crate) fn follow_up_timeline_id(at: DateTime<Utc>, version: u64, suffix: &str) -> String {
+    format!(
+        "{:013}-{version:012}-{:09}~{suffix}",
+        at.timestamp_millis().max(0),
+        0
+    )
 }
 
-/// The sequence of entries written after the item was deleted (its tasks
-/// completed later): after everything the item wrote.
-pub(crate) const AFTER_DELETION: u64 = 999_999_999_999;
+/// Per item: the last (version, k) of entries written without the item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub(crate) struct TimelineCounter {
+    pub version: u64,
+    pub k: u64,
+}
+
+/// The key of an item's [`TimelineCounter`].
+pub(crate) fn timeline_counter_key(tenant: &str, item_id: &str) -> DocKey {
+    DocKey::new(tenant, Kind::Counter, format!("timeline:{item_id}"))
+}
+
+/// Where the entries of a transaction that does not write the item go:
+/// after everything written so far at the item's version.
+#[derive(Debug)]
+pub(crate) struct TimelineSlots {
+    item_id: String,
+    version: u64,
+    k: u64,
+    /// The counter's stored version (0 = none yet); `None`: the item is
+    /// gone, nothing is counted.
+    counter_version: Option<u64>,
+}
+
+impl TimelineSlots {
+    /// For the item at `item_version`, with its counter document as read.
+    pub(crate) fn new(item_id: &str, item_version: u64, counter: Option<&Doc>) -> Result<Self> {
+        let (c, cv) = match counter {
+            Some(d) => (decode::<TimelineCounter>(d)?, d.version),
+            None => (TimelineCounter::default(), 0),
+        };
+        let k = if c.version == item_version {
+            c.k + 1
+        } else {
+            1
+        };
+        Ok(TimelineSlots {
+            item_id: item_id.to_string(),
+            version: item_version,
+            k,
+            counter_version: Some(cv),
+        })
+    }
+
+    /// For entries of a deleted item (its task completed later): after
+    /// everything the item wrote.
+    pub(crate) fn after_deletion(item_id: &str) -> Self {
+        TimelineSlots {
+            item_id: item_id.to_string(),
+            version: 999_999_999_999,
+            k: 0,
+            counter_version: None,
+        }
+    }
+
+    /// The id of the entry at position `sub` of the transaction.
+    pub(crate) fn id(&self, at: DateTime<Utc>, sub: usize, suffix: &str) -> String {
+        slot_id(at, self.version, self.k, sub, suffix)
+    }
+
+    /// The counter write that goes with the entries (a conditional write:
+    /// two transactions cannot take the same k).
+    pub(crate) fn counter_write(&self, tenant: &str) -> Option<Write> {
+        let cv = self.counter_version?;
+        let c = TimelineCounter {
+            version: self.version,
+            k: self.k,
+        };
+        let id = format!("timeline:{}", self.item_id);
+        Some(put(
+            doc(tenant, Kind::Counter, &id, cv + 1, None, &c),
+            cond_for(cv),
+        ))
+    }
+}
 
 pub(crate) fn timeline_write(tenant: &str, e: &TimelineEntry) -> Write {
     put(

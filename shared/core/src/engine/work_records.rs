@@ -9,8 +9,8 @@ use crate::model::{
     Activity, Chain, Channel, Chat, FeedPost, Message, Notification, Outbound, OutboxRecord,
     QueuedEvent, Task, TaskStatus, TimelineEntry,
 };
-use crate::ports::{Cond, StoreError, Write};
-use crate::store::{AFTER_DELETION, put, record_doc, timeline_id, timeline_write};
+use crate::ports::{Cond, DocKey, Kind, StoreError, Write};
+use crate::store::{TimelineSlots, put, record_doc, timeline_counter_key, timeline_write};
 
 use super::{Engine, unprocessable};
 
@@ -43,15 +43,25 @@ impl Engine {
             if old.status == patch.status {
                 return Ok(old);
             }
-            // The timeline entry takes the item's next version (see
+            // The entry goes after the item's timeline so far (see
             // `store::timeline_id`); the item may be gone.
-            let item = self.load_item(tenant, &old.item_id).await?;
+            let got = self
+                .ports
+                .store
+                .get_many(&[
+                    DocKey::new(tenant, Kind::Item, &old.item_id),
+                    timeline_counter_key(tenant, &old.item_id),
+                ])
+                .await?;
+            let slots = match &got[0] {
+                Some(d) => TimelineSlots::new(&old.item_id, d.version, got[1].as_ref())?,
+                None => TimelineSlots::after_deletion(&old.item_id),
+            };
             let now = self.now();
             let mut task = old.clone();
             task.status = patch.status;
             task.completed_at = (patch.status == TaskStatus::Completed).then_some(now);
             task.version = old.version + 1;
-            let slot = (item.as_ref().map_or(AFTER_DELETION, |i| i.version + 1), 0);
             let mut writes = self.task_status_writes(
                 tenant,
                 &old,
@@ -59,15 +69,14 @@ impl Engine {
                 now,
                 patch.author_id.clone(),
                 self.new_chain(),
-                slot,
+                (&slots, 0),
             );
-            if let Some(item) = item {
-                let mut next = item.clone();
-                next.version = item.version + 1;
-                writes.push(put(
-                    record_doc(tenant, &next, next.version),
-                    Cond::Version(item.version),
-                ));
+            writes.extend(slots.counter_write(tenant));
+            if let Some(d) = &got[0] {
+                writes.push(Write::Check {
+                    key: d.key.clone(),
+                    cond: Cond::Version(d.version),
+                });
             }
             match self.ports.store.transact(writes).await {
                 Ok(()) => return Ok(task),
@@ -90,7 +99,7 @@ impl Engine {
         now: DateTime<Utc>,
         author: Option<String>,
         chain: Chain,
-        (seq, sub): (u64, usize),
+        (slots, sub): (&TimelineSlots, usize),
     ) -> Vec<Write> {
         let mut writes = vec![put(
             record_doc(tenant, task, task.version),
@@ -107,7 +116,7 @@ impl Engine {
         writes.push(timeline_write(
             tenant,
             &TimelineEntry {
-                id: timeline_id(now, seq, sub, &format!("{}-{}", task.id, task.version)),
+                id: slots.id(now, sub, &format!("{}-{}", task.id, task.version)),
                 item_id: task.item_id.clone(),
                 at: now,
                 kind: kind.into(),

@@ -23,9 +23,11 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::{Item, OutboxRecord, Pipeline, RunRecord, RunStatus, User};
 use crate::planning::robot_due;
-use crate::ports::{Cond, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write};
+use crate::ports::{
+    Cond, Doc, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write,
+};
 use crate::robots::{ActionError, Effect, Robot, RunContext};
-use crate::store::{decode, put, record_doc};
+use crate::store::{TimelineSlots, decode, put, record_doc, timeline_counter_key};
 
 /// What happened to a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,18 @@ pub enum RunOutcome {
     Rescheduled,
     /// No such run.
     Unknown,
+}
+
+/// An item as read (with its version), and its timeline counter.
+type Loaded = (Option<Item>, Option<Doc>);
+
+fn item_of(d: Option<&Doc>) -> Result<Option<Item>> {
+    d.map(|d| -> Result<Item> {
+        let mut item: Item = decode(d)?;
+        item.version = d.version;
+        Ok(item)
+    })
+    .transpose()
 }
 
 /// Does a condition read an output of an earlier robot?
@@ -71,14 +85,16 @@ impl Engine {
     /// retries the job later; the claim expires so a retry can take over.
     pub async fn run_job(&self, job: Job) -> Result<RunOutcome> {
         let tenant = job.tenant.as_str();
-        // One batch read for the run and its item (4 requests per run in all:
-        // this read, the claim, the pipeline + responsible read, the commit).
+        // One batch read for the run, its item and the item's timeline
+        // counter (4 requests per run in all: this read, the claim, the
+        // pipeline + responsible read, the commit).
         let got = self
             .ports
             .store
             .get_many(&[
                 DocKey::new(tenant, Kind::Run, &job.run_id),
                 DocKey::new(tenant, Kind::Item, &job.item_id),
+                timeline_counter_key(tenant, &job.item_id),
             ])
             .await?;
         let (run_doc, item_doc) = (got[0].clone(), got[1].clone());
@@ -89,15 +105,7 @@ impl Engine {
         let v = run_doc.version;
         let mut run: RunRecord = decode(&run_doc)?;
         run.version = v;
-        let mut preloaded = Some(
-            item_doc
-                .map(|d| -> Result<Item> {
-                    let mut item: Item = decode(&d)?;
-                    item.version = d.version;
-                    Ok(item)
-                })
-                .transpose()?,
-        );
+        let mut preloaded = Some((item_of(item_doc.as_ref())?, got[2].clone()));
         if run.status.is_final() {
             return Ok(RunOutcome::AlreadyFinished);
         }
@@ -186,6 +194,7 @@ impl Engine {
                 [
                     DocKey::new(j.tenant.as_str(), Kind::Run, j.run_id.as_str()),
                     DocKey::new(j.tenant.as_str(), Kind::Item, j.item_id.as_str()),
+                    timeline_counter_key(&j.tenant, &j.item_id),
                 ]
             })
             .collect();
@@ -197,7 +206,7 @@ impl Engine {
         // (job index, status, writes)
         let mut decided: Vec<(usize, RunStatus, Vec<Write>)> = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
-            let Some(run_doc) = &got[2 * i] else {
+            let Some(run_doc) = &got[3 * i] else {
                 outcomes[i] = Some(RunOutcome::Unknown);
                 continue;
             };
@@ -216,16 +225,9 @@ impl Engine {
                 single.push(i);
                 continue;
             }
-            let item = got[2 * i + 1]
-                .as_ref()
-                .map(|d| -> Result<Item> {
-                    let mut item: Item = decode(d)?;
-                    item.version = d.version;
-                    Ok(item)
-                })
-                .transpose()?;
+            let loaded = (item_of(got[3 * i + 1].as_ref())?, got[3 * i + 2].clone());
             run.attempts += 1;
-            let (status, writes) = self.decide(&job.tenant, &run, Some(item)).await?;
+            let (status, writes) = self.decide(&job.tenant, &run, Some(loaded)).await?;
             decided.push((i, status, writes));
         }
         // Pack the decided runs into transactions of distinct keys.
@@ -298,14 +300,24 @@ impl Engine {
         &self,
         tenant: &str,
         claimed: &RunRecord,
-        item: Option<Option<Item>>,
+        item: Option<Loaded>,
     ) -> Result<(RunStatus, Vec<Write>)> {
         let now = self.now();
         let mut run = claimed.clone();
         let mut writes = Vec::new();
-        let item = match item {
-            Some(item) => item,
-            None => self.load_item(tenant, &run.item_id).await?,
+        let (item, counter) = match item {
+            Some(loaded) => loaded,
+            None => {
+                let got = self
+                    .ports
+                    .store
+                    .get_many(&[
+                        DocKey::new(tenant, Kind::Item, &run.item_id),
+                        timeline_counter_key(tenant, &run.item_id),
+                    ])
+                    .await?;
+                (item_of(got[0].as_ref())?, got[1].clone())
+            }
         };
         let effect = match &item {
             None => Effect {
@@ -321,7 +333,10 @@ impl Engine {
                 )),
                 ..Effect::done(Vec::new())
             },
-            Some(item) => self.perform(tenant, &run, item, now).await?,
+            Some(item) => {
+                self.perform(tenant, &run, item, counter.as_ref(), now)
+                    .await?
+            }
         };
         run.status = effect.status;
         run.reason = effect.reason;
@@ -423,6 +438,7 @@ impl Engine {
         tenant: &str,
         run: &RunRecord,
         item: &Item,
+        counter: Option<&Doc>,
         now: DateTime<Utc>,
     ) -> Result<Effect> {
         let Some(robot) = run.robot.as_ref() else {
@@ -464,6 +480,7 @@ impl Engine {
             outputs: &outputs,
             now,
             timeline_entries: Default::default(),
+            timeline: TimelineSlots::new(&item.id, item.version, counter)?,
         };
         if let Some(c) = &robot.condition
             && !c.evaluate(&cx.item_ctx())
@@ -477,16 +494,9 @@ impl Engine {
             ));
         }
         match robot.action.perform(&cx).await {
-            // Timeline entries are numbered by the item's version: a run that
-            // made some writes the item (its next version) with them.
-            Ok(mut e) if cx.wrote_timeline() && !e.writes_item => {
-                let mut next = item.clone();
-                next.version = item.version + 1;
-                e.writes.push(put(
-                    record_doc(tenant, &next, next.version),
-                    Cond::Version(item.version),
-                ));
-                e.writes_item = true;
+            // Entries the run made take the item's timeline counter with them.
+            Ok(mut e) if cx.wrote_timeline() => {
+                e.writes.extend(cx.timeline.counter_write(tenant));
                 Ok(e)
             }
             Ok(e) => Ok(e),

@@ -21,7 +21,7 @@ use crate::model::{
     RunRecord, RunStatus, StageMove, TimelineEntry, User,
 };
 use crate::ports::{Cond, MAX_TRANSACTION_WRITES, StoreError, Write};
-use crate::store::{put, record_doc, timeline_id, timeline_write};
+use crate::store::{TimelineSlots, put, record_doc, timeline_write};
 use crate::template::Template;
 
 /// Why an action did not produce an effect.
@@ -111,6 +111,8 @@ pub struct RunContext<'a> {
     pub now: DateTime<Utc>,
     /// Timeline entries made so far (their positions in the run's commit).
     pub(crate) timeline_entries: AtomicUsize,
+    /// Where the run's timeline entries go (after everything so far).
+    pub(crate) timeline: TimelineSlots,
 }
 
 impl RunContext<'_> {
@@ -141,12 +143,11 @@ impl RunContext<'_> {
         timeline_write(self.tenant, &self.timeline_entry(kind, author, text, data))
     }
 
-    /// The place of the next timeline entry of the item in the run's commit:
-    /// (the item version the commit writes, position). The runner writes the
-    /// item (a new version) when the run made any entry.
-    pub fn timeline_slot(&self) -> (u64, usize) {
+    /// The place of the next timeline entry of the item in the run's
+    /// commit (the runner commits the item's timeline counter with them).
+    pub(crate) fn timeline_slot(&self) -> (&TimelineSlots, usize) {
         (
-            self.item.version + 1,
+            &self.timeline,
             self.timeline_entries.fetch_add(1, Ordering::Relaxed),
         )
     }
@@ -166,8 +167,8 @@ impl RunContext<'_> {
     ) -> TimelineEntry {
         TimelineEntry {
             id: {
-                let (seq, sub) = self.timeline_slot();
-                timeline_id(self.now, seq, sub, &self.id("tl"))
+                let (slots, sub) = self.timeline_slot();
+                slots.id(self.now, sub, &self.id("tl"))
             },
             item_id: self.item.id.clone(),
             at: self.now,

@@ -331,3 +331,95 @@ async fn a_task_completed_by_a_person_comes_before_the_move_it_triggers() {
     // the timeline does not change the item's version: only the move did
     assert_eq!(after.version, before.version + 1);
 }
+
+// ---------------------------------------------------------------- item 1
+
+fn chat_robot() -> serde_json::Value {
+    json!({"stage_id": "new", "type": "create_group_chat", "name": "Deal chat",
+        "settings": {"name": "{{title}}", "member_ids": ["u-anna", "u-boss"]}})
+}
+
+#[tokio::test]
+async fn a_robot_whose_output_is_used_cannot_lose_it() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let chat = robot(&rt, chat_robot()).await;
+    let uses = format!("{{{{robot.{}.chat_id}}}}", chat.id);
+    let msg = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "send_chat_message",
+            "settings": {"chat_id": uses, "sender_id": "u-boss", "text": "hi"}}),
+    )
+    .await;
+    let modify = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "modify_item",
+            "settings": {"fields": {"fields.source": uses}}}),
+    )
+    .await;
+    let cond = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_timeline_comment",
+            "condition": {"field": format!("robot.{}.chat_id", chat.id), "op": "not_empty"},
+            "settings": {"text": "chat made"}}),
+    )
+    .await;
+    // an unrelated robot of the stage is not named
+    robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_timeline_comment", "settings": {"text": "x"}}),
+    )
+    .await;
+    let named =
+        |e: EngineError| -> Vec<String> { fields_of(e).into_iter().map(|(f, _)| f).collect() };
+    let all = vec![
+        format!("robots.{}", msg.id),
+        format!("robots.{}", modify.id),
+        format!("robots.{}", cond.id),
+    ];
+
+    // another type (no chat_id output)
+    let e = rt
+        .engine
+        .update_robot(
+            T,
+            "deals",
+            &chat.id,
+            body(json!({"stage_id": "new", "type": "notify_supervisor",
+                "settings": {"text": "x"}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(named(e), all);
+    // another stage
+    let mut moved = chat_robot();
+    moved["stage_id"] = json!("prep");
+    let e = rt
+        .engine
+        .update_robot(T, "deals", &chat.id, body(moved))
+        .await
+        .unwrap_err();
+    let details = fields_of(e);
+    assert_eq!(details.len(), 3);
+    assert!(details[0].1.contains(&msg.id), "{details:?}");
+    // deleted
+    let e = rt
+        .engine
+        .delete_robot(T, "deals", &chat.id)
+        .await
+        .unwrap_err();
+    assert_eq!(named(e), all);
+    assert!(rt.engine.get_robot(T, "deals", &chat.id).await.is_ok());
+
+    // an edit that keeps the output is fine
+    let mut renamed = chat_robot();
+    renamed["name"] = json!("Project chat");
+    rt.engine
+        .update_robot(T, "deals", &chat.id, body(renamed))
+        .await
+        .unwrap();
+    // once nothing uses it, it can go
+    for r in [&msg.id, &modify.id, &cond.id] {
+        rt.engine.delete_robot(T, "deals", r).await.unwrap();
+    }
+    rt.engine.delete_robot(T, "deals", &chat.id).await.unwrap();
+}

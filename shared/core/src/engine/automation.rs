@@ -37,6 +37,18 @@ pub trait Automation: Record + Send + Sync + Sized {
     fn placed(self, id: String, order: u64, stage_id: String) -> Self;
     /// Save-time checks against the pipeline (and the siblings, if asked for).
     fn validate(&self, pipeline: &Pipeline, siblings: &[Self]) -> (Vec<FieldError>, Refs);
+    /// What replacing `old` by `new` (`None`: deleting it) would break in
+    /// the others of the pipeline (`siblings`, `old` among them): one
+    /// problem per other that would break, naming it.
+    fn breaks(
+        pipeline: &Pipeline,
+        siblings: &[Self],
+        old: &Self,
+        new: Option<&Self>,
+    ) -> Vec<FieldError> {
+        let _ = (pipeline, siblings, old, new);
+        Vec::new()
+    }
 }
 
 /// The typed `{"type", "settings"}` of an API body; a type not in `types`
@@ -97,6 +109,56 @@ impl Automation for Robot {
     fn validate(&self, pipeline: &Pipeline, siblings: &[Self]) -> (Vec<FieldError>, Refs) {
         validate_robot(pipeline, siblings, self)
     }
+    /// Outputs are protected: a robot whose output (`{{robot.<id>.<output>}}`
+    /// in a template, condition or `modify_item` value) another robot of its
+    /// stage uses cannot lose it — by a change of type, a move to another
+    /// stage or after the user, or deletion.
+    fn breaks(
+        pipeline: &Pipeline,
+        siblings: &[Self],
+        old: &Self,
+        new: Option<&Self>,
+    ) -> Vec<FieldError> {
+        let needle = format!("robot.{}.", old.id);
+        let after: Vec<Robot> = siblings
+            .iter()
+            .filter(|r| r.id != old.id)
+            .chain(new)
+            .cloned()
+            .collect();
+        let mut problems = Vec::new();
+        let mut users: Vec<&Robot> = siblings
+            .iter()
+            .filter(|r| r.id != old.id && r.stage_id == old.stage_id)
+            .collect();
+        users.sort_by_key(|r| r.order);
+        for user in users {
+            if !serde_json::to_string(user).is_ok_and(|s| s.contains(&needle)) {
+                continue;
+            }
+            let (before, _) = validate_robot(pipeline, siblings, user);
+            let (now, _) = validate_robot(pipeline, &after, user);
+            let lost: Vec<String> = now
+                .into_iter()
+                .filter(|e| !before.contains(e))
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            if !lost.is_empty() {
+                problems.push(FieldError {
+                    field: format!("robots.{}", user.id),
+                    message: format!(
+                        "robot '{}' ({}) uses outputs of robot '{}' ({}); change or delete it first ({})",
+                        user.name,
+                        user.id,
+                        old.name,
+                        old.id,
+                        lost.join("; ")
+                    ),
+                });
+            }
+        }
+        problems
+    }
 }
 
 impl Automation for Trigger {
@@ -154,13 +216,15 @@ impl Engine {
         Ok((n + 1, w))
     }
 
-    /// Check and store `a` (read at `version`, 0 = new) with `extra` writes.
+    /// Check and store `a` (read at `version`, 0 = new; replacing `old`)
+    /// with `extra` writes.
     async fn save<A: Automation>(
         &self,
         tenant: &str,
         a: A,
         version: u64,
         extra: Vec<Write>,
+        old: Option<&A>,
     ) -> Result<A> {
         let (pipeline, _) = self
             .must::<Pipeline>(tenant, "pipeline", a.pipeline_id())
@@ -171,6 +235,9 @@ impl Engine {
             Vec::new()
         };
         let (mut errors, refs) = a.validate(&pipeline, &siblings);
+        if let Some(old) = old {
+            errors.extend(A::breaks(&pipeline, &siblings, old, Some(&a)));
+        }
         errors.extend(self.check_refs(tenant, &refs).await?);
         unprocessable(errors)?;
         let mut writes = extra;
@@ -211,7 +278,7 @@ impl Engine {
         let (order, w) = self.next_order(tenant, pipeline_id).await?;
         let id = self.ports.ids.next_id(A::WHAT);
         let a = A::from_body(id, pipeline_id, order, body)?;
-        self.save(tenant, a, 0, vec![w]).await
+        self.save(tenant, a, 0, vec![w], None).await
     }
 
     /// The pipeline's robots or triggers, in creation order.
@@ -243,7 +310,7 @@ impl Engine {
     ) -> Result<A> {
         let (old, v) = self.one_in::<A>(tenant, pipeline_id, id).await?;
         let a = A::from_body(old.id().to_string(), pipeline_id, old.order(), body)?;
-        self.save(tenant, a, v, Vec::new()).await
+        self.save(tenant, a, v, Vec::new(), Some(&old)).await
     }
 
     /// Delete a robot or trigger.
@@ -253,7 +320,16 @@ impl Engine {
         pipeline_id: &str,
         id: &str,
     ) -> Result<()> {
-        let (_, v) = self.one_in::<A>(tenant, pipeline_id, id).await?;
+        let (old, v) = self.one_in::<A>(tenant, pipeline_id, id).await?;
+        let (pipeline, _) = self
+            .must::<Pipeline>(tenant, "pipeline", pipeline_id)
+            .await?;
+        let siblings: Vec<A> = if A::CHECKS_SIBLINGS {
+            self.list(tenant, pipeline_id).await?
+        } else {
+            Vec::new()
+        };
+        unprocessable(A::breaks(&pipeline, &siblings, &old, None))?;
         self.ports
             .store
             .transact(vec![Write::Delete {
@@ -276,7 +352,7 @@ impl Engine {
         let (a, _) = self.one_in::<A>(tenant, pipeline_id, id).await?;
         let (order, w) = self.next_order(tenant, pipeline_id).await?;
         let a = a.placed(self.ports.ids.next_id(A::WHAT), order, body.stage_id);
-        self.save(tenant, a, 0, vec![w]).await
+        self.save(tenant, a, 0, vec![w], None).await
     }
 }
 

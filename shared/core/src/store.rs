@@ -217,6 +217,40 @@ macro_rules! records {
     };
 }
 
+/// An index entry of a robot run that is not final yet, listed under its
+/// robot: written with the run record when a visit is planned, deleted in
+/// the transaction that makes the run final. Deleting a robot lists its
+/// pending runs here instead of scanning items.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub(crate) struct PendingRun {
+    pub run_id: String,
+    pub item_id: String,
+    pub robot_id: String,
+}
+
+/// The index entry of a planned run (`None` for a run that is final already).
+pub(crate) fn pending_put(tenant: &str, run: &RunRecord) -> Option<Write> {
+    let robot_id = run.robot_id.clone()?;
+    (!run.status.is_final()).then(|| {
+        let p = PendingRun {
+            run_id: run.id.clone(),
+            item_id: run.item_id.clone(),
+            robot_id,
+        };
+        put(record_doc(tenant, &p, 1), Cond::Any)
+    })
+}
+
+/// Removes the index entry of a run that became final (nothing if it has none).
+pub(crate) fn pending_delete(tenant: &str, run: &RunRecord) -> Option<Write> {
+    let robot_id = run.robot_id.clone()?;
+    Some(Write::Delete {
+        key: DocKey::new(tenant, Kind::PendingRun, &run.id),
+        parent: Some(robot_id),
+        cond: Cond::Any,
+    })
+}
+
 records! {
     Department: Department, id, |_d| None;
     // Listed per department (for department recipients).
@@ -239,6 +273,7 @@ records! {
     Outbound: Outbound, id, |m| Some(Cow::Borrowed(m.channel.as_str()));
     TimelineEntry: Timeline, id, |e| Some(Cow::Borrowed(&e.item_id));
     EventRecord: Event, event_id, |_e| None;
+    PendingRun: PendingRun, run_id, |p| Some(Cow::Borrowed(&p.robot_id));
 }
 
 #[cfg(test)]

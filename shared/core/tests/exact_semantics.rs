@@ -423,3 +423,187 @@ async fn a_robot_whose_output_is_used_cannot_lose_it() {
     }
     rt.engine.delete_robot(T, "deals", &chat.id).await.unwrap();
 }
+
+// ---------------------------------------------------------------- item 8
+
+async fn pending_index(rt: &MemRuntime, robot_id: &str) -> usize {
+    use crm_core::ports::{DocStore, Kind};
+    rt.store
+        .list(T, Kind::PendingRun, robot_id)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn deleting_a_robot_cancels_its_pending_runs_and_editing_one_applies_to_new_visits() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let day = json!({"mode": "after", "amount": 1, "unit": "days"});
+    let doomed = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "notify_supervisor", "delay": day,
+            "settings": {"text": "doomed {{title}}"}}),
+    )
+    .await;
+    let edited = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "notify_supervisor", "delay": day,
+            "settings": {"text": "before {{title}}"}}),
+    )
+    .await;
+    let a = crm_core::testing::settled_item(&rt, crm_core::testing::plain_deal("A")).await;
+    let b = crm_core::testing::settled_item(&rt, crm_core::testing::plain_deal("B")).await;
+    assert_eq!(pending_index(&rt, &doomed.id).await, 2);
+    let run_a = crm_core::planning::run_id(&a.id, 1, &doomed.id);
+    assert!(rt.jobs.is_scheduled(T, &run_a));
+
+    rt.engine
+        .delete_robot(T, "deals", &doomed.id)
+        .await
+        .unwrap();
+    for item in [&a, &b] {
+        let run = run_of(&runs(&rt, &item.id).await, &doomed.id).clone();
+        assert_eq!(run.status, RunStatus::Cancelled);
+        assert!(
+            run.reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("robot deleted"),
+            "{run:?}"
+        );
+    }
+    assert!(!rt.jobs.is_scheduled(T, &run_a), "the timer is cancelled");
+    assert_eq!(pending_index(&rt, &doomed.id).await, 0);
+
+    // editing: pending runs keep the settings they were planned with
+    rt.engine
+        .update_robot(
+            T,
+            "deals",
+            &edited.id,
+            body(
+                json!({"stage_id": "new", "type": "notify_supervisor", "delay": day,
+                "settings": {"text": "after {{title}}"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let c = crm_core::testing::settled_item(&rt, crm_core::testing::plain_deal("C")).await;
+    rt.advance(chrono::Duration::days(2)).await.unwrap();
+    let mut texts: Vec<String> = rt
+        .engine
+        .list_notifications(T, "u-boss")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.text)
+        .collect();
+    texts.sort();
+    assert_eq!(texts, ["after C", "before A", "before B"]);
+    assert_eq!(
+        pending_index(&rt, &edited.id).await,
+        0,
+        "finished runs leave the index"
+    );
+    assert_eq!(
+        run_of(&runs(&rt, &c.id).await, &edited.id).status,
+        RunStatus::Done
+    );
+}
+
+#[tokio::test]
+async fn the_robot_after_a_deleted_one_still_runs() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let hour = json!({"mode": "after", "amount": 1, "unit": "hours"});
+    let first = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_timeline_comment", "delay": hour,
+            "settings": {"text": "first"}}),
+    )
+    .await;
+    let middle = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
+            "delay": hour, "settings": {"text": "middle"}}),
+    )
+    .await;
+    let last = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
+            "settings": {"text": "last"}}),
+    )
+    .await;
+    let item = crm_core::testing::settled_item(&rt, crm_core::testing::plain_deal("X")).await;
+    // the middle one is deleted while it waits: the last waits for the first
+    rt.engine
+        .delete_robot(T, "deals", &middle.id)
+        .await
+        .unwrap();
+    rt.advance(chrono::Duration::hours(2)).await.unwrap();
+    let all = runs(&rt, &item.id).await;
+    assert_eq!(run_of(&all, &first.id).status, RunStatus::Done);
+    assert_eq!(run_of(&all, &middle.id).status, RunStatus::Cancelled);
+    assert_eq!(run_of(&all, &last.id).status, RunStatus::Done);
+    let tl = rt
+        .engine
+        .timeline_of_kinds(T, &item.id, Some("comment"))
+        .await
+        .unwrap();
+    let texts: Vec<&str> = tl.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts, ["first", "last"]);
+
+    // the first robot of a stage deleted while it waits: the next one
+    // starts its delay at once
+    let next = robot(
+        &rt,
+        json!({"stage_id": "prep", "type": "add_timeline_comment", "delay": hour,
+            "settings": {"text": "p1"}}),
+    )
+    .await;
+    let after = robot(
+        &rt,
+        json!({"stage_id": "prep", "type": "add_timeline_comment", "after_previous": true,
+            "settings": {"text": "p2"}}),
+    )
+    .await;
+    move_to(&rt, &item.id, "prep").await;
+    rt.engine.delete_robot(T, "deals", &next.id).await.unwrap();
+    rt.settle().await.unwrap();
+    let all = runs(&rt, &item.id).await;
+    assert_eq!(run_of(&all, &next.id).status, RunStatus::Cancelled);
+    assert_eq!(run_of(&all, &after.id).status, RunStatus::Done, "{all:#?}");
+}
+
+#[tokio::test]
+async fn a_run_of_a_robot_that_is_gone_is_cancelled_when_it_comes_due() {
+    use crm_core::ports::{Cond, DocKey, DocStore, Kind, Write};
+    let rt = company(MONDAY_1144_MSK).await;
+    let r = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "add_timeline_comment",
+            "delay": {"mode": "after", "amount": 1, "unit": "hours"},
+            "settings": {"text": "hello"}}),
+    )
+    .await;
+    let item = crm_core::testing::settled_item(&rt, crm_core::testing::plain_deal("X")).await;
+    // gone without the engine's cancellation (deleted while the visit was planned)
+    rt.store
+        .transact(vec![Write::Delete {
+            key: DocKey::new(T, Kind::Robot, &r.id),
+            parent: Some("deals".into()),
+            cond: Cond::Any,
+        }])
+        .await
+        .unwrap();
+    rt.advance(chrono::Duration::hours(2)).await.unwrap();
+    let run = run_of(&runs(&rt, &item.id).await, &r.id).clone();
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert!(run.reason.unwrap().contains("robot deleted"));
+    assert!(
+        rt.engine
+            .timeline_of_kinds(T, &item.id, Some("comment"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

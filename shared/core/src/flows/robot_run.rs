@@ -20,6 +20,7 @@ use std::sync::Arc;
 use super::batch_reads::BatchReads;
 use crate::context::Outputs;
 use crate::engine::Engine;
+use crate::engine::ROBOT_DELETED;
 use crate::error::Result;
 use crate::model::{Item, OutboxRecord, Pipeline, RunRecord, RunStatus, User};
 use crate::planning::robot_due;
@@ -27,7 +28,7 @@ use crate::ports::{
     Cond, Doc, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write,
 };
 use crate::robots::{ActionError, Effect, Robot, RunContext};
-use crate::store::{TimelineSlots, decode, put, record_doc, timeline_counter_key};
+use crate::store::{TimelineSlots, decode, pending_delete, put, record_doc, timeline_counter_key};
 
 /// What happened to a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,7 @@ impl Engine {
         let tenant = job.tenant.as_str();
         // One batch read for the run, its item and the item's timeline
         // counter (4 requests per run in all: this read, the claim, the
-        // pipeline + responsible read, the commit).
+        // pipeline + responsible + robot read, the commit).
         let got = self
             .ports
             .store
@@ -353,7 +354,9 @@ impl Engine {
                 cond: Cond::Version(item.version),
             });
         }
-        if run.status != RunStatus::Cancelled
+        // The next robot waits for this one unless the visit is over (a
+        // deleted robot's run is cancelled, but its visit goes on).
+        if (run.status != RunStatus::Cancelled || run.reason.as_deref() == Some(ROBOT_DELETED))
             && let (Some(next), Some(item)) = (&run.next_run, &item)
         {
             writes.extend(self.ready_follower(tenant, next, item, now).await?);
@@ -362,6 +365,7 @@ impl Engine {
             record_doc(tenant, &run, run.version),
             Cond::Version(claimed.version),
         ));
+        writes.extend(pending_delete(tenant, &run));
         if writes.len() > MAX_TRANSACTION_WRITES {
             return Err(
                 StoreError::Invalid(format!("run {} needs too many writes", run.id)).into(),
@@ -371,7 +375,7 @@ impl Engine {
     }
 
     /// The robot waiting for a finished one becomes due (counted from now).
-    async fn ready_follower(
+    pub(crate) async fn ready_follower(
         &self,
         tenant: &str,
         next: &str,
@@ -421,6 +425,7 @@ impl Engine {
                     f.reason = Some(why);
                     f.finished_at = Some(now);
                     next = f.next_run.clone();
+                    writes.extend(pending_delete(tenant, &f));
                 }
             }
             f.version = fv + 1;
@@ -454,8 +459,14 @@ impl Engine {
             .get_many(&[
                 DocKey::new(tenant, Kind::Pipeline, &item.pipeline_id),
                 DocKey::new(tenant, Kind::User, &item.responsible_id),
+                DocKey::new(tenant, Kind::Robot, &robot.id),
             ])
             .await?;
+        // Deleting a robot cancels its pending runs; one planned while it
+        // was being deleted is cancelled here.
+        if got[2].is_none() {
+            return Ok(Effect::ended(RunStatus::Cancelled, ROBOT_DELETED));
+        }
         let responsible: Option<User> = got[1].as_ref().map(decode).transpose()?;
         let Some(pipeline) = got[0].as_ref().map(decode::<Pipeline>).transpose()? else {
             return Ok(Effect {

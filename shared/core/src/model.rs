@@ -463,7 +463,10 @@ pub struct RunRecord {
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
-    /// Robot runs: the robot as it was configured when the visit began.
+    /// Robot runs: the robot as it was configured when the visit began. A
+    /// pending run keeps these settings when the robot is edited (edits apply
+    /// to visits that start afterwards); deleting the robot cancels the run
+    /// ("cancelled: robot deleted").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robot: Option<crate::robots::Robot>,
     /// Robot runs: waits for this run to finish first (`after_previous`).

@@ -165,7 +165,12 @@ pub async fn get_robot(
     ))
 }
 
-/// Replace a robot's settings.
+/// Replace a robot's settings. The change applies to visits that start
+/// afterwards: runs already planned keep the settings they were planned with
+/// (each run record carries a snapshot, `robot`). A robot whose output
+/// (`{{robot.<id>.<output>}}`) another robot of its stage uses cannot be
+/// given another type, moved to another stage, or lose the output: 422
+/// naming the dependent robots in the details (`robots.<id>`).
 #[utoipa::path(
     put,
     path = "/v1/pipelines/{id}/robots/{robot_id}",
@@ -179,7 +184,7 @@ pub async fn get_robot(
     responses(
         (status = 200, description = "The updated robot", body = Object),
         (status = 404, description = "No such pipeline or robot", body = ErrorBody),
-        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output", body = ErrorBody),
+        (status = 422, description = "Unknown stage, type, setting, user, placeholder or robot output; or other robots use an output this change would remove (details name them: `robots.<id>`)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -197,7 +202,10 @@ pub async fn update_robot(
     ))
 }
 
-/// Delete a robot.
+/// Delete a robot. Its pending runs are cancelled (recorded as `cancelled`,
+/// reason "cancelled: robot deleted"; their timers deleted); a robot that
+/// ran "after the previous" waits for the one before instead. A robot whose
+/// output another robot of its stage uses cannot be deleted (422 naming them).
 #[utoipa::path(
     delete,
     path = "/v1/pipelines/{id}/robots/{robot_id}",
@@ -209,7 +217,7 @@ pub async fn update_robot(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such pipeline or robot", body = ErrorBody),
-        (status = 422, description = "Another robot depends on this one's outputs", body = ErrorBody),
+        (status = 422, description = "Other robots of the stage use this one's outputs (details name them: `robots.<id>`)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

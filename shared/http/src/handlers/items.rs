@@ -45,7 +45,7 @@ fn with_etag(mut response: Response, item_version: u64) -> Response {
                 ("Location" = String, description = "URL of the item"),
                 ("ETag" = String, description = "The item's version, quoted"),
             )),
-        (status = 422, description = "Unknown pipeline, stage, user or field, or a field of the wrong type", body = ErrorBody),
+        (status = 422, description = "Unknown pipeline, stage, user or field, a field of the wrong type, or a `user` field naming no user of the tenant", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -84,7 +84,11 @@ pub async fn get_item(
 }
 
 /// Change an item; only the keys present change (`null` in `fields` removes
-/// a field). A stage change starts the new stage's robots.
+/// a field). A stage change starts the new stage's robots. A change is a
+/// change of value, by field type: `5.0` over `5` in a number field (or
+/// `amount`), or the same instant in a datetime field, is no change — nothing
+/// is written and no `field_changed` trigger fires. `user` fields name users
+/// of the tenant.
 #[utoipa::path(
     patch,
     path = "/v1/items/{id}",
@@ -106,7 +110,7 @@ pub async fn get_item(
         (status = 400, description = "Malformed body or If-Match header", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
         (status = 409, description = "Stale If-Match version or a concurrent change", body = ErrorBody),
-        (status = 422, description = "Unknown stage, user or field", body = ErrorBody),
+        (status = 422, description = "Unknown stage, user or field (a `user` field's value must be a user of the tenant)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

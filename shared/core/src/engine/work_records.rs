@@ -91,6 +91,7 @@ impl Engine {
 
     /// Writes for a task status change: the task, a timeline entry, and the
     /// `task_status` event (through the outbox).
+    #[allow(clippy::too_many_arguments)] // the change, who, when, and where its entry goes
     pub(crate) fn task_status_writes(
         &self,
         tenant: &str,

@@ -88,6 +88,31 @@ fn check_field_value(def: &FieldDef, v: &Value) -> std::result::Result<(), Strin
     }
 }
 
+/// Do two values of a field mean the same (a change is a change of value, not
+/// of spelling)? Numbers compare as numbers (`5` = `5.0` = `5e0`), datetimes
+/// as instants (`…T10:00:00Z` = `…T13:00:00+03:00`); other values as JSON.
+/// `def` is the field's declaration (`None`: compared as JSON).
+pub fn same_value(def: Option<&FieldDef>, a: &Value, b: &Value) -> bool {
+    if a == b {
+        return true;
+    }
+    match (def.map(|d| d.field_type), a, b) {
+        (Some(FieldType::Number), Value::Number(x), Value::Number(y)) => {
+            x.as_f64().is_some_and(|x| y.as_f64() == Some(x))
+        }
+        (Some(FieldType::Datetime), Value::String(x), Value::String(y)) => {
+            match (
+                DateTime::parse_from_rfc3339(x),
+                DateTime::parse_from_rfc3339(y),
+            ) {
+                (Ok(x), Ok(y)) => x == y,
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Validate custom field values against the pipeline's declarations.
 pub(crate) fn check_fields(
     pipeline: &Pipeline,
@@ -111,4 +136,59 @@ pub(crate) fn check_fields(
         }
     }
     errors
+}
+
+/// The `(field path, user id)` of every `user` field value in `fields`: they
+/// must name existing users of the tenant, like every other user reference.
+pub(crate) fn user_refs(
+    pipeline: &Pipeline,
+    fields: &BTreeMap<String, Value>,
+) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .filter(|(k, _)| {
+            pipeline
+                .field(k)
+                .is_some_and(|d| d.field_type == FieldType::User)
+        })
+        .filter_map(|(k, v)| Some((format!("fields.{k}"), v.as_str()?.to_string())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn def(t: FieldType) -> FieldDef {
+        FieldDef {
+            key: "k".into(),
+            field_type: t,
+            name: None,
+            options: Vec::new(),
+            multiple: false,
+        }
+    }
+
+    #[test]
+    fn values_are_compared_by_field_type() {
+        let n = def(FieldType::Number);
+        assert!(same_value(Some(&n), &json!(5), &json!(5.0)));
+        assert!(same_value(Some(&n), &json!(5), &json!(5e0)));
+        assert!(!same_value(Some(&n), &json!(5), &json!(5.5)));
+        let t = def(FieldType::Datetime);
+        assert!(same_value(
+            Some(&t),
+            &json!("2026-12-01T10:00:00Z"),
+            &json!("2026-12-01T13:00:00+03:00")
+        ));
+        assert!(!same_value(
+            Some(&t),
+            &json!("2026-12-01T10:00:00Z"),
+            &json!("2026-12-01T10:00:01Z")
+        ));
+        let s = def(FieldType::String);
+        assert!(!same_value(Some(&s), &json!("5"), &json!("5.0")));
+    }
 }

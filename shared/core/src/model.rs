@@ -388,6 +388,25 @@ pub struct TimelineEntry {
     pub data: Value,
 }
 
+/// Every kind of timeline entry (what `GET /v1/items/{id}/timeline?kind=`
+/// filters on).
+pub const TIMELINE_KINDS: &[&str] = &[
+    "created",
+    "stage_changed",
+    "fields_changed",
+    "responsible_changed",
+    "info",
+    "comment",
+    "task_created",
+    "task_status",
+    "task_completed",
+    "activity_planned",
+    "activity_completed",
+    "email_sent",
+    "sms_sent",
+    "deleted",
+];
+
 /// What the run log records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -444,7 +463,10 @@ pub struct RunRecord {
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
-    /// Robot runs: the robot as it was configured when the visit began.
+    /// Robot runs: the robot as it was configured when the visit began. A
+    /// pending run keeps these settings when the robot is edited (edits apply
+    /// to visits that start afterwards); deleting the robot cancels the run
+    /// ("cancelled: robot deleted").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robot: Option<crate::robots::Robot>,
     /// Robot runs: waits for this run to finish first (`after_previous`).

@@ -72,6 +72,9 @@ kinds! {
     Counter = "counter",
     /// Transactional outbox record; processed by the stage-change step.
     Outbox = "outbox",
+    /// Index of a pending robot run; parent = robot id, id = run id (what
+    /// deleting a robot cancels).
+    PendingRun = "pending_run",
 }
 
 impl Kind {

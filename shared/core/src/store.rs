@@ -54,9 +54,113 @@ pub(crate) fn cond_for(version: u64) -> Cond {
 /// departments, read to find sub-departments.
 pub const DEPARTMENTS: &str = "all";
 
-/// Timeline ids sort chronologically.
-pub(crate) fn timeline_id(at: DateTime<Utc>, suffix: &str) -> String {
-    format!("{:013}-{suffix}", at.timestamp_millis().max(0))
+// Timeline ids sort in the order things happened (lists are in id order):
+// `{millis:013}-{version:012}-{k:09}-{sub:03}-{suffix}` — by time, then by a
+// per-item sequence, then by the entry's position `sub` in its transaction.
+// The sequence is (item version, k): a transaction that writes the item
+// numbers its entries with the version it writes and k = 0; one that only
+// adds entries (a robot's comment, a task completed) checks the item's
+// version v, numbers them (v, k ≥ 1) and takes k from the item's
+// [`TimelineCounter`] in the same transaction. The item's version is not
+// changed by its timeline.
+
+/// The id of an entry written with the item at `version` (k = 0).
+pub(crate) fn timeline_id(at: DateTime<Utc>, version: u64, sub: usize, suffix: &str) -> String {
+    slot_id(at, version, 0, sub, suffix)
+}
+
+fn slot_id(at: DateTime<Utc>, version: u64, k: u64, sub: usize, suffix: &str) -> String {
+    format!(
+        "{:013}-{version:012}-{k:09}-{sub:03}-{suffix}",
+        at.timestamp_millis().max(0)
+    )
+}
+
+/// The id of an entry that follows up the item write at `version` without
+/// writing anything of the item (activities completed as a visit ends):
+/// after the entries of that write, before any written after it.
+pub(crate) fn follow_up_timeline_id(at: DateTime<Utc>, version: u64, suffix: &str) -> String {
+    format!(
+        "{:013}-{version:012}-{:09}~{suffix}",
+        at.timestamp_millis().max(0),
+        0
+    )
+}
+
+/// Per item: the last (version, k) of entries written without the item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub(crate) struct TimelineCounter {
+    pub version: u64,
+    pub k: u64,
+}
+
+/// The key of an item's [`TimelineCounter`].
+pub(crate) fn timeline_counter_key(tenant: &str, item_id: &str) -> DocKey {
+    DocKey::new(tenant, Kind::Counter, format!("timeline:{item_id}"))
+}
+
+/// Where the entries of a transaction that does not write the item go:
+/// after everything written so far at the item's version.
+#[derive(Debug)]
+pub(crate) struct TimelineSlots {
+    item_id: String,
+    version: u64,
+    k: u64,
+    /// The counter's stored version (0 = none yet); `None`: the item is
+    /// gone, nothing is counted.
+    counter_version: Option<u64>,
+}
+
+impl TimelineSlots {
+    /// For the item at `item_version`, with its counter document as read.
+    pub(crate) fn new(item_id: &str, item_version: u64, counter: Option<&Doc>) -> Result<Self> {
+        let (c, cv) = match counter {
+            Some(d) => (decode::<TimelineCounter>(d)?, d.version),
+            None => (TimelineCounter::default(), 0),
+        };
+        let k = if c.version == item_version {
+            c.k + 1
+        } else {
+            1
+        };
+        Ok(TimelineSlots {
+            item_id: item_id.to_string(),
+            version: item_version,
+            k,
+            counter_version: Some(cv),
+        })
+    }
+
+    /// For entries of a deleted item (its task completed later): after
+    /// everything the item wrote.
+    pub(crate) fn after_deletion(item_id: &str) -> Self {
+        TimelineSlots {
+            item_id: item_id.to_string(),
+            version: 999_999_999_999,
+            k: 0,
+            counter_version: None,
+        }
+    }
+
+    /// The id of the entry at position `sub` of the transaction.
+    pub(crate) fn id(&self, at: DateTime<Utc>, sub: usize, suffix: &str) -> String {
+        slot_id(at, self.version, self.k, sub, suffix)
+    }
+
+    /// The counter write that goes with the entries (a conditional write:
+    /// two transactions cannot take the same k).
+    pub(crate) fn counter_write(&self, tenant: &str) -> Option<Write> {
+        let cv = self.counter_version?;
+        let c = TimelineCounter {
+            version: self.version,
+            k: self.k,
+        };
+        let id = format!("timeline:{}", self.item_id);
+        Some(put(
+            doc(tenant, Kind::Counter, &id, cv + 1, None, &c),
+            cond_for(cv),
+        ))
+    }
 }
 
 pub(crate) fn timeline_write(tenant: &str, e: &TimelineEntry) -> Write {
@@ -105,6 +209,40 @@ macro_rules! records {
     };
 }
 
+/// An index entry of a robot run that is not final yet, listed under its
+/// robot: written with the run record when a visit is planned, deleted in
+/// the transaction that makes the run final. Deleting a robot lists its
+/// pending runs here instead of scanning items.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub(crate) struct PendingRun {
+    pub run_id: String,
+    pub item_id: String,
+    pub robot_id: String,
+}
+
+/// The index entry of a planned run (`None` for a run that is final already).
+pub(crate) fn pending_put(tenant: &str, run: &RunRecord) -> Option<Write> {
+    let robot_id = run.robot_id.clone()?;
+    (!run.status.is_final()).then(|| {
+        let p = PendingRun {
+            run_id: run.id.clone(),
+            item_id: run.item_id.clone(),
+            robot_id,
+        };
+        put(record_doc(tenant, &p, 1), Cond::Any)
+    })
+}
+
+/// Removes the index entry of a run that became final (nothing if it has none).
+pub(crate) fn pending_delete(tenant: &str, run: &RunRecord) -> Option<Write> {
+    let robot_id = run.robot_id.clone()?;
+    Some(Write::Delete {
+        key: DocKey::new(tenant, Kind::PendingRun, &run.id),
+        parent: Some(robot_id),
+        cond: Cond::Any,
+    })
+}
+
 records! {
     // All of a tenant's departments are listed together (to walk the tree).
     Department: Department, id, |_d| Some(Cow::Borrowed(DEPARTMENTS));
@@ -128,6 +266,7 @@ records! {
     Outbound: Outbound, id, |m| Some(Cow::Borrowed(m.channel.as_str()));
     TimelineEntry: Timeline, id, |e| Some(Cow::Borrowed(&e.item_id));
     EventRecord: Event, event_id, |_e| None;
+    PendingRun: PendingRun, run_id, |p| Some(Cow::Borrowed(&p.robot_id));
 }
 
 #[cfg(test)]

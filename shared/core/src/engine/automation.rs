@@ -14,10 +14,10 @@ use super::{Engine, unprocessable};
 use crate::api::{CopyBody, RobotBody, TriggerBody};
 use crate::check::Refs;
 use crate::error::{EngineError, FieldError, Result};
-use crate::model::Pipeline;
-use crate::ports::{Cond, DocKey, Kind, Write};
+use crate::model::{Pipeline, RunRecord, RunStatus};
+use crate::ports::{Cond, DocKey, Kind, StoreError, Write};
 use crate::robots::{Action, ROBOT_TYPES, Robot, validate_robot};
-use crate::store::{Record, cond_for, doc, put, record_doc};
+use crate::store::{PendingRun, Record, cond_for, doc, put, record_doc};
 use crate::triggers::{TRIGGER_TYPES, Trigger, TriggerKind, validate_trigger};
 
 /// What robots and triggers have in common, as stored configuration.
@@ -37,6 +37,18 @@ pub trait Automation: Record + Send + Sync + Sized {
     fn placed(self, id: String, order: u64, stage_id: String) -> Self;
     /// Save-time checks against the pipeline (and the siblings, if asked for).
     fn validate(&self, pipeline: &Pipeline, siblings: &[Self]) -> (Vec<FieldError>, Refs);
+    /// What replacing `old` by `new` (`None`: deleting it) would break in
+    /// the others of the pipeline (`siblings`, `old` among them): one
+    /// problem per other that would break, naming it.
+    fn breaks(
+        pipeline: &Pipeline,
+        siblings: &[Self],
+        old: &Self,
+        new: Option<&Self>,
+    ) -> Vec<FieldError> {
+        let _ = (pipeline, siblings, old, new);
+        Vec::new()
+    }
 }
 
 /// The typed `{"type", "settings"}` of an API body; a type not in `types`
@@ -108,6 +120,56 @@ impl Automation for Robot {
     fn validate(&self, pipeline: &Pipeline, siblings: &[Self]) -> (Vec<FieldError>, Refs) {
         validate_robot(pipeline, siblings, self)
     }
+    /// Outputs are protected: a robot whose output (`{{robot.<id>.<output>}}`
+    /// in a template, condition or `modify_item` value) another robot of its
+    /// stage uses cannot lose it — by a change of type, a move to another
+    /// stage or after the user, or deletion.
+    fn breaks(
+        pipeline: &Pipeline,
+        siblings: &[Self],
+        old: &Self,
+        new: Option<&Self>,
+    ) -> Vec<FieldError> {
+        let needle = format!("robot.{}.", old.id);
+        let after: Vec<Robot> = siblings
+            .iter()
+            .filter(|r| r.id != old.id)
+            .chain(new)
+            .cloned()
+            .collect();
+        let mut problems = Vec::new();
+        let mut users: Vec<&Robot> = siblings
+            .iter()
+            .filter(|r| r.id != old.id && r.stage_id == old.stage_id)
+            .collect();
+        users.sort_by_key(|r| r.order);
+        for user in users {
+            if !serde_json::to_string(user).is_ok_and(|s| s.contains(&needle)) {
+                continue;
+            }
+            let (before, _) = validate_robot(pipeline, siblings, user);
+            let (now, _) = validate_robot(pipeline, &after, user);
+            let lost: Vec<String> = now
+                .into_iter()
+                .filter(|e| !before.contains(e))
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            if !lost.is_empty() {
+                problems.push(FieldError {
+                    field: format!("robots.{}", user.id),
+                    message: format!(
+                        "robot '{}' ({}) uses outputs of robot '{}' ({}); change or delete it first ({})",
+                        user.name,
+                        user.id,
+                        old.name,
+                        old.id,
+                        lost.join("; ")
+                    ),
+                });
+            }
+        }
+        problems
+    }
 }
 
 impl Automation for Trigger {
@@ -150,7 +212,97 @@ impl Automation for Trigger {
     }
 }
 
+/// The reason recorded on the pending runs of a deleted robot.
+pub(crate) const ROBOT_DELETED: &str = "cancelled: robot deleted";
+
 impl Engine {
+    /// Cancel the pending runs of a deleted robot (recorded, timers
+    /// cancelled), found through the robot's index of pending runs
+    /// ([`PendingRun`]): one list, then per run one read and one
+    /// transaction. A run being performed right now finishes; one the index
+    /// does not list yet (planned while the robot was deleted) is cancelled
+    /// by the runner, which checks that the robot still exists.
+    async fn cancel_robot_runs(&self, tenant: &str, robot_id: &str) -> Result<()> {
+        let pending: Vec<PendingRun> = self.list(tenant, robot_id).await?;
+        for p in pending {
+            let mut tries = 0;
+            loop {
+                match self.cancel_deleted_robot_run(tenant, &p).await {
+                    Err(EngineError::Store(StoreError::Conflict { .. }))
+                        if tries < self.config.max_retries =>
+                    {
+                        tries += 1;
+                    }
+                    other => break other?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn cancel_deleted_robot_run(&self, tenant: &str, p: &PendingRun) -> Result<()> {
+        let now = self.now();
+        let unindex = Write::Delete {
+            key: DocKey::new(tenant, Kind::PendingRun, &p.run_id),
+            parent: Some(p.robot_id.clone()),
+            cond: Cond::Any,
+        };
+        let run = match self.load::<RunRecord>(tenant, &p.run_id).await? {
+            Some((run, v)) if run.status == RunStatus::Pending => (run, v),
+            // Being performed: it finishes (and leaves the index) by itself.
+            Some((run, _)) if run.status == RunStatus::Running => return Ok(()),
+            _ => {
+                self.ports.store.transact(vec![unindex]).await?;
+                return Ok(());
+            }
+        };
+        let (mut run, v) = run;
+        run.status = RunStatus::Cancelled;
+        run.reason = Some(ROBOT_DELETED.to_string());
+        run.finished_at = Some(now);
+        run.version = v + 1;
+        let mut writes = vec![
+            put(record_doc(tenant, &run, run.version), Cond::Version(v)),
+            unindex,
+        ];
+        // The robot waiting for this one now waits for the one before it,
+        // or, when that one has finished, starts its delay now.
+        if let Some(next) = &run.next_run {
+            let before = match &run.after_run {
+                Some(a) => self.load::<RunRecord>(tenant, a).await?,
+                None => None,
+            };
+            match before {
+                Some((mut b, bv)) if !b.status.is_final() => {
+                    b.next_run = Some(next.clone());
+                    b.version = bv + 1;
+                    writes.push(put(record_doc(tenant, &b, b.version), Cond::Version(bv)));
+                    if let Some((mut f, fv)) = self.load::<RunRecord>(tenant, next).await? {
+                        f.after_run = Some(b.id.clone());
+                        f.version = fv + 1;
+                        writes.push(put(record_doc(tenant, &f, f.version), Cond::Version(fv)));
+                    }
+                }
+                _ => {
+                    if let Some(item) = self.load_item(tenant, &run.item_id).await?
+                        && item.visit == run.visit
+                    {
+                        writes.extend(self.ready_follower(tenant, next, &item, now).await?);
+                        writes.push(Write::Check {
+                            key: DocKey::new(tenant, Kind::Item, &item.id),
+                            cond: Cond::Version(item.version),
+                        });
+                    }
+                }
+            }
+        }
+        self.ports.store.transact(writes).await?;
+        if run.due_at.is_some_and(|due| due > now) {
+            self.ports.scheduler.cancel(tenant, &run.id).await?;
+        }
+        Ok(())
+    }
+
     /// The next position in the pipeline, and the counter write that takes it.
     async fn next_order(&self, tenant: &str, pipeline_id: &str) -> Result<(u64, Write)> {
         let id = format!("order:{pipeline_id}");
@@ -165,13 +317,15 @@ impl Engine {
         Ok((n + 1, w))
     }
 
-    /// Check and store `a` (read at `version`, 0 = new) with `extra` writes.
+    /// Check and store `a` (read at `version`, 0 = new; replacing `old`)
+    /// with `extra` writes.
     async fn save<A: Automation>(
         &self,
         tenant: &str,
         a: A,
         version: u64,
         extra: Vec<Write>,
+        old: Option<&A>,
     ) -> Result<A> {
         let (pipeline, _) = self
             .must::<Pipeline>(tenant, "pipeline", a.pipeline_id())
@@ -182,6 +336,9 @@ impl Engine {
             Vec::new()
         };
         let (mut errors, refs) = a.validate(&pipeline, &siblings);
+        if let Some(old) = old {
+            errors.extend(A::breaks(&pipeline, &siblings, old, Some(&a)));
+        }
         errors.extend(self.check_refs(tenant, &refs).await?);
         unprocessable(errors)?;
         let mut writes = extra;
@@ -222,7 +379,7 @@ impl Engine {
         let (order, w) = self.next_order(tenant, pipeline_id).await?;
         let id = self.ports.ids.next_id(A::WHAT);
         let a = A::from_body(id, pipeline_id, order, body)?;
-        self.save(tenant, a, 0, vec![w]).await
+        self.save(tenant, a, 0, vec![w], None).await
     }
 
     /// The pipeline's robots or triggers, in creation order.
@@ -254,7 +411,7 @@ impl Engine {
     ) -> Result<A> {
         let (old, v) = self.one_in::<A>(tenant, pipeline_id, id).await?;
         let a = A::from_body(old.id().to_string(), pipeline_id, old.order(), body)?;
-        self.save(tenant, a, v, Vec::new()).await
+        self.save(tenant, a, v, Vec::new(), Some(&old)).await
     }
 
     /// Delete a robot or trigger.
@@ -264,7 +421,16 @@ impl Engine {
         pipeline_id: &str,
         id: &str,
     ) -> Result<()> {
-        let (_, v) = self.one_in::<A>(tenant, pipeline_id, id).await?;
+        let (old, v) = self.one_in::<A>(tenant, pipeline_id, id).await?;
+        let (pipeline, _) = self
+            .must::<Pipeline>(tenant, "pipeline", pipeline_id)
+            .await?;
+        let siblings: Vec<A> = if A::CHECKS_SIBLINGS {
+            self.list(tenant, pipeline_id).await?
+        } else {
+            Vec::new()
+        };
+        unprocessable(A::breaks(&pipeline, &siblings, &old, None))?;
         self.ports
             .store
             .transact(vec![Write::Delete {
@@ -273,6 +439,9 @@ impl Engine {
                 cond: Cond::Version(v),
             }])
             .await?;
+        if A::KIND == Kind::Robot {
+            self.cancel_robot_runs(tenant, id).await?;
+        }
         Ok(())
     }
 
@@ -287,7 +456,7 @@ impl Engine {
         let (a, _) = self.one_in::<A>(tenant, pipeline_id, id).await?;
         let (order, w) = self.next_order(tenant, pipeline_id).await?;
         let a = a.placed(self.ports.ids.next_id(A::WHAT), order, body.stage_id);
-        self.save(tenant, a, 0, vec![w]).await
+        self.save(tenant, a, 0, vec![w], None).await
     }
 }
 

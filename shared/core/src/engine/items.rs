@@ -7,9 +7,10 @@ use crate::api::{ItemPatch, NewItem};
 use crate::check::Refs;
 use crate::client_index::client_keys;
 use crate::error::{EngineError, FieldError, Result};
-use crate::fields::{check_fields, check_item_size};
+use crate::fields::{check_fields, check_item_size, same_value, user_refs};
 use crate::model::{
-    Chain, Item, ItemChange, OutboxRecord, Pipeline, RunRecord, StageMove, TimelineEntry,
+    Chain, Item, ItemChange, OutboxRecord, Pipeline, RunRecord, StageMove, TIMELINE_KINDS,
+    TimelineEntry,
 };
 use crate::ports::{Cond, DocKey, Kind, SYSTEM_TENANT, Write};
 use crate::store::{doc, put, record_doc, timeline_id, timeline_write};
@@ -147,10 +148,11 @@ impl Engine {
             });
         }
         errors.extend(check_fields(&pipeline, &body.fields));
-        let refs = Refs {
+        let mut refs = Refs {
             users: vec![("responsible_id".into(), body.responsible_id.clone())],
             ..Refs::default()
         };
+        refs.users.extend(user_refs(&pipeline, &body.fields));
         errors.extend(self.check_refs(tenant, &refs).await?);
         unprocessable(errors)?;
         let now = self.now();
@@ -201,7 +203,7 @@ impl Engine {
             .map(|s| s.name.clone())
             .unwrap_or_default();
         let timeline = vec![TimelineEntry {
-            id: timeline_id(now, &format!("{id}-created")),
+            id: timeline_id(now, 1, 0, &format!("{id}-created")),
             item_id: id.clone(),
             at: now,
             kind: "created".into(),
@@ -268,6 +270,9 @@ impl Engine {
         if let Some(a) = &patch.author_id {
             refs.users.push(("author_id".into(), a.clone()));
         }
+        if let Some(f) = &patch.fields {
+            refs.users.extend(user_refs(&pipeline, f));
+        }
         errors.extend(self.check_refs(tenant, &refs).await?);
         unprocessable(errors)?;
 
@@ -309,7 +314,7 @@ impl Engine {
                         item.fields.remove(k);
                         changed.push(format!("fields.{k}"));
                     }
-                } else if cur != Some(v) {
+                } else if !cur.is_some_and(|c| same_value(pipeline.field(k), c, v)) {
                     item.fields.insert(k.clone(), v.clone());
                     changed.push(format!("fields.{k}"));
                 }
@@ -338,7 +343,12 @@ impl Engine {
         });
         if !changed.is_empty() {
             timeline.push(TimelineEntry {
-                id: timeline_id(now, &format!("{id}-{}-fields", old.version + 1)),
+                id: timeline_id(
+                    now,
+                    old.version + 1,
+                    timeline.len(),
+                    &format!("{id}-{}-fields", old.version + 1),
+                ),
                 item_id: id.to_string(),
                 at: now,
                 kind: "fields_changed".into(),
@@ -386,7 +396,13 @@ impl Engine {
         item.visit_started_at = now;
         let name = |s: &str| pipeline.stage(s).map_or(s.to_string(), |x| x.name.clone());
         timeline.push(TimelineEntry {
-            id: timeline_id(now, &format!("{}-visit-{}", item.id, item.visit)),
+            // `item` is at the version read; this write makes the next one.
+            id: timeline_id(
+                now,
+                item.version + 1,
+                timeline.len(),
+                &format!("{}-visit-{}", item.id, item.visit),
+            ),
             item_id: item.id.clone(),
             at: now,
             kind: "stage_changed".into(),
@@ -449,7 +465,7 @@ impl Engine {
             chain,
         };
         let timeline = vec![TimelineEntry {
-            id: timeline_id(now, &format!("{}-deleted", old.id)),
+            id: timeline_id(now, item.version, 0, &format!("{}-deleted", old.id)),
             item_id: old.id.clone(),
             at: now,
             kind: "deleted".into(),
@@ -466,6 +482,32 @@ impl Engine {
         if entries.is_empty() {
             self.get_item(tenant, item_id).await?;
         }
+        Ok(entries)
+    }
+
+    /// The timeline entries of the kinds named in `kinds` (comma-separated,
+    /// e.g. `info,comment`; `None`: all), oldest first. An unknown kind is a 400.
+    pub async fn timeline_of_kinds(
+        &self,
+        tenant: &str,
+        item_id: &str,
+        kinds: Option<&str>,
+    ) -> Result<Vec<TimelineEntry>> {
+        let Some(kinds) = kinds else {
+            return self.timeline(tenant, item_id).await;
+        };
+        let wanted: Vec<&str> = kinds.split(',').map(str::trim).collect();
+        if let Some(k) = wanted.iter().find(|k| !TIMELINE_KINDS.contains(k)) {
+            return Err(EngineError::bad(
+                "kind",
+                format!(
+                    "unknown timeline kind '{k}' (one of {})",
+                    TIMELINE_KINDS.join(", ")
+                ),
+            ));
+        }
+        let mut entries = self.timeline(tenant, item_id).await?;
+        entries.retain(|e| wanted.contains(&e.kind.as_str()));
         Ok(entries)
     }
 

@@ -26,6 +26,7 @@ use crate::workhours::WorkCalendar;
 
 mod automation;
 pub use automation::Automation;
+pub(crate) use automation::ROBOT_DELETED;
 mod directory;
 pub use directory::{Directory, MAX_DIRECTORY_WRITES};
 mod events;

@@ -9,8 +9,8 @@ use crate::model::{
     Activity, Chain, Channel, Chat, FeedPost, Message, Notification, Outbound, OutboxRecord,
     QueuedEvent, Task, TaskStatus, TimelineEntry,
 };
-use crate::ports::{Cond, StoreError, Write};
-use crate::store::{put, record_doc, timeline_id, timeline_write};
+use crate::ports::{Cond, DocKey, Kind, StoreError, Write};
+use crate::store::{TimelineSlots, put, record_doc, timeline_counter_key, timeline_write};
 
 use super::{Engine, unprocessable};
 
@@ -43,19 +43,41 @@ impl Engine {
             if old.status == patch.status {
                 return Ok(old);
             }
+            // The entry goes after the item's timeline so far (see
+            // `store::timeline_id`); the item may be gone.
+            let got = self
+                .ports
+                .store
+                .get_many(&[
+                    DocKey::new(tenant, Kind::Item, &old.item_id),
+                    timeline_counter_key(tenant, &old.item_id),
+                ])
+                .await?;
+            let slots = match &got[0] {
+                Some(d) => TimelineSlots::new(&old.item_id, d.version, got[1].as_ref())?,
+                None => TimelineSlots::after_deletion(&old.item_id),
+            };
             let now = self.now();
             let mut task = old.clone();
             task.status = patch.status;
             task.completed_at = (patch.status == TaskStatus::Completed).then_some(now);
             task.version = old.version + 1;
-            let writes = self.task_status_writes(
+            let mut writes = self.task_status_writes(
                 tenant,
                 &old,
                 &task,
                 now,
                 patch.author_id.clone(),
                 self.new_chain(),
+                (&slots, 0),
             );
+            writes.extend(slots.counter_write(tenant));
+            if let Some(d) = &got[0] {
+                writes.push(Write::Check {
+                    key: d.key.clone(),
+                    cond: Cond::Version(d.version),
+                });
+            }
             match self.ports.store.transact(writes).await {
                 Ok(()) => return Ok(task),
                 Err(StoreError::Conflict { .. }) => continue,
@@ -69,6 +91,7 @@ impl Engine {
 
     /// Writes for a task status change: the task, a timeline entry, and the
     /// `task_status` event (through the outbox).
+    #[allow(clippy::too_many_arguments)] // the change, who, when, and where its entry goes
     pub(crate) fn task_status_writes(
         &self,
         tenant: &str,
@@ -77,6 +100,7 @@ impl Engine {
         now: DateTime<Utc>,
         author: Option<String>,
         chain: Chain,
+        (slots, sub): (&TimelineSlots, usize),
     ) -> Vec<Write> {
         let mut writes = vec![put(
             record_doc(tenant, task, task.version),
@@ -93,7 +117,7 @@ impl Engine {
         writes.push(timeline_write(
             tenant,
             &TimelineEntry {
-                id: timeline_id(now, &format!("{}-{}", task.id, task.version)),
+                id: slots.id(now, sub, &format!("{}-{}", task.id, task.version)),
                 item_id: task.item_id.clone(),
                 at: now,
                 kind: kind.into(),

@@ -20,12 +20,15 @@ use std::sync::Arc;
 use super::batch_reads::BatchReads;
 use crate::context::Outputs;
 use crate::engine::Engine;
+use crate::engine::ROBOT_DELETED;
 use crate::error::Result;
 use crate::model::{Item, OutboxRecord, Pipeline, RunRecord, RunStatus, User};
 use crate::planning::{needs_responsible, robot_due};
-use crate::ports::{Cond, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write};
+use crate::ports::{
+    Cond, Doc, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write,
+};
 use crate::robots::{ActionError, Effect, Robot, RunContext};
-use crate::store::{decode, put, record_doc};
+use crate::store::{TimelineSlots, decode, pending_delete, put, record_doc, timeline_counter_key};
 
 /// What happened to a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +44,18 @@ pub enum RunOutcome {
     Rescheduled,
     /// No such run.
     Unknown,
+}
+
+/// An item as read (with its version), and its timeline counter.
+type Loaded = (Option<Item>, Option<Doc>);
+
+fn item_of(d: Option<&Doc>) -> Result<Option<Item>> {
+    d.map(|d| -> Result<Item> {
+        let mut item: Item = decode(d)?;
+        item.version = d.version;
+        Ok(item)
+    })
+    .transpose()
 }
 
 /// Does a condition read an output of an earlier robot?
@@ -71,14 +86,16 @@ impl Engine {
     /// retries the job later; the claim expires so a retry can take over.
     pub async fn run_job(&self, job: Job) -> Result<RunOutcome> {
         let tenant = job.tenant.as_str();
-        // One batch read for the run and its item (4 requests per run in all:
-        // this read, the claim, the pipeline + responsible read, the commit).
+        // One batch read for the run, its item and the item's timeline
+        // counter (4 requests per run in all: this read, the claim, the
+        // pipeline + responsible + robot read, the commit).
         let got = self
             .ports
             .store
             .get_many(&[
                 DocKey::new(tenant, Kind::Run, &job.run_id),
                 DocKey::new(tenant, Kind::Item, &job.item_id),
+                timeline_counter_key(tenant, &job.item_id),
             ])
             .await?;
         let (run_doc, item_doc) = (got[0].clone(), got[1].clone());
@@ -89,15 +106,7 @@ impl Engine {
         let v = run_doc.version;
         let mut run: RunRecord = decode(&run_doc)?;
         run.version = v;
-        let mut preloaded = Some(
-            item_doc
-                .map(|d| -> Result<Item> {
-                    let mut item: Item = decode(&d)?;
-                    item.version = d.version;
-                    Ok(item)
-                })
-                .transpose()?,
-        );
+        let mut preloaded = Some((item_of(item_doc.as_ref())?, got[2].clone()));
         if run.status.is_final() {
             return Ok(RunOutcome::AlreadyFinished);
         }
@@ -186,6 +195,7 @@ impl Engine {
                 [
                     DocKey::new(j.tenant.as_str(), Kind::Run, j.run_id.as_str()),
                     DocKey::new(j.tenant.as_str(), Kind::Item, j.item_id.as_str()),
+                    timeline_counter_key(&j.tenant, &j.item_id),
                 ]
             })
             .collect();
@@ -197,7 +207,7 @@ impl Engine {
         // (job index, status, writes)
         let mut decided: Vec<(usize, RunStatus, Vec<Write>)> = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
-            let Some(run_doc) = &got[2 * i] else {
+            let Some(run_doc) = &got[3 * i] else {
                 outcomes[i] = Some(RunOutcome::Unknown);
                 continue;
             };
@@ -216,16 +226,9 @@ impl Engine {
                 single.push(i);
                 continue;
             }
-            let item = got[2 * i + 1]
-                .as_ref()
-                .map(|d| -> Result<Item> {
-                    let mut item: Item = decode(d)?;
-                    item.version = d.version;
-                    Ok(item)
-                })
-                .transpose()?;
+            let loaded = (item_of(got[3 * i + 1].as_ref())?, got[3 * i + 2].clone());
             run.attempts += 1;
-            let (status, writes) = self.decide(&job.tenant, &run, Some(item)).await?;
+            let (status, writes) = self.decide(&job.tenant, &run, Some(loaded)).await?;
             decided.push((i, status, writes));
         }
         // Pack the decided runs into transactions of distinct keys.
@@ -298,14 +301,24 @@ impl Engine {
         &self,
         tenant: &str,
         claimed: &RunRecord,
-        item: Option<Option<Item>>,
+        item: Option<Loaded>,
     ) -> Result<(RunStatus, Vec<Write>)> {
         let now = self.now();
         let mut run = claimed.clone();
         let mut writes = Vec::new();
-        let item = match item {
-            Some(item) => item,
-            None => self.load_item(tenant, &run.item_id).await?,
+        let (item, counter) = match item {
+            Some(loaded) => loaded,
+            None => {
+                let got = self
+                    .ports
+                    .store
+                    .get_many(&[
+                        DocKey::new(tenant, Kind::Item, &run.item_id),
+                        timeline_counter_key(tenant, &run.item_id),
+                    ])
+                    .await?;
+                (item_of(got[0].as_ref())?, got[1].clone())
+            }
         };
         let effect = match &item {
             None => Effect {
@@ -321,7 +334,10 @@ impl Engine {
                 )),
                 ..Effect::done(Vec::new())
             },
-            Some(item) => self.perform(tenant, &run, item, now).await?,
+            Some(item) => {
+                self.perform(tenant, &run, item, counter.as_ref(), now)
+                    .await?
+            }
         };
         run.status = effect.status;
         run.reason = effect.reason;
@@ -338,7 +354,9 @@ impl Engine {
                 cond: Cond::Version(item.version),
             });
         }
-        if run.status != RunStatus::Cancelled
+        // The next robot waits for this one unless the visit is over (a
+        // deleted robot's run is cancelled, but its visit goes on).
+        if (run.status != RunStatus::Cancelled || run.reason.as_deref() == Some(ROBOT_DELETED))
             && let (Some(next), Some(item)) = (&run.next_run, &item)
         {
             writes.extend(self.ready_follower(tenant, next, item, now).await?);
@@ -347,6 +365,7 @@ impl Engine {
             record_doc(tenant, &run, run.version),
             Cond::Version(claimed.version),
         ));
+        writes.extend(pending_delete(tenant, &run));
         if writes.len() > MAX_TRANSACTION_WRITES {
             return Err(
                 StoreError::Invalid(format!("run {} needs too many writes", run.id)).into(),
@@ -406,6 +425,7 @@ impl Engine {
                     f.reason = Some(why);
                     f.finished_at = Some(now);
                     next = f.next_run.clone();
+                    writes.extend(pending_delete(tenant, &f));
                 }
             }
             f.version = fv + 1;
@@ -423,6 +443,7 @@ impl Engine {
         tenant: &str,
         run: &RunRecord,
         item: &Item,
+        counter: Option<&Doc>,
         now: DateTime<Utc>,
     ) -> Result<Effect> {
         let Some(robot) = run.robot.as_ref() else {
@@ -438,8 +459,14 @@ impl Engine {
             .get_many(&[
                 DocKey::new(tenant, Kind::Pipeline, &item.pipeline_id),
                 DocKey::new(tenant, Kind::User, &item.responsible_id),
+                DocKey::new(tenant, Kind::Robot, &robot.id),
             ])
             .await?;
+        // Deleting a robot cancels its pending runs; one planned while it
+        // was being deleted is cancelled here.
+        if got[2].is_none() {
+            return Ok(Effect::ended(RunStatus::Cancelled, ROBOT_DELETED));
+        }
         let responsible: Option<User> = got[1].as_ref().map(decode).transpose()?;
         let Some(pipeline) = got[0].as_ref().map(decode::<Pipeline>).transpose()? else {
             return Ok(Effect {
@@ -464,6 +491,8 @@ impl Engine {
             outputs: &outputs,
             now,
             too_long: Default::default(),
+            timeline_entries: Default::default(),
+            timeline: TimelineSlots::new(&item.id, item.version, counter)?,
         };
         if let Some(c) = &robot.condition
             && !c.evaluate(&cx.item_ctx())
@@ -481,6 +510,11 @@ impl Engine {
                 RunStatus::Failed,
                 cx.too_long().unwrap_or_default(),
             )),
+            // Entries the run made take the item's timeline counter with them.
+            Ok(mut e) if cx.wrote_timeline() => {
+                e.writes.extend(cx.timeline.counter_write(tenant));
+                Ok(e)
+            }
             Ok(e) => Ok(e),
             Err(ActionError::Failed(msg)) => {
                 Ok(Effect::ended(RunStatus::Failed, format!("failed: {msg}")))

@@ -21,7 +21,9 @@ use crate::ports::{
     Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
 };
 use crate::robots::Robot;
-use crate::store::{decode, put, record_doc, timeline_id, timeline_write};
+use crate::store::{
+    decode, follow_up_timeline_id, pending_delete, pending_put, put, record_doc, timeline_write,
+};
 use crate::workhours::WorkCalendar;
 
 impl Engine {
@@ -73,7 +75,7 @@ impl Engine {
                         mv.to_stage
                     )
                 };
-                self.end_visit(tenant, &c.item_id, mv.from_visit, c.at, &reason)
+                self.end_visit(tenant, &c.item_id, mv.from_visit, c.at, c.version, &reason)
                     .await?;
             }
             if !c.deleted && mv.to_visit != mv.from_visit {
@@ -241,6 +243,7 @@ impl Engine {
         item_id: &str,
         visit: u64,
         at: DateTime<Utc>,
+        seq: u64,
         reason: &str,
     ) -> Result<()> {
         let runs = self.ports.store.list(tenant, Kind::Run, item_id).await?;
@@ -256,11 +259,12 @@ impl Engine {
             run.reason = Some(reason.to_string());
             run.finished_at = Some(at);
             run.version = d.version + 1;
-            let w = put(
+            let mut w = vec![put(
                 record_doc(tenant, &run, run.version),
                 Cond::Version(d.version),
-            );
-            match self.ports.store.transact(vec![w]).await {
+            )];
+            w.extend(pending_delete(tenant, &run));
+            match self.ports.store.transact(w).await {
                 // A runner took it meanwhile: it will see the visit is over.
                 Ok(()) | Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -277,7 +281,7 @@ impl Engine {
             a.completed = true;
             a.completed_at = Some(at);
             let entry = TimelineEntry {
-                id: timeline_id(at, &format!("{}-done", a.id)),
+                id: follow_up_timeline_id(at, seq, &format!("{}-done", a.id)),
                 item_id: item_id.to_string(),
                 at,
                 kind: "activity_completed".into(),
@@ -337,19 +341,33 @@ impl Engine {
         let cal = responsible.as_ref().and_then(Engine::calendar);
         let runs = plan_runs(&item, &robots, at, chain, cal.as_ref());
         let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
-        let writes: Vec<Write> = runs
+        // Per run: its record, and its entry in the robot's index of pending
+        // runs (what deleting the robot cancels), written together.
+        let groups: Vec<Vec<Write>> = runs
             .iter()
-            .map(|r| put(record_doc(tenant, r, 1), Cond::Absent))
+            .map(|r| {
+                let mut g = vec![put(record_doc(tenant, r, 1), Cond::Absent)];
+                g.extend(pending_put(tenant, r));
+                g
+            })
             .collect();
+        let mut chunks: Vec<Vec<Vec<Write>>> = vec![Vec::new()];
+        for g in groups {
+            let len: usize = chunks.last().map_or(0, |c| c.iter().map(Vec::len).sum());
+            if len + g.len() > MAX_TRANSACTION_WRITES {
+                chunks.push(Vec::new());
+            }
+            chunks.last_mut().expect("a chunk").push(g);
+        }
         let mut all_new = true;
-        for chunk in writes.chunks(MAX_TRANSACTION_WRITES) {
-            match self.ports.store.transact(chunk.to_vec()).await {
+        for chunk in chunks {
+            match self.ports.store.transact(chunk.concat()).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict { .. }) => {
                     // Planned before (a repeated delivery): keep what exists.
                     all_new = false;
-                    for w in chunk {
-                        match self.ports.store.transact(vec![w.clone()]).await {
+                    for g in chunk {
+                        match self.ports.store.transact(g).await {
                             Ok(()) | Err(StoreError::Conflict { .. }) => {}
                             Err(e) => return Err(e.into()),
                         }

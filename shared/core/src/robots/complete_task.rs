@@ -66,6 +66,7 @@ impl RobotType for CompleteTask {
                 now,
                 None,
                 cx.run.chain.clone(),
+                cx.timeline_slot(),
             ));
         }
         if writes.len() > MAX_TRANSACTION_WRITES - 4 {

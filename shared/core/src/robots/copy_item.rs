@@ -99,7 +99,7 @@ impl RobotType for CopyItem {
             chain,
         };
         let tl = vec![TimelineEntry {
-            id: timeline_id(now, &format!("{id}-created")),
+            id: timeline_id(now, 1, 0, &format!("{id}-created")),
             item_id: id.clone(),
             at: now,
             kind: "created".into(),

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::prelude::*;
+use crate::check::{RESPONSIBLE, SUPERVISOR};
 use crate::context::{WritablePath, writable_path};
-use crate::fields::check_fields;
-use crate::model::{FieldType, Item};
+use crate::fields::{check_fields, same_value};
+use crate::model::{FieldType, Item, Pipeline};
 use crate::template::format_value;
 
 /// `modify_item`: field path → value.
@@ -32,12 +33,21 @@ impl RobotType for ModifyItem {
                 cx.err(&field, format!("unknown or read-only field '{path}'"));
                 continue;
             };
-            let is_user = target == WritablePath::ResponsibleId;
+            // The responsible and `user` custom fields name users of the tenant.
+            let is_user = match target {
+                WritablePath::ResponsibleId => true,
+                WritablePath::Field(key) => cx
+                    .pipeline
+                    .field(key)
+                    .is_some_and(|d| d.field_type == FieldType::User),
+                _ => false,
+            };
             match value {
                 Value::String(src) => match Template::parse(src) {
                     Ok(t) => cx.template(&field, &t),
                     Err(e) => cx.err(&field, e.to_string()),
                 },
+                Value::Null if target != WritablePath::ResponsibleId => {}
                 _ if is_user => cx.err(&field, "must be a user id"),
                 _ => {}
             }
@@ -61,9 +71,9 @@ impl RobotType for ModifyItem {
                 },
                 v => v.clone(),
             };
-            let before = serde_json::to_value(&item).unwrap_or(Value::Null);
+            let before = item.clone();
             set(cx, &mut item, path, v).await?;
-            if serde_json::to_value(&item).unwrap_or(Value::Null) != before {
+            if changed_value(cx.pipeline, &before, &mut item, path) {
                 changed.push(path.clone());
             }
         }
@@ -124,13 +134,31 @@ async fn set(
         WritablePath::ClientName => item.client.name = client_value(),
         WritablePath::ClientPhone => item.client.phone = client_value(),
         WritablePath::ClientEmail => item.client.email = client_value(),
-        WritablePath::Field(key) => set_field(cx, item, key, v)?,
+        WritablePath::Field(key) => set_field(cx, item, key, v).await?,
     }
     Ok(())
 }
 
-/// Set a custom field (coerced to its type, checked like an API write).
-fn set_field(
+/// Did setting `path` change the item's value (by the field's type: `5.0`
+/// over `5` in a number field is no change)? When it did not, the stored
+/// spelling is kept.
+fn changed_value(pipeline: &Pipeline, before: &Item, after: &mut Item, path: &str) -> bool {
+    if let Some(key) = path.strip_prefix("fields.") {
+        return match (before.fields.get(key), after.fields.get(key)) {
+            (None, None) => false,
+            (Some(old), Some(new)) if same_value(pipeline.field(key), old, new) => {
+                after.fields.insert(key.to_string(), old.clone());
+                false
+            }
+            _ => true,
+        };
+    }
+    serde_json::to_value(&*after).ok() != serde_json::to_value(before).ok()
+}
+
+/// Set a custom field (coerced to its type, checked like an API write; a
+/// `user` field must name a user of the tenant).
+async fn set_field(
     cx: &RunContext<'_>,
     item: &mut Item,
     key: &str,
@@ -139,10 +167,21 @@ fn set_field(
     let Some(def) = cx.pipeline.field(key) else {
         return fail(format!("unknown field '{key}'"));
     };
-    let coerced = coerce(def.field_type, v);
+    let mut coerced = coerce(def.field_type, v);
+    if def.field_type == FieldType::User
+        && let Some(spec @ (RESPONSIBLE | SUPERVISOR)) = coerced.as_str()
+    {
+        coerced = Value::String(cx.resolve_user(spec).await?);
+    }
     let one: BTreeMap<String, Value> = [(key.to_string(), coerced.clone())].into();
     if let Some(e) = check_fields(cx.pipeline, &one).into_iter().next() {
         return fail(format!("{}: {}", e.field, e.message));
+    }
+    if def.field_type == FieldType::User
+        && let Some(u) = coerced.as_str()
+        && cx.engine.user(cx.tenant, u).await?.is_none()
+    {
+        return fail(format!("fields.{key}: user '{u}' not found"));
     }
     if coerced.is_null() {
         item.fields.remove(key);

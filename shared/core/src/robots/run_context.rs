@@ -21,7 +21,7 @@ use crate::model::{
     Pipeline, RunRecord, RunStatus, StageMove, TimelineEntry, User,
 };
 use crate::ports::{Cond, MAX_TRANSACTION_WRITES, StoreError, Write};
-use crate::store::{DEPARTMENTS, put, record_doc, timeline_id, timeline_write};
+use crate::store::{DEPARTMENTS, TimelineSlots, put, record_doc, timeline_write};
 
 /// Most levels of sub-departments a department recipient setting reaches.
 pub const MAX_DEPARTMENT_DEPTH: usize = 16;
@@ -117,6 +117,10 @@ pub struct RunContext<'a> {
     pub now: DateTime<Utc>,
     /// The limit a rendered text exceeded (0: none did).
     pub(crate) too_long: AtomicUsize,
+    /// Timeline entries made so far (their positions in the run's commit).
+    pub(crate) timeline_entries: AtomicUsize,
+    /// Where the run's timeline entries go (after everything so far).
+    pub(crate) timeline: TimelineSlots,
 }
 
 impl RunContext<'_> {
@@ -179,6 +183,20 @@ impl RunContext<'_> {
         timeline_write(self.tenant, &self.timeline_entry(kind, author, text, data))
     }
 
+    /// The place of the next timeline entry of the item in the run's
+    /// commit (the runner commits the item's timeline counter with them).
+    pub(crate) fn timeline_slot(&self) -> (&TimelineSlots, usize) {
+        (
+            &self.timeline,
+            self.timeline_entries.fetch_add(1, Ordering::Relaxed),
+        )
+    }
+
+    /// Did the run make timeline entries of its item?
+    pub(crate) fn wrote_timeline(&self) -> bool {
+        self.timeline_entries.load(Ordering::Relaxed) > 0
+    }
+
     /// A timeline entry of the item at the run's time.
     pub fn timeline_entry(
         &self,
@@ -188,7 +206,10 @@ impl RunContext<'_> {
         data: Value,
     ) -> TimelineEntry {
         TimelineEntry {
-            id: timeline_id(self.now, &self.id("tl")),
+            id: {
+                let (slots, sub) = self.timeline_slot();
+                slots.id(self.now, sub, &self.id("tl"))
+            },
             item_id: self.item.id.clone(),
             at: self.now,
             kind: kind.to_string(),

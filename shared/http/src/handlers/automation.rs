@@ -83,6 +83,7 @@ macro_rules! automation_handlers {
         id = $id:literal,
         fns = ($create:ident, $list:ident, $get:ident, $update:ident, $delete:ident, $copy:ident),
         create_doc = $create_doc:literal, list_doc = $list_doc:literal,
+        update_doc = $update_doc:literal, delete_doc = $delete_doc:literal,
         body_description = $body_description:literal, example = $example:tt,
         unprocessable = $unprocessable:literal, delete_unprocessable = $delete_unprocessable:literal,
         words = ($a:literal, $noun:literal, $missing:literal)
@@ -161,7 +162,7 @@ macro_rules! automation_handlers {
             Ok(Json(state.engine.get_one::<$A>(&tenant, &pipeline_id, &id).await?))
         }
 
-        #[doc = concat!("Replace a ", $noun, "'s settings (it keeps its id and position).")]
+        #[doc = $update_doc]
         #[utoipa::path(
             put,
             path = $one,
@@ -189,7 +190,7 @@ macro_rules! automation_handlers {
             Ok(Json(updated))
         }
 
-        #[doc = concat!("Delete a ", $noun, ".")]
+        #[doc = $delete_doc]
         #[utoipa::path(
             delete,
             path = $one,
@@ -264,6 +265,8 @@ automation_handlers! {
     fns = (create_robot, list_robots, get_robot, update_robot, delete_robot, copy_robot),
     create_doc = "Add a robot to a stage of the pipeline.",
     list_doc = "List the pipeline's robots.",
+    update_doc = "Replace a robot's settings (it keeps its id and position). The change applies to visits that start afterwards: runs already planned keep the settings they were planned with (each run record carries a snapshot, `robot`). A robot whose output (`{{robot.<id>.<output>}}`) another robot of its stage uses cannot be given another type, moved to another stage, or lose the output: 422 naming the dependent robots in the details (`robots.<id>`).",
+    delete_doc = "Delete a robot. Its pending runs are cancelled (recorded as `cancelled`, reason \"cancelled: robot deleted\"; their timers deleted); a robot that ran \"after the previous\" waits for the one before instead. A robot whose output another robot of its stage uses cannot be deleted (422 naming them).",
     body_description = "`{\"stage_id\", \"type\", \"name\"?, \"delay\"?, \"respect_working_hours\"?, \"condition\"?, \"after_previous\"?, \"settings\"}`; `type` and its `settings` are described by `GET /v1/catalogue` (a JSON Schema per type)",
     example = {
         "stage_id": "new", "type": "notify_supervisor", "name": "Escalate",
@@ -273,8 +276,8 @@ automation_handlers! {
         "after_previous": false,
         "settings": {"text": "{{responsible.name}} did not move {{title}} ({{amount}})"}
     },
-    unprocessable = "Unknown stage, type, setting, user, placeholder or robot output, a placeholder syntax error (`{{title`), or a template with more than 1,000 placeholders or over 64 KiB; `details` names the setting",
-    delete_unprocessable = "Another robot depends on this one's outputs",
+    unprocessable = "Unknown stage, type, setting, user, placeholder or robot output, a placeholder syntax error (`{{title`), or a template with more than 1,000 placeholders or over 64 KiB; `details` names the setting; or other robots use an output this change would remove (details name them: `robots.<id>`)",
+    delete_unprocessable = "Other robots of the stage use this one's outputs (details name them: `robots.<id>`)",
     words = ("Robot", "robot", "No such pipeline or robot")
 }
 
@@ -288,6 +291,8 @@ automation_handlers! {
     fns = (create_trigger, list_triggers, get_trigger, update_trigger, delete_trigger, copy_trigger),
     create_doc = "Add a trigger to a stage of the pipeline.",
     list_doc = "List the pipeline's triggers.",
+    update_doc = "Replace a trigger's settings (it keeps its id and position).",
+    delete_doc = "Delete a trigger.",
     body_description = "`{\"stage_id\", \"type\", \"name\"?, \"condition\"?, \"execute_as\"?, \"allow_backwards\"?, \"settings\"?}`; `type` and its `settings` are described by `GET /v1/catalogue` (a JSON Schema per type)",
     example = {
         "stage_id": "presentation", "type": "task_status", "name": "Design ready",

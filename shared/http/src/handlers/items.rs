@@ -6,10 +6,11 @@ use crm_core::api::{ItemPatch, NewItem};
 use crm_core::model::Item;
 use http::header::ETAG;
 use http::{HeaderValue, StatusCode};
+use serde::Deserialize;
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{IfMatch, Json, Path};
+use crate::extract::{IfMatch, Json, Path, Query};
 use crate::handlers::{created, segment};
 use crate::state::AppState;
 use crate::views::{RunList, TimelineList};
@@ -59,7 +60,7 @@ async fn expected_version(
                 ("Location" = String, description = "URL of the item"),
                 ("ETag" = String, description = "The item's version, quoted"),
             )),
-        (status = 422, description = "Unknown pipeline, stage, user or field, a field of the wrong type, a field value over 16 KiB, an item over 256 KiB, or an invalid `client.email` (one `@`, no spaces or control characters) or `client.phone` (digits, spaces, `+-()`)", body = ErrorBody),
+        (status = 422, description = "Unknown pipeline, stage, user or field, a field of the wrong type, a `user` field naming no user of the tenant, a field value over 16 KiB, an item over 256 KiB, or an invalid `client.email` (one `@`, no spaces or control characters) or `client.phone` (digits, spaces, `+-()`)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -99,7 +100,11 @@ pub async fn get_item(
 }
 
 /// Change an item; only the keys present change (`null` in `fields` removes
-/// a field). A stage change starts the new stage's robots.
+/// a field). A stage change starts the new stage's robots. A change is a
+/// change of value, by field type: `5.0` over `5` in a number field (or
+/// `amount`), or the same instant in a datetime field, is no change — nothing
+/// is written and no `field_changed` trigger fires. `user` fields name users
+/// of the tenant.
 #[utoipa::path(
     patch,
     path = "/v1/items/{id}",
@@ -121,7 +126,7 @@ pub async fn get_item(
         (status = 400, description = "Malformed body or If-Match header", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
         (status = 409, description = "If-Match does not match the current version (stale, or only weak tags), or a concurrent change", body = ErrorBody),
-        (status = 422, description = "Unknown stage, user or field, a field value over 16 KiB, an item over 256 KiB, or an invalid `client.email` / `client.phone`", body = ErrorBody),
+        (status = 422, description = "Unknown stage, user or field (a `user` field's value must be a user of the tenant), a field value over 16 KiB, an item over 256 KiB, or an invalid `client.email` / `client.phone`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -171,14 +176,27 @@ pub async fn delete_item(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The item's timeline.
+/// Query of the timeline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineQuery {
+    kind: Option<String>,
+}
+
+/// The item's timeline, in the order things happened (entries written
+/// together keep the order in which they were made).
 #[utoipa::path(
     get,
     path = "/v1/items/{id}/timeline",
     tag = "items",
-    params(("id" = String, Path, description = "Item id")),
+    params(
+        ("id" = String, Path, description = "Item id"),
+        ("kind" = Option<String>, Query,
+            description = "Only entries of these kinds, comma-separated (e.g. `info` or `info,comment`); all when absent. Kinds: `created`, `stage_changed`, `fields_changed`, `responsible_changed`, `info`, `comment`, `task_created`, `task_status`, `task_completed`, `activity_planned`, `activity_completed`, `email_sent`, `sms_sent`, `deleted`; another value → 400. Other query parameters → 400."),
+    ),
     responses(
-        (status = 200, description = "`{\"entries\": [{\"at\", \"kind\", \"author_id\", \"text\", …}]}`", body = TimelineList),
+        (status = 200, description = "`{\"entries\": [{\"at\", \"kind\", \"author_id\", \"text\", …}]}`, oldest first", body = TimelineList),
+        (status = 400, description = "Unknown `kind` or an unknown query parameter", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -187,8 +205,12 @@ pub async fn timeline(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
+    Query(q): Query<TimelineQuery>,
 ) -> Result<Json<TimelineList>, ApiError> {
-    let entries = state.engine.timeline(&tenant, &id).await?;
+    let entries = state
+        .engine
+        .timeline_of_kinds(&tenant, &id, q.kind.as_deref())
+        .await?;
     Ok(Json(TimelineList { entries }))
 }
 

@@ -349,6 +349,25 @@ fn check_contacts(
     Ok(())
 }
 
+impl DirectoryBody {
+    /// Checks every entry's id ([`check_id`]) and every user's `email` and
+    /// `phone`, naming the entry (`users[2].email`).
+    pub fn check(&self) -> Result<(), EngineError> {
+        for (i, d) in self.departments.iter().enumerate() {
+            check_id(&format!("departments[{i}].id"), &d.id)?;
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            check_id(&format!("users[{i}].id"), &u.id)?;
+            check_contacts(
+                &format!("users[{i}]."),
+                u.email.as_deref(),
+                u.phone.as_deref(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl UserBody {
     /// Checks `email` and `phone` ([`check_email`], [`check_phone`]).
     pub fn check_contacts(&self) -> Result<(), EngineError> {

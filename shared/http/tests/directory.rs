@@ -92,3 +92,23 @@ async fn the_directory_endpoint_is_documented() {
             .contains("all or nothing")
     );
 }
+
+#[tokio::test]
+async fn entries_with_a_bad_id_or_contact_are_refused_naming_the_entry() {
+    let h = harness();
+    let bad_id = json!({"departments": [{"id": "sa les", "name": "Sales"}]});
+    let r = h.put(KEY_A, "/v1/directory", bad_id).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["details"][0]["field"], "departments[0].id");
+    let forged = json!({"users": [
+        {"id": "u-ok", "name": "Ok"},
+        {"id": "u-eve", "name": "Eve", "email": "eve@x.test\r\nlevel=ERROR forged"}
+    ]});
+    let r = h.put(KEY_A, "/v1/directory", forged).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["details"][0]["field"], "users[1].email");
+    assert_eq!(
+        h.get(KEY_A, "/v1/users/u-ok").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -153,5 +153,6 @@ pub async fn put_directory(
     Tenant(tenant): Tenant,
     Json(body): Json<DirectoryBody>,
 ) -> Result<Json<Directory>, ApiError> {
+    body.check()?;
     Ok(Json(state.engine.put_directory(&tenant, body).await?))
 }

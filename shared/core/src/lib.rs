@@ -18,6 +18,7 @@ pub mod fields;
 pub mod flows;
 pub mod memory;
 pub mod model;
+pub mod money;
 pub mod planning;
 pub mod ports;
 pub mod robots;

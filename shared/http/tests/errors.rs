@@ -761,3 +761,38 @@ async fn a_working_day_may_end_at_24_00() {
     let r = h.get(KEY_A, "/v1/users/u-night").await;
     assert_eq!(r.body["working_hours"]["end"], "24:00", "{}", r.body);
 }
+
+#[tokio::test]
+async fn amounts_are_stored_exactly_or_refused_naming_the_field() {
+    let h = harness();
+    h.seed(KEY_A).await;
+    let item = |amount: serde_json::Value| json!({"pipeline_id": "sales", "title": "Money", "amount": amount, "responsible_id": "u-anna"});
+    // 2^64 would be stored as 18446744073709552000: refused instead.
+    let r = h
+        .post(
+            KEY_A,
+            "/v1/items",
+            item(json!(18446744073709551616u128 as f64)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["details"][0]["field"], "amount");
+    let r = h.post(KEY_A, "/v1/items", item(json!(-0.0))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["amount"].to_string(), "0.0");
+    let r = h
+        .post(KEY_A, "/v1/items", item(json!(999_999_999_999.99)))
+        .await;
+    assert_eq!(r.body["amount"], json!(999_999_999_999.99));
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let r = h
+        .patch(
+            KEY_A,
+            &format!("/v1/items/{id}"),
+            json!({"amount": 1e300}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["details"][0]["field"], "amount");
+}

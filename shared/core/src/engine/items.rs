@@ -12,6 +12,7 @@ use crate::model::{
     Chain, Item, ItemChange, OutboxRecord, Pipeline, RunRecord, StageMove, TIMELINE_KINDS,
     TimelineEntry,
 };
+use crate::money::check_amount;
 use crate::ports::{Cond, DocKey, Kind, SYSTEM_TENANT, Write};
 use crate::store::{doc, put, record_doc, timeline_id, timeline_write};
 
@@ -148,6 +149,16 @@ impl Engine {
             });
         }
         errors.extend(check_fields(&pipeline, &body.fields));
+        let amount = match body.amount.map(check_amount).transpose() {
+            Ok(a) => a.unwrap_or(0.0),
+            Err(message) => {
+                errors.push(FieldError {
+                    field: "amount".into(),
+                    message,
+                });
+                0.0
+            }
+        };
         let mut refs = Refs {
             users: vec![("responsible_id".into(), body.responsible_id.clone())],
             ..Refs::default()
@@ -165,7 +176,7 @@ impl Engine {
             visit: 1,
             visit_started_at: now,
             title: body.title,
-            amount: body.amount.unwrap_or(0.0),
+            amount,
             currency: body.currency.unwrap_or_default(),
             responsible_id: body.responsible_id,
             client: body.client.unwrap_or_default(),
@@ -244,6 +255,16 @@ impl Engine {
             .must::<Pipeline>(tenant, "pipeline", &old.pipeline_id)
             .await?;
         let mut errors = Vec::new();
+        let mut patch = patch;
+        if let Some(a) = patch.amount {
+            match check_amount(a) {
+                Ok(a) => patch.amount = Some(a),
+                Err(message) => errors.push(FieldError {
+                    field: "amount".into(),
+                    message,
+                }),
+            }
+        }
         if let Some(s) = &patch.stage_id
             && pipeline.stage(s).is_none()
         {

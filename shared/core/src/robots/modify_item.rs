@@ -114,7 +114,10 @@ async fn set(
             item.title = text();
         }
         WritablePath::Amount => match v.as_f64().or_else(|| text().trim().parse().ok()) {
-            Some(a) => item.amount = a,
+            Some(a) => match crate::money::check_amount(a) {
+                Ok(a) => item.amount = a,
+                Err(e) => return fail(format!("amount: {e}")),
+            },
             None => return fail(format!("amount: '{}' is not a number", text())),
         },
         WritablePath::Currency => item.currency = text(),

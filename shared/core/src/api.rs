@@ -16,7 +16,7 @@ use crate::model::{Client, ClientRef, FieldDef, Stage, TaskStatus};
 use crate::workhours::WorkingHours;
 
 /// `PUT /v1/departments/{id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentBody {
     pub name: String,
@@ -27,7 +27,7 @@ pub struct DepartmentBody {
 }
 
 /// `PUT /v1/users/{id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserBody {
     pub name: String,
@@ -47,7 +47,7 @@ pub struct UserBody {
 }
 
 /// `PUT /v1/pipelines/{id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineBody {
     /// Optional; when given it must equal the id in the path (so a GET
@@ -62,7 +62,7 @@ pub struct PipelineBody {
 }
 
 /// `POST /v1/pipelines/{id}/robots`, `PUT …/robots/{robot_id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RobotBody {
     pub stage_id: String,
@@ -83,7 +83,7 @@ pub struct RobotBody {
 }
 
 /// `POST /v1/pipelines/{id}/triggers`, `PUT …/triggers/{trigger_id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerBody {
     pub stage_id: String,
@@ -102,14 +102,14 @@ pub struct TriggerBody {
 }
 
 /// `POST …/robots/{id}/copy`, `POST …/triggers/{id}/copy`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyBody {
     pub stage_id: String,
 }
 
 /// `POST /v1/items`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
     /// Must match the pipeline's entity type when given.
@@ -135,7 +135,7 @@ pub struct NewItem {
 
 /// `PATCH /v1/items/{id}`: only the keys present change. In `fields`, `null`
 /// removes a field.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemPatch {
     #[serde(default)]
@@ -160,7 +160,7 @@ pub struct ItemPatch {
 }
 
 /// `POST /v1/events`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventBody {
     #[serde(rename = "type")]
@@ -178,7 +178,7 @@ pub struct EventBody {
 }
 
 /// `PATCH /v1/tasks/{id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskPatch {
     pub status: TaskStatus,

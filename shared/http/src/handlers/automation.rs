@@ -16,6 +16,7 @@ use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
 use crate::handlers::{created, segment};
+use crate::schemas;
 use crate::state::AppState;
 use crate::views::{RobotList, TriggerList};
 
@@ -26,7 +27,7 @@ use crate::views::{RobotList, TriggerList};
     tag = "pipelines",
     params(("id" = String, Path, description = "Pipeline id, chosen by the client")),
     request_body(
-        content = Object,
+        content = schemas::PipelineBody,
         content_type = "application/json",
         description = "`{\"entity_type\", \"name\", \"stages\": [{\"id\", \"name\", \"semantic\"}], \"fields\"?}`; stage order = list order",
         example = json!({
@@ -39,7 +40,7 @@ use crate::views::{RobotList, TriggerList};
         })
     ),
     responses(
-        (status = 200, description = "The stored pipeline", body = Object),
+        (status = 200, description = "The stored pipeline", body = schemas::Pipeline),
         (status = 422, description = "Invalid stages or fields, or a removed stage still in use", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -58,9 +59,9 @@ pub async fn put_pipeline(
     get,
     path = "/v1/pipelines/{id}",
     tag = "pipelines",
-    params(("id" = String, Path, description = "Pipeline id")),
+    params(("id" = String, Path, description = "Pipeline id", example = "deals")),
     responses(
-        (status = 200, description = "The pipeline", body = Object),
+        (status = 200, description = "The pipeline", body = schemas::Pipeline),
         (status = 404, description = "No such pipeline", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -77,6 +78,7 @@ pub async fn get_pipeline(
 macro_rules! automation_handlers {
     (
         type = $A:ty, body = $Body:ty, list = $List:ident { $field:ident },
+        schemas = ($Schema:ident, $BodySchema:ident),
         tag = $tag:literal, segment = $seg:literal,
         collection = $collection:literal, one = $one:literal, copy_path = $copy_path:literal,
         id = $id:literal,
@@ -91,15 +93,15 @@ macro_rules! automation_handlers {
             post,
             path = $collection,
             tag = $tag,
-            params(("id" = String, Path, description = "Pipeline id")),
+            params(("id" = String, Path, description = "Pipeline id", example = "deals")),
             request_body(
-                content = Object,
+                content = schemas::$BodySchema,
                 content_type = "application/json",
                 description = $body_description,
                 example = json!($example)
             ),
             responses(
-                (status = 201, description = concat!("The created ", $noun, ", with its `id`"), body = Object,
+                (status = 201, description = concat!("The created ", $noun, ", with its `id`"), body = schemas::$Schema,
                     headers(("Location" = String, description = "Its URL"))),
                 (status = 404, description = "No such pipeline", body = ErrorBody),
                 (status = 422, description = $unprocessable, body = ErrorBody),
@@ -121,9 +123,9 @@ macro_rules! automation_handlers {
             get,
             path = $collection,
             tag = $tag,
-            params(("id" = String, Path, description = "Pipeline id")),
+            params(("id" = String, Path, description = "Pipeline id", example = "deals")),
             responses(
-                (status = 200, description = concat!("`{\"", $seg, "\": [...]}` in pipeline order"), body = $List),
+                (status = 200, description = concat!("`{\"", $seg, "\": [...]}` in pipeline order"), body = schemas::$List),
                 (status = 404, description = "No such pipeline", body = ErrorBody),
             ),
             security(("bearer" = []))
@@ -143,11 +145,11 @@ macro_rules! automation_handlers {
             path = $one,
             tag = $tag,
             params(
-                ("id" = String, Path, description = "Pipeline id"),
+                ("id" = String, Path, description = "Pipeline id", example = "deals"),
                 ($id = String, Path, description = concat!($a, " id")),
             ),
             responses(
-                (status = 200, description = concat!("The ", $noun), body = Object),
+                (status = 200, description = concat!("The ", $noun), body = schemas::$Schema),
                 (status = 404, description = $missing, body = ErrorBody),
             ),
             security(("bearer" = []))
@@ -166,13 +168,13 @@ macro_rules! automation_handlers {
             path = $one,
             tag = $tag,
             params(
-                ("id" = String, Path, description = "Pipeline id"),
+                ("id" = String, Path, description = "Pipeline id", example = "deals"),
                 ($id = String, Path, description = concat!($a, " id")),
             ),
-            request_body(content = Object, content_type = "application/json",
+            request_body(content = schemas::$BodySchema, content_type = "application/json",
                 description = concat!("Same shape as for creating a ", $noun)),
             responses(
-                (status = 200, description = concat!("The updated ", $noun), body = Object),
+                (status = 200, description = concat!("The updated ", $noun), body = schemas::$Schema),
                 (status = 404, description = $missing, body = ErrorBody),
                 (status = 422, description = $unprocessable, body = ErrorBody),
             ),
@@ -194,7 +196,7 @@ macro_rules! automation_handlers {
             path = $one,
             tag = $tag,
             params(
-                ("id" = String, Path, description = "Pipeline id"),
+                ("id" = String, Path, description = "Pipeline id", example = "deals"),
                 ($id = String, Path, description = concat!($a, " id")),
             ),
             responses(
@@ -219,13 +221,13 @@ macro_rules! automation_handlers {
             path = $copy_path,
             tag = $tag,
             params(
-                ("id" = String, Path, description = "Pipeline id"),
+                ("id" = String, Path, description = "Pipeline id", example = "deals"),
                 ($id = String, Path, description = concat!($a, " id")),
             ),
-            request_body(content = Object, content_type = "application/json",
+            request_body(content = schemas::CopyBody, content_type = "application/json",
                 description = "`{\"stage_id\"}`", example = json!({"stage_id": "won"})),
             responses(
-                (status = 201, description = concat!("The new ", $noun), body = Object,
+                (status = 201, description = concat!("The new ", $noun), body = schemas::$Schema,
                     headers(("Location" = String, description = "URL of the copy"))),
                 (status = 404, description = $missing, body = ErrorBody),
                 (status = 422, description = $unprocessable, body = ErrorBody),
@@ -255,6 +257,7 @@ fn location(kind_segment: &str, pipeline_id: &str, id: &str) -> String {
 
 automation_handlers! {
     type = Robot, body = RobotBody, list = RobotList { robots },
+    schemas = (Robot, RobotBody),
     tag = "robots", segment = "robots",
     collection = "/v1/pipelines/{id}/robots",
     one = "/v1/pipelines/{id}/robots/{robot_id}",
@@ -279,6 +282,7 @@ automation_handlers! {
 
 automation_handlers! {
     type = Trigger, body = TriggerBody, list = TriggerList { triggers },
+    schemas = (Trigger, TriggerBody),
     tag = "triggers", segment = "triggers",
     collection = "/v1/pipelines/{id}/triggers",
     one = "/v1/pipelines/{id}/triggers/{trigger_id}",

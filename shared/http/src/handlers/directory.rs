@@ -7,6 +7,7 @@ use crm_core::model::{Department, User};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
+use crate::schemas;
 use crate::state::AppState;
 
 /// Create or replace a department.
@@ -14,15 +15,15 @@ use crate::state::AppState;
     put,
     path = "/v1/departments/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "Department id, chosen by the client")),
+    params(("id" = String, Path, description = "Department id, chosen by the client", example = "sales")),
     request_body(
-        content = Object,
+        content = schemas::DepartmentBody,
         content_type = "application/json",
         description = "`{\"name\", \"head_id\"?, \"parent_id\"?}`",
         example = json!({"name": "Sales", "head_id": "u-boss", "parent_id": null})
     ),
     responses(
-        (status = 200, description = "The stored department", body = Object),
+        (status = 200, description = "The stored department", body = schemas::Department),
         (status = 422, description = "Unknown head or parent, or a cycle", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -41,9 +42,9 @@ pub async fn put_department(
     get,
     path = "/v1/departments/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "Department id")),
+    params(("id" = String, Path, description = "Department id", example = "sales")),
     responses(
-        (status = 200, description = "The department", body = Object),
+        (status = 200, description = "The department", body = schemas::Department),
         (status = 404, description = "No such department", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -61,9 +62,9 @@ pub async fn get_department(
     put,
     path = "/v1/users/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "User id, chosen by the client")),
+    params(("id" = String, Path, description = "User id, chosen by the client", example = "u-anna")),
     request_body(
-        content = Object,
+        content = schemas::UserBody,
         content_type = "application/json",
         description = "`{\"name\", \"email\"?, \"phone\"?, \"department_id\"?, \"time_zone\"?, \"working_hours\"?, \"days_off\"?}`",
         example = json!({
@@ -74,7 +75,7 @@ pub async fn get_department(
         })
     ),
     responses(
-        (status = 200, description = "The stored user", body = Object),
+        (status = 200, description = "The stored user", body = schemas::User),
         (status = 422, description = "Unknown department or time zone, invalid working hours", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -93,9 +94,9 @@ pub async fn put_user(
     get,
     path = "/v1/users/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = String, Path, description = "User id", example = "u-anna")),
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = schemas::User),
         (status = 404, description = "No such user", body = ErrorBody),
     ),
     security(("bearer" = []))

@@ -11,6 +11,7 @@ use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{IfMatch, Json, Path};
 use crate::handlers::{created, segment};
+use crate::schemas;
 use crate::state::AppState;
 use crate::views::{RunList, TimelineList};
 
@@ -28,18 +29,18 @@ fn with_etag(mut response: Response, item_version: u64) -> Response {
     path = "/v1/items",
     tag = "items",
     request_body(
-        content = Object,
+        content = schemas::NewItem,
         content_type = "application/json",
         description = "`{\"entity_type\"?, \"pipeline_id\", \"stage_id\"?, \"title\", \"amount\"?, \"currency\"?, \"responsible_id\", \"client\"?, \"is_repeat\"?, \"fields\"?}`",
         example = json!({
-            "entity_type": "deal", "pipeline_id": "sales", "title": "10 chairs",
+            "entity_type": "deal", "pipeline_id": "deals", "title": "10 chairs",
             "amount": 15000, "currency": "RUB", "responsible_id": "u-anna",
             "client": {"name": "ACME", "phone": "+70000000000", "email": "buyer@acme.test"},
             "is_repeat": false, "fields": {}
         })
     ),
     responses(
-        (status = 201, description = "The created item with `id`, `version` and `stage_id`", body = Object,
+        (status = 201, description = "The created item with `id`, `version` and `stage_id`", body = schemas::Item,
             headers(
                 ("Location" = String, description = "URL of the item"),
                 ("ETag" = String, description = "The item's version, quoted"),
@@ -66,7 +67,7 @@ pub async fn create_item(
     tag = "items",
     params(("id" = String, Path, description = "Item id")),
     responses(
-        (status = 200, description = "The item (with its `version`)", body = Object,
+        (status = 200, description = "The item (with its `version`)", body = schemas::Item,
             headers(("ETag" = String, description = "The item's version, quoted"))),
         (status = 404, description = "No such item", body = ErrorBody),
     ),
@@ -94,13 +95,13 @@ pub async fn get_item(
             description = "Expected version: `3`, `\"3\"` or `W/\"3\"`; a stale version → 409"),
     ),
     request_body(
-        content = Object,
+        content = schemas::ItemPatch,
         content_type = "application/json",
         description = "Any of `stage_id`, `title`, `amount`, `currency`, `responsible_id`, `client`, `is_repeat`, `fields`, `author_id`",
         example = json!({"stage_id": "won", "fields": {"budget": 20000}})
     ),
     responses(
-        (status = 200, description = "The changed item", body = Object,
+        (status = 200, description = "The changed item", body = schemas::Item,
             headers(("ETag" = String, description = "The item's new version, quoted"))),
         (status = 400, description = "Malformed body or If-Match header", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
@@ -159,7 +160,7 @@ pub async fn delete_item(
     tag = "items",
     params(("id" = String, Path, description = "Item id")),
     responses(
-        (status = 200, description = "`{\"entries\": [{\"at\", \"kind\", \"author_id\", \"text\", …}]}`", body = TimelineList),
+        (status = 200, description = "`{\"entries\": [{\"at\", \"kind\", \"author_id\", \"text\", …}]}`", body = schemas::TimelineList),
         (status = 404, description = "No such item", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -180,7 +181,7 @@ pub async fn timeline(
     tag = "items",
     params(("id" = String, Path, description = "Item id")),
     responses(
-        (status = 200, description = "`{\"runs\": [{\"kind\", \"robot_id\"|\"trigger_id\", \"stage_id\", \"visit\", \"status\", \"reason\", \"due_at\", \"finished_at\", \"outputs\"}]}`", body = RunList),
+        (status = 200, description = "`{\"runs\": [{\"kind\", \"robot_id\"|\"trigger_id\", \"stage_id\", \"visit\", \"status\", \"reason\", \"due_at\", \"finished_at\", \"outputs\"}]}`", body = schemas::RunList),
         (status = 404, description = "No such item", body = ErrorBody),
     ),
     security(("bearer" = []))

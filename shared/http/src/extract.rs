@@ -69,33 +69,40 @@ where
 /// value it was read into, written back: the path of the first place where
 /// the body has an array and the value an object.
 fn array_for_object<T: Serialize>(bytes: &[u8], value: &T) -> Option<String> {
-    fn walk(sent: &serde_json::Value, read: &serde_json::Value, at: &str) -> Option<String> {
-        use serde_json::Value::{Array, Object};
-        match (sent, read) {
-            (Array(_), Object(_)) => Some(if at.is_empty() {
-                "body".into()
-            } else {
-                at.into()
-            }),
-            (Object(s), Object(r)) => s.iter().find_map(|(k, sv)| {
-                let path = if at.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{at}.{k}")
-                };
-                r.get(k).and_then(|rv| walk(sv, rv, &path))
-            }),
-            (Array(s), Array(r)) => s
-                .iter()
-                .zip(r)
-                .enumerate()
-                .find_map(|(i, (sv, rv))| walk(sv, rv, &format!("{at}[{i}]"))),
-            _ => None,
-        }
-    }
     let sent: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let read = serde_json::to_value(value).ok()?;
-    walk(&sent, &read, "")
+    array_path(&sent, &read, "")
+}
+
+/// The path (under `at`) of the first place where `sent` has an array and
+/// `read` (what it was deserialized into, serialized again) an object.
+pub(crate) fn array_path(
+    sent: &serde_json::Value,
+    read: &serde_json::Value,
+    at: &str,
+) -> Option<String> {
+    use serde_json::Value::{Array, Object};
+    match (sent, read) {
+        (Array(_), Object(_)) => Some(if at.is_empty() {
+            "body".into()
+        } else {
+            at.into()
+        }),
+        (Object(s), Object(r)) => s.iter().find_map(|(k, sv)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            r.get(k).and_then(|rv| array_path(sv, rv, &path))
+        }),
+        (Array(s), Array(r)) => s
+            .iter()
+            .zip(r)
+            .enumerate()
+            .find_map(|(i, (sv, rv))| array_path(sv, rv, &format!("{at}[{i}]"))),
+        _ => None,
+    }
 }
 
 /// `application/json` or `application/<anything>+json`, parameters ignored.

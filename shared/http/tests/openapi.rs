@@ -475,6 +475,34 @@ async fn an_array_where_the_document_says_object_is_400() {
     let r = h.put(KEY_A, "/v1/pipelines/sales", body).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.fields(), ["stages[0]"]);
+    // Settings are read by the engine from a JSON value: the same holds.
+    let r = h
+        .post(
+            KEY_A,
+            "/v1/pipelines/sales/robots",
+            json!({"stage_id": "new", "type": "create_task", "settings": ["Call them"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.fields(), ["settings"]);
+    let r = h
+        .post(
+            KEY_A,
+            "/v1/pipelines/sales/robots",
+            json!({"stage_id": "new", "type": "create_task",
+                   "settings": {"title": "Call", "deadline": [1, "days"]}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.fields(), ["settings.deadline"]);
+    let r = h
+        .post(
+            KEY_A,
+            "/v1/pipelines/sales/triggers",
+            json!({"stage_id": "new", "type": "webhook", "settings": ["abc"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     // Objects still work, and `null` for an optional object too.
     let mut body = item();
     body["client"] = json!(null);

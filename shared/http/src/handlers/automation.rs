@@ -7,14 +7,17 @@ use axum::extract::State;
 use axum::response::Response;
 use crm_core::api::{CopyBody, PipelineBody, RobotBody, TriggerBody};
 use crm_core::model::Pipeline;
-use crm_core::robots::Robot;
+use crm_core::robots::{Action, Robot};
 use crm_core::store::Record;
-use crm_core::triggers::Trigger;
+use crm_core::triggers::{Trigger, TriggerKind};
 use http::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Json, Path};
+use crate::extract::{Json, Path, array_path};
 use crate::handlers::{created, segment};
 use crate::schemas;
 use crate::state::AppState;
@@ -78,7 +81,7 @@ pub async fn get_pipeline(
 macro_rules! automation_handlers {
     (
         type = $A:ty, body = $Body:ty, list = $List:ident { $field:ident },
-        schemas = ($Schema:ident, $BodySchema:ident),
+        schemas = ($Schema:ident, $BodySchema:ident), kind = $Kind:ty, type_field = $tf:ident,
         tag = $tag:literal, segment = $seg:literal,
         collection = $collection:literal, one = $one:literal, copy_path = $copy_path:literal,
         id = $id:literal,
@@ -114,6 +117,7 @@ macro_rules! automation_handlers {
             Path(pipeline_id): Path<String>,
             Json(body): Json<$Body>,
         ) -> Result<Response, ApiError> {
+            settings_shape::<$Kind>(&body.$tf, body.settings.as_ref())?;
             let made = state.engine.create::<$A>(&tenant, &pipeline_id, body).await?;
             Ok(created(location($seg, &pipeline_id, made.id()), made))
         }
@@ -186,6 +190,7 @@ macro_rules! automation_handlers {
             Path((pipeline_id, id)): Path<(String, String)>,
             Json(body): Json<$Body>,
         ) -> Result<Json<$A>, ApiError> {
+            settings_shape::<$Kind>(&body.$tf, body.settings.as_ref())?;
             let updated = state.engine.update::<$A>(&tenant, &pipeline_id, &id, body).await?;
             Ok(Json(updated))
         }
@@ -246,6 +251,33 @@ macro_rules! automation_handlers {
     };
 }
 
+/// `settings` is an object (or absent or `null`) all the way down, as the
+/// document says: the engine reads it into the type's settings struct, where
+/// serde would also take an array, field by field. A body that does not read
+/// at all is left to the engine's 400.
+fn settings_shape<K: DeserializeOwned + Serialize>(
+    type_name: &str,
+    settings: Option<&Value>,
+) -> Result<(), ApiError> {
+    let Some(settings) = settings.filter(|s| !s.is_null()) else {
+        return Ok(());
+    };
+    let sent = json!({"type": type_name, "settings": settings});
+    let Ok(kind) = serde_json::from_value::<K>(sent.clone()) else {
+        return Ok(());
+    };
+    let Ok(read) = serde_json::to_value(&kind) else {
+        return Ok(());
+    };
+    match array_path(&sent, &read, "") {
+        Some(path) => Err(ApiError::bad_request(
+            path,
+            "must be a JSON object, not an array",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The URL of a robot or trigger.
 fn location(kind_segment: &str, pipeline_id: &str, id: &str) -> String {
     format!(
@@ -257,7 +289,7 @@ fn location(kind_segment: &str, pipeline_id: &str, id: &str) -> String {
 
 automation_handlers! {
     type = Robot, body = RobotBody, list = RobotList { robots },
-    schemas = (Robot, RobotBody),
+    schemas = (Robot, RobotBody), kind = Action, type_field = robot_type,
     tag = "robots", segment = "robots",
     collection = "/v1/pipelines/{id}/robots",
     one = "/v1/pipelines/{id}/robots/{robot_id}",
@@ -282,7 +314,7 @@ automation_handlers! {
 
 automation_handlers! {
     type = Trigger, body = TriggerBody, list = TriggerList { triggers },
-    schemas = (Trigger, TriggerBody),
+    schemas = (Trigger, TriggerBody), kind = TriggerKind, type_field = trigger_type,
     tag = "triggers", segment = "triggers",
     collection = "/v1/pipelines/{id}/triggers",
     one = "/v1/pipelines/{id}/triggers/{trigger_id}",

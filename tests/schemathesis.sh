@@ -98,7 +98,9 @@ CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,respo
 
 say "running against $BASE (phases: $PHASES; checks: $CHECKS; at most $MAX_EXAMPLES examples per operation; seed $SEED)"
 set +e
-timeout "$TIMEOUT" "$VENV/bin/schemathesis" --no-color run "$BASE/v1/openapi.json" \
+# From the scratch directory: schemathesis keeps a `.schemathesis/` cache in
+# its working directory.
+(cd "$DATA" && timeout "$TIMEOUT" "$VENV/bin/schemathesis" --no-color run "$BASE/v1/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $KEY" \
   --checks "$CHECKS" \
@@ -109,7 +111,7 @@ timeout "$TIMEOUT" "$VENV/bin/schemathesis" --no-color run "$BASE/v1/openapi.jso
   --request-timeout 30 \
   --suppress-health-check all \
   --generation-database none \
-  --report junit --report-dir "$REPORT"
+  --report junit --report-dir "$REPORT")
 status=$?
 set -e
 

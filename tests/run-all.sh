@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command: formatting, lints, every test of the
 # workspace (engine, embedded store, HTTP API, local server, Lambda handlers,
-# and the contract suite on LocalStack), and the CloudFormation lint.
+# and the contract suite on LocalStack), the CloudFormation lint, and
+# schemathesis against the local server and its OpenAPI document.
 #
 #   tests/run-all.sh
 #
@@ -41,3 +42,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+
+step "schemathesis against the local server (tests/schemathesis.sh)"
+tests/schemathesis.sh

@@ -17,7 +17,7 @@ use crate::model::{Client, ClientRef, FieldDef, Stage, TaskStatus};
 use crate::workhours::WorkingHours;
 
 /// `PUT /v1/departments/{id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentBody {
     pub name: String,
@@ -28,7 +28,7 @@ pub struct DepartmentBody {
 }
 
 /// `PUT /v1/users/{id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserBody {
     pub name: String,
@@ -49,7 +49,7 @@ pub struct UserBody {
 
 /// One department of `PUT /v1/directory`: the body of
 /// `PUT /v1/departments/{id}` with its `id`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryDepartment {
     pub id: String,
@@ -64,7 +64,7 @@ pub struct DirectoryDepartment {
 
 /// One user of `PUT /v1/directory`: the body of `PUT /v1/users/{id}` with
 /// its `id`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryUser {
     pub id: String,
@@ -102,7 +102,7 @@ impl DirectoryUser {
 
 /// `PUT /v1/directory`: departments and users together, in any order,
 /// validated as a whole and written all or nothing.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryBody {
     #[serde(default)]
@@ -112,7 +112,7 @@ pub struct DirectoryBody {
 }
 
 /// `PUT /v1/pipelines/{id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineBody {
     /// Optional; when given it must equal the id in the path (so a GET
@@ -127,7 +127,7 @@ pub struct PipelineBody {
 }
 
 /// `POST /v1/pipelines/{id}/robots`, `PUT …/robots/{robot_id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RobotBody {
     pub stage_id: String,
@@ -148,7 +148,7 @@ pub struct RobotBody {
 }
 
 /// `POST /v1/pipelines/{id}/triggers`, `PUT …/triggers/{trigger_id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerBody {
     pub stage_id: String,
@@ -167,14 +167,14 @@ pub struct TriggerBody {
 }
 
 /// `POST …/robots/{id}/copy`, `POST …/triggers/{id}/copy`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyBody {
     pub stage_id: String,
 }
 
 /// `POST /v1/items`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
     /// Must match the pipeline's entity type when given.
@@ -200,7 +200,7 @@ pub struct NewItem {
 
 /// `PATCH /v1/items/{id}`: only the keys present change. In `fields`, `null`
 /// removes a field.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemPatch {
     #[serde(default)]
@@ -225,7 +225,7 @@ pub struct ItemPatch {
 }
 
 /// `POST /v1/events`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventBody {
     #[serde(rename = "type")]
@@ -243,7 +243,7 @@ pub struct EventBody {
 }
 
 /// `PATCH /v1/tasks/{id}`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskPatch {
     pub status: TaskStatus,

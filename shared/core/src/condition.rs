@@ -150,6 +150,7 @@ impl fmt::Display for Op {
 /// `op`; a missing `value` is `null`.
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
+#[schemars(deny_unknown_fields)]
 pub enum Condition {
     /// AND: true when every child is true (an empty list is true, but
     /// [`Condition::validate`] rejects it).

@@ -116,7 +116,7 @@ impl DelayError {
 /// `{"mode": "after", "amount": 1, "unit": "days"}`,
 /// `{"mode": "before_field", "amount": 2, "unit": "hours", "field": "fields.meeting_at"}`,
 /// `{"mode": "after_field", …}`, `{"mode": "at_field", "field": "fields.meeting_at"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Delay {
     /// Right away.

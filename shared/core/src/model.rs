@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::workhours::WorkingHours;
 
 /// A department of the company.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Department {
     pub id: String,
     pub name: String,
@@ -23,7 +23,7 @@ pub struct Department {
 }
 
 /// An employee.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
     pub id: String,
     pub name: String,
@@ -42,7 +42,7 @@ pub struct User {
 }
 
 /// Meaning of a stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Semantic {
     Process,
@@ -51,7 +51,7 @@ pub enum Semantic {
 }
 
 /// One stage of a pipeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stage {
     pub id: String,
     pub name: String,
@@ -64,7 +64,7 @@ fn default_semantic() -> Semantic {
 }
 
 /// Type of a custom field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     String,
@@ -78,7 +78,7 @@ pub enum FieldType {
 }
 
 /// Declaration of a custom field of a pipeline's items.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldDef {
     pub key: String,
     #[serde(rename = "type")]
@@ -94,7 +94,7 @@ pub struct FieldDef {
 }
 
 /// A pipeline (funnel) of one entity type: its ordered stages and custom fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Pipeline {
     pub id: String,
     /// `lead`, `deal`, `quote`, `invoice` or a smart-process type `smart:<code>`.
@@ -119,7 +119,7 @@ impl Pipeline {
 }
 
 /// The client of an item.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Client {
     #[serde(default)]
     pub name: Option<String>,
@@ -130,7 +130,7 @@ pub struct Client {
 }
 
 /// Causal chain of automatic moves, for loop protection across time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Chain {
     pub id: String,
     /// Automatic (robot/trigger) moves since a person or an external event started the chain.
@@ -138,7 +138,7 @@ pub struct Chain {
 }
 
 /// A deal, lead, quote, invoice or smart-process item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Item {
     pub id: String,
     pub entity_type: String,
@@ -190,7 +190,7 @@ impl TaskStatus {
 }
 
 /// A task created by a robot, linked to its item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Task {
     pub id: String,
     pub item_id: String,
@@ -230,7 +230,7 @@ pub enum ActivityType {
 }
 
 /// An activity (call, meeting, …) planned on an item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Activity {
     pub id: String,
     pub item_id: String,
@@ -260,7 +260,7 @@ pub struct Activity {
 }
 
 /// A notification to one user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Notification {
     pub id: String,
     pub user_id: String,
@@ -285,7 +285,7 @@ pub enum MessageType {
 }
 
 /// A group chat.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Chat {
     pub id: String,
     pub name: String,
@@ -301,7 +301,7 @@ pub struct Chat {
 
 /// A message in a group chat (parent `chat:<id>`) or a direct message
 /// (parent `user:<recipient>`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Message {
     pub id: String,
     pub chat_id: Option<String>,
@@ -314,7 +314,7 @@ pub struct Message {
 }
 
 /// A post in the company feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FeedPost {
     pub id: String,
     pub subject: String,
@@ -329,7 +329,7 @@ pub struct FeedPost {
 }
 
 /// Channel of an outbound message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Email,
@@ -346,7 +346,7 @@ impl Channel {
 }
 
 /// Delivery state of an outbound message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboundStatus {
     Queued,
@@ -354,7 +354,7 @@ pub enum OutboundStatus {
 }
 
 /// An outbound email or SMS (to an employee or to the item's client).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outbound {
     pub id: String,
     pub tenant: String,
@@ -373,7 +373,7 @@ pub struct Outbound {
 }
 
 /// One timeline entry of an item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimelineEntry {
     pub id: String,
     pub item_id: String,
@@ -408,7 +408,7 @@ pub const TIMELINE_KINDS: &[&str] = &[
 ];
 
 /// What the run log records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
     Robot,
@@ -416,7 +416,7 @@ pub enum RunKind {
 }
 
 /// Outcome of a run-log record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Planned, waiting for its time (or for the previous robot).
@@ -438,7 +438,7 @@ impl RunStatus {
 }
 
 /// One record of the run log: a robot run of a visit, or a trigger evaluation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunRecord {
     pub id: String,
     pub kind: RunKind,
@@ -486,7 +486,7 @@ pub struct RunRecord {
 }
 
 /// Identifies an item by its client's contacts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClientRef {
     #[serde(default)]
     pub phone: Option<String>,
@@ -516,7 +516,7 @@ pub struct QueuedEvent {
 
 /// What became of a processed event (`GET /v1/events/{id}`); the per-item
 /// outcome (which trigger fired, or why none did) is in each item's run log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventRecord {
     pub event_id: String,
     #[serde(rename = "type")]

@@ -29,7 +29,19 @@ pub const SEARCH_DAYS: u32 = 3 * 366;
 const MAX_SCAN_DAYS: u32 = 146_097;
 
 /// A day of the week, serialized as `"mon"` … `"sun"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Day {
     /// Monday.
@@ -108,15 +120,23 @@ impl WorkHoursError {
 /// written as `"HH:MM"` (or `"HH:MM:SS"` when they have seconds) and read from
 /// either form. `"24:00"` is the end of the day (ISO 8601), so `"end":
 /// "24:00"` works until midnight; it is kept as [`END_OF_DAY`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkingHours {
     /// Working days of the week.
     pub days: Vec<Day>,
     /// Local start of the working day.
     #[serde(with = "hhmm")]
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
+    )]
     pub start: NaiveTime,
     /// Local end of the working day (inclusive).
     #[serde(with = "hhmm")]
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
+    )]
     pub end: NaiveTime,
 }
 

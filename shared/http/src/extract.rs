@@ -26,7 +26,7 @@ pub struct Json<T>(pub T);
 
 impl<S, T> FromRequest<S> for Json<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + Serialize,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -53,9 +53,59 @@ where
             ));
         }
         match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(value)) => Ok(Json(value)),
+            Ok(axum::Json(value)) => {
+                if let Some(path) = array_for_object(&bytes, &value) {
+                    return Err(ApiError::bad_request(
+                        path,
+                        "must be a JSON object, not an array",
+                    ));
+                }
+                Ok(Json(value))
+            }
             Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// serde's derived `Deserialize` accepts a JSON array for a nested struct
+/// (its fields in order), e.g. `"client": [null, null]`; the API takes
+/// objects only, as the OpenAPI document says. Compares the body with the
+/// value it was read into, written back: the path of the first place where
+/// the body has an array and the value an object.
+fn array_for_object<T: Serialize>(bytes: &[u8], value: &T) -> Option<String> {
+    let sent: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let read = serde_json::to_value(value).ok()?;
+    array_path(&sent, &read, "")
+}
+
+/// The path (under `at`) of the first place where `sent` has an array and
+/// `read` (what it was deserialized into, serialized again) an object.
+pub(crate) fn array_path(
+    sent: &serde_json::Value,
+    read: &serde_json::Value,
+    at: &str,
+) -> Option<String> {
+    use serde_json::Value::{Array, Object};
+    match (sent, read) {
+        (Array(_), Object(_)) => Some(if at.is_empty() {
+            "body".into()
+        } else {
+            at.into()
+        }),
+        (Object(s), Object(r)) => s.iter().find_map(|(k, sv)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            r.get(k).and_then(|rv| array_path(sv, rv, &path))
+        }),
+        (Array(s), Array(r)) => s
+            .iter()
+            .zip(r)
+            .enumerate()
+            .find_map(|(i, (sv, rv))| array_path(sv, rv, &format!("{at}[{i}]"))),
+        _ => None,
     }
 }
 

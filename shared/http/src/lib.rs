@@ -23,6 +23,7 @@ pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod openapi;
+pub mod schemas;
 pub mod state;
 pub mod views;
 

@@ -24,7 +24,7 @@ pub const MAX_DIRECTORY_WRITES: usize = MAX_TRANSACTION_WRITES;
 const MAX_PARENT_CHAIN: usize = 1_000;
 
 /// What `PUT /v1/directory` stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Directory {
     pub departments: Vec<Department>,
     pub users: Vec<User>,

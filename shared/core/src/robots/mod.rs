@@ -58,7 +58,7 @@ macro_rules! robot_catalogue {
         pub use self::{$($module::$ty),+};
 
         /// The action of a robot with its settings: `{"type": "...", "settings": {...}}`.
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(tag = "type", content = "settings", rename_all = "snake_case")]
         pub enum Action {
             $($ty($ty),)+

@@ -11,7 +11,7 @@ use crate::error::FieldError;
 use crate::model::Pipeline;
 
 /// A robot: an action on one stage of one pipeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Robot {
     pub id: String,
     pub pipeline_id: String,

@@ -64,7 +64,7 @@ macro_rules! trigger_catalogue {
         pub use self::{$($module::$ty),+};
 
         /// The event of a trigger with its settings: `{"type": "...", "settings": {...}}`.
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(tag = "type", content = "settings", rename_all = "snake_case")]
         pub enum TriggerKind {
             $($ty($ty),)+

@@ -11,7 +11,7 @@ use crate::error::FieldError;
 use crate::model::Pipeline;
 
 /// A trigger: pulls an item into its stage when its event happens.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Trigger {
     pub id: String,
     pub pipeline_id: String,

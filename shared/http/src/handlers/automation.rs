@@ -7,15 +7,19 @@ use axum::extract::State;
 use axum::response::Response;
 use crm_core::api::{CopyBody, PipelineBody, RobotBody, TriggerBody, check_id};
 use crm_core::model::Pipeline;
-use crm_core::robots::Robot;
+use crm_core::robots::{Action, Robot};
 use crm_core::store::Record;
-use crm_core::triggers::Trigger;
+use crm_core::triggers::{Trigger, TriggerKind};
 use http::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Json, Path};
+use crate::extract::{Json, Path, array_path};
 use crate::handlers::{created, segment};
+use crate::schemas;
 use crate::state::AppState;
 use crate::views::{RobotList, TriggerList};
 
@@ -26,7 +30,7 @@ use crate::views::{RobotList, TriggerList};
     tag = "pipelines",
     params(("id" = String, Path, description = "Pipeline id, chosen by the client: 1 to 128 of `A-Z a-z 0-9 - _ . :` (otherwise 400 naming `id`)")),
     request_body(
-        content = Object,
+        content = schemas::PipelineBody,
         content_type = "application/json",
         description = "`{\"entity_type\", \"name\", \"stages\": [{\"id\", \"name\", \"semantic\"}], \"fields\"?}`; stage order = list order",
         example = json!({
@@ -39,7 +43,7 @@ use crate::views::{RobotList, TriggerList};
         })
     ),
     responses(
-        (status = 200, description = "The stored pipeline", body = Object),
+        (status = 200, description = "The stored pipeline", body = schemas::Pipeline),
         (status = 422, description = "Invalid stages or fields, or a removed stage still in use", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -59,9 +63,9 @@ pub async fn put_pipeline(
     get,
     path = "/v1/pipelines/{id}",
     tag = "pipelines",
-    params(("id" = String, Path, description = "Pipeline id")),
+    params(("id" = String, Path, description = "Pipeline id", example = "deals")),
     responses(
-        (status = 200, description = "The pipeline", body = Object),
+        (status = 200, description = "The pipeline", body = schemas::Pipeline),
         (status = 404, description = "No such pipeline", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -78,6 +82,7 @@ pub async fn get_pipeline(
 macro_rules! automation_handlers {
     (
         type = $A:ty, body = $Body:ty, list = $List:ident { $field:ident },
+        schemas = ($Schema:ident, $BodySchema:ident), kind = $Kind:ty, type_field = $tf:ident,
         tag = $tag:literal, segment = $seg:literal,
         collection = $collection:literal, one = $one:literal, copy_path = $copy_path:literal,
         id = $id:literal,
@@ -93,15 +98,15 @@ macro_rules! automation_handlers {
             post,
             path = $collection,
             tag = $tag,
-            params(("id" = String, Path, description = "Pipeline id")),
+            params(("id" = String, Path, description = "Pipeline id", example = "deals")),
             request_body(
-                content = Object,
+                content = schemas::$BodySchema,
                 content_type = "application/json",
                 description = $body_description,
                 example = json!($example)
             ),
             responses(
-                (status = 201, description = concat!("The created ", $noun, ", with its `id`"), body = Object,
+                (status = 201, description = concat!("The created ", $noun, ", with its `id`"), body = schemas::$Schema,
                     headers(("Location" = String, description = "Its URL"))),
                 (status = 404, description = "No such pipeline", body = ErrorBody),
                 (status = 422, description = $unprocessable, body = ErrorBody),
@@ -114,6 +119,7 @@ macro_rules! automation_handlers {
             Path(pipeline_id): Path<String>,
             Json(body): Json<$Body>,
         ) -> Result<Response, ApiError> {
+            settings_shape::<$Kind>(&body.$tf, body.settings.as_ref())?;
             let made = state.engine.create::<$A>(&tenant, &pipeline_id, body).await?;
             Ok(created(location($seg, &pipeline_id, made.id()), made))
         }
@@ -123,9 +129,9 @@ macro_rules! automation_handlers {
             get,
             path = $collection,
             tag = $tag,
-            params(("id" = String, Path, description = "Pipeline id")),
+            params(("id" = String, Path, description = "Pipeline id", example = "deals")),
             responses(
-                (status = 200, description = concat!("`{\"", $seg, "\": [...]}` in pipeline order"), body = $List),
+                (status = 200, description = concat!("`{\"", $seg, "\": [...]}` in pipeline order"), body = schemas::$List),
                 (status = 404, description = "No such pipeline", body = ErrorBody),
             ),
             security(("bearer" = []))
@@ -145,11 +151,11 @@ macro_rules! automation_handlers {
             path = $one,
             tag = $tag,
             params(
-                ("id" = String, Path, description = "Pipeline id"),
+                ("id" = String, Path, description = "Pipeline id", example = "deals"),
                 ($id = String, Path, description = concat!($a, " id")),
             ),
             responses(
-                (status = 200, description = concat!("The ", $noun), body = Object),
+                (status = 200, description = concat!("The ", $noun), body = schemas::$Schema),
                 (status = 404, description = $missing, body = ErrorBody),
             ),
             security(("bearer" = []))
@@ -168,13 +174,13 @@ macro_rules! automation_handlers {
             path = $one,
             tag = $tag,
             params(
-                ("id" = String, Path, description = "Pipeline id"),
+                ("id" = String, Path, description = "Pipeline id", example = "deals"),
                 ($id = String, Path, description = concat!($a, " id")),
             ),
-            request_body(content = Object, content_type = "application/json",
+            request_body(content = schemas::$BodySchema, content_type = "application/json",
                 description = concat!("Same shape as for creating a ", $noun)),
             responses(
-                (status = 200, description = concat!("The updated ", $noun), body = Object),
+                (status = 200, description = concat!("The updated ", $noun), body = schemas::$Schema),
                 (status = 404, description = $missing, body = ErrorBody),
                 (status = 422, description = $unprocessable, body = ErrorBody),
             ),
@@ -186,6 +192,7 @@ macro_rules! automation_handlers {
             Path((pipeline_id, id)): Path<(String, String)>,
             Json(body): Json<$Body>,
         ) -> Result<Json<$A>, ApiError> {
+            settings_shape::<$Kind>(&body.$tf, body.settings.as_ref())?;
             let updated = state.engine.update::<$A>(&tenant, &pipeline_id, &id, body).await?;
             Ok(Json(updated))
         }
@@ -196,7 +203,7 @@ macro_rules! automation_handlers {
             path = $one,
             tag = $tag,
             params(
-                ("id" = String, Path, description = "Pipeline id"),
+                ("id" = String, Path, description = "Pipeline id", example = "deals"),
                 ($id = String, Path, description = concat!($a, " id")),
             ),
             responses(
@@ -221,13 +228,13 @@ macro_rules! automation_handlers {
             path = $copy_path,
             tag = $tag,
             params(
-                ("id" = String, Path, description = "Pipeline id"),
+                ("id" = String, Path, description = "Pipeline id", example = "deals"),
                 ($id = String, Path, description = concat!($a, " id")),
             ),
-            request_body(content = Object, content_type = "application/json",
+            request_body(content = schemas::CopyBody, content_type = "application/json",
                 description = "`{\"stage_id\"}`", example = json!({"stage_id": "won"})),
             responses(
-                (status = 201, description = concat!("The new ", $noun), body = Object,
+                (status = 201, description = concat!("The new ", $noun), body = schemas::$Schema,
                     headers(("Location" = String, description = "URL of the copy"))),
                 (status = 404, description = $missing, body = ErrorBody),
                 (status = 422, description = $unprocessable, body = ErrorBody),
@@ -246,6 +253,33 @@ macro_rules! automation_handlers {
     };
 }
 
+/// `settings` is an object (or absent or `null`) all the way down, as the
+/// document says: the engine reads it into the type's settings struct, where
+/// serde would also take an array, field by field. A body that does not read
+/// at all is left to the engine's 400.
+fn settings_shape<K: DeserializeOwned + Serialize>(
+    type_name: &str,
+    settings: Option<&Value>,
+) -> Result<(), ApiError> {
+    let Some(settings) = settings.filter(|s| !s.is_null()) else {
+        return Ok(());
+    };
+    let sent = json!({"type": type_name, "settings": settings});
+    let Ok(kind) = serde_json::from_value::<K>(sent.clone()) else {
+        return Ok(());
+    };
+    let Ok(read) = serde_json::to_value(&kind) else {
+        return Ok(());
+    };
+    match array_path(&sent, &read, "") {
+        Some(path) => Err(ApiError::bad_request(
+            path,
+            "must be a JSON object, not an array",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The URL of a robot or trigger.
 fn location(kind_segment: &str, pipeline_id: &str, id: &str) -> String {
     format!(
@@ -257,6 +291,7 @@ fn location(kind_segment: &str, pipeline_id: &str, id: &str) -> String {
 
 automation_handlers! {
     type = Robot, body = RobotBody, list = RobotList { robots },
+    schemas = (Robot, RobotBody), kind = Action, type_field = robot_type,
     tag = "robots", segment = "robots",
     collection = "/v1/pipelines/{id}/robots",
     one = "/v1/pipelines/{id}/robots/{robot_id}",
@@ -283,6 +318,7 @@ automation_handlers! {
 
 automation_handlers! {
     type = Trigger, body = TriggerBody, list = TriggerList { triggers },
+    schemas = (Trigger, TriggerBody), kind = TriggerKind, type_field = trigger_type,
     tag = "triggers", segment = "triggers",
     collection = "/v1/pipelines/{id}/triggers",
     one = "/v1/pipelines/{id}/triggers/{trigger_id}",

@@ -15,7 +15,7 @@ use crate::views::Catalogue;
     path = "/v1/catalogue",
     tag = "meta",
     responses(
-        (status = 200, description = "`{\"robots\": [...], \"triggers\": [...]}`", body = Catalogue),
+        (status = 200, description = "`{\"robots\": [...], \"triggers\": [...]}`", body = crate::schemas::Catalogue),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
     ),
     security(("bearer" = []))

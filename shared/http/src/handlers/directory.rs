@@ -8,6 +8,7 @@ use crm_core::model::{Department, User};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
+use crate::schemas;
 use crate::state::AppState;
 
 /// Create or replace a department.
@@ -15,15 +16,15 @@ use crate::state::AppState;
     put,
     path = "/v1/departments/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "Department id, chosen by the client: 1 to 128 of `A-Z a-z 0-9 - _ . :` (otherwise 400 naming `id`)")),
+    params(("id" = String, Path, description = "Department id, chosen by the client: 1 to 128 of `A-Z a-z 0-9 - _ . :` (otherwise 400 naming `id`)", example = "sales")),
     request_body(
-        content = Object,
+        content = schemas::DepartmentBody,
         content_type = "application/json",
         description = "`{\"name\", \"head_id\"?, \"parent_id\"?}`",
         example = json!({"name": "Sales", "head_id": "u-boss", "parent_id": null})
     ),
     responses(
-        (status = 200, description = "The stored department", body = Object),
+        (status = 200, description = "The stored department", body = schemas::Department),
         (status = 422, description = "Unknown head or parent, or a cycle", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -43,9 +44,9 @@ pub async fn put_department(
     get,
     path = "/v1/departments/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "Department id")),
+    params(("id" = String, Path, description = "Department id", example = "sales")),
     responses(
-        (status = 200, description = "The department", body = Object),
+        (status = 200, description = "The department", body = schemas::Department),
         (status = 404, description = "No such department", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -63,9 +64,9 @@ pub async fn get_department(
     put,
     path = "/v1/users/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "User id, chosen by the client: 1 to 128 of `A-Z a-z 0-9 - _ . :` (otherwise 400 naming `id`)")),
+    params(("id" = String, Path, description = "User id, chosen by the client: 1 to 128 of `A-Z a-z 0-9 - _ . :` (otherwise 400 naming `id`)", example = "u-anna")),
     request_body(
-        content = Object,
+        content = schemas::UserBody,
         content_type = "application/json",
         description = "`{\"name\", \"email\"?, \"phone\"?, \"department_id\"?, \"time_zone\"?, \"working_hours\"?, \"days_off\"?}`",
         example = json!({
@@ -76,7 +77,7 @@ pub async fn get_department(
         })
     ),
     responses(
-        (status = 200, description = "The stored user", body = Object),
+        (status = 200, description = "The stored user", body = schemas::User),
         (status = 422, description = "Unknown department or time zone, invalid working hours (`end` may be `24:00`), or an invalid `email` (one `@`, no spaces or control characters) or `phone` (digits, spaces, `+-()`)", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -97,9 +98,9 @@ pub async fn put_user(
     get,
     path = "/v1/users/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = String, Path, description = "User id", example = "u-anna")),
     responses(
-        (status = 200, description = "The user", body = Object),
+        (status = 200, description = "The user", body = schemas::User),
         (status = 404, description = "No such user", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -127,7 +128,7 @@ pub async fn get_user(
     path = "/v1/directory",
     tag = "directory",
     request_body(
-        content = Object,
+        content = schemas::DirectoryBody,
         content_type = "application/json",
         description = "`{\"departments\": [{\"id\", \"name\", \"head_id\"?, \"parent_id\"?}], \"users\": [{\"id\", \"name\", …as PUT /v1/users/{id}}]}`; at most 50 records",
         example = json!({
@@ -142,7 +143,7 @@ pub async fn get_user(
         })
     ),
     responses(
-        (status = 200, description = "`{\"departments\": [...], \"users\": [...]}`: the stored records", body = Object),
+        (status = 200, description = "`{\"departments\": [...], \"users\": [...]}`: the stored records", body = schemas::Directory),
         (status = 409, description = "A record of the request changed meanwhile; nothing was written", body = ErrorBody),
         (status = 422, description = "Unknown references, a cycle of parents, a duplicate id, an invalid time zone or working hours, or more than 50 records; nothing was written", body = ErrorBody),
     ),

@@ -12,6 +12,7 @@ use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{IfMatch, Json, Path, Query};
 use crate::handlers::{created, segment};
+use crate::schemas;
 use crate::state::AppState;
 use crate::views::{RunList, TimelineList};
 
@@ -44,18 +45,18 @@ async fn expected_version(
     path = "/v1/items",
     tag = "items",
     request_body(
-        content = Object,
+        content = schemas::NewItem,
         content_type = "application/json",
         description = "`{\"entity_type\"?, \"pipeline_id\", \"stage_id\"?, \"title\", \"amount\"?, \"currency\"?, \"responsible_id\", \"client\"?, \"is_repeat\"?, \"fields\"?}`",
         example = json!({
-            "entity_type": "deal", "pipeline_id": "sales", "title": "10 chairs",
+            "entity_type": "deal", "pipeline_id": "deals", "title": "10 chairs",
             "amount": 15000, "currency": "RUB", "responsible_id": "u-anna",
             "client": {"name": "ACME", "phone": "+70000000000", "email": "buyer@acme.test"},
             "is_repeat": false, "fields": {}
         })
     ),
     responses(
-        (status = 201, description = "The created item with `id`, `version` and `stage_id`", body = Object,
+        (status = 201, description = "The created item with `id`, `version` and `stage_id`", body = schemas::Item,
             headers(
                 ("Location" = String, description = "URL of the item"),
                 ("ETag" = String, description = "The item's version, quoted"),
@@ -83,7 +84,7 @@ pub async fn create_item(
     tag = "items",
     params(("id" = String, Path, description = "Item id")),
     responses(
-        (status = 200, description = "The item (with its `version`)", body = Object,
+        (status = 200, description = "The item (with its `version`)", body = schemas::Item,
             headers(("ETag" = String, description = "The item's version, quoted"))),
         (status = 404, description = "No such item", body = ErrorBody),
     ),
@@ -115,13 +116,13 @@ pub async fn get_item(
             description = "RFC 9110: `\"3\"` (or `3`) requires version 3, `*` any version, a list any of its members; a weak tag `W/\"3\"` never matches; no match → 409"),
     ),
     request_body(
-        content = Object,
+        content = schemas::ItemPatch,
         content_type = "application/json",
         description = "Any of `stage_id`, `title`, `amount`, `currency`, `responsible_id`, `client`, `is_repeat`, `fields`, `author_id`",
         example = json!({"stage_id": "won", "fields": {"budget": 20000}})
     ),
     responses(
-        (status = 200, description = "The changed item", body = Object,
+        (status = 200, description = "The changed item", body = schemas::Item,
             headers(("ETag" = String, description = "The item's new version, quoted"))),
         (status = 400, description = "Malformed body or If-Match header", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
@@ -195,7 +196,7 @@ pub struct TimelineQuery {
             description = "Only entries of these kinds, comma-separated (e.g. `info` or `info,comment`); all when absent. Kinds: `created`, `stage_changed`, `fields_changed`, `responsible_changed`, `info`, `comment`, `task_created`, `task_status`, `task_completed`, `activity_planned`, `activity_completed`, `email_sent`, `sms_sent`, `deleted`; another value → 400. Other query parameters → 400."),
     ),
     responses(
-        (status = 200, description = "`{\"entries\": [{\"at\", \"kind\", \"author_id\", \"text\", …}]}`, oldest first", body = TimelineList),
+        (status = 200, description = "`{\"entries\": [{\"at\", \"kind\", \"author_id\", \"text\", …}]}`, oldest first", body = schemas::TimelineList),
         (status = 400, description = "Unknown `kind` or an unknown query parameter", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
     ),
@@ -221,7 +222,7 @@ pub async fn timeline(
     tag = "items",
     params(("id" = String, Path, description = "Item id")),
     responses(
-        (status = 200, description = "`{\"runs\": [{\"kind\", \"robot_id\"|\"trigger_id\", \"stage_id\", \"visit\", \"status\", \"reason\", \"due_at\", \"finished_at\", \"outputs\"}]}`", body = RunList),
+        (status = 200, description = "`{\"runs\": [{\"kind\", \"robot_id\"|\"trigger_id\", \"stage_id\", \"visit\", \"status\", \"reason\", \"due_at\", \"finished_at\", \"outputs\"}]}`", body = schemas::RunList),
         (status = 404, description = "No such item", body = ErrorBody),
     ),
     security(("bearer" = []))

@@ -10,6 +10,7 @@ use http::{HeaderValue, Method, StatusCode, Uri};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
+use crate::schemas;
 use crate::state::{AppState, ClockControl};
 use crate::views::{AdvanceBody, ClockNow, Health};
 
@@ -21,7 +22,7 @@ pub const MAX_ADVANCE_SECONDS: i64 = 10 * 366 * 24 * 3600;
     get,
     path = "/v1/health",
     tag = "meta",
-    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Health)),
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = schemas::Health)),
     security(())
 )]
 pub async fn health() -> Json<Health> {
@@ -35,15 +36,13 @@ pub async fn health() -> Json<Health> {
     get,
     path = "/v1/openapi.json",
     tag = "meta",
-    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)),
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = schemas::OpenApiDocument)),
     security(())
 )]
 pub async fn openapi_json() -> Response {
     static DOC: OnceLock<Result<String, String>> = OnceLock::new();
     let doc = DOC.get_or_init(|| {
-        crate::openapi::openapi()
-            .to_json()
-            .map_err(|e| e.to_string())
+        serde_json::to_string(&crate::openapi::openapi()).map_err(|e| e.to_string())
     });
     match doc {
         Ok(json) => (
@@ -72,7 +71,7 @@ fn clock_of(state: &AppState) -> Result<&dyn ClockControl, ApiError> {
     path = "/v1/clock",
     tag = "clock",
     responses(
-        (status = 200, description = "`{\"now\"}`", body = ClockNow),
+        (status = 200, description = "`{\"now\"}`", body = schemas::ClockNow),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
         (status = 404, description = "The server runs on the system clock", body = ErrorBody),
     ),
@@ -96,10 +95,10 @@ pub async fn get_clock(
     post,
     path = "/v1/clock/advance",
     tag = "clock",
-    request_body(content = AdvanceBody, content_type = "application/json",
+    request_body(content = schemas::AdvanceBody, content_type = "application/json",
         example = json!({"seconds": 86400})),
     responses(
-        (status = 200, description = "`{\"now\"}` after everything due has run", body = ClockNow),
+        (status = 200, description = "`{\"now\"}` after everything due has run", body = schemas::ClockNow),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
         (status = 403, description = "A tenant's key: only the admin key moves the clock", body = ErrorBody),
         (status = 404, description = "The server runs on the system clock", body = ErrorBody),

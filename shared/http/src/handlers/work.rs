@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query, required_param};
+use crate::schemas;
 use crate::state::AppState;
 use crate::views::{
     ActivityList, ChatView, DirectMessageList, EventAccepted, FeedList, NotificationList,
@@ -35,13 +36,25 @@ pub struct ChannelFilter {
     channel: Option<String>,
 }
 
+/// The values of the outbox's `channel` query parameter (documentation
+/// only: an other value is a 400).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum OutboxChannel {
+    /// Emails.
+    Email,
+    /// SMS.
+    Sms,
+}
+
 /// Accept an external event for trigger evaluation.
 #[utoipa::path(
     post,
     path = "/v1/events",
     tag = "events",
     request_body(
-        content = Object,
+        content = schemas::EventBody,
         content_type = "application/json",
         description = "`{\"type\", \"item_id\"?, \"client\": {\"phone\"|\"email\"}?, \"data\"?, \"idempotency_key\"?, \"occurred_at\"?}`; the same `idempotency_key` twice is accepted once",
         example = json!({
@@ -50,7 +63,7 @@ pub struct ChannelFilter {
         })
     ),
     responses(
-        (status = 202, description = "Queued for trigger evaluation", body = EventAccepted),
+        (status = 202, description = "Queued for trigger evaluation", body = schemas::EventAccepted),
         (status = 422, description = "Unknown event type, neither item nor client given, or an invalid `client.email` / `client.phone`", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -73,7 +86,7 @@ pub async fn submit_event(
     tag = "events",
     params(("id" = String, Path, description = "Event id (as returned by POST /v1/events)")),
     responses(
-        (status = 200, description = "The event's record", body = Object),
+        (status = 200, description = "The event's record", body = schemas::EventRecord),
         (status = 404, description = "Unknown, or not processed yet", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -93,7 +106,7 @@ pub async fn get_event(
     tag = "work",
     params(("item_id" = String, Query, description = "Item whose tasks to list (required)")),
     responses(
-        (status = 200, description = "`{\"tasks\": [...]}`", body = TaskList),
+        (status = 200, description = "`{\"tasks\": [...]}`", body = schemas::TaskList),
         (status = 400, description = "`item_id` missing", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -115,7 +128,7 @@ pub async fn list_tasks(
     tag = "work",
     params(("id" = String, Path, description = "Task id")),
     responses(
-        (status = 200, description = "The task", body = Object),
+        (status = 200, description = "The task", body = schemas::Task),
         (status = 404, description = "No such task", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -135,13 +148,13 @@ pub async fn get_task(
     tag = "work",
     params(("id" = String, Path, description = "Task id")),
     request_body(
-        content = Object,
+        content = schemas::TaskPatch,
         content_type = "application/json",
         description = "`{\"status\": \"pending\"|\"in_progress\"|\"completed\"|\"deferred\", \"author_id\"?}`",
         example = json!({"status": "completed"})
     ),
     responses(
-        (status = 200, description = "The changed task", body = Object),
+        (status = 200, description = "The changed task", body = schemas::Task),
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 409, description = "A concurrent change", body = ErrorBody),
         (status = 422, description = "Unknown author", body = ErrorBody),
@@ -164,7 +177,7 @@ pub async fn patch_task(
     tag = "work",
     params(("item_id" = String, Query, description = "Item whose activities to list (required)")),
     responses(
-        (status = 200, description = "`{\"activities\": [...]}`", body = ActivityList),
+        (status = 200, description = "`{\"activities\": [...]}`", body = schemas::ActivityList),
         (status = 400, description = "`item_id` missing", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -184,9 +197,9 @@ pub async fn list_activities(
     get,
     path = "/v1/notifications",
     tag = "work",
-    params(("user_id" = String, Query, description = "Recipient (required)")),
+    params(("user_id" = String, Query, description = "Recipient (required)", example = "u-boss")),
     responses(
-        (status = 200, description = "`{\"notifications\": [...]}`", body = NotificationList),
+        (status = 200, description = "`{\"notifications\": [...]}`", body = schemas::NotificationList),
         (status = 400, description = "`user_id` missing", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -208,7 +221,7 @@ pub async fn list_notifications(
     tag = "work",
     params(("id" = String, Path, description = "Chat id")),
     responses(
-        (status = 200, description = "The chat's fields plus `\"messages\": [...]`", body = Object),
+        (status = 200, description = "The chat's fields plus `\"messages\": [...]`", body = schemas::ChatView),
         (status = 404, description = "No such chat", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -227,9 +240,9 @@ pub async fn get_chat(
     get,
     path = "/v1/messages",
     tag = "work",
-    params(("user_id" = String, Query, description = "Recipient (required)")),
+    params(("user_id" = String, Query, description = "Recipient (required)", example = "u-boss")),
     responses(
-        (status = 200, description = "`{\"messages\": [...]}`", body = DirectMessageList),
+        (status = 200, description = "`{\"messages\": [...]}`", body = schemas::DirectMessageList),
         (status = 400, description = "`user_id` missing", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -249,7 +262,7 @@ pub async fn list_messages(
     get,
     path = "/v1/feed",
     tag = "work",
-    responses((status = 200, description = "`{\"posts\": [...]}`", body = FeedList)),
+    responses((status = 200, description = "`{\"posts\": [...]}`", body = schemas::FeedList)),
     security(("bearer" = []))
 )]
 pub async fn list_feed(
@@ -265,9 +278,9 @@ pub async fn list_feed(
     get,
     path = "/v1/outbox",
     tag = "work",
-    params(("channel" = Option<String>, Query, description = "`email` or `sms`; all channels when absent")),
+    params(("channel" = Option<OutboxChannel>, Query, description = "`email` or `sms`; all channels when absent")),
     responses(
-        (status = 200, description = "`{\"messages\": [...]}`", body = OutboxList),
+        (status = 200, description = "`{\"messages\": [...]}`", body = schemas::OutboxList),
         (status = 400, description = "Unknown `channel`", body = ErrorBody),
     ),
     security(("bearer" = []))

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod counter;
 pub mod dynamo;
+pub mod dynamo_item;
 pub mod error;
 pub mod lambda;
 pub mod provision;

@@ -14,14 +14,15 @@ const ACK: &str = "DELETE FROM events WHERE seq = ?1";
 const LEN: &str = "SELECT COUNT(*) FROM events";
 /// Every tenant with stored events, found through `events_by_tenant` one
 /// index probe per tenant, with the sequence number of its oldest event.
-const TENANTS: &str = "WITH RECURSIVE t(tenant) AS ( \
+pub(crate) const TENANTS: &str = "WITH RECURSIVE t(tenant) AS ( \
                            SELECT MIN(tenant) FROM events \
                            UNION ALL \
                            SELECT (SELECT MIN(tenant) FROM events WHERE tenant > t.tenant) \
                            FROM t WHERE t.tenant IS NOT NULL) \
                        SELECT tenant, (SELECT MIN(seq) FROM events e WHERE e.tenant = t.tenant) \
                        FROM t WHERE tenant IS NOT NULL";
-const PEEK_TENANT: &str = "SELECT seq, body FROM events WHERE tenant = ?1 ORDER BY seq LIMIT ?2";
+pub(crate) const PEEK_TENANT: &str =
+    "SELECT seq, body FROM events WHERE tenant = ?1 ORDER BY seq LIMIT ?2";
 
 /// [`EventQueue`] and its consumer side [`QueuedEvents`] on SQLite: a FIFO,
 /// like `crm_core::memory::MemEvents`, whose events stay stored until acked,

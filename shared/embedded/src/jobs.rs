@@ -33,14 +33,14 @@ const NEXT_DUE: &str = "SELECT body FROM jobs ORDER BY due_at_ns, seq LIMIT 1";
 const LEN: &str = "SELECT COUNT(*) FROM jobs";
 /// Every tenant with stored jobs, found through `jobs_by_tenant_due` one
 /// index probe per tenant.
-const TENANTS: &str = "WITH RECURSIVE t(tenant) AS ( \
+pub(crate) const TENANTS: &str = "WITH RECURSIVE t(tenant) AS ( \
                            SELECT MIN(tenant) FROM jobs \
                            UNION ALL \
                            SELECT (SELECT MIN(tenant) FROM jobs WHERE tenant > t.tenant) \
                            FROM t WHERE t.tenant IS NOT NULL) \
                        SELECT tenant FROM t WHERE tenant IS NOT NULL";
 /// The due jobs of one tenant, through `jobs_by_tenant_due`.
-const DUE_TENANT: &str = "SELECT name, seq, body, due_at_ns FROM jobs \
+pub(crate) const DUE_TENANT: &str = "SELECT name, seq, body, due_at_ns FROM jobs \
                           WHERE tenant = ?1 AND due_at_ns <= ?2 \
                           ORDER BY due_at_ns, seq LIMIT ?3";
 

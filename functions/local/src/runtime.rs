@@ -87,7 +87,10 @@ pub const MAX_BACKLOG_ENV: &str = "CRM_MAX_BACKLOG";
 /// Tunables of the runtime.
 #[derive(Clone)]
 pub struct RuntimeOptions {
-    /// How many events or due jobs one pass takes from the queues.
+    /// How many events or due jobs one pass takes from the queues (all
+    /// tenants together, each tenant in turn), and a tenant's share of a
+    /// pass: at most this many of its outbox records and of its events' item
+    /// evaluations.
     pub batch: usize,
     /// How many jobs of different items may run at the same time (jobs of
     /// one item always run one after the other, in due order). Default 1, or

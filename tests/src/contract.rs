@@ -173,6 +173,7 @@ pub async fn run_all_due_jobs(
     due_jobs_offered_again_until_acked(queue, due, &t("again")).await;
     due_jobs_ack_removes(queue, sched, due, &t("ack")).await;
     due_jobs_taken_is_no_longer_a_timer(sched, due, &t("taken")).await;
+    due_jobs_fair_take_serves_tenants_in_turn(queue, due, &t("fair")).await;
     if let Some(u) = unreadable {
         due_jobs_unreadable_parked(queue, due, u, &t("parked")).await;
     }
@@ -198,6 +199,7 @@ pub async fn run_all_queued_events(
     };
     events_taken_oldest_first(queue, events, &t("order")).await;
     events_offered_again_until_acked(queue, events, &t("again")).await;
+    events_fair_take_serves_tenants_in_turn(queue, events, &t("fair")).await;
     events_ack_is_harmless_to_repeat(queue, events, &t("ack")).await;
     if let Some(u) = unreadable {
         events_unreadable_parked(queue, events, u, &t("parked")).await;
@@ -1285,6 +1287,76 @@ pub async fn due_jobs_taken_in_due_order(
     assert!(take_mine(due, now, tenant).is_empty(), "all acked");
 }
 
+/// `take_due_fair`: each tenant's first `per_tenant` due jobs, in due order,
+/// the tenants in turn (in order of their first due job), cut to `limit`; a
+/// long backlog of one tenant does not keep another's job out. What it takes
+/// is taken (offered again until acked, like `take_due`).
+pub async fn due_jobs_fair_take_serves_tenants_in_turn(
+    queue: &dyn JobQueue,
+    due: &dyn DueJobs,
+    tenant: &str,
+) {
+    let (a, b) = (format!("{tenant}-a"), format!("{tenant}-b"));
+    // Long before anything else the suite stores, so these are the head.
+    let t = base_time() - Duration::days(60);
+    let backlog: Vec<Job> = (0..5)
+        .map(|i| job(&a, &format!("robot-{i}"), t + Duration::minutes(i)))
+        .collect();
+    let late = job(&b, "robot-b", t + Duration::minutes(10));
+    queue.send(backlog.clone()).await.expect("send backlog");
+    queue.send(vec![late.clone()]).await.expect("send b");
+    let now = t + Duration::hours(1);
+    let mine = |jobs: Vec<Job>| -> Vec<Job> {
+        jobs.into_iter()
+            .filter(|j| j.tenant == a || j.tenant == b)
+            .collect()
+    };
+    assert_eq!(
+        mine(due.take_due(now, 3).expect("take_due")),
+        backlog[..3].to_vec(),
+        "the plain take is in due order only"
+    );
+    assert_eq!(
+        mine(due.take_due_fair(now, 2, 3).expect("take_due_fair")),
+        vec![backlog[0].clone(), late.clone(), backlog[1].clone()],
+        "each tenant in turn, at most per_tenant each, cut to limit"
+    );
+    assert_eq!(
+        mine(due.take_due_fair(now, 10, 100).expect("take_due_fair")),
+        vec![
+            backlog[0].clone(),
+            late.clone(),
+            backlog[1].clone(),
+            backlog[2].clone(),
+            backlog[3].clone(),
+            backlog[4].clone()
+        ],
+        "a tenant's jobs keep their due order"
+    );
+    assert!(
+        mine(due.take_due_fair(t, 10, 100).expect("take_due_fair")).len() == 1,
+        "only due jobs"
+    );
+    assert!(
+        due.take_due_fair(now, 0, 100)
+            .expect("take_due_fair nothing")
+            .is_empty()
+            && due
+                .take_due_fair(now, 10, 0)
+                .expect("take_due_fair nothing")
+                .is_empty(),
+        "zero takes nothing"
+    );
+    due.ack(&late).expect("ack b");
+    assert_eq!(
+        mine(due.take_due_fair(now, 2, 100).expect("take_due_fair")),
+        backlog[..2].to_vec(),
+        "acked is gone, the rest offered again"
+    );
+    due.ack_many(&backlog).expect("ack_many");
+    assert!(mine(due.take_due_fair(now, 10, 100).expect("take")).is_empty());
+}
+
 /// A job due later than `now` is neither taken nor in the way; it is taken
 /// once `now` reaches its due time. `next_due` sees it without taking it.
 pub async fn due_jobs_not_taken_before_due(
@@ -1571,6 +1643,49 @@ pub async fn events_taken_oldest_first(
     assert!(events.take(0).expect("take nothing").is_empty());
     ack_all(events, &taken);
     assert!(take_events(events, tenant).is_empty(), "all acked");
+}
+
+/// `take_fair`: each tenant's `per_tenant` oldest events, oldest first, the
+/// tenants in turn (in order of their oldest event), cut to `limit`, with
+/// the receipts of the plain take.
+pub async fn events_fair_take_serves_tenants_in_turn(
+    queue: &dyn EventQueue,
+    events: &dyn QueuedEvents,
+    tenant: &str,
+) {
+    let (a, b) = (format!("{tenant}-a"), format!("{tenant}-b"));
+    let backlog = send_events(queue, &a, &["a-1", "a-2", "a-3", "a-4"]).await;
+    let late = send_events(queue, &b, &["b-1"]).await.remove(0);
+    let mine = |taken: Vec<(EventSeq, QueuedEvent)>| -> Vec<(EventSeq, QueuedEvent)> {
+        taken
+            .into_iter()
+            .filter(|(_, e)| e.tenant == a || e.tenant == b)
+            .collect()
+    };
+    let all = mine(events.take(1_000).expect("take"));
+    assert_eq!(all.len(), 5);
+    let ids = |taken: &[(EventSeq, QueuedEvent)]| -> Vec<String> {
+        taken.iter().map(|(_, e)| e.event_id.clone()).collect()
+    };
+    let fair = mine(events.take_fair(2, 3).expect("take_fair"));
+    assert_eq!(
+        ids(&fair),
+        ["a-1", "b-1", "a-2"],
+        "each tenant in turn, at most per_tenant each, cut to limit"
+    );
+    assert_eq!(fair[1], all[4], "with the receipt of the plain take");
+    assert_eq!(fair[1].1, late);
+    let fair = mine(events.take_fair(10, 100).expect("take_fair"));
+    assert_eq!(
+        ids(&fair),
+        ["a-1", "b-1", "a-2", "a-3", "a-4"],
+        "a tenant's events stay oldest first"
+    );
+    assert!(events.take_fair(0, 10).expect("take_fair").is_empty());
+    assert!(events.take_fair(10, 0).expect("take_fair").is_empty());
+    ack_all(events, &all);
+    assert!(mine(events.take_fair(10, 100).expect("take_fair")).is_empty());
+    let _ = backlog;
 }
 
 /// An event taken but not acked is offered again, with the same receipt,

@@ -13,7 +13,15 @@
 //! 2. queued events ([`Engine::handle_event`], then acked),
 //! 3. robot jobs due by the clock's `now` ([`Engine::run_job`], then acked),
 //!
-//! until none is left. Due jobs of different items may run in parallel lanes
+//! until none is left. Each pass serves every tenant with pending work in
+//! turn (round-robin, at most [`RuntimeOptions::batch`] records, events or
+//! jobs of each tenant per pass, in their order within the tenant), and
+//! evaluates at most `batch` items of each tenant's events per pass: an event
+//! naming a client phone/email that matches thousands of items is evaluated
+//! over several passes (its progress kept by the worker; the per-item run-log
+//! record makes an evaluation repeated after a restart a no-op), so one
+//! tenant's backlog cannot hold back another tenant's work for more than a
+//! pass. Due jobs of different items may run in parallel lanes
 //! ([`RuntimeOptions::lanes`], one by default); the jobs of one item run one
 //! after the other, in due order. Everything is acked only after it succeeded, so work
 //! interrupted by a crash is offered again after a restart; the engine makes
@@ -42,11 +50,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use crm_core::RunOutcome;
-use crm_core::model::{RunRecord, RunStatus};
+use crm_core::model::{QueuedEvent, RunRecord, RunStatus};
 use crm_core::ports::{
     Clock, Delivery, DocKey, DocStore, EventQueue, Job, JobQueue, Kind, PortError, Ports, Scheduler,
 };
-use crm_core::work_source::{DueJobs, EventSeq, QueuedEvents};
+use crm_core::work_source::{DueJobs, EventSeq, QueuedEvents, round_robin};
 use crm_core::{Engine, EngineConfig};
 use crm_http::ClockControl;
 use tokio::sync::{Mutex, Notify};
@@ -79,7 +87,10 @@ pub const MAX_BACKLOG_ENV: &str = "CRM_MAX_BACKLOG";
 /// Tunables of the runtime.
 #[derive(Clone)]
 pub struct RuntimeOptions {
-    /// How many events or due jobs one pass takes from the queues.
+    /// How many events or due jobs one pass takes from the queues (all
+    /// tenants together, each tenant in turn), and a tenant's share of a
+    /// pass: at most this many of its outbox records and of its events' item
+    /// evaluations.
     pub batch: usize,
     /// How many jobs of different items may run at the same time (jobs of
     /// one item always run one after the other, in due order). Default 1, or
@@ -175,6 +186,19 @@ struct WorkState {
     /// due later, or a crashed runner's claim has not expired): not before
     /// this clock time.
     waiting: HashMap<String, DateTime<Utc>>,
+    /// Events evaluated part way (more matching items than a tenant's share
+    /// of a pass): their items and how many are done. Lost on a restart,
+    /// which then evaluates the event again from its first item (each item's
+    /// run-log record makes the repeats no-ops).
+    events: HashMap<EventSeq, EventProgress>,
+}
+
+/// How far the evaluation of one event got.
+struct EventProgress {
+    /// The items the event is evaluated for ([`Engine::event_items`]).
+    items: Vec<String>,
+    /// How many of them are evaluated.
+    next: usize,
 }
 
 /// One unit of work, for failure bookkeeping.
@@ -322,18 +346,22 @@ pub struct DrainReport {
     pub events: usize,
     /// Jobs run (or found void) and acked.
     pub jobs: usize,
+    /// Parts of events evaluated whose evaluation goes on in a later pass
+    /// (events matching more items than a tenant's share of a pass).
+    pub event_parts: usize,
 }
 
 impl DrainReport {
     /// Total steps.
     pub fn total(&self) -> usize {
-        self.outbox + self.events + self.jobs
+        self.outbox + self.events + self.jobs + self.event_parts
     }
 
     fn add(&mut self, o: DrainReport) {
         self.outbox += o.outbox;
         self.events += o.events;
         self.jobs += o.jobs;
+        self.event_parts += o.event_parts;
     }
 }
 
@@ -621,15 +649,30 @@ impl Runtime {
         })
     }
 
+    /// One pass of the worker, under its lock: each tenant's share of the
+    /// pending outbox records, queued events and due jobs (see the module
+    /// documentation). What is left waits for the next pass.
+    pub async fn run_pass(&self) -> DrainReport {
+        let mut st = self.inner.work.lock().await;
+        self.pass(&mut st).await
+    }
+
+    async fn pass(&self, st: &mut WorkState) -> DrainReport {
+        let outbox = self.outbox_pass(st).await;
+        let (events, event_parts) = self.event_pass(st).await;
+        DrainReport {
+            outbox,
+            events,
+            jobs: self.job_pass(st).await,
+            event_parts,
+        }
+    }
+
     /// Run passes until one finds nothing to do (or the worker is stopping).
     async fn drain(&self, st: &mut WorkState) -> DrainReport {
         let mut report = DrainReport::default();
         while !self.stopping() {
-            let pass = DrainReport {
-                outbox: self.outbox_pass(st).await,
-                events: self.event_pass(st).await,
-                jobs: self.job_pass(st).await,
-            };
+            let pass = self.pass(st).await;
             if pass.total() == 0 {
                 break;
             }
@@ -658,6 +701,7 @@ impl Runtime {
         st.failures
             .retain(|k, _| !matches!(k, WorkKey::Outbox(id) if !present.contains(id)));
         self.inner.outbox_hint.store(docs.len(), Ordering::Relaxed);
+        let docs = per_tenant_in_turn(docs, self.inner.batch, Engine::outbox_tenant);
         let mut slice = Slice::new();
         let mut done = 0;
         for d in docs {
@@ -687,30 +731,39 @@ impl Runtime {
         done
     }
 
-    /// Evaluate a batch of queued events, acking each after success.
-    async fn event_pass(&self, st: &mut WorkState) -> usize {
+    /// Evaluate queued events, each tenant in turn: at most `batch` of each
+    /// tenant's oldest events, and at most `batch` item evaluations of each
+    /// tenant, per pass. An event whose items do not fit is continued in the
+    /// next pass, and the tenant's later events wait for it. Each event is
+    /// acked once evaluated for all its items. Returns the events finished
+    /// and the parts of unfinished events evaluated.
+    async fn event_pass(&self, st: &mut WorkState) -> (usize, usize) {
         if st.blocked(&WorkKey::EventList) {
-            return 0;
+            return (0, 0);
         }
         let limit = self.inner.batch + st.event_holds();
-        let events = match self.inner.events.take(limit) {
+        let events = match self.inner.events.take_fair(limit, limit) {
             Ok(v) => {
                 st.succeed(&WorkKey::EventList);
                 v
             }
             Err(e) => {
                 st.fail(WorkKey::EventList, &e);
-                return 0;
+                return (0, 0);
             }
         };
         if events.len() < limit {
-            // Every stored event was returned: forget failures of acked ones.
+            // Every stored event was returned: forget failures and progress
+            // of acked ones.
             let present: HashSet<EventSeq> = events.iter().map(|(seq, _)| *seq).collect();
             st.failures
                 .retain(|k, _| !matches!(k, WorkKey::Event(seq) if !present.contains(seq)));
+            st.events.retain(|seq, _| present.contains(seq));
         }
+        // Item evaluations left to each tenant in this pass.
+        let mut share: HashMap<String, usize> = HashMap::new();
         let mut slice = Slice::new();
-        let mut done = 0;
+        let (mut done, mut parts) = (0, 0);
         for (seq, event) in events {
             if self.stopping() {
                 break;
@@ -719,20 +772,71 @@ impl Runtime {
             if st.blocked(&key) {
                 continue;
             }
-            let result = match self.inner.engine.handle_event(event).await {
-                Ok(()) => self.inner.events.ack(seq).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match result {
-                Ok(()) => {
+            let left = share
+                .entry(event.tenant.clone())
+                .or_insert(self.inner.batch);
+            if *left == 0 {
+                continue; // the tenant had its share of this pass
+            }
+            match self.evaluate_part(st, seq, &event, left, &mut slice).await {
+                Ok(true) => {
                     st.succeed(&key);
                     done += 1;
+                }
+                Ok(false) => {
+                    st.succeed(&key);
+                    parts += 1;
                 }
                 Err(e) => st.fail(key, &e),
             }
             slice.tick().await;
         }
-        done
+        (done, parts)
+    }
+
+    /// Evaluate the event for as many of its remaining items as `left`
+    /// allows (at least one step, an event without items included); ack it
+    /// if that finished it. `Ok(false)`: items are left for a later pass.
+    async fn evaluate_part(
+        &self,
+        st: &mut WorkState,
+        seq: EventSeq,
+        event: &QueuedEvent,
+        left: &mut usize,
+        slice: &mut Slice,
+    ) -> Result<bool, String> {
+        let engine = &self.inner.engine;
+        let mut progress = match st.events.remove(&seq) {
+            Some(p) => p,
+            None => EventProgress {
+                items: engine.event_items(event).await.map_err(|e| e.to_string())?,
+                next: 0,
+            },
+        };
+        // The caller checked `*left > 0`.
+        let end = progress.items.len().min(progress.next + *left);
+        *left -= (end - progress.next).clamp(1, *left);
+        while progress.next < end {
+            let item = std::slice::from_ref(&progress.items[progress.next]);
+            if let Err(e) = engine.evaluate_event_items(event, item).await {
+                st.events.insert(seq, progress);
+                return Err(e.to_string());
+            }
+            progress.next += 1;
+            slice.tick().await;
+        }
+        if progress.next < progress.items.len() {
+            tracing::debug!(event_id = %event.event_id, done = progress.next, items = progress.items.len(), "event evaluated in part; continued in the next pass");
+            st.events.insert(seq, progress);
+            *left = 0; // the tenant's later events wait for this one
+            return Ok(false);
+        }
+        engine
+            .finish_event(event, progress.items)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.inner.events.ack(seq).map_err(|e| e.to_string())?;
+        Ok(true)
     }
 
     /// Run a batch of due jobs, acking each after it reached a final state.
@@ -742,7 +846,9 @@ impl Runtime {
         }
         let now = self.inner.clock.now();
         let limit = self.inner.batch + st.job_holds();
-        let jobs = match self.inner.jobs.take_due(now, limit) {
+        // Each tenant in turn: one tenant's backlog of due jobs does not keep
+        // another's out of the batch.
+        let jobs = match self.inner.jobs.take_due_fair(now, limit, limit) {
             Ok(v) => {
                 st.succeed(&WorkKey::JobList);
                 v
@@ -929,6 +1035,27 @@ impl Runtime {
         st.waiting.insert(name.to_string(), not_before);
         Ok(false)
     }
+}
+
+/// At most `share` of each tenant's work (`tenant_of`), in its order, the
+/// tenants in turn (round-robin, in the order of their first work).
+fn per_tenant_in_turn<T>(work: Vec<T>, share: usize, tenant_of: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for w in work {
+        let i = match group_of.get(tenant_of(&w)) {
+            Some(&i) => i,
+            None => {
+                group_of.insert(tenant_of(&w).to_string(), groups.len());
+                groups.push(Vec::new());
+                groups.len() - 1
+            }
+        };
+        if groups[i].len() < share {
+            groups[i].push(w);
+        }
+    }
+    round_robin(groups, usize::MAX)
 }
 
 /// Due jobs one lane hands to the engine at once ([`Engine::run_jobs`]).

@@ -129,6 +129,9 @@ pub struct MemJobs {
     inner: Mutex<MemJobsInner>,
 }
 
+/// Where a job sits in [`MemJobs`]' queue: (due, seq).
+type QueueKey = (DateTime<Utc>, u64);
+
 #[derive(Default)]
 struct MemJobsInner {
     /// (due, seq) → job
@@ -255,6 +258,40 @@ impl DueJobs for MemJobs {
         Ok(out)
     }
 
+    fn take_due_fair(
+        &self,
+        now: DateTime<Utc>,
+        per_tenant: usize,
+        limit: usize,
+    ) -> Result<Vec<Job>, PortError> {
+        let mut g = self.inner.lock().unwrap();
+        let g = &mut *g;
+        let mut groups: Vec<Vec<(QueueKey, Job)>> = Vec::new();
+        let mut group_of: HashMap<&str, usize> = HashMap::new();
+        for (&k, job) in g.queue.iter().take_while(|(k, _)| k.0 <= now) {
+            let i = *group_of.entry(job.tenant.as_str()).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            if groups[i].len() < per_tenant {
+                groups[i].push((k, job.clone()));
+            }
+        }
+        let mut out = Vec::new();
+        for (k, job) in crate::work_source::round_robin(groups, limit) {
+            let name = job.schedule_name();
+            if g.scheduled.get(&name) == Some(&k) {
+                g.scheduled.remove(&name);
+            }
+            let keys = g.taken.entry(name).or_default();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+            out.push(job);
+        }
+        Ok(out)
+    }
+
     fn ack(&self, job: &Job) -> Result<(), PortError> {
         let mut g = self.inner.lock().unwrap();
         let name = job.schedule_name();
@@ -332,6 +369,26 @@ impl QueuedEvents for MemEvents {
     fn take(&self, limit: usize) -> Result<Vec<(EventSeq, QueuedEvent)>, PortError> {
         let g = self.inner.lock().unwrap();
         Ok(g.queue.iter().take(limit).cloned().collect())
+    }
+
+    fn take_fair(
+        &self,
+        per_tenant: usize,
+        limit: usize,
+    ) -> Result<Vec<(EventSeq, QueuedEvent)>, PortError> {
+        let g = self.inner.lock().unwrap();
+        let mut groups: Vec<Vec<(EventSeq, QueuedEvent)>> = Vec::new();
+        let mut group_of: HashMap<&str, usize> = HashMap::new();
+        for (seq, event) in &g.queue {
+            let i = *group_of.entry(event.tenant.as_str()).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            if groups[i].len() < per_tenant {
+                groups[i].push((*seq, event.clone()));
+            }
+        }
+        Ok(crate::work_source::round_robin(groups, limit))
     }
 
     fn ack(&self, seq: EventSeq) -> Result<(), PortError> {

@@ -39,6 +39,15 @@
 //!
 //! Queues are shared by every tenant: a take returns any tenant's work.
 //!
+//! - **Fair takes serve every tenant in turn.** [`DueJobs::take_due_fair`]
+//!   and [`QueuedEvents::take_fair`] return, for every tenant with work, at
+//!   most `per_tenant` of its work, in the order the plain take would return
+//!   it (due order, or oldest first), interleaved round-robin: the first of
+//!   each tenant (tenants in order of their first), then the second of each,
+//!   and so on, cut to `limit`. A tenant's part is always a head of its
+//!   queue, so work of one tenant (and of one item) keeps its order, and a
+//!   backlog of one tenant cannot push another tenant's work out of a take.
+//!
 //! The methods are synchronous: the adapters behind them are in-process (a
 //! mutex-guarded map, or a local SQLite file whose statements take
 //! microseconds), and the worker calls them once per batch or per event, where
@@ -59,6 +68,17 @@ pub trait DueJobs: Send + Sync {
     /// acked: taking again returns them again. Unreadable jobs are parked,
     /// not returned.
     fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>, PortError>;
+
+    /// [`DueJobs::take_due`], fair between tenants: for every tenant with due
+    /// jobs, its first `per_tenant` due jobs (in due order), interleaved
+    /// round-robin between tenants and cut to `limit` (see the
+    /// [module contract](self)). Marked as taken, like `take_due`.
+    fn take_due_fair(
+        &self,
+        now: DateTime<Utc>,
+        per_tenant: usize,
+        limit: usize,
+    ) -> Result<Vec<Job>, PortError>;
 
     /// Remove a job after it ran (or was found void). For a taken job this
     /// removes what was taken, not a job of the same name stored since; other
@@ -93,6 +113,16 @@ pub trait QueuedEvents: Send + Sync {
     /// with the same receipts. Unreadable events are parked, not returned.
     fn take(&self, limit: usize) -> Result<Vec<(EventSeq, QueuedEvent)>, PortError>;
 
+    /// [`QueuedEvents::take`], fair between tenants: for every tenant with
+    /// stored events, its `per_tenant` oldest (oldest first), interleaved
+    /// round-robin between tenants and cut to `limit` (see the
+    /// [module contract](self)).
+    fn take_fair(
+        &self,
+        per_tenant: usize,
+        limit: usize,
+    ) -> Result<Vec<(EventSeq, QueuedEvent)>, PortError>;
+
     /// Remove the event with this receipt. Unknown receipts are fine.
     fn ack(&self, seq: EventSeq) -> Result<(), PortError>;
 
@@ -101,4 +131,41 @@ pub trait QueuedEvents: Send + Sync {
 
     /// Number of events parked because they could not be read.
     fn parked(&self) -> Result<usize, PortError>;
+}
+
+/// The round-robin order of the fair takes: `groups` (one per tenant, each in
+/// its own order, the groups in the order their tenants are served) become
+/// the first of each group, then the second of each, and so on, cut to
+/// `limit`. Each group's part of the result is a head of the group.
+pub fn round_robin<T>(groups: Vec<Vec<T>>, limit: usize) -> Vec<T> {
+    let total: usize = groups.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(total.min(limit));
+    let mut iters: Vec<std::vec::IntoIter<T>> = groups.into_iter().map(Vec::into_iter).collect();
+    while out.len() < limit && !iters.is_empty() {
+        iters.retain_mut(|it| match it.next() {
+            Some(x) if out.len() < limit => {
+                out.push(x);
+                true
+            }
+            _ => false,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_robin;
+
+    #[test]
+    fn round_robin_interleaves_heads() {
+        let groups = vec![vec![1, 2, 3, 4], vec![10], vec![20, 21]];
+        assert_eq!(
+            round_robin(groups.clone(), 100),
+            vec![1, 10, 20, 2, 21, 3, 4]
+        );
+        assert_eq!(round_robin(groups.clone(), 4), vec![1, 10, 20, 2]);
+        assert!(round_robin(groups, 0).is_empty());
+        assert!(round_robin(Vec::<Vec<u8>>::new(), 3).is_empty());
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_core::ports::{Job, JobQueue, PortError, Scheduler, schedule_name};
-use crm_core::work_source::DueJobs;
+use crm_core::work_source::{DueJobs, round_robin};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{Db, EmbeddedError, count, sql_limit};
@@ -31,6 +31,18 @@ const ACK_TAKEN: &str = "DELETE FROM jobs WHERE name = ?1 AND seq = ?2";
 const ACK_ANY: &str = "DELETE FROM jobs WHERE name = ?1";
 const NEXT_DUE: &str = "SELECT body FROM jobs ORDER BY due_at_ns, seq LIMIT 1";
 const LEN: &str = "SELECT COUNT(*) FROM jobs";
+/// Every tenant with stored jobs, found through `jobs_by_tenant_due` one
+/// index probe per tenant.
+pub(crate) const TENANTS: &str = "WITH RECURSIVE t(tenant) AS ( \
+                           SELECT MIN(tenant) FROM jobs \
+                           UNION ALL \
+                           SELECT (SELECT MIN(tenant) FROM jobs WHERE tenant > t.tenant) \
+                           FROM t WHERE t.tenant IS NOT NULL) \
+                       SELECT tenant FROM t WHERE tenant IS NOT NULL";
+/// The due jobs of one tenant, through `jobs_by_tenant_due`.
+pub(crate) const DUE_TENANT: &str = "SELECT name, seq, body, due_at_ns FROM jobs \
+                          WHERE tenant = ?1 AND due_at_ns <= ?2 \
+                          ORDER BY due_at_ns, seq LIMIT ?3";
 
 /// [`JobQueue`], [`Scheduler`] and their consumer side [`DueJobs`] on
 /// SQLite, with the semantics of `crm_core::memory::MemJobs`, for the local
@@ -151,6 +163,69 @@ impl SqliteJobs {
                     (ACK_TAKEN, &[&name, &seq]),
                 )?,
             }
+        }
+        Ok(jobs)
+    }
+
+    /// [`DueJobs::take_due_fair`]: the first `per_tenant` due jobs of every
+    /// tenant (tenants in order of their first due job), round-robin, cut to
+    /// `limit`, marked as taken. One query for the tenants, one per tenant.
+    pub fn due_fair(
+        &self,
+        now: DateTime<Utc>,
+        per_tenant: usize,
+        limit: usize,
+    ) -> Result<Vec<Job>, EmbeddedError> {
+        if per_tenant == 0 || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut g = self.db.lock();
+        let tenants = g
+            .conn
+            .prepare_cached(TENANTS)?
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let now_ns = epoch_ns(now);
+        // (head due time, head seq, jobs with their names and seqs)
+        let mut groups = Vec::new();
+        for tenant in tenants {
+            let rows = g
+                .conn
+                .prepare_cached(DUE_TENANT)?
+                .query_map(params![tenant, now_ns, sql_limit(per_tenant)], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let Some(head) = rows.first().map(|r| (r.3, r.1)) else {
+                continue;
+            };
+            let mut group = Vec::with_capacity(rows.len());
+            for (name, seq, body, _) in rows {
+                match serde_json::from_str::<Job>(&body) {
+                    Ok(job) => group.push((name, seq, job)),
+                    Err(e) => crate::park(
+                        &mut g.conn,
+                        "jobs",
+                        &name,
+                        &body,
+                        &e.to_string(),
+                        (ACK_TAKEN, &[&name, &seq]),
+                    )?,
+                }
+            }
+            groups.push((head, group));
+        }
+        groups.sort_by_key(|(head, _)| *head);
+        let taken = round_robin(groups.into_iter().map(|(_, g)| g).collect(), limit);
+        let mut jobs = Vec::with_capacity(taken.len());
+        for (name, seq, job) in taken {
+            g.taken_jobs.insert(name, seq);
+            jobs.push(job);
         }
         Ok(jobs)
     }
@@ -282,6 +357,15 @@ impl Scheduler for SqliteJobs {
 impl DueJobs for SqliteJobs {
     fn take_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>, PortError> {
         Ok(self.due(now, limit)?)
+    }
+
+    fn take_due_fair(
+        &self,
+        now: DateTime<Utc>,
+        per_tenant: usize,
+        limit: usize,
+    ) -> Result<Vec<Job>, PortError> {
+        Ok(self.due_fair(now, per_tenant, limit)?)
     }
 
     fn ack(&self, job: &Job) -> Result<(), PortError> {

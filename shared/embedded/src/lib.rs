@@ -54,7 +54,7 @@ pub const DB_FILE: &str = "crm.sqlite";
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// The schema, run in one transaction at every open; every statement is
 /// idempotent.
@@ -93,8 +93,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_due ON jobs (due_at_ns, seq);
 CREATE TABLE IF NOT EXISTS events (
-    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
-    body TEXT NOT NULL
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    body   TEXT NOT NULL,
+    tenant TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS parked (
     seq   INTEGER PRIMARY KEY,
@@ -103,7 +104,7 @@ CREATE TABLE IF NOT EXISTS parked (
     body  TEXT NOT NULL,
     error TEXT NOT NULL
 );
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 ";
 
 /// From schema version 1, before [`SCHEMA`] (in the same transaction): the
@@ -121,6 +122,22 @@ INSERT INTO docs (tenant, kind, id, version, parent, expires_at, body)
     SELECT tenant, kind, id, version, parent, expires_at, body FROM docs_v1
     ORDER BY tenant, kind, id;
 DROP TABLE docs_v1;
+";
+
+/// From schema version 1 or 2, after [`SCHEMA`]: events learn their tenant
+/// (for the per-tenant fair take); an unreadable body gets `''` and is parked
+/// when taken.
+const V2_EVENT_TENANT: &str = "
+ALTER TABLE events ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+UPDATE events SET tenant = IFNULL(CAST(
+    CASE WHEN json_valid(body) THEN json_extract(body, '$.tenant') END AS TEXT), '');
+";
+
+/// Indexes of schema version 3, after any migration: the per-tenant heads of
+/// the queues (for the fair takes).
+const V3_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS jobs_by_tenant_due ON jobs (tenant, due_at_ns, seq);
+CREATE INDEX IF NOT EXISTS events_by_tenant ON events (tenant, seq);
 ";
 
 /// Failures of the embedded adapters.
@@ -258,9 +275,14 @@ impl Db {
             tx.execute_batch(V1_ASIDE)?;
         }
         tx.execute_batch(SCHEMA)?;
+        if (1..3).contains(&found) {
+            tracing::info!(from = found, "migrating the database to schema version 3");
+            tx.execute_batch(V2_EVENT_TENANT)?;
+        }
         if found == 1 {
             tx.execute_batch(V1_COPY)?;
         }
+        tx.execute_batch(V3_INDEXES)?;
         tx.commit()?;
         conn.set_prepared_statement_cache_capacity(32);
         let job_seq: i64 =

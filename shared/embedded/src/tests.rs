@@ -602,3 +602,78 @@ async fn an_unreadable_job_or_event_is_parked_and_the_rest_still_run() {
         ]
     );
 }
+
+/// The query plan of `sql` with `params`, one line per step.
+fn plan_of(db: &Db, sql: &str, params: impl rusqlite::Params) -> String {
+    let g = db.lock();
+    let plan: Vec<String> = g
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map(params, |row| row.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    plan.join("\n")
+}
+
+#[test]
+fn fair_takes_read_the_per_tenant_indexes_in_order() {
+    let db = Db::open_in_memory().unwrap();
+    for (sql, index) in [
+        (jobs::TENANTS, "jobs_by_tenant_due"),
+        (crate::events::TENANTS, "events_by_tenant"),
+    ] {
+        let plan = plan_of(&db, sql, ());
+        assert!(plan.contains(index), "{plan}");
+        assert!(
+            !plan.contains("SCAN jobs\n") && !plan.contains("TEMP B-TREE"),
+            "{plan}"
+        );
+    }
+    let plan = plan_of(&db, jobs::DUE_TENANT, ("t1", 0, 10));
+    assert!(plan.contains("jobs_by_tenant_due"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    let plan = plan_of(&db, crate::events::PEEK_TENANT, ("t1", 10));
+    assert!(plan.contains("events_by_tenant"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+#[tokio::test]
+async fn a_version_2_database_is_migrated_with_its_events_by_tenant() {
+    use crm_core::work_source::QueuedEvents;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(crate::DB_FILE)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        let mut other = event("e-2");
+        other.tenant = "t2".into();
+        for e in [event("e-1"), event("e-3")] {
+            let body = serde_json::to_string(&e).unwrap();
+            conn.execute("INSERT INTO events (body) VALUES (?1)", [body])
+                .unwrap();
+            if e.event_id == "e-1" {
+                let body = serde_json::to_string(&other).unwrap();
+                conn.execute("INSERT INTO events (body) VALUES (?1)", [body])
+                    .unwrap();
+            }
+        }
+        conn.execute("INSERT INTO events (body) VALUES ('not json')", [])
+            .unwrap();
+    }
+    let db = Db::open(dir.path()).unwrap();
+    let events = db.events();
+    let ids: Vec<String> = events
+        .take_fair(1, 10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.event_id)
+        .collect();
+    assert_eq!(ids, ["e-1", "e-2"], "one of each tenant, the oldest first");
+    assert_eq!(events.parked().unwrap(), 1, "the unreadable one is parked");
+    assert_eq!(events.stored().unwrap(), 3);
+}

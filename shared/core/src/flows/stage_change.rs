@@ -37,6 +37,16 @@ impl Engine {
             .await?)
     }
 
+    /// The tenant an outbox record ([`Engine::pending_outbox`]) works for,
+    /// read without decoding the record (`""` if it names none).
+    pub fn outbox_tenant(d: &Doc) -> &str {
+        d.body
+            .get("record")
+            .and_then(|r| r.get("tenant"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
     /// Process one outbox record, then delete it. Safe to call more than once
     /// for the same record, and after a crash half way.
     pub async fn process_outbox(&self, d: Doc) -> Result<()> {

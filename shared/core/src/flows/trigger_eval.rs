@@ -20,8 +20,20 @@ use crate::triggers::{EventFacts, RaisedBy, Selection, TriggerKind, TriggerSet};
 impl Engine {
     /// Evaluate the triggers for a queued event: resolve its item(s), apply
     /// the selection rule, move the stage, record the evaluation.
+    ///
+    /// The same as [`Engine::event_items`], [`Engine::evaluate_event_items`]
+    /// for all of them, then [`Engine::finish_event`]; a worker that must not
+    /// spend too long on one event calls those in bounded chunks instead.
     pub async fn handle_event(&self, event: QueuedEvent) -> Result<()> {
-        let tenant = event.tenant.clone();
+        let item_ids = self.event_items(&event).await?;
+        self.evaluate_event_items(&event, &item_ids).await?;
+        self.finish_event(&event, item_ids).await
+    }
+
+    /// The items an event is evaluated for: its `item_id`, or every item
+    /// whose client phone/email it names (sorted by id, without duplicates).
+    pub async fn event_items(&self, event: &QueuedEvent) -> Result<Vec<String>> {
+        let tenant = event.tenant.as_str();
         let mut item_ids: Vec<String> = Vec::new();
         if let Some(id) = &event.item_id {
             item_ids.push(id.clone());
@@ -30,23 +42,41 @@ impl Engine {
                 for d in self
                     .ports
                     .store
-                    .list(&tenant, Kind::ClientIndex, &key)
+                    .list(tenant, Kind::ClientIndex, &key)
                     .await?
                 {
-                    if let Some(id) = d.body.as_str()
-                        && !item_ids.iter().any(|x| x == id)
-                    {
+                    if let Some(id) = d.body.as_str() {
                         item_ids.push(id.to_string());
                     }
                 }
             }
+            item_ids.sort_unstable();
+            item_ids.dedup();
         }
+        Ok(item_ids)
+    }
+
+    /// Evaluate the event for these of its items ([`Engine::event_items`]).
+    /// Idempotent per item: an item the event was evaluated for before (its
+    /// run-log record exists) is left alone, so chunks may be repeated.
+    pub async fn evaluate_event_items(
+        &self,
+        event: &QueuedEvent,
+        item_ids: &[String],
+    ) -> Result<()> {
+        for id in item_ids {
+            self.evaluate_for_item(event, id).await?;
+        }
+        Ok(())
+    }
+
+    /// Record that the event was evaluated for all of `item_ids` (what
+    /// `GET /v1/events/{id}` shows).
+    pub async fn finish_event(&self, event: &QueuedEvent, item_ids: Vec<String>) -> Result<()> {
+        let tenant = event.tenant.as_str();
         let unmatched = item_ids.is_empty();
         if unmatched {
             tracing::info!(tenant = %tenant, event_id = %event.event_id, "event matched no item");
-        }
-        for id in &item_ids {
-            self.evaluate_for_item(&event, id).await?;
         }
         let record = EventRecord {
             event_id: event.event_id.clone(),
@@ -60,7 +90,7 @@ impl Engine {
         self.ports
             .store
             .transact(vec![put(
-                doc(&tenant, Kind::Event, &event.event_id, 1, None, &record),
+                doc(tenant, Kind::Event, &event.event_id, 1, None, &record),
                 Cond::Any,
             )])
             .await?;

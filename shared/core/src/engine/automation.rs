@@ -81,6 +81,26 @@ fn typed<T: DeserializeOwned>(
     )
 }
 
+/// The placement accessors of a robot or trigger (same fields in both).
+macro_rules! placement {
+    ($t:ident) => {
+        fn pipeline_id(&self) -> &str {
+            &self.pipeline_id
+        }
+        fn order(&self) -> u64 {
+            self.order
+        }
+        fn placed(self, id: String, order: u64, stage_id: String) -> Self {
+            $t {
+                id,
+                order,
+                stage_id,
+                ..self
+            }
+        }
+    };
+}
+
 impl Automation for Robot {
     const WHAT: &'static str = "robot";
     const CHECKS_SIBLINGS: bool = true;
@@ -103,20 +123,7 @@ impl Automation for Robot {
             after_previous: body.after_previous,
         })
     }
-    fn pipeline_id(&self) -> &str {
-        &self.pipeline_id
-    }
-    fn order(&self) -> u64 {
-        self.order
-    }
-    fn placed(self, id: String, order: u64, stage_id: String) -> Self {
-        Robot {
-            id,
-            order,
-            stage_id,
-            ..self
-        }
-    }
+    placement!(Robot);
     fn validate(&self, pipeline: &Pipeline, siblings: &[Self]) -> (Vec<FieldError>, Refs) {
         validate_robot(pipeline, siblings, self)
     }
@@ -193,20 +200,7 @@ impl Automation for Trigger {
             allow_backwards: body.allow_backwards,
         })
     }
-    fn pipeline_id(&self) -> &str {
-        &self.pipeline_id
-    }
-    fn order(&self) -> u64 {
-        self.order
-    }
-    fn placed(self, id: String, order: u64, stage_id: String) -> Self {
-        Trigger {
-            id,
-            order,
-            stage_id,
-            ..self
-        }
-    }
+    placement!(Trigger);
     fn validate(&self, pipeline: &Pipeline, _: &[Self]) -> (Vec<FieldError>, Refs) {
         validate_trigger(pipeline, self)
     }

@@ -375,27 +375,26 @@ impl UserBody {
     }
 }
 
+/// `client.email` and `client.phone` of an item's optional client.
+fn check_client(c: Option<&Client>) -> Result<(), EngineError> {
+    check_contacts(
+        "client.",
+        c.and_then(|c| c.email.as_deref()),
+        c.and_then(|c| c.phone.as_deref()),
+    )
+}
+
 impl NewItem {
     /// Checks `client.email` and `client.phone`.
     pub fn check_contacts(&self) -> Result<(), EngineError> {
-        let c = self.client.as_ref();
-        check_contacts(
-            "client.",
-            c.and_then(|c| c.email.as_deref()),
-            c.and_then(|c| c.phone.as_deref()),
-        )
+        check_client(self.client.as_ref())
     }
 }
 
 impl ItemPatch {
     /// Checks `client.email` and `client.phone`.
     pub fn check_contacts(&self) -> Result<(), EngineError> {
-        let c = self.client.as_ref();
-        check_contacts(
-            "client.",
-            c.and_then(|c| c.email.as_deref()),
-            c.and_then(|c| c.phone.as_deref()),
-        )
+        check_client(self.client.as_ref())
     }
 }
 

@@ -51,21 +51,7 @@ impl SqliteEvents {
                 Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (seq, body) in rows {
-            match serde_json::from_str(&body) {
-                Ok(event) => out.push((seq, event)),
-                Err(e) => crate::park(
-                    &mut g.conn,
-                    "events",
-                    &seq.to_string(),
-                    &body,
-                    &e.to_string(),
-                    (ACK, &[&seq]),
-                )?,
-            }
-        }
-        Ok(out)
+        decode_or_park(&mut g.conn, rows)
     }
 
     /// [`QueuedEvents::take_fair`]: the `per_tenant` oldest events of every
@@ -97,21 +83,7 @@ impl SqliteEvents {
                     Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut group = Vec::with_capacity(rows.len());
-            for (seq, body) in rows {
-                match serde_json::from_str(&body) {
-                    Ok(event) => group.push((seq, event)),
-                    Err(e) => crate::park(
-                        &mut g.conn,
-                        "events",
-                        &seq.to_string(),
-                        &body,
-                        &e.to_string(),
-                        (ACK, &[&seq]),
-                    )?,
-                }
-            }
-            groups.push(group);
+            groups.push(decode_or_park(&mut g.conn, rows)?);
         }
         Ok(round_robin(groups, limit))
     }
@@ -176,4 +148,27 @@ impl QueuedEvents for SqliteEvents {
     fn parked(&self) -> Result<usize, PortError> {
         Ok(self.db.parked_in("events")?)
     }
+}
+
+/// The events of stored rows `(seq, body)`; a body that cannot be read is
+/// parked (see [`Db::parked`]) instead of returned.
+fn decode_or_park(
+    conn: &mut rusqlite::Connection,
+    rows: Vec<(i64, String)>,
+) -> Result<Vec<(i64, QueuedEvent)>, EmbeddedError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (seq, body) in rows {
+        match serde_json::from_str(&body) {
+            Ok(event) => out.push((seq, event)),
+            Err(e) => crate::park(
+                conn,
+                "events",
+                &seq.to_string(),
+                &body,
+                &e.to_string(),
+                (ACK, &[&seq]),
+            )?,
+        }
+    }
+    Ok(out)
 }

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::api::check_id;
 use crate::api::{DepartmentBody, DirectoryBody, UserBody};
 use crate::check::Refs;
 use crate::error::{EngineError, FieldError, Result};
@@ -74,6 +75,7 @@ impl Engine {
         id: &str,
         body: DepartmentBody,
     ) -> Result<Department> {
+        check_id("id", id)?;
         let mut refs = Refs::default();
         if let Some(h) = &body.head_id {
             refs.users.push(("head_id".into(), h.clone()));
@@ -167,6 +169,8 @@ impl Engine {
     }
 
     pub async fn put_user(&self, tenant: &str, id: &str, body: UserBody) -> Result<User> {
+        check_id("id", id)?;
+        body.check_contacts()?;
         let (user, mut errors) = user_record(id, body, "");
         let mut refs = Refs::default();
         if let Some(d) = &user.department_id {
@@ -212,6 +216,7 @@ impl Engine {
     /// At most [`MAX_DIRECTORY_WRITES`] records per request (422 naming the
     /// limit).
     pub async fn put_directory(&self, tenant: &str, body: DirectoryBody) -> Result<Directory> {
+        body.check()?;
         let mut errors = Vec::new();
         let mut dept_ids: HashSet<&str> = HashSet::new();
         for (i, d) in body.departments.iter().enumerate() {

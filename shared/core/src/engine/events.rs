@@ -17,6 +17,7 @@ impl Engine {
     /// evaluation. The event id is derived from the idempotency key, so the
     /// same key always names the same event and is applied once.
     pub async fn submit_event(&self, tenant: &str, body: EventBody) -> Result<String> {
+        body.check_contacts()?;
         if !TRIGGER_TYPES.contains(&body.event_type.as_str()) {
             return Err(EngineError::invalid(
                 "type",

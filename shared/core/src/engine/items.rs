@@ -111,6 +111,7 @@ impl Engine {
     }
 
     pub async fn create_item(&self, tenant: &str, body: NewItem) -> Result<Item> {
+        body.check_contacts()?;
         let (pipeline, _) = match self.load::<Pipeline>(tenant, &body.pipeline_id).await? {
             Some(p) => p,
             None => {
@@ -242,6 +243,7 @@ impl Engine {
         patch: ItemPatch,
         if_match: Option<u64>,
     ) -> Result<Item> {
+        patch.check_contacts()?;
         let old = self.get_item(tenant, id).await?;
         if let Some(v) = if_match
             && v != old.version

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use crate::api::PipelineBody;
+use crate::api::check_id;
 use crate::error::{FieldError, Result};
 use crate::model::Pipeline;
 use crate::robots::Robot;
@@ -20,6 +21,7 @@ impl Engine {
         id: &str,
         body: PipelineBody,
     ) -> Result<Pipeline> {
+        check_id("id", id)?;
         let mut errors = Vec::new();
         if let Some(bid) = &body.id
             && bid != id

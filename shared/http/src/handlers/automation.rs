@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use crm_core::api::{CopyBody, PipelineBody, RobotBody, TriggerBody, check_id};
+use crm_core::api::{CopyBody, PipelineBody, RobotBody, TriggerBody};
 use crm_core::model::Pipeline;
 use crm_core::robots::{Action, Robot};
 use crm_core::store::Record;
@@ -54,7 +54,6 @@ pub async fn put_pipeline(
     Path(id): Path<String>,
     Json(body): Json<PipelineBody>,
 ) -> Result<Json<Pipeline>, ApiError> {
-    check_id("id", &id)?;
     Ok(Json(state.engine.put_pipeline(&tenant, &id, body).await?))
 }
 

@@ -1,7 +1,7 @@
 //! Departments and users.
 
 use axum::extract::State;
-use crm_core::api::{DepartmentBody, DirectoryBody, UserBody, check_id};
+use crm_core::api::{DepartmentBody, DirectoryBody, UserBody};
 use crm_core::engine::Directory;
 use crm_core::model::{Department, User};
 
@@ -35,7 +35,6 @@ pub async fn put_department(
     Path(id): Path<String>,
     Json(body): Json<DepartmentBody>,
 ) -> Result<Json<Department>, ApiError> {
-    check_id("id", &id)?;
     Ok(Json(state.engine.put_department(&tenant, &id, body).await?))
 }
 
@@ -88,8 +87,6 @@ pub async fn put_user(
     Path(id): Path<String>,
     Json(body): Json<UserBody>,
 ) -> Result<Json<User>, ApiError> {
-    check_id("id", &id)?;
-    body.check_contacts()?;
     Ok(Json(state.engine.put_user(&tenant, &id, body).await?))
 }
 
@@ -154,6 +151,5 @@ pub async fn put_directory(
     Tenant(tenant): Tenant,
     Json(body): Json<DirectoryBody>,
 ) -> Result<Json<Directory>, ApiError> {
-    body.check()?;
     Ok(Json(state.engine.put_directory(&tenant, body).await?))
 }

@@ -73,7 +73,6 @@ pub async fn submit_event(
     Tenant(tenant): Tenant,
     Json(body): Json<EventBody>,
 ) -> Result<Response, ApiError> {
-    body.check_contacts()?;
     let event_id = state.engine.submit_event(&tenant, body).await?;
     Ok((StatusCode::ACCEPTED, Json(EventAccepted { event_id })).into_response())
 }

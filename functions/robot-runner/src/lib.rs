@@ -4,23 +4,32 @@
 //! visit is still current and the condition holds, performs the action and
 //! writes the outputs and the run record.
 //!
-//! It has two sources, told apart by the payload ([`Invocation::from_payload`]):
+//! Its one source is the robot-actions SQS queue: immediate robots (sent by
+//! the stage-change step), robots due within 15 minutes (sent with
+//! `DelaySeconds`) and delayed robots (EventBridge Scheduler's target is the
+//! queue; the schedule's input, the `Job` JSON, is the message body). So every
+//! run shares one retry, takeover and dead-letter path, and the queue's DLQ
+//! holds only `Job` bodies (as does the schedules' DLQ: redrivable here).
 //!
-//! - the robot-actions SQS queue (immediate robots): an `SqsEvent` whose
-//!   message bodies are `Job` JSON. Failures are reported per message
-//!   (`SqsBatchResponse`): a malformed body, an engine error and
-//!   [`RunOutcome::Busy`] (another runner holds a live claim, or the run waits
-//!   for its previous robot) make the message visible again after the
-//!   visibility timeout (and, after `maxReceiveCount`, move it to the DLQ).
-//!   No new message is started within [`DEADLINE_RESERVE`] of the Lambda
-//!   deadline; the rest is reported as failed.
-//! - EventBridge Scheduler (delayed robots): the target input is the `Job`
-//!   JSON itself. Busy and engine errors fail the invocation so that it is
-//!   retried (and dead-lettered when the retries are exhausted).
+//! Per message (failures reported with `SqsBatchResponse`):
 //!
-//! Every other outcome (finished now, already finished by an earlier
-//! delivery, rescheduled because it arrived early, unknown run) is a success:
-//! repeating it would change nothing.
+//! - finished now, already finished, unknown run → acknowledged;
+//! - arrived before the run's due time → put back for exactly the rest
+//!   (queue delay up to 15 minutes, else a new schedule), acknowledged;
+//! - another runner's claim is live → the job is sent again, delayed until the
+//!   claim expires, and this message acknowledged: a live claim never burns
+//!   the message's receive budget, and a crashed runner's work is taken over
+//!   by that delayed copy;
+//! - the run waits for its previous robot (no due time yet) → acknowledged:
+//!   the previous robot's final commit readies it and dispatches a new job;
+//! - a malformed body or an engine error (store or queue unavailable) →
+//!   reported, so the message comes back after the visibility timeout (and
+//!   goes to the DLQ after `maxReceiveCount`). A run whose writes the store
+//!   rejects for good is made `failed` by the engine, not retried.
+//!
+//! No new message is started within [`DEADLINE_RESERVE`] of the Lambda
+//! deadline; the rest is reported as failed. Every outcome is written as a
+//! CloudWatch EMF metric line ([`crm_aws::metrics`]).
 
 pub use crm_aws::lambda::{DEADLINE_RESERVE, deadline_of};
 pub use crm_aws::wiring;
@@ -28,7 +37,9 @@ pub use crm_aws::wiring;
 use std::time::SystemTime;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
 use crm_aws::lambda::{MessageFailure, process_sqs_batch};
+use crm_aws::metrics::RunMetric;
 use crm_core::Engine;
 use crm_core::RunOutcome;
 use crm_core::error::EngineError;
@@ -37,24 +48,17 @@ use crm_core::ports::Job;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
-/// Why a job (one SQS message, or one scheduler invocation) did not complete.
+/// Why a job (one SQS message) did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
-    /// The payload is neither an SQS event nor a job.
+    /// The payload is not an SQS event, or a body is not a job.
     #[error("invalid payload: {0}")]
     Payload(#[source] serde_json::Error),
     /// The SQS message has no body.
     #[error("message has no body")]
     NoBody,
-    /// Another runner holds a live claim on the run, or the run waits for its
-    /// previous robot: retry later.
-    #[error("run {run_id} is busy; retry later")]
-    Busy {
-        /// The run's id.
-        run_id: String,
-    },
     /// The engine failed (store, queue or scheduler unavailable, …); the
     /// claim expires, so a retry takes over.
     #[error("run {run_id} failed: {source}")]
@@ -73,7 +77,6 @@ impl RunnerError {
         match self {
             RunnerError::Payload(_) => "RunnerError::Payload",
             RunnerError::NoBody => "RunnerError::NoBody",
-            RunnerError::Busy { .. } => "RunnerError::Busy",
             RunnerError::Engine { .. } => "RunnerError::Engine",
         }
     }
@@ -99,75 +102,76 @@ impl From<RunnerError> for Diagnostic {
     }
 }
 
-/// What the function was invoked with.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Invocation {
-    /// A batch of the robot-actions queue.
-    Sqs(SqsEvent),
-    /// One job, delivered by EventBridge Scheduler.
-    Scheduled(Job),
-}
-
-impl Invocation {
-    /// An SQS event if the payload has `Records`, else a job.
-    pub fn from_payload(payload: Value) -> Result<Invocation, RunnerError> {
-        if payload.get("Records").is_some() {
-            serde_json::from_value(payload)
-                .map(Invocation::Sqs)
-                .map_err(RunnerError::Payload)
-        } else {
-            serde_json::from_value(payload)
-                .map(Invocation::Scheduled)
-                .map_err(RunnerError::Payload)
-        }
-    }
-}
-
-/// The result of one job run to completion (or found already complete).
+/// The result of one job: what happened to it (the message is acknowledged).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunReport {
     /// The run's id.
     pub run_id: String,
-    /// `finished`, `already_finished`, `rescheduled` or `unknown`.
+    /// `finished`, `already_finished`, `rescheduled`, `claimed`, `waiting`
+    /// or `unknown`.
     pub outcome: &'static str,
     /// The final status reached now (`finished` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<RunStatus>,
 }
 
-/// The function's response: a batch response for SQS, a report for a job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Response {
-    /// Partial batch failures of an SQS invocation.
-    Batch(SqsBatchResponse),
-    /// The report of a scheduler invocation.
-    Run(RunReport),
+/// The name of the `Function` dimension of the runner's metrics.
+pub const FUNCTION: &str = "robot-runner";
+
+/// The metric of one job's outcome: the run's final status if it finished
+/// now (with its lateness: now minus the job's due time), else the outcome.
+pub fn metric(report: &RunReport, job: &Job, now: DateTime<Utc>) -> RunMetric {
+    let status = report
+        .status
+        .and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| report.outcome.to_owned());
+    RunMetric {
+        function: FUNCTION.to_owned(),
+        status,
+        lateness_ms: report
+            .status
+            .map(|_| (now - job.due_at).num_milliseconds()),
+        at: now,
+    }
 }
 
-/// Run one job; `Busy` and engine errors are errors (retry later).
+/// Run one job to an acknowledgeable outcome. A job that meets another
+/// runner's live claim is sent again, delayed until the claim expires.
 pub async fn run(engine: &Engine, job: Job) -> Result<RunReport, RunnerError> {
     let run_id = job.run_id.clone();
-    let outcome = engine
-        .run_job(job)
-        .await
-        .map_err(|source| RunnerError::Engine {
-            run_id: run_id.clone(),
-            source,
-        })?;
+    let failed = |source: EngineError| RunnerError::Engine {
+        run_id: run_id.clone(),
+        source,
+    };
+    let outcome = engine.run_job(job.clone()).await.map_err(failed)?;
     let (outcome, status) = match outcome {
         RunOutcome::Finished(status) => ("finished", Some(status)),
         RunOutcome::AlreadyFinished => ("already_finished", None),
         RunOutcome::Rescheduled => ("rescheduled", None),
         RunOutcome::Unknown => ("unknown", None),
-        RunOutcome::Busy => return Err(RunnerError::Busy { run_id }),
+        RunOutcome::Waiting => ("waiting", None),
+        RunOutcome::Claimed { until } => {
+            engine
+                .ports()
+                .jobs
+                .send(vec![Job {
+                    due_at: until,
+                    ..job.clone()
+                }])
+                .await
+                .map_err(|e| failed(e.into()))?;
+            ("claimed", None)
+        }
     };
     info!(%run_id, outcome, ?status, "job done");
-    Ok(RunReport {
+    let report = RunReport {
         run_id,
         outcome,
         status,
-    })
+    };
+    metric(&report, &job, engine.ports().clock.now()).emit();
+    Ok(report)
 }
 
 /// Decode one message's job and run it.
@@ -193,23 +197,19 @@ pub async fn process_batch(
     .await
 }
 
-/// The Lambda handler: dispatch on the payload (SQS batch or scheduled job).
-///
-/// An SQS batch never fails as a whole (failures are reported per message);
-/// a scheduled job fails when it is busy, the engine fails or the payload is
-/// not a job, so that its invocation is retried and finally dead-lettered.
-pub async fn handler(engine: &Engine, event: LambdaEvent<Value>) -> Result<Response, RunnerError> {
+/// The Lambda handler: one batch of the robot-actions queue. It never fails
+/// as a whole (failures are reported per message); a payload that is not an
+/// SQS event fails the invocation.
+pub async fn handler(
+    engine: &Engine,
+    event: LambdaEvent<Value>,
+) -> Result<SqsBatchResponse, RunnerError> {
     let deadline = deadline_of(&event.context);
-    match Invocation::from_payload(event.payload) {
-        Ok(Invocation::Sqs(batch)) => Ok(Response::Batch(
-            process_batch(engine, &batch, deadline).await,
-        )),
-        Ok(Invocation::Scheduled(job)) => run(engine, job).await.map(Response::Run).inspect_err(
-            |e| warn!(error = %e, "scheduled job not done; the invocation is retried"),
-        ),
+    match serde_json::from_value::<SqsEvent>(event.payload) {
+        Ok(batch) => Ok(process_batch(engine, &batch, deadline).await),
         Err(e) => {
-            error!(error = %e, "invocation payload is neither an SQS event nor a job");
-            Err(e)
+            error!(error = %e, "invocation payload is not an SQS event");
+            Err(RunnerError::Payload(e))
         }
     }
 }

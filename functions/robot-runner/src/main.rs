@@ -1,5 +1,5 @@
-//! Lambda entry point of the robot-runner function (robot-actions SQS queue
-//! and EventBridge Scheduler targets): JSON logs, the engine on the AWS ports
+//! Lambda entry point of the robot-runner function (the robot-actions SQS
+//! queue, which EventBridge Scheduler's schedules also send to): JSON logs, the engine on the AWS ports
 //! built once per cold start, then [`crm_fn_robot_runner::handler`] for every
 //! invocation.
 

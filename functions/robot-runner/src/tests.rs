@@ -1,11 +1,11 @@
-//! The handler on realistic SQS events and scheduler payloads, against the
-//! engine on in-memory ports.
+//! The handler on realistic SQS events, against the engine on in-memory
+//! ports.
 
 use super::*;
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunRecord;
 use crm_core::planning::run_id;
-use crm_core::ports::Clock;
+use crm_core::ports::{Clock, DocStore};
 use crm_core::testing::{
     MONDAY_1144_MSK, TENANT as T, at, body, company_runtime, plain_deal, settled_item,
 };
@@ -120,21 +120,19 @@ fn sqs(messages: Vec<Value>) -> LambdaEvent<Value> {
     LambdaEvent::new(json!({ "Records": messages }), Context::default())
 }
 
-fn scheduled(job: &Job) -> LambdaEvent<Value> {
-    // The scheduler's target input is the job's JSON text, delivered as is.
-    let input = serde_json::to_string(job).unwrap();
-    LambdaEvent::new(serde_json::from_str(&input).unwrap(), Context::default())
+fn failed(r: &SqsBatchResponse) -> Vec<&str> {
+    r.batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
 }
 
-fn failed(r: &Response) -> Vec<&str> {
-    match r {
-        Response::Batch(b) => b
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect(),
-        Response::Run(r) => panic!("expected a batch response, got {r:?}"),
-    }
+/// Deliver `job` as one message of the robot-actions queue.
+async fn deliver(f: &Fixture, id: &str, job: &Job) -> SqsBatchResponse {
+    let body = serde_json::to_string(job).unwrap();
+    handler(&f.rt.engine, sqs(vec![message(id, &body)]))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -169,11 +167,13 @@ async fn a_duplicate_message_has_one_effect_and_a_malformed_one_is_reported() {
 }
 
 #[tokio::test]
-async fn a_busy_run_is_reported_for_a_retry() {
+async fn a_job_waiting_for_its_previous_robot_is_acknowledged_and_queued_again_by_it() {
     let f = Fixture::new().await;
-    // `next` waits for `now`: it has no due time yet, so it is busy.
+    // `next` waits for `now`: it has no due time yet.
     let next = serde_json::to_string(&f.job(&f.next)).unwrap();
     let now = serde_json::to_string(&f.job(&f.now)).unwrap();
+    assert!(f.rt.jobs.pop_due(f.rt.clock.now()).is_some(), "the planned job of `now`");
+    assert!(f.rt.jobs.pop_due(f.rt.clock.now()).is_none(), "no job for `next` yet");
 
     let response = handler(
         &f.rt.engine,
@@ -181,83 +181,92 @@ async fn a_busy_run_is_reported_for_a_retry() {
     )
     .await
     .unwrap();
-    assert_eq!(failed(&response), ["m-next"]);
+    assert!(failed(&response).is_empty(), "both acknowledged");
+    assert_eq!(f.run_of(&f.now).await.status, RunStatus::Done);
     assert_eq!(f.run_of(&f.next).await.status, RunStatus::Pending);
 
-    // The retry after `now` finished runs it.
-    let retry = handler(&f.rt.engine, sqs(vec![message("m-next", &next)]))
-        .await
-        .unwrap();
-    assert!(failed(&retry).is_empty());
+    // `now`'s final commit wrote a RunReady record: its processing queues `next`.
+    for d in f.rt.engine.pending_outbox().await.unwrap() {
+        f.rt.engine.process_outbox(d).await.unwrap();
+    }
+    let queued = f.rt.jobs.pop_due(f.rt.clock.now()).expect("`next` queued");
+    assert_eq!(queued.run_id, run_id(&f.item_id, f.visit, &f.next));
+    assert!(failed(&deliver(&f, "m-next-2", &queued).await).is_empty());
     assert_eq!(f.run_of(&f.next).await.status, RunStatus::Done);
     assert_eq!(f.comments("next Website").await, 1);
 }
 
 #[tokio::test]
-async fn a_scheduled_job_runs_once_and_a_busy_one_fails_the_invocation() {
+async fn an_early_job_is_put_back_for_its_due_time_and_never_runs_a_second_early() {
     let f = Fixture::new().await;
-    f.rt.clock.advance(chrono::Duration::hours(1));
-    let due = f.rt.jobs.pop_due(f.rt.clock.now());
-    // The immediate job was queued first; the delayed one is due now too.
-    let due = match due {
-        Some(j) if j.run_id.ends_with(&f.later) => j,
-        _ => f.rt.jobs.pop_due(f.rt.clock.now()).unwrap(),
-    };
-    assert_eq!(due.run_id, run_id(&f.item_id, f.visit, &f.later));
-
-    let first = handler(&f.rt.engine, scheduled(&due)).await.unwrap();
-    assert_eq!(
-        serde_json::to_value(&first).unwrap(),
-        json!({"run_id": due.run_id, "outcome": "finished", "status": "done"})
-    );
-    let again = handler(&f.rt.engine, scheduled(&due)).await.unwrap();
-    assert_eq!(
-        again,
-        Response::Run(RunReport {
-            run_id: due.run_id.clone(),
-            outcome: "already_finished",
-            status: None,
-        })
-    );
-    assert_eq!(f.comments("later Website").await, 1);
-
-    // `next` still waits for `now` (never run here): busy → the invocation fails.
-    let busy = handler(&f.rt.engine, scheduled(&f.job(&f.next)))
-        .await
-        .unwrap_err();
-    assert!(matches!(&busy, RunnerError::Busy { run_id } if run_id.ends_with(&f.next)));
-    let diagnostic = Diagnostic::from(busy);
-    assert_eq!(diagnostic.error_type, "RunnerError::Busy");
-}
-
-#[tokio::test]
-async fn an_early_scheduled_job_is_rescheduled_not_run() {
-    let f = Fixture::new().await;
-    let early = Job {
-        due_at: f.rt.clock.now(),
+    let due = f.rt.clock.now() + chrono::Duration::hours(1);
+    let later = Job {
+        due_at: due,
         ..f.job(&f.later)
     };
-    let report = handler(&f.rt.engine, scheduled(&early)).await.unwrap();
-    assert!(matches!(
-        report,
-        Response::Run(RunReport {
-            outcome: "rescheduled",
-            ..
-        })
-    ));
+    // One second early (the old runner tolerated that): still early.
+    f.rt.clock.set(due - chrono::Duration::seconds(1));
+    let response = deliver(&f, "m-early", &later).await;
+    assert!(failed(&response).is_empty(), "acknowledged");
     assert_eq!(f.run_of(&f.later).await.status, RunStatus::Pending);
-    assert!(f.rt.jobs.is_scheduled(T, &early.run_id));
+    assert_eq!(f.comments("later Website").await, 0);
+    assert!(f.rt.jobs.is_scheduled(T, &later.run_id));
+
+    f.rt.clock.set(due);
+    assert!(failed(&deliver(&f, "m-due", &later).await).is_empty());
+    let run = f.run_of(&f.later).await;
+    assert_eq!(run.status, RunStatus::Done);
+    assert!(run.finished_at.unwrap() >= due);
+    // The schedule's input delivered again: no second effect.
+    assert!(failed(&deliver(&f, "m-dup", &later).await).is_empty());
+    assert_eq!(f.comments("later Website").await, 1);
 }
 
 #[tokio::test]
-async fn a_payload_that_is_no_job_fails_the_invocation() {
+async fn a_live_claim_sends_the_job_again_for_the_claims_end_and_acknowledges() {
     let f = Fixture::new().await;
-    let err = handler(
-        &f.rt.engine,
-        LambdaEvent::new(json!({"hello": "world"}), Context::default()),
-    )
-    .await
-    .unwrap_err();
+    let job = f.rt.jobs.pop_due(f.rt.clock.now()).unwrap();
+    // Another runner claimed the run and died before committing.
+    let key = crm_core::ports::DocKey::new(T, crm_core::ports::Kind::Run, &job.run_id);
+    let d = f.rt.store.get(&key).await.unwrap().unwrap();
+    let mut run: RunRecord = serde_json::from_value(d.body.clone()).unwrap();
+    let until = f.rt.clock.now() + chrono::Duration::minutes(5);
+    run.status = RunStatus::Running;
+    run.claim_until = Some(until);
+    run.attempts = 1;
+    f.rt.store
+        .transact(vec![crm_core::ports::Write::Put {
+            doc: crm_core::ports::Doc {
+                version: d.version + 1,
+                body: serde_json::to_value(&run).unwrap(),
+                ..d
+            },
+            cond: crm_core::ports::Cond::Version(d.version),
+        }])
+        .await
+        .unwrap();
+
+    let response = deliver(&f, "m-1", &job).await;
+    assert!(failed(&response).is_empty(), "acknowledged, not retried");
+    assert!(f.rt.jobs.pop_due(f.rt.clock.now()).is_none(), "not before the claim ends");
+    assert_eq!(f.rt.jobs.next_due(), Some(until));
+
+    f.rt.clock.set(until);
+    let again = f.rt.jobs.pop_due(f.rt.clock.now()).unwrap();
+    assert_eq!(again, Job { due_at: until, ..job.clone() });
+    assert!(failed(&deliver(&f, "m-2", &again).await).is_empty());
+    let run = f.run_of(&f.now).await;
+    assert_eq!((run.status, run.attempts), (RunStatus::Done, 2));
+    assert_eq!(f.comments("now Website").await, 1);
+}
+
+#[tokio::test]
+async fn a_payload_that_is_no_sqs_event_fails_the_invocation() {
+    let f = Fixture::new().await;
+    let job = serde_json::to_value(f.job(&f.now)).unwrap();
+    let err = handler(&f.rt.engine, LambdaEvent::new(job, Context::default()))
+        .await
+        .unwrap_err();
     assert!(err.is_malformed(), "{err}");
     let err = handler(
         &f.rt.engine,
@@ -265,7 +274,8 @@ async fn a_payload_that_is_no_job_fails_the_invocation() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, RunnerError::Payload(_)));
+    assert_eq!(Diagnostic::from(err).error_type, "RunnerError::Payload");
+    assert_eq!(f.run_of(&f.now).await.status, RunStatus::Pending);
 }
 
 #[tokio::test]
@@ -287,20 +297,30 @@ async fn near_the_deadline_nothing_is_started_and_everything_is_reported() {
 }
 
 #[test]
-fn dispatches_on_records() {
+fn a_finished_run_is_measured_by_status_and_lateness() {
+    let due = at(MONDAY_1144_MSK);
     let job = Job {
         tenant: T.into(),
         run_id: "i:1:r".into(),
         item_id: "i".into(),
         visit: 1,
-        due_at: at(MONDAY_1144_MSK),
+        due_at: due,
     };
-    assert_eq!(
-        Invocation::from_payload(serde_json::to_value(&job).unwrap()).unwrap(),
-        Invocation::Scheduled(job)
-    );
-    let Invocation::Sqs(batch) = Invocation::from_payload(json!({"Records": []})).unwrap() else {
-        panic!("expected an SQS batch");
+    let done = RunReport {
+        run_id: job.run_id.clone(),
+        outcome: "finished",
+        status: Some(RunStatus::Done),
     };
-    assert!(batch.records.is_empty());
+    let m = metric(&done, &job, due + chrono::Duration::milliseconds(1500));
+    let v = m.to_emf();
+    assert_eq!((&v["Function"], &v["Status"]), (&json!("robot-runner"), &json!("done")));
+    assert_eq!(v["LatenessMs"], 1500);
+    let claimed = RunReport {
+        outcome: "claimed",
+        status: None,
+        ..done
+    };
+    let v = metric(&claimed, &job, due).to_emf();
+    assert_eq!(v["Status"], "claimed");
+    assert!(v.get("LatenessMs").is_none());
 }

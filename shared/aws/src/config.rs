@@ -22,10 +22,33 @@ pub const DEFAULT_EVENT_QUEUE: &str = "crm-events";
 pub const DEFAULT_SCHEDULE_DLQ: &str = "crm-schedule-dlq";
 /// Role name of the scheduler's execution role when `CRM_SCHEDULER_ROLE_ARN` is not set (emulators only).
 pub const DEFAULT_SCHEDULER_ROLE: &str = "crm-scheduler";
-/// Function name of the robot runner when `CRM_SCHEDULE_TARGET_ARN` is not set (emulators only).
-pub const DEFAULT_ROBOT_RUNNER: &str = "crm-robot-runner";
 /// The LocalStack endpoint that `infra/localstack.sh` starts.
 pub const LOCALSTACK_ENDPOINT: &str = "http://127.0.0.1:4566";
+
+/// One attempt of an AWS call may take this long (connect + response);
+/// DynamoDB, SQS and Scheduler answer in milliseconds when healthy.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// One AWS call, all its attempts and back-offs included, may take this long.
+/// Well below the functions' 30 s timeout, so a hung call fails the message
+/// (which is then retried) instead of the whole invocation.
+pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Attempts of one AWS call by the SDK (standard mode: exponential back-off
+/// with jitter on throttling and transient errors).
+pub const SDK_MAX_ATTEMPTS: u32 = 3;
+
+/// Operation and attempt timeouts of every client (set in one place).
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// Retry policy of every client (set in one place).
+pub fn sdk_retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS)
+}
 
 /// Names and addresses of the AWS resources the adapters use.
 ///
@@ -40,7 +63,7 @@ pub const LOCALSTACK_ENDPOINT: &str = "http://127.0.0.1:4566";
 /// | `CRM_EVENT_QUEUE_URL` | `event_queue_url` | emulator only: `{endpoint}/000000000000/crm-events` |
 /// | `CRM_SCHEDULE_GROUP` | `schedule_group` | `crm-robots` |
 /// | `CRM_SCHEDULER_ROLE_ARN` | `scheduler_role_arn` | emulator only: `arn:aws:iam::000000000000:role/crm-scheduler` |
-/// | `CRM_SCHEDULE_TARGET_ARN` | `schedule_target_arn` | emulator only: `arn:aws:lambda:{region}:000000000000:function:crm-robot-runner` |
+/// | `CRM_ROBOT_QUEUE_ARN` | `robot_queue_arn` | emulator only: `arn:aws:sqs:{region}:000000000000:crm-robot-actions` |
 /// | `CRM_SCHEDULE_DLQ_ARN` | `schedule_dlq_arn` | emulator only: `arn:aws:sqs:{region}:000000000000:crm-schedule-dlq` |
 ///
 /// "Emulator only": the default applies when `AWS_ENDPOINT_URL` is set; on real
@@ -61,8 +84,10 @@ pub struct Config {
     pub schedule_group: String,
     /// Role EventBridge Scheduler assumes to invoke the target.
     pub scheduler_role_arn: String,
-    /// ARN of the robot-runner Lambda (the schedules' target).
-    pub schedule_target_arn: String,
+    /// ARN of the robot-actions queue: the schedules' target (EventBridge
+    /// Scheduler sends the job JSON there, so delayed and immediate runs
+    /// share one retry, takeover and dead-letter path).
+    pub robot_queue_arn: String,
     /// ARN of the SQS queue that receives schedule deliveries that failed.
     pub schedule_dlq_arn: String,
 }
@@ -81,8 +106,8 @@ impl Config {
             scheduler_role_arn: format!(
                 "arn:aws:iam::{EMULATOR_ACCOUNT}:role/{DEFAULT_SCHEDULER_ROLE}"
             ),
-            schedule_target_arn: format!(
-                "arn:aws:lambda:{region}:{EMULATOR_ACCOUNT}:function:{DEFAULT_ROBOT_RUNNER}"
+            robot_queue_arn: format!(
+                "arn:aws:sqs:{region}:{EMULATOR_ACCOUNT}:{DEFAULT_ROBOT_QUEUE}"
             ),
             schedule_dlq_arn: format!(
                 "arn:aws:sqs:{region}:{EMULATOR_ACCOUNT}:{DEFAULT_SCHEDULE_DLQ}"
@@ -132,10 +157,7 @@ impl Config {
                 "CRM_SCHEDULER_ROLE_ARN",
                 d.map(|d| &d.scheduler_role_arn),
             )?,
-            schedule_target_arn: required(
-                "CRM_SCHEDULE_TARGET_ARN",
-                d.map(|d| &d.schedule_target_arn),
-            )?,
+            robot_queue_arn: required("CRM_ROBOT_QUEUE_ARN", d.map(|d| &d.robot_queue_arn))?,
             schedule_dlq_arn: required("CRM_SCHEDULE_DLQ_ARN", d.map(|d| &d.schedule_dlq_arn))?,
             endpoint_url,
             region,
@@ -146,9 +168,14 @@ impl Config {
     ///
     /// With a custom endpoint and no `AWS_ACCESS_KEY_ID` in the environment,
     /// dummy credentials (`test`/`test`) are used, which LocalStack accepts.
+    ///
+    /// Every client built from it (DynamoDB, SQS, Scheduler) shares the
+    /// timeouts and retry policy of [`sdk_timeouts`] and [`sdk_retries`].
     pub async fn sdk_config(&self) -> SdkConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(self.region.clone()));
+            .region(Region::new(self.region.clone()))
+            .timeout_config(sdk_timeouts())
+            .retry_config(sdk_retries());
         if let Some(endpoint) = &self.endpoint_url {
             loader = loader.endpoint_url(endpoint.clone());
             if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
@@ -277,7 +304,7 @@ mod tests {
         assert_eq!(Config::queue_name(&c.event_queue_url), "crm-events");
         assert_eq!(Config::arn_name(&c.schedule_dlq_arn), "crm-schedule-dlq");
         assert_eq!(Config::arn_name(&c.scheduler_role_arn), "crm-scheduler");
-        assert_eq!(Config::arn_name(&c.schedule_target_arn), "crm-robot-runner");
+        assert_eq!(Config::arn_name(&c.robot_queue_arn), "crm-robot-actions");
         assert_eq!(c, Config::localstack());
     }
 
@@ -292,10 +319,7 @@ mod tests {
             ("CRM_EVENT_QUEUE_URL", "https://sqs/1/e"),
             ("CRM_SCHEDULE_GROUP", "g"),
             ("CRM_SCHEDULER_ROLE_ARN", "arn:aws:iam::1:role/r"),
-            (
-                "CRM_SCHEDULE_TARGET_ARN",
-                "arn:aws:lambda:eu-west-1:1:function:f",
-            ),
+            ("CRM_ROBOT_QUEUE_ARN", "arn:aws:sqs:eu-west-1:1:r"),
             ("CRM_SCHEDULE_DLQ_ARN", "arn:aws:sqs:eu-west-1:1:d"),
         ]))
         .unwrap();

@@ -29,6 +29,24 @@
 //! consistent read if the backend returns none) names the real parent and the
 //! transaction is retried once with the old list entry deleted too. The common
 //! case (parent unchanged: the engine never changes one) costs nothing extra.
+//!
+//! # Errors
+//!
+//! - A failed condition → [`StoreError::Conflict`].
+//! - Throttling and transaction contention (`ProvisionedThroughputExceeded`,
+//!   `Throttling`, `RequestLimitExceeded`, `TransactionConflict`, and a
+//!   `TransactionCanceledException` whose reasons are `ThrottlingError`,
+//!   `ProvisionedThroughputExceeded` or `TransactionConflict`) is retried
+//!   here, in place, with exponential back-off and full jitter
+//!   ([`THROTTLE_ATTEMPTS`] attempts), then reported as
+//!   [`StoreError::Unavailable`]. (The SDK's own retries, set in
+//!   [`crate::config::sdk_retries`], already cover throttled reads and the
+//!   plain throttling exceptions; a cancelled transaction is not retried by
+//!   the SDK.)
+//! - What no retry can fix (`ValidationException`: an item over 400 KB, a
+//!   transaction over 100 items or 4 MB; a cancellation reason
+//!   `ValidationError`) → [`StoreError::Rejected`], which the engine makes a
+//!   `failed` run at once.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -56,6 +74,38 @@ pub const SK_PRIMARY: &str = "_";
 const BATCH_GET_MAX: usize = 100;
 /// Retries of `UnprocessedKeys` before giving up.
 const UNPROCESSED_RETRIES: u32 = 10;
+/// Attempts of a write that is throttled or meets a concurrent transaction.
+pub const THROTTLE_ATTEMPTS: u32 = 6;
+/// Back-off before the first retry of a throttled write (doubles each time).
+const THROTTLE_BASE: Duration = Duration::from_millis(25);
+/// Longest back-off between two attempts of a throttled write.
+const THROTTLE_CAP: Duration = Duration::from_secs(1);
+
+/// Error codes (and cancellation reason codes) that say "too much at once,
+/// try again shortly".
+fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "ProvisionedThroughputExceededException"
+            | "ProvisionedThroughputExceeded"
+            | "ThrottlingException"
+            | "ThrottlingError"
+            | "RequestLimitExceeded"
+            | "TransactionConflictException"
+            | "TransactionConflict"
+            | "TransactionInProgressException"
+    )
+}
+
+/// Full-jitter exponential back-off before retry number `retry` (1-based):
+/// a random time in `[0, min(cap, base × 2^retry))`.
+pub fn throttle_backoff(retry: u32) -> Duration {
+    let ceiling = THROTTLE_BASE
+        .saturating_mul(1 << retry.min(16))
+        .min(THROTTLE_CAP);
+    let ms = u64::try_from(ceiling.as_millis()).unwrap_or(1000).max(1);
+    Duration::from_millis(rand::random_range(0..ms))
+}
 
 /// Document store on one DynamoDB table (see the module docs for the layout).
 #[derive(Debug, Clone)]
@@ -140,6 +190,8 @@ struct Reason {
 enum Attempt {
     Done,
     Cancelled(Vec<Reason>),
+    /// Throttled or met a concurrent transaction: retry in place.
+    Throttled(String),
     Failed(StoreError),
 }
 
@@ -232,8 +284,8 @@ where
     };
     match code_of(err) {
         Some("ConditionalCheckFailedException") => reason("ConditionalCheckFailed"),
-        Some("TransactionConflictException") => reason("TransactionConflict"),
-        Some("ValidationException") => Attempt::Failed(StoreError::Invalid(describe(err))),
+        Some(code) if is_throttling(code) => Attempt::Throttled(describe(err)),
+        Some("ValidationException") => Attempt::Failed(StoreError::Rejected(describe(err))),
         _ => Attempt::Failed(StoreError::Unavailable(describe(err))),
     }
 }
@@ -484,12 +536,10 @@ impl DynamoStore {
                 }
             }
             _ => match code_of(&err) {
-                Some("TransactionConflictException") => Attempt::Cancelled(vec![Reason {
-                    op: 0,
-                    code: "TransactionConflict".to_owned(),
-                    item: None,
-                }]),
-                Some("ValidationException") => Attempt::Failed(StoreError::Invalid(describe(&err))),
+                Some(code) if is_throttling(code) => Attempt::Throttled(describe(&err)),
+                Some("ValidationException") => {
+                    Attempt::Failed(StoreError::Rejected(describe(&err)))
+                }
                 _ => Attempt::Failed(StoreError::Unavailable(describe(&err))),
             },
         }
@@ -627,7 +677,9 @@ impl DocStore for DynamoStore {
                 Write::Check { .. } => None,
             })
             .collect();
-        for round in 0..PARENT_ROUNDS {
+        let mut throttled = 0u32;
+        let mut round = 0usize;
+        while round < PARENT_ROUNDS {
             let (items, ops) = self.plan(&writes, &beliefs)?;
             let attempt = match ops.as_slice() {
                 [] => return Ok(()),
@@ -640,8 +692,21 @@ impl DocStore for DynamoStore {
             let reasons = match attempt {
                 Attempt::Done => return Ok(()),
                 Attempt::Failed(e) => return Err(e),
+                Attempt::Throttled(why) => {
+                    throttled += 1;
+                    if throttled >= THROTTLE_ATTEMPTS {
+                        warn!(%why, attempts = throttled, "write still throttled; giving up");
+                        return Err(StoreError::Unavailable(format!(
+                            "throttled {throttled} times: {why}"
+                        )));
+                    }
+                    debug!(%why, retry = throttled, "write throttled; retrying in place");
+                    tokio::time::sleep(throttle_backoff(throttled)).await;
+                    continue;
+                }
                 Attempt::Cancelled(reasons) => reasons,
             };
+            round += 1;
             let key_of = |op: usize| {
                 ops.get(op)
                     .map(|o| writes[o.write].key().to_string())
@@ -684,12 +749,24 @@ impl DocStore for DynamoStore {
             if moved {
                 continue;
             }
-            if let Some(r) = reasons.iter().find(|r| r.code == "TransactionConflict") {
-                return Err(StoreError::Conflict { key: key_of(r.op) });
+            if let Some(r) = reasons.iter().find(|r| is_throttling(&r.code)) {
+                throttled += 1;
+                if throttled >= THROTTLE_ATTEMPTS {
+                    warn!(?reasons, attempts = throttled, "transaction still throttled; giving up");
+                    return Err(StoreError::Unavailable(format!(
+                        "transaction cancelled ({}) {throttled} times",
+                        r.code
+                    )));
+                }
+                debug!(code = %r.code, retry = throttled, "transaction throttled; retrying in place");
+                tokio::time::sleep(throttle_backoff(throttled)).await;
+                round -= 1;
+                continue;
             }
-            if reasons.iter().any(|r| r.code == "ValidationError") {
-                return Err(StoreError::Invalid(format!(
-                    "transaction rejected: {reasons:?}"
+            if let Some(r) = reasons.iter().find(|r| r.code == "ValidationError") {
+                return Err(StoreError::Rejected(format!(
+                    "transaction rejected on {}: {reasons:?}",
+                    key_of(r.op)
                 )));
             }
             warn!(?reasons, "transaction cancelled");
@@ -720,6 +797,26 @@ mod tests {
             expires_at: Some(1_900_000_000),
             body: json!({"type": "run_ready", "n": [1, 2.5, "x"]}),
         }
+    }
+
+    #[test]
+    fn throttling_is_told_apart_and_backs_off_within_bounds() {
+        for code in [
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "ThrottlingError",
+            "TransactionConflict",
+        ] {
+            assert!(is_throttling(code), "{code}");
+        }
+        for code in ["ConditionalCheckFailed", "ValidationError", "ValidationException", "None"] {
+            assert!(!is_throttling(code), "{code}");
+        }
+        for retry in 1..20 {
+            assert!(throttle_backoff(retry) < THROTTLE_CAP);
+        }
+        assert!(throttle_backoff(1) < THROTTLE_BASE * 2);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! - [`SqsJobQueue`] / [`SqsEventQueue`]: [`crm_core::ports::JobQueue`] and
 //!   [`crm_core::ports::EventQueue`] on SQS.
 //! - [`EventBridgeScheduler`]: [`crm_core::ports::Scheduler`] on EventBridge
-//!   Scheduler one-time `at()` schedules targeting the robot-runner Lambda.
+//!   Scheduler one-time `at()` schedules targeting the robot-actions queue
+//!   (or, for jobs due within 15 minutes, that queue with `DelaySeconds`).
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines (run outcomes).
 //! - [`Config`]: names and endpoint from the environment; [`AwsPorts`]: all of
 //!   the above built from one configuration, sharing one [`RequestCounter`].
 //! - [`provision::ensure_resources`]: idempotent creation of the resources
@@ -19,6 +21,7 @@ pub mod dynamo;
 pub mod dynamo_item;
 pub mod error;
 pub mod lambda;
+pub mod metrics;
 pub mod provision;
 pub mod scheduler;
 pub mod sqs;
@@ -26,6 +29,9 @@ pub mod testing;
 pub mod wiring;
 
 use std::sync::Arc;
+
+use crm_core::ports::Clock;
+use crm_core::system::SystemClock;
 
 pub use config::{Clients, Config};
 pub use counter::{RequestCounter, RequestCounts, Service};
@@ -67,17 +73,31 @@ impl AwsPorts {
         AwsPorts::from_clients(config, clients)
     }
 
-    /// Build from existing clients.
+    /// Build from existing clients (the system clock).
     pub fn from_clients(config: Config, clients: Clients) -> AwsPorts {
+        AwsPorts::with_clock(config, clients, Arc::new(SystemClock), sqs::MAX_DELAY_SECONDS)
+    }
+
+    /// Build from existing clients, computing queue delays and the
+    /// queue-or-schedule choice at `clock`, delaying messages by at most
+    /// `max_delay` seconds (see [`SqsJobQueue::with_max_delay`]).
+    pub fn with_clock(
+        config: Config,
+        clients: Clients,
+        clock: Arc<dyn Clock>,
+        max_delay: i64,
+    ) -> AwsPorts {
         let store = DynamoStore::new(clients.dynamodb.clone(), config.table.clone());
-        let jobs = SqsJobQueue::new(clients.sqs.clone(), config.robot_queue_url.clone());
+        let jobs = SqsJobQueue::new(clients.sqs.clone(), config.robot_queue_url.clone(), clock)
+            .with_max_delay(max_delay);
         let events = SqsEventQueue::new(clients.sqs.clone(), config.event_queue_url.clone());
         let scheduler = EventBridgeScheduler::new(
             clients.scheduler.clone(),
             config.schedule_group.clone(),
-            config.schedule_target_arn.clone(),
+            config.robot_queue_arn.clone(),
             config.scheduler_role_arn.clone(),
             config.schedule_dlq_arn.clone(),
+            jobs.clone(),
         );
         AwsPorts {
             requests: clients.counter.clone(),

@@ -1,14 +1,20 @@
 //! [`JobQueue`] and [`EventQueue`] on SQS. Message bodies are the JSON of the
 //! [`Job`] / [`QueuedEvent`], exactly what the robot-runner and trigger-eval
 //! functions parse from their SQS events.
+//!
+//! A job is delivered no earlier than its `due_at`: it is sent with
+//! `DelaySeconds = ceil(due_at - now)` (at the injected clock), at most
+//! [`MAX_DELAY_SECONDS`]; the runner checks the run's due time again, so a
+//! job further away than that is deferred again, never run early.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use crm_core::model::QueuedEvent;
-use crm_core::ports::{EventQueue, Job, JobQueue, PortError};
+use crm_core::ports::{Clock, EventQueue, Job, JobQueue, PortError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
@@ -19,6 +25,21 @@ use crate::error::{AwsError, describe};
 const BATCH_MAX: usize = 10;
 /// Attempts at entries that failed inside a batch (not the SDK's own retries).
 const BATCH_ATTEMPTS: u32 = 4;
+/// Longest `DelaySeconds` SQS accepts (15 minutes).
+pub const MAX_DELAY_SECONDS: i64 = 900;
+
+/// `DelaySeconds` that delivers a message no earlier than `due_at`:
+/// `ceil(due_at - now)` clamped to `0..=cap` (a message cannot be delayed
+/// longer; whoever receives it early defers it again).
+pub fn delay_seconds(
+    due_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+    cap: i64,
+) -> i32 {
+    let ms = (due_at - now).num_milliseconds();
+    let secs = if ms <= 0 { 0 } else { (ms + 999) / 1000 };
+    i32::try_from(secs.min(cap.clamp(0, MAX_DELAY_SECONDS))).unwrap_or(0)
+}
 
 /// One SQS queue, addressed by URL.
 #[derive(Debug, Clone)]
@@ -56,9 +77,18 @@ impl SqsQueue {
     /// batch are retried (with back-off) unless SQS blames the sender, in which
     /// case the call fails with [`PortError::Rejected`].
     pub async fn send_json<T: Serialize>(&self, messages: &[T]) -> Result<(), PortError> {
+        let delayed: Vec<(&T, i32)> = messages.iter().map(|m| (m, 0)).collect();
+        self.send_json_delayed(&delayed).await
+    }
+
+    /// [`SqsQueue::send_json`] with a `DelaySeconds` (0–900) per message.
+    pub async fn send_json_delayed<T: Serialize>(
+        &self,
+        messages: &[(&T, i32)],
+    ) -> Result<(), PortError> {
         let bodies = messages
             .iter()
-            .map(serde_json::to_string)
+            .map(|(m, delay)| serde_json::to_string(m).map(|b| (b, *delay)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| PortError::Rejected(format!("message not serializable: {e}")))?;
         for chunk in bodies.chunks(BATCH_MAX) {
@@ -67,13 +97,40 @@ impl SqsQueue {
         Ok(())
     }
 
-    async fn send_chunk(&self, bodies: &[String]) -> Result<(), PortError> {
-        if let [body] = bodies {
+    /// Send one raw body as is, without delay (what EventBridge Scheduler
+    /// does with a schedule's input; for tests that fire schedules).
+    pub async fn send_raw(&self, body: &str) -> Result<(), PortError> {
+        self.send_chunk(&[(body.to_owned(), 0)]).await
+    }
+
+    /// How many messages of the queue are delayed (not yet receivable):
+    /// `ApproximateNumberOfMessagesDelayed`.
+    pub async fn delayed_count(&self) -> Result<u64, AwsError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("GetQueueAttributes", e))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+
+    async fn send_chunk(&self, bodies: &[(String, i32)]) -> Result<(), PortError> {
+        if let [(body, delay)] = bodies {
             return self
                 .client
                 .send_message()
                 .queue_url(&self.url)
                 .message_body(body)
+                .set_delay_seconds((*delay > 0).then_some(*delay))
                 .send()
                 .await
                 .map(|_| ())
@@ -87,7 +144,8 @@ impl SqsQueue {
                 .map(|&i| {
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
-                        .message_body(&bodies[i])
+                        .message_body(&bodies[i].0)
+                        .set_delay_seconds((bodies[i].1 > 0).then_some(bodies[i].1))
                         .build()
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -210,23 +268,50 @@ impl SqsQueue {
     }
 }
 
-/// The robot-actions queue: [`JobQueue`] on SQS (`SendMessageBatch`, body = Job JSON).
-#[derive(Debug, Clone)]
+/// The robot-actions queue: [`JobQueue`] on SQS (`SendMessageBatch`, body =
+/// Job JSON, `DelaySeconds` up to the job's `due_at` at the injected clock).
+#[derive(Clone)]
 pub struct SqsJobQueue {
     queue: SqsQueue,
+    clock: Arc<dyn Clock>,
+    max_delay: i64,
+}
+
+impl std::fmt::Debug for SqsJobQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqsJobQueue")
+            .field("queue", &self.queue)
+            .field("max_delay", &self.max_delay)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqsJobQueue {
-    /// The robot-actions queue at `url`.
-    pub fn new(client: Client, url: impl Into<String>) -> Self {
+    /// The robot-actions queue at `url`; delays computed at `clock`.
+    pub fn new(client: Client, url: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         SqsJobQueue {
             queue: SqsQueue::new(client, url),
+            clock,
+            max_delay: MAX_DELAY_SECONDS,
         }
+    }
+
+    /// Never delay a message longer than `seconds` (0 = send everything at
+    /// once). For tests on a manual clock, where a real SQS delay would be a
+    /// real wait: the receiver then holds jobs that are not due at its clock.
+    pub fn with_max_delay(mut self, seconds: i64) -> Self {
+        self.max_delay = seconds.clamp(0, MAX_DELAY_SECONDS);
+        self
     }
 
     /// The underlying queue (receive / ack for tests and tools).
     pub fn queue(&self) -> &SqsQueue {
         &self.queue
+    }
+
+    /// The clock delays are computed at.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 }
 
@@ -236,8 +321,13 @@ impl JobQueue for SqsJobQueue {
         if jobs.is_empty() {
             return Ok(());
         }
+        let now = self.clock.now();
+        let delayed: Vec<(&Job, i32)> = jobs
+            .iter()
+            .map(|j| (j, delay_seconds(j.due_at, now, self.max_delay)))
+            .collect();
         debug!(count = jobs.len(), "queueing robot runs");
-        self.queue.send_json(&jobs).await
+        self.queue.send_json_delayed(&delayed).await
     }
 }
 
@@ -266,5 +356,25 @@ impl EventQueue for SqsEventQueue {
     async fn send(&self, event: QueuedEvent) -> Result<(), PortError> {
         debug!(tenant = %event.tenant, event_id = %event.event_id, "queueing event");
         self.queue.send_json(std::slice::from_ref(&event)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    #[test]
+    fn delays_round_up_to_the_second_and_stop_at_fifteen_minutes() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
+        let d = |ms: i64, cap: i64| delay_seconds(now + TimeDelta::milliseconds(ms), now, cap);
+        assert_eq!(d(-5_000, 900), 0, "due already");
+        assert_eq!(d(0, 900), 0);
+        assert_eq!(d(1, 900), 1, "never early: a millisecond waits a second");
+        assert_eq!(d(59_000, 900), 59);
+        assert_eq!(d(59_001, 900), 60);
+        assert_eq!(d(900_000, 900), 900);
+        assert_eq!(d(3_600_000, 900), 900, "SQS holds a message 15 minutes at most");
+        assert_eq!(d(59_000, 0), 0, "tests on a manual clock send at once");
     }
 }

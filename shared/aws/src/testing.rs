@@ -59,8 +59,13 @@ pub fn isolated_config(base: &Config, run: &str) -> Config {
         let cut = url.trim_end_matches('/').rfind('/').map_or(0, |i| i + 1);
         format!("{}{name}", &url[..cut])
     };
+    let with_arn = |arn: &str, name: String| {
+        let cut = arn.rfind(':').map_or(0, |i| i + 1);
+        format!("{}{name}", &arn[..cut])
+    };
     Config {
         robot_queue_url: with_queue(&base.robot_queue_url, format!("{run}-robot")),
+        robot_queue_arn: with_arn(&base.robot_queue_arn, format!("{run}-robot")),
         event_queue_url: with_queue(&base.event_queue_url, format!("{run}-events")),
         schedule_group: format!("{run}-sched"),
         ..base.clone()

@@ -189,6 +189,11 @@ pub enum StoreError {
     /// The backend failed; the operation may be retried.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The backend refuses these writes whatever the timing (an item over its
+    /// size limit, a transaction over the backend's limits): a retry cannot
+    /// succeed, so callers make the work final (a robot run: `failed`).
+    #[error("rejected by the store: {0}")]
+    Rejected(String),
 }
 
 /// Most writes one transaction may hold. DynamoDB allows 100 items per
@@ -226,6 +231,9 @@ pub struct Job {
     pub run_id: String,
     pub item_id: String,
     pub visit: u64,
+    /// When the job is to be delivered, never earlier: the run's due time,
+    /// or (a job deferred behind another runner's claim) the claim's end.
+    /// The runner checks the run's own due time again.
     pub due_at: DateTime<Utc>,
 }
 

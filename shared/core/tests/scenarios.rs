@@ -468,7 +468,9 @@ async fn a_crash_after_the_claim_is_completed_once_by_the_retry() {
     // The redelivered message while the claim is live: busy, nothing done.
     assert_eq!(
         rt.engine.run_job(job.clone()).await.unwrap(),
-        crm_core::RunOutcome::Busy
+        crm_core::RunOutcome::Claimed {
+            until: run.claim_until.unwrap()
+        }
     );
     assert!(rt.engine.list_tasks(T, &item.id).await.unwrap().is_empty());
     // After the claim expires the retry completes it, once.

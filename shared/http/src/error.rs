@@ -224,6 +224,14 @@ impl From<EngineError> for ApiError {
                 tracing::error!(%cause, "corrupt stored document");
                 ApiError::internal()
             }
+            EngineError::Store(StoreError::Rejected(cause)) => {
+                tracing::warn!(%cause, "the store rejected a write");
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "rejected",
+                    "the store rejected the write (it exceeds a storage limit)",
+                )
+            }
             EngineError::Store(StoreError::Invalid(cause)) => {
                 tracing::error!(%cause, "invalid store transaction");
                 ApiError::internal()

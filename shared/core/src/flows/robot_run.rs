@@ -37,10 +37,19 @@ pub enum RunOutcome {
     Finished(RunStatus),
     /// The run was already final (a repeated message): nothing done.
     AlreadyFinished,
-    /// Another runner holds a live claim, or the run waits for its previous
-    /// robot: try again later.
-    Busy,
-    /// The job arrived before its due time and was scheduled again.
+    /// Another runner holds a claim on the run until `until`: deliver the job
+    /// again then (if that runner dies, its claim expires and this delivery
+    /// takes over; if it finishes, the delivery finds the run final).
+    Claimed {
+        /// When the claim expires (at the latest).
+        until: DateTime<Utc>,
+    },
+    /// The run waits for its previous robot (it has no due time yet): nothing
+    /// to do now. The previous robot's final commit readies it (a `RunReady`
+    /// outbox record in the same transaction), which dispatches a new job.
+    Waiting,
+    /// The job arrived before its due time and was scheduled again (for
+    /// exactly its due time).
     Rescheduled,
     /// No such run.
     Unknown,
@@ -112,12 +121,15 @@ impl Engine {
         }
         let now = self.now();
         let Some(due) = run.due_at else {
-            return Ok(RunOutcome::Busy);
+            return Ok(RunOutcome::Waiting);
         };
-        if run.status == RunStatus::Running && run.claim_until.is_some_and(|c| c > now) {
-            return Ok(RunOutcome::Busy);
+        if run.status == RunStatus::Running
+            && let Some(until) = run.claim_until.filter(|c| *c > now)
+        {
+            return Ok(RunOutcome::Claimed { until });
         }
-        if due > now + chrono::Duration::seconds(1) {
+        // Never before the due time, not even by a second.
+        if due > now {
             self.ports
                 .scheduler
                 .schedule(Job { due_at: due, ..job })
@@ -140,20 +152,41 @@ impl Engine {
                 .await
             {
                 Ok(()) => {}
-                Err(StoreError::Conflict { .. }) => return Ok(RunOutcome::Busy),
+                // Another runner claimed it between our read and our write.
+                Err(StoreError::Conflict { .. }) => {
+                    return Ok(RunOutcome::Claimed {
+                        until: now + self.config.claim_ttl,
+                    });
+                }
                 Err(e) => return Err(e.into()),
             }
         }
         // 2–5, retried while the item changes under us
         for _ in 0..=self.config.max_retries {
-            let (status, writes) = self.decide(tenant, &run, preloaded.take()).await?;
+            let (status, writes) = match self.decide(tenant, &run, preloaded.take()).await {
+                Ok(decided) => decided,
+                Err(crate::error::EngineError::Store(StoreError::Rejected(why))) => {
+                    return self.fail_rejected(tenant, &run, &why).await;
+                }
+                Err(e) => return Err(e),
+            };
             match self.ports.store.transact(writes).await {
                 Ok(()) => return Ok(RunOutcome::Finished(status)),
                 Err(StoreError::Conflict { .. }) => {
                     let cur = self.load::<RunRecord>(tenant, &run.id).await?;
-                    if cur.is_none_or(|(_, cv)| cv != run.version) {
-                        return Ok(RunOutcome::Busy); // someone else took over
+                    if cur.as_ref().is_none_or(|(_, cv)| *cv != run.version) {
+                        // Someone else took over (or finished it meanwhile).
+                        let until = cur
+                            .and_then(|(r, _)| r.claim_until)
+                            .unwrap_or(now + self.config.claim_ttl);
+                        return Ok(RunOutcome::Claimed { until });
                     }
+                }
+                // The store refuses these writes whatever we do (an item over
+                // its size limit, …): retrying cannot help, so the run fails
+                // now, with the reason in the run log.
+                Err(StoreError::Rejected(why)) => {
+                    return self.fail_rejected(tenant, &run, &why).await;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -162,6 +195,43 @@ impl Engine {
             "item '{}' kept changing while running '{}'",
             run.item_id, run.id
         )))
+    }
+
+    /// Make a claimed run `failed` because the store rejected its writes: a
+    /// small write of its own (the run record, guarded by the claim's
+    /// version; its pending-run index removed), so that the run is final at
+    /// once and the run log says why. A robot waiting for this one is
+    /// readied as after any other failure.
+    async fn fail_rejected(&self, tenant: &str, claimed: &RunRecord, why: &str) -> Result<RunOutcome> {
+        let now = self.now();
+        tracing::warn!(run_id = %claimed.id, %why, "the store rejected the run's writes; the run fails");
+        let mut run = claimed.clone();
+        run.status = RunStatus::Failed;
+        run.reason = Some(format!(
+            "failed: the store rejected the robot's writes (they exceed a storage limit): {why}"
+        ));
+        run.finished_at = Some(now);
+        run.claim_until = None;
+        run.version = claimed.version + 1;
+        let mut writes = Vec::new();
+        if let Some(next) = &run.next_run
+            && let Some(item) = self.load_item(tenant, &run.item_id).await?
+            && item.visit == run.visit
+        {
+            writes.extend(self.ready_follower(tenant, next, &item, now).await?);
+        }
+        writes.push(put(
+            record_doc(tenant, &run, run.version),
+            Cond::Version(claimed.version),
+        ));
+        writes.extend(pending_delete(tenant, &run));
+        match self.ports.store.transact(writes).await {
+            Ok(()) => Ok(RunOutcome::Finished(RunStatus::Failed)),
+            Err(StoreError::Conflict { .. }) => Ok(RunOutcome::Claimed {
+                until: now + self.config.claim_ttl,
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Run several due jobs, committing the effects of runs of different
@@ -217,10 +287,7 @@ impl Engine {
                 outcomes[i] = Some(RunOutcome::AlreadyFinished);
                 continue;
             }
-            let ready = run.status == RunStatus::Pending
-                && run
-                    .due_at
-                    .is_some_and(|d| d <= now + chrono::Duration::seconds(1));
+            let ready = run.status == RunStatus::Pending && run.due_at.is_some_and(|d| d <= now);
             // A second job of one item waits for the first one's commit.
             if !ready || !items_seen.insert((job.tenant.clone(), job.item_id.clone())) {
                 single.push(i);
@@ -278,7 +345,7 @@ impl Engine {
                 }
             }
             // Someone changed an item or run meanwhile: retry these one by one.
-            Err(StoreError::Conflict { .. } | StoreError::Invalid(_)) => {
+            Err(StoreError::Conflict { .. } | StoreError::Invalid(_) | StoreError::Rejected(_)) => {
                 failed.extend(group.drain(..).map(|(i, _)| i));
             }
             Err(e) => return Err(e.into()),
@@ -367,9 +434,12 @@ impl Engine {
         ));
         writes.extend(pending_delete(tenant, &run));
         if writes.len() > MAX_TRANSACTION_WRITES {
-            return Err(
-                StoreError::Invalid(format!("run {} needs too many writes", run.id)).into(),
-            );
+            return Err(StoreError::Rejected(format!(
+                "run {} needs {} writes, more than one transaction holds ({MAX_TRANSACTION_WRITES})",
+                run.id,
+                writes.len()
+            ))
+            .into());
         }
         Ok((run.status, writes))
     }

@@ -26,7 +26,6 @@ ROBOT_Q=crm-robot-actions
 EVENT_Q=crm-events
 SCHEDULE_DLQ=crm-schedule-dlq
 ROLE=crm-scheduler
-RUNNER=crm-robot-runner
 VISIBILITY=180 # 6 x the consuming functions' 30 s timeout
 MAX_RECEIVES=5
 DLQ_RETENTION=1209600
@@ -120,6 +119,6 @@ export CRM_ROBOT_QUEUE_URL=$ENDPOINT/$ACCOUNT/$ROBOT_Q
 export CRM_EVENT_QUEUE_URL=$ENDPOINT/$ACCOUNT/$EVENT_Q
 export CRM_SCHEDULE_GROUP=$GROUP
 export CRM_SCHEDULER_ROLE_ARN=arn:aws:iam::$ACCOUNT:role/$ROLE
-export CRM_SCHEDULE_TARGET_ARN=arn:aws:lambda:$REGION:$ACCOUNT:function:$RUNNER
+export CRM_ROBOT_QUEUE_ARN=arn:aws:sqs:$REGION:$ACCOUNT:$ROBOT_Q
 export CRM_SCHEDULE_DLQ_ARN=arn:aws:sqs:$REGION:$ACCOUNT:$SCHEDULE_DLQ
 EOF

@@ -8,9 +8,16 @@
 //! - trigger-eval and robot-runner get SQS batches received from the real queues
 //!   (successful messages deleted, failed ones left for redelivery);
 //! - due EventBridge schedules are read from the emulator (which stores but
-//!   never fires them) and delivered to robot-runner as the scheduler would,
-//!   at the times of an injected manual clock, then deleted
-//!   (ActionAfterCompletion DELETE).
+//!   never fires them) and fired as the scheduler does: their input is sent
+//!   to their target, the robot-actions queue, then they are deleted
+//!   (ActionAfterCompletion DELETE); the queue is then drained through
+//!   robot-runner. The rig fires a schedule once its job is due at the
+//!   injected manual clock (the end of the window; early fires are the
+//!   subject of `tests/aws_faults.rs`).
+//! - queue delays: by default the rig's queue sends every message at once
+//!   (a real `DelaySeconds` would be a real wait) and `pump_jobs` holds the
+//!   jobs that are not due at the manual clock, as SQS would hold them;
+//!   [`AwsRig::with_ports`] with a real maximum delay keeps real SQS delays.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +34,13 @@ use crm_core::system::{LogDelivery, TimeOrderedIds};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
+
+/// Fresh, provisioned ports for a rig named `name` (see [`isolated_ports`]).
+pub async fn rig_ports(name: &str) -> AwsPorts {
+    isolated_ports(name).await.expect(
+        "the AWS scenario tests need LocalStack on 127.0.0.1:4566 (run infra/localstack.sh start)",
+    )
+}
 
 /// The engine and handlers on LocalStack, with a manual clock.
 pub struct AwsRig {
@@ -63,15 +77,25 @@ impl AwsRig {
     /// Fresh queues and schedule group for this rig; the shared table; the
     /// stream read from its current end.
     pub async fn new(name: &str, start: DateTime<Utc>) -> AwsRig {
-        let ports = isolated_ports(name).await.expect(
-            "the AWS scenario tests need LocalStack on 127.0.0.1:4566 (run infra/localstack.sh start)",
+        AwsRig::with_ports(rig_ports(name).await, start, 0).await
+    }
+
+    /// A rig on `ports` (provisioned, e.g. by [`rig_ports`], maybe with
+    /// clients of its own), its queue delaying messages by at most
+    /// `max_delay` real seconds (0: delays are emulated at the manual clock).
+    pub async fn with_ports(ports: AwsPorts, start: DateTime<Utc>, max_delay: i64) -> AwsRig {
+        let clock = Arc::new(ManualClock::new(start));
+        let ports = AwsPorts::with_clock(
+            ports.config.clone(),
+            ports.clients.clone(),
+            clock.clone(),
+            max_delay,
         );
         let stream_arn = provision::ensure_table(&ports.clients.dynamodb, &ports.config.table)
             .await
             .unwrap()
             .expect("the table has a stream");
         let streams = aws_sdk_dynamodbstreams::Client::new(&ports.config.sdk_config().await);
-        let clock = Arc::new(ManualClock::new(start));
         let engine = Engine::new(
             Ports {
                 store: ports.store.clone(),
@@ -251,9 +275,21 @@ impl AwsRig {
 
     /// Received robot-action messages → robot-runner as one SQS batch.
     /// Successful messages are deleted; failed ones are made visible again.
+    /// Jobs not due at the manual clock are held (made visible again, not
+    /// handed over), as SQS holds a message sent with `DelaySeconds`.
     pub async fn pump_jobs(&self) -> usize {
         let q = self.ports.jobs.queue();
-        let got = q.receive::<Value>(10, 0).await.unwrap();
+        let mut got = q.receive::<Value>(10, 0).await.unwrap();
+        let now = self.clock.now();
+        let held: Vec<_> = got
+            .extract_if(.., |m| {
+                serde_json::from_value::<crm_core::ports::Job>(m.body.clone())
+                    .is_ok_and(|j| j.due_at > now)
+            })
+            .collect();
+        for m in &held {
+            q.release(&m.receipt_handle).await.unwrap();
+        }
         if got.is_empty() {
             return 0;
         }
@@ -268,14 +304,11 @@ impl AwsRig {
         )
         .await
         .unwrap();
-        let failed: Vec<String> = match resp {
-            crm_fn_robot_runner::Response::Batch(b) => b
-                .batch_item_failures
-                .into_iter()
-                .map(|f| f.item_identifier)
-                .collect(),
-            other => panic!("unexpected {other:?}"),
-        };
+        let failed: Vec<String> = resp
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
         let ok: Vec<String> = got
             .iter()
             .filter(|m| !failed.contains(&m.message_id))
@@ -288,26 +321,56 @@ impl AwsRig {
         ok.len()
     }
 
-    /// Deliver every due schedule to robot-runner as a direct invocation,
-    /// then delete it (ActionAfterCompletion DELETE).
+    /// Fire every schedule whose job is due: send its input to its target
+    /// (the robot-actions queue), as EventBridge Scheduler does, then delete
+    /// it (ActionAfterCompletion DELETE). The queue is drained by `settle`.
     pub async fn fire_due_schedules(&self) -> usize {
-        let due = self
+        let now = self.clock.now();
+        let due: Vec<_> = self
             .ports
             .scheduler
-            .list_due(self.clock.now())
+            .list_all()
             .await
-            .unwrap();
-        for (name, job) in &due {
-            let payload = serde_json::to_value(job).unwrap();
-            crm_fn_robot_runner::handler(
-                &self.engine,
-                LambdaEvent::new(payload, Context::default()),
-            )
-            .await
-            .unwrap();
-            self.ports.scheduler.delete(name).await.unwrap();
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.job.due_at <= now)
+            .collect();
+        for s in &due {
+            self.fire(s).await;
         }
         due.len()
+    }
+
+    /// Fire one schedule now (whatever the clock says): its input goes to
+    /// its target queue as the message body; the schedule is deleted.
+    pub async fn fire(&self, s: &crm_aws::ScheduledJob) {
+        assert_eq!(
+            s.target_arn, self.ports.config.robot_queue_arn,
+            "schedules target the robot-actions queue"
+        );
+        self.ports.jobs.queue().send_raw(&s.input).await.unwrap();
+        self.ports.scheduler.delete(&s.name).await.unwrap();
+    }
+
+    /// The earliest due time of the jobs waiting on the robot queue (held
+    /// because they are not due yet), if any.
+    async fn next_queued_due(&self) -> Option<DateTime<Utc>> {
+        let q = self.ports.jobs.queue();
+        let mut all = Vec::new();
+        loop {
+            let got = q.receive::<Value>(10, 0).await.unwrap();
+            if got.is_empty() {
+                break;
+            }
+            all.extend(got);
+        }
+        for m in &all {
+            q.release(&m.receipt_handle).await.unwrap();
+        }
+        all.iter()
+            .filter_map(|m| serde_json::from_value::<crm_core::ports::Job>(m.body.clone()).ok())
+            .map(|j| j.due_at)
+            .min()
     }
 
     /// Run everything queued and due now until nothing is left.
@@ -329,20 +392,20 @@ impl AwsRig {
         let target = self.clock.now() + d;
         self.settle().await;
         loop {
-            let next = self
+            let scheduled = self
                 .ports
                 .scheduler
                 .list_all()
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|s| s.job.due_at)
-                .filter(|t| *t <= target)
+                .map(|s| s.job.due_at);
+            let next = scheduled
+                .chain(self.next_queued_due().await)
+                .filter(|t| *t <= target && *t > self.clock.now())
                 .min();
             let Some(due) = next else { break };
-            if due > self.clock.now() {
-                self.clock.set(due);
-            }
+            self.clock.set(due);
             self.settle().await;
         }
         self.clock.set(target);
@@ -360,6 +423,11 @@ impl AwsRig {
             .filter(|s| s.job.tenant == self.tenant)
             .map(|s| s.name)
             .collect()
+    }
+
+    /// The robot-actions queue (receive, delayed count, raw sends).
+    pub fn robot_queue(&self) -> &crm_aws::SqsQueue {
+        self.ports.jobs.queue()
     }
 
     pub async fn teardown(&self) {

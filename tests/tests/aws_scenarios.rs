@@ -163,15 +163,12 @@ async fn a_message_delivered_twice_has_one_effect() {
         {"messageId": "m2", "receiptHandle": "h2", "body": body_text, "eventSource": "aws:sqs", "attributes": {}, "messageAttributes": {}}
     ]});
     for _ in 0..2 {
-        let r = crm_fn_robot_runner::handler(
+        let b = crm_fn_robot_runner::handler(
             &rig.engine,
             lambda_runtime::LambdaEvent::new(batch.clone(), Default::default()),
         )
         .await
         .unwrap();
-        let crm_fn_robot_runner::Response::Batch(b) = r else {
-            panic!()
-        };
         assert!(b.batch_item_failures.is_empty());
     }
     q.ack(&[got[0].receipt_handle.clone()]).await.unwrap();
@@ -416,16 +413,11 @@ async fn an_ended_visits_late_schedule_is_cancelled_not_run() {
         .unwrap();
     // The scheduler fires before the stage-change function saw the move.
     rig.clock.set(rig.clock.now() + Duration::hours(3));
-    let r = crm_fn_robot_runner::handler(
-        &rig.engine,
-        lambda_runtime::LambdaEvent::new(serde_json::to_value(&job).unwrap(), Default::default()),
-    )
-    .await
-    .unwrap();
-    let crm_fn_robot_runner::Response::Run(report) = r else {
-        panic!()
-    };
-    assert_eq!(report.status, Some(RunStatus::Cancelled), "{report:?}");
+    rig.fire(&sched[0]).await;
+    assert_eq!(rig.pump_jobs().await, 1);
+    let run = rig.engine.runs(&t, &id).await.unwrap();
+    let run = run.iter().find(|r| r.id == job.run_id).unwrap();
+    assert_eq!(run.status, RunStatus::Cancelled, "{run:?}");
     rig.settle().await;
     assert!(
         !rig.engine

@@ -3,6 +3,7 @@
 //! when it is not running.
 
 use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
+use crm_aws::scheduler::{fire_time, fresh_name};
 use crm_aws::testing::{isolated_ports, take_due, teardown, unique_name};
 use crm_aws::{AwsPorts, DynamoStore, doc_from_item};
 use crm_core::model::QueuedEvent;
@@ -418,14 +419,16 @@ async fn schedules_are_idempotent_and_listed_when_due() {
     p.scheduler.schedule(j.clone()).await.unwrap();
     assert_eq!(
         (p.requests.snapshot() - before).scheduler,
-        2,
-        "one CreateSchedule each"
+        3,
+        "one CreateSchedule each; the repeat's name is taken, so a GetSchedule proves it is the same"
     );
 
     let all = p.scheduler.list_all().await.unwrap();
     assert_eq!(all.len(), 1, "scheduling twice keeps one schedule: {all:?}");
     assert_eq!(all[0].name, j.schedule_name());
-    assert_eq!(all[0].fire_at, due);
+    // Fires in the minute before the due time's minute: [due-120 s, due-1 s].
+    assert_eq!(all[0].fire_at, fire_time(due));
+    assert!(all[0].fire_at + Duration::seconds(59) < due);
     assert_eq!(all[0].job, j);
     // The raw schedule: at() in UTC, target input = Job JSON, delete after completion.
     let raw = p
@@ -439,11 +442,11 @@ async fn schedules_are_idempotent_and_listed_when_due() {
         .unwrap();
     assert_eq!(
         raw.schedule_expression(),
-        Some(crm_aws::scheduler::at_expression(due).as_str())
+        Some(crm_aws::scheduler::at_expression(fire_time(due)).as_str())
     );
     assert_eq!(raw.schedule_expression_timezone(), Some("UTC"));
     let target = raw.target().unwrap();
-    assert_eq!(target.arn(), p.config.schedule_target_arn);
+    assert_eq!(target.arn(), p.config.robot_queue_arn, "the robot queue");
     assert_eq!(
         serde_json::from_str::<Job>(target.input().unwrap()).unwrap(),
         j
@@ -479,6 +482,40 @@ async fn schedules_are_idempotent_and_listed_when_due() {
 }
 
 #[tokio::test]
+async fn a_taken_name_is_never_read_as_already_scheduled_and_soon_means_the_queue() {
+    let p = ports("names").await;
+    let t = unique_name("t");
+    let due = whole_second(Utc::now() + Duration::days(3));
+    let first = job(&t, "later", due);
+    p.scheduler.schedule(first.clone()).await.unwrap();
+    // The same run, another due time: the first name is taken by a schedule
+    // that delivers something else, so a fresh name is used.
+    let moved = Job {
+        due_at: due + Duration::hours(5),
+        ..first.clone()
+    };
+    p.scheduler.schedule(moved.clone()).await.unwrap();
+    let all = p.scheduler.list_all().await.unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    let fresh = all.iter().find(|s| s.job == moved).expect("the moved job is scheduled");
+    assert_eq!(fresh.name, fresh_name(&moved, fire_time(moved.due_at), 1));
+    assert_eq!(fresh.fire_at, fire_time(moved.due_at));
+    // Scheduling it again finds it provably there (same job, same fire time).
+    p.scheduler.schedule(moved.clone()).await.unwrap();
+    assert_eq!(p.scheduler.list_all().await.unwrap().len(), 2);
+
+    // Due within 15 minutes: no schedule, a delayed message on the robot queue.
+    let soon = job(&t, "soon", Utc::now() + Duration::minutes(10));
+    let before = p.requests.snapshot();
+    p.scheduler.schedule(soon).await.unwrap();
+    let spent = p.requests.snapshot() - before;
+    assert_eq!((spent.scheduler, spent.sqs), (0, 1), "{spent}");
+    assert_eq!(p.jobs.queue().delayed_count().await.unwrap(), 1);
+    assert!(p.jobs.queue().receive::<Job>(10, 0).await.unwrap().is_empty());
+    teardown(&p).await.unwrap();
+}
+
+#[tokio::test]
 async fn queues_deliver_job_and_event_json() {
     let p = ports("queues").await;
     let t = unique_name("t");
@@ -494,14 +531,19 @@ async fn queues_deliver_job_and_event_json() {
     );
 
     let later = job(&t, "later", now + Duration::hours(1));
-    p.jobs.send(vec![later.clone()]).await.unwrap();
+    p.jobs.send(vec![later]).await.unwrap();
     let mut got = take_due(&p, now).await.unwrap();
     got.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     assert_eq!(got, jobs, "each due job once");
-    assert_eq!(
-        take_due(&p, now + Duration::hours(1)).await.unwrap(),
-        vec![later],
-        "the later job was released"
+    // Due in an hour: SQS holds it as long as it can (15 minutes; the
+    // runner defers the rest), so it is not receivable now.
+    assert_eq!(p.jobs.queue().delayed_count().await.unwrap(), 1);
+    assert!(
+        take_due(&p, now + Duration::hours(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the later job is delayed on the queue"
     );
     assert!(
         take_due(&p, now + Duration::days(9))

@@ -324,3 +324,41 @@ fn a_finished_run_is_measured_by_status_and_lateness() {
     assert_eq!(v["Status"], "claimed");
     assert!(v.get("LatenessMs").is_none());
 }
+
+/// The value of `key: <number>` on the first line after `after` that has it.
+fn template_number(template: &str, after: &str, key: &str) -> i64 {
+    let start = template.find(after).unwrap_or_else(|| panic!("{after} in the template"));
+    template[start..]
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(key)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{key} after {after}"))
+}
+
+/// A claim must outlive the invocation that holds it (else two runners run
+/// one robot), and a job that meets a live claim must be deliverable again
+/// when the claim ends with one SQS delay. The message that carries a
+/// claimed run must not come back before the invocation is over.
+#[test]
+fn the_claim_outlives_a_running_invocation_and_fits_one_queue_delay() {
+    let template = include_str!("../../../infra/template.yaml");
+    let runner_section = &template[template
+        .find("  RobotRunnerFunction:")
+        .expect("the runner function")..];
+    let timeout = if runner_section
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with("Events:"))
+        .any(|l| l.trim().starts_with("Timeout:"))
+    {
+        template_number(template, "  RobotRunnerFunction:", "Timeout:")
+    } else {
+        template_number(template, "Globals:", "Timeout:")
+    };
+    let visibility = template_number(template, "  RobotQueue:\n", "VisibilityTimeout:");
+    let claim = crm_aws::wiring::aws_engine_config().claim_ttl.num_seconds();
+    assert!(claim > timeout, "claim_ttl {claim} s <= function timeout {timeout} s");
+    assert!(visibility >= timeout, "visibility {visibility} s < timeout {timeout} s");
+    assert!(
+        claim <= crm_aws::sqs::MAX_DELAY_SECONDS,
+        "a claim's rest must fit one DelaySeconds"
+    );
+}

@@ -49,6 +49,8 @@ pub struct AwsRig {
     pub clock: Arc<ManualClock>,
     /// A tenant unique to this rig (the table is shared between tests).
     pub tenant: String,
+    /// Hold jobs not due at the manual clock (the queue sends at once).
+    hold_undue: bool,
     streams: aws_sdk_dynamodbstreams::Client,
     stream_arn: String,
     iterators: Mutex<HashMap<String, String>>,
@@ -110,6 +112,7 @@ impl AwsRig {
         );
         let rig = AwsRig {
             tenant: crm_aws::testing::unique_name("tenant"),
+            hold_undue: max_delay == 0,
             ports,
             engine,
             clock,
@@ -283,8 +286,9 @@ impl AwsRig {
         let now = self.clock.now();
         let held: Vec<_> = got
             .extract_if(.., |m| {
-                serde_json::from_value::<crm_core::ports::Job>(m.body.clone())
-                    .is_ok_and(|j| j.due_at > now)
+                self.hold_undue
+                    && serde_json::from_value::<crm_core::ports::Job>(m.body.clone())
+                        .is_ok_and(|j| j.due_at > now)
             })
             .collect();
         for m in &held {

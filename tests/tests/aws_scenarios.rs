@@ -386,6 +386,49 @@ async fn request_counts_per_stage_change_and_per_robot_run() {
     );
     assert!(run.total() <= 5, "{run}");
     q.ack(&[got[0].receipt_handle.clone()]).await.unwrap();
+
+    // one delayed robot run, from its schedule: EventBridge Scheduler fires
+    // in the minute before the due time (its SendMessage is AWS's, not
+    // ours), the runner puts the early job back on the queue for the rest
+    // of the time, then runs it on time. Counted at the function's side.
+    rig.settle().await;
+    let s = rig
+        .ports
+        .scheduler
+        .list_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .min_by_key(|s| s.job.due_at)
+        .unwrap();
+    rig.clock.set(s.fire_at + Duration::seconds(30));
+    rig.fire(&s).await;
+    let mut deliveries = Vec::new();
+    for at_time in [None, Some(s.job.due_at)] {
+        if let Some(t) = at_time {
+            rig.clock.set(t);
+        }
+        let m = q
+            .receive::<crm_core::ports::Job>(1, 0)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        let before = c.snapshot();
+        let report = crm_fn_robot_runner::run(&rig.engine, m.body).await.unwrap();
+        deliveries.push((report.outcome, c.snapshot() - before));
+        q.ack(&[m.receipt_handle]).await.unwrap();
+    }
+    println!(
+        "one delayed robot run: 1 CreateSchedule (stage change) + early delivery {} ({}) + on-time delivery {} ({})",
+        deliveries[0].1, deliveries[0].0, deliveries[1].1, deliveries[1].0
+    );
+    assert_eq!(
+        (deliveries[0].0, deliveries[1].0),
+        ("rescheduled", "finished")
+    );
+    assert!(deliveries[0].1.total() <= 2, "{}", deliveries[0].1);
+    assert!(deliveries[1].1.total() <= 5, "{}", deliveries[1].1);
     rig.teardown().await;
 }
 

@@ -217,7 +217,10 @@ async fn a_schedule_firing_59_s_early_is_put_back_for_the_rest_and_runs_once_on_
         panic!("one schedule: {schedules:?}")
     };
     let due: DateTime<Utc> = schedule.job.due_at;
-    assert!(schedule.fire_at + Duration::seconds(59) < due, "fires before due");
+    assert!(
+        schedule.fire_at + Duration::seconds(59) < due,
+        "fires before due"
+    );
 
     // EventBridge Scheduler fires 59 s before the due time.
     rig.clock.set(due - Duration::seconds(59));
@@ -249,7 +252,10 @@ async fn a_schedule_firing_59_s_early_is_put_back_for_the_rest_and_runs_once_on_
         "requeued for 2 s: received after {:.2} s (SQS delay + receive on LocalStack)",
         waited.as_secs_f64()
     );
-    assert!(waited >= StdDuration::from_secs(2), "the queue held it {waited:?}");
+    assert!(
+        waited >= StdDuration::from_secs(2),
+        "the queue held it {waited:?}"
+    );
     let run = &runs(&rig, &item).await[0];
     assert_eq!((run.status, run.attempts), (RunStatus::Done, 1));
     assert!(run.finished_at.unwrap() >= due);
@@ -274,10 +280,7 @@ async fn a_runner_dying_after_its_claim_on_the_delayed_path_is_taken_over_once()
 
     // At due time the schedule fires; the runner claims the run, then its
     // commit fails (connection lost): the message comes back.
-    injector.plan(
-        "TransactWriteItems",
-        [Fault::Pass, Fault::Fail(CRASH)],
-    );
+    injector.plan("TransactWriteItems", [Fault::Pass, Fault::Fail(CRASH)]);
     rig.clock.set(due);
     assert_eq!(rig.fire_due_schedules().await, 1);
     assert_eq!(rig.pump_jobs().await, 0, "the message failed");
@@ -354,7 +357,10 @@ async fn a_job_message_delivered_twice_in_one_batch_and_later_has_one_effect() {
     queue.send_raw(&body).await.unwrap();
     rig.settle().await;
     let all = runs(&rig, &item).await;
-    assert_eq!((all.len(), all[0].status, all[0].attempts), (1, RunStatus::Done, 1));
+    assert_eq!(
+        (all.len(), all[0].status, all[0].attempts),
+        (1, RunStatus::Done, 1)
+    );
     assert_eq!(comments(&rig, &item).await, 1);
     rig.teardown().await;
 }

@@ -129,9 +129,7 @@ pub fn metric(report: &RunReport, job: &Job, now: DateTime<Utc>) -> RunMetric {
     RunMetric {
         function: FUNCTION.to_owned(),
         status,
-        lateness_ms: report
-            .status
-            .map(|_| (now - job.due_at).num_milliseconds()),
+        lateness_ms: report.status.map(|_| (now - job.due_at).num_milliseconds()),
         at: now,
     }
 }

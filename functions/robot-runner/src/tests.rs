@@ -172,8 +172,14 @@ async fn a_job_waiting_for_its_previous_robot_is_acknowledged_and_queued_again_b
     // `next` waits for `now`: it has no due time yet.
     let next = serde_json::to_string(&f.job(&f.next)).unwrap();
     let now = serde_json::to_string(&f.job(&f.now)).unwrap();
-    assert!(f.rt.jobs.pop_due(f.rt.clock.now()).is_some(), "the planned job of `now`");
-    assert!(f.rt.jobs.pop_due(f.rt.clock.now()).is_none(), "no job for `next` yet");
+    assert!(
+        f.rt.jobs.pop_due(f.rt.clock.now()).is_some(),
+        "the planned job of `now`"
+    );
+    assert!(
+        f.rt.jobs.pop_due(f.rt.clock.now()).is_none(),
+        "no job for `next` yet"
+    );
 
     let response = handler(
         &f.rt.engine,
@@ -248,12 +254,21 @@ async fn a_live_claim_sends_the_job_again_for_the_claims_end_and_acknowledges() 
 
     let response = deliver(&f, "m-1", &job).await;
     assert!(failed(&response).is_empty(), "acknowledged, not retried");
-    assert!(f.rt.jobs.pop_due(f.rt.clock.now()).is_none(), "not before the claim ends");
+    assert!(
+        f.rt.jobs.pop_due(f.rt.clock.now()).is_none(),
+        "not before the claim ends"
+    );
     assert_eq!(f.rt.jobs.next_due(), Some(until));
 
     f.rt.clock.set(until);
     let again = f.rt.jobs.pop_due(f.rt.clock.now()).unwrap();
-    assert_eq!(again, Job { due_at: until, ..job.clone() });
+    assert_eq!(
+        again,
+        Job {
+            due_at: until,
+            ..job.clone()
+        }
+    );
     assert!(failed(&deliver(&f, "m-2", &again).await).is_empty());
     let run = f.run_of(&f.now).await;
     assert_eq!((run.status, run.attempts), (RunStatus::Done, 2));
@@ -313,7 +328,10 @@ fn a_finished_run_is_measured_by_status_and_lateness() {
     };
     let m = metric(&done, &job, due + chrono::Duration::milliseconds(1500));
     let v = m.to_emf();
-    assert_eq!((&v["Function"], &v["Status"]), (&json!("robot-runner"), &json!("done")));
+    assert_eq!(
+        (&v["Function"], &v["Status"]),
+        (&json!("robot-runner"), &json!("done"))
+    );
     assert_eq!(v["LatenessMs"], 1500);
     let claimed = RunReport {
         outcome: "claimed",
@@ -327,7 +345,9 @@ fn a_finished_run_is_measured_by_status_and_lateness() {
 
 /// The value of `key: <number>` on the first line after `after` that has it.
 fn template_number(template: &str, after: &str, key: &str) -> i64 {
-    let start = template.find(after).unwrap_or_else(|| panic!("{after} in the template"));
+    let start = template
+        .find(after)
+        .unwrap_or_else(|| panic!("{after} in the template"));
     template[start..]
         .lines()
         .find_map(|l| l.trim().strip_prefix(key)?.trim().parse().ok())
@@ -355,8 +375,14 @@ fn the_claim_outlives_a_running_invocation_and_fits_one_queue_delay() {
     };
     let visibility = template_number(template, "  RobotQueue:\n", "VisibilityTimeout:");
     let claim = crm_aws::wiring::aws_engine_config().claim_ttl.num_seconds();
-    assert!(claim > timeout, "claim_ttl {claim} s <= function timeout {timeout} s");
-    assert!(visibility >= timeout, "visibility {visibility} s < timeout {timeout} s");
+    assert!(
+        claim > timeout,
+        "claim_ttl {claim} s <= function timeout {timeout} s"
+    );
+    assert!(
+        visibility >= timeout,
+        "visibility {visibility} s < timeout {timeout} s"
+    );
     assert!(
         claim <= crm_aws::sqs::MAX_DELAY_SECONDS,
         "a claim's rest must fit one DelaySeconds"

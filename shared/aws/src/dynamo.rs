@@ -752,7 +752,11 @@ impl DocStore for DynamoStore {
             if let Some(r) = reasons.iter().find(|r| is_throttling(&r.code)) {
                 throttled += 1;
                 if throttled >= THROTTLE_ATTEMPTS {
-                    warn!(?reasons, attempts = throttled, "transaction still throttled; giving up");
+                    warn!(
+                        ?reasons,
+                        attempts = throttled,
+                        "transaction still throttled; giving up"
+                    );
                     return Err(StoreError::Unavailable(format!(
                         "transaction cancelled ({}) {throttled} times",
                         r.code
@@ -810,7 +814,12 @@ mod tests {
         ] {
             assert!(is_throttling(code), "{code}");
         }
-        for code in ["ConditionalCheckFailed", "ValidationError", "ValidationException", "None"] {
+        for code in [
+            "ConditionalCheckFailed",
+            "ValidationError",
+            "ValidationException",
+            "None",
+        ] {
             assert!(!is_throttling(code), "{code}");
         }
         for retry in 1..20 {

@@ -75,7 +75,12 @@ impl AwsPorts {
 
     /// Build from existing clients (the system clock).
     pub fn from_clients(config: Config, clients: Clients) -> AwsPorts {
-        AwsPorts::with_clock(config, clients, Arc::new(SystemClock), sqs::MAX_DELAY_SECONDS)
+        AwsPorts::with_clock(
+            config,
+            clients,
+            Arc::new(SystemClock),
+            sqs::MAX_DELAY_SECONDS,
+        )
     }
 
     /// Build from existing clients, computing queue delays and the

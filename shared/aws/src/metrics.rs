@@ -96,7 +96,10 @@ mod tests {
                 assert!(!set.is_empty() && set.len() <= 30);
                 for name in set {
                     let name = name.as_str().expect("dimension name");
-                    assert!(v[name].is_string(), "dimension {name} is a root string: {v}");
+                    assert!(
+                        v[name].is_string(),
+                        "dimension {name} is a root string: {v}"
+                    );
                 }
             }
             let metrics = d["Metrics"].as_array().expect("metrics");
@@ -124,14 +127,22 @@ mod tests {
         let v = m.to_emf();
         assert_valid_emf(&v);
         assert_eq!(v["_aws"]["Timestamp"], at.timestamp_millis());
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "CrmAutomation");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "CrmAutomation"
+        );
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["Function", "Status"]])
         );
         assert_eq!(
             (&v["Function"], &v["Status"], &v["Runs"], &v["LatenessMs"]),
-            (&json!("robot-runner"), &json!("done"), &json!(1), &json!(840))
+            (
+                &json!("robot-runner"),
+                &json!("done"),
+                &json!(1),
+                &json!(840)
+            )
         );
         // One line: CloudWatch Logs reads one event per line.
         assert!(!v.to_string().contains('\n'));

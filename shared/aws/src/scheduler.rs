@@ -59,7 +59,12 @@ pub fn fire_time(due: DateTime<Utc>) -> DateTime<Utc> {
 pub fn fresh_name(job: &Job, fire_at: DateTime<Utc>, generation: u32) -> String {
     // FNV-1a 64, like `schedule_name`: stable across processes and versions.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let key = format!("{}\0{}\0{}", job.tenant, job.run_id, job.due_at.to_rfc3339());
+    let key = format!(
+        "{}\0{}\0{}",
+        job.tenant,
+        job.run_id,
+        job.due_at.to_rfc3339()
+    );
     for b in key.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
@@ -254,7 +259,12 @@ impl EventBridgeScheduler {
     /// Create the schedule `name` delivering `job` at `fire_at`. `Ok(true)`:
     /// created, or provably there already (same job, same fire time, not
     /// fired yet); `Ok(false)`: the name is taken by another schedule.
-    async fn create(&self, name: &str, job: &Job, fire_at: DateTime<Utc>) -> Result<bool, PortError> {
+    async fn create(
+        &self,
+        name: &str,
+        job: &Job,
+        fire_at: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
         let input = serde_json::to_string(job)
             .map_err(|e| PortError::Rejected(format!("job not serializable: {e}")))?;
         let target = Target::builder()
@@ -377,7 +387,10 @@ mod tests {
         let (first, last) = (fire, fire + TimeDelta::seconds(59));
         assert!(last < due && due - first <= TimeDelta::seconds(120));
         let on_the_minute = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 0).unwrap();
-        assert_eq!(at_expression(fire_time(on_the_minute)), "at(2026-03-04T05:05:00)");
+        assert_eq!(
+            at_expression(fire_time(on_the_minute)),
+            "at(2026-03-04T05:05:00)"
+        );
         let subsecond = on_the_minute + TimeDelta::milliseconds(1);
         assert_eq!(fire_time(subsecond), fire_time(on_the_minute));
     }
@@ -394,11 +407,18 @@ mod tests {
         let fire = fire_time(job.due_at);
         let a = fresh_name(&job, fire, 1);
         assert!(a.len() <= 64, "{a}");
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)), "{a}");
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "{a}"
+        );
         assert_ne!(a, job.schedule_name());
         assert_ne!(a, fresh_name(&job, fire, 2));
         assert_ne!(a, fresh_name(&job, fire + TimeDelta::minutes(1), 1));
-        let later = Job { due_at: job.due_at + TimeDelta::hours(1), ..job.clone() };
+        let later = Job {
+            due_at: job.due_at + TimeDelta::hours(1),
+            ..job.clone()
+        };
         assert_ne!(a, fresh_name(&later, fire, 1));
         assert_eq!(a, fresh_name(&job.clone(), fire, 1), "deterministic");
     }

@@ -110,7 +110,9 @@ impl SqsQueue {
             .client
             .get_queue_attributes()
             .queue_url(&self.url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+            )
             .send()
             .await
             .map_err(|e| AwsError::sdk("GetQueueAttributes", e))?;
@@ -374,7 +376,11 @@ mod tests {
         assert_eq!(d(59_000, 900), 59);
         assert_eq!(d(59_001, 900), 60);
         assert_eq!(d(900_000, 900), 900);
-        assert_eq!(d(3_600_000, 900), 900, "SQS holds a message 15 minutes at most");
+        assert_eq!(
+            d(3_600_000, 900),
+            900,
+            "SQS holds a message 15 minutes at most"
+        );
         assert_eq!(d(59_000, 0), 0, "tests on a manual clock send at once");
     }
 }

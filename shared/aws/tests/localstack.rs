@@ -497,7 +497,10 @@ async fn a_taken_name_is_never_read_as_already_scheduled_and_soon_means_the_queu
     p.scheduler.schedule(moved.clone()).await.unwrap();
     let all = p.scheduler.list_all().await.unwrap();
     assert_eq!(all.len(), 2, "{all:?}");
-    let fresh = all.iter().find(|s| s.job == moved).expect("the moved job is scheduled");
+    let fresh = all
+        .iter()
+        .find(|s| s.job == moved)
+        .expect("the moved job is scheduled");
     assert_eq!(fresh.name, fresh_name(&moved, fire_time(moved.due_at), 1));
     assert_eq!(fresh.fire_at, fire_time(moved.due_at));
     // Scheduling it again finds it provably there (same job, same fire time).
@@ -511,7 +514,14 @@ async fn a_taken_name_is_never_read_as_already_scheduled_and_soon_means_the_queu
     let spent = p.requests.snapshot() - before;
     assert_eq!((spent.scheduler, spent.sqs), (0, 1), "{spent}");
     assert_eq!(p.jobs.queue().delayed_count().await.unwrap(), 1);
-    assert!(p.jobs.queue().receive::<Job>(10, 0).await.unwrap().is_empty());
+    assert!(
+        p.jobs
+            .queue()
+            .receive::<Job>(10, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     teardown(&p).await.unwrap();
 }
 

@@ -202,7 +202,12 @@ impl Engine {
     /// version; its pending-run index removed), so that the run is final at
     /// once and the run log says why. A robot waiting for this one is
     /// readied as after any other failure.
-    async fn fail_rejected(&self, tenant: &str, claimed: &RunRecord, why: &str) -> Result<RunOutcome> {
+    async fn fail_rejected(
+        &self,
+        tenant: &str,
+        claimed: &RunRecord,
+        why: &str,
+    ) -> Result<RunOutcome> {
         let now = self.now();
         tracing::warn!(run_id = %claimed.id, %why, "the store rejected the run's writes; the run fails");
         let mut run = claimed.clone();

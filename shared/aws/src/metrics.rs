@@ -78,18 +78,26 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    /// The EMF specification's rules for the root node: `_aws` with an
+    /// The rules of the EMF specification ("Specification: Embedded metric
+    /// format", CloudWatch User Guide) for the root node: `_aws` with an
     /// integer `Timestamp` (ms since the epoch) and `CloudWatchMetrics`, an
     /// array of directives each with a `Namespace`, `Dimensions` (an array
     /// of dimension sets, each an array of at most 30 names that are string
     /// members of the root) and `Metrics` (`Name` a number member of the
     /// root, `Unit` a CloudWatch unit).
+    /// Objects the specification defines hold no other members.
     fn assert_valid_emf(v: &Value) {
         let aws = &v["_aws"];
+        let only = |o: &Value, allowed: &[&str]| {
+            let o = o.as_object().expect("an object");
+            assert!(o.keys().all(|k| allowed.contains(&k.as_str())), "{o:?}");
+        };
+        only(aws, &["Timestamp", "CloudWatchMetrics"]);
         assert!(aws["Timestamp"].is_i64(), "{v}");
         let directives = aws["CloudWatchMetrics"].as_array().expect("directives");
         assert!(!directives.is_empty());
         for d in directives {
+            only(d, &["Namespace", "Dimensions", "Metrics"]);
             assert!(d["Namespace"].as_str().is_some_and(|n| !n.is_empty()));
             for set in d["Dimensions"].as_array().expect("dimension sets") {
                 let set = set.as_array().expect("a dimension set");
@@ -105,6 +113,7 @@ mod tests {
             let metrics = d["Metrics"].as_array().expect("metrics");
             assert!(!metrics.is_empty() && metrics.len() <= 100);
             for m in metrics {
+                only(m, &["Name", "Unit", "StorageResolution"]);
                 let name = m["Name"].as_str().expect("metric name");
                 assert!(v[name].is_number(), "metric {name} is a root number: {v}");
                 assert!(

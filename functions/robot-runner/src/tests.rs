@@ -387,4 +387,10 @@ fn the_claim_outlives_a_running_invocation_and_fits_one_queue_delay() {
         claim <= crm_aws::sqs::MAX_DELAY_SECONDS,
         "a claim's rest must fit one DelaySeconds"
     );
+    // One hung AWS call fails its message, not the whole invocation.
+    let operation = i64::try_from(crm_aws::config::OPERATION_TIMEOUT.as_secs()).unwrap();
+    assert!(
+        operation < timeout,
+        "SDK operation timeout {operation} s >= {timeout} s"
+    );
 }

@@ -276,14 +276,18 @@ pub enum PortError {
     Rejected(String),
 }
 
-/// Queue of robot runs to execute now (SQS robot-actions queue).
+/// Queue of robot runs (SQS robot-actions queue). A job is delivered no
+/// earlier than its `due_at` (SQS: `DelaySeconds`, up to 15 minutes; the
+/// runner defers a job that still arrives early); jobs due now go at once.
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     async fn send(&self, jobs: Vec<Job>) -> Result<(), PortError>;
 }
 
-/// One-time timers that deliver a [`Job`] at its `due_at` (EventBridge Scheduler).
-/// Scheduling the same job twice keeps one timer (names are deterministic).
+/// One-time timers that deliver a [`Job`] at its `due_at`, never earlier
+/// (on AWS: the robot queue with a delay for jobs due within 15 minutes,
+/// else an EventBridge Scheduler schedule that sends the job to that queue).
+/// Scheduling the same job twice keeps one timer.
 #[async_trait]
 pub trait Scheduler: Send + Sync {
     async fn schedule(&self, job: Job) -> Result<(), PortError>;

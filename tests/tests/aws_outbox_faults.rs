@@ -24,6 +24,7 @@ use crm_core::model::RunStatus;
 use crm_core::ports::{Clock, Doc, DocKey, DocStore, Kind, Ports, StoreError, Write};
 use crm_core::system::{LogDelivery, TimeOrderedIds};
 use crm_core::testing::{MONDAY_1144_MSK, at, body, plain_deal};
+use crm_fn_stage_change::ordered::{GROUP_CONCURRENCY, Outcome, Work, process_ordered};
 use crm_fn_stage_change::sweeper::{SweepReport, sweep};
 use crm_fn_stage_change::{StageChange, handler};
 use lambda_runtime::{Context, LambdaEvent};
@@ -519,13 +520,15 @@ async fn a_failed_item_keeps_its_order_and_the_retry_starts_from_it() {
 }
 
 /// Measure the per-record work of a stage change with 5 immediate and 3
-/// delayed robots: requests by service and wall time on LocalStack. Printed
-/// for `infra/README.md`.
+/// delayed robots on LocalStack: requests by service and wall time of one
+/// record alone, then a batch of 16 records (16 items) processed one at a
+/// time and 16 at once. Printed for `infra/README.md`:
+/// `cargo nextest run -p crm-tests --test aws_outbox_faults measure --no-capture`.
 #[tokio::test]
-async fn measure_one_stage_change() {
+async fn measure_stage_change_work() {
     let mut h = Harness::new("outbox-measure").await;
     let mut samples = Vec::new();
-    let mut requests = None;
+    let mut requests = Vec::new();
     for n in 0..5 {
         let item = h.moved_deal(&format!("Deal {n}")).await;
         let batch = h.stream_batch(1).await;
@@ -534,16 +537,14 @@ async fn measure_one_stage_change() {
         assert!(handler_ok(&h.deliver(batch).await));
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
         let after = h.ports.requests.calls();
-        let diff: Vec<(String, u64)> = after
+        requests = after
             .iter()
             .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
             .filter(|(_, v)| *v > 0)
             .collect();
-        requests = Some(diff);
         assert_eq!(h.won_runs(&item).await.len(), IMMEDIATE + DELAYED);
     }
     samples.sort_by(f64::total_cmp);
-    let requests = requests.unwrap();
     let total: u64 = requests.iter().map(|(_, v)| v).sum();
     println!(
         "stage change ({IMMEDIATE} immediate + {DELAYED} delayed robots): {total} requests {requests:?}; \
@@ -552,5 +553,34 @@ async fn measure_one_stage_change() {
         samples[samples.len() / 2],
         samples[samples.len() - 1]
     );
+    for concurrency in [1, GROUP_CONCURRENCY] {
+        let titles: Vec<String> = (0..16)
+            .map(|n| format!("Batch {concurrency}-{n}"))
+            .collect();
+        let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+        let items = h.moved_deals(&titles).await;
+        let batch = h.stream_batch(items.len()).await;
+        let works: Vec<Work> = batch
+            .records
+            .iter()
+            .filter_map(crm_fn_stage_change::outbox_doc)
+            .map(|doc| Work {
+                name: doc.key.id.clone(),
+                doc,
+            })
+            .collect();
+        let started = Instant::now();
+        let outcomes = process_ordered(h.engine(), &works, concurrency, None).await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        assert!(outcomes.iter().all(|o| *o == Outcome::Done), "{outcomes:?}");
+        for item in &items {
+            assert_eq!(h.won_runs(item).await.len(), IMMEDIATE + DELAYED);
+        }
+        println!(
+            "batch of {} stage changes, {concurrency} at once: {ms:.0} ms ({:.1} stage changes/s)",
+            works.len(),
+            works.len() as f64 * 1000.0 / ms
+        );
+    }
     h.teardown().await;
 }

@@ -348,3 +348,107 @@ fn recognises_only_new_outbox_primary_records() {
         None
     );
 }
+
+/// A store that counts how many stage changes are being processed at once:
+/// listing an item's runs (the first step of processing its move) enters,
+/// yields to the other tasks, and leaves.
+struct InFlight {
+    inner: std::sync::Arc<dyn crm_core::ports::DocStore>,
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crm_core::ports::DocStore for InFlight {
+    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, crm_core::ports::StoreError> {
+        self.inner.get(key).await
+    }
+    async fn list(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+    ) -> Result<Vec<Doc>, crm_core::ports::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if kind == Kind::Run {
+            let now = self.now.fetch_add(1, SeqCst) + 1;
+            self.max.fetch_max(now, SeqCst);
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            self.now.fetch_sub(1, SeqCst);
+        }
+        self.inner.list(tenant, kind, parent).await
+    }
+    async fn transact(
+        &self,
+        writes: Vec<crm_core::ports::Write>,
+    ) -> Result<(), crm_core::ports::StoreError> {
+        self.inner.transact(writes).await
+    }
+}
+
+/// The records of different items run concurrently, at most
+/// `GROUP_CONCURRENCY` at once; one item's records never overlap.
+#[tokio::test]
+async fn items_run_concurrently_within_the_bound() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let rt = runtime().await;
+    let titles: Vec<String> = (0..20).map(|n| format!("Deal {n}")).collect();
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+    let ids = moved_deals(&rt, &titles).await;
+    let store = std::sync::Arc::new(InFlight {
+        inner: rt.engine.ports().store.clone(),
+        now: Default::default(),
+        max: Default::default(),
+    });
+    let mut ports = rt.engine.ports().clone();
+    ports.store = store.clone();
+    let engine = Engine::new(ports, rt.engine.config().clone());
+    let records = rt
+        .engine
+        .pending_outbox()
+        .await
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(n, d)| record("INSERT", 500 + n as u64, Some(primary(d))))
+        .collect();
+
+    let response = handler(&engine, event(records)).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(store.max.load(SeqCst), ordered::GROUP_CONCURRENCY);
+    for id in &ids {
+        assert_eq!(
+            rt.engine
+                .runs(T, id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|r| r.stage_id == "won")
+                .count(),
+            2
+        );
+    }
+
+    // Two moves of one item in one batch: processed one after the other.
+    let one = moved_deal(&rt, "Twice").await;
+    rt.engine
+        .patch_item(T, &one, body(json!({"stage_id": "lost"})), None)
+        .await
+        .unwrap();
+    store.max.store(0, SeqCst);
+    let records = rt
+        .engine
+        .pending_outbox()
+        .await
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(n, d)| record("INSERT", 600 + n as u64, Some(primary(d))))
+        .collect();
+    let response = handler(&engine, event(records)).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(store.max.load(SeqCst), 1);
+}

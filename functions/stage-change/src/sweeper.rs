@@ -31,9 +31,29 @@ pub const PAGE_SIZE: i32 = 100;
 /// Items processed at once per shard (all shards run at once).
 pub const SHARD_CONCURRENCY: usize = 4;
 
+/// How a sweep pages through the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepOptions {
+    /// Rows younger than this are left alone.
+    pub age: Duration,
+    /// Index entries per query page.
+    pub page_size: i32,
+}
+
+impl Default for SweepOptions {
+    fn default() -> Self {
+        SweepOptions {
+            age: SWEEP_AGE,
+            page_size: PAGE_SIZE,
+        }
+    }
+}
+
 /// What one sweep did (also the invocation's response and its log line).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
+    /// Index pages read (queries).
+    pub pages: usize,
     /// Index entries listed (older than the age threshold).
     pub listed: usize,
     /// Rows processed by this sweep.
@@ -50,6 +70,7 @@ pub struct SweepReport {
 
 impl SweepReport {
     fn add(mut self, o: SweepReport) -> SweepReport {
+        self.pages += o.pages;
         self.listed += o.listed;
         self.processed += o.processed;
         self.gone += o.gone;
@@ -67,13 +88,25 @@ pub async fn sweep(
     index: &OutboxIndex,
     deadline: Option<SystemTime>,
 ) -> SweepReport {
-    let before = engine.ports().clock.now() - SWEEP_AGE;
-    let shards = (0..SHARDS).map(|shard| sweep_shard(engine, index, shard, before, deadline));
+    sweep_with(engine, index, deadline, SweepOptions::default()).await
+}
+
+/// [`sweep`] with other options (tests of paging).
+pub async fn sweep_with(
+    engine: &Engine,
+    index: &OutboxIndex,
+    deadline: Option<SystemTime>,
+    options: SweepOptions,
+) -> SweepReport {
+    let before = engine.ports().clock.now() - options.age;
+    let shards = (0..SHARDS)
+        .map(|shard| sweep_shard(engine, index, shard, before, options.page_size, deadline));
     let report = future::join_all(shards)
         .await
         .into_iter()
         .fold(SweepReport::default(), SweepReport::add);
     info!(
+        pages = report.pages,
         listed = report.listed,
         processed = report.processed,
         gone = report.gone,
@@ -91,6 +124,7 @@ async fn sweep_shard(
     index: &OutboxIndex,
     shard: u32,
     before: chrono::DateTime<chrono::Utc>,
+    page_size: i32,
     deadline: Option<SystemTime>,
 ) -> SweepReport {
     let mut report = SweepReport::default();
@@ -104,7 +138,7 @@ async fn sweep_shard(
             break;
         }
         let page = match index
-            .older_than(shard, before, cursor.take(), PAGE_SIZE)
+            .older_than(shard, before, cursor.take(), page_size)
             .await
         {
             Ok(page) => page,
@@ -114,6 +148,7 @@ async fn sweep_shard(
                 break;
             }
         };
+        report.pages += 1;
         report.listed += page.keys.len();
         // The index is eventually consistent and projects keys only: read
         // the rows themselves (strongly consistent) to know which remain.

@@ -300,6 +300,24 @@ impl Harness {
         due.len()
     }
 
+    /// How many jobs are on the robot queue (received, then made visible
+    /// again).
+    async fn queued(&self) -> usize {
+        let queue = self.ports.jobs.queue();
+        let mut handles = Vec::new();
+        loop {
+            let got = queue.receive::<Value>(10, 0).await.unwrap();
+            if got.is_empty() {
+                break;
+            }
+            handles.extend(got.into_iter().map(|m| m.receipt_handle));
+        }
+        for handle in &handles {
+            queue.release(handle).await.unwrap();
+        }
+        handles.len()
+    }
+
     /// The item's runs on `won`.
     async fn won_runs(&self, item: &str) -> Vec<crm_core::model::RunRecord> {
         let mut runs = self.engine().runs(&self.tenant, item).await.unwrap();
@@ -481,11 +499,7 @@ async fn a_row_swept_and_delivered_twice_has_one_effect() {
     h.clock.advance(Duration::minutes(4));
     let report = h.sweep().await;
     assert_eq!(report.processed, 1, "{report:?}");
-    let queued = h.ports.jobs.queue().receive::<Value>(10, 0).await.unwrap();
-    assert_eq!(queued.len(), IMMEDIATE);
-    for handle in queued.iter().map(|m| m.receipt_handle.clone()) {
-        h.ports.jobs.queue().release(&handle).await.unwrap();
-    }
+    assert_eq!(h.queued().await, IMMEDIATE);
     for _ in 0..2 {
         assert!(handler_ok(&h.deliver(batch.clone()).await));
     }

@@ -481,7 +481,7 @@ async fn the_sweeper_pages_through_every_shard() {
     let report = sweep_with(h.engine(), &h.function.index, None, one_per_page).await;
     assert_eq!((report.listed, report.processed), (12, 12), "{report:?}");
     // One page per row, and each shard's last (empty) page.
-    assert!(report.pages >= 12 + 1, "{report:?}");
+    assert!(report.pages > 12, "{report:?}");
     for item in &items {
         assert_eq!(h.won_runs(item).await.len(), IMMEDIATE + DELAYED);
         assert_eq!(h.rows_of(item).await, 0);

@@ -70,8 +70,13 @@ pub async fn process_ordered(
             None => groups.push((key, vec![i])),
         }
     }
-    let results: Vec<Vec<(usize, Outcome)>> = stream::iter(groups)
+    // The group futures are made before they are streamed (no closure
+    // inside the stream), so the future stays `Send`.
+    let runs: Vec<_> = groups
+        .into_iter()
         .map(|(_, members)| process_group(engine, works, members, deadline))
+        .collect();
+    let results: Vec<Vec<(usize, Outcome)>> = stream::iter(runs)
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;

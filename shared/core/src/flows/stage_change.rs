@@ -8,7 +8,7 @@
 //! it causes, under a key derived from the event id).
 
 use chrono::{DateTime, Utc};
-use futures::{TryStreamExt, future, stream};
+use futures::{StreamExt, future, stream};
 use serde_json::Value;
 
 use crate::engine::{Engine, OUTBOX_PENDING};
@@ -436,13 +436,20 @@ impl Engine {
                 self.ports.jobs.send(now_jobs).await.map(drop)
             }
         };
-        let schedule = stream::iter(later.into_iter().map(Ok))
-            .try_for_each_concurrent(SCHEDULE_CONCURRENCY, |j| async move {
-                self.ports.scheduler.schedule(j).await.map(drop)
-            });
+        // The calls are made before they are streamed (no closure inside the
+        // stream), so the future stays `Send` for the local runtime's tasks.
+        let creations: Vec<_> = later
+            .into_iter()
+            .map(|j| self.ports.scheduler.schedule(j))
+            .collect();
+        let schedule = stream::iter(creations)
+            .buffer_unordered(SCHEDULE_CONCURRENCY)
+            .collect::<Vec<_>>();
         let (sent, scheduled) = future::join(send, schedule).await;
         sent?;
-        scheduled?;
+        for created in scheduled {
+            created.map(drop)?;
+        }
         Ok(())
     }
 

@@ -635,3 +635,100 @@ async fn measure_stage_change_work() {
     }
     h.teardown().await;
 }
+
+/// A table made before the index existed (keys, stream, no index) gets it
+/// from provisioning, and an outbox row written afterwards is listed by the
+/// sweeper's query.
+#[tokio::test]
+async fn provisioning_adds_the_index_to_an_older_table() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        StreamSpecification, StreamViewType,
+    };
+    let base = base_config().unwrap();
+    require_endpoint(&base).unwrap();
+    let mut config = base.clone();
+    config.table = unique_name("outbox-older");
+    let ports = AwsPorts::new(config).await;
+    let client = &ports.clients.dynamodb;
+    let table = ports.config.table.clone();
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    provision::ensure_table(client, &table).await.unwrap();
+
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let indexes: Vec<&str> = described
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| i.index_name())
+        .collect();
+    assert_eq!(indexes, [crm_aws::outbox_index::INDEX]);
+    let clock = Arc::new(ManualClock::new(at(MONDAY_1144_MSK)));
+    let store = DynamoStore::new(client.clone(), &table).with_clock(clock.clone());
+    let row = Doc {
+        key: DocKey::new("_system", Kind::Outbox, "acme|item-1|000000000002"),
+        version: 1,
+        parent: None,
+        expires_at: None,
+        body: json!({"type": "deliver", "record": {"tenant": "acme", "outbound_id": "m-1"}}),
+    };
+    store
+        .transact(vec![Write::Put {
+            doc: row.clone(),
+            cond: crm_core::ports::Cond::Any,
+        }])
+        .await
+        .unwrap();
+    let index = OutboxIndex::new(client.clone(), &table);
+    let shard = crm_aws::outbox_index::shard_of(&row.key.id);
+    let later = clock.now() + Duration::minutes(4);
+    let page = index.older_than(shard, later, None, 10).await.unwrap();
+    assert_eq!(page.keys, [row.key.clone()]);
+    let earlier = clock.now() - Duration::minutes(1);
+    let page = index.older_than(shard, earlier, None, 10).await.unwrap();
+    assert!(page.keys.is_empty());
+    client
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+}

@@ -23,13 +23,15 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TableDescription,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use crm_core::ports::{Doc, DocKey, Kind, StoreError};
 
-use crate::error::describe;
+use crate::error::{AwsError, code_of, describe};
+use tracing::info;
 
 /// Name of the global secondary index of outbox rows by time.
 pub const INDEX: &str = "outbox-by-time";
@@ -178,6 +180,52 @@ pub fn index_attribute_definitions()
             .build()
     };
     Ok([def(SWEEP_PK)?, def(SWEEP_SK)?])
+}
+
+/// Add the outbox time index to a table created without
+/// it (tables made before the index existed).
+pub async fn ensure_index(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    description: &TableDescription,
+) -> Result<(), AwsError> {
+    let has_index = description
+        .global_secondary_indexes()
+        .iter()
+        .any(|i| i.index_name() == Some(INDEX));
+    if has_index {
+        return Ok(());
+    }
+    let config = |e: aws_sdk_dynamodb::error::BuildError| AwsError::Config(e.to_string());
+    let index = index_definition().map_err(config)?;
+    let create = CreateGlobalSecondaryIndexAction::builder()
+        .index_name(index.index_name)
+        .set_key_schema(Some(index.key_schema))
+        .set_projection(index.projection)
+        .build()
+        .map_err(config)?;
+    let [sweep_pk, sweep_sk] = index_attribute_definitions().map_err(config)?;
+    let updated = client
+        .update_table()
+        .table_name(table)
+        .attribute_definitions(sweep_pk)
+        .attribute_definitions(sweep_sk)
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder().create(create).build(),
+        )
+        .send()
+        .await;
+    match updated {
+        Ok(_) => info!(table, index = INDEX, "created the outbox time index"),
+        // Being created by a concurrent caller.
+        Err(e)
+            if matches!(
+                code_of(&e),
+                Some("ResourceInUseException" | "ValidationException")
+            ) => {}
+        Err(e) => return Err(AwsError::sdk("UpdateTable", e)),
+    }
+    Ok(())
 }
 
 /// The document key of a primary record's partition key

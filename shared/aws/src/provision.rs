@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate,
-    KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TableDescription, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use tracing::info;
@@ -40,8 +39,8 @@ pub struct Resources {
 }
 
 /// Create whatever is missing of: the table (`pk`/`sk` strings, on-demand,
-/// stream NEW_IMAGE, TTL on `expires_at`, the outbox time index), the robot-actions and events queues
-/// with their dead-letter queues (`{name}-dlq`) and redrive policies, the
+/// stream NEW_IMAGE, TTL on `expires_at`, the outbox time index), the
+/// robot-actions and events queues with their dead-letter queues (`{name}-dlq`) and redrive policies, the
 /// schedules' dead-letter queue and the schedule group. Safe to call
 /// concurrently and repeatedly. Names come from `config`.
 pub async fn ensure_resources(config: &Config) -> Result<Resources, AwsError> {
@@ -152,7 +151,7 @@ pub async fn ensure_table(
     }
     let description = description
         .ok_or_else(|| AwsError::Timeout(format!("table {table} not active after 30 s")))?;
-    ensure_outbox_index(client, table, &description).await?;
+    outbox_index::ensure_index(client, table, &description).await?;
     let mut stream_arn = description.latest_stream_arn().map(str::to_owned);
     let stream_on = description.stream_specification().is_some_and(|s| {
         s.stream_enabled() && s.stream_view_type() == Some(&StreamViewType::NewImage)
@@ -204,56 +203,6 @@ pub async fn ensure_table(
         }
     }
     Ok(stream_arn)
-}
-
-/// Add the outbox time index ([`outbox_index`]) to a table created without
-/// it (tables made before the index existed).
-async fn ensure_outbox_index(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    description: &TableDescription,
-) -> Result<(), AwsError> {
-    let has_index = description
-        .global_secondary_indexes()
-        .iter()
-        .any(|i| i.index_name() == Some(outbox_index::INDEX));
-    if has_index {
-        return Ok(());
-    }
-    let config = |e: aws_sdk_dynamodb::error::BuildError| AwsError::Config(e.to_string());
-    let index = outbox_index::index_definition().map_err(config)?;
-    let create = CreateGlobalSecondaryIndexAction::builder()
-        .index_name(index.index_name)
-        .set_key_schema(Some(index.key_schema))
-        .set_projection(index.projection)
-        .build()
-        .map_err(config)?;
-    let [sweep_pk, sweep_sk] = outbox_index::index_attribute_definitions().map_err(config)?;
-    let updated = client
-        .update_table()
-        .table_name(table)
-        .attribute_definitions(sweep_pk)
-        .attribute_definitions(sweep_sk)
-        .global_secondary_index_updates(
-            GlobalSecondaryIndexUpdate::builder().create(create).build(),
-        )
-        .send()
-        .await;
-    match updated {
-        Ok(_) => info!(
-            table,
-            index = outbox_index::INDEX,
-            "created the outbox time index"
-        ),
-        // Being created by a concurrent caller.
-        Err(e)
-            if matches!(
-                code_of(&e),
-                Some("ResourceInUseException" | "ValidationException")
-            ) => {}
-        Err(e) => return Err(AwsError::sdk("UpdateTable", e)),
-    }
-    Ok(())
 }
 
 /// Create a queue (or update its attributes if it exists with others); returns its URL.

@@ -721,7 +721,7 @@ async fn provisioning_adds_the_index_to_an_older_table() {
     let shard = crm_aws::outbox_index::shard_of(&row.key.id);
     let later = clock.now() + Duration::minutes(4);
     let page = index.older_than(shard, later, None, 10).await.unwrap();
-    assert_eq!(page.keys, [row.key.clone()]);
+    assert_eq!(page.keys, vec![row.key]);
     let earlier = clock.now() - Duration::minutes(1);
     let page = index.older_than(shard, earlier, None, 10).await.unwrap();
     assert!(page.keys.is_empty());

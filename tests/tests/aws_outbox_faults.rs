@@ -26,7 +26,7 @@ use crm_core::system::{LogDelivery, TimeOrderedIds};
 use crm_core::testing::{MONDAY_1144_MSK, at, body, plain_deal};
 use crm_fn_stage_change::ordered::{GROUP_CONCURRENCY, Outcome, Work, process_ordered};
 use crm_fn_stage_change::sweeper::{SweepOptions, SweepReport, sweep, sweep_with};
-use crm_fn_stage_change::{StageChange, handler};
+use crm_fn_stage_change::{Invocation, Response, StageChange, handler, invoke};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -286,9 +286,19 @@ impl Harness {
             .unwrap()
     }
 
-    /// Run the sweeper at the current clock.
+    /// Run the sweeper at the current clock, invoked as its schedule does.
     async fn sweep(&self) -> SweepReport {
-        sweep(self.engine(), &self.function.index, None).await
+        let payload: Invocation = serde_json::from_value(json!({"sweep": true})).unwrap();
+        let response = invoke(
+            &self.function,
+            LambdaEvent::new(payload, Context::default()),
+        )
+        .await
+        .unwrap();
+        match response {
+            Response::Sweep(report) => report,
+            other => panic!("not a sweep report: {other:?}"),
+        }
     }
 
     /// Run every queued job and every schedule due by the clock.

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, TableDescription,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -182,20 +182,49 @@ pub fn index_attribute_definitions()
     Ok([def(SWEEP_PK)?, def(SWEEP_SK)?])
 }
 
-/// Add the outbox time index to a table created without
-/// it (tables made before the index existed).
+/// Add the outbox time index to a table created without it (tables made
+/// before the index existed), and wait until it is active: until then a
+/// query of it fails, and the sweeper would see nothing.
 pub async fn ensure_index(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     description: &TableDescription,
 ) -> Result<(), AwsError> {
-    let has_index = description
+    if index_status(description).is_none() {
+        create_index(client, table).await?;
+    }
+    for _ in 0..120 {
+        let out = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("DescribeTable", e))?;
+        let active = out
+            .table()
+            .and_then(index_status)
+            .is_some_and(|s| s == IndexStatus::Active);
+        if active {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    Err(AwsError::Timeout(format!(
+        "index {INDEX} of {table} not active after 30 s"
+    )))
+}
+
+/// The status of the index on the described table (`None`: no such index).
+fn index_status(description: &TableDescription) -> Option<IndexStatus> {
+    description
         .global_secondary_indexes()
         .iter()
-        .any(|i| i.index_name() == Some(INDEX));
-    if has_index {
-        return Ok(());
-    }
+        .find(|i| i.index_name() == Some(INDEX))
+        .map(|i| i.index_status().cloned().unwrap_or(IndexStatus::Active))
+}
+
+/// `UpdateTable` creating the index.
+async fn create_index(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), AwsError> {
     let config = |e: aws_sdk_dynamodb::error::BuildError| AwsError::Config(e.to_string());
     let index = index_definition().map_err(config)?;
     let create = CreateGlobalSecondaryIndexAction::builder()
@@ -216,7 +245,7 @@ pub async fn ensure_index(
         .send()
         .await;
     match updated {
-        Ok(_) => info!(table, index = INDEX, "created the outbox time index"),
+        Ok(_) => info!(table, index = INDEX, "creating the outbox time index"),
         // Being created by a concurrent caller.
         Err(e)
             if matches!(

@@ -17,8 +17,10 @@ use tracing::{error, warn};
 /// Most groups (items) processed at once by one invocation. A row is ~7
 /// sequential round trips of a few milliseconds each (reads, a transaction,
 /// the queue send and schedule creations), so the function mostly waits on
-/// the network: 16 rows in flight turn that wait into throughput while one
-/// invocation's request rate (~230/s) stays far below any per-account quota.
+/// the network: 16 rows in flight turn that wait into throughput (~230 rows/s
+/// per invocation). The account-wide bound is EventBridge Scheduler's
+/// `CreateSchedule` rate (see `infra/README.md`); a throttled call is retried
+/// by the SDK, then fails its row, which is retried with the batch.
 pub const GROUP_CONCURRENCY: usize = 16;
 
 /// What happened to one row.

@@ -216,38 +216,104 @@ async fn a_redelivered_batch_has_one_effect() {
     assert_eq!(comments, 1);
 }
 
+/// A batch with rows of two items where one item's first row fails: the
+/// other item's row is processed, the failed item's later row is not (its
+/// order is kept), and both of the failed item's rows are reported, the
+/// failed one lowest, so Lambda retries from it.
 #[tokio::test]
-async fn stops_at_the_first_failure_and_reports_its_sequence_number() {
+async fn a_failed_row_holds_back_its_items_later_rows_only() {
     let rt = runtime().await;
-    moved_deals(&rt, &["First", "Second"]).await;
+    let ids = moved_deals(&rt, &["First", "Second"]).await;
     let pending = rt.engine.pending_outbox().await.unwrap();
     assert_eq!(pending.len(), 2);
+    let of = |id: &str| {
+        pending
+            .iter()
+            .find(|d| d.key.id.contains(id))
+            .cloned()
+            .unwrap()
+    };
+    let (first, second) = (of(&ids[0]), of(&ids[1]));
+    // A row of the first item that cannot be processed.
     let corrupt = Doc {
-        key: DocKey::new(SYSTEM_TENANT, Kind::Outbox, "acme|corrupt"),
+        key: DocKey::new(
+            SYSTEM_TENANT,
+            Kind::Outbox,
+            format!("{T}|{}|corrupt", ids[0]),
+        ),
         version: 1,
         parent: Some("pending".into()),
         expires_at: None,
-        body: json!({"not": "an outbox record"}),
+        body: json!({"type": "no_such_record", "record": {"tenant": T, "item_id": ids[0]}}),
     };
     let (sent, _, _) = rt.jobs.counters();
 
     let response = handler(
         &rt.engine,
         event(vec![
-            record("INSERT", 300, Some(primary(&pending[0]))),
-            record("INSERT", 301, Some(primary(&corrupt))),
-            record("INSERT", 302, Some(primary(&pending[1]))),
+            record("INSERT", 300, Some(primary(&corrupt))),
+            record("INSERT", 301, Some(primary(&second))),
+            record("INSERT", 302, Some(primary(&first))),
         ]),
     )
     .await
     .unwrap();
 
-    assert_eq!(failures(&response), ["301"]);
-    // The record before the failure was processed, the one after it was not.
+    assert_eq!(failures(&response), ["300", "302"]);
     let left = rt.engine.pending_outbox().await.unwrap();
     assert_eq!(left.len(), 1);
-    assert_eq!(left[0].key, pending[1].key);
-    assert_eq!(rt.jobs.counters().0, sent + 1);
+    assert_eq!(left[0].key, first.key, "the failed item's later row waits");
+    assert_eq!(
+        rt.jobs.counters().0,
+        sent + 1,
+        "the other item's row was processed"
+    );
+}
+
+#[tokio::test]
+async fn a_near_deadline_starts_nothing_and_reports_every_record() {
+    let rt = runtime().await;
+    moved_deals(&rt, &["First", "Second"]).await;
+    let pending = rt.engine.pending_outbox().await.unwrap();
+    let mut ctx = Context::default();
+    // One second left: inside the reserve, so nothing may start.
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+    ctx.deadline = u64::try_from(
+        deadline
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let payload = event(vec![
+        record("INSERT", 400, Some(primary(&pending[0]))),
+        record("INSERT", 401, Some(primary(&pending[1]))),
+    ])
+    .payload;
+    let (sent, scheduled, _) = rt.jobs.counters();
+
+    let response = handler(&rt.engine, LambdaEvent::new(payload, ctx))
+        .await
+        .unwrap();
+
+    assert_eq!(failures(&response), ["400", "401"]);
+    assert_eq!(rt.engine.pending_outbox().await.unwrap().len(), 2);
+    assert_eq!(rt.jobs.counters(), (sent, scheduled, 0));
+}
+
+#[test]
+fn tells_a_sweep_request_from_a_stream_batch() {
+    let sweep: Invocation = serde_json::from_value(json!({"sweep": true})).unwrap();
+    assert!(matches!(
+        sweep,
+        Invocation::Sweep(SweepRequest { sweep: true })
+    ));
+    let batch: Invocation = serde_json::from_value(json!({
+        "Records": [record("INSERT", 1, None)]
+    }))
+    .unwrap();
+    assert!(matches!(batch, Invocation::Stream(e) if e.records.len() == 1));
+    assert!(serde_json::from_value::<Invocation>(json!({"sweep": "yes"})).is_err());
 }
 
 #[test]
@@ -281,4 +347,108 @@ fn recognises_only_new_outbox_primary_records() {
         outbox_doc(&parse(record("INSERT", 5, Some(primary(&item))))),
         None
     );
+}
+
+/// A store that counts how many stage changes are being processed at once:
+/// listing an item's runs (the first step of processing its move) enters,
+/// yields to the other tasks, and leaves.
+struct InFlight {
+    inner: std::sync::Arc<dyn crm_core::ports::DocStore>,
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crm_core::ports::DocStore for InFlight {
+    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, crm_core::ports::StoreError> {
+        self.inner.get(key).await
+    }
+    async fn list(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+    ) -> Result<Vec<Doc>, crm_core::ports::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if kind == Kind::Run {
+            let now = self.now.fetch_add(1, SeqCst) + 1;
+            self.max.fetch_max(now, SeqCst);
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            self.now.fetch_sub(1, SeqCst);
+        }
+        self.inner.list(tenant, kind, parent).await
+    }
+    async fn transact(
+        &self,
+        writes: Vec<crm_core::ports::Write>,
+    ) -> Result<(), crm_core::ports::StoreError> {
+        self.inner.transact(writes).await
+    }
+}
+
+/// The records of different items run concurrently, at most
+/// `GROUP_CONCURRENCY` at once; one item's records never overlap.
+#[tokio::test]
+async fn items_run_concurrently_within_the_bound() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let rt = runtime().await;
+    let titles: Vec<String> = (0..20).map(|n| format!("Deal {n}")).collect();
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+    let ids = moved_deals(&rt, &titles).await;
+    let store = std::sync::Arc::new(InFlight {
+        inner: rt.engine.ports().store.clone(),
+        now: Default::default(),
+        max: Default::default(),
+    });
+    let mut ports = rt.engine.ports().clone();
+    ports.store = store.clone();
+    let engine = Engine::new(ports, rt.engine.config().clone());
+    let records = rt
+        .engine
+        .pending_outbox()
+        .await
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(n, d)| record("INSERT", 500 + n as u64, Some(primary(d))))
+        .collect();
+
+    let response = handler(&engine, event(records)).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(store.max.load(SeqCst), ordered::GROUP_CONCURRENCY);
+    for id in &ids {
+        assert_eq!(
+            rt.engine
+                .runs(T, id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|r| r.stage_id == "won")
+                .count(),
+            2
+        );
+    }
+
+    // Two moves of one item in one batch: processed one after the other.
+    let one = moved_deal(&rt, "Twice").await;
+    rt.engine
+        .patch_item(T, &one, body(json!({"stage_id": "lost"})), None)
+        .await
+        .unwrap();
+    store.max.store(0, SeqCst);
+    let records = rt
+        .engine
+        .pending_outbox()
+        .await
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(n, d)| record("INSERT", 600 + n as u64, Some(primary(d))))
+        .collect();
+    let response = handler(&engine, event(records)).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(store.max.load(SeqCst), 1);
 }

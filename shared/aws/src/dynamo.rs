@@ -49,6 +49,7 @@
 //!   `failed` run at once.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -61,12 +62,14 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use crm_core::memory::{check_transaction, cond_holds};
-use crm_core::ports::{Cond, Doc, DocKey, DocStore, Kind, StoreError, Write};
+use crm_core::ports::{Clock, Cond, Doc, DocKey, DocStore, Kind, StoreError, Write};
+use crm_core::system::SystemClock;
 use tracing::{debug, warn};
 
 use crate::dynamo_item::{decode_item, doc_item};
 pub use crate::dynamo_item::{doc_from_item, doc_from_stream_image, list_pk, primary_pk};
 use crate::error::{code_of, describe};
+use crate::outbox_index;
 
 /// Sort key of primary records.
 pub const SK_PRIMARY: &str = "_";
@@ -108,11 +111,22 @@ pub fn throttle_backoff(retry: u32) -> Duration {
 }
 
 /// Document store on one DynamoDB table (see the module docs for the layout).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     page_limit: Option<i32>,
+    /// Stamps outbox rows with their write time ([`crate::outbox_index`]).
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .field("page_limit", &self.page_limit)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DynamoStore {
@@ -122,7 +136,25 @@ impl DynamoStore {
             client,
             table: table.into(),
             page_limit: None,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Stamp outbox rows' time index with `clock` instead of the system
+    /// clock (tests on an injected clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The attributes of `doc`'s primary record, with the outbox time index
+    /// keys if it is an outbox document.
+    fn primary_item(&self, doc: &Doc) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let mut item = doc_item(doc, primary_pk(&doc.key), SK_PRIMARY.to_owned())?;
+        if let Some(attrs) = outbox_index::index_attributes(doc, self.clock.now()) {
+            item.extend(attrs);
+        }
+        Ok(item)
     }
 
     /// Ask for at most `limit` items per `Query` page of [`DocStore::list`]
@@ -342,7 +374,7 @@ impl DynamoStore {
             let belief = &beliefs[i];
             match w {
                 Write::Put { doc, cond } => {
-                    let item = doc_item(doc, primary_pk(&doc.key), SK_PRIMARY.to_owned())?;
+                    let item = self.primary_item(doc)?;
                     let put = with_condition!(
                         Put::builder()
                             .table_name(&self.table)
@@ -451,7 +483,7 @@ impl DynamoStore {
         let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
         match write {
             Write::Put { doc, cond } => {
-                let item = match doc_item(doc, primary_pk(&doc.key), SK_PRIMARY.to_owned()) {
+                let item = match self.primary_item(doc) {
                     Ok(item) => item,
                     Err(e) => return Attempt::Failed(e),
                 };

@@ -2,6 +2,8 @@
 //!
 //! - [`DynamoStore`]: [`crm_core::ports::DocStore`] on one DynamoDB table
 //!   (primary records + list entries written in one transaction).
+//! - [`OutboxIndex`]: outbox rows by write time (a sparse index), for the
+//!   sweeper that processes what the stream path gave up on.
 //! - [`SqsJobQueue`] / [`SqsEventQueue`]: [`crm_core::ports::JobQueue`] and
 //!   [`crm_core::ports::EventQueue`] on SQS.
 //! - [`EventBridgeScheduler`]: [`crm_core::ports::Scheduler`] on EventBridge
@@ -22,6 +24,7 @@ pub mod dynamo_item;
 pub mod error;
 pub mod lambda;
 pub mod metrics;
+pub mod outbox_index;
 pub mod provision;
 pub mod scheduler;
 pub mod sqs;
@@ -37,6 +40,7 @@ pub use config::{Clients, Config};
 pub use counter::{RequestCounter, RequestCounts, Service};
 pub use dynamo::{DynamoStore, doc_from_item, doc_from_stream_image};
 pub use error::AwsError;
+pub use outbox_index::OutboxIndex;
 pub use scheduler::{EventBridgeScheduler, ScheduledJob};
 pub use sqs::{Received, SqsEventQueue, SqsJobQueue, SqsQueue};
 

@@ -14,6 +14,7 @@ use tracing::info;
 use crate::config::{Clients, Config};
 use crate::counter::RequestCounter;
 use crate::error::{AwsError, code_of};
+use crate::outbox_index;
 
 /// Name of the TTL attribute of the table.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
@@ -38,8 +39,8 @@ pub struct Resources {
 }
 
 /// Create whatever is missing of: the table (`pk`/`sk` strings, on-demand,
-/// stream NEW_IMAGE, TTL on `expires_at`), the robot-actions and events queues
-/// with their dead-letter queues (`{name}-dlq`) and redrive policies, the
+/// stream NEW_IMAGE, TTL on `expires_at`, the outbox time index), the
+/// robot-actions and events queues with their dead-letter queues (`{name}-dlq`) and redrive policies, the
 /// schedules' dead-letter queue and the schedule group. Safe to call
 /// concurrently and repeatedly. Names come from `config`.
 pub async fn ensure_resources(config: &Config) -> Result<Resources, AwsError> {
@@ -106,11 +107,18 @@ pub async fn ensure_table(
                 .build()
                 .map_err(|e| AwsError::Config(e.to_string()))
         };
+        let [sweep_pk, sweep_sk] = outbox_index::index_attribute_definitions()
+            .map_err(|e| AwsError::Config(e.to_string()))?;
         let created = client
             .create_table()
             .table_name(table)
             .attribute_definitions(attr("pk")?)
             .attribute_definitions(attr("sk")?)
+            .attribute_definitions(sweep_pk)
+            .attribute_definitions(sweep_sk)
+            .global_secondary_indexes(
+                outbox_index::index_definition().map_err(|e| AwsError::Config(e.to_string()))?,
+            )
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .billing_mode(BillingMode::PayPerRequest)
@@ -143,6 +151,7 @@ pub async fn ensure_table(
     }
     let description = description
         .ok_or_else(|| AwsError::Timeout(format!("table {table} not active after 30 s")))?;
+    outbox_index::ensure_index(client, table, &description).await?;
     let mut stream_arn = description.latest_stream_arn().map(str::to_owned);
     let stream_on = description.stream_specification().is_some_and(|s| {
         s.stream_enabled() && s.stream_view_type() == Some(&StreamViewType::NewImage)

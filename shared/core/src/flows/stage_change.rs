@@ -8,6 +8,7 @@
 //! it causes, under a key derived from the event id).
 
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, future, stream};
 use serde_json::Value;
 
 use crate::engine::{Engine, OUTBOX_PENDING};
@@ -25,6 +26,13 @@ use crate::store::{
     decode, follow_up_timeline_id, pending_delete, pending_put, put, record_doc, timeline_write,
 };
 use crate::workhours::WorkCalendar;
+
+/// Most schedule creations of one dispatch in flight at once. EventBridge
+/// Scheduler's `CreateSchedule` rate quota (1,000–5,000 requests/s in the
+/// large regions, 250 elsewhere) is shared by every concurrent invocation: a
+/// small bound per dispatch keeps one visit fast without one invocation
+/// bursting into the quota.
+pub const SCHEDULE_CONCURRENCY: usize = 8;
 
 impl Engine {
     /// Pending outbox records (the local runtime polls these; on AWS the
@@ -411,16 +419,36 @@ impl Engine {
         self.dispatch_jobs(jobs).await
     }
 
-    /// Due now → the action queue; later → a one-time schedule.
+    /// Due now → the action queue; later → a one-time schedule. The queue
+    /// send and up to [`SCHEDULE_CONCURRENCY`] schedule creations run at
+    /// once: a visit's latency is one round trip per
+    /// `SCHEDULE_CONCURRENCY` delayed robots, not one per robot. The first
+    /// error is returned (the caller retries the whole dispatch, which is
+    /// idempotent: schedule names are deterministic, runs are claimed).
     pub(crate) async fn dispatch_jobs(&self, jobs: Vec<Job>) -> Result<()> {
         let now = self.now();
         let (now_jobs, later): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| j.due_at <= now);
-        if !now_jobs.is_empty() {
-            self.ports.jobs.send(now_jobs).await?;
-        }
-        for j in later {
-            self.ports.scheduler.schedule(j).await?;
+        let send = async {
+            if now_jobs.is_empty() {
+                Ok(())
+            } else {
+                self.ports.jobs.send(now_jobs).await.map(drop)
+            }
+        };
+        // The calls are made before they are streamed (no closure inside the
+        // stream), so the future stays `Send` for the local runtime's tasks.
+        let creations: Vec<_> = later
+            .into_iter()
+            .map(|j| self.ports.scheduler.schedule(j))
+            .collect();
+        let schedule = stream::iter(creations)
+            .buffer_unordered(SCHEDULE_CONCURRENCY)
+            .collect::<Vec<_>>();
+        let (sent, scheduled) = future::join(send, schedule).await;
+        sent?;
+        for created in scheduled {
+            created.map(drop)?;
         }
         Ok(())
     }

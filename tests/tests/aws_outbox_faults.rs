@@ -96,6 +96,9 @@ impl Harness {
             .unwrap();
         let stream_arn = resources.stream_arn.expect("the table has a stream");
         let clock = Arc::new(ManualClock::new(at(MONDAY_1144_MSK)));
+        // Queue delays and the schedule-or-queue choice at the manual clock;
+        // no real SQS delay (the rows' jobs are counted as sent).
+        let ports = AwsPorts::with_clock(ports.config, ports.clients, clock.clone(), 0);
         let store = Arc::new(FaultyStore {
             inner: DynamoStore::new(ports.clients.dynamodb.clone(), &ports.config.table)
                 .with_clock(clock.clone()),

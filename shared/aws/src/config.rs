@@ -45,6 +45,17 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
+/// Timeouts against an emulator (a custom endpoint): LocalStack's DynamoDB
+/// Local (a JVM) answers in seconds, not milliseconds, when dozens of tests
+/// create tables and indexes at once; AWS's own latencies do not apply there.
+pub fn emulator_sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .operation_attempt_timeout(std::time::Duration::from_secs(30))
+        .operation_timeout(std::time::Duration::from_secs(60))
+        .build()
+}
+
 /// Retry policy of every client (set in one place).
 pub fn sdk_retries() -> aws_config::retry::RetryConfig {
     aws_config::retry::RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS)
@@ -170,11 +181,15 @@ impl Config {
     /// dummy credentials (`test`/`test`) are used, which LocalStack accepts.
     ///
     /// Every client built from it (DynamoDB, SQS, Scheduler) shares the
-    /// timeouts and retry policy of [`sdk_timeouts`] and [`sdk_retries`].
+    /// timeouts and retry policy of [`sdk_timeouts`] (on AWS; on an emulator
+    /// [`emulator_sdk_timeouts`]) and [`sdk_retries`].
     pub async fn sdk_config(&self) -> SdkConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))
-            .timeout_config(sdk_timeouts())
+            .timeout_config(match self.endpoint_url {
+                Some(_) => emulator_sdk_timeouts(),
+                None => sdk_timeouts(),
+            })
             .retry_config(sdk_retries());
         if let Some(endpoint) = &self.endpoint_url {
             loader = loader.endpoint_url(endpoint.clone());

@@ -13,6 +13,7 @@
 //!
 //! Everything is endpoint-agnostic: set `AWS_ENDPOINT_URL` for LocalStack.
 
+pub mod api_keys;
 pub mod config;
 pub mod counter;
 pub mod dynamo;
@@ -27,6 +28,7 @@ pub mod wiring;
 
 use std::sync::Arc;
 
+pub use api_keys::DynamoApiKeys;
 pub use config::{Clients, Config};
 pub use counter::{RequestCounter, RequestCounts, Service};
 pub use dynamo::{DynamoStore, doc_from_item, doc_from_stream_image};

@@ -68,15 +68,9 @@ impl DynamoApiKeys {
         Client::new(&sdk)
     }
 
-    /// Every item of the table that passes `filter` (`Scan`, all pages).
-    async fn scan(
-        &self,
-        filter: Option<(
-            &str,
-            HashMap<String, AttributeValue>,
-            HashMap<String, String>,
-        )>,
-    ) -> Result<Vec<ApiKeyRecord>, KeyStoreError> {
+    /// Every item of the table (`Scan`, all pages), or only the one with
+    /// key id `id`.
+    async fn scan(&self, id: Option<&str>) -> Result<Vec<ApiKeyRecord>, KeyStoreError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -86,11 +80,11 @@ impl DynamoApiKeys {
                 .table_name(&self.table)
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take());
-            if let Some((expr, values, names)) = &filter {
+            if let Some(id) = id {
                 req = req
-                    .filter_expression(*expr)
-                    .set_expression_attribute_values(Some(values.clone()))
-                    .set_expression_attribute_names(Some(names.clone()));
+                    .filter_expression("#id = :id")
+                    .expression_attribute_names("#id", "id")
+                    .expression_attribute_values(":id", s(id));
             }
             let page = req
                 .send()
@@ -202,13 +196,7 @@ impl ApiKeyStore for DynamoApiKeys {
     }
 
     async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<ApiKeyRecord, KeyStoreError> {
-        let found = self
-            .scan(Some((
-                "#id = :id",
-                HashMap::from([(":id".to_string(), s(id))]),
-                HashMap::from([("#id".to_string(), "id".to_string())]),
-            )))
-            .await?;
+        let found = self.scan(Some(id)).await?;
         let Some(record) = found.into_iter().next() else {
             return Err(KeyStoreError::NotFound(id.to_string()));
         };

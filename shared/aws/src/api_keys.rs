@@ -106,7 +106,7 @@ fn s(v: &str) -> AttributeValue {
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 fn item_of(r: &ApiKeyRecord) -> HashMap<String, AttributeValue> {

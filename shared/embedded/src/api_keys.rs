@@ -69,8 +69,9 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
     })
 }
 
+/// Fixed width (nanoseconds), so that the text sorts as the time does.
 fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 #[async_trait]

@@ -59,7 +59,9 @@ pub async fn duplicates_are_rejected(store: &dyn ApiKeyStore, tenant: &str) {
 /// `list` filters by tenant and label and orders by tenant, creation, id.
 pub async fn list_by_tenant_and_label(store: &dyn ApiKeyStore, prefix: &str) {
     let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
-    let a2 = new_key(&a, "erp", 2);
+    // Half a second apart: times must order as times, not as text.
+    let mut a2 = new_key(&a, "erp", 1);
+    a2.record.created_at += Duration::milliseconds(500);
     let a1 = new_key(&a, "ci", 1);
     let b1 = new_key(&b, "ci", 0);
     for k in [&a2, &a1, &b1] {

@@ -200,7 +200,11 @@ async fn keys_come_from_the_store_and_each_tenant_has_its_own_limit() {
 async fn the_api_function_authenticates_from_dynamodb() {
     use crm_aws::DynamoApiKeys;
     use crm_aws::api_keys::ensure_keys_table;
-    let client = DynamoApiKeys::client_from_env().await;
+    // Clients as the function builds them (from the environment), counting
+    // their requests.
+    let counter = crm_aws::RequestCounter::new();
+    let config = crm_aws::testing::base_config().unwrap();
+    let client = config.clients(&counter).await.dynamodb;
     let table = crm_aws::testing::unique_name("api-keys");
     ensure_keys_table(&client, &table)
         .await
@@ -224,6 +228,22 @@ async fn the_api_function_authenticates_from_dynamodb() {
     )
     .await;
     assert_eq!(status, 401);
+    // A warm instance reads each key once per cache TTL, not per request.
+    let before = counter.calls();
+    for _ in 0..20 {
+        let path = "/v1/pipelines/deals";
+        let (status, _) = call(&router, apigw("GET", path, Some(&key), None)).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        counter.calls(),
+        before,
+        "no DynamoDB request for cached keys"
+    );
+    eprintln!(
+        "keys table requests after {} API calls: {before:?}",
+        20 + crm_core::testing::company().len() + 1
+    );
     // Revoked in the table: this warm instance still has it cached (≤ 30 s);
     // a new instance (cold start, empty cache) refuses it.
     let id = keys.list(&Default::default()).await.unwrap()[0].id.clone();

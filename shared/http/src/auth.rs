@@ -168,8 +168,10 @@ async fn resolve(state: &AppState, hash: &KeyHash) -> Result<Option<Caller>, Api
 
 /// The tenant of the request's API key. Extracting it answers 401 (in the
 /// common error shape) when the `Authorization: Bearer <key>` header is
-/// missing, malformed or names an unknown key, 400 when the header is sent
-/// twice, and 403 for the admin key (it belongs to no tenant).
+/// missing, malformed or names an unknown or revoked key, 400 when the
+/// header is sent twice, 403 for the admin key (it belongs to no tenant),
+/// 429 with `Retry-After` when the tenant is over its rate, and 503 when the
+/// key store cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant(pub String);
 

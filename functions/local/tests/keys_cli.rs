@@ -162,3 +162,25 @@ async fn add_list_revoke_on_dynamodb() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_api_keys_authenticate_and_are_written_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server_on(dir.path(), MONDAY_1144_MSK).await;
+    let (status, body) = Api::new(&server.base_url(), "key-acme")
+        .call(Method::GET, "/v1/pipelines/deals", None)
+        .await;
+    assert_eq!(status, 404, "authenticated as acme: {body}");
+    server.shutdown().await.unwrap();
+    // Not in the key store (nothing was generated either: the variable set
+    // the tenants), and in no file of the data directory.
+    let listed = stdout(&keys(&["list", "--data", dir.path().to_str().unwrap()]));
+    assert_eq!(listed.lines().count(), 1, "only the header: {listed}");
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        for key in ["key-acme", "key-globex", common::ADMIN_KEY] {
+            assert!(!text.contains(key), "{key} in {}", path.display());
+        }
+    }
+}

@@ -74,6 +74,18 @@ ENABLED | ENABLING) ;;
 esac
 STREAM_ARN=$(aws dynamodb describe-table --table-name "$TABLE" --query 'Table.LatestStreamArn')
 
+# --- API keys table (SHA-256 hashes of the keys; see crm_aws::api_keys) ----
+KEYS_TABLE=${CRM_KEYS_TABLE:-crm-api-keys}
+if ! aws dynamodb describe-table --table-name "$KEYS_TABLE" >/dev/null 2>&1; then
+  log "creating table $KEYS_TABLE"
+  aws dynamodb create-table --table-name "$KEYS_TABLE" \
+    --attribute-definitions AttributeName=key_hash,AttributeType=S \
+    --key-schema AttributeName=key_hash,KeyType=HASH \
+    --billing-mode PAY_PER_REQUEST >/dev/null 2>&1 ||
+    aws dynamodb describe-table --table-name "$KEYS_TABLE" >/dev/null # created concurrently?
+fi
+aws dynamodb wait table-exists --table-name "$KEYS_TABLE"
+
 # --- queues --------------------------------------------------------------
 queue() { # name → url (creates it if missing)
   aws sqs get-queue-url --queue-name "$1" --query QueueUrl 2>/dev/null ||
@@ -115,6 +127,7 @@ export AWS_REGION=$REGION
 export AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
 export AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 export CRM_TABLE=$TABLE
+export CRM_KEYS_TABLE=$KEYS_TABLE
 export CRM_ROBOT_QUEUE_URL=$ENDPOINT/$ACCOUNT/$ROBOT_Q
 export CRM_EVENT_QUEUE_URL=$ENDPOINT/$ACCOUNT/$EVENT_Q
 export CRM_SCHEDULE_GROUP=$GROUP

@@ -1,2 +1,3 @@
 pub mod aws_rig;
 pub mod contract;
+pub mod key_contract;

@@ -4,8 +4,14 @@
 //! event, gives it an idempotency key and sends it to the events SQS queue
 //! (answering 202); trigger evaluation happens in the trigger-eval function.
 //!
-//! API keys come from `CRM_API_KEYS` (`tenant:key[,tenant:key…]`, see
-//! [`ApiKeys::parse`]).
+//! API keys are looked up by their SHA-256 hash in the DynamoDB keys table
+//! (`CRM_KEYS_TABLE`, [`crm_aws::DynamoApiKeys`]) through an in-process cache
+//! (30 s: a warm function reads each key at most twice a minute; a revoked
+//! key stops working within 30 s). The function may only read that table;
+//! keys are added with `crm-automation keys add --aws --table …`. Each
+//! tenant's requests are limited by a token bucket (`CRM_TENANT_RATE`,
+//! `CRM_TENANT_BURST`; 429 with `Retry-After` beyond it) per warm instance,
+//! behind API Gateway's stage throttle.
 
 pub use crm_aws::wiring;
 
@@ -13,40 +19,91 @@ use std::sync::Arc;
 
 use axum::Router;
 use crm_core::Engine;
-use crm_http::{ApiKeys, AppState};
+use crm_core::api_keys::ApiKeyStore;
+use crm_http::{ApiKeys, AppState, CachedKeys, KeyCacheConfig, TenantThrottle, ThrottleConfig};
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Body, IntoResponse, Request, Response};
 
-/// Name of the environment variable with the API keys.
-pub const API_KEYS_VAR: &str = "CRM_API_KEYS";
+/// Environment variable with the sustained requests per second per tenant
+/// (0: no limit).
+pub const TENANT_RATE_VAR: &str = "CRM_TENANT_RATE";
+/// Environment variable with the burst per tenant.
+pub const TENANT_BURST_VAR: &str = "CRM_TENANT_BURST";
 
 /// Configuration errors of the api function.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// `CRM_API_KEYS` is not set (or empty).
-    #[error("{API_KEYS_VAR} is not set (expected tenant:key[,tenant:key…])")]
-    MissingKeys,
-    /// `CRM_API_KEYS` does not parse.
-    #[error("{API_KEYS_VAR}: {0}")]
-    InvalidKeys(String),
+    /// A number variable does not parse.
+    #[error("{name}: expected a whole number ≥ 0, got '{value}'")]
+    InvalidNumber {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// The keys table is not named.
+    #[error(transparent)]
+    Aws(#[from] crm_aws::AwsError),
 }
 
-/// The API keys from `get(CRM_API_KEYS)`.
-pub fn keys_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ApiKeys, ConfigError> {
-    let spec = get(API_KEYS_VAR)
-        .filter(|s| !s.trim().is_empty())
-        .ok_or(ConfigError::MissingKeys)?;
-    ApiKeys::parse(&spec).map_err(ConfigError::InvalidKeys)
+/// How the api function authenticates and limits callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApiSettings {
+    /// The per-tenant limit.
+    pub throttle: ThrottleConfig,
+    /// The key cache.
+    pub key_cache: KeyCacheConfig,
 }
 
-/// The API keys from the process environment.
-pub fn keys_from_env() -> Result<ApiKeys, ConfigError> {
-    keys_from_lookup(|name| std::env::var(name).ok())
+/// The settings from `get` (`CRM_TENANT_RATE`, `CRM_TENANT_BURST`; defaults
+/// [`ThrottleConfig::DEFAULT`]).
+pub fn settings_from_lookup(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<ApiSettings, ConfigError> {
+    let number = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+        match get(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+        {
+            None => Ok(default),
+            Some(value) => value
+                .parse()
+                .map_err(|_| ConfigError::InvalidNumber { name, value }),
+        }
+    };
+    Ok(ApiSettings {
+        throttle: ThrottleConfig {
+            rate: number(TENANT_RATE_VAR, ThrottleConfig::DEFAULT.rate)?,
+            burst: number(TENANT_BURST_VAR, ThrottleConfig::DEFAULT.burst)?,
+        },
+        key_cache: KeyCacheConfig::default(),
+    })
 }
 
-/// The HTTP API router over `engine`, accepting `keys`.
+/// The settings from the process environment.
+pub fn settings_from_env() -> Result<ApiSettings, ConfigError> {
+    settings_from_lookup(|name| std::env::var(name).ok())
+}
+
+/// The HTTP API router over `engine` accepting only `keys` (given in code:
+/// tests), without a limit.
 pub fn app(engine: Arc<Engine>, keys: ApiKeys) -> Router {
     crm_http::router(AppState::new(engine, keys))
+}
+
+/// The HTTP API router of the deployed function: keys from `store` through
+/// the cache, the per-tenant limit of `settings`.
+pub fn app_on_store(
+    engine: Arc<Engine>,
+    store: Arc<dyn ApiKeyStore>,
+    settings: ApiSettings,
+) -> Router {
+    let mut state = AppState::new(engine, ApiKeys::none())
+        .with_key_store(CachedKeys::new(store, settings.key_cache));
+    if settings.throttle.is_enabled() {
+        state = state.with_throttle(TenantThrottle::new(settings.throttle));
+    }
+    crm_http::router(state)
 }
 
 /// Serve one request (as `lambda_http` decodes it from an API Gateway event)

@@ -1,17 +1,23 @@
 //! Lambda entry point of the api function (API Gateway HTTP API): JSON logs,
-//! the engine on the AWS ports and the API keys (`CRM_API_KEYS`) loaded once
-//! per cold start, then the crm-http router for every request.
+//! the engine on the AWS ports and the keys table (`CRM_KEYS_TABLE`, read
+//! through a cache) set up once per cold start, then the crm-http router for
+//! every request.
 
 use std::sync::Arc;
 
-use crm_fn_api::{app, keys_from_env, wiring};
+use crm_aws::api_keys::keys_table_from_lookup;
+use crm_aws::{AwsPorts, DynamoApiKeys};
+use crm_fn_api::{app_on_store, settings_from_env, wiring};
 use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     wiring::init_tracing();
-    let keys = keys_from_env()?;
-    let engine = Arc::new(wiring::engine_from_env().await?);
-    tracing::info!(keys = keys.len(), "api ready");
-    lambda_http::run(app(engine, keys)).await
+    let settings = settings_from_env()?;
+    let table = keys_table_from_lookup(|name| std::env::var(name).ok())?;
+    let aws = AwsPorts::from_env().await?;
+    let keys = DynamoApiKeys::new(aws.clients.dynamodb.clone(), table);
+    let engine = Arc::new(wiring::engine_on(&aws));
+    tracing::info!(keys_table = keys.table(), throttle = ?settings.throttle, "api ready");
+    lambda_http::run(app_on_store(engine, Arc::new(keys), settings)).await
 }

@@ -2,6 +2,7 @@
 //! engine on in-memory ports.
 
 use super::*;
+use crm_core::api_keys::{ApiKeyStore, MemApiKeys, NewKey};
 use crm_core::memory::MemRuntime;
 use crm_core::testing::{MONDAY_1144_MSK, TENANT as T, at};
 use http_body_util::BodyExt;
@@ -147,7 +148,7 @@ async fn an_external_event_is_accepted_and_queued_once_per_idempotency_key() {
 }
 
 #[test]
-fn api_keys_come_from_the_environment() {
+fn settings_come_from_the_environment() {
     let env = |vars: &[(&str, &str)]| {
         let m: HashMap<String, String> = vars
             .iter()
@@ -155,16 +156,115 @@ fn api_keys_come_from_the_environment() {
             .collect();
         move |k: &str| m.get(k).cloned()
     };
-    let keys = keys_from_lookup(env(&[(API_KEYS_VAR, "acme:k1, beta:k2")])).unwrap();
-    assert_eq!(keys.tenant_for("k2"), Some("beta"));
-    assert!(matches!(
-        keys_from_lookup(env(&[])),
-        Err(ConfigError::MissingKeys)
-    ));
-    assert!(matches!(
-        keys_from_lookup(env(&[(API_KEYS_VAR, "  ")])),
-        Err(ConfigError::MissingKeys)
-    ));
-    let err = keys_from_lookup(env(&[(API_KEYS_VAR, "no-colon")])).unwrap_err();
-    assert!(matches!(err, ConfigError::InvalidKeys(_)), "{err}");
+    let defaults = settings_from_lookup(env(&[])).unwrap();
+    assert_eq!(defaults.throttle, ThrottleConfig::DEFAULT);
+    let set =
+        settings_from_lookup(env(&[(TENANT_RATE_VAR, "0"), (TENANT_BURST_VAR, " 9 ")])).unwrap();
+    assert_eq!(set.throttle, ThrottleConfig { rate: 0, burst: 9 });
+    let err = settings_from_lookup(env(&[(TENANT_RATE_VAR, "fast")])).unwrap_err();
+    assert!(err.to_string().contains(TENANT_RATE_VAR), "{err}");
+}
+
+/// A tenant's key in `store`; returns the key.
+async fn stored_key(store: &dyn ApiKeyStore, tenant: &str) -> String {
+    let key = NewKey::generate(tenant, "test", chrono::Utc::now()).unwrap();
+    store.add(&key.record).await.unwrap();
+    key.secret
+}
+
+#[tokio::test]
+async fn keys_come_from_the_store_and_each_tenant_has_its_own_limit() {
+    let rt = MemRuntime::new(at(MONDAY_1144_MSK));
+    let store = Arc::new(MemApiKeys::new());
+    let a = stored_key(&*store, "tenant-a").await;
+    let b = stored_key(&*store, "tenant-b").await;
+    let settings = ApiSettings {
+        throttle: ThrottleConfig { rate: 1, burst: 3 },
+        ..ApiSettings::default()
+    };
+    let router = app_on_store(Arc::new(rt.engine.clone()), store, settings);
+    for _ in 0..3 {
+        let (status, body) = call(&router, apigw("GET", "/v1/items/x", Some(&a), None)).await;
+        assert_eq!(status, 404, "{body}");
+    }
+    let response = handle(&router, apigw("GET", "/v1/items/x", Some(&a), None)).await;
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let (status, _) = call(&router, apigw("GET", "/v1/items/x", Some(&b), None)).await;
+    assert_eq!(status, 404, "tenant B is served");
+    let (status, _) = call(&router, apigw("GET", "/v1/items/x", Some("crm_nope"), None)).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn the_api_function_authenticates_from_dynamodb() {
+    use crm_aws::DynamoApiKeys;
+    use crm_aws::api_keys::ensure_keys_table;
+    // Clients as the function builds them (from the environment), counting
+    // their requests.
+    let counter = crm_aws::RequestCounter::new();
+    let config = crm_aws::testing::base_config().unwrap();
+    let client = config.clients(&counter).await.dynamodb;
+    let table = crm_aws::testing::unique_name("api-keys");
+    ensure_keys_table(&client, &table)
+        .await
+        .unwrap_or_else(|e| panic!("needs LocalStack (AWS_ENDPOINT_URL): {e}"));
+    let keys = DynamoApiKeys::new(client.clone(), table.clone());
+    let key = stored_key(&keys, T).await;
+    let rt = MemRuntime::new(at(MONDAY_1144_MSK));
+    let router = app_on_store(
+        Arc::new(rt.engine.clone()),
+        Arc::new(keys.clone()),
+        ApiSettings::default(),
+    );
+    for put in crm_core::testing::company() {
+        let path = put.path();
+        let (status, body) = call(&router, apigw("PUT", &path, Some(&key), Some(put.body))).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let (status, _) = call(
+        &router,
+        apigw("GET", "/v1/pipelines/deals", Some("crm_wrong"), None),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // A warm instance reads each key once per cache TTL, not per request.
+    let before = counter.calls();
+    for _ in 0..20 {
+        let path = "/v1/pipelines/deals";
+        let (status, _) = call(&router, apigw("GET", path, Some(&key), None)).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        counter.calls(),
+        before,
+        "no DynamoDB request for cached keys"
+    );
+    eprintln!(
+        "keys table requests after {} API calls: {before:?}",
+        20 + crm_core::testing::company().len() + 1
+    );
+    // Revoked in the table: this warm instance still has it cached (≤ 30 s);
+    // a new instance (cold start, empty cache) refuses it.
+    let id = keys.list(&Default::default()).await.unwrap()[0].id.clone();
+    keys.revoke(&id, chrono::Utc::now()).await.unwrap();
+    let (status, _) = call(
+        &router,
+        apigw("GET", "/v1/pipelines/deals", Some(&key), None),
+    )
+    .await;
+    assert_eq!(status, 200, "cached");
+    let cold = app_on_store(
+        Arc::new(rt.engine.clone()),
+        Arc::new(keys),
+        ApiSettings::default(),
+    );
+    let (status, _) = call(&cold, apigw("GET", "/v1/pipelines/deals", Some(&key), None)).await;
+    assert_eq!(status, 401);
+    client
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
 }

@@ -164,6 +164,9 @@ async fn start(clock: ClockMode) -> (tempfile::TempDir, Server, Client) {
         demo: false,
         api_keys: Some(format!("{TENANT}:{KEY}")),
         admin_key: Some(ADMIN_KEY.into()),
+        // The bench measures the engine's capacity for one tenant, above
+        // the default per-tenant limit (2,000 requests/s).
+        throttle: crm_http::ThrottleConfig::DISABLED,
         ..ServeConfig::default()
     })
     .await

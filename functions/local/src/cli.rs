@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use crm_http::ThrottleConfig;
 
 use crate::clock::ClockMode;
 use crate::server::{Limits, ServeConfig};
@@ -24,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API and run robots and triggers.
     Serve(ServeArgs),
+    /// Add, list and revoke API keys (stored hashed) locally or on AWS.
+    Keys(crate::keys_command::KeysArgs),
 }
 
 /// Clock choice on the command line.
@@ -72,6 +75,13 @@ pub struct ServeArgs {
     /// Connections served at once (more are answered 503).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+    /// Requests per second each tenant may send (token bucket; over it: 429
+    /// with Retry-After). 0 turns the limit off.
+    #[arg(long, default_value_t = ThrottleConfig::DEFAULT.rate)]
+    pub tenant_rate: u32,
+    /// Requests a tenant may send at once after being idle.
+    #[arg(long, default_value_t = ThrottleConfig::DEFAULT.burst)]
+    pub tenant_burst: u32,
 }
 
 impl ServeArgs {
@@ -89,6 +99,10 @@ impl ServeArgs {
                 header_read_timeout: Duration::from_secs(self.header_timeout_secs),
                 body_timeout: Duration::from_secs(self.body_timeout_secs),
                 max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            },
+            throttle: ThrottleConfig {
+                rate: self.tenant_rate,
+                burst: self.tenant_burst,
             },
         }
     }
@@ -108,13 +122,46 @@ mod tests {
     #[test]
     fn parses_serve_with_defaults() {
         let cli = Cli::try_parse_from(["crm-automation", "serve"]).unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
         let c = args.into_config(None);
         assert_eq!(c.addr, "127.0.0.1:8080");
         assert_eq!(c.data, PathBuf::from("./data"));
         assert_eq!(c.clock, ClockMode::System);
         assert!(c.start_at.is_none() && !c.demo);
         assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.throttle, ThrottleConfig::DEFAULT);
+    }
+
+    #[test]
+    fn parses_the_key_commands() {
+        use crate::keys_command::KeysAction;
+        let parse = |args: &[&str]| {
+            let mut all = vec!["crm-automation", "keys"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).map(|c| c.command) {
+                Ok(Command::Keys(k)) => Ok(k),
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(e),
+            }
+        };
+        let add = parse(&["add", "--tenant", "acme", "--label", "ci", "--data", "/d"]).unwrap();
+        assert_eq!(add.store.data, Some(PathBuf::from("/d")));
+        assert!(matches!(add.action, KeysAction::Add { admin: false, .. }));
+        let list = parse(&["--aws", "--table", "t", "list"]).unwrap();
+        assert!(list.store.aws && list.store.table.as_deref() == Some("t"));
+        assert!(parse(&["revoke", "key-1"]).is_ok());
+        assert!(parse(&["add", "--admin", "--label", "ops"]).is_ok());
+        for bad in [
+            &["add", "--label", "ci"][..],
+            &["list", "--aws"],
+            &["list", "--table", "t"],
+            &["list", "--aws", "--table", "t", "--data", "d"],
+            &["add", "--admin", "--tenant", "a", "--label", "x"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -137,9 +184,15 @@ mod tests {
             "7",
             "--max-connections",
             "10",
+            "--tenant-rate",
+            "0",
+            "--tenant-burst",
+            "7",
         ])
         .unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
         let c = args.into_config(Some("a:b".into()));
         assert_eq!(c.clock, ClockMode::Manual);
         assert_eq!(
@@ -151,6 +204,7 @@ mod tests {
         assert_eq!(c.limits.header_read_timeout, Duration::from_secs(5));
         assert_eq!(c.limits.body_timeout, Duration::from_secs(7));
         assert_eq!(c.limits.max_connections, 10);
+        assert_eq!(c.throttle, ThrottleConfig { rate: 0, burst: 7 });
     }
 
     #[test]

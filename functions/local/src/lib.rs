@@ -9,8 +9,10 @@
 //!   layer that wakes the worker after every write.
 //! - [`clock`]: the system clock, or a manual clock moved by
 //!   `POST /v1/clock/advance` ([`runtime::Runtime::advance`]).
-//! - [`keys`]: API keys from `CRM_API_KEYS`, or one generated key kept in the
-//!   data directory; the admin key (moves the manual clock) likewise.
+//! - [`keys`]: API keys, stored hashed in the data directory's database
+//!   (one generated and shown once on first start), or from `CRM_API_KEYS`;
+//!   the admin key (moves the manual clock) likewise. [`keys_command`]: the
+//!   `keys add|list|revoke` command, locally or on AWS.
 //! - [`datadir`]: the data directory is private to its owner (0700, files
 //!   0600).
 //! - [`demo`]: the seed articles' pipeline for `--demo`.
@@ -21,6 +23,7 @@ pub mod datadir;
 pub mod demo;
 pub mod embedded;
 pub mod keys;
+pub mod keys_command;
 pub mod runtime;
 pub mod server;
 

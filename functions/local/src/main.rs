@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use crm_automation::cli::{Cli, Command};
 use crm_automation::keys::{ADMIN_KEY_ENV, API_KEYS_ENV, KeySource};
+use crm_automation::keys_command;
 use crm_automation::{ClockMode, ServeConfig, Server, demo};
 use tracing_subscriber::EnvFilter;
 
@@ -18,7 +19,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        Command::Keys(args) => return keys_command::main(args),
+    };
     let mut config = args.into_config(std::env::var(API_KEYS_ENV).ok());
     config.admin_key = std::env::var(ADMIN_KEY_ENV).ok();
     if config.start_at.is_some() && config.clock == ClockMode::System {
@@ -65,29 +69,31 @@ fn print_banner(server: &Server) {
             server.runtime.now().to_rfc3339()
         ),
     }
-    match &server.keys.source {
-        KeySource::Env => println!("  API keys: {} from {API_KEYS_ENV}", server.keys.keys.len()),
-        KeySource::Generated(path) => println!(
-            "  API key (tenant '{}'): {}  (generated, saved in {})",
-            server.keys.tenant,
-            server.keys.key,
-            path.display()
+    // Keys go to stdout for the user, never to the log.
+    match (&server.keys.source, &server.keys.key) {
+        (KeySource::Env, _) => println!(
+            "  API keys: {} from {API_KEYS_ENV} (and any in the key store)",
+            server.keys.keys.len()
         ),
-        KeySource::Stored(path) => println!(
-            "  API key (tenant '{}'): in {}",
+        (_, Some(key)) => println!(
+            "  API key (tenant '{}'): {key}  ({}; stored hashed, shown only now)",
             server.keys.tenant,
-            path.display()
+            origin(&server.keys.source)
+        ),
+        (_, None) => println!(
+            "  API keys: stored hashed in {} (shown once, when made; `crm-automation keys add` makes another)",
+            c.data.join(crm_embedded::DB_FILE).display()
         ),
     }
-    // Keys go to stdout for the user, never to the log.
-    match &server.admin.source {
-        KeySource::Env => println!("  admin key: from {ADMIN_KEY_ENV}"),
-        KeySource::Generated(path) => println!(
-            "  admin key (moves the manual clock): {}  (generated, saved in {})",
-            server.admin.key,
-            path.display()
+    match (&server.admin.source, &server.admin.key) {
+        (KeySource::Env, _) => println!("  admin key: from {ADMIN_KEY_ENV}"),
+        (_, Some(key)) => println!(
+            "  admin key (moves the manual clock): {key}  ({}; stored hashed, shown only now)",
+            origin(&server.admin.source)
         ),
-        KeySource::Stored(path) => println!("  admin key: in {}", path.display()),
+        (_, None) => {
+            println!("  admin key: stored hashed (`crm-automation keys add --admin` makes another)")
+        }
     }
     if let Some(d) = &server.demo {
         println!(
@@ -101,10 +107,14 @@ fn print_banner(server: &Server) {
                 " (already loaded)"
             }
         );
-        // A generated key is printed once, when it is generated; later the
-        // hints read it from its file.
-        let key = shown(&server.keys.source, &server.keys.key);
-        let admin = shown(&server.admin.source, &server.admin.key);
+        // A key is printed once, when it is made; later the walk-through
+        // makes a new one with `keys add`.
+        let key = shown(
+            server.keys.key.as_deref(),
+            &c.data,
+            &format!("--tenant '{}'", server.keys.tenant),
+        );
+        let admin = shown(server.admin.key.as_deref(), &c.data, "--admin");
         println!(
             "{}",
             demo::what_to_try(
@@ -116,12 +126,28 @@ fn print_banner(server: &Server) {
     }
 }
 
-/// How the walk-through names a key: itself when it was just generated (or
-/// given in the environment), `$(cat <file>)` when it was stored earlier.
-fn shown(source: &KeySource, key: &str) -> String {
+/// How the banner says where a key shown now came from.
+fn origin(source: &KeySource) -> String {
     match source {
-        KeySource::Env | KeySource::Generated(_) => key.to_string(),
-        KeySource::Stored(path) => format!("$(cat '{}')", path.display()),
+        KeySource::Migrated(path) => format!("moved from {} (deleted)", path.display()),
+        _ => "generated".to_string(),
+    }
+}
+
+/// How the walk-through names a key: itself when it is known now, otherwise
+/// a command that makes a new one (`keys add` prints only the key).
+fn shown(key: Option<&str>, data: &std::path::Path, whose: &str) -> String {
+    match key {
+        Some(key) => key.to_string(),
+        None => {
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "crm-automation".into());
+            format!(
+                "$('{exe}' keys add --data '{}' {whose} --label walkthrough)",
+                data.display()
+            )
+        }
     }
 }
 

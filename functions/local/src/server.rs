@@ -11,7 +11,10 @@ use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::Next;
 use chrono::{DateTime, Utc};
-use crm_http::{ApiKeys, AppState, ClockControl};
+use crm_embedded::{Db, EmbeddedError};
+use crm_http::{
+    ApiKeys, AppState, CachedKeys, ClockControl, KeyCacheConfig, TenantThrottle, ThrottleConfig,
+};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -46,6 +49,8 @@ pub struct ServeConfig {
     pub admin_key: Option<String>,
     /// Timeouts and the connection limit of the HTTP listener.
     pub limits: Limits,
+    /// The per-tenant request limit (`--tenant-rate`, `--tenant-burst`).
+    pub throttle: ThrottleConfig,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -60,13 +65,15 @@ impl std::fmt::Debug for ServeConfig {
             .field("api_keys", &self.api_keys.as_ref().map(|_| "<set>"))
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<set>"))
             .field("limits", &self.limits)
+            .field("throttle", &self.throttle)
             .finish()
     }
 }
 
 impl Default for ServeConfig {
     /// `127.0.0.1:8080`, `./data`, the system clock, no demo, generated keys,
-    /// default [`Limits`].
+    /// default [`Limits`], the default per-tenant limit
+    /// ([`ThrottleConfig::DEFAULT`]).
     fn default() -> Self {
         ServeConfig {
             addr: "127.0.0.1:8080".into(),
@@ -77,6 +84,7 @@ impl Default for ServeConfig {
             api_keys: None,
             admin_key: None,
             limits: Limits::default(),
+            throttle: ThrottleConfig::DEFAULT,
         }
     }
 }
@@ -119,6 +127,9 @@ pub enum ServeError {
     /// The database could not be opened.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// The key store (in the database) could not be opened.
+    #[error("the API key store: {0}")]
+    KeyStore(#[from] EmbeddedError),
     /// The data directory could not be prepared.
     #[error("data directory {path}: {source}", path = .0.display(), source = .1)]
     DataDir(PathBuf, std::io::Error),
@@ -138,25 +149,40 @@ pub enum ServeError {
     },
 }
 
+/// How the router authenticates and limits callers.
+#[derive(Default)]
+pub struct Auth {
+    /// Keys given at start (`CRM_API_KEYS`), hashed.
+    pub keys: ApiKeys,
+    /// The admin key given at start (`CRM_ADMIN_KEY`), if any.
+    pub admin_key: Option<String>,
+    /// The key store (the data directory's database) behind its cache.
+    pub store: Option<CachedKeys>,
+    /// The per-tenant limit (`None`: none).
+    pub throttle: Option<ThrottleConfig>,
+}
+
 /// The API router with the worker layer: after every request that may have
 /// queued work (anything but GET/HEAD/OPTIONS) the worker is woken, so
 /// immediate robots run within milliseconds; before such a request, it waits
 /// while the worker is far behind (back-pressure, see
-/// [`Runtime::wait_for_capacity`]).
+/// [`Runtime::wait_for_capacity`]). Only `keys` authenticate; no limit.
 pub fn app(runtime: &Runtime, keys: ApiKeys) -> Router {
-    app_with(runtime, keys, None, None)
+    app_with(
+        runtime,
+        Auth {
+            keys,
+            ..Auth::default()
+        },
+        None,
+    )
 }
 
-/// [`app`] with the admin key (the only key that moves the manual clock) and
-/// the data directory where the manual clock's time is kept, so that it does
-/// not go back on a restart.
-pub fn app_with(
-    runtime: &Runtime,
-    keys: ApiKeys,
-    admin_key: Option<&str>,
-    clock_dir: Option<&Path>,
-) -> Router {
-    let mut state = AppState::new(runtime.engine(), keys);
+/// [`app`] with the key store, the admin key (the only key that moves the
+/// manual clock), the per-tenant limit, and the data directory where the
+/// manual clock's time is kept, so that it does not go back on a restart.
+pub fn app_with(runtime: &Runtime, auth: Auth, clock_dir: Option<&Path>) -> Router {
+    let mut state = AppState::new(runtime.engine(), auth.keys);
     if let Some(control) = runtime.clock_control() {
         let control = match clock_dir {
             Some(dir) => Arc::new(SavedClock::new(control, dir)) as Arc<dyn ClockControl>,
@@ -164,8 +190,14 @@ pub fn app_with(
         };
         state = state.with_clock(control);
     }
-    if let Some(admin) = admin_key {
+    if let Some(admin) = auth.admin_key {
         state = state.with_admin_key(admin);
+    }
+    if let Some(store) = auth.store {
+        state = state.with_key_store(store);
+    }
+    if let Some(limit) = auth.throttle.filter(ThrottleConfig::is_enabled) {
+        state = state.with_throttle(TenantThrottle::new(limit));
     }
     let rt = runtime.clone();
     crm_http::router(state).layer(axum::middleware::from_fn(
@@ -213,8 +245,23 @@ impl Server {
     /// serving and working in the background.
     pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
         prepare_data_dir(&config.data).map_err(|e| ServeError::DataDir(config.data.clone(), e))?;
-        let keys = load_keys(config.api_keys.as_deref(), &config.data)?;
-        let admin = load_admin_key(config.admin_key.as_deref(), &config.data, &keys.keys)?;
+        // A connection of its own: key lookups never wait for the worker's.
+        let key_store = Db::open(&config.data)?.api_keys()?;
+        let keys = load_keys(
+            config.api_keys.as_deref(),
+            &config.data,
+            &key_store,
+            Utc::now(),
+        )
+        .await?;
+        let admin = load_admin_key(
+            config.admin_key.as_deref(),
+            &config.data,
+            &key_store,
+            &keys.keys,
+            Utc::now(),
+        )
+        .await?;
         let start_at = match config.clock {
             ClockMode::System => config.start_at,
             ClockMode::Manual => {
@@ -252,13 +299,17 @@ impl Server {
             source,
         })?;
         let worker = runtime.spawn_worker();
-        let router = app_with(
-            &runtime,
-            keys.keys.clone(),
-            Some(&admin.key),
-            Some(&config.data),
-        )
-        .layer(RequestBodyTimeoutLayer::new(config.limits.body_timeout));
+        let auth = Auth {
+            keys: keys.keys.clone(),
+            admin_key: admin.from_env().map(str::to_owned),
+            store: Some(CachedKeys::new(
+                Arc::new(key_store),
+                KeyCacheConfig::default(),
+            )),
+            throttle: Some(config.throttle),
+        };
+        let router = app_with(&runtime, auth, Some(&config.data))
+            .layer(RequestBodyTimeoutLayer::new(config.limits.body_timeout));
         let (stop, stopped) = oneshot::channel::<()>();
         let http = tokio::spawn(serve(listener, router, config.limits, stopped));
         tracing::info!(%addr, data = %config.data.display(), clock = %config.clock, "serving");

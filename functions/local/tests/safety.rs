@@ -229,7 +229,9 @@ async fn the_data_directory_and_its_files_are_private() {
     })
     .await
     .unwrap();
-    let api = Api::new(&server.base_url(), &server.keys.key).with_admin_key(&server.admin.key);
+    let key = server.keys.key.clone().expect("generated now");
+    let admin = server.admin.key.clone().expect("generated now");
+    let api = Api::new(&server.base_url(), &key).with_admin_key(&admin);
     common::company(&api).await;
     api.post(
         "/v1/items",
@@ -248,18 +250,24 @@ async fn the_data_directory_and_its_files_are_private() {
         .iter()
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    for expected in [
-        "crm.sqlite",
-        "crm.sqlite-wal",
-        "api-key",
-        "admin-key",
-        "clock",
-    ] {
+    for expected in ["crm.sqlite", "crm.sqlite-wal", "clock"] {
         assert!(
             names.iter().any(|n| n == expected),
             "{expected} in {names:?}"
         );
     }
+    // Keys are stored hashed in the database: no key file, and the keys are
+    // in no file of the directory.
+    for f in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+        for secret in [&key, &admin] {
+            assert!(!text.contains(secret.as_str()), "a key in {}", f.display());
+        }
+    }
+    assert!(
+        !names.iter().any(|n| n == "api-key" || n == "admin-key"),
+        "{names:?}"
+    );
     for f in &files {
         assert_eq!(mode(f), 0o600, "{}", f.display());
     }
@@ -283,47 +291,36 @@ async fn an_existing_world_readable_database_is_narrowed() {
     server.shutdown().await.unwrap();
 }
 
-#[cfg(unix)]
-#[tokio::test]
-async fn a_key_file_others_can_read_is_refused_naming_the_file_and_the_fix() {
-    use std::os::unix::fs::PermissionsExt;
-    for file in ["api-key", "admin-key"] {
-        let root = tempfile::tempdir().unwrap();
-        let data = root.path().join("data");
-        // A first start generates both files…
-        let first = Server::start(ServeConfig {
-            addr: "127.0.0.1:0".into(),
-            data: data.clone(),
-            ..ServeConfig::default()
-        })
-        .await
-        .unwrap();
-        first.shutdown().await.unwrap();
-        // …then someone opens one up.
-        let path = data.join(file);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = Server::start(ServeConfig {
-            addr: "127.0.0.1:0".into(),
-            data: data.clone(),
-            ..ServeConfig::default()
-        })
-        .await
-        .err()
-        .expect("refused");
-        let text = err.to_string();
-        assert!(text.contains(&path.display().to_string()), "{text}");
-        assert!(text.contains("chmod 600"), "{text}");
-        // Fixed as told, it starts again.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let again = Server::start(ServeConfig {
-            addr: "127.0.0.1:0".into(),
-            data: data.clone(),
-            ..ServeConfig::default()
-        })
-        .await
-        .unwrap();
-        again.shutdown().await.unwrap();
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_text_key_files_of_an_older_version_are_moved_into_the_hashed_store() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("api-key"), "crm_old_tenant_key\n").unwrap();
+    std::fs::write(data.join("admin-key"), "crm_old_admin_key\n").unwrap();
+    let config = ServeConfig {
+        addr: "127.0.0.1:0".into(),
+        data: data.clone(),
+        clock: ClockMode::Manual,
+        start_at: Some(at(MONDAY_1144_MSK)),
+        ..ServeConfig::default()
+    };
+    let server = Server::start(config.clone()).await.unwrap();
+    assert_eq!(server.keys.key.as_deref(), Some("crm_old_tenant_key"));
+    assert!(!data.join("api-key").exists() && !data.join("admin-key").exists());
+    server.shutdown().await.unwrap();
+    // Started again, the old keys still work (from the store).
+    let server = Server::start(config).await.unwrap();
+    assert_eq!(server.keys.key, None, "stored keys are not shown again");
+    let api =
+        Api::new(&server.base_url(), "crm_old_tenant_key").with_admin_key("crm_old_admin_key");
+    let (status, body) = api.call(Method::GET, "/v1/pipelines/deals", None).await;
+    assert_eq!(status, 404, "authenticated: {body}");
+    assert_eq!(api.advance(60).await, "2026-11-23T08:45:00Z");
+    server.shutdown().await.unwrap();
+    let db = std::fs::read(data.join("crm.sqlite")).unwrap();
+    let db = String::from_utf8_lossy(&db);
+    assert!(!db.contains("crm_old_tenant_key") && !db.contains("crm_old_admin_key"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,8 +336,7 @@ async fn a_tenant_key_cannot_move_the_clock_and_the_generated_admin_key_can() {
     })
     .await
     .unwrap();
-    let admin = std::fs::read_to_string(dir.path().join("admin-key")).unwrap();
-    assert_eq!(admin.trim(), server.admin.key);
+    let admin = server.admin.key.clone().expect("generated now");
     let acme = Api::new(&server.base_url(), "key-acme");
     let (status, body) = acme
         .call(
@@ -353,7 +349,7 @@ async fn a_tenant_key_cannot_move_the_clock_and_the_generated_admin_key_can() {
     assert_eq!(body["error"]["code"], "forbidden");
     // Reading stays open to the tenant; the clock did not move.
     assert_eq!(acme.get("/v1/clock").await["now"], "2026-11-23T08:44:00Z");
-    let moved = acme.with_admin_key(admin.trim()).advance(60).await;
+    let moved = acme.with_admin_key(&admin).advance(60).await;
     assert_eq!(moved, "2026-11-23T08:45:00Z");
     server.shutdown().await.unwrap();
 }
@@ -423,24 +419,43 @@ fn banner_and_log(data: &Path) -> (String, String) {
     (out, std::fs::read_to_string(&log_path).unwrap())
 }
 
+/// The value of `export NAME=…` in a walk-through.
+fn exported(out: &str, name: &str) -> String {
+    let pattern = format!("{name}=");
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("export ") && l.contains(&pattern))
+        .unwrap_or_else(|| panic!("no {name} in {out}"));
+    let value = &line[line.find(&pattern).unwrap() + pattern.len()..];
+    value.split_whitespace().next().unwrap().to_string()
+}
+
 #[test]
 fn generated_keys_are_printed_once_to_stdout_and_never_logged() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let (first, log) = banner_and_log(&data);
-    let key = std::fs::read_to_string(data.join("api-key")).unwrap();
-    let admin = std::fs::read_to_string(data.join("admin-key")).unwrap();
-    for secret in [key.trim(), admin.trim()] {
-        assert!(first.contains(secret), "{first}");
-        assert!(!log.contains(secret), "a key is in the log");
+    let key = exported(&first, "KEY");
+    let admin = exported(&first, "ADMIN");
+    assert!(
+        key.starts_with("crm_") && admin.starts_with("crm_"),
+        "{first}"
+    );
+    for secret in [&key, &admin] {
+        assert_eq!(
+            first.matches(secret.as_str()).count(),
+            2,
+            "banner and walk-through: {first}"
+        );
+        assert!(!log.contains(secret.as_str()), "a key is in the log");
     }
     assert!(!log.is_empty(), "the log was captured");
-    // Later starts name the files instead, the walk-through too.
+    // Later starts cannot show them; the walk-through makes new ones instead.
     let (again, log) = banner_and_log(&data);
-    for secret in [key.trim(), admin.trim()] {
-        assert!(!again.contains(secret), "{again}");
-        assert!(!log.contains(secret), "a key is in the log");
+    for secret in [&key, &admin] {
+        assert!(!again.contains(secret.as_str()), "{again}");
+        assert!(!log.contains(secret.as_str()), "a key is in the log");
     }
-    assert!(again.contains("admin-key"), "{again}");
-    assert!(again.contains("$(cat '"), "{again}");
+    assert!(again.contains("keys add --data"), "{again}");
+    assert!(again.contains("--admin --label walkthrough"), "{again}");
 }

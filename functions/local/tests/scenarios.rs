@@ -545,19 +545,26 @@ async fn the_demo_loads_idempotently_and_its_walkthrough_works() {
     let loaded = first.demo.clone().unwrap();
     assert!(loaded.automation_created);
     assert_eq!((loaded.robots, loaded.triggers), (8, 1));
-    let key = first.keys.key.clone();
-    assert!(matches!(
+    let key = first.keys.key.clone().expect("generated now");
+    let admin = first.admin.key.clone().expect("generated now");
+    assert_eq!(
         first.keys.source,
-        crm_automation::keys::KeySource::Generated(_)
-    ));
+        crm_automation::keys::KeySource::Generated
+    );
     first.shutdown().await.unwrap();
 
     let server = crm_automation::Server::start(config).await.unwrap();
     let again = server.demo.clone().unwrap();
     assert!(!again.automation_created);
     assert_eq!((again.robots, again.triggers), (8, 1));
-    assert_eq!(server.keys.key, key, "the generated key is reused");
-    let admin = server.admin.key.clone();
+    assert_eq!(
+        server.keys.key, None,
+        "the generated key is not shown again"
+    );
+    assert_eq!(
+        server.keys.tenant, "default",
+        "the demo's tenant is the stored key's"
+    );
     let api = Api::new(&server.base_url(), &key).with_admin_key(&admin);
 
     // The walk-through printed by the banner.

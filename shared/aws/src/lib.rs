@@ -17,6 +17,7 @@
 //!
 //! Everything is endpoint-agnostic: set `AWS_ENDPOINT_URL` for LocalStack.
 
+pub mod api_keys;
 pub mod config;
 pub mod counter;
 pub mod dynamo;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use crm_core::ports::Clock;
 use crm_core::system::SystemClock;
 
+pub use api_keys::DynamoApiKeys;
 pub use config::{Clients, Config};
 pub use counter::{RequestCounter, RequestCounts, Service};
 pub use dynamo::{DynamoStore, doc_from_item, doc_from_stream_image};

@@ -6,6 +6,7 @@
 //! (records ↔ documents), `ports` (the outside world), `memory` (in-memory
 //! adapters for tests).
 pub mod api;
+pub mod api_keys;
 pub mod catalogue;
 pub mod check;
 pub mod client_index;

@@ -38,10 +38,12 @@ use std::time::Duration;
 use crm_core::ports::{PortError, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 
+mod api_keys;
 mod events;
 mod jobs;
 mod store;
 
+pub use api_keys::SqliteApiKeys;
 pub use events::SqliteEvents;
 pub use jobs::SqliteJobs;
 pub use store::SqliteStore;

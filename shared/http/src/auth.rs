@@ -1,35 +1,43 @@
 //! API keys and the [`Tenant`] extractor (`Authorization: Bearer <key>`).
+//!
+//! A presented key is hashed (SHA-256) and looked up by its hash: first among
+//! the keys given at start ([`ApiKeys`], e.g. `CRM_API_KEYS`, kept hashed in
+//! memory), then the admin key, then the key store through its cache
+//! ([`crate::key_cache::CachedKeys`]). No key is kept or compared in clear.
+//! A tenant's request then takes a token of its bucket
+//! ([`crate::throttle::TenantThrottle`]): none left → 429 with `Retry-After`.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use axum::extract::FromRequestParts;
-use crm_core::ports::SYSTEM_TENANT;
+use crm_core::api_keys::{KeyHash, validate_tenant};
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The API keys the service accepts, each belonging to one tenant.
+/// API keys given at start (not from a store), each belonging to one tenant,
+/// kept as SHA-256 hashes only.
 ///
-/// Lookup compares the presented key with every configured key in constant
-/// time per key (no early exit on the first differing byte, no hash-map
-/// probing), so response timing does not reveal how much of a key matched.
-/// Only key lengths may influence timing. `Debug` never prints keys.
+/// Lookup hashes the presented key and finds the hash in a map: timing can
+/// only tell something about the hash of a wrong key, which says nothing
+/// about any configured key. `Debug` prints the tenants only.
 #[derive(Clone, Default)]
 pub struct ApiKeys {
-    /// (key, tenant) pairs; keys are unique.
-    entries: Vec<(Vec<u8>, String)>,
+    /// Hash of each key → its tenant; keys are unique.
+    entries: HashMap<KeyHash, String>,
 }
 
 impl ApiKeys {
-    /// Parses `tenant-a:key-a,tenant-b:key-b`.
+    /// Parses `tenant-a:key-a,tenant-b:key-b` and keeps the keys' hashes.
     ///
     /// Entries are separated by commas; surrounding whitespace and empty
     /// entries are ignored. The tenant is the part before the first `:`, the
     /// key is the rest. Errors: an entry without `:`, an empty tenant or key,
-    /// a tenant with characters other than `[A-Za-z0-9_.-]` or the reserved
-    /// system tenant, a key used twice, or no entries at all.
+    /// a tenant with characters other than `[A-Za-z0-9_.-]` or a reserved
+    /// tenant (`_system`, `_admin`), a key used twice, or no entries at all.
     pub fn parse(spec: &str) -> Result<ApiKeys, String> {
         let mut keys = ApiKeys::default();
         for (n, entry) in spec.split(',').map(str::trim).enumerate() {
@@ -47,14 +55,16 @@ impl ApiKeys {
             if key.is_empty() {
                 return Err(format!("API key entry {}: empty key", n + 1));
             }
-            if keys.entries.iter().any(|(k, _)| k == key.as_bytes()) {
+            if keys
+                .entries
+                .insert(KeyHash::of(key), tenant.to_string())
+                .is_some()
+            {
                 return Err(format!(
                     "API key entry {}: the same key is configured twice",
                     n + 1
                 ));
             }
-            keys.entries
-                .push((key.as_bytes().to_vec(), tenant.to_string()));
         }
         if keys.entries.is_empty() {
             return Err("no API keys configured (expected tenant:key[,tenant:key…])".into());
@@ -64,9 +74,17 @@ impl ApiKeys {
 
     /// One key for one tenant. Never fails; an empty key matches nothing.
     pub fn single(tenant: impl Into<String>, key: impl Into<String>) -> ApiKeys {
-        ApiKeys {
-            entries: vec![(key.into().into_bytes(), tenant.into())],
+        let key = key.into();
+        let mut entries = HashMap::new();
+        if !key.is_empty() {
+            entries.insert(KeyHash::of(&key), tenant.into());
         }
+        ApiKeys { entries }
+    }
+
+    /// No keys: every key is looked up in the key store.
+    pub fn none() -> ApiKeys {
+        ApiKeys::default()
     }
 
     /// The tenant a key belongs to, if any.
@@ -74,15 +92,12 @@ impl ApiKeys {
         if key.is_empty() {
             return None;
         }
-        let presented = key.as_bytes();
-        let mut found = None;
-        // Look at every entry, whatever matched before.
-        for (candidate, tenant) in &self.entries {
-            if constant_time_eq(candidate, presented) {
-                found = Some(tenant.as_str());
-            }
-        }
-        found
+        self.tenant_for_hash(&KeyHash::of(key))
+    }
+
+    /// The tenant of the key with this hash, if any.
+    pub fn tenant_for_hash(&self, hash: &KeyHash) -> Option<&str> {
+        self.entries.get(hash).map(String::as_str)
     }
 
     /// Number of configured keys.
@@ -94,45 +109,19 @@ impl ApiKeys {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// The tenants, in no particular order (one per key).
+    pub fn tenants(&self) -> impl Iterator<Item = &str> {
+        self.entries.values().map(String::as_str)
+    }
 }
 
 impl fmt::Debug for ApiKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiKeys")
-            .field(
-                "tenants",
-                &self.entries.iter().map(|(_, t)| t).collect::<Vec<_>>(),
-            )
+            .field("tenants", &self.entries.values().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
-}
-
-fn validate_tenant(tenant: &str) -> Result<(), String> {
-    if tenant.is_empty() {
-        return Err("empty tenant".into());
-    }
-    if tenant == SYSTEM_TENANT {
-        return Err(format!("tenant '{SYSTEM_TENANT}' is reserved"));
-    }
-    if !tenant
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(format!(
-            "tenant '{tenant}' may only contain letters, digits, '-', '_' and '.'"
-        ));
-    }
-    Ok(())
-}
-
-/// Byte-wise comparison whose running time depends only on the lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = u8::from(a.len() != b.len());
-    for (i, &y) in b.iter().enumerate() {
-        let x = a.get(i).copied().unwrap_or(!y);
-        diff |= x ^ y;
-    }
-    std::hint::black_box(diff) == 0
 }
 
 /// The one bearer token of the request.
@@ -158,18 +147,31 @@ fn presented_key(parts: &Parts) -> Result<&str, ApiError> {
     })
 }
 
-/// Whether `key` is the configured admin key (constant time).
-fn is_admin(state: &AppState, key: &str) -> bool {
-    state
-        .admin
-        .as_deref()
-        .is_some_and(|admin| admin.tenant_for(key).is_some())
+/// Who holds the key with this hash: the keys given at start, then the
+/// admin key, then the key store (through its cache). A store failure is
+/// logged and answered 503.
+async fn resolve(state: &AppState, hash: &KeyHash) -> Result<Option<Caller>, ApiError> {
+    if let Some(tenant) = state.keys.tenant_for_hash(hash) {
+        return Ok(Some(Caller::Tenant(tenant.to_string())));
+    }
+    if state.admin.as_ref() == Some(hash) {
+        return Ok(Some(Caller::Admin));
+    }
+    let Some(store) = &state.key_store else {
+        return Ok(None);
+    };
+    store.lookup(hash).await.map_err(|e| {
+        tracing::error!(error = %e, "API key lookup failed");
+        ApiError::unavailable()
+    })
 }
 
 /// The tenant of the request's API key. Extracting it answers 401 (in the
 /// common error shape) when the `Authorization: Bearer <key>` header is
-/// missing, malformed or names an unknown key, 400 when the header is sent
-/// twice, and 403 for the admin key (it belongs to no tenant).
+/// missing, malformed or names an unknown or revoked key, 400 when the
+/// header is sent twice, 403 for the admin key (it belongs to no tenant),
+/// 429 with `Retry-After` when the tenant is over its rate, and 503 when the
+/// key store cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant(pub String);
 
@@ -201,13 +203,17 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = presented_key(parts)?;
-        // Both lookups always run, so timing does not tell which kind matched.
-        let tenant = state.keys.tenant_for(key);
-        let admin = is_admin(state, key);
-        match (tenant, admin) {
-            (Some(tenant), _) => Ok(Caller::Tenant(tenant.to_string())),
-            (None, true) => Ok(Caller::Admin),
-            (None, false) => Err(ApiError::unauthorized("unknown API key")),
+        match resolve(state, &KeyHash::of(key)).await? {
+            Some(Caller::Tenant(tenant)) => {
+                if let Some(throttle) = &state.throttle {
+                    throttle
+                        .check(&tenant)
+                        .map_err(ApiError::too_many_requests)?;
+                }
+                Ok(Caller::Tenant(tenant))
+            }
+            Some(Caller::Admin) => Ok(Caller::Admin),
+            None => Err(ApiError::unauthorized("unknown API key")),
         }
     }
 }
@@ -246,6 +252,7 @@ mod tests {
             ":key",
             "tenant-a:",
             "_system:key",
+            "_admin:key",
             "a b:key",
             "a:k,b:k",
         ] {
@@ -259,15 +266,7 @@ mod tests {
         assert_eq!(keys.tenant_for("secret"), Some("t"));
         assert_eq!(keys.tenant_for("Secret"), None);
         assert!(!format!("{keys:?}").contains("secret"));
-    }
-
-    #[test]
-    fn compares_exactly() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
-        assert!(!constant_time_eq(b"ab", b"abc"));
-        assert!(!constant_time_eq(b"", b"a"));
+        assert!(ApiKeys::single("t", "").is_empty());
     }
 
     #[test]

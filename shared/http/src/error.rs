@@ -28,7 +28,7 @@ pub struct ErrorDetail {
 pub struct ErrorObject {
     /// Stable machine-readable code: `bad_request`, `unauthorized`,
     /// `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`, `request_timeout`,
-    /// `unsupported_media_type`, `unprocessable`, `internal`, `unavailable`.
+    /// `unsupported_media_type`, `unprocessable`, `too_many_requests`, `internal`, `unavailable`.
     pub code: String,
     /// Human-readable summary.
     pub message: String,
@@ -50,6 +50,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Vec<ErrorDetail>,
+    /// Seconds for the `Retry-After` header (429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -60,6 +62,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -109,6 +112,19 @@ impl ApiError {
     /// 404 `not_found` with a message.
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 429 `too_many_requests` with `Retry-After: <seconds>` (at least 1):
+    /// the tenant is over its request rate.
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        let secs = retry_after_secs.max(1);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("too many requests for this tenant; retry after {secs} s"),
+        );
+        e.retry_after = Some(secs);
+        e
     }
 
     /// 500 `internal`; the cause must already be logged.
@@ -182,6 +198,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

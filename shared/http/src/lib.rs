@@ -22,16 +22,22 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod key_cache;
 pub mod openapi;
 pub mod schemas;
 pub mod state;
+pub mod throttle;
+pub mod ticker;
 pub mod views;
 
 pub use auth::{ApiKeys, Tenant};
 pub use crm_core::Engine;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use key_cache::{CachedKeys, KeyCacheConfig};
 pub use openapi::{ApiDoc, openapi};
 pub use state::{AppState, ClockControl};
+pub use throttle::{TenantThrottle, ThrottleConfig};
+pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{automation, catalogue, directory, items, meta, work};
 

@@ -173,6 +173,10 @@ fn add_common(op: &mut Operation) {
             "403",
             "The admin key: it belongs to no tenant and only moves the manual clock",
         );
+        add(
+            "429",
+            "The tenant is over its request rate; retry after `Retry-After` seconds",
+        );
         add("500", "Internal error");
         add("503", "A backend is unavailable; retry later");
     }

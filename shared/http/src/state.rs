@@ -5,11 +5,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_core::Engine;
+use crm_core::api_keys::KeyHash;
 
 use crate::auth::ApiKeys;
-
-/// The pseudo-tenant name under which the admin key is kept (never a tenant).
-const ADMIN: &str = "_admin";
+use crate::key_cache::CachedKeys;
+use crate::throttle::TenantThrottle;
 
 /// Control over a manual clock (the local server started with one).
 ///
@@ -31,21 +31,28 @@ pub trait ClockControl: Send + Sync {
 pub struct AppState {
     /// The engine every request goes to.
     pub engine: Arc<Engine>,
-    /// Accepted API keys and their tenants.
+    /// API keys given at start (hashed) and their tenants.
     pub keys: Arc<ApiKeys>,
+    /// The key store behind its cache, asked for keys not in `keys`.
+    pub key_store: Option<Arc<CachedKeys>>,
+    /// The per-tenant request limit (`None`: no limit).
+    pub throttle: Option<Arc<TenantThrottle>>,
     /// The manual clock, if the server runs on one; `None` makes the clock
     /// endpoints answer 404.
     pub clock: Option<Arc<dyn ClockControl>>,
-    /// The admin key (the only key that may move the manual clock), if any.
-    pub admin: Option<Arc<ApiKeys>>,
+    /// Hash of the admin key given at start (the only kind of key that may
+    /// move the manual clock; the key store may hold admin keys too).
+    pub admin: Option<KeyHash>,
 }
 
 impl AppState {
-    /// State without a clock hook.
+    /// State without a clock hook, key store or limit.
     pub fn new(engine: Arc<Engine>, keys: ApiKeys) -> Self {
         AppState {
             engine,
             keys: Arc::new(keys),
+            key_store: None,
+            throttle: None,
             clock: None,
             admin: None,
         }
@@ -60,7 +67,20 @@ impl AppState {
     /// The same state with an admin key: `POST /v1/clock/advance` needs it
     /// (without one, nobody may move the clock). An empty key matches nothing.
     pub fn with_admin_key(mut self, key: impl Into<String>) -> Self {
-        self.admin = Some(Arc::new(ApiKeys::single(ADMIN, key)));
+        let key = key.into();
+        self.admin = (!key.is_empty()).then(|| KeyHash::of(&key));
+        self
+    }
+
+    /// The same state looking keys up in a key store (through its cache).
+    pub fn with_key_store(mut self, store: CachedKeys) -> Self {
+        self.key_store = Some(Arc::new(store));
+        self
+    }
+
+    /// The same state with a per-tenant request limit.
+    pub fn with_throttle(mut self, throttle: TenantThrottle) -> Self {
+        self.throttle = Some(Arc::new(throttle));
         self
     }
 }

@@ -110,6 +110,16 @@ pub fn harness() -> Harness {
     }
 }
 
+/// Router whose state is changed by `with` (a key store, a limit…).
+pub fn harness_with(with: impl FnOnce(AppState) -> AppState) -> Harness {
+    let clock = Arc::new(ManualClock::new(start()));
+    let state = with(AppState::new(engine(clock.clone()), keys()));
+    Harness {
+        app: router(state),
+        clock,
+    }
+}
+
 /// Router over a given document store (e.g. one that fails).
 pub fn harness_on(store: Arc<dyn DocStore>) -> Harness {
     let clock = Arc::new(ManualClock::new(start()));

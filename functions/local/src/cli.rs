@@ -24,6 +24,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API and run robots and triggers.
     Serve(ServeArgs),
+    /// Operations on the AWS deployment (e.g. `aws redrive`).
+    #[command(subcommand)]
+    Aws(crate::redrive_command::AwsCommand),
 }
 
 /// Clock choice on the command line.
@@ -108,7 +111,9 @@ mod tests {
     #[test]
     fn parses_serve_with_defaults() {
         let cli = Cli::try_parse_from(["crm-automation", "serve"]).unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
         let c = args.into_config(None);
         assert_eq!(c.addr, "127.0.0.1:8080");
         assert_eq!(c.data, PathBuf::from("./data"));
@@ -139,7 +144,9 @@ mod tests {
             "10",
         ])
         .unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
         let c = args.into_config(Some("a:b".into()));
         assert_eq!(c.clock, ClockMode::Manual);
         assert_eq!(

@@ -1,4 +1,5 @@
-//! `crm-automation serve`: the local one-process server.
+//! `crm-automation serve`: the local one-process server; `crm-automation aws
+//! redrive`: a dead-letter queue moved back to its queue.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -6,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use crm_automation::cli::{Cli, Command};
 use crm_automation::keys::{ADMIN_KEY_ENV, API_KEYS_ENV, KeySource};
+use crm_automation::redrive_command::AwsCommand;
 use crm_automation::{ClockMode, ServeConfig, Server, demo};
 use tracing_subscriber::EnvFilter;
 
@@ -18,7 +20,12 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        Command::Aws(AwsCommand::Redrive(args)) => {
+            return run_async(crm_automation::redrive_command::run(args));
+        }
+    };
     let mut config = args.into_config(std::env::var(API_KEYS_ENV).ok());
     config.admin_key = std::env::var(ADMIN_KEY_ENV).ok();
     if config.start_at.is_some() && config.clock == ClockMode::System {
@@ -38,6 +45,29 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "crm-automation failed");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Run a one-shot subcommand on a fresh async runtime; its error is printed.
+fn run_async<T, E: std::fmt::Display>(
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }

@@ -85,6 +85,19 @@ def add_key_after_deploy(key, outputs, cli):
     subprocess.run(cmd, check=True)
 
 
+def check_alarms(cw, resources, outputs):
+    """Every alarm of the stack exists and notifies the stack's alarm topic."""
+    names = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::CloudWatch::Alarm"]
+    if not names:
+        raise SystemExit("the stack has no alarms")
+    found = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNames=names)["MetricAlarms"]}
+    topic = outputs["AlarmTopic"]
+    wrong = [n for n in names if n not in found or found[n].get("AlarmActions") != [topic]]
+    if wrong:
+        raise SystemExit(f"alarms missing or not notifying {topic}: {wrong}")
+    log(f"  {len(names)} alarms, all notifying {topic.rsplit(':', 1)[-1]}")
+
+
 def fix_scaling_configs(lam, mappings):
     """Emulator fix-up: MiniStack's CloudFormation keeps a parameter's value
     in `ScalingConfig.MaximumConcurrency` as the string it is (AWS converts it
@@ -265,6 +278,7 @@ def main():
     for res in FUNCTIONS:
         fn = lam.get_function(FunctionName=physical[res])["Configuration"]
         log(f"  {res}: {fn['FunctionName']} ({fn.get('Runtime')}, {fn.get('Architectures')}, {fn.get('State')})")
+    check_alarms(boto3.client("cloudwatch", **kw), resources, outputs)
     mappings = lam.list_event_source_mappings()["EventSourceMappings"]
     log(f"  event source mappings: {len(mappings)}")
     fix_scaling_configs(lam, mappings)

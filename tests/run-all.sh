@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The project's one test command: formatting, lints, every test of the
 # workspace (engine, embedded store, HTTP API, local server, Lambda handlers,
-# and the contract suite on LocalStack), the CloudFormation lint, and
-# schemathesis against the local server and its OpenAPI document.
+# and the contract suite on LocalStack), the CloudFormation lint, `sam
+# validate --lint`, schemathesis against the local server and its OpenAPI
+# document, the four Lambda release zips, and one end-to-end run of them on
+# MiniStack (infra/template.yaml deployed through its CloudFormation).
 #
 #   tests/run-all.sh
 #
@@ -33,8 +35,21 @@ trap 'infra/localstack.sh stop || true' EXIT
 step "cfn-lint infra/template.yaml"
 infra/lint.sh
 
+step "sam validate --lint infra/template.yaml (infra/deploy-tools.sh installs aws-sam-cli, cargo-lambda)"
+infra/deploy-tools.sh run sam validate --lint -t infra/template.yaml --region "$AWS_REGION"
+
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# The four release zips build in the background (their own target triple
+# directory, so no lock against the debug builds below) while the tests
+# spend time waiting on LocalStack; the end-to-end run at the end needs them.
+step "release zips in the background (infra/release-zips.sh, log: target/release-zips.log)"
+mkdir -p "${CARGO_TARGET_DIR:-target}"
+ZIPS_LOG=${CARGO_TARGET_DIR:-target}/release-zips.log
+infra/release-zips.sh >"$ZIPS_LOG" 2>&1 &
+ZIPS_PID=$!
+trap 'kill "$ZIPS_PID" 2>/dev/null || true; infra/localstack.sh stop || true' EXIT
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
@@ -45,3 +60,14 @@ fi
 
 step "schemathesis against the local server (tests/schemathesis.sh)"
 tests/schemathesis.sh
+
+step "release zips (waiting for the background build)"
+if ! wait "$ZIPS_PID"; then
+  tail -40 "$ZIPS_LOG"
+  echo "release zips failed" >&2
+  exit 1
+fi
+tail -6 "$ZIPS_LOG"
+
+step "end-to-end run on MiniStack (tests/e2e-ministack.sh)"
+tests/e2e-ministack.sh

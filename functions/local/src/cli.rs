@@ -27,6 +27,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Add, list and revoke API keys (stored hashed) locally or on AWS.
     Keys(crate::keys_command::KeysArgs),
+    /// Operations on the AWS deployment (e.g. `aws redrive`).
+    #[command(subcommand)]
+    Aws(crate::redrive_command::AwsCommand),
 }
 
 /// Clock choice on the command line.

@@ -16,6 +16,7 @@
 //! - [`datadir`]: the data directory is private to its owner (0700, files
 //!   0600).
 //! - [`demo`]: the seed articles' pipeline for `--demo`.
+//! - [`redrive_command`]: `crm-automation aws redrive`, a DLQ moved back to its queue.
 
 pub mod cli;
 pub mod clock;
@@ -24,6 +25,7 @@ pub mod demo;
 pub mod embedded;
 pub mod keys;
 pub mod keys_command;
+pub mod redrive_command;
 pub mod runtime;
 pub mod server;
 

@@ -1,4 +1,5 @@
-//! `crm-automation serve`: the local one-process server.
+//! `crm-automation serve`: the local one-process server; `crm-automation aws
+//! redrive`: a dead-letter queue moved back to its queue.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use clap::Parser;
 use crm_automation::cli::{Cli, Command};
 use crm_automation::keys::{ADMIN_KEY_ENV, API_KEYS_ENV, KeySource};
 use crm_automation::keys_command;
+use crm_automation::redrive_command::AwsCommand;
 use crm_automation::{ClockMode, ServeConfig, Server, demo};
 use tracing_subscriber::EnvFilter;
 
@@ -22,6 +24,9 @@ fn main() -> ExitCode {
     let args = match cli.command {
         Command::Serve(args) => args,
         Command::Keys(args) => return keys_command::main(args),
+        Command::Aws(AwsCommand::Redrive(args)) => {
+            return run_async(crm_automation::redrive_command::run(args));
+        }
     };
     let mut config = args.into_config(std::env::var(API_KEYS_ENV).ok());
     config.admin_key = std::env::var(ADMIN_KEY_ENV).ok();
@@ -42,6 +47,29 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "crm-automation failed");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Run a one-shot subcommand on a fresh async runtime; its error is printed.
+fn run_async<T, E: std::fmt::Display>(
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }

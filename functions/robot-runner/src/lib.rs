@@ -115,8 +115,18 @@ pub struct RunReport {
     pub status: Option<RunStatus>,
 }
 
-/// The name of the `Function` dimension of the runner's metrics.
+/// The `Function` dimension of the runner's metrics when not on Lambda.
 pub const FUNCTION: &str = "robot-runner";
+
+/// The `Function` dimension: the deployed function's name (Lambda's
+/// `AWS_LAMBDA_FUNCTION_NAME`, so two stacks in one account do not mix their
+/// figures and the template's lateness alarm can name it), else [`FUNCTION`].
+pub fn function_name() -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| FUNCTION.to_owned())
+}
 
 /// The metric of one job's outcome: the run's final status if it finished
 /// now (with its lateness: now minus the job's due time), else the outcome.
@@ -127,7 +137,7 @@ pub fn metric(report: &RunReport, job: &Job, now: DateTime<Utc>) -> RunMetric {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| report.outcome.to_owned());
     RunMetric {
-        function: FUNCTION.to_owned(),
+        function: function_name(),
         status,
         lateness_ms: report.status.map(|_| (now - job.due_at).num_milliseconds()),
         at: now,

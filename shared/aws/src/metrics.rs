@@ -6,7 +6,7 @@
 //!
 //! ```json
 //! {"_aws":{"Timestamp":1764660000000,"CloudWatchMetrics":[{"Namespace":"CrmAutomation",
-//!   "Dimensions":[["Function","Status"]],"Metrics":[{"Name":"Runs","Unit":"Count"},
+//!   "Dimensions":[["Function","Status"],["Function"]],"Metrics":[{"Name":"Runs","Unit":"Count"},
 //!   {"Name":"LatenessMs","Unit":"Milliseconds"}]}]},
 //!  "Function":"robot-runner","Status":"done","Runs":1,"LatenessMs":840}
 //! ```
@@ -52,7 +52,9 @@ impl RunMetric {
                 "Timestamp": self.at.timestamp_millis(),
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
-                    "Dimensions": [["Function", "Status"]],
+                    // By status, and per function across statuses (what
+                    // the template's lateness alarm reads).
+                    "Dimensions": [["Function", "Status"], ["Function"]],
                     "Metrics": metrics,
                 }],
             },
@@ -142,7 +144,7 @@ mod tests {
         );
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["Function", "Status"]])
+            json!([["Function", "Status"], ["Function"]])
         );
         assert_eq!(
             (&v["Function"], &v["Status"], &v["Runs"], &v["LatenessMs"]),

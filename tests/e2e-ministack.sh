@@ -22,7 +22,7 @@ if ! $was_running; then trap 'infra/ministack.sh stop || true' EXIT; fi
 
 started=$(date +%s)
 set +e
-"${MS_DIR:-$T/ministack}/venv/bin/python" tests/e2e_ministack.py \
+"${MS_DIR:-$ROOT/target/ministack}/venv/bin/python" tests/e2e_ministack.py \
   --endpoint "http://127.0.0.1:$PORT" \
   --template infra/template.yaml \
   --lambda-dir "$T/lambda" \

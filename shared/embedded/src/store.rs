@@ -249,11 +249,7 @@ impl SqliteStore {
         Self::docs_of(tenant, kind, rows)
     }
 
-    fn docs_of(
-        tenant: &str,
-        kind: Kind,
-        rows: Vec<ListRow>,
-    ) -> Result<Vec<Doc>, EmbeddedError> {
+    fn docs_of(tenant: &str, kind: Kind, rows: Vec<ListRow>) -> Result<Vec<Doc>, EmbeddedError> {
         let mut out = Vec::with_capacity(rows.len());
         for (id, version, parent, expires_at, body) in rows {
             let key = DocKey::new(tenant, kind, id);

@@ -95,10 +95,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/pipelines/{id}/triggers/{trigger_id}/copy",
             post(automation::copy_trigger),
         )
-        .route(
-            "/v1/items",
-            post(items::create_item).get(items::list_items),
-        )
+        .route("/v1/items", post(items::create_item).get(items::list_items))
         .route(
             "/v1/items/{id}",
             get(items::get_item)

@@ -88,7 +88,9 @@ impl DocStore for BatchReads {
         after: Option<&str>,
         limit: usize,
     ) -> std::result::Result<Vec<Doc>, StoreError> {
-        self.store.list_page(tenant, kind, parent, after, limit).await
+        self.store
+            .list_page(tenant, kind, parent, after, limit)
+            .await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> std::result::Result<(), StoreError> {

@@ -28,7 +28,10 @@ fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
 /// `/` (the page) and `/board/{app.js,strings.js,style.css}`.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { file("text/html; charset=utf-8", INDEX) }))
+        .route(
+            "/",
+            get(|| async { file("text/html; charset=utf-8", INDEX) }),
+        )
         .route(
             "/board/app.js",
             get(|| async { file("text/javascript; charset=utf-8", APP) }),

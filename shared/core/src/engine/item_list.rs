@@ -48,7 +48,7 @@ fn encode_cursor(last_id: &str) -> String {
 
 fn decode_cursor(cursor: &str) -> Result<String> {
     let bad = || EngineError::bad("cursor", "not a cursor this server gave out");
-    if cursor.len() % 2 != 0 || cursor.is_empty() {
+    if !cursor.len().is_multiple_of(2) || cursor.is_empty() {
         return Err(bad());
     }
     let bytes = (0..cursor.len())

@@ -459,8 +459,8 @@
     const robotName = {};
     if (robots.ok) for (const r of robots.data.robots) robotName[r.id] = r.name + " (" + r.type + ")";
     const fmt = (s) => s ? new Date(s).toLocaleString(lang) : "";
-    const fields = [["id", item.id], [t("kanban.title"), item.title], [t("kanban.amount"), money(item)], [t("kanban.responsible"), item.responsible_id],
-      ["client", [item.client.name, item.client.phone, item.client.email].filter(Boolean).join(", ")]]
+    const fields = [[t("item.id"), item.id], [t("kanban.title"), item.title], [t("kanban.amount"), money(item)], [t("kanban.responsible"), item.responsible_id],
+      [t("item.client"), [item.client.name, item.client.phone, item.client.email].filter(Boolean).join(", ")]]
       .concat(Object.entries(item.fields || {}).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
     $main.replaceChildren(el("div", { class: "item-page" },
       el("p", {}, el("a", { href: "#/kanban/" + encodeURIComponent(item.pipeline_id), text: "← " + t("item.back") })),

@@ -3,7 +3,7 @@
 # workspace (engine, embedded store, HTTP API, local server, Lambda handlers,
 # and the contract suite on LocalStack), the CloudFormation lint, `sam
 # validate --lint`, schemathesis against the local server and its OpenAPI
-# document, the four Lambda release zips, and one end-to-end run of them on
+# document, the board's end-to-end test in headless Chromium, the four Lambda release zips, and one end-to-end run of them on
 # MiniStack (infra/template.yaml deployed through its CloudFormation).
 #
 #   tests/run-all.sh
@@ -60,6 +60,9 @@ fi
 
 step "schemathesis against the local server (tests/schemathesis.sh)"
 tests/schemathesis.sh
+
+step "the board in headless Chromium (tests/browser/run.sh installs chromium and playwright-core when missing)"
+tests/browser/run.sh
 
 step "release zips (waiting for the background build)"
 if ! wait "$ZIPS_PID"; then

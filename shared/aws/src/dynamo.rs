@@ -697,6 +697,54 @@ impl DocStore for DynamoStore {
         Ok(docs)
     }
 
+    /// A page read from the list entries by key: `sk` is the id, so the
+    /// query starts after `after` and stops at `limit` entries.
+    async fn list_page(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Doc>, StoreError> {
+        let pk = list_pk(tenant, kind, parent);
+        let mut docs = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        while docs.len() < limit {
+            let want = i32::try_from(limit - docs.len()).unwrap_or(i32::MAX);
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()));
+            let query = match after {
+                Some(a) => query
+                    .key_condition_expression("pk = :pk AND sk > :after")
+                    .expression_attribute_values(":after", AttributeValue::S(a.to_owned())),
+                None => query.key_condition_expression("pk = :pk"),
+            };
+            let out = query
+                .consistent_read(true)
+                .limit(self.page_limit.map_or(want, |p| p.min(want)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| read_error("Query", &e))?;
+            for item in out.items() {
+                let doc = decode_item(item).map_err(|e| {
+                    StoreError::Unavailable(format!("corrupt list entry under {pk}: {e}"))
+                })?;
+                docs.push(doc);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        docs.truncate(limit);
+        Ok(docs)
+    }
+
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         check_transaction(&writes)?;
         // Believe each document's stored parent is the one it is written with

@@ -220,6 +220,24 @@ pub trait DocStore: Send + Sync {
         Ok(out)
     }
     async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError>;
+    /// One page of [`DocStore::list`]: at most `limit` documents whose id
+    /// sorts after `after` (byte order). Adapters that can seek (SQLite) read
+    /// only the page; the default reads the whole list and cuts it.
+    async fn list_page(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Doc>, StoreError> {
+        let docs = self.list(tenant, kind, parent).await?;
+        Ok(docs
+            .into_iter()
+            .filter(|d| after.is_none_or(|a| d.key.id.as_str() > a))
+            .take(limit)
+            .collect())
+    }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
 }
 

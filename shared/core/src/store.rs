@@ -251,7 +251,8 @@ records! {
     Pipeline: Pipeline, id, |_p| None;
     Robot: Robot, id, |r| Some(Cow::Borrowed(&r.pipeline_id));
     Trigger: Trigger, id, |t| Some(Cow::Borrowed(&t.pipeline_id));
-    Item: Item, id, |_i| None;
+    // Listed per pipeline (the kanban; an item never changes pipeline).
+    Item: Item, id, |i| Some(Cow::Borrowed(&i.pipeline_id));
     RunRecord: Run, id, |r| Some(Cow::Borrowed(&r.item_id));
     Task: Task, id, |t| Some(Cow::Borrowed(&t.item_id));
     Activity: Activity, id, |a| Some(Cow::Borrowed(&a.item_id));

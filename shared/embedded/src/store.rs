@@ -17,6 +17,11 @@ pub(crate) const LIST: &str = "SELECT id, version, parent, expires_at, body \
                     FROM docs INDEXED BY docs_by_parent \
                     WHERE tenant = ?1 AND kind = ?2 AND parent = ?3 \
                     ORDER BY id COLLATE BINARY";
+/// One page of [`LIST`]: ids after `?4`, at most `?5` rows.
+const LIST_PAGE: &str = "SELECT id, version, parent, expires_at, body \
+                    FROM docs INDEXED BY docs_by_parent \
+                    WHERE tenant = ?1 AND kind = ?2 AND parent = ?3 AND id > ?4 \
+                    ORDER BY id COLLATE BINARY LIMIT ?5";
 /// Rewrite a document in place when its parent and expiry stay: only its
 /// data page changes, no index entry.
 const REWRITE: &str = "UPDATE docs SET version = ?4, body = ?7 \
@@ -222,6 +227,29 @@ impl SqliteStore {
             st.query_map((tenant, kind.as_str(), parent), list_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?
         };
+        Self::docs_of(tenant, kind, rows)
+    }
+
+    /// One page of a list, read by seeking the parent index past `after`.
+    fn list_page_sync(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Doc>, EmbeddedError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = {
+            let g = self.db.lock();
+            let mut st = g.conn.prepare_cached(LIST_PAGE)?;
+            st.query_map((tenant, kind.as_str(), parent, after, limit), list_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        Self::docs_of(tenant, kind, rows)
+    }
+
+    fn docs_of(tenant: &str, kind: Kind, rows: Vec<ListRow>) -> Result<Vec<Doc>, EmbeddedError> {
         let mut out = Vec::with_capacity(rows.len());
         for (id, version, parent, expires_at, body) in rows {
             let key = DocKey::new(tenant, kind, id);
@@ -249,6 +277,17 @@ impl DocStore for SqliteStore {
 
     async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
         Ok(self.list_sync(tenant, kind, parent)?)
+    }
+
+    async fn list_page(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Doc>, StoreError> {
+        Ok(self.list_page_sync(tenant, kind, parent, after.unwrap_or(""), limit)?)
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {

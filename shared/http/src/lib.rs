@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
 pub mod auth;
+pub mod board;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -94,7 +95,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/pipelines/{id}/triggers/{trigger_id}/copy",
             post(automation::copy_trigger),
         )
-        .route("/v1/items", post(items::create_item))
+        .route("/v1/items", post(items::create_item).get(items::list_items))
         .route(
             "/v1/items/{id}",
             get(items::get_item)
@@ -116,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages", get(work::list_messages))
         .route("/v1/feed", get(work::list_feed))
         .route("/v1/outbox", get(work::list_outbound))
+        .merge(board::routes())
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

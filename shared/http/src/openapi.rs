@@ -41,6 +41,7 @@ use crate::handlers::{automation, catalogue, directory, items, meta, work};
         automation::update_trigger,
         automation::delete_trigger,
         automation::copy_trigger,
+        items::list_items,
         items::create_item,
         items::get_item,
         items::patch_item,

@@ -112,6 +112,7 @@ components! {
         TriggerList => views::TriggerList,
         TimelineList => views::TimelineList,
         RunList => views::RunList,
+        ItemList => views::ItemList,
         EventAccepted => views::EventAccepted,
         TaskList => views::TaskList,
         ActivityList => views::ActivityList,

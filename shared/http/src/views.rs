@@ -23,6 +23,15 @@ pub struct TriggerList {
     pub triggers: Vec<Trigger>,
 }
 
+/// `GET /v1/items?pipeline_id=`
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ItemList {
+    /// One page of the pipeline's items, in id order.
+    pub items: Vec<crm_core::model::Item>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
 /// `GET /v1/items/{id}/timeline`
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TimelineList {

@@ -312,7 +312,7 @@ async fn openapi_is_public_and_lists_every_endpoint() {
             &["get", "put", "delete"],
         ),
         ("/v1/pipelines/{id}/triggers/{trigger_id}/copy", &["post"]),
-        ("/v1/items", &["post"]),
+        ("/v1/items", &["get", "post"]),
         ("/v1/items/{id}", &["get", "patch", "delete"]),
         ("/v1/items/{id}/timeline", &["get"]),
         ("/v1/items/{id}/runs", &["get"]),

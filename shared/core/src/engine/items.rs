@@ -39,7 +39,7 @@ impl Engine {
         if change.deleted {
             writes.push(Write::Delete {
                 key: DocKey::new(tenant, Kind::Item, &item.id),
-                parent: None,
+                parent: Some(item.pipeline_id.clone()),
                 cond,
             });
         } else {

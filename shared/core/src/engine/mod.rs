@@ -30,6 +30,8 @@ pub(crate) use automation::ROBOT_DELETED;
 mod directory;
 pub use directory::{Directory, MAX_DIRECTORY_WRITES};
 mod events;
+mod item_list;
+pub use item_list::{ItemPage, ItemQuery, MAX_ITEM_PAGE};
 mod items;
 mod pipelines;
 mod work_records;

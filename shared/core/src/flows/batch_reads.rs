@@ -80,6 +80,19 @@ impl DocStore for BatchReads {
         self.store.list(tenant, kind, parent).await
     }
 
+    async fn list_page(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> std::result::Result<Vec<Doc>, StoreError> {
+        self.store
+            .list_page(tenant, kind, parent, after, limit)
+            .await
+    }
+
     async fn transact(&self, writes: Vec<Write>) -> std::result::Result<(), StoreError> {
         {
             let mut cache = self.cache();

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use crm_core::api::{ItemPatch, NewItem};
+use crm_core::engine::ItemQuery;
 use crm_core::model::Item;
 use http::header::ETAG;
 use http::{HeaderValue, StatusCode};
@@ -10,11 +11,11 @@ use serde::Deserialize;
 
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{IfMatch, Json, Path, Query};
+use crate::extract::{IfMatch, Json, Path, Query, required_param};
 use crate::handlers::{created, segment};
 use crate::schemas;
 use crate::state::AppState;
-use crate::views::{RunList, TimelineList};
+use crate::views::{ItemList, RunList, TimelineList};
 
 /// Adds `ETag: "<version>"` to an item response.
 fn with_etag(mut response: Response, item_version: u64) -> Response {
@@ -37,6 +38,58 @@ async fn expected_version(
         None
     };
     if_match.expected(|| current)
+}
+
+/// Default page size of `GET /v1/items`.
+const DEFAULT_ITEM_PAGE: usize = 50;
+
+/// Query of `GET /v1/items`.
+#[derive(Debug, Deserialize)]
+pub struct ItemListQuery {
+    pipeline_id: Option<String>,
+    stage_id: Option<String>,
+    q: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// One page of a pipeline's items (the kanban), optionally of one stage or
+/// matching a search text; `next_cursor` gives the next page.
+#[utoipa::path(
+    get,
+    path = "/v1/items",
+    tag = "items",
+    params(
+        ("pipeline_id" = String, Query, description = "The pipeline (required)"),
+        ("stage_id" = Option<String>, Query, description = "Only items in this stage"),
+        ("q" = Option<String>, Query, description = "Only items whose title or client name, phone or email contains this text (case-insensitive)"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "`{\"items\": [...], \"next_cursor\"}`", body = schemas::ItemList),
+        (status = 400, description = "`pipeline_id` missing, `limit` out of range or a cursor this server did not give", body = ErrorBody),
+        (status = 404, description = "No such pipeline", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_items(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Query(q): Query<ItemListQuery>,
+) -> Result<Json<ItemList>, ApiError> {
+    let query = ItemQuery {
+        pipeline_id: required_param(q.pipeline_id, "pipeline_id")?,
+        stage_id: q.stage_id.filter(|s| !s.is_empty()),
+        q: q.q,
+        limit: q.limit.unwrap_or(DEFAULT_ITEM_PAGE),
+        cursor: q.cursor.filter(|c| !c.is_empty()),
+    };
+    let page = state.engine.list_items(&tenant, query).await?;
+    Ok(Json(ItemList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Create an item (deal, lead, …) in a pipeline.

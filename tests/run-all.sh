@@ -3,7 +3,8 @@
 # workspace (engine, embedded store, HTTP API, local server, Lambda handlers,
 # and the contract suite on LocalStack), the CloudFormation lint, `sam
 # validate --lint`, schemathesis against the local server and its OpenAPI
-# document, the board's end-to-end test in headless Chromium, the four Lambda release zips, and one end-to-end run of them on
+# document, the board's end-to-end test in headless Chromium, the four
+# Lambda release zips, and one end-to-end run of them on
 # MiniStack (infra/template.yaml deployed through its CloudFormation).
 #
 #   tests/run-all.sh

@@ -62,8 +62,10 @@ async fn deal_with_robots(name: &str, robots: &[Value]) -> (AwsRig, Meter, Strin
         .engine
         .create_item(
             &rig.tenant,
-            body(json!({"pipeline_id": "deals", "stage_id": "new", "title": "Website",
-                "amount": 15000, "currency": "RUB", "responsible_id": "u-anna"})),
+            body(
+                json!({"pipeline_id": "deals", "stage_id": "new", "title": "Website",
+                "amount": 15000, "currency": "RUB", "responsible_id": "u-anna"}),
+            ),
         )
         .await
         .unwrap();
@@ -125,8 +127,7 @@ async fn immediate_robot_run() -> Usage {
 }
 
 async fn delayed_robot_run() -> Usage {
-    let (rig, meter, id) =
-        deal_with_robots("cost-later", &[comment_robot("prep", Some(1))]).await;
+    let (rig, meter, id) = deal_with_robots("cost-later", &[comment_robot("prep", Some(1))]).await;
     patch_stage(&rig, &id, "prep").await;
     stream_invocation(&rig, &meter).await;
     let s = rig.ports.scheduler.list_all().await.unwrap().pop().unwrap();
@@ -173,6 +174,9 @@ async fn stage_change_5_robots() -> Usage {
     stream_invocation(&rig, &meter).await;
     runner_invocations(&rig, &meter, 5).await;
     let used = meter.usage().since(&before);
+    for c in meter.calls().iter().filter(|c| c.transactional) {
+        println!("  tx {} items {} WRU", c.items_written, c.wru);
+    }
     let runs = rig.engine.runs(&rig.tenant, &id).await.unwrap();
     assert_eq!(
         runs.iter().filter(|r| r.status == RunStatus::Done).count(),
@@ -239,7 +243,10 @@ async fn cost_report() {
         ("event-moves-item", event_moves_item().await),
     ];
     for (name, used) in &measured {
-        println!("cost {name} {:.2} USD per million", used.usd_per_million(&PRICES));
+        println!(
+            "cost {name} {:.2} USD per million",
+            used.usd_per_million(&PRICES)
+        );
         println!("  units {name}: {used}");
         println!(
             "  units {name}: request units alone {:.2} USD per million",
@@ -293,4 +300,98 @@ fn billed_memory_is_the_templates() {
         .filter_map(|v| v.trim().parse().ok())
         .collect();
     assert_eq!(sizes, [FUNCTION_MEMORY_MB, API_MEMORY_MB], "{sizes:?}");
+}
+
+/// Loses the response of the next `PutItem` after DynamoDB applied it (the
+/// answer becomes a 500), as a dropped connection would.
+#[derive(Debug, Clone, Default)]
+struct LoseNextPutResponse(
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+);
+
+impl aws_sdk_dynamodb::config::Intercept for LoseNextPutResponse {
+    fn name(&self) -> &'static str {
+        "LoseNextPutResponse"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context.request().headers().get("x-amz-target");
+        if target.is_some_and(|t| t.ends_with(".PutItem"))
+            && self.0.swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let response = context.response_mut();
+        if response.status().is_success() && self.1.swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            *response.status_mut() = 500u16.try_into()?;
+            response.headers_mut().remove("content-length");
+            *response.body_mut() =
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"lost"}"#
+                    .into();
+        }
+        Ok(())
+    }
+}
+
+/// A single conditional write is a `PutItem` (half the units of a
+/// transaction) without losing what the transaction's idempotency token
+/// gave: a retry after a lost response is done, not a conflict, while a
+/// second, separate write of the same record still conflicts.
+#[tokio::test]
+async fn a_single_conditional_put_survives_a_lost_response() {
+    use crm_core::ports::{Cond, Doc, DocKey, DocStore, Kind, StoreError, Write};
+    let ports = crm_aws::testing::metered_ports("cost-put").await.unwrap();
+    let sdk = ports.config.sdk_config().await;
+    let lose = LoseNextPutResponse::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(ports.requests.interceptor(crm_aws::Service::DynamoDb))
+            .interceptor(lose.clone())
+            .build(),
+    );
+    let store = crm_aws::DynamoStore::new(client, ports.config.table.clone());
+    let tenant = crm_aws::testing::unique_name("t");
+    let doc = Doc {
+        key: DocKey::new(&tenant, Kind::Item, "i-1"),
+        version: 1,
+        parent: None,
+        expires_at: None,
+        body: json!({"title": "Website"}),
+    };
+    let put = || {
+        vec![Write::Put {
+            doc: doc.clone(),
+            cond: Cond::Absent,
+        }]
+    };
+    lose.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    store.transact(put()).await.unwrap();
+    assert!(
+        !lose.0.load(std::sync::atomic::Ordering::SeqCst),
+        "no response was lost"
+    );
+    assert_eq!(store.get(&doc.key).await.unwrap(), Some(doc.clone()));
+    assert!(matches!(
+        store.transact(put()).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let ops = ports.requests.meter().unwrap().usage().dynamodb_ops;
+    assert_eq!(ops.get("TransactWriteItems"), None, "{ops:?}");
+    crm_aws::testing::teardown(&ports).await.unwrap();
 }

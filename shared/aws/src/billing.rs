@@ -105,7 +105,11 @@ pub fn value_size(v: &Value) -> u64 {
         // Base64 in JSON; the raw bytes count.
         ("B", Value::String(b)) => (b.len() as u64 / 4) * 3,
         ("BOOL" | "NULL", _) => 1,
-        ("SS", Value::Array(a)) => a.iter().filter_map(Value::as_str).map(|s| s.len() as u64).sum(),
+        ("SS", Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|s| s.len() as u64)
+            .sum(),
         ("NS", Value::Array(a)) => a.iter().filter_map(Value::as_str).map(number_size).sum(),
         ("L", Value::Array(a)) => 3 + a.iter().map(|e| 1 + value_size(e)).sum::<u64>(),
         ("M", Value::Object(m)) => {
@@ -168,6 +172,8 @@ pub struct DynamoCall {
     /// consistent) as AWS bills a `GetItem` that finds nothing; DynamoDB
     /// Local reports 0 for these (an upper bound here, then).
     pub empty_reads: f64,
+    /// Items the request writes (table items, not index entries).
+    pub items_written: usize,
 }
 
 impl DynamoCall {
@@ -341,7 +347,10 @@ impl Meter {
 
     /// Ask DynamoDB for its consumed capacity: the body with
     /// `ReturnConsumedCapacity = TOTAL`, or `None` to send it unchanged.
-    pub(crate) fn dynamodb_request(operation: &str, body: &[u8]) -> (Option<Vec<u8>>, PendingRequest) {
+    pub(crate) fn dynamodb_request(
+        operation: &str,
+        body: &[u8],
+    ) -> (Option<Vec<u8>>, PendingRequest) {
         let mut json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let pending = PendingRequest {
             operation: operation.to_owned(),
@@ -365,7 +374,10 @@ impl Meter {
         let Some(call) = call else { return };
         st.usage.wru += call.wru;
         st.usage.rru += call.rru;
-        *st.usage.dynamodb_ops.entry(call.operation.clone()).or_default() += 1;
+        *st.usage
+            .dynamodb_ops
+            .entry(call.operation.clone())
+            .or_default() += 1;
         st.calls.push(call);
     }
 
@@ -462,7 +474,9 @@ fn bill_dynamodb(
         }
         "TransactWriteItems" => {
             call.transactional = true;
-            for w in body.get("TransactItems")?.as_array()? {
+            let items = body.get("TransactItems")?.as_array()?;
+            call.items_written = items.len();
+            for w in items {
                 if let Some(put) = w.get("Put") {
                     let item = put.get("Item")?;
                     let k = key_of(item)?;
@@ -532,7 +546,10 @@ mod tests {
         assert_eq!(value_size(&json!({"BOOL": true})), 1);
         // map: 3 + per element (1 + name + value)
         assert_eq!(value_size(&json!({"M": {"a": {"S": "xy"}}})), 3 + 1 + 1 + 2);
-        assert_eq!(value_size(&json!({"L": [{"S": "x"}, {"N": "5"}]})), 3 + 2 + 3);
+        assert_eq!(
+            value_size(&json!({"L": [{"S": "x"}, {"N": "5"}]})),
+            3 + 2 + 3
+        );
     }
 
     fn pending(op: &str, body: Value) -> PendingRequest {
@@ -548,7 +565,10 @@ mod tests {
         let big = "x".repeat(1500);
         let item = json!({"pk": {"S": "a"}, "sk": {"S": "_"}, "body": {"S": big}});
         let put = pending("PutItem", json!({"Item": item}));
-        assert_eq!(bill_dynamodb(&mut store, &put, &json!({})).unwrap().wru, 2.0);
+        assert_eq!(
+            bill_dynamodb(&mut store, &put, &json!({})).unwrap().wru,
+            2.0
+        );
         // A small item replacing the big one still bills the big one.
         let small = json!({"pk": {"S": "a"}, "sk": {"S": "_"}});
         let tx = pending(
@@ -559,17 +579,28 @@ mod tests {
         // put: ⌈1.5 KB⌉ × 2 = 4; check of the now small item: 1 × 2 = 2
         assert_eq!(bill_dynamodb(&mut store, &tx, &json!({})).unwrap().wru, 6.0);
         // An outbox row bills its index entry too.
-        let row = json!({"pk": {"S": "o"}, "sk": {"S": "_"}, SWEEP_PK: {"S": "3"}, SWEEP_SK: {"S": "t"}});
+        let row =
+            json!({"pk": {"S": "o"}, "sk": {"S": "_"}, SWEEP_PK: {"S": "3"}, SWEEP_SK: {"S": "t"}});
         let put = pending("PutItem", json!({"Item": row}));
-        assert_eq!(bill_dynamodb(&mut store, &put, &json!({})).unwrap().wru, 2.0);
-        let del = pending("DeleteItem", json!({"Key": {"pk": {"S": "o"}, "sk": {"S": "_"}}}));
-        assert_eq!(bill_dynamodb(&mut store, &del, &json!({})).unwrap().wru, 2.0);
+        assert_eq!(
+            bill_dynamodb(&mut store, &put, &json!({})).unwrap().wru,
+            2.0
+        );
+        let del = pending(
+            "DeleteItem",
+            json!({"Key": {"pk": {"S": "o"}, "sk": {"S": "_"}}}),
+        );
+        assert_eq!(
+            bill_dynamodb(&mut store, &del, &json!({})).unwrap().wru,
+            2.0
+        );
     }
 
     #[test]
     fn reads_round_per_item_or_per_query() {
         let mut store = HashMap::new();
-        let it = |pk: &str| json!({"pk": {"S": pk}, "sk": {"S": "_"}, "b": {"S": "x".repeat(3000)}});
+        let it =
+            |pk: &str| json!({"pk": {"S": pk}, "sk": {"S": "_"}, "b": {"S": "x".repeat(3000)}});
         let q = pending("Query", json!({"ConsistentRead": true}));
         let r = bill_dynamodb(&mut store, &q, &json!({"Items": [it("a"), it("b")]})).unwrap();
         assert_eq!(r.rru, 2.0); // ~6 KB summed → 2

@@ -174,9 +174,6 @@ async fn stage_change_5_robots() -> Usage {
     stream_invocation(&rig, &meter).await;
     runner_invocations(&rig, &meter, 5).await;
     let used = meter.usage().since(&before);
-    for c in meter.calls().iter().filter(|c| c.transactional) {
-        println!("  tx {} items {} WRU", c.items_written, c.wru);
-    }
     let runs = rig.engine.runs(&rig.tenant, &id).await.unwrap();
     assert_eq!(
         runs.iter().filter(|r| r.status == RunStatus::Done).count(),
@@ -197,6 +194,7 @@ async fn event_moves_item() -> Usage {
         )
         .await
         .unwrap();
+    rig.settle().await;
     let before = meter.usage();
     invoke(
         &meter,
@@ -220,16 +218,19 @@ async fn event_moves_item() -> Usage {
 }
 
 /// The figures this code reaches today, USD per million, counting request
-/// units only (Lambda time measured at LocalStack varies with the machine;
-/// it is printed, not ratcheted). A change that raises one fails here.
+/// units only (DynamoDB, SQS, Scheduler, Lambda requests: deterministic;
+/// Lambda time measured at LocalStack varies with the machine's load, so it
+/// is printed, not ratcheted). A change that raises one fails here; lower
+/// them when a change lowers a figure.
 ///
-/// None meets the goal yet (≤ $4 immediate, ≤ $5 delayed, ≤ $25
-/// stage change with 5 robots): see the README's cost table for by how much.
+/// The goals are not met yet (all-in: ≤ $4 immediate, ≤ $5
+/// delayed, ≤ $25 stage change with 5 robots): request units alone are
+/// 4.8×, 4.5× and 5.6× the goal. The event scenario has no goal.
 const RATCHET: [(&str, f64); 4] = [
-    ("immediate-robot-run", f64::MAX),
-    ("delayed-robot-run", f64::MAX),
-    ("stage-change-5-robots", f64::MAX),
-    ("event-moves-item", f64::MAX),
+    ("immediate-robot-run", 19.25),
+    ("delayed-robot-run", 22.42),
+    ("stage-change-5-robots", 138.80),
+    ("event-moves-item", 13.67),
 ];
 
 /// One line per scenario, `cost <scenario> <usd> USD per million`, then the
@@ -257,7 +258,7 @@ async fn cost_report() {
         assert_eq!(*name, rname);
         let units_only = used.without_lambda_time().usd_per_million(&PRICES);
         assert!(
-            units_only <= limit,
+            units_only <= limit + 0.005,
             "{name}: {units_only:.2} USD per million (request units) > {limit}"
         );
     }

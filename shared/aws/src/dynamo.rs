@@ -550,7 +550,7 @@ impl DynamoStore {
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 );
-            let sent = with_condition!(req, cond.as_ref().map(Condition::clone))
+            let sent = with_condition!(req, cond.clone())
                 .customize()
                 .config_override(no_sdk_retries.clone())
                 .send()

@@ -4,8 +4,15 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+    BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
+
+use crate::billing::{Meter, PendingRequest};
 
 /// The AWS service a request went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +74,8 @@ struct Counters {
     scheduler: AtomicU64,
     /// `service:Operation` → requests.
     calls: Mutex<BTreeMap<String, u64>>,
+    /// Billed units of every request, when metering (cost reports).
+    meter: Option<Meter>,
 }
 
 impl Service {
@@ -107,6 +116,23 @@ impl RequestCounter {
     /// A counter at zero.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A counter that also meters what AWS bills for each request (see
+    /// [`crate::billing`]): DynamoDB requests then ask for their
+    /// `ConsumedCapacity`, so use it for cost reports, not in production.
+    pub fn metering() -> Self {
+        RequestCounter {
+            inner: Arc::new(Counters {
+                meter: Some(Meter::new()),
+                ..Counters::default()
+            }),
+        }
+    }
+
+    /// The meter, if this counter meters.
+    pub fn meter(&self) -> Option<&Meter> {
+        self.inner.meter.as_ref()
     }
 
     /// The counts so far.
@@ -159,6 +185,25 @@ impl RequestCounter {
     }
 }
 
+/// What a metered request sends, kept for its response.
+#[derive(Debug, Clone)]
+struct Metered {
+    operation: String,
+    request_len: usize,
+    dynamodb: Option<PendingRequest>,
+}
+
+impl Storable for Metered {
+    type Storer = StoreReplace<Self>;
+}
+
+/// The path of a request URI.
+fn path_of(uri: &str) -> &str {
+    uri.split("://")
+        .nth(1)
+        .map_or(uri, |rest| rest.find('/').map_or("/", |i| &rest[i..]))
+}
+
 /// SDK interceptor counting every transmitted request (see [`RequestCounter`]).
 #[derive(Debug, Clone)]
 pub struct CountingInterceptor {
@@ -178,15 +223,82 @@ impl Intercept for CountingInterceptor {
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         let req = context.request();
-        let path = req
-            .uri()
-            .split("://")
-            .nth(1)
-            .map_or(req.uri(), |rest| rest.find('/').map_or("/", |i| &rest[i..]));
-        let op = operation(req.method(), path, req.headers().get("x-amz-target"));
+        let op = operation(
+            req.method(),
+            path_of(req.uri()),
+            req.headers().get("x-amz-target"),
+        );
         self.counter.record_call(self.service, &op);
         Ok(())
     }
+
+    /// Metering: remember what the request sends (before signing, so that
+    /// DynamoDB requests can ask for their consumed capacity).
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let Some(meter) = self.counter.meter() else {
+            return Ok(());
+        };
+        let req = context.request_mut();
+        let op = operation(
+            req.method(),
+            path_of(req.uri()),
+            req.headers().get("x-amz-target"),
+        );
+        if self.service == Service::Scheduler {
+            meter_scheduler(meter, &op);
+            return Ok(());
+        }
+        let body = req.body().bytes().unwrap_or_default().to_vec();
+        let mut metered = Metered {
+            operation: op.clone(),
+            request_len: body.len(),
+            dynamodb: None,
+        };
+        if self.service == Service::DynamoDb {
+            let (rewritten, pending) = Meter::dynamodb_request(&op, &body);
+            if let Some(new_body) = rewritten {
+                req.headers_mut()
+                    .insert("content-length", new_body.len().to_string());
+                *req.body_mut() = SdkBody::from(new_body);
+            }
+            metered.dynamodb = Some(pending);
+        }
+        cfg.interceptor_state().store_put(metered);
+        Ok(())
+    }
+
+    /// Metering: bill a request by its (successful) response.
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let (Some(meter), Some(metered)) = (self.counter.meter(), cfg.load::<Metered>()) else {
+            return Ok(());
+        };
+        let resp = context.response();
+        if !resp.status().is_success() {
+            return Ok(());
+        }
+        let body = resp.body().bytes().unwrap_or_default();
+        match &metered.dynamodb {
+            Some(pending) => meter.dynamodb_response(pending, body),
+            None => meter.sqs(&metered.operation, metered.request_len, body),
+        }
+        Ok(())
+    }
+}
+
+/// Scheduler API requests are free; their invocations are metered where
+/// a schedule fires.
+fn meter_scheduler(meter: &Meter, _operation: &str) {
+    meter.record_scheduler_api();
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -79,6 +80,8 @@ const BATCH_GET_MAX: usize = 100;
 const UNPROCESSED_RETRIES: u32 = 10;
 /// Attempts of a write that is throttled or meets a concurrent transaction.
 pub const THROTTLE_ATTEMPTS: u32 = 6;
+/// Attempts of a single conditional `PutItem` that times out or meets a 5xx.
+const PUT_ATTEMPTS: u32 = 3;
 /// Back-off before the first retry of a throttled write (doubles each time).
 const THROTTLE_BASE: Duration = Duration::from_millis(25);
 /// Longest back-off between two attempts of a throttled write.
@@ -228,6 +231,7 @@ enum Attempt {
 }
 
 /// A condition expression with its attribute names and values.
+#[derive(Clone)]
 struct Condition {
     expr: String,
     names: Vec<(&'static str, &'static str)>,
@@ -471,14 +475,18 @@ impl DynamoStore {
         Ok((items, ops))
     }
 
-    /// One unconditional write of one primary record and nothing else: a
-    /// plain PutItem/DeleteItem costs half the request units of a transaction.
+    /// One write of one primary record and nothing else: a plain
+    /// PutItem/DeleteItem with its condition costs half the request units of
+    /// a transaction.
     ///
-    /// Conditional writes always go through `TransactWriteItems`, whose
-    /// idempotency token (filled in by the SDK, reused by its retries) makes a
-    /// retry after a lost response succeed instead of failing its own
-    /// condition: a retried `PutItem` with `attribute_not_exists(pk)` would
-    /// report a conflict for a write that was in fact applied.
+    /// A retry of a conditional put after a lost response (the SDK retries a
+    /// timeout or a 5xx) fails its own condition although its first attempt
+    /// was applied: a `PutItem` has no idempotency token. So a put whose
+    /// condition fails while the stored record is exactly the record it
+    /// writes counts as done (an identical record can only come from this
+    /// write or from an identical state transition). Conditional deletes
+    /// cannot tell "deleted by my first attempt" from "never there" and go
+    /// through `TransactWriteItems`, whose token covers retries.
     async fn single(&self, write: &Write, belief: &Belief) -> Attempt {
         let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
         match write {
@@ -487,25 +495,8 @@ impl DynamoStore {
                     Ok(item) => item,
                     Err(e) => return Attempt::Failed(e),
                 };
-                let req = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .return_values_on_condition_check_failure(all_old);
-                match with_condition!(req, condition(*cond, Some(belief)))
-                    .send()
+                self.put_one(doc, item, condition(*cond, Some(belief)))
                     .await
-                {
-                    Ok(_) => Attempt::Done,
-                    Err(e) => {
-                        let old = match e.as_service_error() {
-                            Some(PutItemError::ConditionalCheckFailedException(c)) => c.item(),
-                            _ => None,
-                        };
-                        single_write_attempt(&e, old)
-                    }
-                }
             }
             Write::Delete { key, cond, .. } => {
                 let req = self
@@ -531,6 +522,75 @@ impl DynamoStore {
             Write::Check { .. } => {
                 Attempt::Failed(StoreError::Invalid("a check is not a single write".into()))
             }
+        }
+    }
+
+    /// A `PutItem` of one primary record with its condition. The SDK does
+    /// not retry it: a retry of a write whose response was lost would fail
+    /// its own condition. It is retried here ([`PUT_ATTEMPTS`] attempts, on
+    /// timeouts, dispatch failures and 5xx answers), and a retry whose
+    /// condition fails while the stored record is exactly the one it writes
+    /// is the earlier attempt applied: done.
+    async fn put_one(
+        &self,
+        doc: &Doc,
+        item: HashMap<String, AttributeValue>,
+        cond: Option<Condition>,
+    ) -> Attempt {
+        let no_sdk_retries = aws_sdk_dynamodb::config::Builder::default()
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let req = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            let sent = with_condition!(req, cond.clone())
+                .customize()
+                .config_override(no_sdk_retries.clone())
+                .send()
+                .await;
+            let e = match sent {
+                Ok(_) => return Attempt::Done,
+                Err(e) => e,
+            };
+            let failed_condition = match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => Some(c.item().cloned()),
+                _ => None,
+            };
+            let Some(returned) = failed_condition else {
+                let transient = matches!(
+                    e,
+                    SdkError::TimeoutError(_)
+                        | SdkError::DispatchFailure(_)
+                        | SdkError::ResponseError(_)
+                ) || e
+                    .raw_response()
+                    .is_some_and(|r| r.status().is_server_error());
+                if transient && attempt < PUT_ATTEMPTS {
+                    debug!(key = %doc.key, attempt, error = %describe(&e), "put failed; retrying");
+                    tokio::time::sleep(throttle_backoff(attempt)).await;
+                    continue;
+                }
+                return single_write_attempt(&e, None);
+            };
+            let old = match returned {
+                Some(old) if !old.is_empty() => Some(old),
+                _ => match self.get_raw(&doc.key).await {
+                    Ok(old) => old,
+                    Err(e) => return Attempt::Failed(e),
+                },
+            };
+            if attempt > 1 && old.as_ref() == Some(&item) {
+                debug!(key = %doc.key, "conditional put applied by an earlier attempt");
+                return Attempt::Done;
+            }
+            return single_write_attempt(&e, old.as_ref());
         }
     }
 
@@ -763,8 +823,12 @@ impl DocStore for DynamoStore {
             let (items, ops) = self.plan(&writes, &beliefs)?;
             let attempt = match ops.as_slice() {
                 [] => return Ok(()),
-                // Unconditional: PutItem/DeleteItem (half the request units).
-                [op] if op.kind != OpKind::Check && cond_of(&writes[op.write]) == Cond::Any => {
+                // One record: PutItem (with its condition) or an
+                // unconditional DeleteItem, half the request units.
+                [op] if op.kind == OpKind::PrimaryPut
+                    || (op.kind == OpKind::PrimaryDelete
+                        && cond_of(&writes[op.write]) == Cond::Any) =>
+                {
                     self.single(&writes[op.write], &beliefs[op.write]).await
                 }
                 _ => self.transaction(items).await,

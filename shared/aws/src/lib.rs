@@ -18,6 +18,7 @@
 //! Everything is endpoint-agnostic: set `AWS_ENDPOINT_URL` for LocalStack.
 
 pub mod api_keys;
+pub mod billing;
 pub mod config;
 pub mod counter;
 pub mod dynamo;

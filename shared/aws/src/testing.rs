@@ -102,6 +102,19 @@ pub async fn isolated_ports(prefix: &str) -> Result<AwsPorts, AwsError> {
     Ok(ports)
 }
 
+/// [`isolated_ports`] whose clients meter what AWS bills for each request
+/// ([`crate::counter::RequestCounter::metering`]), for cost reports.
+pub async fn metered_ports(prefix: &str) -> Result<AwsPorts, AwsError> {
+    let base = base_config()?;
+    require_endpoint(&base)?;
+    let config = isolated_config(&base, &unique_name(prefix));
+    let counter = crate::counter::RequestCounter::metering();
+    let clients = config.clients(&counter).await;
+    let ports = AwsPorts::from_clients(config, clients);
+    provision::ensure_resources_with(&ports.clients, &ports.config).await?;
+    Ok(ports)
+}
+
 /// Delete the per-run queues (with their DLQs) and schedule group of
 /// [`isolated_ports`]. Best effort for the queues: a missing queue is fine.
 pub async fn teardown(ports: &AwsPorts) -> Result<(), AwsError> {

@@ -226,11 +226,16 @@ async fn event_moves_item() -> Usage {
 /// The goals are not met yet (all-in: ≤ $4 immediate, ≤ $5
 /// delayed, ≤ $25 stage change with 5 robots): request units alone are
 /// 4.8×, 4.5× and 5.6× the goal. The event scenario has no goal.
+///
+/// Raised once on purpose: listing a pipeline's items by stage (`GET
+/// /v1/items`, the board's kanban) keeps a small list entry per item, written
+/// with the item — 2 WRU more per item write (stage change 138.80 → 140.05,
+/// event 13.67 → 14.92).
 const RATCHET: [(&str, f64); 4] = [
     ("immediate-robot-run", 19.25),
     ("delayed-robot-run", 22.42),
-    ("stage-change-5-robots", 138.80),
-    ("event-moves-item", 13.67),
+    ("stage-change-5-robots", 140.05),
+    ("event-moves-item", 14.92),
 ];
 
 /// One line per scenario, `cost <scenario> <usd> USD per million`, then the

@@ -11,6 +11,25 @@ use serde_json::{Map, Value};
 use crate::robots::Action;
 use crate::triggers::{RaisedBy, TriggerKind};
 
+/// Where a type is shown in the robot and trigger pickers, grouped as in
+/// the reference product's articles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    /// Tasks, activities, control by the supervisor.
+    EmployeeControl,
+    /// Notifications, feed, chats, messages to employees.
+    EmployeeAlerts,
+    /// Emails, SMS and the client's own actions (reads, calls, forms, visits).
+    ClientCommunication,
+    /// Changing, moving, copying the item; its history.
+    ItemManagement,
+    /// Payments by the client.
+    Payments,
+    /// Calls from other systems.
+    Integrations,
+}
+
 /// One robot or trigger type.
 #[derive(Debug, Clone, Serialize)]
 pub struct CatalogueEntry {
@@ -26,6 +45,8 @@ pub struct CatalogueEntry {
     pub templates: Vec<String>,
     /// Robots: what a run produces, usable as `{{robot.<id>.<output>}}`.
     pub outputs: &'static [&'static str],
+    /// Where the pickers show it.
+    pub group: Group,
     /// Triggers: who raises the events (`outside` or `engine`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raised_by: Option<RaisedBy>,
@@ -51,6 +72,7 @@ pub(crate) fn entry<T: schemars::JsonSchema>(
     name: &'static str,
     description: &'static str,
     outputs: &'static [&'static str],
+    group: Group,
     raised_by: Option<RaisedBy>,
 ) -> CatalogueEntry {
     let schema = schemars::SchemaGenerator::default().into_root_schema_for::<T>();
@@ -76,6 +98,7 @@ pub(crate) fn entry<T: schemars::JsonSchema>(
         defaults,
         templates,
         outputs,
+        group,
         raised_by,
     }
 }

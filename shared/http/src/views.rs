@@ -145,6 +145,10 @@ pub struct CatalogueEntry {
     pub templates: Vec<String>,
     /// Robots: what a run produces, usable as `{{robot.<id>.<output>}}`.
     pub outputs: Vec<String>,
+    /// Where the robot and trigger pickers show it, as in the reference
+    /// product: `employee_control`, `employee_alerts`,
+    /// `client_communication`, `item_management`, `payments`, `integrations`.
+    pub group: crm_core::catalogue::Group,
     /// Triggers: `outside` (submitted with `POST /v1/events`) or `engine`
     /// (raised by the engine when an item or task changes).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,6 +173,7 @@ impl From<crm_core::catalogue::CatalogueEntry> for CatalogueEntry {
             defaults: e.defaults,
             templates: e.templates,
             outputs: e.outputs.iter().map(|s| s.to_string()).collect(),
+            group: e.group,
             raised_by: e.raised_by.map(|r| {
                 serde_json::to_value(r)
                     .ok()

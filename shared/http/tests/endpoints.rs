@@ -424,6 +424,17 @@ async fn the_catalogue_describes_every_type_well_enough_to_build_a_robot_from_it
     let robots = c.body["robots"].as_array().unwrap();
     let triggers = c.body["triggers"].as_array().unwrap();
     assert_eq!((robots.len(), triggers.len()), (21, 13));
+    // Each type says where the pickers show it, grouped as in the articles.
+    let group = |list: &[serde_json::Value], name: &str| {
+        list.iter().find(|e| e["name"] == name).unwrap()["group"].clone()
+    };
+    assert_eq!(group(robots, "create_task"), "employee_control");
+    assert_eq!(group(robots, "send_chat_message"), "employee_alerts");
+    assert_eq!(group(robots, "email_client"), "client_communication");
+    assert_eq!(group(robots, "change_stage"), "item_management");
+    assert_eq!(group(triggers, "email_read"), "client_communication");
+    assert_eq!(group(triggers, "invoice_paid"), "payments");
+    assert_eq!(group(triggers, "webhook"), "integrations");
     // Every robot type whose required settings are all templates can be
     // created from its entry alone: fill each required template with text.
     let mut made = 0;

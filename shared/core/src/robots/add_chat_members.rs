@@ -14,6 +14,7 @@ pub struct AddChatMembers {
 }
 
 impl RobotType for AddChatMembers {
+    const GROUP: Group = Group::EmployeeAlerts;
     const DESCRIPTION: &'static str = "Add users to a chat";
 
     fn templates(&self) -> Vec<(&'static str, &Template)> {

@@ -30,6 +30,7 @@ pub struct AddFeedPost {
 }
 
 impl RobotType for AddFeedPost {
+    const GROUP: Group = Group::EmployeeAlerts;
     const DESCRIPTION: &'static str = "Post a message to the company feed";
     const OUTPUTS: &'static [&'static str] = &["post_id"];
 

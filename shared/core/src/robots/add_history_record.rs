@@ -12,6 +12,7 @@ pub struct AddHistoryRecord {
 }
 
 impl RobotType for AddHistoryRecord {
+    const GROUP: Group = Group::ItemManagement;
     const DESCRIPTION: &'static str = "Add a record to the item's history";
 
     fn templates(&self) -> Vec<(&'static str, &Template)> {

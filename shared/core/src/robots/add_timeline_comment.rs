@@ -12,6 +12,7 @@ pub struct AddTimelineComment {
 }
 
 impl RobotType for AddTimelineComment {
+    const GROUP: Group = Group::ItemManagement;
     const DESCRIPTION: &'static str = "Add a comment to the item's timeline";
 
     fn templates(&self) -> Vec<(&'static str, &Template)> {

@@ -24,6 +24,7 @@ pub struct ChangeResponsible {
 }
 
 impl RobotType for ChangeResponsible {
+    const GROUP: Group = Group::ItemManagement;
     const DESCRIPTION: &'static str = "Change the item's responsible (the first user, or in turn)";
 
     fn check(&self, cx: &mut Check<'_>) {

@@ -11,6 +11,7 @@ pub struct ChangeStage {
 }
 
 impl RobotType for ChangeStage {
+    const GROUP: Group = Group::ItemManagement;
     const DESCRIPTION: &'static str = "Move the item to another stage";
 
     fn check(&self, cx: &mut Check<'_>) {

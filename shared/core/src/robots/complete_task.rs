@@ -17,6 +17,7 @@ pub struct CompleteTask {
 }
 
 impl RobotType for CompleteTask {
+    const GROUP: Group = Group::EmployeeControl;
     const DESCRIPTION: &'static str = "Complete the item's tasks created on the stages named";
 
     fn check(&self, cx: &mut Check<'_>) {

@@ -23,6 +23,7 @@ pub struct CopyItem {
 }
 
 impl RobotType for CopyItem {
+    const GROUP: Group = Group::ItemManagement;
     const DESCRIPTION: &'static str = "Copy the item";
     const OUTPUTS: &'static [&'static str] = &["item_id"];
 

@@ -20,6 +20,7 @@ pub struct CreateGroupChat {
 }
 
 impl RobotType for CreateGroupChat {
+    const GROUP: Group = Group::EmployeeAlerts;
     const DESCRIPTION: &'static str = "Create a group chat";
     const OUTPUTS: &'static [&'static str] = &["chat_id"];
 

@@ -28,6 +28,7 @@ pub struct CreateTask {
 }
 
 impl RobotType for CreateTask {
+    const GROUP: Group = Group::EmployeeControl;
     const DESCRIPTION: &'static str = "Create a task for an employee";
     const OUTPUTS: &'static [&'static str] = &["task_id"];
 

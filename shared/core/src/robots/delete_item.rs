@@ -8,6 +8,7 @@ use super::prelude::*;
 pub struct DeleteItem {}
 
 impl RobotType for DeleteItem {
+    const GROUP: Group = Group::ItemManagement;
     const DESCRIPTION: &'static str = "Delete the item";
 
     async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {

@@ -13,6 +13,7 @@ pub struct EmailClient {
 }
 
 impl RobotType for EmailClient {
+    const GROUP: Group = Group::ClientCommunication;
     const DESCRIPTION: &'static str = "Send an email to the client";
     const OUTPUTS: &'static [&'static str] = &["message_id"];
 

@@ -17,6 +17,7 @@ pub struct EmailEmployee {
 }
 
 impl RobotType for EmailEmployee {
+    const GROUP: Group = Group::EmployeeAlerts;
     const DESCRIPTION: &'static str = "Send an email to an employee";
     const OUTPUTS: &'static [&'static str] = &["message_id"];
 

@@ -32,6 +32,8 @@ pub trait RobotType: Serialize + DeserializeOwned + schemars::JsonSchema + Sync 
     const DESCRIPTION: &'static str;
     /// What a run of this type produces, usable as `{{robot.<id>.<output>}}`.
     const OUTPUTS: &'static [&'static str] = &[];
+    /// Where the robot picker shows it.
+    const GROUP: crate::catalogue::Group;
 
     /// Every template of the settings, with the settings key it sits under.
     fn templates(&self) -> Vec<(&'static str, &Template)> {
@@ -107,6 +109,7 @@ macro_rules! robot_catalogue {
                     stringify!($module),
                     <$ty as RobotType>::DESCRIPTION,
                     <$ty as RobotType>::OUTPUTS,
+                    <$ty as RobotType>::GROUP,
                     None,
                 )),+]
             }

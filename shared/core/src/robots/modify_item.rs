@@ -19,6 +19,7 @@ pub struct ModifyItem {
 }
 
 impl RobotType for ModifyItem {
+    const GROUP: Group = Group::ItemManagement;
     const DESCRIPTION: &'static str = "Change fields of the item";
 
     fn check(&self, cx: &mut Check<'_>) {

@@ -21,6 +21,7 @@ pub struct NotifyEmployee {
 }
 
 impl RobotType for NotifyEmployee {
+    const GROUP: Group = Group::EmployeeAlerts;
     const DESCRIPTION: &'static str = "Notify employees or whole departments";
 
     fn templates(&self) -> Vec<(&'static str, &Template)> {

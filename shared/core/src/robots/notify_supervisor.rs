@@ -14,6 +14,7 @@ pub struct NotifySupervisor {
 }
 
 impl RobotType for NotifySupervisor {
+    const GROUP: Group = Group::EmployeeControl;
     const DESCRIPTION: &'static str =
         "Notify the supervisor of the item's responsible (or the users named)";
 

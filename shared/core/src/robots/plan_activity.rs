@@ -36,6 +36,7 @@ pub struct PlanActivity {
 }
 
 impl RobotType for PlanActivity {
+    const GROUP: Group = Group::EmployeeControl;
     const DESCRIPTION: &'static str = "Plan an activity (call, meeting, to-do) for the item";
     const OUTPUTS: &'static [&'static str] = &["activity_id"];
 

@@ -16,6 +16,7 @@ pub struct SendChatMessage {
 }
 
 impl RobotType for SendChatMessage {
+    const GROUP: Group = Group::EmployeeAlerts;
     const DESCRIPTION: &'static str = "Send a message to a chat";
     const OUTPUTS: &'static [&'static str] = &["message_id"];
 

@@ -16,6 +16,7 @@ pub struct SendDirectMessage {
 }
 
 impl RobotType for SendDirectMessage {
+    const GROUP: Group = Group::EmployeeAlerts;
     const DESCRIPTION: &'static str = "Send a direct message to an employee";
     const OUTPUTS: &'static [&'static str] = &["message_id"];
 

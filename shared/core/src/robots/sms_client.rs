@@ -13,6 +13,7 @@ pub struct SmsClient {
 }
 
 impl RobotType for SmsClient {
+    const GROUP: Group = Group::ClientCommunication;
     const DESCRIPTION: &'static str = "Send an SMS to the client";
     const OUTPUTS: &'static [&'static str] = &["message_id"];
 

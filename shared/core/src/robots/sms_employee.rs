@@ -15,6 +15,7 @@ pub struct SmsEmployee {
 }
 
 impl RobotType for SmsEmployee {
+    const GROUP: Group = Group::EmployeeAlerts;
     const DESCRIPTION: &'static str = "Send an SMS to an employee";
     const OUTPUTS: &'static [&'static str] = &["message_id"];
 

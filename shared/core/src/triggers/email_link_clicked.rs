@@ -14,6 +14,7 @@ pub struct EmailLinkClicked {
 }
 
 impl TriggerType for EmailLinkClicked {
+    const GROUP: crate::catalogue::Group = crate::catalogue::Group::ClientCommunication;
     const DESCRIPTION: &'static str = "The client clicked a link in an email";
 
     fn matches(&self, facts: &EventFacts<'_>) -> bool {

@@ -16,6 +16,7 @@ pub struct FieldChanged {
 }
 
 impl TriggerType for FieldChanged {
+    const GROUP: crate::catalogue::Group = crate::catalogue::Group::ItemManagement;
     const DESCRIPTION: &'static str = "A watched field of the item changed";
     const RAISED_BY: RaisedBy = RaisedBy::Engine;
 

@@ -14,6 +14,7 @@ pub struct FormSubmitted {
 }
 
 impl TriggerType for FormSubmitted {
+    const GROUP: crate::catalogue::Group = crate::catalogue::Group::ClientCommunication;
     const DESCRIPTION: &'static str = "The client submitted a web form";
 
     fn matches(&self, facts: &EventFacts<'_>) -> bool {

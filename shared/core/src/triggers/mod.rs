@@ -43,6 +43,8 @@ pub trait TriggerType: Serialize + DeserializeOwned + schemars::JsonSchema {
     const DESCRIPTION: &'static str;
     /// Who raises its events.
     const RAISED_BY: RaisedBy = RaisedBy::Outside;
+    /// Where the trigger picker shows it.
+    const GROUP: crate::catalogue::Group;
 
     /// Save-time checks beyond the settings' shape.
     fn check(&self, cx: &mut Check<'_>) {
@@ -108,6 +110,7 @@ macro_rules! trigger_catalogue {
                     stringify!($module),
                     <$ty as TriggerType>::DESCRIPTION,
                     &[],
+                    <$ty as TriggerType>::GROUP,
                     Some(<$ty as TriggerType>::RAISED_BY),
                 )),+]
             }

@@ -19,6 +19,7 @@ pub struct TaskStatus {
 }
 
 impl TriggerType for TaskStatus {
+    const GROUP: crate::catalogue::Group = crate::catalogue::Group::EmployeeControl;
     const DESCRIPTION: &'static str = "A task of the item reached a status";
     const RAISED_BY: RaisedBy = RaisedBy::Engine;
 

@@ -14,6 +14,7 @@ pub struct Webhook {
 }
 
 impl TriggerType for Webhook {
+    const GROUP: crate::catalogue::Group = crate::catalogue::Group::Integrations;
     const DESCRIPTION: &'static str = "An external system sent an event with this code";
 
     fn check(&self, cx: &mut Check<'_>) {

@@ -73,18 +73,6 @@
     const v = c.value === undefined || c.value === null ? "" : " " + (Array.isArray(c.value) ? c.value.join(", ") : c.value);
     return c.field + " " + t("op." + c.op) + v;
   }
-  // Catalogue groups as in the reference product's robot picker.
-  const GROUPS = {
-    control: ["create_task", "complete_task", "plan_activity", "notify_supervisor"],
-    alerts: ["notify_employee", "add_feed_post", "create_group_chat", "add_chat_members", "send_chat_message", "send_direct_message", "email_employee", "sms_employee"],
-    client: ["email_client", "sms_client"],
-    items: ["modify_item", "change_stage", "change_responsible", "copy_item", "delete_item", "add_history_record", "add_timeline_comment"],
-  };
-  function groupOf(type) {
-    for (const [g, types] of Object.entries(GROUPS)) if (types.includes(type)) return g;
-    return "other";
-  }
-
   // ------------------------------------------------------------ key prompt
   function keyPrompt() {
     $clock.hidden = true;
@@ -190,8 +178,9 @@
   function typePicker(pid, stageId) {
     const select = el("select", { id: "robot-type", "aria-label": t("board.choose_type") });
     const groups = {};
-    for (const r of catalogue.robots) (groups[groupOf(r.name)] = groups[groupOf(r.name)] || []).push(r);
-    for (const g of ["control", "alerts", "client", "items", "other"]) {
+    for (const r of catalogue.robots) (groups[r.group] = groups[r.group] || []).push(r);
+    // Groups in the catalogue's order of first appearance (GET /v1/catalogue).
+    for (const g of Object.keys(groups)) {
       if (!groups[g]) continue;
       select.append(el("optgroup", { label: t("group." + g) }, groups[g].map((r) => el("option", { value: r.name, text: r.name + " — " + r.description }))));
     }

@@ -56,7 +56,34 @@ pub struct AwsRig {
     iterators: Mutex<HashMap<String, String>>,
 }
 
-fn image_json(m: &HashMap<String, AttributeValue>) -> Value {
+/// One record of a DynamoDB stream as Lambda delivers it in a stream event.
+pub fn stream_event_record(
+    r: &aws_sdk_dynamodbstreams::types::Record,
+    d: &aws_sdk_dynamodbstreams::types::StreamRecord,
+    image: Value,
+    region: &str,
+    stream_arn: &str,
+) -> Value {
+    json!({
+        "eventID": r.event_id(),
+        "eventName": r.event_name().map(|n| n.as_str().to_string()),
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": {
+            "ApproximateCreationDateTime": d.approximate_creation_date_time().map_or(0, |t| t.secs()),
+            "Keys": d.keys().map(image_json).unwrap_or(json!({})),
+            "NewImage": image,
+            "SequenceNumber": d.sequence_number(),
+            "SizeBytes": d.size_bytes().unwrap_or(0),
+            "StreamViewType": "NEW_IMAGE"
+        },
+        "eventSourceARN": stream_arn,
+    })
+}
+
+/// A stream image as DynamoDB JSON (what Lambda puts in the event).
+pub fn image_json(m: &HashMap<String, AttributeValue>) -> Value {
     Value::Object(m.iter().map(|(k, v)| (k.clone(), av_json(v))).collect())
 }
 
@@ -187,24 +214,17 @@ impl AwsRig {
                     let image = d.new_image().map(image_json).unwrap_or(json!({}));
                     // Only this rig's outbox records: the table is shared by tests.
                     let mine = image["tenant"]["S"] == SYSTEM_TENANT
-                        && image["id"]["S"].as_str().is_some_and(|i| i.starts_with(&prefix));
+                        && image["id"]["S"]
+                            .as_str()
+                            .is_some_and(|i| i.starts_with(&prefix));
                     mine.then(|| {
-                        json!({
-                            "eventID": r.event_id(),
-                            "eventName": r.event_name().map(|n| n.as_str().to_string()),
-                            "eventVersion": "1.1",
-                            "eventSource": "aws:dynamodb",
-                            "awsRegion": self.ports.config.region,
-                            "dynamodb": {
-                                "ApproximateCreationDateTime": d.approximate_creation_date_time().map_or(0, |t| t.secs()),
-                                "Keys": d.keys().map(image_json).unwrap_or(json!({})),
-                                "NewImage": image,
-                                "SequenceNumber": d.sequence_number(),
-                                "SizeBytes": d.size_bytes().unwrap_or(0),
-                                "StreamViewType": "NEW_IMAGE"
-                            },
-                            "eventSourceARN": self.stream_arn,
-                        })
+                        stream_event_record(
+                            r,
+                            d,
+                            image,
+                            &self.ports.config.region,
+                            &self.stream_arn,
+                        )
                     })
                 })
                 .collect();

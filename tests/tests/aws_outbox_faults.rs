@@ -13,7 +13,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
+use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use chrono::Duration;
 use crm_aws::testing::{base_config, isolated_config, require_endpoint, take_due, unique_name};
 use crm_aws::wiring::aws_engine_config;
@@ -27,6 +27,7 @@ use crm_core::testing::{MONDAY_1144_MSK, at, body, plain_deal};
 use crm_fn_stage_change::ordered::{GROUP_CONCURRENCY, Outcome, Work, process_ordered};
 use crm_fn_stage_change::sweeper::{SweepOptions, SweepReport, sweep, sweep_with};
 use crm_fn_stage_change::{Invocation, Response, StageChange, handler, invoke};
+use crm_tests::aws_rig::{image_json, stream_event_record};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -257,22 +258,13 @@ impl Harness {
                 if !(insert && image["kind"]["S"] == "outbox" && image["sk"]["S"] == "_") {
                     continue;
                 }
-                records.push(json!({
-                    "eventID": r.event_id(),
-                    "eventName": "INSERT",
-                    "eventVersion": "1.1",
-                    "eventSource": "aws:dynamodb",
-                    "awsRegion": self.ports.config.region,
-                    "dynamodb": {
-                        "ApproximateCreationDateTime": d.approximate_creation_date_time().map_or(0, |t| t.secs()),
-                        "Keys": d.keys().map(image_json).unwrap_or(json!({})),
-                        "NewImage": image,
-                        "SequenceNumber": d.sequence_number(),
-                        "SizeBytes": d.size_bytes().unwrap_or(0),
-                        "StreamViewType": "NEW_IMAGE"
-                    },
-                    "eventSourceARN": self.stream_arn,
-                }));
+                records.push(stream_event_record(
+                    r,
+                    d,
+                    image,
+                    &self.ports.config.region,
+                    &self.stream_arn,
+                ));
             }
             match out.next_shard_iterator() {
                 Some(next) => self.iterators.insert(shard, next.to_string()),
@@ -396,20 +388,6 @@ fn failures(r: &DynamoDbEventResponse) -> Vec<String> {
         .iter()
         .map(|f| f.item_identifier.clone().unwrap_or_default())
         .collect()
-}
-
-fn image_json(m: &HashMap<String, AttributeValue>) -> Value {
-    Value::Object(m.iter().map(|(k, v)| (k.clone(), av_json(v))).collect())
-}
-
-fn av_json(v: &AttributeValue) -> Value {
-    match v {
-        AttributeValue::S(s) => json!({"S": s}),
-        AttributeValue::N(n) => json!({"N": n}),
-        AttributeValue::Bool(b) => json!({"BOOL": b}),
-        AttributeValue::Null(_) => json!({"NULL": true}),
-        other => panic!("attribute type not used by the table: {other:?}"),
-    }
 }
 
 /// The planned visit, exactly once: one run per robot, the immediate ones

@@ -727,34 +727,9 @@ impl DocStore for DynamoStore {
     }
 
     async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
-        let pk = list_pk(tenant, kind, parent);
-        let mut docs = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .consistent_read(true)
-                .set_limit(self.page_limit)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| read_error("Query", &e))?;
-            for item in out.items() {
-                let doc = decode_item(item).map_err(|e| {
-                    StoreError::Unavailable(format!("corrupt list entry under {pk}: {e}"))
-                })?;
-                docs.push(doc);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(docs)
+        // The whole list: one unbounded page (the queries still page by
+        // `page_limit` and DynamoDB's 1 MB).
+        self.list_page(tenant, kind, parent, None, usize::MAX).await
     }
 
     /// A page read from the list entries by key: `sk` is the id, so the

@@ -470,9 +470,26 @@ async fn the_sweeper_pages_through_every_shard() {
         ..SweepOptions::default()
     };
     let report = sweep_with(h.engine(), &h.function.index, None, one_per_page).await;
-    assert_eq!((report.listed, report.processed), (12, 12), "{report:?}");
+    assert_eq!(report.listed, 12, "{report:?}");
     // One page per row, and each shard's last (empty) page.
     assert!(report.pages > 12, "{report:?}");
+    // A row that failed transiently (the emulator under load) stays for the
+    // next minute's sweep, as on AWS: the later sweeps take exactly the rest.
+    let mut processed = report.processed;
+    let mut failed = report.failed;
+    for _ in 0..5 {
+        if failed == 0 {
+            break;
+        }
+        let again = sweep_with(h.engine(), &h.function.index, None, one_per_page).await;
+        assert_eq!(
+            again.listed, failed,
+            "only the failed rows are left: {again:?}"
+        );
+        processed += again.processed;
+        failed = again.failed;
+    }
+    assert_eq!((processed, failed), (12, 0));
     for item in &items {
         assert_eq!(h.won_runs(item).await.len(), IMMEDIATE + DELAYED);
         assert_eq!(h.rows_of(item).await, 0);

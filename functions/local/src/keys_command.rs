@@ -11,7 +11,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::{SecondsFormat, Utc};
@@ -97,29 +96,6 @@ pub enum KeysCommandError {
     /// Writing the output failed.
     #[error("output: {0}")]
     Output(#[from] std::io::Error),
-}
-
-/// Run the command with its own async runtime; errors go to stderr.
-pub fn main(args: KeysArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    let mut note = std::io::stderr().lock();
-    match runtime.block_on(run(args, &mut out, &mut note)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 /// Run the command: results on `out`, notes for the operator on `note`.

@@ -23,7 +23,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Command::Serve(args) => args,
-        Command::Keys(args) => return keys_command::main(args),
+        Command::Keys(args) => {
+            return run_async(async {
+                let (mut out, mut note) = (std::io::stdout(), std::io::stderr());
+                keys_command::run(args, &mut out, &mut note).await
+            });
+        }
         Command::Aws(AwsCommand::Redrive(args)) => {
             return run_async(crm_automation::redrive_command::run(args));
         }

@@ -121,11 +121,14 @@ pub const FUNCTION: &str = "robot-runner";
 /// The `Function` dimension: the deployed function's name (Lambda's
 /// `AWS_LAMBDA_FUNCTION_NAME`, so two stacks in one account do not mix their
 /// figures and the template's lateness alarm can name it), else [`FUNCTION`].
-pub fn function_name() -> String {
-    std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-        .ok()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| FUNCTION.to_owned())
+pub fn function_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| FUNCTION.to_owned())
+    })
 }
 
 /// The metric of one job's outcome: the run's final status if it finished
@@ -137,7 +140,7 @@ pub fn metric(report: &RunReport, job: &Job, now: DateTime<Utc>) -> RunMetric {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| report.outcome.to_owned());
     RunMetric {
-        function: function_name(),
+        function: function_name().to_owned(),
         status,
         lateness_ms: report.status.map(|_| (now - job.due_at).num_milliseconds()),
         at: now,

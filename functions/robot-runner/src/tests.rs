@@ -5,7 +5,7 @@ use super::*;
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunRecord;
 use crm_core::planning::run_id;
-use crm_core::ports::{Clock, DocStore};
+use crm_core::ports::Clock;
 use crm_core::testing::{
     MONDAY_1144_MSK, TENANT as T, at, body, company_runtime, plain_deal, settled_item,
 };
@@ -233,24 +233,8 @@ async fn a_live_claim_sends_the_job_again_for_the_claims_end_and_acknowledges() 
     let f = Fixture::new().await;
     let job = f.rt.jobs.pop_due(f.rt.clock.now()).unwrap();
     // Another runner claimed the run and died before committing.
-    let key = crm_core::ports::DocKey::new(T, crm_core::ports::Kind::Run, &job.run_id);
-    let d = f.rt.store.get(&key).await.unwrap().unwrap();
-    let mut run: RunRecord = serde_json::from_value(d.body.clone()).unwrap();
     let until = f.rt.clock.now() + chrono::Duration::minutes(5);
-    run.status = RunStatus::Running;
-    run.claim_until = Some(until);
-    run.attempts = 1;
-    f.rt.store
-        .transact(vec![crm_core::ports::Write::Put {
-            doc: crm_core::ports::Doc {
-                version: d.version + 1,
-                body: serde_json::to_value(&run).unwrap(),
-                ..d
-            },
-            cond: crm_core::ports::Cond::Version(d.version),
-        }])
-        .await
-        .unwrap();
+    crm_core::testing::claim_left_by_a_dead_runner(&f.rt, T, &job.run_id, until).await;
 
     let response = deliver(&f, "m-1", &job).await;
     assert!(failed(&response).is_empty(), "acknowledged, not retried");

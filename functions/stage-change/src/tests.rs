@@ -137,6 +137,18 @@ fn failures(r: &DynamoDbEventResponse) -> Vec<String> {
         .collect()
 }
 
+/// Every pending outbox row as an `INSERT` record, numbered from `first`.
+async fn pending_records(rt: &MemRuntime, first: u64) -> Vec<Value> {
+    rt.engine
+        .pending_outbox()
+        .await
+        .unwrap()
+        .iter()
+        .zip(first..)
+        .map(|(d, seq)| record("INSERT", seq, Some(primary(d))))
+        .collect()
+}
+
 async fn doc(rt: &MemRuntime, kind: Kind, id: &str) -> Doc {
     rt.engine
         .ports()
@@ -405,15 +417,7 @@ async fn items_run_concurrently_within_the_bound() {
     let mut ports = rt.engine.ports().clone();
     ports.store = store.clone();
     let engine = Engine::new(ports, rt.engine.config().clone());
-    let records = rt
-        .engine
-        .pending_outbox()
-        .await
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(n, d)| record("INSERT", 500 + n as u64, Some(primary(d))))
-        .collect();
+    let records = pending_records(&rt, 500).await;
 
     let response = handler(&engine, event(records)).await.unwrap();
 
@@ -439,15 +443,7 @@ async fn items_run_concurrently_within_the_bound() {
         .await
         .unwrap();
     store.max.store(0, SeqCst);
-    let records = rt
-        .engine
-        .pending_outbox()
-        .await
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(n, d)| record("INSERT", 600 + n as u64, Some(primary(d))))
-        .collect();
+    let records = pending_records(&rt, 600).await;
     let response = handler(&engine, event(records)).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(store.max.load(SeqCst), 1);

@@ -254,6 +254,34 @@ pub async fn settled_item(rt: &MemRuntime, item: Value) -> Item {
     item
 }
 
+/// Another runner claimed `run_id` until `until` and died before committing:
+/// the run record as such a runner leaves it (running, claimed, one attempt).
+pub async fn claim_left_by_a_dead_runner(
+    rt: &MemRuntime,
+    tenant: &str,
+    run_id: &str,
+    until: DateTime<Utc>,
+) {
+    use crate::ports::{Cond, Doc, DocKey, DocStore, Kind, Write};
+    let key = DocKey::new(tenant, Kind::Run, run_id);
+    let d = rt.store.get(&key).await.unwrap().unwrap();
+    let mut run: crate::model::RunRecord = serde_json::from_value(d.body.clone()).unwrap();
+    run.status = crate::model::RunStatus::Running;
+    run.claim_until = Some(until);
+    run.attempts = 1;
+    rt.store
+        .transact(vec![Write::Put {
+            doc: Doc {
+                version: d.version + 1,
+                body: serde_json::to_value(&run).unwrap(),
+                ..d
+            },
+            cond: Cond::Version(d.version),
+        }])
+        .await
+        .unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -447,30 +447,12 @@ async fn a_crash_after_the_claim_is_completed_once_by_the_retry() {
     }
     let job = rt.jobs.pop_due(rt.clock.now()).unwrap();
     // A runner claims the run and dies before committing: simulate its claim.
-    let key = crm_core::ports::DocKey::new(T, crm_core::ports::Kind::Run, &job.run_id);
-    let d = rt.store.get(&key).await.unwrap().unwrap();
-    let mut run: crm_core::model::RunRecord = serde_json::from_value(d.body.clone()).unwrap();
-    run.status = RunStatus::Running;
-    run.claim_until = Some(rt.clock.now() + Duration::minutes(5));
-    run.attempts = 1;
-    use crm_core::ports::DocStore;
-    rt.store
-        .transact(vec![crm_core::ports::Write::Put {
-            doc: crm_core::ports::Doc {
-                version: d.version + 1,
-                body: serde_json::to_value(&run).unwrap(),
-                ..d
-            },
-            cond: crm_core::ports::Cond::Version(d.version),
-        }])
-        .await
-        .unwrap();
+    let until = rt.clock.now() + Duration::minutes(5);
+    crm_core::testing::claim_left_by_a_dead_runner(&rt, T, &job.run_id, until).await;
     // The redelivered message while the claim is live: busy, nothing done.
     assert_eq!(
         rt.engine.run_job(job.clone()).await.unwrap(),
-        crm_core::RunOutcome::Claimed {
-            until: run.claim_until.unwrap()
-        }
+        crm_core::RunOutcome::Claimed { until }
     );
     assert!(rt.engine.list_tasks(T, &item.id).await.unwrap().is_empty());
     // After the claim expires the retry completes it, once.

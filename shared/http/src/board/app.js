@@ -100,13 +100,14 @@
       localStorage.setItem("crm.pipeline", e.target.value.trim() || "deals");
       location.hash = "#/" + (active === "kanban" ? "kanban" : "board") + "/" + pipelineId();
     } });
-    document.getElementById("nav").replaceChildren(
+    // replaceChildren would print a null as the text "null": leave it out.
+    document.getElementById("nav").replaceChildren(...[
       el("a", { href: "#/board/" + pid, class: active === "board" ? "active" : null, text: t("nav.board") }),
       el("a", { href: "#/kanban/" + pid, class: active === "kanban" ? "active" : null, text: t("nav.kanban") }),
       el("label", { class: "pipe" }, el("span", { text: t("nav.pipeline") }), pipe),
       key() ? el("button", { type: "button", class: "link", text: t("key.forget"), onclick: () => {
         sessionStorage.removeItem("crm.key"); sessionStorage.removeItem("crm.admin"); route();
-      } }) : null);
+      } }) : null].filter(Boolean));
   }
 
   // ------------------------------------------------------------ clock bar

@@ -71,7 +71,7 @@
       input.value = input.value.slice(0, s) + text + input.value.slice(e);
       input.focus();
       input.setSelectionRange(s + text.length, s + text.length);
-    } }, el("code", { text: "{{" + p + "}}" }));
+    } }, el("code", { text: "{{" + p + "}}" }), title ? el("span", { class: "chip-note", text: " " + title }) : null);
     return el("div", { class: "placeholders" }, el("span", { text: t("form.placeholders") + " " }),
       ph.paths.map((p) => chip(p)), ph.robotPaths.map((r) => chip(r.path, r.title)));
   }

@@ -46,7 +46,9 @@
   // A time in the viewer's time zone, with the zone's short name.
   B.fmt = function (s) {
     if (!s) return "";
-    try { return new Date(s).toLocaleString(B.state.lang, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" }); }
+    try {
+      return new Date(s).toLocaleString(B.state.lang, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+    }
     catch (_) { return new Date(s).toLocaleString(); }
   };
   B.money = function (item) {

@@ -23,7 +23,7 @@
         el("td", {}, [u.email, u.phone].filter(Boolean).map((c) => el("div", { text: c }))),
         el("td", { text: u.time_zone }),
         el("td", { text: B.workingHoursWords(u.working_hours) }),
-        el("td", { text: (u.days_off || []).join(", ") || "—" }),
+        el("td", {}, (u.days_off || []).length ? u.days_off.map((d) => el("div", { text: d })) : "—"),
         el("td", {}, edit ? el("button", { type: "button", class: "edit", text: t("board.edit"), "aria-label": t("board.edit") + ": " + u.name, onclick: () => userForm(dir, u) }) : null)) });
     await B.show(el("h1", { class: "page-title", text: t("dir.title") }),
       edit ? null : el("p", { class: "hint role-note", text: t("role.member_directory") }),

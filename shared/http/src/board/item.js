@@ -69,8 +69,16 @@
       el("td", { class: "reason", text: r.reason || "" }),
       el("td", { text: r.due_at ? B.fmt(r.due_at) : r.status === "pending" ? t("run.waits_previous") : "" }),
       el("td", { text: B.fmt(r.finished_at) }),
-      el("td", { class: "outputs" }, outputs.map(([k, v]) => el("div", {}, el("code", { text: k }), " ", typeof v === "string" ? v : JSON.stringify(v)))),
+      el("td", { class: "outputs" }, outputs.map(([k, v]) => el("div", {}, el("code", { text: k }), " ", outputValue(k, v)))),
       el("td", {}, canRun ? el("button", { type: "button", class: "run-now", text: t("run.now"), "aria-label": t("run.now") + ": " + (ctx.names[r.robot_id] || r.robot_id), onclick: (e) => runNowClick(ctx, r, e.target) }) : null));
+  }
+
+  // A chat or an item an output names links to its page.
+  function outputValue(k, v) {
+    const text = typeof v === "string" ? v : JSON.stringify(v);
+    if (k === "chat_id" && typeof v === "string") return el("a", { href: "#/activity/chat/" + B.enc(v), text });
+    if (k === "item_id" && typeof v === "string") return el("a", { href: "#/item/" + B.enc(v), text });
+    return text;
   }
 
   async function runNowClick(ctx, r, btn) {

@@ -62,15 +62,16 @@
     const current = r.visit === ctx.item.visit && r.stage_id === ctx.item.stage_id;
     const canRun = runNow && r.kind === "robot" && r.status === "pending" && current;
     const outputs = Object.entries(r.outputs || {});
+    const L = (k) => t(k);
     return el("tr", { class: "run status-" + r.status, "data-robot": r.robot_id || r.trigger_id || "", "data-run": r.id },
-      el("td", { text: ctx.names[r.robot_id || r.trigger_id] || r.robot_id || r.trigger_id || r.kind }),
-      el("td", { text: ctx.stageName(r.stage_id) + " #" + r.visit }),
-      el("td", {}, el("span", { class: "badge " + r.status, text: t("status." + r.status) })),
-      el("td", { class: "reason", text: r.reason || "" }),
-      el("td", { text: r.due_at ? B.fmt(r.due_at) : r.status === "pending" ? t("run.waits_previous") : "" }),
-      el("td", { text: B.fmt(r.finished_at) }),
-      el("td", { class: "outputs" }, outputs.map(([k, v]) => el("div", {}, el("code", { text: k }), " ", outputValue(k, v)))),
-      el("td", {}, canRun ? el("button", { type: "button", class: "run-now", text: t("run.now"), "aria-label": t("run.now") + ": " + (ctx.names[r.robot_id] || r.robot_id), onclick: (e) => runNowClick(ctx, r, e.target) }) : null));
+      el("td", { class: "what", text: ctx.names[r.robot_id || r.trigger_id] || r.robot_id || r.trigger_id || r.kind }),
+      el("td", { "data-label": L("item.stage"), text: ctx.stageName(r.stage_id) + " #" + r.visit }),
+      el("td", { "data-label": L("run.status") }, el("span", { class: "badge " + r.status, text: t("status." + r.status) })),
+      el("td", { class: "reason", "data-label": L("run.reason"), text: r.reason || "" }),
+      el("td", { "data-label": L("run.due"), text: r.due_at ? B.fmt(r.due_at) : r.status === "pending" ? t("run.waits_previous") : "" }),
+      el("td", { "data-label": L("run.finished"), text: B.fmt(r.finished_at) }),
+      el("td", { class: "outputs", "data-label": L("run.outputs") }, outputs.map(([k, v]) => el("div", {}, el("code", { text: k }), " ", outputValue(k, v)))),
+      el("td", { class: "act" }, canRun ? el("button", { type: "button", class: "run-now", text: t("run.now"), "aria-label": t("run.now") + ": " + (ctx.names[r.robot_id] || r.robot_id), onclick: (e) => runNowClick(ctx, r, e.target) }) : null));
   }
 
   // A chat or an item an output names links to its page.

@@ -108,6 +108,7 @@
       w = { node: n, read: () => n.value === "" ? (nullable ? null : undefined) : Number(n.value) };
     } else if (type === "object" && schema.properties && schema.properties.amount && schema.properties.unit) {
       w = durationInput(id, value, nullable || !required);
+      w.kind = "duration";
     } else if (type === "array" && schema.items && resolve(schema.items, root).type === "string") {
       const i = el("input", { id, type: "text", value: (value || []).join(", "), placeholder: t("form.list_hint") });
       w = { node: i, read: () => i.value.split(",").map((s) => s.trim()).filter(Boolean) };
@@ -121,7 +122,7 @@
       i.value = value === undefined || value === null ? "" : JSON.stringify(value);
       w = { node: i, read: () => i.value.trim() === "" ? (nullable ? null : undefined) : JSON.parse(i.value) };
     }
-    const kindWord = w.template ? t("type.template") : picker ? t("type." + picker) : t("type." + type);
+    const kindWord = w.template ? t("type.template") : w.kind ? t("type." + w.kind) : picker ? t("type." + picker) : t("type." + type);
     const labelNode = el("label", { for: id }, label + (required ? " *" : ""), el("span", { class: "ftype", text: " (" + kindWord + ")" }));
     const node = el("div", { class: "field" + (w.check ? " check" : ""), "data-field": "settings." + name },
       w.check ? [w.node, labelNode] : [labelNode, w.node],

@@ -197,6 +197,13 @@ try {
   const idle = (await api("POST", "/v1/items", { pipeline_id: "deals", title: "Idle deal", amount: 3000, responsible_id: "u-max" })).data.id;
   const stopped = (await api("POST", "/v1/items", { pipeline_id: "deals", title: "Stopped deal", amount: 4000, responsible_id: "u-anna" })).data.id;
   const escalateId = demoRobots.find((r) => r.name === "Escalate after a day").id;
+  // A feed post and an email when a deal is lost, for the feed and outbox pages.
+  for (const r of [
+    { stage_id: "lost", type: "add_feed_post", name: "Tell the company", settings: { subject: "Lost: {{title}}", text: "{{responsible.name}} lost {{title}}", everyone: true } },
+    { stage_id: "lost", type: "email_employee", name: "Email the responsible", settings: { subject: "Lost: {{title}}", body: "Please note why {{title}} was lost" } },
+  ]) assert.equal((await api("POST", "/v1/pipelines/deals/robots", r)).status, 201);
+  const lost = (await api("POST", "/v1/items", { pipeline_id: "deals", title: "Lost deal", amount: 1000, responsible_id: "u-anna" })).data;
+  assert.equal((await api("PATCH", `/v1/items/${lost.id}`, { stage_id: "lost" }, { "If-Match": `"${lost.version}"` })).status, 200);
   if (has("post", "/v1/items/{}/stop-automation")) {
     step("item page: stop automation (confirm with a reason) cancels the pending robot");
     await openPage(page, `#/item/${encodeURIComponent(stopped)}`, `tr.run[data-robot="${escalateId}"]`);
@@ -263,12 +270,15 @@ try {
   await openPage(page, "#/activity/user/u-boss", ".notifications .row");
   assert.ok((await page.locator(".notifications .row").allTextContents()).some((x) => x.includes("has not processed Idle deal")));
   await shots(page, "activity-user");
-  await openPage(page, "#/activity/feed", ".tabs a.active");
-  await page.locator(".paged").first().waitFor();
+  step("the company feed and the outbox show what the lost deal's robots sent");
+  await openPage(page, "#/activity/feed", ".row.post");
+  assert.ok((await page.locator(".row.post").allTextContents()).some((x) => x.includes("Lost: Lost deal") && x.includes("Anna Manager lost Lost deal")));
   await shots(page, "activity-feed");
-  await openPage(page, "#/activity/outbox", ".tabs a.active");
-  await page.locator(".paged").first().waitFor();
+  await openPage(page, "#/activity/outbox", "tr.out");
+  assert.ok((await page.locator("tr.out").allTextContents()).some((x) => x.includes("anna@demo.test") && x.includes("Lost: Lost deal")));
   await shots(page, "activity-outbox");
+  await page.locator('.toolbar a[href="#/activity/outbox/sms"]').click();
+  await page.locator(".paged .empty:not([hidden])").waitFor();
   if (has("get", "/v1/chats")) {
     step("chats: the deal chat the robots opened, and its messages");
     await openPage(page, "#/activity/chats", ".row.chat a");

@@ -133,16 +133,16 @@
     const tabs = el("div", { class: "toolbar", role: "group", "aria-label": t("activity.channel") },
       ["", "email", "sms"].map((c) => el("a", { href: "#/activity/outbox" + (c ? "/" + c : ""), class: "pill" + (c === channel ? " active" : ""), text: t("activity.channel." + (c || "all")) })));
     const tbody = el("tbody");
-    const table = el("div", { class: "scroll" }, el("table", {},
+    const table = el("div", { class: "scroll" }, el("table", { class: "stack" },
       el("thead", {}, el("tr", {}, [t("out.at"), t("out.channel"), t("out.to"), t("out.subject"), t("out.body"), t("out.status"), ""].map((h) => el("th", { text: h })))),
       tbody));
     return el("section", { class: "panel" }, el("h2", { text: t("activity.tab.outbox") }), tabs,
       B.pager({ path: "/v1/outbox" + (channel ? "?channel=" + channel : ""), key: "messages", list: tbody, outer: table, empty: t("activity.none"),
         render: (m) => el("tr", { class: "out" },
-          el("td", {}, at(m.at)), el("td", { text: m.channel }),
-          el("td", { text: m.to + (m.to_client ? " (" + t("out.client") + ")" : "") }),
-          el("td", { text: m.subject || "" }), el("td", { class: "text", text: m.body }),
-          el("td", {}, el("span", { class: "badge " + (m.status === "sent" ? "done" : "pending"), text: t("out." + m.status) })),
+          el("td", {}, at(m.at)), el("td", { "data-label": t("out.channel"), text: m.channel }),
+          el("td", { "data-label": t("out.to"), text: m.to + (m.to_client ? " (" + t("out.client") + ")" : "") }),
+          el("td", { "data-label": t("out.subject"), text: m.subject || "" }), el("td", { class: "text", "data-label": t("out.body"), text: m.body }),
+          el("td", { "data-label": t("out.status") }, el("span", { class: "badge " + (m.status === "sent" ? "done" : "pending"), text: t("out." + m.status) })),
           el("td", {}, B.itemLink(m.item_id))) }));
   }
 })(window.Board = window.Board || {});

@@ -13,17 +13,17 @@
     if (!dir.available) { await B.show(el("h1", { class: "page-title", text: t("dir.title") }), el("p", { class: "panel hint", text: t("dir.unavailable") })); return; }
     const edit = B.canEdit();
     const tbody = el("tbody");
-    const table = el("div", { class: "scroll" }, el("table", { class: "users" },
+    const table = el("div", { class: "scroll" }, el("table", { class: "users stack" },
       el("thead", {}, el("tr", {}, [t("dir.name"), t("dir.department"), t("dir.contacts"), t("dir.time_zone"), t("dir.working_hours"), t("dir.days_off"), ""].map((h) => el("th", { text: h })))),
       tbody));
     const users = B.pager({ path: "/v1/users", key: "users", list: tbody, outer: table, empty: t("list.empty"), limit: 25,
       render: (u) => el("tr", { class: "user", "data-id": u.id },
         el("td", {}, el("strong", { text: u.name }), el("div", { class: "sub", text: u.id })),
-        el("td", { text: B.departmentName(u.department_id) || "—" }),
-        el("td", {}, [u.email, u.phone].filter(Boolean).map((c) => el("div", { text: c }))),
-        el("td", { text: u.time_zone }),
-        el("td", { text: B.workingHoursWords(u.working_hours) }),
-        el("td", {}, (u.days_off || []).length ? u.days_off.map((d) => el("div", { text: d })) : "—"),
+        el("td", { "data-label": t("dir.department"), text: B.departmentName(u.department_id) || "—" }),
+        el("td", { "data-label": t("dir.contacts") }, el("div", {}, [u.email, u.phone].filter(Boolean).map((c) => el("div", { text: c })))),
+        el("td", { "data-label": t("dir.time_zone"), text: u.time_zone }),
+        el("td", { "data-label": t("dir.working_hours"), text: B.workingHoursWords(u.working_hours) }),
+        el("td", { "data-label": t("dir.days_off") }, el("div", {}, (u.days_off || []).length ? u.days_off.map((d) => el("div", { text: d })) : "—")),
         el("td", {}, edit ? el("button", { type: "button", class: "edit", text: t("board.edit"), "aria-label": t("board.edit") + ": " + u.name, onclick: () => userForm(dir, u) }) : null)) });
     await B.show(el("h1", { class: "page-title", text: t("dir.title") }),
       edit ? null : el("p", { class: "hint role-note", text: t("role.member_directory") }),

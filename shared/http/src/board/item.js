@@ -46,7 +46,7 @@
     const runNow = B.has("post", "/v1/items/{}/runs/{}/run-now");
     const stop = B.has("post", "/v1/items/{}/stop-automation");
     const tbody = el("tbody");
-    const table = el("div", { class: "scroll" }, el("table", { class: "runs-table" },
+    const table = el("div", { class: "scroll" }, el("table", { class: "runs-table stack" },
       el("thead", {}, el("tr", {}, [t("run.what"), t("item.stage"), t("run.status"), t("run.reason"), t("run.due"), t("run.finished"), t("run.outputs"), ""].map((h) => el("th", { text: h })))),
       tbody));
     const list = B.pager({ path: "/v1/items/" + B.enc(item.id) + "/runs", key: "runs", list: tbody, outer: table, empty: t("run.none"),

@@ -16,8 +16,9 @@
     if (running) { again = true; return running; }
     running = (async () => {
       try {
+        document.body.classList.add("busy");
         do { again = false; await draw(); } while (again);
-      } finally { running = null; }
+      } finally { running = null; document.body.classList.remove("busy"); }
     })();
     return running;
   };

@@ -253,7 +253,8 @@
     const groups = {};
     for (const r of entries(kind)) (groups[r.group] = groups[r.group] || []).push(r);
     for (const g of Object.keys(groups)) {
-      select.append(el("optgroup", { label: t("group." + g) }, groups[g].map((r) => el("option", { value: r.name, text: r.name + " — " + r.description }))));
+      const label = t("group." + g) !== "group." + g ? t("group." + g) : g;
+      select.append(el("optgroup", { label }, groups[g].map((r) => el("option", { value: r.name, text: r.name + " — " + r.description }))));
     }
     select.selectedIndex = 0;
     const dlg = B.dialog(t("board.choose_" + kind),

@@ -135,7 +135,7 @@
   function durationInput(id, value, optional) {
     const amount = el("input", { id, type: "number", min: "1", step: "1", value: value ? value.amount : "", "aria-label": t("form.amount") });
     const unit = el("select", { id: id + "-unit", "aria-label": t("form.unit") },
-      UNITS.map((u) => el("option", { value: u, selected: (value ? value.unit : "days") === u, text: B.unitWord(u, 2) })));
+      UNITS.map((u) => el("option", { value: u, selected: (value ? value.unit : "days") === u, text: t("enum." + u) })));
     return { node: el("span", { class: "duration" }, amount, unit),
       read: () => amount.value === "" ? (optional ? null : undefined) : { amount: Number(amount.value), unit: unit.value } };
   }
@@ -205,7 +205,7 @@
     const mode = el("select", { id: "f-delay-mode" },
       DELAY_MODES.map((m) => el("option", { value: m, selected: d.mode === m, text: t("mode." + m) })));
     const amount = el("input", { id: "f-delay-amount", type: "number", min: "1", step: "1", value: d.amount || 1 });
-    const unit = el("select", { id: "f-delay-unit" }, UNITS.map((u) => el("option", { value: u, selected: (d.unit || "days") === u, text: B.unitWord(u, 2) })));
+    const unit = el("select", { id: "f-delay-unit" }, UNITS.map((u) => el("option", { value: u, selected: (d.unit || "days") === u, text: t("enum." + u) })));
     const field = el("input", { id: "f-delay-field", type: "text", value: d.field || "", placeholder: "fields.meeting_at" });
     const afterPrev = el("input", { id: "f-after-previous", type: "checkbox", checked: record ? record.after_previous : false });
     const workHours = el("input", { id: "f-working-hours", type: "checkbox", checked: record ? record.respect_working_hours : false });

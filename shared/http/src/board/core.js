@@ -17,10 +17,13 @@
     if (vars) for (const k of Object.keys(vars)) s = s.split("{" + k + "}").join(vars[k]);
     return s;
   };
-  // "1 day" / "2 days": the strings give [one, many] per unit.
+  // "1 day" / "2 days", "1 день" / "2 дня" / "5 дней": the strings give
+  // the forms by the language's plural rule (one, few, many, other).
   B.unitWord = function (unit, n) {
     const forms = B.t("unit." + unit);
-    return Array.isArray(forms) ? (n === 1 ? forms[0] : forms[1]) : unit;
+    if (typeof forms !== "object") return unit;
+    const rule = new Intl.PluralRules(B.state.lang).select(Number(n) || 0);
+    return forms[rule] || forms.other;
   };
 
   // el("a", {href, class, text, onclick}, ...children): attributes that are

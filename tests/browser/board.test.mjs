@@ -298,6 +298,20 @@ try {
     assert.match(await anna.textContent(), /Europe\/Moscow/);
     assert.match(await anna.textContent(), /Mon–Fri 09:00–18:00/);
     assert.match(await anna.textContent(), /2026-12-31/);
+    step("directory: an admin adds a user through the form; a 422 lands at its field");
+    await page.locator("button.add-user").click();
+    await page.fill("#d-id", "u-nina");
+    await page.fill("#u-name", "Nina Newcomer");
+    await page.selectOption("#u-department", "design");
+    await page.fill("#u-tz", "Mars/Base");
+    await page.locator("dialog form.user-form button.primary").click();
+    await page.locator('[data-field="time_zone"] .field-error', { hasText: "unknown time zone" }).waitFor();
+    await shot(page, "directory-user-422");
+    await page.fill("#u-tz", "Asia/Yekaterinburg");
+    await page.locator("dialog form.user-form button.primary").click();
+    const nina = page.locator('tr.user[data-id="u-nina"]');
+    await nina.waitFor();
+    assert.match(await nina.textContent(), /Design studio.*Asia\/Yekaterinburg.*Mon–Fri 09:00–18:00/);
   } else step("(no GET /v1/users on this server: the directory says so)");
   await shots(page, "directory");
 

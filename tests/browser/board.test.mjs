@@ -143,7 +143,7 @@ try {
   assert.equal(await copy.locator(".delay").textContent(), "after 1 day");
   await copy.locator("button.delete").click();
   await page.locator("dialog .confirm-ok").click();
-  await page.getByText("Deleted.").waitFor();
+  await page.locator("#flash", { hasText: "Deleted." }).waitFor();
   assert.equal(await copy.count(), 0);
   assert.equal(await page.locator('.column[data-stage="new"] .card.robot[data-name="Escalate after a day"]').count(), 1);
 
@@ -152,7 +152,7 @@ try {
     const names = () => page.locator('.column[data-stage="new"] .card.robot .name').allTextContents();
     const before = await names();
     await page.locator('.column[data-stage="new"] .card.robot').first().locator("button.down").click();
-    await page.getByText("Order saved.").waitFor();
+    await page.locator("#flash", { hasText: "Order saved." }).waitFor();
     assert.deepEqual(await names(), [before[1], before[0], ...before.slice(2)]);
     await page.locator(`.column[data-stage="new"] .card.robot[data-name="${before[0]}"] button.up`).click();
     await page.waitForFunction((first) => document.querySelector('.column[data-stage="new"] .card.robot .name')?.textContent === first, before[0]);
@@ -172,10 +172,12 @@ try {
   const itemId = await card.getAttribute("data-id");
   await card.dragTo(page.locator(`.column[data-stage="${STAGE}"]`));
   await page.locator(`.column[data-stage="${STAGE}"] .item-card[data-id="${itemId}"]`).waitFor();
-  await page.getByText("Moved.").waitFor();
+  await page.locator("#flash", { hasText: "Moved." }).waitFor();
   if (has("get", "/v1/items/run-summary")) {
-    step("the card's badge counts its pending robot (the one a day later)");
+    step("the card's badge counts its pending robot (the one a day later), also after a reload");
     await page.locator(`.item-card[data-id="${itemId}"] .badge.pending`).waitFor();
+    await page.reload();
+    assert.equal(await page.locator(`.item-card[data-id="${itemId}"] .badge.pending`).textContent(), "1 pending");
   } else step("(no run-summary endpoint on this server: badges skipped)");
   await shot(page, "kanban");
 
@@ -213,7 +215,7 @@ try {
     await page.fill("#confirm-reason", "the client asked to wait");
     await shot(page, "stop-automation");
     await page.locator("dialog .confirm-ok").click();
-    await page.getByText("Automation stopped").waitFor();
+    await page.locator("#flash", { hasText: "Automation stopped" }).waitFor();
     const row = page.locator(`tr.run[data-robot="${escalateId}"]`);
     assert.equal(await row.locator(".badge").textContent(), "cancelled");
     assert.match(await row.locator("td.reason").textContent(), /the client asked to wait/);
@@ -228,9 +230,9 @@ try {
     const hurry = (await api("POST", "/v1/items", { pipeline_id: "deals", title: "Hurried deal", amount: 2000, responsible_id: "u-max" })).data.id;
     await openPage(page, `#/item/${encodeURIComponent(hurry)}`, `tr.run[data-robot="${escalateId}"] button.run-now`);
     await page.locator(`tr.run[data-robot="${escalateId}"] button.run-now`).click();
-    await page.getByText("The robot runs now").waitFor();
+    await page.locator("#flash", { hasText: "The robot runs now" }).waitFor();
     await page.locator('#clock button[data-seconds="3600"]').click();
-    await page.getByText("Clock advanced").waitFor();
+    await page.locator("#flash", { hasText: "Clock advanced" }).waitFor();
     assert.equal(await page.locator(`tr.run[data-robot="${escalateId}"] .badge`).textContent(), "done");
     const idleRuns = (await api("GET", `/v1/items/${idle}/runs`)).data.runs;
     assert.equal(idleRuns.find((x) => x.robot_id === escalateId).status, "pending", "without run now it still waits");
@@ -239,7 +241,7 @@ try {
     page.waitForResponse((r) => r.url().endsWith("/v1/clock/advance")),
     page.locator('#clock button[data-seconds="86400"]').click(),
   ]);
-  await page.getByText("Clock advanced").waitFor();
+  await page.locator("#flash", { hasText: "Clock advanced" }).waitFor();
 
   step("item page: the robot ran; the left stage's delayed robot is cancelled");
   await page.goto(`${BASE}/#/item/${encodeURIComponent(itemId)}`);

@@ -132,7 +132,10 @@
     card.remove();
     if (from && !from.querySelector(".item-card")) from.prepend(el("p", { class: "empty", text: t("kanban.empty") }));
     if (col) { col.querySelector(".empty")?.remove(); col.prepend(replacement); }
+    // The stage change plans the new stage's robots as queued work: count
+    // again once that has had a moment.
     refreshBadges(ctx, [item.id]);
+    setTimeout(() => refreshBadges(ctx, [item.id]), 1500);
     replacement.querySelector("a.name").focus();
   }
 })(window.Board = window.Board || {});

@@ -44,7 +44,7 @@
         section("notifications", t("activity.notifications"), B.pager({ path: "/v1/notifications?user_id=" + u, key: "notifications", empty: t("activity.none"),
           render: (n) => el("li", { class: "row" }, at(n.at), " ", n.from_id ? [who(n.from_id), ": "] : null, el("span", { class: "text", text: n.text }), " ", B.itemLink(n.item_id)) })),
         section("messages", t("activity.messages"), B.pager({ path: "/v1/messages?user_id=" + u, key: "messages", empty: t("activity.none"),
-          render: (m) => messageRow(m) })),
+          render: (m) => messageRow(m, false) })),
         section("tasks", t("work.tasks"), byResp("/v1/tasks")
           ? B.pager({ path: "/v1/tasks?responsible_id=" + u, key: "tasks", empty: t("work.no_tasks"), render: (x) => B.taskRow(x, true) })
           : el("p", { class: "hint", text: t("activity.per_item") })),
@@ -53,10 +53,11 @@
           : el("p", { class: "hint", text: t("activity.per_item") }))));
   }
 
-  function messageRow(m) {
+  // A message; in a chat's own view without the deal link (the chat has it).
+  function messageRow(m, inChat) {
     return el("li", { class: "row msg type-" + m.message_type }, at(m.at), " ", who(m.sender_id),
       m.message_type !== "general" ? [" ", el("span", { class: "badge", text: t("enum." + m.message_type) })] : null,
-      ": ", el("span", { class: "text", text: m.text }), " ", B.itemLink(m.item_id));
+      ": ", el("span", { class: "text", text: m.text }), " ", inChat ? null : B.itemLink(m.item_id));
   }
 
   // A task: title, status (changeable: anyone may complete a task),
@@ -115,7 +116,7 @@
     let shown = 0;
     const more = el("button", { type: "button", class: "more", text: t("list.more"), onclick: () => page() });
     const page = () => {
-      for (const m of rows.slice(shown, shown + 20)) list.append(messageRow(m));
+      for (const m of rows.slice(shown, shown + 20)) list.append(messageRow(m, true));
       shown = Math.min(rows.length, shown + 20);
       more.hidden = shown >= rows.length;
     };

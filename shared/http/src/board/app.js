@@ -32,7 +32,7 @@
     await B.loadMe();
     if (!B.key()) return; // the key was refused meanwhile
     const [, page, arg, arg2] = (location.hash || "").split("/").map((s) => s && decodeURIComponent(s));
-    B.clockBar();
+    await B.clockBar(); // before the page: the bar does not push it down later
     if (page === "kanban") { B.nav("kanban"); await B.kanbanPage(arg || B.pipelineId(), arg2); }
     else if (page === "item") { B.nav("item"); await B.itemPage(arg, arg2); }
     else if (page === "directory") { B.nav("directory"); await B.directoryPage(); }

@@ -9,6 +9,8 @@
   B.hideClock = function () { $clock.hidden = true; };
 
   B.clockBar = async function () {
+    // The page says whether the server runs on a manual clock (board/mod.rs).
+    if (document.body.dataset.clock !== "manual") { $clock.hidden = true; return; }
     const res = await B.api("GET", "/v1/clock");
     if (!res.ok) { $clock.hidden = true; return; }
     const bar = [el("span", { text: t("clock.now") }), el("time", { id: "clock-now", datetime: res.data.now, text: B.fmt(res.data.now) })];

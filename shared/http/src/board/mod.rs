@@ -6,6 +6,7 @@
 //! interface text is in `strings.js` (English and Russian).
 
 use axum::Router;
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -51,11 +52,26 @@ fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
+/// The page, saying whether this server runs on a manual clock (`<body
+/// data-clock="manual">`): the clock bar then asks for the time, and a
+/// server on the system clock is not asked at all (its `GET /v1/clock`
+/// answers 404, which a browser would log as an error).
+fn page(manual_clock: bool) -> String {
+    let clock = if manual_clock { "manual" } else { "system" };
+    INDEX.replacen("<body>", &format!("<body data-clock=\"{clock}\">"), 1)
+}
+
 /// `/` (the page) and `/board/<file>` for each of [`FILES`]; any other
 /// `/board/…` path falls through to the API's 404.
 pub fn routes() -> Router<AppState> {
+    let index = get(|State(state): State<AppState>| async move {
+        (
+            [(CONTENT_TYPE, HTML), (CACHE_CONTROL, "no-cache")],
+            page(state.clock.is_some()),
+        )
+    });
     FILES.iter().fold(
-        Router::new().route("/", get(|| async { file(HTML, INDEX) })),
+        Router::new().route("/", index),
         |router, &(name, content_type, body)| {
             router.route(
                 &format!("/board/{name}"),
@@ -79,6 +95,14 @@ mod tests {
             .collect();
         let served: Vec<&str> = FILES.iter().map(|f| f.0).collect();
         assert_eq!(loaded, served);
+    }
+
+    /// The page tells the scripts which clock the server runs on.
+    #[test]
+    fn the_page_says_which_clock_the_server_runs_on() {
+        assert!(page(true).contains("<body data-clock=\"manual\">"));
+        assert!(page(false).contains("<body data-clock=\"system\">"));
+        assert_eq!(page(true).matches("data-clock").count(), 1);
     }
 
     /// Every script is strict and adds to the one `window.Board` object,

@@ -123,7 +123,7 @@
       w = { node: i, read: () => i.value.trim() === "" ? (nullable ? null : undefined) : JSON.parse(i.value) };
     }
     const kindWord = w.template ? t("type.template") : w.kind ? t("type." + w.kind) : picker ? t("type." + picker) : t("type." + type);
-    const labelNode = el("label", { for: id }, label + (required ? " *" : ""), el("span", { class: "ftype", text: " (" + kindWord + ")" }));
+    const labelNode = B.labelFor(w.node, label + (required ? " *" : ""), el("span", { class: "ftype", text: " (" + kindWord + ")" }));
     const node = el("div", { class: "field" + (w.check ? " check" : ""), "data-field": "settings." + name },
       w.check ? [w.node, labelNode] : [labelNode, w.node],
       w.template ? placeholderChips(w.node, placeholderPaths(ctx, stageId, record)) : null,

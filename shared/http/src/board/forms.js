@@ -35,10 +35,18 @@
     });
   };
 
+  // The label of a control: a <label for> where the control is labelable,
+  // else a text the control (a group of checkboxes, …) is labelled by.
+  B.labelFor = function (input, ...content) {
+    if (/^(INPUT|SELECT|TEXTAREA)$/.test(input.tagName)) return el("label", { for: input.id }, ...content);
+    input.setAttribute("aria-labelledby", input.id + "-label");
+    return el("span", { class: "label", id: input.id + "-label" }, ...content);
+  };
+
   // A labelled input whose errors land in its `.field-error`.
   B.field = function (field, label, input, hint) {
     return el("div", { class: "field", "data-field": field },
-      el("label", { for: input.id, text: label }), input,
+      B.labelFor(input, label), input,
       hint ? el("small", { class: "hint", text: hint }) : null,
       el("p", { class: "field-error", role: "alert" }));
   };

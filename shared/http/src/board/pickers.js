@@ -35,7 +35,7 @@
   function several(id, options, values, label) {
     values = values || [];
     const all = options.concat(values.filter((v) => !options.some((o) => o.id === v)).map((v) => ({ id: v, label: v })));
-    const box = el("div", { id, class: "picks", role: "group", "aria-label": label || id },
+    const box = el("div", { id, class: "picks", role: "group" },
       all.map((o, i) => el("label", { class: "pick" },
         el("input", { type: "checkbox", id: id + "-" + i, value: o.id, checked: values.includes(o.id) }), " ", o.label)));
     if (!all.length) box.append(el("span", { class: "empty", text: t("list.empty") }));

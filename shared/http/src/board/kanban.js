@@ -88,9 +88,11 @@
       if (!card) continue;
       const s = res.data.items[id] || { pending: 0, failed: 0 };
       const box = card.querySelector(".badges");
-      box.replaceChildren(
+      // (replaceChildren would print a null as "null": leave it out)
+      box.replaceChildren(...[
         s.pending ? el("span", { class: "badge pending", "data-pending": s.pending, text: t("kanban.pending", { n: s.pending }) }) : null,
-        s.failed ? el("span", { class: "badge failed", "data-failed": s.failed, text: t("kanban.failed", { n: s.failed }) }) : null);
+        s.failed ? el("span", { class: "badge failed", "data-failed": s.failed, text: t("kanban.failed", { n: s.failed }) }) : null,
+      ].filter(Boolean));
     }
   }
 

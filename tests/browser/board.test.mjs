@@ -206,6 +206,10 @@ try {
   ]) assert.equal((await api("POST", "/v1/pipelines/deals/robots", r)).status, 201);
   const lost = (await api("POST", "/v1/items", { pipeline_id: "deals", title: "Lost deal", amount: 1000, responsible_id: "u-anna" })).data;
   assert.equal((await api("PATCH", `/v1/items/${lost.id}`, { stage_id: "lost" }, { "If-Match": `"${lost.version}"` })).status, 200);
+  // 21 more lost deals: the feed (and the Lost column) run over one page of 20.
+  for (let i = 1; i <= 21; i++) {
+    assert.equal((await api("POST", "/v1/items", { pipeline_id: "deals", stage_id: "lost", title: `Lost deal ${i}`, responsible_id: "u-max" })).status, 201);
+  }
   if (has("post", "/v1/items/{}/stop-automation")) {
     step("item page: stop automation (confirm with a reason) cancels the pending robot");
     await openPage(page, `#/item/${encodeURIComponent(stopped)}`, `tr.run[data-robot="${escalateId}"]`);
@@ -275,6 +279,11 @@ try {
   step("the company feed and the outbox show what the lost deal's robots sent");
   await openPage(page, "#/activity/feed", ".row.post");
   assert.ok((await page.locator(".row.post").allTextContents()).some((x) => x.includes("Lost: Lost deal") && x.includes("Anna Manager lost Lost deal")));
+  step("every list pages: 20 posts, then \"Load more\" shows the other 2");
+  assert.equal(await page.locator(".row.post").count(), 20);
+  await page.locator(".paged button.more").click();
+  await page.waitForFunction(() => document.querySelectorAll(".row.post").length === 22);
+  assert.ok(await page.locator(".paged button.more").isHidden());
   await shots(page, "activity-feed");
   await openPage(page, "#/activity/outbox", "tr.out");
   assert.ok((await page.locator("tr.out").allTextContents()).some((x) => x.includes("anna@demo.test") && x.includes("Lost: Lost deal")));

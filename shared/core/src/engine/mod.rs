@@ -28,6 +28,8 @@ mod automation;
 pub use automation::Automation;
 pub(crate) use automation::ROBOT_DELETED;
 mod directory;
+mod documents;
+pub use documents::{DocumentPage, MAX_DOCUMENT_PAGE};
 pub use directory::{Directory, MAX_DIRECTORY_WRITES};
 mod events;
 mod item_list;

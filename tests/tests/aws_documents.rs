@@ -14,7 +14,14 @@ use serde_json::{Value, json};
 
 /// One API Gateway (HTTP API, payload 2.0) request through the api Lambda:
 /// status, content type and body bytes.
-async fn call(router: &axum::Router, key: &str, method: &str, path: &str, query: &str, b: Option<Value>) -> (u16, String, Vec<u8>) {
+async fn call(
+    router: &axum::Router,
+    key: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    b: Option<Value>,
+) -> (u16, String, Vec<u8>) {
     let mut event = json!({
         "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
         "headers": {"content-type": "application/json", "authorization": format!("Bearer {key}"),
@@ -45,23 +52,41 @@ async fn call(router: &axum::Router, key: &str, method: &str, path: &str, query:
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, ct, bytes)
 }
 
-async fn json_call(router: &axum::Router, key: &str, method: &str, path: &str, query: &str, b: Option<Value>) -> (u16, Value) {
+async fn json_call(
+    router: &axum::Router,
+    key: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    b: Option<Value>,
+) -> (u16, Value) {
     let (status, _, bytes) = call(router, key, method, path, query, b).await;
-    (status, if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() })
+    (
+        status,
+        if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        },
+    )
 }
 
 #[tokio::test]
 async fn a_document_is_kept_in_s3_and_downloaded_through_the_api_function() {
     let rig = AwsRig::new("documents", at(MONDAY_1144_MSK)).await;
-    rig.ports
-        .blobs
-        .ensure_bucket()
-        .await
-        .unwrap_or_else(|e| panic!("LocalStack must run with s3 in SERVICES (infra/localstack.sh): {e}"));
+    rig.ports.blobs.ensure_bucket().await.unwrap_or_else(|e| {
+        panic!("LocalStack must run with s3 in SERVICES (infra/localstack.sh): {e}")
+    });
     let t = rig.tenant.clone();
     let key = format!("key-{t}");
     let router = crm_fn_api::app(
@@ -72,16 +97,28 @@ async fn a_document_is_kept_in_s3_and_downloaded_through_the_api_function() {
         let (status, resp) = json_call(&router, &key, "PUT", &put.path(), "", Some(put.body)).await;
         assert_eq!(status, 200, "{resp}");
     }
-    let content = base64::engine::general_purpose::STANDARD.encode(crm_core::documents::sample::invoice());
-    let (status, tpl) = json_call(&router, &key, "POST", "/v1/document-templates", "",
-        Some(json!({"name": "Invoice", "content": content}))).await;
+    let content =
+        base64::engine::general_purpose::STANDARD.encode(crm_core::documents::sample::invoice());
+    let (status, tpl) = json_call(
+        &router,
+        &key,
+        "POST",
+        "/v1/document-templates",
+        "",
+        Some(json!({"name": "Invoice", "content": content})),
+    )
+    .await;
     assert_eq!(status, 201, "{tpl}");
     let (status, num) = json_call(&router, &key, "POST", "/v1/numerators", "",
         Some(json!({"name": "Invoices", "template": "INV-{YYYY}-{NUMBER}", "padding": 4, "reset": "year"}))).await;
     assert_eq!(status, 201, "{num}");
     rig.engine
-        .create_robot(&t, "deals", body(json!({"stage_id": "prep", "type": "create_document",
-            "settings": {"template_id": tpl["id"], "numerator_id": num["id"]}})))
+        .create_robot(
+            &t,
+            "deals",
+            body(json!({"stage_id": "prep", "type": "create_document",
+            "settings": {"template_id": tpl["id"], "numerator_id": num["id"]}})),
+        )
         .await
         .unwrap();
     let item = rig
@@ -91,7 +128,15 @@ async fn a_document_is_kept_in_s3_and_downloaded_through_the_api_function() {
         .unwrap();
     rig.settle().await;
 
-    let (status, docs) = json_call(&router, &key, "GET", "/v1/documents", &format!("item_id={}", item.id), None).await;
+    let (status, docs) = json_call(
+        &router,
+        &key,
+        "GET",
+        "/v1/documents",
+        &format!("item_id={}", item.id),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{docs}");
     let doc = docs["documents"][0].clone();
     assert_eq!(doc["number"], "INV-2026-0001", "{docs:#}");
@@ -100,17 +145,48 @@ async fn a_document_is_kept_in_s3_and_downloaded_through_the_api_function() {
     for f in doc["files"].as_array().unwrap() {
         let k = f["blob_key"].as_str().unwrap();
         assert!(k.starts_with(&format!("{t}/documents/")), "{k}");
-        let obj = rig.ports.clients.s3.get_object().bucket(rig.ports.blobs.bucket()).key(k).send().await.unwrap();
-        assert_eq!(obj.content_length().unwrap_or_default() as u64, f["size"].as_u64().unwrap());
+        let obj = rig
+            .ports
+            .clients
+            .s3
+            .get_object()
+            .bucket(rig.ports.blobs.bucket())
+            .key(k)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            obj.content_length().unwrap_or_default() as u64,
+            f["size"].as_u64().unwrap()
+        );
     }
-    let (status, ct, pdf) = call(&router, &key, "GET", &format!("/v1/documents/{id}/file"), "format=pdf", None).await;
+    let (status, ct, pdf) = call(
+        &router,
+        &key,
+        "GET",
+        &format!("/v1/documents/{id}/file"),
+        "format=pdf",
+        None,
+    )
+    .await;
     assert_eq!((status, ct.as_str()), (200, "application/pdf"));
-    assert!(pdf.starts_with(b"%PDF-"), "binary through the Lambda response");
+    assert!(
+        pdf.starts_with(b"%PDF-"),
+        "binary through the Lambda response"
+    );
     let text = pdf_text(&pdf);
     for want in ["INV-2026-0001", "25 000.00", "Romashka LLC"] {
         assert!(text.contains(want), "{want} in {text}");
     }
-    let (status, _, docx) = call(&router, &key, "GET", &format!("/v1/documents/{id}/file"), "format=docx", None).await;
+    let (status, _, docx) = call(
+        &router,
+        &key,
+        "GET",
+        &format!("/v1/documents/{id}/file"),
+        "format=docx",
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(docx.starts_with(b"PK"), "a zip package");
     rig.teardown().await;

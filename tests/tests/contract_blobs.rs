@@ -27,23 +27,32 @@ async fn dir_blobs_pass_the_blob_contract_and_keep_files_private() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let file = dir.path().join("blobs").join(&tenant).join("templates/dtp-1/v1.docx");
+        let file = dir
+            .path()
+            .join("blobs")
+            .join(&tenant)
+            .join("templates/dtp-1/v1.docx");
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", file.display());
-        let d = std::fs::metadata(dir.path().join("blobs")).unwrap().permissions().mode() & 0o777;
+        let d = std::fs::metadata(dir.path().join("blobs"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(d, 0o700);
     }
 }
 
 #[tokio::test]
 async fn s3_blobs_pass_the_blob_contract() {
-    let p = crm_aws::testing::isolated_ports("contract-blobs").await.unwrap_or_else(|e| {
-        panic!("the S3 contract test needs LocalStack with s3 (infra/localstack.sh start): {e}")
-    });
-    p.blobs
-        .ensure_bucket()
+    let p = crm_aws::testing::isolated_ports("contract-blobs")
         .await
-        .unwrap_or_else(|e| panic!("LocalStack must run with s3 in SERVICES (infra/localstack.sh): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("the S3 contract test needs LocalStack with s3 (infra/localstack.sh start): {e}")
+        });
+    p.blobs.ensure_bucket().await.unwrap_or_else(|e| {
+        panic!("LocalStack must run with s3 in SERVICES (infra/localstack.sh): {e}")
+    });
     run_all_blobs(&*p.blobs, &unique_tenant("s3")).await;
     crm_aws::testing::teardown(&p).await.expect("teardown");
 }

@@ -36,7 +36,9 @@ impl Runtime {
         if options.blobs.is_none() {
             match db.blobs() {
                 Ok(b) => options.blobs = Some(b),
-                Err(e) => tracing::error!(error = %e, "the blob directory cannot be opened; documents are kept in memory"),
+                Err(e) => {
+                    tracing::error!(error = %e, "the blob directory cannot be opened; documents are kept in memory")
+                }
             }
         }
         Runtime::new(

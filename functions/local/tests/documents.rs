@@ -34,7 +34,11 @@ async fn download(api: &Api, path: &str) -> (u16, String, String, Vec<u8>) {
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default()
     };
-    let (status, ct, cd) = (resp.status().as_u16(), header("content-type"), header("content-disposition"));
+    let (status, ct, cd) = (
+        resp.status().as_u16(),
+        header("content-type"),
+        header("content-disposition"),
+    );
     (status, ct, cd, resp.bytes().await.unwrap().to_vec())
 }
 
@@ -60,7 +64,11 @@ pub fn pdf_text(pdf: &[u8]) -> String {
         .arg("-")
         .output()
         .expect("pdftotext (apt-get install poppler-utils) extracts the PDF's text");
-    assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pdftotext: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -78,39 +86,67 @@ async fn setup_documents(api: &Api) -> (String, String) {
             json!({"name": "Invoices", "template": "INV-{YYYY}-{NUMBER}", "padding": 4, "reset": "year"}),
         )
         .await;
-    (t["id"].as_str().unwrap().into(), n["id"].as_str().unwrap().into())
+    (
+        t["id"].as_str().unwrap().into(),
+        n["id"].as_str().unwrap().into(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn templates_are_checked_at_upload_listed_paged_replaced_and_deleted() {
     let (_dir, server, api, globex) = started(MONDAY_1144_MSK).await;
     // An unknown placeholder, typed over two runs: 422 naming it.
-    let bad = docx(&paragraph(&[run("Dear {Clie", false, false), run("nt}, {Clinet} {Title}", true, false)]));
+    let bad = docx(&paragraph(&[
+        run("Dear {Clie", false, false),
+        run("nt}, {Clinet} {Title}", true, false),
+    ]));
     let (status, v) = api
-        .call(Method::POST, "/v1/document-templates", Some(json!({"name": "Bad", "content": b64(&bad)})))
+        .call(
+            Method::POST,
+            "/v1/document-templates",
+            Some(json!({"name": "Bad", "content": b64(&bad)})),
+        )
         .await;
     assert_eq!(status, 422, "{v}");
     assert_eq!(v["error"]["details"][0]["field"], "content");
     let msg = v["error"]["details"][0]["message"].as_str().unwrap();
-    assert!(msg.starts_with("unknown placeholder(s) {Clinet};"), "only the unknown one, the split {{Client}} is known: {msg}");
+    assert!(
+        msg.starts_with("unknown placeholder(s) {Clinet};"),
+        "only the unknown one, the split {{Client}} is known: {msg}"
+    );
     // Not a .docx, not base64: 422 on `content`.
     for content in [b64(b"hello"), "%%%".to_string()] {
         let (status, v) = api
-            .call(Method::POST, "/v1/document-templates", Some(json!({"name": "X", "content": content})))
+            .call(
+                Method::POST,
+                "/v1/document-templates",
+                Some(json!({"name": "X", "content": content})),
+            )
             .await;
-        assert_eq!((status, v["error"]["details"][0]["field"].clone()), (422, json!("content")), "{v}");
+        assert_eq!(
+            (status, v["error"]["details"][0]["field"].clone()),
+            (422, json!("content")),
+            "{v}"
+        );
     }
     // Over the body limit: 413.
     let huge = "A".repeat(4 * 1024 * 1024);
     let (status, _) = api
-        .call(Method::POST, "/v1/document-templates", Some(json!({"name": "X", "content": huge})))
+        .call(
+            Method::POST,
+            "/v1/document-templates",
+            Some(json!({"name": "X", "content": huge})),
+        )
         .await;
     assert_eq!(status, 413);
 
     let mut ids = Vec::new();
     for i in 0..3 {
         let t = api
-            .post("/v1/document-templates", json!({"name": format!("T{i}"), "content": b64(&crate_sample())}))
+            .post(
+                "/v1/document-templates",
+                json!({"name": format!("T{i}"), "content": b64(&crate_sample())}),
+            )
             .await;
         assert_eq!(t["placeholders"], json!(["Title", "Field:budget"]));
         ids.push(t["id"].as_str().unwrap().to_string());
@@ -118,36 +154,77 @@ async fn templates_are_checked_at_upload_listed_paged_replaced_and_deleted() {
     let p1 = api.get("/v1/document-templates?limit=2").await;
     assert_eq!(p1["templates"].as_array().unwrap().len(), 2);
     let cursor = p1["next_cursor"].as_str().unwrap();
-    let p2 = api.get(&format!("/v1/document-templates?limit=2&cursor={cursor}")).await;
+    let p2 = api
+        .get(&format!("/v1/document-templates?limit=2&cursor={cursor}"))
+        .await;
     assert_eq!(p2["templates"].as_array().unwrap().len(), 1);
     assert!(p2["next_cursor"].is_null());
     // Another tenant sees none of them.
-    assert_eq!(globex.get("/v1/document-templates").await["templates"], json!([]));
-    let (status, _) = globex.call(Method::GET, &format!("/v1/document-templates/{}", ids[0]), None).await;
+    assert_eq!(
+        globex.get("/v1/document-templates").await["templates"],
+        json!([])
+    );
+    let (status, _) = globex
+        .call(
+            Method::GET,
+            &format!("/v1/document-templates/{}", ids[0]),
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
     // Replace: new file, new placeholders; the file downloads as uploaded.
     let new_file = crm_core::documents::sample::invoice();
     let t = api
-        .put(&format!("/v1/document-templates/{}", ids[0]), json!({"name": "Invoice", "file_name": "inv.docx", "content": b64(&new_file)}))
+        .put(
+            &format!("/v1/document-templates/{}", ids[0]),
+            json!({"name": "Invoice", "file_name": "inv.docx", "content": b64(&new_file)}),
+        )
         .await;
-    assert!(t["placeholders"].as_array().unwrap().contains(&json!("DocumentNumber")));
-    let (status, ct, cd, bytes) = download(&api, &format!("/v1/document-templates/{}/file", ids[0])).await;
+    assert!(
+        t["placeholders"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("DocumentNumber"))
+    );
+    let (status, ct, cd, bytes) =
+        download(&api, &format!("/v1/document-templates/{}/file", ids[0])).await;
     assert_eq!(status, 200);
     assert!(ct.contains("wordprocessingml"), "{ct}");
     assert!(cd.contains("inv.docx"), "{cd}");
     assert_eq!(bytes, new_file);
-    let (status, _) = api.call(Method::DELETE, &format!("/v1/document-templates/{}", ids[0]), None).await;
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/document-templates/{}", ids[0]),
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = api.call(Method::GET, &format!("/v1/document-templates/{}", ids[0]), None).await;
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/document-templates/{}", ids[0]),
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
     // The placeholders are listed for template authors.
     let p = api.get("/v1/document-placeholders").await;
-    assert!(p["placeholders"].as_array().unwrap().iter().any(|p| p["name"] == "AmountInWords"));
+    assert!(
+        p["placeholders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "AmountInWords")
+    );
     server.shutdown().await.unwrap();
 }
 
 fn crate_sample() -> Vec<u8> {
-    docx(&paragraph(&[run("{Ti", false, false), run("tle} budget {Field:budget}", false, true)]))
+    docx(&paragraph(&[
+        run("{Ti", false, false),
+        run("tle} budget {Field:budget}", false, true),
+    ]))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,10 +236,12 @@ async fn a_deal_entering_the_stage_gets_a_numbered_invoice_and_the_email_after_i
             "settings": {"template_id": template, "numerator_id": numerator, "formats": ["docx", "pdf"]}}))
         .await;
     let mail = api
-        .robot(json!({"stage_id": "prep", "type": "email_client", "after_previous": true,
+        .robot(
+            json!({"stage_id": "prep", "type": "email_client", "after_previous": true,
             "settings": {"subject": format!("Invoice {{{{robot.{doc_robot}.number}}}}"),
                          "text": "The invoice is attached.",
-                         "attachments": [format!("{{{{robot.{doc_robot}.document_id}}}}")]}}))
+                         "attachments": [format!("{{{{robot.{doc_robot}.document_id}}}}")]}}),
+        )
         .await;
     let item = api.deal("new", 25000.0).await;
     api.move_to(&item, "prep").await;
@@ -172,7 +251,10 @@ async fn a_deal_entering_the_stage_gets_a_numbered_invoice_and_the_email_after_i
     assert_eq!(run["status"], "done", "{run:#}");
     assert_eq!(run["outputs"]["number"], "INV-2026-0001");
     let doc_id = run["outputs"]["document_id"].as_str().unwrap().to_string();
-    assert_eq!(run["outputs"]["url"], format!("/v1/documents/{doc_id}/file?format=docx"));
+    assert_eq!(
+        run["outputs"]["url"],
+        format!("/v1/documents/{doc_id}/file?format=docx")
+    );
     assert_eq!(run_of(&runs, &mail)["status"], "done", "{runs:#?}");
 
     let docs = api.get(&format!("/v1/documents?item_id={item}")).await["documents"].clone();
@@ -181,61 +263,112 @@ async fn a_deal_entering_the_stage_gets_a_numbered_invoice_and_the_email_after_i
     assert_eq!(docs[0]["number"], "INV-2026-0001");
     assert_eq!(docs[0]["title"], "Invoice INV-2026-0001");
     let tl = api.timeline(&item).await;
-    let entry = tl.iter().find(|e| e["kind"] == "document_created").expect("on the timeline");
+    let entry = tl
+        .iter()
+        .find(|e| e["kind"] == "document_created")
+        .expect("on the timeline");
     assert_eq!(entry["data"]["document_id"], doc_id.as_str());
 
     // The DOCX: the values in the template's runs, formatting kept.
-    let (status, ct, cd, bytes) = download(&api, &format!("/v1/documents/{doc_id}/file?format=docx")).await;
+    let (status, ct, cd, bytes) =
+        download(&api, &format!("/v1/documents/{doc_id}/file?format=docx")).await;
     assert_eq!(status, 200);
-    assert_eq!(ct, "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
-    assert!(cd.starts_with("attachment;") && cd.contains("Invoice INV-2026-0001.docx"), "{cd}");
+    assert_eq!(
+        ct,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    );
+    assert!(
+        cd.starts_with("attachment;") && cd.contains("Invoice INV-2026-0001.docx"),
+        "{cd}"
+    );
     let xml = document_xml(&bytes);
     assert!(
-        xml.contains(r#"<w:r><w:rPr><w:b/></w:rPr><w:t xml:space="preserve">INV-2026-0001</w:t></w:r>"#),
+        xml.contains(
+            r#"<w:r><w:rPr><w:b/></w:rPr><w:t xml:space="preserve">INV-2026-0001</w:t></w:r>"#
+        ),
         "the number is in the first (bold) run of its split placeholder: {xml}"
     );
-    for want in ["Romashka LLC, buyer@romashka.test", "25 000.00 RUB", "двадцать пять тысяч рублей 00 копеек",
-        "twenty-five thousand rubles 00 kopecks", "Anna Sales", "23.11.2026", "Website for Romashka"] {
+    for want in [
+        "Romashka LLC, buyer@romashka.test",
+        "25 000.00 RUB",
+        "двадцать пять тысяч рублей 00 копеек",
+        "twenty-five thousand rubles 00 kopecks",
+        "Anna Sales",
+        "23.11.2026",
+        "Website for Romashka",
+    ] {
         assert!(xml.contains(want), "{want} in {xml}");
     }
     assert!(!xml.contains('{'), "no placeholder left: {xml}");
 
     // The PDF shows the same values.
-    let (status, ct, cd, pdf) = download(&api, &format!("/v1/documents/{doc_id}/file?format=pdf")).await;
+    let (status, ct, cd, pdf) =
+        download(&api, &format!("/v1/documents/{doc_id}/file?format=pdf")).await;
     assert_eq!((status, ct.as_str()), (200, "application/pdf"));
     assert!(cd.contains("Invoice INV-2026-0001.pdf"), "{cd}");
     let text = pdf_text(&pdf);
-    for want in ["INV-2026-0001", "25 000.00", "Romashka LLC", "двадцать пять тысяч рублей", "Anna Sales"] {
+    for want in [
+        "INV-2026-0001",
+        "25 000.00",
+        "Romashka LLC",
+        "двадцать пять тысяч рублей",
+        "Anna Sales",
+    ] {
         assert!(text.contains(want), "{want} in the PDF's text: {text}");
     }
 
     // The email carries the attachment.
     let out = api.get("/v1/outbox?channel=email").await;
-    let mails: Vec<&Value> = out["messages"].as_array().unwrap().iter()
-        .filter(|m| m["item_id"] == item.as_str()).collect();
+    let mails: Vec<&Value> = out["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["item_id"] == item.as_str())
+        .collect();
     assert_eq!(mails.len(), 1, "{out:#}");
     assert_eq!(mails[0]["attachments"], json!([doc_id]));
     assert_eq!(mails[0]["subject"], "Invoice INV-2026-0001");
 
     // Bad requests and other tenants.
-    let (status, v) = api.call(Method::GET, &format!("/v1/documents/{doc_id}/file?format=odt"), None).await;
-    assert_eq!((status, v["error"]["details"][0]["field"].clone()), (400, json!("format")));
+    let (status, v) = api
+        .call(
+            Method::GET,
+            &format!("/v1/documents/{doc_id}/file?format=odt"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, v["error"]["details"][0]["field"].clone()),
+        (400, json!("format"))
+    );
     let (status, _) = api.call(Method::GET, "/v1/documents", None).await;
     assert_eq!(status, 400);
-    for path in [format!("/v1/documents/{doc_id}"), format!("/v1/documents/{doc_id}/file?format=pdf")] {
+    for path in [
+        format!("/v1/documents/{doc_id}"),
+        format!("/v1/documents/{doc_id}/file?format=pdf"),
+    ] {
         assert_eq!(globex.call(Method::GET, &path, None).await.0, 404, "{path}");
     }
-    assert_eq!(globex.get(&format!("/v1/documents?item_id={item}")).await["documents"], json!([]));
+    assert_eq!(
+        globex.get(&format!("/v1/documents?item_id={item}")).await["documents"],
+        json!([])
+    );
 
     // The next deal takes the next number; a deleted item's documents stay.
     let second = api.deal("new", 1000.0).await;
     api.move_to(&second, "prep").await;
     let d2 = api.get(&format!("/v1/documents?item_id={second}")).await["documents"][0].clone();
     assert_eq!(d2["number"], "INV-2026-0002");
-    let (status, _) = api.call(Method::DELETE, &format!("/v1/items/{item}"), None).await;
+    let (status, _) = api
+        .call(Method::DELETE, &format!("/v1/items/{item}"), None)
+        .await;
     assert_eq!(status, 204);
-    assert_eq!(api.get(&format!("/v1/documents/{doc_id}")).await["number"], "INV-2026-0001");
-    let (status, _, _, again) = download(&api, &format!("/v1/documents/{doc_id}/file?format=docx")).await;
+    assert_eq!(
+        api.get(&format!("/v1/documents/{doc_id}")).await["number"],
+        "INV-2026-0001"
+    );
+    let (status, _, _, again) =
+        download(&api, &format!("/v1/documents/{doc_id}/file?format=docx")).await;
     assert_eq!((status, again == bytes), (200, true));
     server.shutdown().await.unwrap();
 }
@@ -248,17 +381,30 @@ async fn a_missing_template_fails_the_run_with_the_reason_and_takes_no_number() 
         .robot(json!({"stage_id": "prep", "type": "create_document",
             "settings": {"template_id": template, "numerator_id": numerator, "formats": ["pdf"]}}))
         .await;
-    let (status, _) = api.call(Method::DELETE, &format!("/v1/document-templates/{template}"), None).await;
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/document-templates/{template}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
     let item = api.deal("new", 10.0).await;
     api.move_to(&item, "prep").await;
     let run = run_of(&api.runs(&item).await, &r).clone();
     assert_eq!(run["status"], "failed");
-    assert!(run["reason"].as_str().unwrap().contains("not found"), "{run:#}");
+    assert!(
+        run["reason"].as_str().unwrap().contains("not found"),
+        "{run:#}"
+    );
     // The rule gave no number: a new template's first document is 0001.
     let (template, _) = setup_documents(&api).await;
-    api.put(&format!("/v1/pipelines/deals/robots/{r}"), json!({"stage_id": "prep", "type": "create_document",
-        "settings": {"template_id": template, "numerator_id": numerator, "formats": ["pdf"]}})).await;
+    api.put(
+        &format!("/v1/pipelines/deals/robots/{r}"),
+        json!({"stage_id": "prep", "type": "create_document",
+        "settings": {"template_id": template, "numerator_id": numerator, "formats": ["pdf"]}}),
+    )
+    .await;
     let next = api.deal("new", 10.0).await;
     api.move_to(&next, "prep").await;
     let doc = api.get(&format!("/v1/documents?item_id={next}")).await["documents"][0].clone();

@@ -44,9 +44,17 @@ impl S3Blobs {
     pub async fn ensure_bucket(&self) -> Result<(), AwsError> {
         match self.client.head_bucket().bucket(&self.bucket).send().await {
             Ok(_) => return Ok(()),
-            Err(e) => tracing::debug!(bucket = %self.bucket, error = %DisplayErrorContext(&e), "head bucket"),
+            Err(e) => {
+                tracing::debug!(bucket = %self.bucket, error = %DisplayErrorContext(&e), "head bucket")
+            }
         }
-        match self.client.create_bucket().bucket(&self.bucket).send().await {
+        match self
+            .client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e)
                 if matches!(
@@ -74,7 +82,12 @@ impl S3Blobs {
 
 #[async_trait]
 impl BlobStore for S3Blobs {
-    async fn put(&self, key: &BlobKey, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+    async fn put(
+        &self,
+        key: &BlobKey,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
         self.configured()?;
         self.client
             .put_object()

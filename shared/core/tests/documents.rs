@@ -38,7 +38,12 @@ async fn runtime(start: &str) -> (MemRuntime, String) {
 }
 
 async fn number_of(rt: &MemRuntime, item: &str) -> String {
-    let docs = rt.engine.list_documents(TENANT, item, None, None).await.unwrap().records;
+    let docs = rt
+        .engine
+        .list_documents(TENANT, item, None, None)
+        .await
+        .unwrap()
+        .records;
     assert_eq!(docs.len(), 1, "{docs:#?}");
     docs[0].number.clone().unwrap()
 }
@@ -52,7 +57,11 @@ async fn numbers_step_pad_and_start_again_in_a_new_year() {
     assert_eq!(number_of(&rt, &b.id).await, "A-2612-09");
     rt.advance(Duration::minutes(5)).await.unwrap();
     let c = settled_item(&rt, deal("prep", 3.0)).await;
-    assert_eq!(number_of(&rt, &c.id).await, "A-2701-07", "reset on 1 January");
+    assert_eq!(
+        number_of(&rt, &c.id).await,
+        "A-2701-07",
+        "reset on 1 January"
+    );
     let d = settled_item(&rt, deal("prep", 4.0)).await;
     assert_eq!(number_of(&rt, &d.id).await, "A-2701-09");
 }
@@ -64,18 +73,62 @@ async fn a_failed_run_takes_no_number_and_the_files_are_blobs_of_the_tenant() {
     assert_eq!(number_of(&rt, &a.id).await, "A-2603-07");
     let blobs_before = rt.blobs.len();
     rt.engine.delete_template(TENANT, &template).await.unwrap();
-    assert_eq!(rt.blobs.len(), blobs_before - 1, "the template's file is deleted");
+    assert_eq!(
+        rt.blobs.len(),
+        blobs_before - 1,
+        "the template's file is deleted"
+    );
     let failed = settled_item(&rt, deal("prep", 2.0)).await;
     let runs = rt.engine.runs(TENANT, &failed.id).await.unwrap();
-    let run = runs.iter().find(|r| r.robot.as_ref().is_some_and(|x| x.action.type_name() == "create_document")).unwrap();
+    let run = runs
+        .iter()
+        .find(|r| {
+            r.robot
+                .as_ref()
+                .is_some_and(|x| x.action.type_name() == "create_document")
+        })
+        .unwrap();
     assert_eq!(run.status, crm_core::model::RunStatus::Failed);
-    assert!(run.reason.as_deref().unwrap().contains("not found"), "{run:?}");
-    assert!(rt.engine.list_documents(TENANT, &failed.id, None, None).await.unwrap().records.is_empty());
-    assert_eq!(rt.blobs.len(), blobs_before - 1, "no file was written for the failed run");
+    assert!(
+        run.reason.as_deref().unwrap().contains("not found"),
+        "{run:?}"
+    );
+    assert!(
+        rt.engine
+            .list_documents(TENANT, &failed.id, None, None)
+            .await
+            .unwrap()
+            .records
+            .is_empty()
+    );
+    assert_eq!(
+        rt.blobs.len(),
+        blobs_before - 1,
+        "no file was written for the failed run"
+    );
     // The document of the first run is readable, with its file.
-    let doc = rt.engine.list_documents(TENANT, &a.id, None, None).await.unwrap().records[0].clone();
-    let (_, bytes) = rt.engine.document_file(TENANT, &doc.id, FileFormat::Docx).await.unwrap();
+    let doc = rt
+        .engine
+        .list_documents(TENANT, &a.id, None, None)
+        .await
+        .unwrap()
+        .records[0]
+        .clone();
+    let (_, bytes) = rt
+        .engine
+        .document_file(TENANT, &doc.id, FileFormat::Docx)
+        .await
+        .unwrap();
     assert!(bytes.starts_with(b"PK"));
-    assert!(rt.engine.document_file(TENANT, &doc.id, FileFormat::Pdf).await.is_err(), "not made as PDF");
-    assert!(rt.engine.get_document("globex", &doc.id).await.is_err(), "another tenant: not found");
+    assert!(
+        rt.engine
+            .document_file(TENANT, &doc.id, FileFormat::Pdf)
+            .await
+            .is_err(),
+        "not made as PDF"
+    );
+    assert!(
+        rt.engine.get_document("globex", &doc.id).await.is_err(),
+        "another tenant: not found"
+    );
 }

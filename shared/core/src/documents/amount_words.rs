@@ -15,16 +15,49 @@ enum Gender {
 struct Forms(&'static str, &'static str, &'static str, Gender);
 
 const UNITS_RU: [&str; 20] = [
-    "", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять", "десять",
-    "одиннадцать", "двенадцать", "тринадцать", "четырнадцать", "пятнадцать", "шестнадцать",
-    "семнадцать", "восемнадцать", "девятнадцать",
+    "",
+    "один",
+    "два",
+    "три",
+    "четыре",
+    "пять",
+    "шесть",
+    "семь",
+    "восемь",
+    "девять",
+    "десять",
+    "одиннадцать",
+    "двенадцать",
+    "тринадцать",
+    "четырнадцать",
+    "пятнадцать",
+    "шестнадцать",
+    "семнадцать",
+    "восемнадцать",
+    "девятнадцать",
 ];
 const TENS_RU: [&str; 10] = [
-    "", "", "двадцать", "тридцать", "сорок", "пятьдесят", "шестьдесят", "семьдесят",
-    "восемьдесят", "девяносто",
+    "",
+    "",
+    "двадцать",
+    "тридцать",
+    "сорок",
+    "пятьдесят",
+    "шестьдесят",
+    "семьдесят",
+    "восемьдесят",
+    "девяносто",
 ];
 const HUNDREDS_RU: [&str; 10] = [
-    "", "сто", "двести", "триста", "четыреста", "пятьсот", "шестьсот", "семьсот", "восемьсот",
+    "",
+    "сто",
+    "двести",
+    "триста",
+    "четыреста",
+    "пятьсот",
+    "шестьсот",
+    "семьсот",
+    "восемьсот",
     "девятьсот",
 ];
 const SCALES_RU: [Forms; 4] = [
@@ -144,8 +177,26 @@ pub fn amount_in_words_ru(amount: f64, currency: &str) -> String {
 }
 
 const UNITS_EN: [&str; 20] = [
-    "", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 ];
 const TENS_EN: [&str; 10] = [
     "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
@@ -266,6 +317,9 @@ mod tests {
             "one million one hundred one US dollars 01 cent"
         );
         assert_eq!(amount_in_words_en(1.0, "EUR"), "one euro 00 cents");
-        assert_eq!(amount_in_words_en(-3.0, "USD"), "minus three US dollars 00 cents");
+        assert_eq!(
+            amount_in_words_en(-3.0, "USD"),
+            "minus three US dollars 00 cents"
+        );
     }
 }

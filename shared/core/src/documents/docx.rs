@@ -226,7 +226,10 @@ fn fill_paragraph(texts: &[&str], value: &dyn Fn(&str) -> Option<String>) -> Vec
 }
 
 /// A part with its placeholders filled (`None`: nothing changed).
-fn fill_part(xml: &[u8], value: &dyn Fn(&str) -> Option<String>) -> Result<Option<Vec<u8>>, DocxError> {
+fn fill_part(
+    xml: &[u8],
+    value: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Vec<u8>>, DocxError> {
     let evs = events(xml)?;
     let nodes = text_nodes(&evs)?;
     let mut new_texts: Vec<Option<String>> = vec![None; nodes.len()];
@@ -254,11 +257,16 @@ fn fill_part(xml: &[u8], value: &dyn Fn(&str) -> Option<String>) -> Result<Optio
                 unreachable!("a text node starts with <w:t>")
             };
             let mut tag = e.clone();
-            if !e.attributes().flatten().any(|a| a.key.as_ref() == "xml:space") {
+            if !e
+                .attributes()
+                .flatten()
+                .any(|a| a.key.as_ref() == "xml:space")
+            {
                 tag.push_attribute(("xml:space", "preserve"));
             }
             w.write_event(Event::Start(tag)).map_err(bad)?;
-            w.write_event(Event::Text(BytesText::new(&text))).map_err(bad)?;
+            w.write_event(Event::Text(BytesText::new(&text)))
+                .map_err(bad)?;
             i = end;
             continue;
         }
@@ -294,9 +302,9 @@ pub struct Span {
 pub type Paragraph = Vec<Span>;
 
 fn flag_on(e: &BytesStart<'_>) -> bool {
-    e.attributes().flatten().all(|a| {
-        a.key.as_ref() != "w:val" || !matches!(a.value.as_ref(), "0" | "false" | "off")
-    })
+    e.attributes()
+        .flatten()
+        .all(|a| a.key.as_ref() != "w:val" || !matches!(a.value.as_ref(), "0" | "false" | "off"))
 }
 
 /// The body's paragraphs with their text and bold/italic runs (for the PDF).
@@ -389,7 +397,10 @@ mod tests {
 
     fn document_xml(docx: &[u8]) -> String {
         let parts = read_parts(docx).unwrap();
-        let (_, d) = parts.iter().find(|(n, _)| n == "word/document.xml").unwrap();
+        let (_, d) = parts
+            .iter()
+            .find(|(n, _)| n == "word/document.xml")
+            .unwrap();
         String::from_utf8(d.clone()).unwrap()
     }
 
@@ -413,10 +424,15 @@ mod tests {
         let xml = document_xml(&filled);
         // The value takes the first run's formatting; the runs stay.
         assert!(
-            xml.contains(r#"<w:r><w:rPr><w:b/></w:rPr><w:t xml:space="preserve">INV-7</w:t></w:r>"#),
+            xml.contains(
+                r#"<w:r><w:rPr><w:b/></w:rPr><w:t xml:space="preserve">INV-7</w:t></w:r>"#
+            ),
             "{xml}"
         );
-        assert!(xml.contains(r#"<w:rPr><w:i/></w:rPr><w:t xml:space="preserve"></w:t>"#), "{xml}");
+        assert!(
+            xml.contains(r#"<w:rPr><w:i/></w:rPr><w:t xml:space="preserve"></w:t>"#),
+            "{xml}"
+        );
         assert!(xml.contains("to Ромашка &lt;ООО&gt; &amp; co"), "{xml}");
         assert_eq!(xml.matches("<w:r>").count(), 4);
         assert!(placeholders(&filled).unwrap().is_empty());
@@ -424,15 +440,26 @@ mod tests {
         assert_eq!(
             paras[0],
             vec![
-                Span { text: "Invoice INV-7".into(), bold: true, italic: false },
-                Span { text: " to Ромашка <ООО> & co".into(), bold: false, italic: false },
+                Span {
+                    text: "Invoice INV-7".into(),
+                    bold: true,
+                    italic: false
+                },
+                Span {
+                    text: " to Ромашка <ООО> & co".into(),
+                    bold: false,
+                    italic: false
+                },
             ]
         );
     }
 
     #[test]
     fn a_placeholder_without_a_value_is_left_as_typed() {
-        let t = docx(&format!("<w:p>{}</w:p>", run("{Unknown} and {Title}", false, false)));
+        let t = docx(&format!(
+            "<w:p>{}</w:p>",
+            run("{Unknown} and {Title}", false, false)
+        ));
         let filled = fill(&t, &|n| (n == "Title").then(|| "Site".to_string())).unwrap();
         assert!(document_xml(&filled).contains("{Unknown} and Site"));
     }
@@ -440,7 +467,11 @@ mod tests {
     #[test]
     fn table_rows_become_one_line_and_garbage_is_not_a_docx() {
         let cell = |t: &str| format!("<w:tc><w:p>{}</w:p></w:tc>", run(t, false, false));
-        let body = format!("<w:tbl><w:tr>{}{}</w:tr></w:tbl>", cell("Total"), cell("{Amount}"));
+        let body = format!(
+            "<w:tbl><w:tr>{}{}</w:tr></w:tbl>",
+            cell("Total"),
+            cell("{Amount}")
+        );
         let paras = paragraphs(&docx(&body)).unwrap();
         assert_eq!(paras.len(), 1);
         assert_eq!(paras[0][0].text, "Total | {Amount}");

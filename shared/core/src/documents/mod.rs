@@ -27,7 +27,17 @@ pub const CATALOGUE: &str = "all";
 
 /// A file format of a document.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum FileFormat {
@@ -121,7 +131,10 @@ impl Document {
 
 /// The path of a document's file in the API.
 pub fn file_url(document_id: &str, format: FileFormat) -> String {
-    format!("/v1/documents/{document_id}/file?format={}", format.as_str())
+    format!(
+        "/v1/documents/{document_id}/file?format={}",
+        format.as_str()
+    )
 }
 
 impl Record for DocumentTemplate {

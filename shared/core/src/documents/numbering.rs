@@ -120,13 +120,21 @@ impl NumeratorBody {
             );
         }
         let toks = tokens(&self.template);
-        let unknown: Vec<&str> = toks.iter().copied().filter(|t| !TOKENS.contains(t)).collect();
+        let unknown: Vec<&str> = toks
+            .iter()
+            .copied()
+            .filter(|t| !TOKENS.contains(t))
+            .collect();
         if !unknown.is_empty() {
             err(
                 "template",
                 format!(
                     "unknown part(s) {}; known: {{NUMBER}}, {{YYYY}}, {{YY}}, {{MM}}, {{DD}}",
-                    unknown.iter().map(|t| format!("{{{t}}}")).collect::<Vec<_>>().join(", ")
+                    unknown
+                        .iter()
+                        .map(|t| format!("{{{t}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
         } else if toks.iter().filter(|t| **t == "NUMBER").count() != 1 {
@@ -205,13 +213,27 @@ mod tests {
         let jan = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 1).unwrap();
         let a = r.next(None, dec);
         let b = r.next(Some(&a), dec);
-        assert_eq!((r.format(a.last, dec), r.format(b.last, dec)), ("INV-2026-0001".into(), "INV-2026-0002".into()));
+        assert_eq!(
+            (r.format(a.last, dec), r.format(b.last, dec)),
+            ("INV-2026-0001".into(), "INV-2026-0002".into())
+        );
         let c = r.next(Some(&b), jan);
         assert_eq!(r.format(c.last, jan), "INV-2027-0001");
         let never = rule("{NUMBER}", Reset::Never);
-        let n = never.next(Some(&NumberCounter { period: String::new(), last: 41 }), jan);
+        let n = never.next(
+            Some(&NumberCounter {
+                period: String::new(),
+                last: 41,
+            }),
+            jan,
+        );
         assert_eq!(n.last, 42);
-        let stepped = NumeratorBody { start: 100, step: 10, padding: 0, ..rule("A{YY}{MM}{DD}/{NUMBER}", Reset::Day) };
+        let stepped = NumeratorBody {
+            start: 100,
+            step: 10,
+            padding: 0,
+            ..rule("A{YY}{MM}{DD}/{NUMBER}", Reset::Day)
+        };
         let s1 = stepped.next(None, jan);
         let s2 = stepped.next(Some(&s1), jan);
         assert_eq!(stepped.format(s2.last, jan), "A270101/110");
@@ -219,12 +241,22 @@ mod tests {
 
     #[test]
     fn a_rule_needs_number_once_and_known_parts() {
-        let fields = |t: &str| -> Vec<String> { rule(t, Reset::Never).validate().into_iter().map(|e| e.field).collect() };
+        let fields = |t: &str| -> Vec<String> {
+            rule(t, Reset::Never)
+                .validate()
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
         assert!(fields("INV-{NUMBER}").is_empty());
         assert_eq!(fields("INV-{YEAR}-{NUMBER}"), ["template"]);
         assert_eq!(fields("INV-{YYYY}"), ["template"]);
         assert_eq!(fields("{NUMBER}{NUMBER}"), ["template"]);
-        let bad = NumeratorBody { step: 0, padding: 99, ..rule("{NUMBER}", Reset::Month) };
+        let bad = NumeratorBody {
+            step: 0,
+            padding: 99,
+            ..rule("{NUMBER}", Reset::Month)
+        };
         let f: Vec<String> = bad.validate().into_iter().map(|e| e.field).collect();
         assert_eq!(f, ["step", "padding"]);
     }

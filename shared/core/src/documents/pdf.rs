@@ -209,7 +209,11 @@ fn write(title: &str, pages: Vec<Content>, faces: &[Face]) -> Result<Vec<u8>, Pd
             continue;
         }
         let (cid, descriptor, file, cmap) = (alloc(), alloc(), alloc(), alloc());
-        let base = format!("AAAAA{}+DejaVuSans{}", (b'A' + i as u8) as char, ["", "-Bold", "-Oblique", "-BoldOblique"][i]);
+        let base = format!(
+            "AAAAA{}+DejaVuSans{}",
+            (b'A' + i as u8) as char,
+            ["", "-Bold", "-Oblique", "-BoldOblique"][i]
+        );
         let system = SystemInfo {
             registry: Str(b"Adobe"),
             ordering: Str(b"Identity"),
@@ -225,7 +229,13 @@ fn write(title: &str, pages: Vec<Content>, faces: &[Face]) -> Result<Vec<u8>, Pd
         let widths: Vec<f32> = face
             .olds
             .iter()
-            .map(|g| scale(f32::from(face.face.glyph_hor_advance(ttf_parser::GlyphId(*g)).unwrap_or(0))))
+            .map(|g| {
+                scale(f32::from(
+                    face.face
+                        .glyph_hor_advance(ttf_parser::GlyphId(*g))
+                        .unwrap_or(0),
+                ))
+            })
             .collect();
         let mut cidf = pdf.cid_font(cid);
         cidf.subtype(CidFontType::Type2)
@@ -253,7 +263,9 @@ fn write(title: &str, pages: Vec<Content>, faces: &[Face]) -> Result<Vec<u8>, Pd
             .italic_angle(if i >= 2 { -11.0 } else { 0.0 })
             .ascent(scale(f32::from(face.face.ascender())))
             .descent(scale(f32::from(face.face.descender())))
-            .cap_height(scale(f32::from(face.face.capital_height().unwrap_or(face.face.ascender()))))
+            .cap_height(scale(f32::from(
+                face.face.capital_height().unwrap_or(face.face.ascender()),
+            )))
             .stem_v(if i % 2 == 1 { 120.0 } else { 80.0 })
             .font_file2(file);
         let subset = subsetter::subset(face.data, 0, &face.remapper)
@@ -277,14 +289,28 @@ mod tests {
 
     #[test]
     fn a_pdf_is_made_with_the_fonts_it_uses_and_wraps_long_text() {
-        let para = |t: &str, bold: bool| vec![Span { text: t.into(), bold, italic: false }];
+        let para = |t: &str, bold: bool| {
+            vec![Span {
+                text: t.into(),
+                bold,
+                italic: false,
+            }]
+        };
         let long = "слово ".repeat(400);
         let pdf = render("Счёт", &[para("Счёт № INV-1", true), para(&long, false)]).unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
         let text = String::from_utf8_lossy(&pdf);
-        assert_eq!(text.matches("/FontFile2").count(), 2, "the two faces used are embedded");
+        assert_eq!(
+            text.matches("/FontFile2").count(),
+            2,
+            "the two faces used are embedded"
+        );
         assert!(text.contains("DejaVuSans-Bold"));
         assert!(!text.contains("Oblique"), "unused faces are not embedded");
-        assert!(pdf.len() < 120_000, "a subset, not the whole font: {} bytes", pdf.len());
+        assert!(
+            pdf.len() < 120_000,
+            "a subset, not the whole font: {} bytes",
+            pdf.len()
+        );
     }
 }

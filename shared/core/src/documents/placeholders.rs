@@ -26,7 +26,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "AmountInWords",
         "the amount in Russian words with the currency's units (RUB, USD, EUR; other codes after the words)",
     ),
-    ("AmountInWordsEn", "the amount in English words with the currency's units"),
+    (
+        "AmountInWordsEn",
+        "the amount in English words with the currency's units",
+    ),
     ("Currency", "the currency code, `RUB`"),
     ("Stage", "the name of the item's stage"),
     ("Pipeline", "the name of the item's pipeline"),
@@ -37,7 +40,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("ClientPhone", "the client's phone"),
     ("ClientEmail", "the client's email"),
     ("Date", "today's date (UTC), `02.12.2026`"),
-    ("DocumentNumber", "the number the numbering rule gave (empty without one)"),
+    (
+        "DocumentNumber",
+        "the number the numbering rule gave (empty without one)",
+    ),
     ("ItemId", "the item's id"),
     (
         "Field:<key>",
@@ -49,7 +55,9 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
 pub fn is_known(name: &str) -> bool {
     match name.strip_prefix(FIELD_PREFIX) {
         Some(key) => !key.is_empty() && key.chars().all(|c| name_char(c) && c != ':'),
-        None => PLACEHOLDERS.iter().any(|(n, _)| *n == name && !n.contains('<')),
+        None => PLACEHOLDERS
+            .iter()
+            .any(|(n, _)| *n == name && !n.contains('<')),
     }
 }
 
@@ -147,8 +155,14 @@ impl Values<'_> {
             "Responsible" => self
                 .responsible
                 .map_or_else(|| item.responsible_id.clone(), |u| u.name.clone()),
-            "ResponsibleEmail" => self.responsible.and_then(|u| u.email.clone()).unwrap_or_default(),
-            "ResponsiblePhone" => self.responsible.and_then(|u| u.phone.clone()).unwrap_or_default(),
+            "ResponsibleEmail" => self
+                .responsible
+                .and_then(|u| u.email.clone())
+                .unwrap_or_default(),
+            "ResponsiblePhone" => self
+                .responsible
+                .and_then(|u| u.phone.clone())
+                .unwrap_or_default(),
             "Client" => opt(&item.client.name),
             "ClientPhone" => opt(&item.client.phone),
             "ClientEmail" => opt(&item.client.email),
@@ -166,10 +180,11 @@ mod tests {
 
     #[test]
     fn only_name_like_braces_are_placeholders() {
-        let found: Vec<String> = scan("Invoice {DocumentNumber} for {Client}; {Field:budget} { } {1,2} {\"a\":1}")
-            .into_iter()
-            .map(|p| p.2)
-            .collect();
+        let found: Vec<String> =
+            scan("Invoice {DocumentNumber} for {Client}; {Field:budget} { } {1,2} {\"a\":1}")
+                .into_iter()
+                .map(|p| p.2)
+                .collect();
         assert_eq!(found, ["DocumentNumber", "Client", "Field:budget"]);
         assert!(is_known("Field:budget") && is_known("AmountInWords"));
         assert!(!is_known("Field:") && !is_known("Clinet") && !is_known("Field:<key>"));

@@ -62,8 +62,14 @@ pub fn invoice() -> Vec<u8> {
             run("Number}", true, false),
             run(" от {Date}", false, false),
         ]),
-        paragraph(&[run("Invoice for: ", false, true), run("{Title}", false, false)]),
-        paragraph(&[run("Клиент: ", true, false), run("{Client}, {ClientEmail}", false, false)]),
+        paragraph(&[
+            run("Invoice for: ", false, true),
+            run("{Title}", false, false),
+        ]),
+        paragraph(&[
+            run("Клиент: ", true, false),
+            run("{Client}, {ClientEmail}", false, false),
+        ]),
         format!(
             "<w:tbl><w:tr>{}{}</w:tr></w:tbl>",
             cell("Итого / Total", true),

@@ -31,7 +31,10 @@ pub struct DocumentPage<T> {
 
 /// The blob key of a template's file at `version`.
 pub(crate) fn template_blob(tenant: &str, id: &str, version: u64) -> Result<BlobKey> {
-    Ok(BlobKey::new(tenant, &format!("templates/{id}/v{version}.docx"))?)
+    Ok(BlobKey::new(
+        tenant,
+        &format!("templates/{id}/v{version}.docx"),
+    )?)
 }
 
 fn check_names(name: &str, file_name: &str) -> Vec<crate::error::FieldError> {
@@ -63,7 +66,8 @@ fn check_template(bytes: &[u8]) -> Result<Vec<String>> {
             ),
         ));
     }
-    let found = docx::placeholders(bytes).map_err(|e| EngineError::invalid("content", e.to_string()))?;
+    let found =
+        docx::placeholders(bytes).map_err(|e| EngineError::invalid("content", e.to_string()))?;
     let unknown: Vec<String> = found
         .iter()
         .filter(|p| !is_known(p))
@@ -107,7 +111,10 @@ impl Engine {
         limit: Option<usize>,
     ) -> Result<DocumentPage<T>> {
         let limit = page_limit(limit)?;
-        let after = cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
+        let after = cursor
+            .filter(|c| !c.is_empty())
+            .map(decode_cursor)
+            .transpose()?;
         let docs = self
             .ports
             .store
@@ -169,7 +176,9 @@ impl Engine {
         file_name: &str,
         bytes: Vec<u8>,
     ) -> Result<DocumentTemplate> {
-        let (old, v) = self.must::<DocumentTemplate>(tenant, "document template", id).await?;
+        let (old, v) = self
+            .must::<DocumentTemplate>(tenant, "document template", id)
+            .await?;
         unprocessable(check_names(name, file_name))?;
         let placeholders = check_template(&bytes)?;
         let key = template_blob(tenant, id, v + 1)?;
@@ -187,9 +196,10 @@ impl Engine {
             .blobs
             .put(&key, bytes, FileFormat::Docx.content_type())
             .await?;
-        self.commit(vec![put(record_doc(tenant, &t, v + 1), Cond::Version(v))], || {
-            format!("template '{id}' changed meanwhile")
-        })
+        self.commit(
+            vec![put(record_doc(tenant, &t, v + 1), Cond::Version(v))],
+            || format!("template '{id}' changed meanwhile"),
+        )
         .await?;
         // The old file is no longer referenced (a robot that read the old
         // record reads its file before this point or fails and retries).
@@ -202,13 +212,19 @@ impl Engine {
     }
 
     pub async fn get_template(&self, tenant: &str, id: &str) -> Result<DocumentTemplate> {
-        let (mut t, v) = self.must::<DocumentTemplate>(tenant, "document template", id).await?;
+        let (mut t, v) = self
+            .must::<DocumentTemplate>(tenant, "document template", id)
+            .await?;
         t.version = v;
         Ok(t)
     }
 
     /// A template's `.docx`.
-    pub async fn template_file(&self, _tenant: &str, t: &DocumentTemplate) -> Result<Option<Vec<u8>>> {
+    pub async fn template_file(
+        &self,
+        _tenant: &str,
+        t: &DocumentTemplate,
+    ) -> Result<Option<Vec<u8>>> {
         Ok(self.ports.blobs.get(&BlobKey::parse(&t.blob_key)?).await?)
     }
 
@@ -223,7 +239,9 @@ impl Engine {
 
     /// Delete a template and its file (documents made from it stay).
     pub async fn delete_template(&self, tenant: &str, id: &str) -> Result<()> {
-        let (t, v) = self.must::<DocumentTemplate>(tenant, "document template", id).await?;
+        let (t, v) = self
+            .must::<DocumentTemplate>(tenant, "document template", id)
+            .await?;
         self.commit(
             vec![Write::Delete {
                 key: DocKey::new(tenant, Kind::DocumentTemplate, id),
@@ -233,7 +251,10 @@ impl Engine {
             || format!("template '{id}' changed meanwhile"),
         )
         .await?;
-        self.ports.blobs.delete(&BlobKey::parse(&t.blob_key)?).await?;
+        self.ports
+            .blobs
+            .delete(&BlobKey::parse(&t.blob_key)?)
+            .await?;
         Ok(())
     }
 
@@ -256,7 +277,12 @@ impl Engine {
 
     /// Change a rule. Its counter stays: the next number follows the last
     /// one given (with the new step), unless the period changed.
-    pub async fn update_numerator(&self, tenant: &str, id: &str, body: NumeratorBody) -> Result<Numerator> {
+    pub async fn update_numerator(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: NumeratorBody,
+    ) -> Result<Numerator> {
         let (old, v) = self.must::<Numerator>(tenant, "numerator", id).await?;
         unprocessable(body.validate())?;
         let n = Numerator {
@@ -265,9 +291,10 @@ impl Engine {
             version: v + 1,
             ..old
         };
-        self.commit(vec![put(record_doc(tenant, &n, v + 1), Cond::Version(v))], || {
-            format!("numerator '{id}' changed meanwhile")
-        })
+        self.commit(
+            vec![put(record_doc(tenant, &n, v + 1), Cond::Version(v))],
+            || format!("numerator '{id}' changed meanwhile"),
+        )
         .await?;
         Ok(n)
     }

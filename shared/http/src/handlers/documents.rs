@@ -48,7 +48,8 @@ pub const TEMPLATE_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// The body limit of a path, if it is not the API's default.
 pub fn body_limit(path: &str) -> Option<usize> {
-    path.starts_with("/v1/document-templates").then_some(TEMPLATE_BODY_BYTES)
+    path.starts_with("/v1/document-templates")
+        .then_some(TEMPLATE_BODY_BYTES)
 }
 
 /// A template upload.
@@ -151,7 +152,13 @@ fn page<T>(p: DocumentPage<T>) -> (Vec<T>, Option<String>) {
 fn file_response(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .filter(|c| *c != '"' && *c != '\\')
         .collect();
     let disposition = format!(
@@ -197,7 +204,10 @@ pub async fn create_template(
         .engine
         .create_template(&tenant, &body.name, &file_name, bytes)
         .await?;
-    Ok(created(format!("/v1/document-templates/{}", segment(&t.id)), t))
+    Ok(created(
+        format!("/v1/document-templates/{}", segment(&t.id)),
+        t,
+    ))
 }
 
 /// List the document templates.
@@ -333,7 +343,11 @@ pub async fn template_file(
         .template_file(&tenant, &t)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("the file of template '{id}' is missing")))?;
-    Ok(file_response(bytes, FileFormat::Docx.content_type(), &t.file_name))
+    Ok(file_response(
+        bytes,
+        FileFormat::Docx.content_type(),
+        &t.file_name,
+    ))
 }
 
 /// The placeholders templates may use.
@@ -455,7 +469,9 @@ pub async fn update_numerator(
     Path(id): Path<String>,
     Json(body): Json<NumeratorBody>,
 ) -> Result<Json<Numerator>, ApiError> {
-    Ok(Json(state.engine.update_numerator(&tenant, &id, body).await?))
+    Ok(Json(
+        state.engine.update_numerator(&tenant, &id, body).await?,
+    ))
 }
 
 /// Delete a numbering rule and its counter.

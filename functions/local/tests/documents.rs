@@ -377,6 +377,27 @@ async fn a_deal_entering_the_stage_gets_a_numbered_invoice_and_the_email_after_i
 async fn a_missing_template_fails_the_run_with_the_reason_and_takes_no_number() {
     let (_dir, server, api, _) = started(MONDAY_1144_MSK).await;
     let (template, numerator) = setup_documents(&api).await;
+    // Unknown template or rule: 422 naming the setting, nothing saved.
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/v1/pipelines/deals/robots",
+            Some(json!({"stage_id": "prep", "type": "create_document",
+                "settings": {"template_id": "dtp-nope", "numerator_id": "num-nope"}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{v}");
+    let fields: Vec<&str> = v["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["settings.template_id", "settings.numerator_id"],
+        "{v}"
+    );
     let r = api
         .robot(json!({"stage_id": "prep", "type": "create_document",
             "settings": {"template_id": template, "numerator_id": numerator, "formats": ["pdf"]}}))

@@ -58,12 +58,11 @@ fn private_file(path: &Path) -> std::io::Result<fs::File> {
 }
 
 impl DirBlobs {
-    /// Blobs under `<data_dir>/blobs` (created, 0700, when missing).
+    /// Blobs under `<data_dir>/blobs` (created, 0700, with the first blob:
+    /// a server that keeps no documents has no such folder).
     pub fn open(data_dir: &Path) -> Result<Self, BlobError> {
-        let root = data_dir.join(BLOB_DIR);
-        private_dir(&root).map_err(unavailable)?;
         Ok(DirBlobs {
-            root,
+            root: data_dir.join(BLOB_DIR),
             seq: AtomicU64::new(0),
         })
     }

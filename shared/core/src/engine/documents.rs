@@ -222,10 +222,14 @@ impl Engine {
     /// A template's `.docx`.
     pub async fn template_file(
         &self,
-        _tenant: &str,
+        tenant: &str,
         t: &DocumentTemplate,
     ) -> Result<Option<Vec<u8>>> {
-        Ok(self.ports.blobs.get(&BlobKey::parse(&t.blob_key)?).await?)
+        let key = BlobKey::parse(&t.blob_key)?;
+        if key.tenant() != tenant {
+            return Ok(None);
+        }
+        Ok(self.ports.blobs.get(&key).await?)
     }
 
     pub async fn list_templates(

@@ -244,6 +244,22 @@ impl Engine {
                 });
             }
         }
+        if !refs.records.is_empty() {
+            let keys: Vec<DocKey> = refs
+                .records
+                .iter()
+                .map(|(_, kind, id)| DocKey::new(tenant, *kind, id.as_str()))
+                .collect();
+            let found = self.ports.store.get_many(&keys).await?;
+            for ((field, kind, id), f) in refs.records.iter().zip(found) {
+                if f.is_none() {
+                    errors.push(FieldError {
+                        field: field.clone(),
+                        message: format!("unknown {} '{id}'", kind.as_str().replace('_', " ")),
+                    });
+                }
+            }
+        }
         for (field, pid, stages) in &refs.pipelines {
             match self.load::<Pipeline>(tenant, pid).await? {
                 None => errors.push(FieldError {

@@ -49,6 +49,12 @@ impl RobotType for CreateDocument {
     }
 
     fn check(&self, cx: &mut Check<'_>) {
+        if !self.template_id.trim().is_empty() {
+            cx.record("settings.template_id", Kind::DocumentTemplate, &self.template_id);
+        }
+        if let Some(n) = self.numerator_id.as_ref().filter(|n| !n.trim().is_empty()) {
+            cx.record("settings.numerator_id", Kind::Numerator, n);
+        }
         cx.require(!self.template_id.trim().is_empty(), "settings.template_id", "must not be empty");
         cx.require(!self.formats.is_empty(), "settings.formats", "at least one of docx, pdf");
         let mut seen = self.formats.clone();

@@ -132,3 +132,21 @@ async fn a_failed_run_takes_no_number_and_the_files_are_blobs_of_the_tenant() {
         "another tenant: not found"
     );
 }
+
+#[tokio::test]
+async fn a_template_with_too_many_different_placeholders_is_refused() {
+    let rt = MemRuntime::new(at("2026-03-02T09:00:00Z"));
+    let text: String = (0..201).map(|i| format!("{{Field:f{i}}} ")).collect();
+    let file = sample::docx(&sample::paragraph(&[sample::run(&text, false, false)]));
+    let err = rt
+        .engine
+        .create_template(TENANT, "Many", "many.docx", file)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("content: 201 different placeholders; at most 200"),
+        "{err}"
+    );
+    assert!(rt.blobs.is_empty(), "nothing stored");
+}

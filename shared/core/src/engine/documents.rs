@@ -19,6 +19,8 @@ use crate::store::{Record, decode, put, record_doc};
 
 /// Most records one page of a documents list holds.
 pub const MAX_DOCUMENT_PAGE: usize = 200;
+/// Most different placeholders one template may hold.
+pub const MAX_TEMPLATE_PLACEHOLDERS: usize = 200;
 /// Longest template name or file name.
 const MAX_NAME: usize = 200;
 
@@ -68,6 +70,15 @@ fn check_template(bytes: &[u8]) -> Result<Vec<String>> {
     }
     let found =
         docx::placeholders(bytes).map_err(|e| EngineError::invalid("content", e.to_string()))?;
+    if found.len() > MAX_TEMPLATE_PLACEHOLDERS {
+        return Err(EngineError::invalid(
+            "content",
+            format!(
+                "{} different placeholders; at most {MAX_TEMPLATE_PLACEHOLDERS}",
+                found.len()
+            ),
+        ));
+    }
     let unknown: Vec<String> = found
         .iter()
         .filter(|p| !is_known(p))

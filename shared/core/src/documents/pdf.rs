@@ -313,4 +313,18 @@ mod tests {
             pdf.len()
         );
     }
+
+    #[test]
+    fn the_sample_invoice_renders_to_a_small_pdf() {
+        let docx = crate::documents::sample::invoice();
+        let paras = crate::documents::docx::paragraphs(&docx).unwrap();
+        let started = std::time::Instant::now();
+        let pdf = render("Invoice", &paras).unwrap();
+        eprintln!(
+            "sample invoice: {} bytes of PDF in {:?} (debug build)",
+            pdf.len(),
+            started.elapsed()
+        );
+        assert!(pdf.len() < 60_000, "{} bytes", pdf.len());
+    }
 }

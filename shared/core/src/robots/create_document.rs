@@ -11,6 +11,7 @@
 
 use super::prelude::*;
 use crate::blob_store::BlobKey;
+use crate::ports::DocKey;
 use crate::documents::numbering::{NumberCounter, counter_id};
 use crate::documents::placeholders::Values;
 use crate::documents::{
@@ -69,34 +70,36 @@ impl RobotType for CreateDocument {
     async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
         let tenant = cx.tenant;
         let engine = cx.engine;
-        let Some((template, _)) = engine.load::<DocumentTemplate>(tenant, &self.template_id).await? else {
+        // One batch read: the template, the numbering rule and its counter.
+        let cid = self.numerator_id.as_deref().map(counter_id);
+        let mut keys = vec![DocKey::new(tenant, Kind::DocumentTemplate, &self.template_id)];
+        if let (Some(nid), Some(cid)) = (&self.numerator_id, &cid) {
+            keys.push(DocKey::new(tenant, Kind::Numerator, nid));
+            keys.push(DocKey::new(tenant, Kind::Counter, cid));
+        }
+        let got = engine.ports.store.get_many(&keys).await?;
+        let Some(template) = got[0].as_ref().map(decode::<DocumentTemplate>).transpose()? else {
             return fail(format!("document template '{}' not found", self.template_id));
         };
         let Some(bytes) = engine.template_file(tenant, &template).await? else {
             return fail(format!("the file of document template '{}' is missing", template.id));
         };
         let mut writes = Vec::new();
-        let number = match &self.numerator_id {
-            None => None,
-            Some(nid) => {
-                let Some((rule, _)) = engine.load::<Numerator>(tenant, nid).await? else {
+        let number = match (&self.numerator_id, &cid) {
+            (Some(nid), Some(cid)) => {
+                let Some(rule) = got[1].as_ref().map(decode::<Numerator>).transpose()? else {
                     return fail(format!("numerator '{nid}' not found"));
                 };
-                let cid = counter_id(nid);
-                let stored = engine
-                    .ports
-                    .store
-                    .get(&crate::ports::DocKey::new(tenant, Kind::Counter, &cid))
-                    .await?;
-                let (counter, v) = match &stored {
+                let (counter, v) = match &got[2] {
                     Some(d) => (Some(decode::<NumberCounter>(d)?), d.version),
                     None => (None, 0),
                 };
                 let next = rule.rule.next(counter.as_ref(), cx.now);
                 let text = rule.rule.format(next.last, cx.now);
-                writes.push(put(doc(tenant, Kind::Counter, &cid, v + 1, None, &next), cond_for(v)));
+                writes.push(put(doc(tenant, Kind::Counter, cid, v + 1, None, &next), cond_for(v)));
                 Some(text)
             }
+            _ => None,
         };
         let values = Values {
             item: cx.item,

@@ -52,6 +52,13 @@ infra/release-zips.sh >"$ZIPS_LOG" 2>&1 &
 ZIPS_PID=$!
 trap 'kill "$ZIPS_PID" 2>/dev/null || true; infra/localstack.sh stop || true' EXIT
 
+step "pdftotext (poppler-utils): the document tests read the PDFs' text with it"
+if ! command -v pdftotext >/dev/null 2>&1; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q poppler-utils
+fi
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

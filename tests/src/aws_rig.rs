@@ -134,6 +134,7 @@ impl AwsRig {
                 delivery: Arc::new(LogDelivery),
                 clock: clock.clone(),
                 ids: Arc::new(TimeOrderedIds),
+                blobs: ports.blobs.clone(),
             },
             aws_engine_config(),
         );

@@ -1,3 +1,4 @@
 pub mod aws_rig;
+pub mod blob_contract;
 pub mod contract;
 pub mod key_contract;

@@ -114,6 +114,7 @@ impl Harness {
                 delivery: Arc::new(LogDelivery),
                 clock: clock.clone(),
                 ids: Arc::new(TimeOrderedIds),
+                blobs: ports.blobs.clone(),
             },
             aws_engine_config(),
         );

@@ -32,7 +32,15 @@ impl Runtime {
     }
 
     /// The runtime on an already opened database.
-    pub fn with_db(db: Db, clock: RuntimeClock, options: RuntimeOptions) -> Runtime {
+    pub fn with_db(db: Db, clock: RuntimeClock, mut options: RuntimeOptions) -> Runtime {
+        if options.blobs.is_none() {
+            match db.blobs() {
+                Ok(b) => options.blobs = Some(b),
+                Err(e) => {
+                    tracing::error!(error = %e, "the blob directory cannot be opened; documents are kept in memory")
+                }
+            }
+        }
         Runtime::new(
             Arc::new(db.store()),
             Arc::new(db.jobs()),

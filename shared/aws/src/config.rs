@@ -10,6 +10,8 @@ use crate::error::AwsError;
 pub const EMULATOR_ACCOUNT: &str = "000000000000";
 /// Default table name (`CRM_TABLE`).
 pub const DEFAULT_TABLE: &str = "crm-docs";
+/// Default bucket of document templates and documents (`CRM_BLOB_BUCKET`), emulators only.
+pub const DEFAULT_BLOB_BUCKET: &str = "crm-blobs";
 /// Default schedule group (`CRM_SCHEDULE_GROUP`).
 pub const DEFAULT_SCHEDULE_GROUP: &str = "crm-robots";
 /// Default region (`AWS_REGION`).
@@ -76,6 +78,7 @@ pub fn sdk_retries() -> aws_config::retry::RetryConfig {
 /// | `CRM_SCHEDULER_ROLE_ARN` | `scheduler_role_arn` | emulator only: `arn:aws:iam::000000000000:role/crm-scheduler` |
 /// | `CRM_ROBOT_QUEUE_ARN` | `robot_queue_arn` | emulator only: `arn:aws:sqs:{region}:000000000000:crm-robot-actions` |
 /// | `CRM_SCHEDULE_DLQ_ARN` | `schedule_dlq_arn` | emulator only: `arn:aws:sqs:{region}:000000000000:crm-schedule-dlq` |
+/// | `CRM_BLOB_BUCKET` | `blob_bucket` | emulator: `crm-blobs`; on AWS none (documents answer 503) |
 ///
 /// "Emulator only": the default applies when `AWS_ENDPOINT_URL` is set; on real
 /// AWS (no endpoint) a missing variable is an error.
@@ -101,6 +104,8 @@ pub struct Config {
     pub robot_queue_arn: String,
     /// ARN of the SQS queue that receives schedule deliveries that failed.
     pub schedule_dlq_arn: String,
+    /// S3 bucket of document templates and documents.
+    pub blob_bucket: String,
 }
 
 impl Config {
@@ -123,6 +128,7 @@ impl Config {
             schedule_dlq_arn: format!(
                 "arn:aws:sqs:{region}:{EMULATOR_ACCOUNT}:{DEFAULT_SCHEDULE_DLQ}"
             ),
+            blob_bucket: DEFAULT_BLOB_BUCKET.to_owned(),
         }
     }
 
@@ -170,6 +176,11 @@ impl Config {
             )?,
             robot_queue_arn: required("CRM_ROBOT_QUEUE_ARN", d.map(|d| &d.robot_queue_arn))?,
             schedule_dlq_arn: required("CRM_SCHEDULE_DLQ_ARN", d.map(|d| &d.schedule_dlq_arn))?,
+            // Optional: without it the document features answer 503
+            // (the other functions need no bucket).
+            blob_bucket: get("CRM_BLOB_BUCKET")
+                .or_else(|| d.map(|d| d.blob_bucket.clone()))
+                .unwrap_or_default(),
             endpoint_url,
             region,
         })
@@ -203,7 +214,10 @@ impl Config {
 
     /// Build the three SDK clients, each counting its requests into `counter`.
     pub async fn clients(&self, counter: &RequestCounter) -> Clients {
-        Clients::new(&self.sdk_config().await, counter)
+        let sdk = self.sdk_config().await;
+        let mut clients = Clients::new(&sdk, counter);
+        clients.s3 = crate::blobs::S3Blobs::client(&sdk, self);
+        clients
     }
 
     /// Check that the custom endpoint (if any) accepts TCP connections, within
@@ -267,6 +281,8 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// EventBridge Scheduler client.
     pub scheduler: aws_sdk_scheduler::Client,
+    /// S3 client (blobs; its requests are not counted).
+    pub s3: aws_sdk_s3::Client,
     /// Counts every HTTP request (attempt) the clients send.
     pub counter: RequestCounter,
 }
@@ -287,6 +303,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
             scheduler: aws_sdk_scheduler::Client::from_conf(scheduler),
+            s3: aws_sdk_s3::Client::new(sdk),
             counter: counter.clone(),
         }
     }

@@ -19,6 +19,7 @@
 
 pub mod api_keys;
 pub mod billing;
+pub mod blobs;
 pub mod config;
 pub mod counter;
 pub mod dynamo;
@@ -39,6 +40,7 @@ use crm_core::ports::Clock;
 use crm_core::system::SystemClock;
 
 pub use api_keys::DynamoApiKeys;
+pub use blobs::S3Blobs;
 pub use config::{Clients, Config};
 pub use counter::{RequestCounter, RequestCounts, Service};
 pub use dynamo::{DynamoStore, doc_from_item, doc_from_stream_image};
@@ -62,6 +64,8 @@ pub struct AwsPorts {
     pub scheduler: Arc<EventBridgeScheduler>,
     /// The events queue.
     pub events: Arc<SqsEventQueue>,
+    /// Document templates and documents (S3, bucket `CRM_BLOB_BUCKET`).
+    pub blobs: Arc<S3Blobs>,
     /// Counts the requests of all adapters (same counter as `clients.counter`).
     pub requests: RequestCounter,
 }
@@ -111,7 +115,9 @@ impl AwsPorts {
             config.schedule_dlq_arn.clone(),
             jobs.clone(),
         );
+        let blobs = S3Blobs::new(clients.s3.clone(), config.blob_bucket.clone());
         AwsPorts {
+            blobs: Arc::new(blobs),
             requests: clients.counter.clone(),
             store: Arc::new(store),
             jobs: Arc::new(jobs),

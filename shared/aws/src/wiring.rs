@@ -35,6 +35,7 @@ pub fn engine_on(aws: &AwsPorts) -> Engine {
         delivery: Arc::new(LogDelivery),
         clock: Arc::new(SystemClock),
         ids: Arc::new(TimeOrderedIds),
+        blobs: aws.blobs.clone(),
     };
     Engine::new(ports, aws_engine_config())
 }

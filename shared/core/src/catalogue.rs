@@ -28,6 +28,8 @@ pub enum Group {
     Payments,
     /// Calls from other systems.
     Integrations,
+    /// Documents filled from the item (invoices, acts, contracts).
+    Documents,
 }
 
 /// One robot or trigger type.

@@ -26,6 +26,9 @@ pub struct Refs {
     pub departments: Vec<(String, String)>,
     /// (setting path, pipeline id, stage ids that must exist in it)
     pub pipelines: Vec<(String, String, Vec<String>)>,
+    /// (setting path, kind, id) of other records that must exist
+    /// (document templates, numbering rules).
+    pub records: Vec<(String, crate::ports::Kind, String)>,
 }
 
 /// The checks of one robot or trigger being saved: the problems found so far
@@ -96,6 +99,11 @@ impl<'a> Check<'a> {
                 .departments
                 .push((format!("{path}[{i}]"), id.clone()));
         }
+    }
+
+    /// A record of `kind` a setting names (checked against the store).
+    pub fn record(&mut self, path: &str, kind: crate::ports::Kind, id: &str) {
+        self.refs.records.push((path.into(), kind, id.to_string()));
     }
 
     /// Stages of another pipeline (checked against the store).

@@ -7,17 +7,20 @@
 //! adapters for tests).
 pub mod api;
 pub mod api_keys;
+pub mod blob_store;
 pub mod catalogue;
 pub mod check;
 pub mod client_index;
 pub mod condition;
 pub mod context;
 pub mod delay;
+pub mod documents;
 pub mod engine;
 pub mod error;
 pub mod fields;
 pub mod flows;
 pub mod memory;
+pub mod memory_blobs;
 pub mod model;
 pub mod money;
 pub mod planning;

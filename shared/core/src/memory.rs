@@ -490,6 +490,7 @@ pub struct MemRuntime {
     pub events: std::sync::Arc<MemEvents>,
     pub delivery: std::sync::Arc<MemDelivery>,
     pub clock: std::sync::Arc<ManualClock>,
+    pub blobs: std::sync::Arc<crate::memory_blobs::MemoryBlobs>,
 }
 
 impl MemRuntime {
@@ -504,6 +505,7 @@ impl MemRuntime {
         let events = Arc::new(MemEvents::new());
         let delivery = Arc::new(MemDelivery::new());
         let clock = Arc::new(ManualClock::new(start));
+        let blobs = Arc::new(crate::memory_blobs::MemoryBlobs::new());
         let ports = crate::ports::Ports {
             store: store.clone(),
             jobs: jobs.clone(),
@@ -512,6 +514,7 @@ impl MemRuntime {
             delivery: delivery.clone(),
             clock: clock.clone(),
             ids: Arc::new(SeqIds::new()),
+            blobs: blobs.clone(),
         };
         MemRuntime {
             engine: crate::Engine::new(ports, config),
@@ -520,6 +523,7 @@ impl MemRuntime {
             events,
             delivery,
             clock,
+            blobs,
         }
     }
 

@@ -370,6 +370,9 @@ pub struct Outbound {
     pub status: OutboundStatus,
     pub at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Documents attached (ids; `GET /v1/documents/{id}`), email only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
 }
 
 /// One timeline entry of an item.

@@ -75,6 +75,12 @@ kinds! {
     /// Index of a pending robot run; parent = robot id, id = run id (what
     /// deleting a robot cancels).
     PendingRun = "pending_run",
+    /// A `.docx` document template (the file is a blob); parent = "all".
+    DocumentTemplate = "document_template",
+    /// A numbering rule of documents; parent = "all".
+    Numerator = "numerator",
+    /// A generated document (its files are blobs); parent = item id.
+    Document = "document",
 }
 
 impl Kind {
@@ -347,6 +353,8 @@ pub struct Ports {
     pub delivery: Arc<dyn Delivery>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
+    /// Files: document templates and generated documents.
+    pub blobs: Arc<dyn crate::blob_store::BlobStore>,
 }
 
 #[cfg(test)]

@@ -39,11 +39,13 @@ use crm_core::ports::{PortError, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 
 mod api_keys;
+mod blobs;
 mod events;
 mod jobs;
 mod store;
 
 pub use api_keys::SqliteApiKeys;
+pub use blobs::{BLOB_DIR, DirBlobs};
 pub use events::SqliteEvents;
 pub use jobs::SqliteJobs;
 pub use store::SqliteStore;
@@ -183,6 +185,8 @@ impl From<EmbeddedError> for PortError {
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Mutex<Inner>>,
+    /// The data directory (none for a database in memory).
+    dir: Option<Arc<PathBuf>>,
 }
 
 /// What the mutex guards.
@@ -232,7 +236,8 @@ impl Db {
                     .map_err(io(&file))?;
             }
         }
-        let db = Db::init(Connection::open(&path)?)?;
+        let mut db = Db::init(Connection::open(&path)?)?;
+        db.dir = Some(Arc::new(dir.to_path_buf()));
         tracing::info!(path = %path.display(), "opened embedded database");
         Ok(db)
     }
@@ -245,6 +250,20 @@ impl Db {
     /// A [`SqliteStore`] on this database.
     pub fn store(&self) -> SqliteStore {
         SqliteStore::new(self.clone())
+    }
+
+    /// The blob store that goes with this database: files under
+    /// `<dir>/blobs` ([`DirBlobs`]), or in memory for a database in memory.
+    pub fn blobs(&self) -> Result<Arc<dyn crm_core::blob_store::BlobStore>, EmbeddedError> {
+        match &self.dir {
+            Some(dir) => Ok(Arc::new(DirBlobs::open(dir).map_err(|e| {
+                EmbeddedError::Io {
+                    path: dir.join(BLOB_DIR),
+                    source: std::io::Error::other(e.to_string()),
+                }
+            })?)),
+            None => Ok(Arc::new(crm_core::memory_blobs::MemoryBlobs::new())),
+        }
     }
 
     /// A [`SqliteJobs`] on this database.
@@ -295,6 +314,7 @@ impl Db {
                 job_seq,
                 taken_jobs: HashMap::new(),
             })),
+            dir: None,
         })
     }
 

@@ -40,7 +40,7 @@ pub use state::{AppState, ClockControl};
 pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
-use handlers::{automation, catalogue, directory, items, meta, work};
+use handlers::{automation, catalogue, directory, documents, items, meta, work};
 
 /// Largest accepted request body: 256 KiB (larger → 413).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -117,6 +117,37 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages", get(work::list_messages))
         .route("/v1/feed", get(work::list_feed))
         .route("/v1/outbox", get(work::list_outbound))
+        .route(
+            "/v1/document-templates",
+            post(documents::create_template)
+                .layer(DefaultBodyLimit::max(documents::TEMPLATE_BODY_BYTES))
+                .get(documents::list_templates),
+        )
+        .route(
+            "/v1/document-templates/{id}",
+            get(documents::get_template)
+                .put(documents::replace_template)
+                .layer(DefaultBodyLimit::max(documents::TEMPLATE_BODY_BYTES))
+                .delete(documents::delete_template),
+        )
+        .route(
+            "/v1/document-templates/{id}/file",
+            get(documents::template_file),
+        )
+        .route("/v1/document-placeholders", get(documents::placeholders))
+        .route(
+            "/v1/numerators",
+            post(documents::create_numerator).get(documents::list_numerators),
+        )
+        .route(
+            "/v1/numerators/{id}",
+            get(documents::get_numerator)
+                .put(documents::update_numerator)
+                .delete(documents::delete_numerator),
+        )
+        .route("/v1/documents", get(documents::list_documents))
+        .route("/v1/documents/{id}", get(documents::get_document))
+        .route("/v1/documents/{id}/file", get(documents::document_file))
         .merge(board::routes())
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
@@ -143,7 +174,8 @@ async fn reject_oversized_body(request: Request, next: Next) -> Response {
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_none_or(|n| n <= MAX_BODY_BYTES as u64) {
+    let limit = documents::body_limit(request.uri().path()).unwrap_or(MAX_BODY_BYTES);
+    if announced.is_none_or(|n| n <= limit as u64) {
         return next.run(request).await;
     }
     let mut body = request.into_body();
@@ -157,7 +189,16 @@ async fn reject_oversized_body(request: Request, next: Next) -> Response {
         }
     })
     .await;
-    extract::payload_too_large().into_response()
+    if limit == MAX_BODY_BYTES {
+        extract::payload_too_large().into_response()
+    } else {
+        ApiError::new(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body exceeds {} MiB", limit >> 20),
+        )
+        .into_response()
+    }
 }
 
 /// One debug line per request: method, route template, status, duration.

@@ -6,7 +6,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
-use crate::handlers::{automation, catalogue, directory, items, meta, work};
+use crate::handlers::{automation, catalogue, directory, documents, items, meta, work};
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
 #[derive(OpenApi)]
@@ -59,6 +59,21 @@ use crate::handlers::{automation, catalogue, directory, items, meta, work};
         work::list_messages,
         work::list_feed,
         work::list_outbound,
+        documents::create_template,
+        documents::list_templates,
+        documents::get_template,
+        documents::replace_template,
+        documents::delete_template,
+        documents::template_file,
+        documents::placeholders,
+        documents::create_numerator,
+        documents::list_numerators,
+        documents::get_numerator,
+        documents::update_numerator,
+        documents::delete_numerator,
+        documents::list_documents,
+        documents::get_document,
+        documents::document_file,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -72,6 +87,7 @@ use crate::handlers::{automation, catalogue, directory, items, meta, work};
         (name = "items", description = "Deals, leads and other items"),
         (name = "events", description = "Queued ingestion of external events"),
         (name = "work", description = "Records the robots create"),
+        (name = "documents", description = "Document templates, numbering rules and the documents robots make"),
     )
 )]
 pub struct ApiDoc;

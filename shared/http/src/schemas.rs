@@ -97,6 +97,8 @@ components! {
         TaskPatch => api::TaskPatch,
         AdvanceBody => views::AdvanceBody,
         DirectoryBody => api::DirectoryBody,
+        TemplateBody => crate::handlers::documents::TemplateBody,
+        NumeratorBody => crm_core::documents::NumeratorBody,
     }
     responses {
         Department => model::Department,
@@ -124,6 +126,13 @@ components! {
         ClockNow => views::ClockNow,
         Catalogue => views::Catalogue,
         Directory => crm_core::engine::Directory,
+        DocumentTemplate => crm_core::documents::DocumentTemplate,
+        Numerator => crm_core::documents::Numerator,
+        Document => crm_core::documents::Document,
+        TemplateList => crate::handlers::documents::TemplateList,
+        NumeratorList => crate::handlers::documents::NumeratorList,
+        DocumentList => crate::handlers::documents::DocumentList,
+        PlaceholderList => crate::handlers::documents::PlaceholderList,
     }
 }
 

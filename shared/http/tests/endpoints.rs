@@ -326,6 +326,15 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/messages", &["get"]),
         ("/v1/feed", &["get"]),
         ("/v1/outbox", &["get"]),
+        ("/v1/document-templates", &["get", "post"]),
+        ("/v1/document-templates/{id}", &["get", "put", "delete"]),
+        ("/v1/document-templates/{id}/file", &["get"]),
+        ("/v1/document-placeholders", &["get"]),
+        ("/v1/numerators", &["get", "post"]),
+        ("/v1/numerators/{id}", &["get", "put", "delete"]),
+        ("/v1/documents", &["get"]),
+        ("/v1/documents/{id}", &["get"]),
+        ("/v1/documents/{id}/file", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
@@ -423,7 +432,7 @@ async fn the_catalogue_describes_every_type_well_enough_to_build_a_robot_from_it
     assert_eq!(c.status, StatusCode::OK);
     let robots = c.body["robots"].as_array().unwrap();
     let triggers = c.body["triggers"].as_array().unwrap();
-    assert_eq!((robots.len(), triggers.len()), (21, 13));
+    assert_eq!((robots.len(), triggers.len()), (22, 13));
     // Each type says where the pickers show it, grouped as in the articles.
     let group = |list: &[serde_json::Value], name: &str| {
         list.iter().find(|e| e["name"] == name).unwrap()["group"].clone()
@@ -432,6 +441,7 @@ async fn the_catalogue_describes_every_type_well_enough_to_build_a_robot_from_it
     assert_eq!(group(robots, "send_chat_message"), "employee_alerts");
     assert_eq!(group(robots, "email_client"), "client_communication");
     assert_eq!(group(robots, "change_stage"), "item_management");
+    assert_eq!(group(robots, "create_document"), "documents");
     assert_eq!(group(triggers, "email_read"), "client_communication");
     assert_eq!(group(triggers, "invoice_paid"), "payments");
     assert_eq!(group(triggers, "webhook"), "integrations");

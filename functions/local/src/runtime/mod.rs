@@ -216,6 +216,10 @@ impl Runtime {
             delivery: options.delivery,
             clock: clock.port(),
             ids: Arc::new(TimeOrderedIds),
+            blobs: options
+                .blobs
+                .clone()
+                .unwrap_or_else(|| Arc::new(crm_core::memory_blobs::MemoryBlobs::new())),
         };
         Runtime {
             inner: Arc::new(Inner {

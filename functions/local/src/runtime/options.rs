@@ -23,6 +23,10 @@ pub struct RuntimeOptions {
     /// records at once, so this also bounds its memory). Default 5,000, or
     /// `CRM_MAX_BACKLOG`.
     pub max_backlog: usize,
+    /// Where document templates and documents are kept (default: in
+    /// memory; [`Runtime::with_db`] uses the database's data directory,
+    /// `<data>/blobs`).
+    pub blobs: Option<Arc<dyn crm_core::blob_store::BlobStore>>,
 }
 
 impl Default for RuntimeOptions {
@@ -48,6 +52,7 @@ impl Default for RuntimeOptions {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(5_000),
+            blobs: None,
         }
     }
 }

@@ -42,11 +42,11 @@ pub struct ItemPage {
 
 /// The cursor is the last id seen, hex-encoded: opaque to clients, and it
 /// never carries characters that need escaping in a query string.
-fn encode_cursor(last_id: &str) -> String {
+pub(crate) fn encode_cursor(last_id: &str) -> String {
     last_id.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_cursor(cursor: &str) -> Result<String> {
+pub(crate) fn decode_cursor(cursor: &str) -> Result<String> {
     let bad = || EngineError::bad("cursor", "not a cursor this server gave out");
     if !cursor.len().is_multiple_of(2) || cursor.is_empty() {
         return Err(bad());

@@ -28,7 +28,9 @@ mod automation;
 pub use automation::Automation;
 pub(crate) use automation::ROBOT_DELETED;
 mod directory;
+mod documents;
 pub use directory::{Directory, MAX_DIRECTORY_WRITES};
+pub use documents::{DocumentPage, MAX_DOCUMENT_PAGE};
 mod events;
 mod item_list;
 pub use item_list::{ItemPage, ItemQuery, MAX_ITEM_PAGE};
@@ -240,6 +242,22 @@ impl Engine {
                     field: field.clone(),
                     message: format!("unknown department '{id}'"),
                 });
+            }
+        }
+        if !refs.records.is_empty() {
+            let keys: Vec<DocKey> = refs
+                .records
+                .iter()
+                .map(|(_, kind, id)| DocKey::new(tenant, *kind, id.as_str()))
+                .collect();
+            let found = self.ports.store.get_many(&keys).await?;
+            for ((field, kind, id), f) in refs.records.iter().zip(found) {
+                if f.is_none() {
+                    errors.push(FieldError {
+                        field: field.clone(),
+                        message: format!("unknown {} '{id}'", kind.as_str().replace('_', " ")),
+                    });
+                }
             }
         }
         for (field, pid, stages) in &refs.pipelines {

@@ -10,6 +10,10 @@ pub struct EmailClient {
     #[serde(default)]
     pub subject: Option<Template>,
     pub text: Template,
+    /// Documents to attach: templates rendering to document ids, e.g.
+    /// `{{robot.<id>.document_id}}` of a `create_document` robot before it.
+    #[serde(default)]
+    pub attachments: Vec<Template>,
 }
 
 impl RobotType for EmailClient {
@@ -23,6 +27,7 @@ impl RobotType for EmailClient {
             v.push(("subject", t));
         }
         v.push(("text", &self.text));
+        v.extend(self.attachments.iter().map(|t| ("attachments", t)));
         v
     }
 
@@ -30,7 +35,9 @@ impl RobotType for EmailClient {
         let Some(to) = cx.item.client.email.clone() else {
             return fail("the client has no email");
         };
+        let attachments = super::attachments::resolve(cx, &self.attachments).await?;
         Ok(cx.outbound(Outbound {
+            attachments,
             from: Some(format!("sales@{}", cx.tenant)),
             subject: self.subject.as_ref().map(|t| cx.render(t)),
             to_client: true,

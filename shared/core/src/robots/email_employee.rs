@@ -14,6 +14,10 @@ pub struct EmailEmployee {
     pub to_user_id: Option<String>,
     pub subject: Template,
     pub body: Template,
+    /// Documents to attach: templates rendering to document ids, e.g.
+    /// `{{robot.<id>.document_id}}` of a `create_document` robot before it.
+    #[serde(default)]
+    pub attachments: Vec<Template>,
 }
 
 impl RobotType for EmailEmployee {
@@ -22,7 +26,9 @@ impl RobotType for EmailEmployee {
     const OUTPUTS: &'static [&'static str] = &["message_id"];
 
     fn templates(&self) -> Vec<(&'static str, &Template)> {
-        vec![("subject", &self.subject), ("body", &self.body)]
+        let mut v = vec![("subject", &self.subject), ("body", &self.body)];
+        v.extend(self.attachments.iter().map(|t| ("attachments", t)));
+        v
     }
 
     fn check(&self, cx: &mut Check<'_>) {
@@ -37,7 +43,9 @@ impl RobotType for EmailEmployee {
             .from
             .clone()
             .unwrap_or_else(|| format!("robot@{}", cx.tenant));
+        let attachments = super::attachments::resolve(cx, &self.attachments).await?;
         Ok(cx.outbound(Outbound {
+            attachments,
             from: Some(from),
             subject: Some(cx.render(&self.subject)),
             ..cx.message(Channel::Email, to, cx.render(&self.body))

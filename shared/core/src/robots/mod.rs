@@ -19,6 +19,7 @@ use crate::catalogue::{CatalogueEntry, entry};
 use crate::check::Check;
 use crate::template::Template;
 
+pub mod attachments;
 mod prelude;
 mod robot;
 pub mod run_context;
@@ -139,6 +140,7 @@ robot_catalogue! {
     delete_item => DeleteItem,
     email_client => EmailClient,
     sms_client => SmsClient,
+    create_document => CreateDocument,
 }
 
 #[cfg(test)]

@@ -377,6 +377,7 @@ impl RunContext<'_> {
             status: OutboundStatus::Queued,
             at: self.now,
             sent_at: None,
+            attachments: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@ use crate::extract::Json;
 pub mod automation;
 pub mod catalogue;
 pub mod directory;
+pub mod documents;
 pub mod items;
 pub mod meta;
 pub mod work;

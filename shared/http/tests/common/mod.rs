@@ -92,6 +92,7 @@ fn engine_on(clock: Arc<ManualClock>, store: Arc<dyn DocStore>) -> Arc<Engine> {
         delivery: Arc::new(MemDelivery::new()),
         clock,
         ids: Arc::new(SeqIds::new()),
+        blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
     };
     Arc::new(Engine::new(ports, EngineConfig::default()))
 }

@@ -6,7 +6,9 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
-use crate::handlers::{automation, catalogue, directory, items, meta, work};
+use crate::handlers::{
+    automation, catalogue, directory, items, lists, me, meta, robot_order, run_control, work,
+};
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
 #[derive(OpenApi)]
@@ -59,6 +61,14 @@ use crate::handlers::{automation, catalogue, directory, items, meta, work};
         work::list_messages,
         work::list_feed,
         work::list_outbound,
+        me::me,
+        lists::list_users,
+        lists::list_departments,
+        lists::list_chats,
+        run_control::run_now,
+        run_control::stop_automation,
+        run_control::run_summary,
+        robot_order::put_robot_order,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),

@@ -97,6 +97,8 @@ components! {
         TaskPatch => api::TaskPatch,
         AdvanceBody => views::AdvanceBody,
         DirectoryBody => api::DirectoryBody,
+        StopBody => crate::handlers::run_control::StopBody,
+        RobotOrder => crate::handlers::robot_order::RobotOrder,
     }
     responses {
         Department => model::Department,
@@ -124,6 +126,14 @@ components! {
         ClockNow => views::ClockNow,
         Catalogue => views::Catalogue,
         Directory => crm_core::engine::Directory,
+        Me => crate::handlers::me::Me,
+        UserList => crate::handlers::lists::UserList,
+        DepartmentList => crate::handlers::lists::DepartmentList,
+        ChatList => crate::handlers::lists::ChatList,
+        RunRecord => model::RunRecord,
+        Stopped => crate::handlers::run_control::Stopped,
+        RunSummary => crate::handlers::run_control::RunSummary,
+        ReorderedRobots => crate::handlers::robot_order::ReorderedRobots,
     }
 }
 

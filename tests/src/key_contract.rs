@@ -4,7 +4,7 @@
 //! else is stored, so a shared backend works with a fresh prefix.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use crm_core::api_keys::{ApiKeyStore, KeyFilter, KeyHash, KeyStoreError, NewKey};
+use crm_core::api_keys::{ApiKeyStore, KeyFilter, KeyHash, KeyStoreError, NewKey, Role};
 
 fn at(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap() + Duration::minutes(minute)
@@ -24,6 +24,37 @@ pub async fn run_all(store: &dyn ApiKeyStore, prefix: &str) {
     list_by_tenant_and_label(store, &format!("{prefix}-list")).await;
     eprintln!("contract: keys revoke");
     revoke(store, &format!("{prefix}-revoke")).await;
+    eprintln!("contract: keys roles");
+    roles_are_kept(store, &format!("{prefix}-roles")).await;
+}
+
+/// A key's role is stored with it: found and listed as it was added.
+pub async fn roles_are_kept(store: &dyn ApiKeyStore, tenant: &str) {
+    let member = new_key(tenant, "sales", 0).with_role(Role::Member);
+    let admin = new_key(tenant, "setup", 1);
+    for k in [&member, &admin] {
+        store.add(&k.record).await.expect("add");
+    }
+    let found = store
+        .find(&KeyHash::of(&member.secret))
+        .await
+        .expect("find");
+    assert_eq!(found.map(|r| r.role), Some(Role::Member), "a member key");
+    let found = store.find(&KeyHash::of(&admin.secret)).await.expect("find");
+    assert_eq!(found.map(|r| r.role), Some(Role::Admin), "an admin key");
+    let listed = store
+        .list(&KeyFilter {
+            tenant: Some(tenant.to_string()),
+            label: None,
+        })
+        .await
+        .expect("list");
+    let roles: Vec<Role> = listed.iter().map(|r| r.role).collect();
+    assert_eq!(
+        roles,
+        [Role::Member, Role::Admin],
+        "listed with their roles"
+    );
 }
 
 /// An added key is found by its hash with everything it was added with;

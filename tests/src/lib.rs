@@ -2,3 +2,4 @@ pub mod aws_rig;
 pub mod blob_contract;
 pub mod contract;
 pub mod key_contract;
+pub mod list_contract;

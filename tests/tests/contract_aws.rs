@@ -108,3 +108,10 @@ async fn sqs_event_queue_passes_the_events_contract() {
     eprintln!("events contract: {}", p.requests.snapshot());
     teardown(&p).await.expect("teardown");
 }
+
+#[tokio::test]
+async fn dynamo_store_pages_every_list() {
+    let p = ports("contract-lists").await;
+    crm_tests::list_contract::run_all_lists(p.store.clone(), &contract::unique_tenant("aws")).await;
+    teardown(&p).await.expect("teardown");
+}

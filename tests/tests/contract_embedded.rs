@@ -257,3 +257,10 @@ async fn work_taken_but_not_acked_is_offered_again_after_a_reopen() {
     assert_eq!(DueJobs::stored(&jobs).expect("stored"), 0);
     assert_eq!(QueuedEvents::stored(&events).expect("stored"), 0);
 }
+
+#[tokio::test]
+async fn sqlite_store_pages_every_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(Db::open(dir.path()).expect("open").store());
+    crm_tests::list_contract::run_all_lists(store, &contract::unique_tenant("sqlite")).await;
+}

@@ -54,3 +54,9 @@ async fn mem_events_pass_the_events_contract() {
     contract::run_all_queued_events(&events, &events, None, &tenant).await;
     assert!(events.is_empty(), "every check acked what it sent");
 }
+
+#[tokio::test]
+async fn mem_store_pages_every_list() {
+    let store = std::sync::Arc::new(MemStore::new());
+    crm_tests::list_contract::run_all_lists(store, &contract::unique_tenant("mem")).await;
+}

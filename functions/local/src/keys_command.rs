@@ -17,8 +17,8 @@ use chrono::{SecondsFormat, Utc};
 use clap::{Args, Subcommand};
 use crm_aws::DynamoApiKeys;
 use crm_core::api_keys::{
-    ADMIN_TENANT, ApiKeyRecord, ApiKeyStore, KeyFilter, KeyStoreError, NewKey, validate_label,
-    validate_tenant,
+    ADMIN_TENANT, ApiKeyRecord, ApiKeyStore, KeyFilter, KeyStoreError, NewKey, Role,
+    validate_label, validate_tenant,
 };
 use crm_embedded::{DB_FILE, Db, EmbeddedError};
 
@@ -61,8 +61,13 @@ pub enum KeysAction {
         /// An admin key (moves the local server's manual clock) instead.
         #[arg(long)]
         admin: bool,
+        /// What the tenant key may do: `admin` (everything, the default) or
+        /// `member` (items, tasks and events; no automation or directory
+        /// changes).
+        #[arg(long, default_value = "admin", value_parser = parse_role, conflicts_with = "admin")]
+        role: Role,
     },
-    /// List keys: id, tenant, label, created, revoked (never a key).
+    /// List keys: id, tenant, label, role, created, revoked (never a key).
     List {
         /// Only this tenant's keys.
         #[arg(long)]
@@ -111,6 +116,7 @@ pub async fn run(
             tenant,
             label,
             admin,
+            role,
         } => {
             let tenant = if admin {
                 ADMIN_TENANT.to_string()
@@ -120,13 +126,19 @@ pub async fn run(
                 tenant
             };
             validate_label(&label).map_err(KeysCommandError::Invalid)?;
-            let key =
-                NewKey::generate(&tenant, &label, Utc::now()).map_err(KeysCommandError::Invalid)?;
+            let key = NewKey::generate(&tenant, &label, Utc::now())
+                .map_err(KeysCommandError::Invalid)?
+                .with_role(role);
             store.add(&key.record).await?;
             writeln!(out, "{}", key.secret)?;
+            let role = if admin {
+                String::new()
+            } else {
+                format!(", role {role}")
+            };
             writeln!(
                 note,
-                "added key {} for {} (label '{label}'); this is the only time it is shown",
+                "added key {} for {} (label '{label}'{role}); this is the only time it is shown",
                 key.record.id,
                 who(&tenant)
             )?;
@@ -169,6 +181,11 @@ async fn open(args: &StoreArgs, creates: bool) -> Result<Arc<dyn ApiKeyStore>, K
     Ok(Arc::new(Db::open(&dir)?.api_keys()?))
 }
 
+/// `--role`: `admin` or `member`.
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role '{s}' (admin or member)"))
+}
+
 fn who(tenant: &str) -> String {
     if tenant == ADMIN_TENANT {
         "the admin".to_string()
@@ -186,20 +203,25 @@ fn time(t: Option<chrono::DateTime<Utc>>) -> String {
 
 /// One line per key, columns aligned; no key and no hash.
 fn write_list(out: &mut dyn Write, keys: &[ApiKeyRecord]) -> std::io::Result<()> {
-    let rows: Vec<[String; 5]> = keys
+    let rows: Vec<[String; 6]> = keys
         .iter()
         .map(|k| {
             [
                 k.id.clone(),
                 k.tenant.clone(),
                 k.label.clone(),
+                if k.tenant == ADMIN_TENANT {
+                    "operator".to_string()
+                } else {
+                    k.role.to_string()
+                },
                 time(Some(k.created_at)),
                 time(k.revoked_at),
             ]
         })
         .collect();
-    let header = ["ID", "TENANT", "LABEL", "CREATED", "REVOKED"].map(String::from);
-    let mut widths = [0usize; 5];
+    let header = ["ID", "TENANT", "LABEL", "ROLE", "CREATED", "REVOKED"].map(String::from);
+    let mut widths = [0usize; 6];
     for row in std::iter::once(&header).chain(&rows) {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());

@@ -184,3 +184,106 @@ async fn crm_api_keys_authenticate_and_are_written_nowhere() {
         }
     }
 }
+
+/// `add` with `--role`; returns the key.
+fn add_with_role(store: &[&str], tenant: &str, label: &str, role: &str) -> String {
+    let mut args = vec!["add", "--tenant", tenant, "--label", label, "--role", role];
+    args.extend_from_slice(store);
+    let out = keys(&args);
+    let note = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(note.contains(&format!("role {role}")), "{note}");
+    stdout(&out).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_key_made_with_the_cli_is_refused_admin_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let member = add_with_role(&["--data", data], "acme", "sales floor", "member");
+    let admin = add_with_role(&["--data", data], "acme", "setup", "admin");
+    let plain = add(&["--data", data], "acme", "old-style").0;
+    let listed = stdout(&keys(&["list", "--data", data]));
+    assert!(listed.lines().next().unwrap().contains("ROLE"), "{listed}");
+    let line = listed.lines().find(|l| l.contains("sales floor")).unwrap();
+    assert!(line.contains("member"), "{line}");
+    let line = listed.lines().find(|l| l.contains("old-style")).unwrap();
+    assert!(line.contains("admin"), "the default role: {line}");
+    // an unknown role is refused
+    let out = Command::new(env!("CARGO_BIN_EXE_crm-automation"))
+        .args([
+            "keys", "add", "--tenant", "acme", "--label", "x", "--role", "owner", "--data", data,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("owner"));
+
+    let config = ServeConfig {
+        addr: "127.0.0.1:0".into(),
+        data: dir.path().to_path_buf(),
+        clock: ClockMode::Manual,
+        start_at: Some(at(MONDAY_1144_MSK)),
+        ..ServeConfig::default()
+    };
+    let server = Server::start(config).await.unwrap();
+    let base = server.base_url();
+    let (status, me) = Api::new(&base, &member)
+        .call(Method::GET, "/v1/me", None)
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["role"], "member", "{me}");
+    assert_eq!(me["label"], "sales floor", "{me}");
+    let pipeline = serde_json::json!({"entity_type": "deal", "name": "Sales",
+        "stages": [{"id": "new", "name": "New", "semantic": "process"},
+                   {"id": "won", "name": "Won", "semantic": "success"}]});
+    let (status, body) = Api::new(&base, &member)
+        .call(Method::PUT, "/v1/pipelines/p", Some(pipeline.clone()))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "this needs an admin key (role admin)"
+    );
+    for key in [&admin, &plain] {
+        let (status, body) = Api::new(&base, key)
+            .call(Method::PUT, "/v1/pipelines/p", Some(pipeline.clone()))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = Api::new(&base, &member)
+        .call(Method::GET, "/v1/pipelines/p", None)
+        .await;
+    assert_eq!(status, 200, "a member reads: {body}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_member_key_on_dynamodb_keeps_its_role() {
+    let client = crm_aws::DynamoApiKeys::client_from_env().await;
+    let table = crm_aws::testing::unique_name("cli-roles");
+    crm_aws::api_keys::ensure_keys_table(&client, &table)
+        .await
+        .unwrap_or_else(|e| panic!("needs LocalStack (AWS_ENDPOINT_URL): {e}"));
+    let name = table.clone();
+    let (member, listed) = tokio::task::spawn_blocking(move || {
+        let store = ["--aws", "--table", name.as_str()];
+        let member = add_with_role(&store, "acme", "sales floor", "member");
+        let mut args = vec!["list"];
+        args.extend_from_slice(&store);
+        (member, stdout(&keys(&args)))
+    })
+    .await
+    .unwrap();
+    let line = listed.lines().find(|l| l.contains("sales floor")).unwrap();
+    assert!(line.contains("member"), "{line}");
+    use crm_core::api_keys::{ApiKeyStore, KeyHash, Role};
+    let keys = crm_aws::DynamoApiKeys::new(client.clone(), table.as_str());
+    let r = keys.find(&KeyHash::of(&member)).await.unwrap().unwrap();
+    assert_eq!(r.role, Role::Member);
+    client
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+}

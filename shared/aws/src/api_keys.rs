@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use crm_core::api_keys::{
-    ApiKeyRecord, ApiKeyStore, KeyFilter, KeyHash, KeyStoreError, sort_for_list,
+    ApiKeyRecord, ApiKeyStore, KeyFilter, KeyHash, KeyStoreError, Role, sort_for_list,
 };
 
 use crate::error::{AwsError, code_of, describe};
@@ -116,6 +116,7 @@ fn item_of(r: &ApiKeyRecord) -> HashMap<String, AttributeValue> {
         ("tenant".to_string(), s(&r.tenant)),
         ("label".to_string(), s(&r.label)),
         ("created_at".to_string(), s(&rfc3339(r.created_at))),
+        ("role".to_string(), s(r.role.as_str())),
     ]);
     if let Some(t) = r.revoked_at {
         item.insert("revoked_at".to_string(), s(&rfc3339(t)));
@@ -148,6 +149,8 @@ fn record_of(item: &HashMap<String, AttributeValue>) -> Result<ApiKeyRecord, Key
         label: text("label").ok_or_else(|| bad("label"))?.to_string(),
         created_at: time("created_at")?.ok_or_else(|| bad("created_at"))?,
         revoked_at: time("revoked_at")?,
+        // Keys stored before roles existed have none: admin keys.
+        role: Role::from_stored(text("role")).ok_or_else(|| bad("role"))?,
     })
 }
 
@@ -308,6 +311,11 @@ mod tests {
         assert_eq!(record_of(&item_of(&r)).unwrap(), r);
         r.revoked_at = Some(Utc::now());
         assert_eq!(record_of(&item_of(&r)).unwrap(), r);
+        r.role = Role::Member;
+        assert_eq!(record_of(&item_of(&r)).unwrap(), r);
+        let mut old = item_of(&r);
+        old.remove("role");
+        assert_eq!(record_of(&old).unwrap().role, Role::Admin, "no role: admin");
         let item = item_of(&r);
         assert!(!format!("{item:?}").contains(&key.secret));
     }

@@ -54,6 +54,9 @@ pub(crate) fn cond_for(version: u64) -> Cond {
 /// departments, read to find sub-departments.
 pub const DEPARTMENTS: &str = "all";
 
+/// The parent every chat is listed under (`GET /v1/chats`).
+pub const CHATS: &str = "chats";
+
 // Timeline ids sort in the order things happened (lists are in id order):
 // `{millis:013}-{version:012}-{k:09}-{sub:03}-{suffix}` — by time, then by a
 // per-item sequence, then by the entry's position `sub` in its transaction.
@@ -257,7 +260,8 @@ records! {
     Task: Task, id, |t| Some(Cow::Borrowed(&t.item_id));
     Activity: Activity, id, |a| Some(Cow::Borrowed(&a.item_id));
     Notification: Notification, id, |n| Some(Cow::Borrowed(&n.user_id));
-    Chat: Chat, id, |_c| None;
+    // All of a tenant's chats are listed together (`GET /v1/chats`).
+    Chat: Chat, id, |_c| Some(Cow::Borrowed(CHATS));
     // Listed per chat, or per recipient for direct messages.
     Message: Message, id, |m| Some(Cow::Owned(match (&m.chat_id, &m.recipient_id) {
         (Some(c), _) => format!("chat:{c}"),

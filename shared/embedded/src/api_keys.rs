@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use crm_core::api_keys::{ApiKeyRecord, ApiKeyStore, KeyFilter, KeyHash, KeyStoreError};
+use crm_core::api_keys::{ApiKeyRecord, ApiKeyStore, KeyFilter, KeyHash, KeyStoreError, Role};
 use rusqlite::{OptionalExtension, params};
 
 use crate::{Db, EmbeddedError};
@@ -18,15 +18,28 @@ CREATE TABLE IF NOT EXISTS api_keys (
     tenant     TEXT NOT NULL,
     label      TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    revoked_at TEXT
+    revoked_at TEXT,
+    role       TEXT
 ) WITHOUT ROWID;
 ";
-const COLUMNS: &str = "hash, id, tenant, label, created_at, revoked_at";
+/// Files made before roles existed gain the column; their keys (role NULL)
+/// read as admin keys.
+const ADD_ROLE: &str = "ALTER TABLE api_keys ADD COLUMN role TEXT";
+const COLUMNS: &str = "hash, id, tenant, label, created_at, revoked_at, role";
 
 impl Db {
     /// The API key store of this database (creates its table if needed).
     pub fn api_keys(&self) -> Result<SqliteApiKeys, EmbeddedError> {
-        self.lock().conn.execute_batch(CREATE)?;
+        let g = self.lock();
+        g.conn.execute_batch(CREATE)?;
+        let has_role = g
+            .conn
+            .prepare("SELECT 1 FROM pragma_table_info('api_keys') WHERE name = 'role'")?
+            .exists([])?;
+        if !has_role {
+            g.conn.execute_batch(ADD_ROLE)?;
+        }
+        drop(g);
         Ok(SqliteApiKeys { db: self.clone() })
     }
 }
@@ -66,6 +79,8 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
             .get::<_, Option<String>>(5)?
             .map(|t| time(5, t))
             .transpose()?,
+        role: Role::from_stored(row.get::<_, Option<String>>(6)?.as_deref())
+            .ok_or_else(|| bad(6, "role"))?,
     })
 }
 
@@ -89,7 +104,7 @@ impl ApiKeyStore for SqliteApiKeys {
         let added = g
             .conn
             .prepare_cached(&format!(
-                "INSERT INTO api_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                "INSERT INTO api_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -99,6 +114,7 @@ impl ApiKeyStore for SqliteApiKeys {
                     r.label,
                     rfc3339(r.created_at),
                     r.revoked_at.map(rfc3339),
+                    r.role.as_str(),
                 ])
             });
         match added {
@@ -141,5 +157,46 @@ impl ApiKeyStore for SqliteApiKeys {
             .and_then(|mut s| s.query_row(params![id, rfc3339(at)], record).optional())
             .map_err(unavailable)?
             .ok_or_else(|| KeyStoreError::NotFound(id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keys_stored_before_roles_existed_read_as_admin_and_new_ones_keep_their_role() {
+        let db = Db::open_in_memory().unwrap();
+        db.lock()
+            .conn
+            .execute_batch(
+                "CREATE TABLE api_keys (hash TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, \
+                 tenant TEXT NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL, \
+                 revoked_at TEXT) WITHOUT ROWID;",
+            )
+            .unwrap();
+        let old = crm_core::api_keys::NewKey::generate("acme", "old", Utc::now()).unwrap();
+        db.lock()
+            .conn
+            .execute(
+                "INSERT INTO api_keys VALUES (?1, ?2, 'acme', 'old', ?3, NULL)",
+                params![
+                    old.record.hash.to_hex(),
+                    old.record.id,
+                    rfc3339(old.record.created_at)
+                ],
+            )
+            .unwrap();
+        let keys = db.api_keys().unwrap();
+        let found = keys.find(&old.record.hash).await.unwrap().unwrap();
+        assert_eq!(found.role, Role::Admin);
+        let member = crm_core::api_keys::NewKey::generate("acme", "sales", Utc::now())
+            .unwrap()
+            .with_role(Role::Member);
+        keys.add(&member.record).await.unwrap();
+        let found = keys.find(&member.record.hash).await.unwrap().unwrap();
+        assert_eq!(found.role, Role::Member);
+        // Opening again does not add the column twice.
+        db.api_keys().unwrap();
     }
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use axum::extract::FromRequestParts;
-use crm_core::api_keys::{KeyHash, validate_tenant};
+use crm_core::api_keys::{KeyHash, Role, validate_tenant};
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 
@@ -152,7 +152,11 @@ fn presented_key(parts: &Parts) -> Result<&str, ApiError> {
 /// logged and answered 503.
 async fn resolve(state: &AppState, hash: &KeyHash) -> Result<Option<Caller>, ApiError> {
     if let Some(tenant) = state.keys.tenant_for_hash(hash) {
-        return Ok(Some(Caller::Tenant(tenant.to_string())));
+        return Ok(Some(Caller::Tenant(TenantKey {
+            tenant: tenant.to_string(),
+            role: Role::Admin,
+            label: CONFIGURED_KEY_LABEL.to_string(),
+        })));
     }
     if state.admin.as_ref() == Some(hash) {
         return Ok(Some(Caller::Admin));
@@ -179,12 +183,61 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Tenant(
+            TenantKey::from_request_parts(parts, state).await?.tenant,
+        ))
+    }
+}
+
+/// The label of the keys given at start (`CRM_API_KEYS`, [`ApiKeys`]),
+/// which have none of their own: what "run now by <label>" names.
+pub const CONFIGURED_KEY_LABEL: &str = "configured key";
+
+/// The message of the 403 a member key gets on an admin-only write.
+pub const NEEDS_ADMIN: &str = "this needs an admin key (role admin)";
+
+/// A tenant's API key as the request presented it: its tenant, role and
+/// label. Extracting it answers as [`Tenant`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantKey {
+    /// The tenant the key belongs to.
+    pub tenant: String,
+    /// What the key may do.
+    pub role: Role,
+    /// The key's label (who or what uses it).
+    pub label: String,
+}
+
+impl FromRequestParts<AppState> for TenantKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, state).await? {
-            Caller::Tenant(tenant) => Ok(Tenant(tenant)),
+            Caller::Tenant(key) => Ok(key),
             Caller::Admin => Err(ApiError::forbidden(
                 "the admin key only moves the clock; use a tenant's API key",
             )),
         }
+    }
+}
+
+/// The tenant of a key with role `admin`: what changing the automation
+/// (pipelines, robots, triggers) and the directory needs. A `member` key
+/// gets 403 `forbidden` ("this needs an admin key (role admin)") before
+/// the body is read; otherwise it answers as [`Tenant`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTenant(pub String);
+
+impl FromRequestParts<AppState> for AdminTenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = TenantKey::from_request_parts(parts, state).await?;
+        if key.role != Role::Admin {
+            tracing::debug!(tenant = %key.tenant, label = %key.label, "admin-only write refused to a member key");
+            return Err(ApiError::forbidden(NEEDS_ADMIN));
+        }
+        Ok(AdminTenant(key.tenant))
     }
 }
 
@@ -193,7 +246,7 @@ impl FromRequestParts<AppState> for Tenant {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// A tenant's API key.
-    Tenant(String),
+    Tenant(TenantKey),
     /// The admin key.
     Admin,
 }
@@ -204,13 +257,13 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = presented_key(parts)?;
         match resolve(state, &KeyHash::of(key)).await? {
-            Some(Caller::Tenant(tenant)) => {
+            Some(Caller::Tenant(key)) => {
                 if let Some(throttle) = &state.throttle {
                     throttle
-                        .check(&tenant)
+                        .check(&key.tenant)
                         .map_err(ApiError::too_many_requests)?;
                 }
-                Ok(Caller::Tenant(tenant))
+                Ok(Caller::Tenant(key))
             }
             Some(Caller::Admin) => Ok(Caller::Admin),
             None => Err(ApiError::unauthorized("unknown API key")),

@@ -165,7 +165,11 @@ fn caller_of(record: &ApiKeyRecord) -> Caller {
     if record.tenant == ADMIN_TENANT {
         Caller::Admin
     } else {
-        Caller::Tenant(record.tenant.clone())
+        Caller::Tenant(crate::auth::TenantKey {
+            tenant: record.tenant.clone(),
+            role: record.role,
+            label: record.label.clone(),
+        })
     }
 }
 
@@ -218,13 +222,19 @@ mod tests {
     #[tokio::test]
     async fn known_and_unknown_keys_are_read_once_per_ttl() {
         let (store, ticker, cached) = cache(100);
-        let key = NewKey::generate("acme", "ci", Utc::now()).unwrap();
+        let key = NewKey::generate("acme", "ci", Utc::now())
+            .unwrap()
+            .with_role(crm_core::api_keys::Role::Member);
         store.add(&key.record).await.unwrap();
         let unknown = KeyHash::of("nope");
         for _ in 0..5 {
             assert_eq!(
                 cached.lookup(&key.record.hash).await.unwrap(),
-                Some(Caller::Tenant("acme".into()))
+                Some(Caller::Tenant(crate::auth::TenantKey {
+                    tenant: "acme".into(),
+                    role: crm_core::api_keys::Role::Member,
+                    label: "ci".into(),
+                }))
             );
             assert_eq!(cached.lookup(&unknown).await.unwrap(), None);
         }

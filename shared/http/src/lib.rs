@@ -40,7 +40,10 @@ pub use state::{AppState, ClockControl};
 pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
-use handlers::{automation, catalogue, directory, documents, items, meta, work};
+use handlers::{
+    automation, catalogue, directory, documents, items, lists, me, meta, robot_order, run_control,
+    work,
+};
 
 /// Largest accepted request body: 256 KiB (larger → 413).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -148,6 +151,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/documents", get(documents::list_documents))
         .route("/v1/documents/{id}", get(documents::get_document))
         .route("/v1/documents/{id}/file", get(documents::document_file))
+        .route("/v1/me", get(me::me))
+        .route("/v1/users", get(lists::list_users))
+        .route("/v1/departments", get(lists::list_departments))
+        .route("/v1/chats", get(lists::list_chats))
+        .route("/v1/items/run-summary", get(run_control::run_summary))
+        .route(
+            "/v1/items/{id}/runs/{run_id}/run-now",
+            post(run_control::run_now),
+        )
+        .route(
+            "/v1/items/{id}/stop-automation",
+            post(run_control::stop_automation),
+        )
+        .route(
+            "/v1/pipelines/{id}/stages/{stage_id}/robot-order",
+            put(robot_order::put_robot_order),
+        )
         .merge(board::routes())
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)

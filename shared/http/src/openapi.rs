@@ -6,7 +6,10 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
-use crate::handlers::{automation, catalogue, directory, documents, items, meta, work};
+use crate::handlers::{
+    automation, catalogue, directory, documents, items, lists, me, meta, robot_order, run_control,
+    work,
+};
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
 #[derive(OpenApi)]
@@ -74,6 +77,14 @@ use crate::handlers::{automation, catalogue, directory, documents, items, meta, 
         documents::list_documents,
         documents::get_document,
         documents::document_file,
+        me::me,
+        lists::list_users,
+        lists::list_departments,
+        lists::list_chats,
+        run_control::run_now,
+        run_control::stop_automation,
+        run_control::run_summary,
+        robot_order::put_robot_order,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),

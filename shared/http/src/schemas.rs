@@ -99,6 +99,8 @@ components! {
         DirectoryBody => api::DirectoryBody,
         TemplateBody => crate::handlers::documents::TemplateBody,
         NumeratorBody => crm_core::documents::NumeratorBody,
+        StopBody => crate::handlers::run_control::StopBody,
+        RobotOrder => crate::handlers::robot_order::RobotOrder,
     }
     responses {
         Department => model::Department,
@@ -133,6 +135,14 @@ components! {
         NumeratorList => crate::handlers::documents::NumeratorList,
         DocumentList => crate::handlers::documents::DocumentList,
         PlaceholderList => crate::handlers::documents::PlaceholderList,
+        Me => crate::handlers::me::Me,
+        UserList => crate::handlers::lists::UserList,
+        DepartmentList => crate::handlers::lists::DepartmentList,
+        ChatList => crate::handlers::lists::ChatList,
+        RunRecord => model::RunRecord,
+        Stopped => crate::handlers::run_control::Stopped,
+        RunSummary => crate::handlers::run_control::RunSummary,
+        ReorderedRobots => crate::handlers::robot_order::ReorderedRobots,
     }
 }
 

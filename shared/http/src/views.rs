@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub struct RobotList {
     /// The pipeline's robots in pipeline order.
     pub robots: Vec<Robot>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/pipelines/{id}/triggers`
@@ -21,6 +23,8 @@ pub struct RobotList {
 pub struct TriggerList {
     /// The pipeline's triggers.
     pub triggers: Vec<Trigger>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/items?pipeline_id=`
@@ -37,6 +41,8 @@ pub struct ItemList {
 pub struct TimelineList {
     /// Entries `{"at", "kind", "author_id", "text", …}` in time order.
     pub entries: Vec<TimelineEntry>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/items/{id}/runs`
@@ -44,6 +50,8 @@ pub struct TimelineList {
 pub struct RunList {
     /// Every robot run and trigger evaluation of the item.
     pub runs: Vec<RunRecord>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/events` → 202
@@ -59,6 +67,8 @@ pub struct EventAccepted {
 pub struct TaskList {
     /// The item's tasks.
     pub tasks: Vec<Task>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/activities?item_id=`
@@ -66,6 +76,8 @@ pub struct TaskList {
 pub struct ActivityList {
     /// The item's activities.
     pub activities: Vec<Activity>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/notifications?user_id=`
@@ -73,6 +85,8 @@ pub struct ActivityList {
 pub struct NotificationList {
     /// The user's notifications.
     pub notifications: Vec<Notification>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/chats/{id}`: the chat's fields plus its messages.
@@ -81,8 +95,10 @@ pub struct ChatView {
     /// The chat (flattened into the top level).
     #[serde(flatten)]
     pub chat: Chat,
-    /// The chat's messages.
+    /// The chat's messages (one page).
     pub messages: Vec<Message>,
+    /// Pass as `cursor` for the next page of messages; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/messages?user_id=`
@@ -90,6 +106,8 @@ pub struct ChatView {
 pub struct DirectMessageList {
     /// Direct messages to the user.
     pub messages: Vec<Message>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/outbox?channel=`
@@ -97,6 +115,8 @@ pub struct DirectMessageList {
 pub struct OutboxList {
     /// Outbound emails and SMS.
     pub messages: Vec<Outbound>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/feed`
@@ -104,6 +124,8 @@ pub struct OutboxList {
 pub struct FeedList {
     /// The tenant's feed posts.
     pub posts: Vec<FeedPost>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /v1/health`

@@ -253,7 +253,7 @@ async fn work_record_lists_use_their_envelopes() {
     for (path, key) in cases {
         let r = h.get(KEY_A, &path).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
-        assert_eq!(r.body, json!({ key: [] }), "{path}");
+        assert_eq!(r.body, json!({ key: [], "next_cursor": null }), "{path}");
     }
     assert_eq!(
         h.get(KEY_A, "/v1/outbox?channel=email").await.status,
@@ -335,6 +335,14 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/documents", &["get"]),
         ("/v1/documents/{id}", &["get"]),
         ("/v1/documents/{id}/file", &["get"]),
+        ("/v1/me", &["get"]),
+        ("/v1/users", &["get"]),
+        ("/v1/departments", &["get"]),
+        ("/v1/chats", &["get"]),
+        ("/v1/items/run-summary", &["get"]),
+        ("/v1/items/{id}/runs/{run_id}/run-now", &["post"]),
+        ("/v1/items/{id}/stop-automation", &["post"]),
+        ("/v1/pipelines/{id}/stages/{stage_id}/robot-order", &["put"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
@@ -403,10 +411,16 @@ async fn openapi_is_public_and_lists_every_endpoint() {
     assert!(p.contains(&("If-Match".into(), "header".into())), "{p:?}");
     let p = params("/v1/pipelines/{id}/triggers/{trigger_id}/copy", "post");
     assert!(p.contains(&("trigger_id".into(), "path".into())), "{p:?}");
+    let paged = |first: &str| -> Vec<(String, String)> {
+        [first, "limit", "cursor"]
+            .iter()
+            .map(|n| (n.to_string(), "query".to_string()))
+            .collect()
+    };
     let p = params("/v1/tasks", "get");
-    assert_eq!(p, [("item_id".to_string(), "query".to_string())]);
+    assert_eq!(p, paged("item_id"));
     let p = params("/v1/outbox", "get");
-    assert_eq!(p, [("channel".to_string(), "query".to_string())]);
+    assert_eq!(p, paged("channel"));
 
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"],

@@ -180,7 +180,7 @@ async fn wrong_types_and_missing_fields_are_400_naming_the_field() {
 
     // Nothing was created by any of these.
     let robots = h.get(KEY_A, "/v1/pipelines/sales/robots").await;
-    assert_eq!(robots.body, json!({"robots": []}));
+    assert_eq!(robots.body, json!({"robots": [], "next_cursor": null}));
     let other = h.get(KEY_A, "/v1/pipelines/other").await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
 }
@@ -269,7 +269,7 @@ async fn a_robot_on_an_unknown_stage_is_422_naming_stage_id() {
     assert!(r.fields().contains(&"stage_id".to_string()), "{}", r.body);
 
     let robots = h.get(KEY_A, "/v1/pipelines/sales/robots").await;
-    assert_eq!(robots.body, json!({"robots": []}));
+    assert_eq!(robots.body, json!({"robots": [], "next_cursor": null}));
 }
 
 #[tokio::test]

@@ -161,25 +161,37 @@ impl Api {
         self.settle().await;
     }
 
+    /// Every page of a list (`field` of each answer), following `next_cursor`.
+    pub async fn all_pages(&self, path: &str, field: &str) -> Vec<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut out = Vec::new();
+        let mut url = format!("{path}{sep}limit=200");
+        loop {
+            let page = self.get(&url).await;
+            out.extend(page[field].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => url = format!("{path}{sep}limit=200&cursor={c}"),
+                None => return out,
+            }
+        }
+    }
+
     pub async fn runs(&self, item: &str) -> Vec<Value> {
-        self.get(&format!("/v1/items/{item}/runs")).await["runs"]
-            .as_array()
-            .unwrap()
-            .clone()
+        self.all_pages(&format!("/v1/items/{item}/runs"), "runs")
+            .await
     }
 
     pub async fn notifications(&self, user: &str) -> Vec<Value> {
-        self.get(&format!("/v1/notifications?user_id={user}")).await["notifications"]
-            .as_array()
-            .unwrap()
-            .clone()
+        self.all_pages(
+            &format!("/v1/notifications?user_id={user}"),
+            "notifications",
+        )
+        .await
     }
 
     pub async fn timeline(&self, item: &str) -> Vec<Value> {
-        self.get(&format!("/v1/items/{item}/timeline")).await["entries"]
-            .as_array()
-            .unwrap()
-            .clone()
+        self.all_pages(&format!("/v1/items/{item}/timeline"), "entries")
+            .await
     }
 }
 

@@ -78,6 +78,53 @@ pub struct ApiKeyRecord {
     pub created_at: DateTime<Utc>,
     /// When it was revoked; a revoked key authenticates no one.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// What a tenant key may do ([`Role::Admin`] for keys stored before
+    /// roles existed).
+    pub role: Role,
+}
+
+/// What a tenant's key may do. An `admin` key may do everything; a `member`
+/// key may read everything and work with items (create, change, delete,
+/// complete tasks, post events, run now, stop automation) but not change
+/// the automation (pipelines, robots, triggers) or the directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Full rights (the default: keys without a role are admin keys).
+    #[default]
+    Admin,
+    /// Works with items; may not change automation or the directory.
+    Member,
+}
+
+impl Role {
+    /// `"admin"` or `"member"`: how it is stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    /// Parses [`Role::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+
+    /// A stored role; a missing value (a key stored before roles existed)
+    /// reads as admin. An unknown value is `None`.
+    pub fn from_stored(s: Option<&str>) -> Option<Role> {
+        s.map_or(Some(Role::Admin), Role::parse)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl ApiKeyRecord {
@@ -126,9 +173,16 @@ impl NewKey {
                 hash: KeyHash::of(&secret),
                 created_at: now,
                 revoked_at: None,
+                role: Role::Admin,
             },
             secret,
         }
+    }
+
+    /// The same key with `role`.
+    pub fn with_role(mut self, role: Role) -> NewKey {
+        self.record.role = role;
+        self
     }
 }
 
@@ -269,5 +323,20 @@ mod tests {
         assert!(NewKey::generate("acme", " ", now).is_err());
         assert!(NewKey::generate(ADMIN_TENANT, "admin", now).is_ok());
         assert!(validate_tenant(ADMIN_TENANT).is_err());
+        assert_eq!(a.record.role, Role::Admin, "keys are admin keys by default");
+        let m = NewKey::generate("acme", "sales", now)
+            .unwrap()
+            .with_role(Role::Member);
+        assert_eq!(m.record.role, Role::Member);
+    }
+
+    #[test]
+    fn roles_are_stored_by_name_and_a_missing_role_reads_as_admin() {
+        for r in [Role::Admin, Role::Member] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::from_stored(None), Some(Role::Admin));
+        assert_eq!(Role::from_stored(Some("member")), Some(Role::Member));
+        assert_eq!(Role::from_stored(Some("owner")), None);
     }
 }

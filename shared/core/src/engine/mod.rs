@@ -35,7 +35,13 @@ mod events;
 mod item_list;
 pub use item_list::{ItemPage, ItemQuery, MAX_ITEM_PAGE};
 mod items;
+mod lists;
+pub mod paging;
+pub use paging::{DEFAULT_PAGE, MAX_PAGE, Page, PageRequest};
 mod pipelines;
+mod robot_order;
+mod run_control;
+pub use run_control::{MAX_SUMMARY_IDS, RunCounts, Stopped};
 mod work_records;
 
 /// Tunables of the engine.

@@ -15,9 +15,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::auth::Tenant;
+use crate::auth::{AdminTenant, Tenant};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Json, Path, array_path};
+use crate::extract::{Json, Path, Query, array_path};
 use crate::handlers::{created, segment};
 use crate::schemas;
 use crate::state::AppState;
@@ -43,6 +43,7 @@ use crate::views::{RobotList, TriggerList};
         })
     ),
     responses(
+        (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
         (status = 200, description = "The stored pipeline", body = schemas::Pipeline),
         (status = 422, description = "Invalid stages or fields, or a removed stage still in use", body = ErrorBody),
     ),
@@ -50,7 +51,7 @@ use crate::views::{RobotList, TriggerList};
 )]
 pub async fn put_pipeline(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Path(id): Path<String>,
     Json(body): Json<PipelineBody>,
 ) -> Result<Json<Pipeline>, ApiError> {
@@ -105,6 +106,7 @@ macro_rules! automation_handlers {
                 example = json!($example)
             ),
             responses(
+                (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
                 (status = 201, description = concat!("The created ", $noun, ", with its `id`"), body = schemas::$Schema,
                     headers(("Location" = String, description = "Its URL"))),
                 (status = 404, description = "No such pipeline", body = ErrorBody),
@@ -114,7 +116,7 @@ macro_rules! automation_handlers {
         )]
         pub async fn $create(
             State(state): State<AppState>,
-            Tenant(tenant): Tenant,
+            AdminTenant(tenant): AdminTenant,
             Path(pipeline_id): Path<String>,
             Json(body): Json<$Body>,
         ) -> Result<Response, ApiError> {
@@ -128,9 +130,14 @@ macro_rules! automation_handlers {
             get,
             path = $collection,
             tag = $tag,
-            params(("id" = String, Path, description = "Pipeline id", example = "deals")),
+            params(
+                ("id" = String, Path, description = "Pipeline id", example = "deals"),
+                ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
+                ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+            ),
             responses(
-                (status = 200, description = concat!("`{\"", $seg, "\": [...]}` in pipeline order"), body = schemas::$List),
+                (status = 200, description = concat!("`{\"", $seg, "\": [...], \"next_cursor\"}` in pipeline order"), body = schemas::$List),
+                (status = 400, description = "`limit` out of range or a cursor this server did not give", body = ErrorBody),
                 (status = 404, description = "No such pipeline", body = ErrorBody),
             ),
             security(("bearer" = []))
@@ -139,9 +146,20 @@ macro_rules! automation_handlers {
             State(state): State<AppState>,
             Tenant(tenant): Tenant,
             Path(pipeline_id): Path<String>,
+            Query(q): Query<crate::handlers::lists::PageQuery>,
         ) -> Result<Json<$List>, ApiError> {
-            let $field = state.engine.list_of::<$A>(&tenant, &pipeline_id).await?;
-            Ok(Json($List { $field }))
+            let page = state
+                .engine
+                .automation_page::<$A>(
+                    &tenant,
+                    &pipeline_id,
+                    &crm_core::engine::PageRequest::new(q.limit, q.cursor),
+                )
+                .await?;
+            Ok(Json($List {
+                $field: page.items,
+                next_cursor: page.next_cursor,
+            }))
         }
 
         #[doc = concat!("Read one ", $noun, ".")]
@@ -179,6 +197,7 @@ macro_rules! automation_handlers {
             request_body(content = schemas::$BodySchema, content_type = "application/json",
                 description = concat!("Same shape as for creating a ", $noun)),
             responses(
+                (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
                 (status = 200, description = concat!("The updated ", $noun), body = schemas::$Schema),
                 (status = 404, description = $missing, body = ErrorBody),
                 (status = 422, description = $unprocessable, body = ErrorBody),
@@ -187,7 +206,7 @@ macro_rules! automation_handlers {
         )]
         pub async fn $update(
             State(state): State<AppState>,
-            Tenant(tenant): Tenant,
+            AdminTenant(tenant): AdminTenant,
             Path((pipeline_id, id)): Path<(String, String)>,
             Json(body): Json<$Body>,
         ) -> Result<Json<$A>, ApiError> {
@@ -206,6 +225,7 @@ macro_rules! automation_handlers {
                 ($id = String, Path, description = concat!($a, " id")),
             ),
             responses(
+                (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
                 (status = 204, description = "Deleted"),
                 (status = 404, description = $missing, body = ErrorBody),
                 (status = 422, description = $delete_unprocessable, body = ErrorBody),
@@ -214,7 +234,7 @@ macro_rules! automation_handlers {
         )]
         pub async fn $delete(
             State(state): State<AppState>,
-            Tenant(tenant): Tenant,
+            AdminTenant(tenant): AdminTenant,
             Path((pipeline_id, id)): Path<(String, String)>,
         ) -> Result<StatusCode, ApiError> {
             state.engine.delete::<$A>(&tenant, &pipeline_id, &id).await?;
@@ -233,6 +253,7 @@ macro_rules! automation_handlers {
             request_body(content = schemas::CopyBody, content_type = "application/json",
                 description = "`{\"stage_id\"}`", example = json!({"stage_id": "won"})),
             responses(
+                (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
                 (status = 201, description = concat!("The new ", $noun), body = schemas::$Schema,
                     headers(("Location" = String, description = "URL of the copy"))),
                 (status = 404, description = $missing, body = ErrorBody),
@@ -242,7 +263,7 @@ macro_rules! automation_handlers {
         )]
         pub async fn $copy(
             State(state): State<AppState>,
-            Tenant(tenant): Tenant,
+            AdminTenant(tenant): AdminTenant,
             Path((pipeline_id, id)): Path<(String, String)>,
             Json(body): Json<CopyBody>,
         ) -> Result<Response, ApiError> {

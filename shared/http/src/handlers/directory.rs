@@ -5,7 +5,7 @@ use crm_core::api::{DepartmentBody, DirectoryBody, UserBody};
 use crm_core::engine::Directory;
 use crm_core::model::{Department, User};
 
-use crate::auth::Tenant;
+use crate::auth::{AdminTenant, Tenant};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
 use crate::schemas;
@@ -24,6 +24,7 @@ use crate::state::AppState;
         example = json!({"name": "Sales", "head_id": "u-boss", "parent_id": null})
     ),
     responses(
+        (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
         (status = 200, description = "The stored department", body = schemas::Department),
         (status = 422, description = "Unknown head or parent, or a cycle", body = ErrorBody),
     ),
@@ -31,7 +32,7 @@ use crate::state::AppState;
 )]
 pub async fn put_department(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Path(id): Path<String>,
     Json(body): Json<DepartmentBody>,
 ) -> Result<Json<Department>, ApiError> {
@@ -76,6 +77,7 @@ pub async fn get_department(
         })
     ),
     responses(
+        (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
         (status = 200, description = "The stored user", body = schemas::User),
         (status = 422, description = "Unknown department or time zone, invalid working hours (`end` may be `24:00`), or an invalid `email` (one `@`, no spaces or control characters) or `phone` (digits, spaces, `+-()`)", body = ErrorBody),
     ),
@@ -83,7 +85,7 @@ pub async fn get_department(
 )]
 pub async fn put_user(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Path(id): Path<String>,
     Json(body): Json<UserBody>,
 ) -> Result<Json<User>, ApiError> {
@@ -140,6 +142,7 @@ pub async fn get_user(
         })
     ),
     responses(
+        (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
         (status = 200, description = "`{\"departments\": [...], \"users\": [...]}`: the stored records", body = schemas::Directory),
         (status = 409, description = "A record of the request changed meanwhile; nothing was written", body = ErrorBody),
         (status = 422, description = "Unknown references, a cycle of parents, a duplicate id, an invalid time zone or working hours, or more than 50 records; nothing was written", body = ErrorBody),
@@ -148,7 +151,7 @@ pub async fn get_user(
 )]
 pub async fn put_directory(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Json(body): Json<DirectoryBody>,
 ) -> Result<Json<Directory>, ApiError> {
     Ok(Json(state.engine.put_directory(&tenant, body).await?))

@@ -17,7 +17,7 @@ use http::{HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::{created, segment};
-use crate::auth::Tenant;
+use crate::auth::{AdminTenant, Tenant};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query, required_param};
 use crate::schemas;
@@ -188,6 +188,7 @@ fn file_response(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
         example = json!({"name": "Invoice", "file_name": "invoice.docx", "content": "UEsDBBQAAAAIAA..."})
     ),
     responses(
+        (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
         (status = 201, description = "Stored; `placeholders` lists the ones it holds", body = schemas::DocumentTemplate),
         (status = 413, description = "The body exceeds 3 MiB", body = ErrorBody),
         (status = 422, description = "Not base64, not a .docx, over 2 MiB, or unknown placeholders (`details[0].field` = `content`, the message names them)", body = ErrorBody),
@@ -196,7 +197,7 @@ fn file_response(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
 )]
 pub async fn create_template(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Json(body): Json<TemplateBody>,
 ) -> Result<Response, ApiError> {
     let (file_name, bytes) = decode_content(&body)?;
@@ -274,6 +275,7 @@ pub async fn get_template(
         description = "As for `POST /v1/document-templates`"
     ),
     responses(
+        (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
         (status = 200, description = "Replaced", body = schemas::DocumentTemplate),
         (status = 404, description = "No such template", body = ErrorBody),
         (status = 409, description = "Changed meanwhile", body = ErrorBody),
@@ -284,7 +286,7 @@ pub async fn get_template(
 )]
 pub async fn replace_template(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Path(id): Path<String>,
     Json(body): Json<TemplateBody>,
 ) -> Result<Json<DocumentTemplate>, ApiError> {
@@ -305,6 +307,7 @@ pub async fn replace_template(
     tag = "documents",
     params(("id" = String, Path, description = "Template id")),
     responses(
+        (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such template", body = ErrorBody),
     ),
@@ -312,7 +315,7 @@ pub async fn replace_template(
 )]
 pub async fn delete_template(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.engine.delete_template(&tenant, &id).await?;
@@ -382,6 +385,7 @@ pub async fn placeholders(Tenant(_tenant): Tenant) -> Json<PlaceholderList> {
         example = json!({"name": "Invoices", "template": "INV-{YYYY}-{NUMBER}", "start": 1, "step": 1, "padding": 4, "reset": "year"})
     ),
     responses(
+        (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
         (status = 201, description = "Created", body = schemas::Numerator),
         (status = 422, description = "A bad template, start, step or padding (`details` name them)", body = ErrorBody),
     ),
@@ -389,7 +393,7 @@ pub async fn placeholders(Tenant(_tenant): Tenant) -> Json<PlaceholderList> {
 )]
 pub async fn create_numerator(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Json(body): Json<NumeratorBody>,
 ) -> Result<Response, ApiError> {
     let n = state.engine.create_numerator(&tenant, body).await?;
@@ -456,6 +460,7 @@ pub async fn get_numerator(
     params(("id" = String, Path, description = "Numerator id")),
     request_body(content = schemas::NumeratorBody, content_type = "application/json", description = "As for `POST /v1/numerators`"),
     responses(
+        (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
         (status = 200, description = "Changed", body = schemas::Numerator),
         (status = 404, description = "No such rule", body = ErrorBody),
         (status = 409, description = "Changed meanwhile", body = ErrorBody),
@@ -465,7 +470,7 @@ pub async fn get_numerator(
 )]
 pub async fn update_numerator(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Path(id): Path<String>,
     Json(body): Json<NumeratorBody>,
 ) -> Result<Json<Numerator>, ApiError> {
@@ -481,6 +486,7 @@ pub async fn update_numerator(
     tag = "documents",
     params(("id" = String, Path, description = "Numerator id")),
     responses(
+        (status = 403, description = "A member key: this needs an admin key (role admin)", body = ErrorBody),
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such rule", body = ErrorBody),
     ),
@@ -488,7 +494,7 @@ pub async fn update_numerator(
 )]
 pub async fn delete_numerator(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.engine.delete_numerator(&tenant, &id).await?;

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use crm_core::api::{ItemPatch, NewItem};
-use crm_core::engine::ItemQuery;
+use crm_core::engine::{ItemQuery, PageRequest};
 use crm_core::model::Item;
 use http::header::ETAG;
 use http::{HeaderValue, StatusCode};
@@ -233,6 +233,8 @@ pub async fn delete_item(
 #[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
     kind: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 /// The item's timeline, in the order things happened (entries written
@@ -245,10 +247,12 @@ pub struct TimelineQuery {
         ("id" = String, Path, description = "Item id"),
         ("kind" = Option<String>, Query,
             description = "Only entries of these kinds, comma-separated (e.g. `info` or `info,comment`); all when absent. Kinds: `created`, `stage_changed`, `fields_changed`, `responsible_changed`, `info`, `comment`, `task_created`, `task_status`, `task_completed`, `activity_planned`, `activity_completed`, `email_sent`, `sms_sent`, `deleted`; another value → 400. Other query parameters → 400."),
+        ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, description = "`{\"entries\": [{\"at\", \"kind\", \"author_id\", \"text\", …}]}`, oldest first", body = schemas::TimelineList),
-        (status = 400, description = "Unknown `kind` or an unknown query parameter", body = ErrorBody),
+        (status = 200, description = "`{\"entries\": [{\"at\", \"kind\", \"author_id\", \"text\", …}], \"next_cursor\"}`, oldest first", body = schemas::TimelineList),
+        (status = 400, description = "Unknown `kind`, an unknown query parameter, `limit` out of range or a cursor this server did not give", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -259,11 +263,19 @@ pub async fn timeline(
     Path(id): Path<String>,
     Query(q): Query<TimelineQuery>,
 ) -> Result<Json<TimelineList>, ApiError> {
-    let entries = state
+    let page = state
         .engine
-        .timeline_of_kinds(&tenant, &id, q.kind.as_deref())
+        .timeline_page(
+            &tenant,
+            &id,
+            q.kind.as_deref(),
+            &PageRequest::new(q.limit, q.cursor),
+        )
         .await?;
-    Ok(Json(TimelineList { entries }))
+    Ok(Json(TimelineList {
+        entries: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Every robot run and trigger evaluation of the item.
@@ -271,9 +283,14 @@ pub async fn timeline(
     get,
     path = "/v1/items/{id}/runs",
     tag = "items",
-    params(("id" = String, Path, description = "Item id")),
+    params(
+        ("id" = String, Path, description = "Item id"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
     responses(
-        (status = 200, description = "`{\"runs\": [{\"kind\", \"robot_id\"|\"trigger_id\", \"stage_id\", \"visit\", \"status\", \"reason\", \"due_at\", \"finished_at\", \"outputs\"}]}`", body = schemas::RunList),
+        (status = 200, description = "`{\"runs\": [{\"kind\", \"robot_id\"|\"trigger_id\", \"stage_id\", \"visit\", \"status\", \"reason\", \"due_at\", \"finished_at\", \"outputs\"}], \"next_cursor\"}`, oldest first (the robots of a visit in stage order)", body = schemas::RunList),
+        (status = 400, description = "`limit` out of range or a cursor this server did not give", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -282,7 +299,14 @@ pub async fn runs(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
+    Query(q): Query<crate::handlers::lists::PageQuery>,
 ) -> Result<Json<RunList>, ApiError> {
-    let runs = state.engine.runs(&tenant, &id).await?;
-    Ok(Json(RunList { runs }))
+    let page = state
+        .engine
+        .runs_page(&tenant, &id, &PageRequest::new(q.limit, q.cursor))
+        .await?;
+    Ok(Json(RunList {
+        runs: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }

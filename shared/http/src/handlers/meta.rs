@@ -113,8 +113,8 @@ pub async fn advance_clock(
 ) -> Result<Json<ClockNow>, ApiError> {
     // 404 first: without a manual clock the body does not matter.
     let clock = clock_of(&state)?;
-    if let Caller::Tenant(tenant) = caller {
-        tracing::debug!(%tenant, "clock advance refused to a tenant key");
+    if let Caller::Tenant(key) = caller {
+        tracing::debug!(tenant = %key.tenant, "clock advance refused to a tenant key");
         return Err(ApiError::forbidden(
             "only the admin key moves the clock (it is shared by every tenant); \
              use CRM_ADMIN_KEY or the key in the data directory's admin-key file",

@@ -12,7 +12,11 @@ pub mod catalogue;
 pub mod directory;
 pub mod documents;
 pub mod items;
+pub mod lists;
+pub mod me;
 pub mod meta;
+pub mod robot_order;
+pub mod run_control;
 pub mod work;
 
 /// 201 with the created record and a `Location` header.

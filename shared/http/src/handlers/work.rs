@@ -11,29 +11,37 @@ use serde::Deserialize;
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query, required_param};
+use crate::handlers::lists::PageQuery;
 use crate::schemas;
 use crate::state::AppState;
 use crate::views::{
     ActivityList, ChatView, DirectMessageList, EventAccepted, FeedList, NotificationList,
     OutboxList, TaskList,
 };
+use crm_core::engine::PageRequest;
 
 /// Query of the lists filtered by item.
 #[derive(Debug, Deserialize)]
 pub struct ItemFilter {
     item_id: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 /// Query of the lists filtered by user.
 #[derive(Debug, Deserialize)]
 pub struct UserFilter {
     user_id: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 /// Query of the outbox.
 #[derive(Debug, Deserialize)]
 pub struct ChannelFilter {
     channel: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 /// The values of the outbox's `channel` query parameter (documentation
@@ -103,10 +111,14 @@ pub async fn get_event(
     get,
     path = "/v1/tasks",
     tag = "work",
-    params(("item_id" = String, Query, description = "Item whose tasks to list (required)")),
+    params(
+        ("item_id" = String, Query, description = "Item whose tasks to list (required)"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
     responses(
-        (status = 200, description = "`{\"tasks\": [...]}`", body = schemas::TaskList),
-        (status = 400, description = "`item_id` missing", body = ErrorBody),
+        (status = 200, description = "`{\"tasks\": [...], \"next_cursor\"}`, oldest first", body = schemas::TaskList),
+        (status = 400, description = "`item_id` missing, `limit` out of range or a cursor this server did not give", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -116,8 +128,14 @@ pub async fn list_tasks(
     Query(q): Query<ItemFilter>,
 ) -> Result<Json<TaskList>, ApiError> {
     let item_id = required_param(q.item_id, "item_id")?;
-    let tasks = state.engine.list_tasks(&tenant, &item_id).await?;
-    Ok(Json(TaskList { tasks }))
+    let page = state
+        .engine
+        .tasks_page(&tenant, &item_id, &PageRequest::new(q.limit, q.cursor))
+        .await?;
+    Ok(Json(TaskList {
+        tasks: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Read a task.
@@ -174,10 +192,14 @@ pub async fn patch_task(
     get,
     path = "/v1/activities",
     tag = "work",
-    params(("item_id" = String, Query, description = "Item whose activities to list (required)")),
+    params(
+        ("item_id" = String, Query, description = "Item whose activities to list (required)"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
     responses(
-        (status = 200, description = "`{\"activities\": [...]}`", body = schemas::ActivityList),
-        (status = 400, description = "`item_id` missing", body = ErrorBody),
+        (status = 200, description = "`{\"activities\": [...], \"next_cursor\"}`, oldest first", body = schemas::ActivityList),
+        (status = 400, description = "`item_id` missing, `limit` out of range or a cursor this server did not give", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -187,8 +209,14 @@ pub async fn list_activities(
     Query(q): Query<ItemFilter>,
 ) -> Result<Json<ActivityList>, ApiError> {
     let item_id = required_param(q.item_id, "item_id")?;
-    let activities = state.engine.list_activities(&tenant, &item_id).await?;
-    Ok(Json(ActivityList { activities }))
+    let page = state
+        .engine
+        .activities_page(&tenant, &item_id, &PageRequest::new(q.limit, q.cursor))
+        .await?;
+    Ok(Json(ActivityList {
+        activities: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// The notifications of a user.
@@ -196,10 +224,14 @@ pub async fn list_activities(
     get,
     path = "/v1/notifications",
     tag = "work",
-    params(("user_id" = String, Query, description = "Recipient (required)", example = "u-boss")),
+    params(
+        ("user_id" = String, Query, description = "Recipient (required)", example = "u-boss"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
     responses(
-        (status = 200, description = "`{\"notifications\": [...]}`", body = schemas::NotificationList),
-        (status = 400, description = "`user_id` missing", body = ErrorBody),
+        (status = 200, description = "`{\"notifications\": [...], \"next_cursor\"}`, oldest first", body = schemas::NotificationList),
+        (status = 400, description = "`user_id` missing, `limit` out of range or a cursor this server did not give", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -209,8 +241,14 @@ pub async fn list_notifications(
     Query(q): Query<UserFilter>,
 ) -> Result<Json<NotificationList>, ApiError> {
     let user_id = required_param(q.user_id, "user_id")?;
-    let notifications = state.engine.list_notifications(&tenant, &user_id).await?;
-    Ok(Json(NotificationList { notifications }))
+    let page = state
+        .engine
+        .notifications_page(&tenant, &user_id, &PageRequest::new(q.limit, q.cursor))
+        .await?;
+    Ok(Json(NotificationList {
+        notifications: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// A group chat: its fields (members, …) and its messages.
@@ -218,9 +256,14 @@ pub async fn list_notifications(
     get,
     path = "/v1/chats/{id}",
     tag = "work",
-    params(("id" = String, Path, description = "Chat id")),
+    params(
+        ("id" = String, Path, description = "Chat id"),
+        ("limit" = Option<usize>, Query, description = "Messages per page, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
     responses(
-        (status = 200, description = "The chat's fields plus `\"messages\": [...]`", body = schemas::ChatView),
+        (status = 200, description = "The chat's fields plus `\"messages\": [...]` (one page, oldest first) and `next_cursor`", body = schemas::ChatView),
+        (status = 400, description = "`limit` out of range or a cursor this server did not give", body = ErrorBody),
         (status = 404, description = "No such chat", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -229,9 +272,17 @@ pub async fn get_chat(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<ChatView>, ApiError> {
-    let (chat, messages) = state.engine.get_chat(&tenant, &id).await?;
-    Ok(Json(ChatView { chat, messages }))
+    let (chat, page) = state
+        .engine
+        .chat_page(&tenant, &id, &PageRequest::new(q.limit, q.cursor))
+        .await?;
+    Ok(Json(ChatView {
+        chat,
+        messages: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Direct messages to a user.
@@ -239,10 +290,14 @@ pub async fn get_chat(
     get,
     path = "/v1/messages",
     tag = "work",
-    params(("user_id" = String, Query, description = "Recipient (required)", example = "u-boss")),
+    params(
+        ("user_id" = String, Query, description = "Recipient (required)", example = "u-boss"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
     responses(
-        (status = 200, description = "`{\"messages\": [...]}`", body = schemas::DirectMessageList),
-        (status = 400, description = "`user_id` missing", body = ErrorBody),
+        (status = 200, description = "`{\"messages\": [...], \"next_cursor\"}`, oldest first", body = schemas::DirectMessageList),
+        (status = 400, description = "`user_id` missing, `limit` out of range or a cursor this server did not give", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -252,8 +307,14 @@ pub async fn list_messages(
     Query(q): Query<UserFilter>,
 ) -> Result<Json<DirectMessageList>, ApiError> {
     let user_id = required_param(q.user_id, "user_id")?;
-    let messages = state.engine.list_messages(&tenant, &user_id).await?;
-    Ok(Json(DirectMessageList { messages }))
+    let page = state
+        .engine
+        .messages_page(&tenant, &user_id, &PageRequest::new(q.limit, q.cursor))
+        .await?;
+    Ok(Json(DirectMessageList {
+        messages: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// The company feed.
@@ -261,15 +322,29 @@ pub async fn list_messages(
     get,
     path = "/v1/feed",
     tag = "work",
-    responses((status = 200, description = "`{\"posts\": [...]}`", body = schemas::FeedList)),
+    params(
+        ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "`{\"posts\": [...], \"next_cursor\"}`, oldest first", body = schemas::FeedList),
+        (status = 400, description = "`limit` out of range or a cursor this server did not give", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn list_feed(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<FeedList>, ApiError> {
-    let posts = state.engine.list_feed(&tenant).await?;
-    Ok(Json(FeedList { posts }))
+    let page = state
+        .engine
+        .feed_page(&tenant, &PageRequest::new(q.limit, q.cursor))
+        .await?;
+    Ok(Json(FeedList {
+        posts: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Outbound emails and SMS (to employees and to clients).
@@ -277,10 +352,14 @@ pub async fn list_feed(
     get,
     path = "/v1/outbox",
     tag = "work",
-    params(("channel" = Option<OutboxChannel>, Query, description = "`email` or `sms`; all channels when absent")),
+    params(
+        ("channel" = Option<OutboxChannel>, Query, description = "`email` or `sms`; all channels when absent (emails, then SMS)"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
     responses(
-        (status = 200, description = "`{\"messages\": [...]}`", body = schemas::OutboxList),
-        (status = 400, description = "Unknown `channel`", body = ErrorBody),
+        (status = 200, description = "`{\"messages\": [...], \"next_cursor\"}`", body = schemas::OutboxList),
+        (status = 400, description = "Unknown `channel`, `limit` out of range or a cursor this server did not give", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -297,6 +376,12 @@ pub async fn list_outbound(
             return Err(ApiError::bad_request("channel", "must be 'email' or 'sms'"));
         }
     };
-    let messages = state.engine.list_outbound(&tenant, channel).await?;
-    Ok(Json(OutboxList { messages }))
+    let page = state
+        .engine
+        .outbound_page(&tenant, channel, &PageRequest::new(q.limit, q.cursor))
+        .await?;
+    Ok(Json(OutboxList {
+        messages: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }

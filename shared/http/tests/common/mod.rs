@@ -37,6 +37,16 @@ impl ClockControl for TestClock {
 pub struct Harness {
     pub app: Router,
     pub clock: Arc<ManualClock>,
+    /// The engine behind the router and its queues (to run queued work).
+    pub rig: Rig,
+}
+
+/// The engine of a harness and its in-memory queues.
+#[derive(Clone)]
+pub struct Rig {
+    pub engine: Arc<Engine>,
+    pub jobs: Arc<MemJobs>,
+    pub events: Arc<MemEvents>,
 }
 
 /// A response: status, headers, JSON body (`Value::Null` when empty).
@@ -78,23 +88,28 @@ pub fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
 }
 
-fn engine(clock: Arc<ManualClock>) -> Arc<Engine> {
+fn engine(clock: Arc<ManualClock>) -> Rig {
     engine_on(clock, Arc::new(MemStore::new()))
 }
 
-fn engine_on(clock: Arc<ManualClock>, store: Arc<dyn DocStore>) -> Arc<Engine> {
+fn engine_on(clock: Arc<ManualClock>, store: Arc<dyn DocStore>) -> Rig {
     let jobs = Arc::new(MemJobs::new());
+    let events = Arc::new(MemEvents::new());
     let ports = Ports {
         store,
         jobs: jobs.clone(),
-        scheduler: jobs,
-        events: Arc::new(MemEvents::new()),
+        scheduler: jobs.clone(),
+        events: events.clone(),
         delivery: Arc::new(MemDelivery::new()),
         clock,
         ids: Arc::new(SeqIds::new()),
         blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
     };
-    Arc::new(Engine::new(ports, EngineConfig::default()))
+    Rig {
+        engine: Arc::new(Engine::new(ports, EngineConfig::default())),
+        jobs,
+        events,
+    }
 }
 
 fn keys() -> ApiKeys {
@@ -104,30 +119,36 @@ fn keys() -> ApiKeys {
 /// Router without a clock hook (like the Lambda / system-clock server).
 pub fn harness() -> Harness {
     let clock = Arc::new(ManualClock::new(start()));
-    let state = AppState::new(engine(clock.clone()), keys());
+    let rig = engine(clock.clone());
+    let state = AppState::new(rig.engine.clone(), keys());
     Harness {
         app: router(state),
         clock,
+        rig,
     }
 }
 
 /// Router whose state is changed by `with` (a key store, a limit…).
 pub fn harness_with(with: impl FnOnce(AppState) -> AppState) -> Harness {
     let clock = Arc::new(ManualClock::new(start()));
-    let state = with(AppState::new(engine(clock.clone()), keys()));
+    let rig = engine(clock.clone());
+    let state = with(AppState::new(rig.engine.clone(), keys()));
     Harness {
         app: router(state),
         clock,
+        rig,
     }
 }
 
 /// Router over a given document store (e.g. one that fails).
 pub fn harness_on(store: Arc<dyn DocStore>) -> Harness {
     let clock = Arc::new(ManualClock::new(start()));
-    let state = AppState::new(engine_on(clock.clone(), store), keys());
+    let rig = engine_on(clock.clone(), store);
+    let state = AppState::new(rig.engine.clone(), keys());
     Harness {
         app: router(state),
         clock,
+        rig,
     }
 }
 
@@ -155,16 +176,49 @@ impl DocStore for DownStore {
 /// Router with the manual clock endpoints enabled.
 pub fn harness_with_clock() -> Harness {
     let clock = Arc::new(ManualClock::new(start()));
-    let state = AppState::new(engine(clock.clone()), keys())
+    let rig = engine(clock.clone());
+    let state = AppState::new(rig.engine.clone(), keys())
         .with_clock(Arc::new(TestClock(clock.clone())))
         .with_admin_key(ADMIN_KEY);
     Harness {
         app: router(state),
         clock,
+        rig,
     }
 }
 
 impl Harness {
+    /// Runs the queued work that is due now (outbox records, events, robot
+    /// jobs) until none is left, as the runtimes do.
+    pub async fn settle(&self) {
+        let e = &self.rig.engine;
+        loop {
+            let mut progressed = false;
+            for d in e.pending_outbox().await.unwrap() {
+                e.process_outbox(d).await.unwrap();
+                progressed = true;
+            }
+            while let Some(ev) = self.rig.events.pop() {
+                e.handle_event(ev).await.unwrap();
+                progressed = true;
+            }
+            while let Some(j) = self.rig.jobs.pop_due(self.clock.now()) {
+                e.run_job(j).await.unwrap();
+                progressed = true;
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// Moves the clock by `d` and runs what became due.
+    pub async fn advance(&self, d: chrono::Duration) {
+        self.settle().await;
+        self.clock.advance(d);
+        self.settle().await;
+    }
+
     /// Sends a raw request.
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.app.clone().oneshot(request).await.unwrap();
@@ -224,6 +278,24 @@ impl Harness {
             .method(method)
             .uri(path)
             .header("authorization", format!("Bearer {KEY_A}"))
+            .header("content-type", "application/json")
+            .body(body.into())
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Sends a raw body with `Content-Type: application/json` and `key`.
+    pub async fn call_raw_with(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: impl Into<Body>,
+    ) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"))
             .header("content-type", "application/json")
             .body(body.into())
             .unwrap();

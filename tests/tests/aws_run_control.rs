@@ -1,0 +1,100 @@
+//! "Run now" and "stop automation" (issue #12) on the AWS function set
+//! (LocalStack): the run made due now goes through the stream (its outbox
+//! record) to the robot queue and runs once; its EventBridge schedule is
+//! deleted; a stop deletes the visit's schedules and nothing runs later.
+
+use chrono::Duration;
+use crm_core::model::RunStatus;
+use crm_core::testing::{MONDAY_1144_MSK, at, body};
+use crm_tests::aws_rig::AwsRig;
+use serde_json::json;
+
+async fn rig_with_delayed_robots(name: &str, n: usize) -> AwsRig {
+    let rig = AwsRig::new(name, at(MONDAY_1144_MSK)).await;
+    for put in crm_core::testing::company() {
+        put.apply(&rig.engine, &rig.tenant).await.unwrap();
+    }
+    for i in 0..n {
+        rig.engine
+            .create_robot(
+                &rig.tenant,
+                "deals",
+                body(json!({"stage_id": "new", "type": "notify_supervisor",
+                    "delay": {"mode": "after", "amount": 1, "unit": "days"},
+                    "settings": {"text": format!("reminder {i} for {{{{title}}}}")}})),
+            )
+            .await
+            .unwrap();
+    }
+    rig
+}
+
+async fn new_deal(rig: &AwsRig) -> String {
+    let item = rig
+        .engine
+        .create_item(&rig.tenant, body(crm_core::testing::plain_deal("Website")))
+        .await
+        .unwrap();
+    rig.settle().await;
+    item.id
+}
+
+#[tokio::test]
+async fn run_now_on_aws_runs_the_delayed_robot_once_and_deletes_its_schedule() {
+    let rig = rig_with_delayed_robots("run-now", 1).await;
+    let t = rig.tenant.clone();
+    let id = new_deal(&rig).await;
+    assert_eq!(rig.schedules().await.len(), 1);
+    let run = rig.engine.runs(&t, &id).await.unwrap()[0].clone();
+    let now = rig
+        .engine
+        .run_now(&t, &id, &run.id, "ops laptop")
+        .await
+        .unwrap();
+    assert_eq!(now.status, RunStatus::Pending);
+    assert!(rig.schedules().await.is_empty(), "the schedule is deleted");
+    rig.settle().await;
+    let notes = rig.engine.list_notifications(&t, "u-boss").await.unwrap();
+    assert_eq!(notes.len(), 1, "ran at once, through the queue");
+    assert_eq!(notes[0].at, at(MONDAY_1144_MSK));
+    let runs = rig.engine.runs(&t, &id).await.unwrap();
+    assert_eq!(runs[0].status, RunStatus::Done);
+    rig.advance(Duration::days(2)).await;
+    let notes = rig.engine.list_notifications(&t, "u-boss").await.unwrap();
+    assert_eq!(notes.len(), 1, "exactly once");
+    rig.teardown().await;
+}
+
+#[tokio::test]
+async fn stop_automation_on_aws_deletes_the_schedules_and_nothing_runs() {
+    let rig = rig_with_delayed_robots("stop", 2).await;
+    let t = rig.tenant.clone();
+    let id = new_deal(&rig).await;
+    assert_eq!(rig.schedules().await.len(), 2);
+    let stopped = rig
+        .engine
+        .stop_automation(&t, &id, "ops laptop", Some("on hold"))
+        .await
+        .unwrap();
+    assert_eq!(stopped.runs.len(), 2);
+    assert!(
+        rig.schedules().await.is_empty(),
+        "the schedules are deleted"
+    );
+    rig.advance(Duration::days(2)).await;
+    assert!(
+        rig.engine
+            .list_notifications(&t, "u-boss")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for r in rig.engine.runs(&t, &id).await.unwrap() {
+        assert_eq!(r.status, RunStatus::Cancelled);
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("automation stopped by ops laptop: on hold")
+        );
+    }
+    rig.teardown().await;
+}

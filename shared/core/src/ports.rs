@@ -75,6 +75,9 @@ kinds! {
     /// Index of a pending robot run; parent = robot id, id = run id (what
     /// deleting a robot cancels).
     PendingRun = "pending_run",
+    /// Report aggregate (issue #13): counts of one stage or robot, UTC day
+    /// and shard; unlisted, read by key.
+    Report = "report",
 }
 
 impl Kind {

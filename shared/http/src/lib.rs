@@ -40,7 +40,7 @@ pub use state::{AppState, ClockControl};
 pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
-use handlers::{automation, catalogue, directory, items, meta, work};
+use handlers::{automation, catalogue, directory, items, meta, reports, work};
 
 /// Largest accepted request body: 256 KiB (larger → 413).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -117,6 +117,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages", get(work::list_messages))
         .route("/v1/feed", get(work::list_feed))
         .route("/v1/outbox", get(work::list_outbound))
+        .route("/v1/reports/stage-time", get(reports::stage_time))
+        .route("/v1/reports/conversion", get(reports::conversion))
+        .route("/v1/reports/robots", get(reports::robots))
         .merge(board::routes())
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)

@@ -6,7 +6,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
-use crate::handlers::{automation, catalogue, directory, items, meta, work};
+use crate::handlers::{automation, catalogue, directory, items, meta, reports, work};
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
 #[derive(OpenApi)]
@@ -59,6 +59,9 @@ use crate::handlers::{automation, catalogue, directory, items, meta, work};
         work::list_messages,
         work::list_feed,
         work::list_outbound,
+        reports::stage_time,
+        reports::conversion,
+        reports::robots,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -72,6 +75,7 @@ use crate::handlers::{automation, catalogue, directory, items, meta, work};
         (name = "items", description = "Deals, leads and other items"),
         (name = "events", description = "Queued ingestion of external events"),
         (name = "work", description = "Records the robots create"),
+        (name = "reports", description = "Time in stage, conversion and robot activity, from aggregates kept per UTC day"),
     )
 )]
 pub struct ApiDoc;

@@ -124,6 +124,9 @@ components! {
         ClockNow => views::ClockNow,
         Catalogue => views::Catalogue,
         Directory => crm_core::engine::Directory,
+        StageTimeReport => crm_core::reports::StageTimeReport,
+        ConversionReport => crm_core::reports::ConversionReport,
+        RobotReport => crm_core::reports::RobotReport,
     }
 }
 

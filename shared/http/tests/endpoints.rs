@@ -326,6 +326,9 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/messages", &["get"]),
         ("/v1/feed", &["get"]),
         ("/v1/outbox", &["get"]),
+        ("/v1/reports/stage-time", &["get"]),
+        ("/v1/reports/conversion", &["get"]),
+        ("/v1/reports/robots", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());

@@ -15,6 +15,8 @@ const INDEX: &str = include_str!("index.html");
 const APP: &str = include_str!("app.js");
 const STRINGS: &str = include_str!("strings.js");
 const STYLE: &str = include_str!("style.css");
+const REPORTS: &str = include_str!("reports.js");
+const REPORTS_STYLE: &str = include_str!("reports.css");
 
 /// One static file with its content type; `no-cache` so a new binary's
 /// files are picked up at once.
@@ -43,5 +45,13 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/board/style.css",
             get(|| async { file("text/css; charset=utf-8", STYLE) }),
+        )
+        .route(
+            "/board/reports.js",
+            get(|| async { file("text/javascript; charset=utf-8", REPORTS) }),
+        )
+        .route(
+            "/board/reports.css",
+            get(|| async { file("text/css; charset=utf-8", REPORTS_STYLE) }),
         )
 }

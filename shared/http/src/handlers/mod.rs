@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod directory;
 pub mod items;
 pub mod meta;
+pub mod reports;
 pub mod work;
 
 /// 201 with the created record and a `Location` header.

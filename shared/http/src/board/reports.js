@@ -16,7 +16,8 @@
   $page.id = "reports";
   $page.hidden = true;
   $main.after($page);
-  const state = { from: null, to: null, responsible: "" };
+  // `today`: the last day of the server's default period (its clock's day).
+  const state = { from: null, to: null, today: null, responsible: "" };
 
   function lang() { return localStorage.getItem("crm.lang") || "en"; }
   function t(key, vars) {
@@ -48,14 +49,12 @@
   function key() { return sessionStorage.getItem("crm.key"); }
   function pipelineId(arg) { return arg || localStorage.getItem("crm.pipeline") || "deals"; }
   function iso(d) { return d.toISOString().slice(0, 10); }
-  function defaults() {
-    if (state.to) return;
-    const to = new Date();
-    const from = new Date(to.getTime() - 29 * 86400000);
-    state.from = iso(from); state.to = iso(to);
-  }
+  // No period chosen yet: the server's default (the last 30 days by its
+  // clock, which may be a manual one), then shown in the picker.
   function query(pid, extra) {
-    const q = new URLSearchParams({ pipeline_id: pid, from: state.from, to: state.to });
+    const q = new URLSearchParams({ pipeline_id: pid });
+    if (state.from) q.set("from", state.from);
+    if (state.to) q.set("to", state.to);
     for (const [k, v] of Object.entries(extra || {})) if (v) q.set(k, v);
     return q.toString();
   }
@@ -66,6 +65,7 @@
     if (!accept) { try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; } }
     return { ok: r.ok, status: r.status, data, text };
   }
+  function short(s) { return s.length > 26 ? s.slice(0, 25) + "…" : s; }
   function duration(s) {
     if (s === null || s === undefined) return "–";
     if (s < 60) return t("reports.sec", { n: Math.round(s) });
@@ -79,13 +79,13 @@
   function stageChart(report) {
     const rows = report.stages;
     const max = Math.max(1, ...rows.map((r) => Math.max(r.mean_seconds || 0, r.p90_seconds || 0)));
-    const W = 640, L = 170, R = 150, ROW = 30, H = rows.length * ROW + 10;
+    const W = 760, L = 200, R = 290, ROW = 30, H = rows.length * ROW + 10;
     const scale = (v) => ((W - L - R) * (v || 0)) / max;
     return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": t("reports.stage_time") },
       rows.map((r, i) => {
         const y = 5 + i * ROW;
         return svg("g", { class: "row", "data-stage": r.stage_id },
-          svg("text", { x: L - 8, y: y + 18, "text-anchor": "end", class: "label", text: r.name }),
+          svg("text", { x: L - 8, y: y + 18, "text-anchor": "end", class: "label", text: short(r.name) }),
           svg("rect", { x: L, y: y + 4, width: Math.max(r.count ? 2 : 0, scale(r.mean_seconds)), height: 18, rx: 3, class: "bar sem-" + r.semantic },
             svg("title", { text: `${r.name}: ${t("reports.mean")} ${duration(r.mean_seconds)}, ${t("reports.median")} ${duration(r.median_seconds)}, p90 ${duration(r.p90_seconds)}` })),
           r.p90_seconds ? svg("line", { x1: L + scale(r.p90_seconds), x2: L + scale(r.p90_seconds), y1: y + 1, y2: y + 25, class: "p90" }) : null,
@@ -97,12 +97,12 @@
   function funnelChart(report) {
     const rows = report.stages;
     const max = Math.max(1, ...rows.map((r) => r.entered));
-    const W = 640, ROW = 34, H = rows.length * ROW + 10, MID = 330, WIDTH = 380;
+    const W = 760, ROW = 34, H = rows.length * ROW + 10, MID = 400, WIDTH = 380;
     return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": t("reports.conversion") },
       rows.map((r, i) => {
         const y = 5 + i * ROW, w = Math.max(r.entered ? 4 : 1, (WIDTH * r.entered) / max);
         return svg("g", { class: "step", "data-stage": r.stage_id },
-          svg("text", { x: 8, y: y + 20, class: "label", text: r.name }),
+          svg("text", { x: 8, y: y + 20, class: "label", text: short(r.name) }),
           svg("rect", { x: MID - w / 2, y: y + 3, width: w, height: 24, rx: 3, class: "bar sem-" + r.semantic }),
           svg("text", { x: MID, y: y + 20, "text-anchor": "middle", class: "inbar", text: String(r.entered) }),
           svg("text", { x: W - 8, y: y + 20, "text-anchor": "end", class: "value",
@@ -112,7 +112,7 @@
   // Stacked bars of runs by status, one per robot.
   function robotBars(robots) {
     const max = Math.max(1, ...robots.map((r) => r.total));
-    const W = 640, L = 170, ROW = 26, H = robots.length * ROW + 34;
+    const W = 760, L = 200, ROW = 26, H = robots.length * ROW + 34;
     let legendX = L;
     const legend = STATUSES.map((s) => {
       const g = svg("g", {}, svg("rect", { x: legendX, y: robots.length * ROW + 14, width: 12, height: 12, class: "st-" + s }),
@@ -132,11 +132,12 @@
           return rect;
         });
         return svg("g", { class: "robot", "data-robot": r.robot_id },
-          svg("text", { x: L - 8, y: y + 17, "text-anchor": "end", class: "label", text: r.name || r.type }), parts);
+          svg("text", { x: L - 8, y: y + 17, "text-anchor": "end", class: "label", text: short(r.name || r.type) },
+            svg("title", { text: r.name || r.type })), parts);
       }), legend);
   }
   function robotTable(robots) {
-    return el("table", { class: "runs reports-table" },
+    return el("div", { class: "table-scroll" }, el("table", { class: "runs reports-table" },
       el("thead", {}, el("tr", {}, el("th", { text: t("reports.robot") }),
         STATUSES.map((s) => el("th", { text: t("status." + s) })),
         el("th", { text: t("reports.late_p50") }), el("th", { text: t("reports.late_p99") }))),
@@ -144,7 +145,7 @@
         el("td", {}, el("strong", { text: r.name || r.type }), " ", el("span", { class: "type", text: r.type })),
         STATUSES.map((s) => el("td", { class: "num", text: String(r.runs[s]) })),
         el("td", { class: "num", text: r.lateness.count ? duration(r.lateness.p50_seconds) : "–" }),
-        el("td", { class: "num", text: r.lateness.count ? duration(r.lateness.p99_seconds) : "–" })))));
+        el("td", { class: "num", text: r.lateness.count ? duration(r.lateness.p99_seconds) : "–" }))))));
   }
 
   // ------------------------------------------------------------ page
@@ -161,7 +162,7 @@
     const to = el("input", { type: "date", id: "rep-to", value: state.to, required: true });
     const who = el("input", { id: "rep-responsible", value: state.responsible, size: 10, placeholder: t("reports.everyone") });
     const preset = (days) => el("button", { type: "button", "data-days": days, text: t("reports.last_days", { n: days }), onclick: () => {
-      const end = new Date(to.value || iso(new Date()));
+      const end = new Date(state.today || to.value || iso(new Date()));
       state.to = iso(end); state.from = iso(new Date(end.getTime() - (days - 1) * 86400000));
       render(pid);
     } });
@@ -183,13 +184,13 @@
   }
   async function render(arg) {
     const pid = pipelineId(arg);
-    defaults();
     $page.replaceChildren(el("h1", { text: t("reports.title") }), picker(pid), el("p", { text: t("loading") }));
     const [st, conv, rob] = await Promise.all([
       get("/v1/reports/stage-time?" + query(pid, { responsible_id: state.responsible })),
       get("/v1/reports/conversion?" + query(pid)),
       get("/v1/reports/robots?" + query(pid)),
     ]);
+    if (st.ok && !state.to) { state.from = st.data.from; state.to = st.data.to; state.today = st.data.to; }
     const sections = [];
     if (!st.ok) sections.push(problem(st));
     else sections.push(el("section", { class: "panel", id: "rep-stage-time" },
@@ -209,7 +210,7 @@
         el("h2", {}, t("reports.robots"), " ", csvButton(pid, "robots")),
         rob.data.robots.length ? [robotBars(rob.data.robots), robotTable(rob.data.robots)] : el("p", { text: t("reports.no_robots") })));
     } else if (st.ok) sections.push(problem(rob));
-    $page.replaceChildren(el("h1", { text: t("reports.title") + " · " + pid }), picker(pid), sections);
+    $page.replaceChildren(el("h1", { text: t("reports.title") + " · " + pid }), picker(pid), ...sections);
   }
 
   // ------------------------------------------------------------ wiring

@@ -71,7 +71,11 @@ impl Rig {
         };
         for (id, name) in [("u-anna", "Anna Sales"), ("u-dan", "Dan Designer")] {
             rig.engine
-                .put_user(tenant, id, body::<UserBody>(json!({"name": name, "time_zone": "UTC"})))
+                .put_user(
+                    tenant,
+                    id,
+                    body::<UserBody>(json!({"name": name, "time_zone": "UTC"})),
+                )
                 .await
                 .expect("user");
         }
@@ -85,7 +89,9 @@ impl Rig {
             .put_pipeline(
                 tenant,
                 PIPELINE,
-                body::<PipelineBody>(json!({"entity_type": "deal", "name": "Sales", "stages": stages})),
+                body::<PipelineBody>(
+                    json!({"entity_type": "deal", "name": "Sales", "stages": stages}),
+                ),
             )
             .await
             .expect("pipeline");
@@ -148,7 +154,12 @@ impl Rig {
 
     pub async fn move_to(&self, item: &str, stage: &str) {
         self.engine
-            .patch_item(&self.tenant, item, body::<ItemPatch>(json!({"stage_id": stage})), None)
+            .patch_item(
+                &self.tenant,
+                item,
+                body::<ItemPatch>(json!({"stage_id": stage})),
+                None,
+            )
             .await
             .expect("move");
         self.settle().await;
@@ -162,25 +173,50 @@ impl Rig {
             .id
     }
 
-    fn query(&self, from: &str, to: &str, responsible: Option<&str>) -> crm_core::reports::ReportQuery {
+    fn query(
+        &self,
+        from: &str,
+        to: &str,
+        responsible: Option<&str>,
+    ) -> crm_core::reports::ReportQuery {
         self.engine
-            .report_query(PIPELINE.into(), Some(from), Some(to), None, responsible.map(str::to_string))
+            .report_query(
+                PIPELINE.into(),
+                Some(from),
+                Some(to),
+                None,
+                responsible.map(str::to_string),
+            )
             .expect("a valid period")
     }
 
-    pub async fn stage_time(&self, from: &str, to: &str, responsible: Option<&str>) -> StageTimeReport {
+    pub async fn stage_time(
+        &self,
+        from: &str,
+        to: &str,
+        responsible: Option<&str>,
+    ) -> StageTimeReport {
         let q = self.query(from, to, responsible);
-        self.engine.report_stage_time(&self.tenant, &q).await.expect("report")
+        self.engine
+            .report_stage_time(&self.tenant, &q)
+            .await
+            .expect("report")
     }
 
     pub async fn conversion(&self, from: &str, to: &str) -> ConversionReport {
         let q = self.query(from, to, None);
-        self.engine.report_conversion(&self.tenant, &q).await.expect("report")
+        self.engine
+            .report_conversion(&self.tenant, &q)
+            .await
+            .expect("report")
     }
 
     pub async fn robots(&self, from: &str, to: &str) -> RobotReport {
         let q = self.query(from, to, None);
-        self.engine.report_robots(&self.tenant, &q).await.expect("report")
+        self.engine
+            .report_robots(&self.tenant, &q)
+            .await
+            .expect("report")
     }
 }
 
@@ -188,13 +224,20 @@ const H: f64 = 3600.0;
 
 fn near(got: Option<f64>, want: f64, what: &str) {
     let got = got.unwrap_or_else(|| panic!("{what}: no value"));
-    let err = if want == 0.0 { got.abs() } else { (got - want).abs() / want };
+    let err = if want == 0.0 {
+        got.abs()
+    } else {
+        (got - want).abs() / want
+    };
     assert!(err <= 0.05, "{what}: {got} is not within 5 % of {want}");
 }
 
 /// (count, visits, mean h, median h, p90 h) of a stage.
 fn stage<'a>(r: &'a StageTimeReport, id: &str) -> &'a crm_core::reports::query::StageTimeRow {
-    r.stages.iter().find(|s| s.stage_id == id).expect("stage row")
+    r.stages
+        .iter()
+        .find(|s| s.stage_id == id)
+        .expect("stage row")
 }
 
 /// The history every store must report the same way (UTC times):
@@ -209,8 +252,10 @@ fn stage<'a>(r: &'a StageTimeReport, id: &str) -> &'a crm_core::reports::query::
 pub async fn reports_match_a_hand_computed_history(store: Arc<dyn DocStore>, tenant: &str) {
     let rig = Rig::new(store, &format!("{tenant}-history"), "2026-11-02T10:00:00Z").await;
     let late = rig
-        .robot(json!({"stage_id": "prep", "type": "add_timeline_comment", "name": "late",
-            "delay": {"mode": "after", "amount": 1, "unit": "hours"}, "settings": {"text": "hi"}}))
+        .robot(
+            json!({"stage_id": "prep", "type": "add_timeline_comment", "name": "late",
+            "delay": {"mode": "after", "amount": 1, "unit": "hours"}, "settings": {"text": "hi"}}),
+        )
         .await;
     let reminder = rig
         .robot(json!({"stage_id": "new", "type": "add_timeline_comment", "name": "reminder",
@@ -253,22 +298,40 @@ pub async fn reports_match_a_hand_computed_history(store: Arc<dyn DocStore>, ten
     // Period boundaries: an item counts on the day it last left the stage.
     let d2 = rig.stage_time("2026-11-02", "2026-11-02", None).await;
     assert_eq!((stage(&d2, "new").count, stage(&d2, "new").visits), (1, 2));
-    near(stage(&d2, "new").mean_seconds, 2.0 * H, "11-02 new mean (B)");
+    near(
+        stage(&d2, "new").mean_seconds,
+        2.0 * H,
+        "11-02 new mean (B)",
+    );
     assert_eq!(stage(&d2, "prep").count, 0);
     let d3 = rig.stage_time("2026-11-03", "2026-11-03", None).await;
     assert_eq!((stage(&d3, "new").count, stage(&d3, "new").visits), (1, 1));
-    near(stage(&d3, "new").mean_seconds, 3.0 * H, "11-03 new mean (A)");
-    assert_eq!((stage(&d3, "prep").count, stage(&d3, "prep").visits), (0, 1));
+    near(
+        stage(&d3, "new").mean_seconds,
+        3.0 * H,
+        "11-03 new mean (A)",
+    );
+    assert_eq!(
+        (stage(&d3, "prep").count, stage(&d3, "prep").visits),
+        (0, 1)
+    );
     let d4 = rig.stage_time("2026-11-04", "2026-11-30", None).await;
-    assert_eq!((stage(&d4, "prep").count, stage(&d4, "prep").visits), (2, 2));
+    assert_eq!(
+        (stage(&d4, "prep").count, stage(&d4, "prep").visits),
+        (2, 2)
+    );
     assert_eq!(stage(&d4, "new").count, 0);
 
     // Per responsible.
-    let anna = rig.stage_time("2026-11-01", "2026-11-30", Some("u-anna")).await;
+    let anna = rig
+        .stage_time("2026-11-01", "2026-11-30", Some("u-anna"))
+        .await;
     assert_eq!(stage(&anna, "new").count, 1);
     near(stage(&anna, "new").mean_seconds, 3.0 * H, "anna new");
     near(stage(&anna, "prep").mean_seconds, 47.0 * H, "anna prep");
-    let dan = rig.stage_time("2026-11-01", "2026-11-30", Some("u-dan")).await;
+    let dan = rig
+        .stage_time("2026-11-01", "2026-11-30", Some("u-dan"))
+        .await;
     near(stage(&dan, "new").mean_seconds, 2.0 * H, "dan new");
     near(stage(&dan, "prep").mean_seconds, 48.0 * H, "dan prep");
     assert_eq!(stage(&dan, "prep").count, 1);
@@ -293,8 +356,16 @@ pub async fn reports_match_a_hand_computed_history(store: Arc<dyn DocStore>, ten
     );
     assert_eq!((conv.success, conv.failure), (1, 1));
     assert_eq!(conv.processing_time.count, 1);
-    near(conv.processing_time.mean_seconds, 50.0 * H, "conversion mean");
-    near(conv.processing_time.median_seconds, 50.0 * H, "conversion median");
+    near(
+        conv.processing_time.mean_seconds,
+        50.0 * H,
+        "conversion mean",
+    );
+    near(
+        conv.processing_time.median_seconds,
+        50.0 * H,
+        "conversion median",
+    );
     let first_day = rig.conversion("2026-11-02", "2026-11-02").await;
     assert_eq!(first_day.stages[0].entered, 3);
     assert_eq!(first_day.stages[1].entered, 2);
@@ -303,7 +374,14 @@ pub async fn reports_match_a_hand_computed_history(store: Arc<dyn DocStore>, ten
     // Robots: `late` done 3 times, late 0 h, 21 h, 23 h; `reminder` done
     // once (C, on time) and cancelled 3 times (A twice, B).
     let robots = rig.robots("2026-11-01", "2026-11-30").await;
-    let row = |id: &str| robots.robots.iter().find(|r| r.robot_id == id).expect("robot row").clone();
+    let row = |id: &str| {
+        robots
+            .robots
+            .iter()
+            .find(|r| r.robot_id == id)
+            .expect("robot row")
+            .clone()
+    };
     let l = row(&late);
     assert_eq!((l.runs.done, l.total, l.lateness.count), (3, 3, 3), "{l:?}");
     near(l.lateness.p50_seconds, 21.0 * H, "late p50");
@@ -321,14 +399,25 @@ pub async fn a_repeated_outbox_record_counts_once(store: Arc<dyn DocStore>, tena
     let a = rig.create("A", "u-anna").await;
     rig.at("2026-11-02T11:00:00Z").await;
     rig.engine
-        .patch_item(&rig.tenant, &a.id, body::<ItemPatch>(json!({"stage_id": "prep"})), None)
+        .patch_item(
+            &rig.tenant,
+            &a.id,
+            body::<ItemPatch>(json!({"stage_id": "prep"})),
+            None,
+        )
         .await
         .expect("move");
     let records = rig.outbox().await;
     assert_eq!(records.len(), 1);
     let record = records[0].clone();
-    rig.engine.process_outbox(record.clone()).await.expect("first");
-    rig.engine.process_outbox(record.clone()).await.expect("again");
+    rig.engine
+        .process_outbox(record.clone())
+        .await
+        .expect("first");
+    rig.engine
+        .process_outbox(record.clone())
+        .await
+        .expect("again");
     // Two at once, from the start (another copy of the same record).
     let (x, y) = tokio::join!(
         rig.engine.process_outbox(record.clone()),
@@ -390,15 +479,27 @@ impl DocStore for LoseOneResponse {
 /// the work done and counts nothing more.
 pub async fn a_retry_after_a_lost_response_counts_once(store: Arc<dyn DocStore>, tenant: &str) {
     let lossy = Arc::new(LoseOneResponse::new(store));
-    let rig = Rig::new(lossy.clone(), &format!("{tenant}-lost"), "2026-11-02T10:00:00Z").await;
+    let rig = Rig::new(
+        lossy.clone(),
+        &format!("{tenant}-lost"),
+        "2026-11-02T10:00:00Z",
+    )
+    .await;
     let robot = rig
-        .robot(json!({"stage_id": "prep", "type": "add_timeline_comment", "name": "now",
-            "delay": {"mode": "immediately"}, "settings": {"text": "hi"}}))
+        .robot(
+            json!({"stage_id": "prep", "type": "add_timeline_comment", "name": "now",
+            "delay": {"mode": "immediately"}, "settings": {"text": "hi"}}),
+        )
         .await;
     let a = rig.create("A", "u-anna").await;
     rig.at("2026-11-02T11:00:00Z").await;
     rig.engine
-        .patch_item(&rig.tenant, &a.id, body::<ItemPatch>(json!({"stage_id": "prep"})), None)
+        .patch_item(
+            &rig.tenant,
+            &a.id,
+            body::<ItemPatch>(json!({"stage_id": "prep"})),
+            None,
+        )
         .await
         .expect("move");
     // The stage change: its commit lands, its answer is lost, it is retried.
@@ -417,9 +518,16 @@ pub async fn a_retry_after_a_lost_response_counts_once(store: Arc<dyn DocStore>,
     rig.settle().await;
     let r = rig.stage_time("2026-11-02", "2026-11-02", None).await;
     assert_eq!((stage(&r, "new").count, stage(&r, "new").visits), (1, 1));
-    assert_eq!(rig.conversion("2026-11-02", "2026-11-02").await.stages[1].entered, 1);
+    assert_eq!(
+        rig.conversion("2026-11-02", "2026-11-02").await.stages[1].entered,
+        1
+    );
     let robots = rig.robots("2026-11-02", "2026-11-02").await;
-    let row = robots.robots.iter().find(|r| r.robot_id == robot).expect("row");
+    let row = robots
+        .robots
+        .iter()
+        .find(|r| r.robot_id == robot)
+        .expect("row");
     assert_eq!((row.runs.done, row.total), (1, 1));
     let runs = rig.engine.runs(&rig.tenant, &a.id).await.expect("runs");
     assert!(runs.iter().any(|r| r.status == RunStatus::Done));
@@ -444,19 +552,26 @@ pub async fn concurrent_changes_are_all_counted(store: Arc<dyn DocStore>, tenant
     }
     let records = rig.outbox().await;
     assert_eq!(records.len(), n);
-    let all = futures::future::join_all(records.into_iter().map(|d| rig.engine.process_outbox(d))).await;
+    let all =
+        futures::future::join_all(records.into_iter().map(|d| rig.engine.process_outbox(d))).await;
     for r in all {
         r.expect("processed");
     }
     rig.clock.set(rig.clock.now() + Duration::hours(1));
     for id in &ids {
         rig.engine
-            .patch_item(&rig.tenant, id, body::<ItemPatch>(json!({"stage_id": "prep"})), None)
+            .patch_item(
+                &rig.tenant,
+                id,
+                body::<ItemPatch>(json!({"stage_id": "prep"})),
+                None,
+            )
             .await
             .expect("move");
     }
     let records = rig.outbox().await;
-    let all = futures::future::join_all(records.into_iter().map(|d| rig.engine.process_outbox(d))).await;
+    let all =
+        futures::future::join_all(records.into_iter().map(|d| rig.engine.process_outbox(d))).await;
     for r in all {
         r.expect("processed");
     }

@@ -9,10 +9,10 @@ mod common;
 use chrono::Duration;
 use common::*;
 use crm_core::EngineConfig;
+use crm_core::RunOutcome;
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
 use crm_core::ports::Clock;
-use crm_core::RunOutcome;
 use serde_json::json;
 
 fn query(rt: &MemRuntime, from: &str, to: &str) -> crm_core::reports::ReportQuery {
@@ -31,15 +31,21 @@ async fn the_batch_runner_counts_each_run_once_in_shared_day_documents() {
         },
     );
     crm_core::testing::load(&rt.engine, T).await.unwrap();
-    let r = robot(&rt, json!({"stage_id": "prep", "type": "add_timeline_comment", "name": "note",
-        "delay": {"mode": "immediately"}, "settings": {"text": "entered {{title}}"}}))
+    let r = robot(
+        &rt,
+        json!({"stage_id": "prep", "type": "add_timeline_comment", "name": "note",
+        "delay": {"mode": "immediately"}, "settings": {"text": "entered {{title}}"}}),
+    )
     .await;
     let mut ids = Vec::new();
     for i in 0..60 {
         let item = rt
             .engine
-            .create_item(T, body(json!({"pipeline_id": "deals", "stage_id": "new",
-                "title": format!("deal {i}"), "responsible_id": "u-anna"})))
+            .create_item(
+                T,
+                body(json!({"pipeline_id": "deals", "stage_id": "new",
+                "title": format!("deal {i}"), "responsible_id": "u-anna"})),
+            )
             .await
             .unwrap();
         ids.push(item.id);
@@ -63,7 +69,12 @@ async fn the_batch_runner_counts_each_run_once_in_shared_day_documents() {
     }
     assert_eq!(jobs.len(), 60);
     let outcomes = rt.engine.run_jobs(jobs.clone()).await.unwrap();
-    assert!(outcomes.iter().all(|o| *o == RunOutcome::Finished(RunStatus::Done)), "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| *o == RunOutcome::Finished(RunStatus::Done)),
+        "{outcomes:?}"
+    );
     // The same jobs again (a redelivery): nothing more is counted.
     let again = rt.engine.run_jobs(jobs).await.unwrap();
     assert!(again.iter().all(|o| *o == RunOutcome::AlreadyFinished));

@@ -420,7 +420,10 @@ async fn what_the_server_answers_matches_the_document() {
         assert_eq!(ok.status, http::StatusCode::OK, "{}", ok.body);
         c("get", &path, &ok);
         let bad = h
-            .get(KEY_A, &format!("{path}?pipeline_id=deals&from=2026-02-01&to=2026-01-01"))
+            .get(
+                KEY_A,
+                &format!("{path}?pipeline_id=deals&from=2026-02-01&to=2026-01-01"),
+            )
             .await;
         c("get", &path, &bad);
     }

@@ -27,9 +27,9 @@ use crate::planning::{needs_responsible, robot_due};
 use crate::ports::{
     Cond, Doc, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write,
 };
-use crate::robots::{ActionError, Effect, Robot, RunContext};
 use crate::reports::commit::aggregate_writes;
 use crate::reports::tally::run_deltas;
+use crate::robots::{ActionError, Effect, Robot, RunContext};
 use crate::store::{TimelineSlots, decode, pending_delete, put, record_doc, timeline_counter_key};
 
 /// What happened to a job.

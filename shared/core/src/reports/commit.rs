@@ -73,7 +73,11 @@ fn aggregate_put(key: &DocKey, current: Option<&Doc>, delta: &Aggregate) -> Writ
 
 /// Commit `writes` with the counts of the robot runs they make final and
 /// `extra` (an item change's), in one transaction.
-pub async fn commit(store: &dyn DocStore, writes: Vec<Write>, extra: Deltas) -> Result<(), StoreError> {
+pub async fn commit(
+    store: &dyn DocStore,
+    writes: Vec<Write>,
+    extra: Deltas,
+) -> Result<(), StoreError> {
     let mut deltas = extra;
     if !already_tallied(&writes) {
         deltas.extend(run_deltas(&writes));

@@ -121,7 +121,10 @@ mod tests {
         }
         let near = |got: Option<f64>, want: f64| {
             let got = got.unwrap();
-            assert!((got - want).abs() / want <= MAX_RELATIVE_ERROR, "{got} vs {want}");
+            assert!(
+                (got - want).abs() / want <= MAX_RELATIVE_ERROR,
+                "{got} vs {want}"
+            );
         };
         near(h.quantile(0.5), 50_000.0);
         near(h.quantile(0.9), 90_000.0);

@@ -33,6 +33,4 @@ pub use aggregate::{Aggregate, Deltas, SHARDS};
 pub use commit::{TallyStore, commit};
 pub use facts::{StageTimes, StageTotal, VisitFacts};
 pub use period::{MAX_PERIOD_DAYS, Period};
-pub use query::{
-    ConversionReport, ReportQuery, RobotReport, StageTimeReport,
-};
+pub use query::{ConversionReport, ReportQuery, RobotReport, StageTimeReport};

@@ -34,7 +34,10 @@ fn local_midnight(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
     // A midnight that falls into a DST gap starts at the first instant after it.
     tz.from_local_datetime(&naive)
         .earliest()
-        .or_else(|| tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
+        .or_else(|| {
+            tz.from_local_datetime(&(naive + Duration::hours(1)))
+                .earliest()
+        })
         .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc))
 }
 
@@ -125,13 +128,26 @@ mod tests {
     fn dates_times_and_zones_become_utc_days() {
         let today = d("2026-12-02");
         let p = Period::parse(Some("2026-11-01"), Some("2026-11-30"), None, today).unwrap();
-        assert_eq!((p.from, p.to, p.days().len()), (d("2026-11-01"), d("2026-11-30"), 30));
-        let p = Period::parse(Some("2026-11-01T23:30:00+03:00"), Some("2026-11-02T01:00:00Z"), None, today)
-            .unwrap();
+        assert_eq!(
+            (p.from, p.to, p.days().len()),
+            (d("2026-11-01"), d("2026-11-30"), 30)
+        );
+        let p = Period::parse(
+            Some("2026-11-01T23:30:00+03:00"),
+            Some("2026-11-02T01:00:00Z"),
+            None,
+            today,
+        )
+        .unwrap();
         assert_eq!((p.from, p.to), (d("2026-11-01"), d("2026-11-02")));
         // A Moscow date starts at 21:00 UTC the day before.
-        let p = Period::parse(Some("2026-11-02"), Some("2026-11-02"), Some("Europe/Moscow"), today)
-            .unwrap();
+        let p = Period::parse(
+            Some("2026-11-02"),
+            Some("2026-11-02"),
+            Some("Europe/Moscow"),
+            today,
+        )
+        .unwrap();
         assert_eq!((p.from, p.to), (d("2026-11-01"), d("2026-11-02")));
         let p = Period::parse(None, None, None, today).unwrap();
         assert_eq!((p.from, p.to), (d("2026-11-03"), today));

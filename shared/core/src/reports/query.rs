@@ -5,9 +5,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::aggregate::{
-    Aggregate, SHARDS, responsible_key, robot_key, stage_key,
-};
+use super::aggregate::{Aggregate, SHARDS, responsible_key, robot_key, stage_key};
 use super::histogram::Histogram;
 use super::period::Period;
 use crate::engine::Engine;
@@ -158,7 +156,11 @@ fn q_seconds(h: &Histogram, q: f64) -> Option<f64> {
 }
 
 impl Engine {
-    async fn report_pipeline(&self, tenant: &str, q: &ReportQuery) -> Result<(Pipeline, ReportPeriod)> {
+    async fn report_pipeline(
+        &self,
+        tenant: &str,
+        q: &ReportQuery,
+    ) -> Result<(Pipeline, ReportPeriod)> {
         let (pipeline, _) = self
             .must::<Pipeline>(tenant, "pipeline", &q.pipeline_id)
             .await?;
@@ -192,7 +194,13 @@ impl Engine {
         Ok(out)
     }
 
-    fn stage_keys(&self, tenant: &str, q: &ReportQuery, stage: &str, days: &[NaiveDate]) -> Vec<DocKey> {
+    fn stage_keys(
+        &self,
+        tenant: &str,
+        q: &ReportQuery,
+        stage: &str,
+        days: &[NaiveDate],
+    ) -> Vec<DocKey> {
         let p = q.pipeline_id.as_str();
         match &q.responsible_id {
             Some(r) => days
@@ -207,7 +215,11 @@ impl Engine {
     }
 
     /// Time in stage per stage of the pipeline.
-    pub async fn report_stage_time(&self, tenant: &str, q: &ReportQuery) -> Result<StageTimeReport> {
+    pub async fn report_stage_time(
+        &self,
+        tenant: &str,
+        q: &ReportQuery,
+    ) -> Result<StageTimeReport> {
         let (pipeline, period) = self.report_pipeline(tenant, q).await?;
         if let Some(r) = &q.responsible_id
             && self.load::<User>(tenant, r).await?.is_none()
@@ -248,7 +260,11 @@ impl Engine {
     }
 
     /// Entries per stage, the funnel, and the processing time.
-    pub async fn report_conversion(&self, tenant: &str, q: &ReportQuery) -> Result<ConversionReport> {
+    pub async fn report_conversion(
+        &self,
+        tenant: &str,
+        q: &ReportQuery,
+    ) -> Result<ConversionReport> {
         let (pipeline, period) = self.report_pipeline(tenant, q).await?;
         let q = ReportQuery {
             responsible_id: None,

@@ -45,7 +45,13 @@ fn wants_csv(params: &ReportParams, headers: &HeaderMap) -> Result<bool, ApiErro
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|r| r.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|r| {
+            r.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     for range in accept {
         match range.as_str() {
             "text/csv" => return Ok(true),
@@ -69,7 +75,11 @@ fn csv_response(text: String, name: &str, from: &str, to: &str) -> Response {
     r
 }
 
-fn query(state: &AppState, p: &ReportParams, with_responsible: bool) -> Result<crm_core::reports::ReportQuery, ApiError> {
+fn query(
+    state: &AppState,
+    p: &ReportParams,
+    with_responsible: bool,
+) -> Result<crm_core::reports::ReportQuery, ApiError> {
     if !with_responsible && p.responsible_id.is_some() {
         return Err(ApiError::bad_request(
             "responsible_id",
@@ -135,7 +145,13 @@ pub async fn stage_time(
     let csv = wants_csv(&p, &headers)?;
     let q = query(&state, &p, true)?;
     let r = state.engine.report_stage_time(&tenant, &q).await?;
-    Ok(answer(csv, &r, csv::stage_time_csv, "stage-time", &r.period))
+    Ok(answer(
+        csv,
+        &r,
+        csv::stage_time_csv,
+        "stage-time",
+        &r.period,
+    ))
 }
 
 /// Conversion: entries per stage, the funnel (% of the previous stage),
@@ -172,7 +188,13 @@ pub async fn conversion(
     let csv = wants_csv(&p, &headers)?;
     let q = query(&state, &p, false)?;
     let r = state.engine.report_conversion(&tenant, &q).await?;
-    Ok(answer(csv, &r, csv::conversion_csv, "conversion", &r.period))
+    Ok(answer(
+        csv,
+        &r,
+        csv::conversion_csv,
+        "conversion",
+        &r.period,
+    ))
 }
 
 /// Robot activity: per robot of the pipeline, its runs that finished in the

@@ -62,3 +62,4 @@ rm -f "$TARGET/screenshots"/*.png
 say "running board.test.mjs against http://127.0.0.1:$PORT"
 BASE="http://127.0.0.1:$PORT" KEY="$KEY" ADMIN="$ADMIN" MEMBER="$MEMBER" SHOTS="$TARGET/screenshots" \
   CHROMIUM=$(command -v chromium) node "$HERE/board.test.mjs" || { tail -30 "$DATA/server.log"; exit 1; }
+BASE="http://127.0.0.1:$PORT" KEY="$KEY" ADMIN="$ADMIN" SHOTS="$TARGET/screenshots" CHROMIUM=$(command -v chromium) node "$HERE/reports.test.mjs" || { tail -30 "$DATA/server.log"; exit 1; }

@@ -46,6 +46,7 @@ fn item() -> Item {
         stage_id: "s10".into(),
         visit: 3,
         visit_started_at: now(),
+        stage_time: Default::default(),
         title: "Website for Romashka".into(),
         amount: 15000.0,
         currency: "RUB".into(),

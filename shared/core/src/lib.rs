@@ -25,6 +25,7 @@ pub mod model;
 pub mod money;
 pub mod planning;
 pub mod ports;
+pub mod reports;
 pub mod robots;
 pub mod store;
 pub mod system;

@@ -166,6 +166,9 @@ pub struct Item {
     pub version: u64,
     /// Chain of the current visit.
     pub chain: Chain,
+    /// Time spent in each stage left so far, summed over visits (reports).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub stage_time: crate::reports::StageTimes,
 }
 
 /// Status of a task.
@@ -559,6 +562,10 @@ pub struct ItemChange {
     #[serde(default)]
     pub deleted: bool,
     pub chain: Chain,
+    /// What the reports count of this change (set when the change is
+    /// written; absent in records written before reports existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::reports::VisitFacts>,
 }
 
 /// A transactional outbox record: follow-up work written in the same

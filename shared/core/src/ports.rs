@@ -81,6 +81,9 @@ kinds! {
     Numerator = "numerator",
     /// A generated document (its files are blobs); parent = item id.
     Document = "document",
+    /// Report aggregate (issue #13): counts of one stage or robot, UTC day
+    /// and shard; unlisted, read by key.
+    Report = "report",
 }
 
 impl Kind {

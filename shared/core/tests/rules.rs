@@ -225,6 +225,7 @@ fn item_at(stage: usize, amount: f64) -> Item {
         stage_id: format!("s{stage}"),
         visit: 1,
         visit_started_at: now,
+        stage_time: Default::default(),
         title: "t".into(),
         amount,
         currency: "RUB".into(),

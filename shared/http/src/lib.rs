@@ -41,8 +41,8 @@ pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{
-    automation, catalogue, directory, documents, items, lists, me, meta, robot_order, run_control,
-    work,
+    automation, catalogue, directory, documents, items, lists, me, meta, reports, robot_order,
+    run_control, work,
 };
 
 /// Largest accepted request body: 256 KiB (larger → 413).
@@ -168,6 +168,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/pipelines/{id}/stages/{stage_id}/robot-order",
             put(robot_order::put_robot_order),
         )
+        .route("/v1/reports/stage-time", get(reports::stage_time))
+        .route("/v1/reports/conversion", get(reports::conversion))
+        .route("/v1/reports/robots", get(reports::robots))
         .merge(board::routes())
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)

@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
-    automation, catalogue, directory, documents, items, lists, me, meta, robot_order, run_control,
-    work,
+    automation, catalogue, directory, documents, items, lists, me, meta, reports, robot_order,
+    run_control, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -85,6 +85,9 @@ use crate::handlers::{
         run_control::stop_automation,
         run_control::run_summary,
         robot_order::put_robot_order,
+        reports::stage_time,
+        reports::conversion,
+        reports::robots,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -99,6 +102,7 @@ use crate::handlers::{
         (name = "events", description = "Queued ingestion of external events"),
         (name = "work", description = "Records the robots create"),
         (name = "documents", description = "Document templates, numbering rules and the documents robots make"),
+        (name = "reports", description = "Time in stage, conversion and robot activity, from aggregates kept per UTC day"),
     )
 )]
 pub struct ApiDoc;

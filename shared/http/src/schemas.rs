@@ -143,6 +143,9 @@ components! {
         Stopped => crate::handlers::run_control::Stopped,
         RunSummary => crate::handlers::run_control::RunSummary,
         ReorderedRobots => crate::handlers::robot_order::ReorderedRobots,
+        StageTimeReport => crm_core::reports::StageTimeReport,
+        ConversionReport => crm_core::reports::ConversionReport,
+        RobotReport => crm_core::reports::RobotReport,
     }
 }
 

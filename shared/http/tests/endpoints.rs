@@ -343,6 +343,9 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/items/{id}/runs/{run_id}/run-now", &["post"]),
         ("/v1/items/{id}/stop-automation", &["post"]),
         ("/v1/pipelines/{id}/stages/{stage_id}/robot-order", &["put"]),
+        ("/v1/reports/stage-time", &["get"]),
+        ("/v1/reports/conversion", &["get"]),
+        ("/v1/reports/robots", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());

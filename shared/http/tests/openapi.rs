@@ -427,6 +427,19 @@ async fn what_the_server_answers_matches_the_document() {
     );
     c("get", "/v1/feed", &h.get(KEY_A, "/v1/feed").await);
     c("get", "/v1/outbox", &h.get(KEY_A, "/v1/outbox").await);
+    for report in ["stage-time", "conversion", "robots"] {
+        let path = format!("/v1/reports/{report}");
+        let ok = h.get(KEY_A, &format!("{path}?pipeline_id=deals")).await;
+        assert_eq!(ok.status, http::StatusCode::OK, "{}", ok.body);
+        c("get", &path, &ok);
+        let bad = h
+            .get(
+                KEY_A,
+                &format!("{path}?pipeline_id=deals&from=2026-02-01&to=2026-01-01"),
+            )
+            .await;
+        c("get", &path, &bad);
+    }
     let event = h
         .post(
             KEY_A,

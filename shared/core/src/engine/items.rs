@@ -78,10 +78,12 @@ impl Engine {
         for e in &timeline {
             writes.push(timeline_write(tenant, e));
         }
+        let mut change = change.clone();
+        change.report = Some(crate::reports::facts::visit_facts(old, item, &change));
         writes.push(self.outbox_write(
             tenant,
             &format!("{}|{:012}", item.id, item.version),
-            &OutboxRecord::ItemChanged(change.clone()),
+            &OutboxRecord::ItemChanged(change),
         ));
         writes
     }
@@ -176,6 +178,7 @@ impl Engine {
             stage_id: stage_id.clone(),
             visit: 1,
             visit_started_at: now,
+            stage_time: Default::default(),
             title: body.title,
             amount,
             currency: body.currency.unwrap_or_default(),
@@ -209,6 +212,7 @@ impl Engine {
             responsible_changed: false,
             deleted: false,
             chain: item.chain.clone(),
+            report: None,
         };
         let stage_name = pipeline
             .stage(&stage_id)
@@ -394,6 +398,7 @@ impl Engine {
             changed,
             deleted: false,
             chain: item.chain.clone(),
+            report: None,
         };
         let writes = self.item_change_writes(tenant, Some(&old), &item, &change, timeline);
         self.commit(writes, || {
@@ -413,6 +418,8 @@ impl Engine {
         author: Option<String>,
         timeline: &mut Vec<TimelineEntry>,
     ) -> StageMove {
+        let left = crate::reports::facts::leave_current(item, now);
+        item.stage_time.insert(item.stage_id.clone(), left.total);
         let from = std::mem::replace(&mut item.stage_id, to.to_string());
         let from_visit = item.visit;
         item.visit += 1;
@@ -486,6 +493,7 @@ impl Engine {
             responsible_changed: false,
             deleted: true,
             chain,
+            report: None,
         };
         let timeline = vec![TimelineEntry {
             id: timeline_id(now, item.version, 0, &format!("{}-deleted", old.id)),

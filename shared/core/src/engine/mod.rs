@@ -102,7 +102,11 @@ pub(crate) fn unprocessable(errors: Vec<FieldError>) -> Result<()> {
 }
 
 impl Engine {
-    pub fn new(ports: Ports, config: EngineConfig) -> Self {
+    /// The engine over `ports`; its store counts the reports' aggregates
+    /// in every transaction that makes a robot run final
+    /// ([`crate::reports::TallyStore`]).
+    pub fn new(mut ports: Ports, config: EngineConfig) -> Self {
+        ports.store = std::sync::Arc::new(crate::reports::TallyStore::new(ports.store));
         Engine { ports, config }
     }
 

@@ -27,6 +27,8 @@ use crate::planning::{needs_responsible, robot_due};
 use crate::ports::{
     Cond, Doc, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write,
 };
+use crate::reports::commit::aggregate_writes;
+use crate::reports::tally::run_deltas;
 use crate::robots::{ActionError, Effect, Robot, RunContext};
 use crate::store::{TimelineSlots, decode, pending_delete, put, record_doc, timeline_counter_key};
 
@@ -307,16 +309,24 @@ impl Engine {
         let mut group: Vec<(usize, RunStatus)> = Vec::new();
         let mut writes: Vec<Write> = Vec::new();
         let mut keys_in = std::collections::HashSet::new();
+        // The report documents the group's runs count on (one write each,
+        // added to the group's transaction by `TallyStore`).
+        let mut counted_in = std::collections::HashSet::new();
         let mut failed_groups: Vec<usize> = Vec::new();
         let mut iter = decided.into_iter().peekable();
         while let Some((i, status, w)) = iter.next() {
-            let fits = writes.len() + w.len() <= MAX_TRANSACTION_WRITES
+            let counted: Vec<DocKey> = run_deltas(&w).0.into_keys().collect();
+            let new_counts = counted.iter().filter(|k| !counted_in.contains(*k)).count();
+            let fits = writes.len() + w.len() + counted_in.len() + new_counts
+                <= MAX_TRANSACTION_WRITES
                 && w.iter().all(|x| !keys_in.contains(x.key()));
             if !fits && !group.is_empty() {
                 self.commit_group(&mut group, &mut writes, &mut outcomes, &mut failed_groups)
                     .await?;
                 keys_in.clear();
+                counted_in.clear();
             }
+            counted_in.extend(counted);
             keys_in.extend(w.iter().map(|x| x.key().clone()));
             writes.extend(w);
             group.push((i, status));
@@ -438,11 +448,12 @@ impl Engine {
             Cond::Version(claimed.version),
         ));
         writes.extend(pending_delete(tenant, &run));
-        if writes.len() > MAX_TRANSACTION_WRITES {
+        // The report counts of the runs made final ride along (`TallyStore`).
+        let needed = writes.len() + aggregate_writes(&writes);
+        if needed > MAX_TRANSACTION_WRITES {
             return Err(StoreError::Rejected(format!(
-                "run {} needs {} writes, more than one transaction holds ({MAX_TRANSACTION_WRITES})",
+                "run {} needs {needed} writes, more than one transaction holds ({MAX_TRANSACTION_WRITES})",
                 run.id,
-                writes.len()
             ))
             .into());
         }

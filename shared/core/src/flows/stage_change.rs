@@ -21,6 +21,7 @@ use crate::planning::{needs_responsible, plan_runs, robot_due};
 use crate::ports::{
     Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
 };
+use crate::reports::{self, Deltas, tally::visit_deltas};
 use crate::robots::Robot;
 use crate::store::{
     decode, follow_up_timeline_id, pending_delete, pending_put, put, record_doc, timeline_write,
@@ -59,8 +60,12 @@ impl Engine {
     /// for the same record, and after a crash half way.
     pub async fn process_outbox(&self, d: Doc) -> Result<()> {
         let record: OutboxRecord = decode(&d)?;
+        let mut counts = Deltas::default();
         match record {
-            OutboxRecord::ItemChanged(c) => self.on_item_changed(&c).await?,
+            OutboxRecord::ItemChanged(c) => {
+                self.on_item_changed(&c).await?;
+                counts = visit_deltas(&c);
+            }
             OutboxRecord::RunReady(job) => self.dispatch_jobs(vec![job]).await?,
             OutboxRecord::Event(e) => self.ports.events.send(e).await?,
             OutboxRecord::Deliver {
@@ -68,15 +73,32 @@ impl Engine {
                 outbound_id,
             } => self.deliver(&tenant, &outbound_id).await?,
         }
-        self.ports
-            .store
-            .transact(vec![Write::Delete {
-                parent: d.parent.clone(),
-                key: d.key,
-                cond: Cond::Any,
-            }])
-            .await?;
-        Ok(())
+        if counts.is_empty() {
+            self.ports
+                .store
+                .transact(vec![Write::Delete {
+                    parent: d.parent.clone(),
+                    key: d.key,
+                    cond: Cond::Any,
+                }])
+                .await?;
+            return Ok(());
+        }
+        // The visit's counts go with the record's deletion: a record
+        // processed twice (a repeated stream record, the sweeper and the
+        // stream at once, a crash before the deletion) counts once.
+        let delete = Write::Delete {
+            parent: d.parent.clone(),
+            key: d.key.clone(),
+            cond: Cond::Version(d.version),
+        };
+        match reports::commit(&*self.ports.store, vec![delete], counts).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict { .. }) if self.ports.store.get(&d.key).await?.is_none() => {
+                Ok(()) // processed (and counted) by someone else
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn on_item_changed(&self, c: &ItemChange) -> Result<()> {
@@ -370,9 +392,16 @@ impl Engine {
             })
             .collect();
         let mut chunks: Vec<Vec<Vec<Write>>> = vec![Vec::new()];
+        // A run planned final (skipped at once) also writes its robot's
+        // report counts in the same transaction: one more write.
+        let size = |c: &Vec<Vec<Write>>| -> usize {
+            c.iter()
+                .map(|g| g.len() + reports::commit::aggregate_writes(g))
+                .sum()
+        };
         for g in groups {
-            let len: usize = chunks.last().map_or(0, |c| c.iter().map(Vec::len).sum());
-            if len + g.len() > MAX_TRANSACTION_WRITES {
+            let len: usize = chunks.last().map_or(0, size);
+            if len + g.len() + reports::commit::aggregate_writes(&g) > MAX_TRANSACTION_WRITES {
                 chunks.push(Vec::new());
             }
             chunks.last_mut().expect("a chunk").push(g);

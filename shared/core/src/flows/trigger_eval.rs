@@ -226,6 +226,7 @@ impl Engine {
                             responsible_changed: false,
                             deleted: false,
                             chain,
+                            report: None,
                         };
                         writes =
                             self.item_change_writes(tenant, Some(&item), &moved, &change, timeline);

@@ -80,6 +80,7 @@ impl RobotType for CopyItem {
             updated_at: now,
             version: 1,
             chain: chain.clone(),
+            stage_time: Default::default(),
             ..item.clone()
         };
         let change = ItemChange {
@@ -98,6 +99,7 @@ impl RobotType for CopyItem {
             responsible_changed: false,
             deleted: false,
             chain,
+            report: None,
         };
         let tl = vec![TimelineEntry {
             id: timeline_id(now, 1, 0, &format!("{id}-created")),

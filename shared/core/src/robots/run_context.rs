@@ -457,6 +457,7 @@ impl RunContext<'_> {
             changed: fields,
             deleted: false,
             chain: changed.chain.clone(),
+            report: None,
         };
         let writes = self.engine.item_change_writes(
             self.tenant,

@@ -25,6 +25,7 @@ const INDEX: &str = include_str!("index.html");
 /// the router, last).
 const FILES: &[(&str, &str, &str)] = &[
     ("style.css", CSS, include_str!("style.css")),
+    ("reports.css", CSS, include_str!("reports.css")),
     ("strings.js", JS, include_str!("strings.js")),
     ("core.js", JS, include_str!("core.js")),
     ("api.js", JS, include_str!("api.js")),
@@ -41,6 +42,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("directory.js", JS, include_str!("directory.js")),
     ("activity.js", JS, include_str!("activity.js")),
     ("app.js", JS, include_str!("app.js")),
+    ("reports.js", JS, include_str!("reports.js")),
 ];
 
 /// One static file with its content type; `no-cache` so a new binary's

@@ -15,6 +15,7 @@ pub mod items;
 pub mod lists;
 pub mod me;
 pub mod meta;
+pub mod reports;
 pub mod robot_order;
 pub mod run_control;
 pub mod work;

@@ -1,0 +1,157 @@
+//! Deltas: what one change adds to the aggregates.
+//!
+//! - An item change (from its outbox record's [`VisitFacts`]): the visit that
+//!   ended counts once on the stage's document of the day it ended; the
+//!   item's total in that stage replaces its earlier total (taken out of the
+//!   document it was counted in, added to this day's); an entry counts on the
+//!   new stage's document of the day, with the item's age.
+//! - A robot run that became final (a run record written with a final
+//!   status): counted by status on the robot's document of the day it
+//!   finished; a delayed robot's lateness (finished − due) in its histogram.
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::aggregate::{
+    Aggregate, Deltas, day_of, responsible_key, robot_key, shard_of, stage_key,
+};
+use super::facts::StageTotal;
+use crate::model::{ItemChange, RunKind, RunRecord, RunStatus};
+use crate::ports::{DocKey, Kind, Write};
+
+fn total_delta(t: &StageTotal, sign: i64) -> Aggregate {
+    let mut a = Aggregate {
+        items: sign,
+        time_ms: sign * t.ms,
+        ..Aggregate::default()
+    };
+    a.time.add(t.ms, sign);
+    a
+}
+
+fn day(s: &str) -> Option<NaiveDate> {
+    s.parse().ok()
+}
+
+/// What an item change adds (nothing for changes written before reports
+/// existed, or that neither ended nor began a visit).
+pub fn visit_deltas(change: &ItemChange) -> Deltas {
+    let mut out = Deltas::default();
+    let (Some(facts), Some(mv)) = (&change.report, &change.stage) else {
+        return out;
+    };
+    let tenant = change.tenant.as_str();
+    let pipeline = facts.pipeline_id.as_str();
+    let shard = shard_of(&change.item_id);
+    let today = day_of(change.at);
+    if let (Some(left), Some(stage)) = (&facts.left, &mv.from_stage) {
+        out.add(
+            stage_key(tenant, pipeline, stage, today, shard),
+            Aggregate {
+                visits: 1,
+                ..total_delta(&left.total, 1)
+            },
+        );
+        out.add(
+            responsible_key(tenant, pipeline, &left.total.responsible_id, stage, today),
+            Aggregate {
+                visits: 1,
+                ..total_delta(&left.total, 1)
+            },
+        );
+        if let Some(prev) = &left.previous
+            && let Some(d) = day(&prev.day)
+        {
+            out.add(
+                stage_key(tenant, pipeline, stage, d, shard),
+                total_delta(prev, -1),
+            );
+            out.add(
+                responsible_key(tenant, pipeline, &prev.responsible_id, stage, d),
+                total_delta(prev, -1),
+            );
+        }
+    }
+    if !change.deleted && mv.to_visit != mv.from_visit {
+        let age = (change.at - facts.created_at).num_milliseconds().max(0);
+        let mut a = Aggregate {
+            entered: 1,
+            age_ms: age,
+            ..Aggregate::default()
+        };
+        a.age.add(age, 1);
+        out.add(stage_key(tenant, pipeline, &mv.to_stage, today, shard), a);
+    }
+    out.without_empty()
+}
+
+/// The serialized name of a unit enum (`loop_stopped`, `success`, …).
+pub fn status_name_of<T: serde::Serialize>(s: &T) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The stored name of a run status (`loop_stopped`, …).
+pub fn status_name(s: RunStatus) -> String {
+    status_name_of(&s)
+}
+
+/// What one robot run record, written final, adds (`None` for anything
+/// else: trigger evaluations, pending or running runs).
+pub fn run_delta(tenant: &str, run: &RunRecord) -> Option<(DocKey, Aggregate)> {
+    if run.kind != RunKind::Robot || !run.status.is_final() {
+        return None;
+    }
+    let robot = run.robot.as_ref()?;
+    let finished = run.finished_at?;
+    let mut a = Aggregate::default();
+    a.runs.insert(status_name(run.status), 1);
+    let ran = matches!(
+        run.status,
+        RunStatus::Done | RunStatus::Skipped | RunStatus::Failed | RunStatus::LoopStopped
+    );
+    if ran
+        && !robot.delay.is_immediate()
+        && let Some(due) = run.due_at.filter(|d| *d <= finished)
+    {
+        a.late.add((finished - due).num_milliseconds(), 1);
+    }
+    let key = robot_key(
+        tenant,
+        &robot.pipeline_id,
+        &robot.id,
+        day_of(finished),
+        shard_of(&run.item_id),
+    );
+    Some((key, a))
+}
+
+/// What the final robot run records among `writes` add. Run records are
+/// only ever written final once (a final run is never written again), so
+/// each counts once, in the transaction that makes it final.
+pub fn run_deltas(writes: &[Write]) -> Deltas {
+    let mut out = Deltas::default();
+    for w in writes {
+        let Write::Put { doc, .. } = w else { continue };
+        if doc.key.kind != Kind::Run {
+            continue;
+        }
+        let final_robot_run = doc.body.get("kind").and_then(|k| k.as_str()) == Some("robot")
+            && !matches!(
+                doc.body.get("status").and_then(|s| s.as_str()),
+                Some("pending" | "running") | None
+            );
+        if !final_robot_run {
+            continue;
+        }
+        let Ok(run) = RunRecord::deserialize(&doc.body) else {
+            continue;
+        };
+        if let Some((k, a)) = run_delta(&doc.key.tenant, &run) {
+            out.add(k, a);
+        }
+    }
+    out
+}

@@ -29,13 +29,22 @@ async fn rig_with_delayed_robots(name: &str, n: usize) -> AwsRig {
     rig
 }
 
-async fn new_deal(rig: &AwsRig) -> String {
+/// A new deal whose `n` delayed robots are planned: the stream may show the
+/// item's record a little later than the write (LocalStack's stream, like
+/// AWS's, is asynchronous), so settle until the schedules exist (≤ 30 s).
+async fn new_deal(rig: &AwsRig, n: usize) -> String {
     let item = rig
         .engine
         .create_item(&rig.tenant, body(crm_core::testing::plain_deal("Website")))
         .await
         .unwrap();
-    rig.settle().await;
+    for _ in 0..60 {
+        rig.settle().await;
+        if rig.schedules().await.len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     item.id
 }
 
@@ -43,7 +52,7 @@ async fn new_deal(rig: &AwsRig) -> String {
 async fn run_now_on_aws_runs_the_delayed_robot_once_and_deletes_its_schedule() {
     let rig = rig_with_delayed_robots("run-now", 1).await;
     let t = rig.tenant.clone();
-    let id = new_deal(&rig).await;
+    let id = new_deal(&rig, 1).await;
     assert_eq!(rig.schedules().await.len(), 1);
     let run = rig.engine.runs(&t, &id).await.unwrap()[0].clone();
     let now = rig
@@ -69,7 +78,7 @@ async fn run_now_on_aws_runs_the_delayed_robot_once_and_deletes_its_schedule() {
 async fn stop_automation_on_aws_deletes_the_schedules_and_nothing_runs() {
     let rig = rig_with_delayed_robots("stop", 2).await;
     let t = rig.tenant.clone();
-    let id = new_deal(&rig).await;
+    let id = new_deal(&rig, 2).await;
     assert_eq!(rig.schedules().await.len(), 2);
     let stopped = rig
         .engine

@@ -20,6 +20,10 @@ use crate::robots::{Action, ROBOT_TYPES, Robot, validate_robot};
 use crate::store::{PendingRun, Record, cond_for, doc, put, record_doc};
 use crate::triggers::{TRIGGER_TYPES, Trigger, TriggerKind, validate_trigger};
 
+/// How often a write that names no version is retried after another writer
+/// changed the same records first (each retry re-reads them).
+const RACE_RETRIES: usize = 8;
+
 /// What robots and triggers have in common, as stored configuration.
 pub trait Automation: Record + Send + Sync + Sized {
     /// `"robot"` or `"trigger"`: the id prefix and the word in errors.
@@ -27,7 +31,7 @@ pub trait Automation: Record + Send + Sync + Sized {
     /// Whether the checks need the pipeline's others of the same kind.
     const CHECKS_SIBLINGS: bool;
     /// The API body of a create or replace.
-    type Body: Send;
+    type Body: Send + Sync + Clone;
 
     /// Build from an API body; `id` and `order` are assigned by the engine.
     fn from_body(id: String, pipeline_id: &str, order: u64, body: Self::Body) -> Result<Self>;
@@ -361,8 +365,27 @@ impl Engine {
         }
     }
 
-    /// Add a robot or trigger to the pipeline.
+    /// Add a robot or trigger to the pipeline. The caller named no version,
+    /// so a lost race with another writer (the position counter) is retried.
     pub async fn create<A: Automation>(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        body: A::Body,
+    ) -> Result<A> {
+        let mut tries = 0;
+        loop {
+            match self
+                .try_create::<A>(tenant, pipeline_id, body.clone())
+                .await
+            {
+                Err(EngineError::Conflict(_)) if tries < RACE_RETRIES => tries += 1,
+                r => return r,
+            }
+        }
+    }
+
+    async fn try_create<A: Automation>(
         &self,
         tenant: &str,
         pipeline_id: &str,
@@ -395,7 +418,9 @@ impl Engine {
         Ok(self.one_in(tenant, pipeline_id, id).await?.0)
     }
 
-    /// Replace a robot or trigger (it keeps its id and position).
+    /// Replace a robot or trigger (it keeps its id and position). The
+    /// request names no version: the last writer wins, so a lost race is
+    /// retried against the newer version.
     pub async fn update<A: Automation>(
         &self,
         tenant: &str,
@@ -403,13 +428,43 @@ impl Engine {
         id: &str,
         body: A::Body,
     ) -> Result<A> {
-        let (old, v) = self.one_in::<A>(tenant, pipeline_id, id).await?;
-        let a = A::from_body(old.id().to_string(), pipeline_id, old.order(), body)?;
-        self.save(tenant, a, v, Vec::new(), Some(&old)).await
+        let mut tries = 0;
+        loop {
+            let (old, v) = self.one_in::<A>(tenant, pipeline_id, id).await?;
+            let a = A::from_body(old.id().to_string(), pipeline_id, old.order(), body.clone())?;
+            match self.save(tenant, a, v, Vec::new(), Some(&old)).await {
+                Err(EngineError::Conflict(_)) if tries < RACE_RETRIES => tries += 1,
+                r => return r,
+            }
+        }
     }
 
-    /// Delete a robot or trigger.
+    /// Delete a robot or trigger (retried if another writer changed it
+    /// between the read and the delete).
     pub async fn delete<A: Automation>(
+        &self,
+        tenant: &str,
+        pipeline_id: &str,
+        id: &str,
+    ) -> Result<()> {
+        let mut tries = 0;
+        while let Err(e) = self.try_delete::<A>(tenant, pipeline_id, id).await {
+            match e {
+                EngineError::Store(StoreError::Conflict { .. }) if tries < RACE_RETRIES => {
+                    tries += 1
+                }
+                e => return Err(e),
+            }
+        }
+        if A::KIND == Kind::Robot {
+            self.cancel_robot_runs(tenant, id).await?;
+        }
+        Ok(())
+    }
+
+    /// Check and remove the record (the robot's pending runs are cancelled
+    /// after this commits).
+    async fn try_delete<A: Automation>(
         &self,
         tenant: &str,
         pipeline_id: &str,
@@ -433,13 +488,11 @@ impl Engine {
                 cond: Cond::Version(v),
             }])
             .await?;
-        if A::KIND == Kind::Robot {
-            self.cancel_robot_runs(tenant, id).await?;
-        }
         Ok(())
     }
 
-    /// Copy a robot or trigger to a stage (a new id, the last position).
+    /// Copy a robot or trigger to a stage (a new id, the last position); a
+    /// lost race for the position is retried.
     pub async fn copy<A: Automation>(
         &self,
         tenant: &str,
@@ -447,10 +500,20 @@ impl Engine {
         id: &str,
         body: CopyBody,
     ) -> Result<A> {
-        let (a, _) = self.one_in::<A>(tenant, pipeline_id, id).await?;
-        let (order, w) = self.next_order(tenant, pipeline_id).await?;
-        let a = a.placed(self.ports.ids.next_id(A::WHAT), order, body.stage_id);
-        self.save(tenant, a, 0, vec![w], None).await
+        let mut tries = 0;
+        loop {
+            let (a, _) = self.one_in::<A>(tenant, pipeline_id, id).await?;
+            let (order, w) = self.next_order(tenant, pipeline_id).await?;
+            let a = a.placed(
+                self.ports.ids.next_id(A::WHAT),
+                order,
+                body.stage_id.clone(),
+            );
+            match self.save(tenant, a, 0, vec![w], None).await {
+                Err(EngineError::Conflict(_)) if tries < RACE_RETRIES => tries += 1,
+                r => return r,
+            }
+        }
     }
 }
 

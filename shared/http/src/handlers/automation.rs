@@ -111,6 +111,7 @@ macro_rules! automation_handlers {
                     headers(("Location" = String, description = "Its URL"))),
                 (status = 404, description = "No such pipeline", body = ErrorBody),
                 (status = 422, description = $unprocessable, body = ErrorBody),
+                (status = 409, description = "Other writers kept changing the pipeline's automation during every retry; retry later", body = ErrorBody),
             ),
             security(("bearer" = []))
         )]
@@ -201,6 +202,7 @@ macro_rules! automation_handlers {
                 (status = 200, description = concat!("The updated ", $noun), body = schemas::$Schema),
                 (status = 404, description = $missing, body = ErrorBody),
                 (status = 422, description = $unprocessable, body = ErrorBody),
+                (status = 409, description = "Other writers kept changing the pipeline's automation during every retry; retry later", body = ErrorBody),
             ),
             security(("bearer" = []))
         )]
@@ -229,6 +231,7 @@ macro_rules! automation_handlers {
                 (status = 204, description = "Deleted"),
                 (status = 404, description = $missing, body = ErrorBody),
                 (status = 422, description = $delete_unprocessable, body = ErrorBody),
+                (status = 409, description = "Other writers kept changing the pipeline's automation during every retry; retry later", body = ErrorBody),
             ),
             security(("bearer" = []))
         )]
@@ -258,6 +261,7 @@ macro_rules! automation_handlers {
                     headers(("Location" = String, description = "URL of the copy"))),
                 (status = 404, description = $missing, body = ErrorBody),
                 (status = 422, description = $unprocessable, body = ErrorBody),
+                (status = 409, description = "Other writers kept changing the pipeline's automation during every retry; retry later", body = ErrorBody),
             ),
             security(("bearer" = []))
         )]

@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use crm_core::api::{ItemPatch, NewItem, PipelineBody, RobotBody, UserBody};
+use crm_core::hooked_store::{HookedStore, TransactHook};
 use crm_core::memory::{ManualClock, MemDelivery, MemEvents, MemJobs, SeqIds};
 use crm_core::model::{Item, RunStatus};
-use crm_core::ports::{Clock, Doc, DocKey, DocStore, Kind, Ports, StoreError, Write};
+use crm_core::ports::{Clock, Doc, DocStore, Kind, Ports, StoreError, Write};
 use crm_core::reports::{ConversionReport, RobotReport, StageTimeReport};
 use crm_core::{Engine, EngineConfig, RunOutcome};
 use serde::de::DeserializeOwned;
@@ -433,21 +434,15 @@ pub async fn a_repeated_outbox_record_counts_once(store: Arc<dyn DocStore>, tena
     assert_eq!((c.stages[0].entered, c.stages[1].entered), (1, 1));
 }
 
-/// A store that applies the first transaction carrying report counts and
-/// then answers as if it had failed (a lost response, a crash right after
-/// the commit).
+/// A store hook that applies the first transaction carrying report counts
+/// and then answers as if it had failed (a lost response, a crash right
+/// after the commit).
+#[derive(Default)]
 pub struct LoseOneResponse {
-    inner: Arc<dyn DocStore>,
     armed: AtomicBool,
 }
 
 impl LoseOneResponse {
-    pub fn new(inner: Arc<dyn DocStore>) -> Self {
-        LoseOneResponse {
-            inner,
-            armed: AtomicBool::new(false),
-        }
-    }
     /// Lose the response of the next transaction that carries counts.
     pub fn arm(&self) {
         self.armed.store(true, Ordering::SeqCst);
@@ -455,19 +450,10 @@ impl LoseOneResponse {
 }
 
 #[async_trait]
-impl DocStore for LoseOneResponse {
-    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
-        self.inner.get_many(keys).await
-    }
-    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
-        self.inner.list(tenant, kind, parent).await
-    }
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+impl TransactHook for LoseOneResponse {
+    async fn transact(&self, inner: &dyn DocStore, writes: Vec<Write>) -> Result<(), StoreError> {
         let counts = writes.iter().any(|w| w.key().kind == Kind::Report);
-        self.inner.transact(writes).await?;
+        inner.transact(writes).await?;
         if counts && self.armed.swap(false, Ordering::SeqCst) {
             return Err(StoreError::Unavailable("response lost (test)".into()));
         }
@@ -479,7 +465,7 @@ impl DocStore for LoseOneResponse {
 /// retry of the record, the queue's redelivery of the job): the retry finds
 /// the work done and counts nothing more.
 pub async fn a_retry_after_a_lost_response_counts_once(store: Arc<dyn DocStore>, tenant: &str) {
-    let lossy = Arc::new(LoseOneResponse::new(store));
+    let lossy = Arc::new(HookedStore::new(store, LoseOneResponse::default()));
     let rig = Rig::new(
         lossy.clone(),
         &format!("{tenant}-lost"),
@@ -505,12 +491,12 @@ pub async fn a_retry_after_a_lost_response_counts_once(store: Arc<dyn DocStore>,
         .expect("move");
     // The stage change: its commit lands, its answer is lost, it is retried.
     let record = rig.outbox().await.remove(0);
-    lossy.arm();
+    lossy.hook().arm();
     assert!(rig.engine.process_outbox(record.clone()).await.is_err());
     rig.engine.process_outbox(record).await.expect("the retry");
     // The robot run: same.
     let job = rig.jobs.pop_due(rig.clock.now()).expect("the robot's job");
-    lossy.arm();
+    lossy.hook().arm();
     assert!(rig.engine.run_job(job.clone()).await.is_err());
     assert_eq!(
         rig.engine.run_job(job).await.expect("the redelivery"),

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use crm_core::ports::{Doc, DocKey, Kind, StoreError, Write};
+use crm_core::hooked_store::{HookedStore, TransactHook};
+use crm_core::ports::{StoreError, Write};
 
 use crm_core::api::NewItem;
 use crm_core::documents::NumeratorBody;
@@ -24,38 +25,16 @@ use serde_json::json;
 
 const ITEMS: usize = 50;
 
-/// The store under test, counting the transactions that lost a race (the
-/// proof that the runs did run at the same time).
+/// The hook of the store under test, counting the transactions that lost a
+/// race (the proof that the runs did run at the same time).
 struct Counting {
-    inner: Arc<dyn DocStore>,
     conflicts: AtomicUsize,
 }
 
 #[async_trait]
-impl DocStore for Counting {
-    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
-        self.inner.get_many(keys).await
-    }
-    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
-        self.inner.list(tenant, kind, parent).await
-    }
-    async fn list_page(
-        &self,
-        tenant: &str,
-        kind: Kind,
-        parent: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Doc>, StoreError> {
-        self.inner
-            .list_page(tenant, kind, parent, after, limit)
-            .await
-    }
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let r = self.inner.transact(writes).await;
+impl TransactHook for Counting {
+    async fn transact(&self, inner: &dyn DocStore, writes: Vec<Write>) -> Result<(), StoreError> {
+        let r = inner.transact(writes).await;
         if matches!(r, Err(StoreError::Conflict { .. })) {
             self.conflicts.fetch_add(1, Ordering::Relaxed);
         }
@@ -68,10 +47,12 @@ async fn fifty_concurrent_documents_are_numbered_1_to_50(
     store: Arc<dyn DocStore>,
     tenant: &str,
 ) -> usize {
-    let store = Arc::new(Counting {
-        inner: store,
-        conflicts: AtomicUsize::new(0),
-    });
+    let store = Arc::new(HookedStore::new(
+        store,
+        Counting {
+            conflicts: AtomicUsize::new(0),
+        },
+    ));
     let clock = Arc::new(ManualClock::new(at(MONDAY_1144_MSK)));
     let jobs = Arc::new(MemJobs::new());
     let engine = Arc::new(Engine::new(
@@ -138,7 +119,7 @@ async fn fifty_concurrent_documents_are_numbered_1_to_50(
         .filter(|j| j.tenant == tenant)
         .collect();
     assert_eq!(due.len(), ITEMS, "one create_document run per deal");
-    let before = store.conflicts.load(Ordering::Relaxed);
+    let before = store.hook().conflicts.load(Ordering::Relaxed);
     let mut pending = due;
     for _round in 0..20 {
         let tasks: Vec<_> = pending
@@ -178,7 +159,7 @@ async fn fifty_concurrent_documents_are_numbered_1_to_50(
     numbers.sort();
     let want: Vec<String> = (1..=ITEMS).map(|n| format!("INV-2026-{n:03}")).collect();
     assert_eq!(numbers, want, "unique and gap-free");
-    let lost = store.conflicts.load(Ordering::Relaxed) - before;
+    let lost = store.hook().conflicts.load(Ordering::Relaxed) - before;
     eprintln!("{ITEMS} concurrent runs: {lost} commits lost a race and were retried");
     lost
 }

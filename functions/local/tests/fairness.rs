@@ -12,8 +12,9 @@ use chrono::TimeDelta;
 use crm_automation::{ClockMode, Runtime, RuntimeClock, RuntimeOptions};
 use crm_core::Engine;
 use crm_core::api::{EventBody, NewItem, RobotBody, TriggerBody};
+use crm_core::hooked_store::{HookedStore, TransactHook};
 use crm_core::model::{RunKind, RunRecord, RunStatus};
-use crm_core::ports::{Doc, DocKey, DocStore, Kind, StoreError, Write};
+use crm_core::ports::{DocStore, Kind, StoreError, Write};
 use crm_core::testing::{TENANT as A, at, body};
 use crm_embedded::Db;
 use serde_json::json;
@@ -25,25 +26,15 @@ const START: &str = "2026-11-23T08:00:00Z";
 /// A run-log record as it was committed: (tenant, record).
 type Committed = (String, RunRecord);
 
-/// A document store that remembers every run-log record committed, in commit
+/// A store hook that remembers every run-log record committed, in commit
 /// order (the order in which the worker did its work).
 struct Recording {
-    inner: Arc<dyn DocStore>,
     runs: Mutex<Vec<Committed>>,
 }
 
 #[async_trait]
-impl DocStore for Recording {
-    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
-        self.inner.get_many(keys).await
-    }
-    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
-        self.inner.list(tenant, kind, parent).await
-    }
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+impl TransactHook for Recording {
+    async fn transact(&self, inner: &dyn DocStore, writes: Vec<Write>) -> Result<(), StoreError> {
         let runs: Vec<Committed> = writes
             .iter()
             .filter_map(|w| match w {
@@ -54,19 +45,24 @@ impl DocStore for Recording {
                 _ => None,
             })
             .collect();
-        self.inner.transact(writes).await?;
+        inner.transact(writes).await?;
         self.runs.lock().unwrap().extend(runs);
         Ok(())
     }
 }
 
 /// A runtime with a manual clock on SQLite in `dir`, recording its runs.
-fn recording(dir: &std::path::Path, options: RuntimeOptions) -> (Runtime, Arc<Recording>) {
+fn recording(
+    dir: &std::path::Path,
+    options: RuntimeOptions,
+) -> (Runtime, Arc<HookedStore<Recording>>) {
     let db = Db::open(dir).unwrap();
-    let store = Arc::new(Recording {
-        inner: Arc::new(db.store()),
-        runs: Mutex::new(Vec::new()),
-    });
+    let store = Arc::new(HookedStore::new(
+        Arc::new(db.store()),
+        Recording {
+            runs: Mutex::new(Vec::new()),
+        },
+    ));
     let rt = Runtime::new(
         store.clone(),
         Arc::new(db.jobs()),
@@ -155,7 +151,7 @@ async fn fan_out_events_of_one_tenant_do_not_starve_another_tenants_robot() {
     let b_item = item(&e, B, "Urgent", None).await;
     rt.run_until_idle().await;
 
-    let runs = rec.runs.lock().unwrap().clone();
+    let runs = rec.hook().runs.lock().unwrap().clone();
     let evaluations = runs
         .iter()
         .filter(|(t, r)| t == A && r.kind == RunKind::Trigger)
@@ -215,7 +211,7 @@ async fn due_jobs_of_one_tenant_do_not_starve_another_tenants_robot() {
     item(&e, B, "Urgent", None).await;
     rt.run_until_idle().await;
 
-    let runs = rec.runs.lock().unwrap().clone();
+    let runs = rec.hook().runs.lock().unwrap().clone();
     let done_a = runs
         .iter()
         .filter(|(t, r)| t == A && r.kind == RunKind::Robot && r.status == RunStatus::Done)

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod fields;
 pub mod flows;
+pub mod hooked_store;
 pub mod memory;
 pub mod memory_blobs;
 pub mod model;

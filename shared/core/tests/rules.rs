@@ -399,3 +399,78 @@ proptest! {
         prop_assert_eq!(select(&p, ts, &item, "email_read", Value::Null), expected);
     }
 }
+
+/// Lets concurrent operations interleave: every transaction waits a turn
+/// first, so reads of one operation meet commits of another.
+struct Yielding;
+
+#[async_trait::async_trait]
+impl crm_core::hooked_store::TransactHook for Yielding {
+    async fn transact(
+        &self,
+        inner: &dyn crm_core::ports::DocStore,
+        writes: Vec<crm_core::ports::Write>,
+    ) -> Result<(), crm_core::ports::StoreError> {
+        tokio::task::yield_now().await;
+        inner.transact(writes).await
+    }
+}
+
+#[tokio::test]
+async fn robots_added_edited_and_copied_at_once_all_land_without_a_conflict() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let mut ports = rt.engine.ports().clone();
+    ports.store = std::sync::Arc::new(crm_core::hooked_store::HookedStore::new(
+        ports.store.clone(),
+        Yielding,
+    ));
+    let engine = crm_core::Engine::new(ports, crm_core::EngineConfig::default());
+    let before = engine.list_robots(T, "deals").await.unwrap().len();
+    let add = |n: usize| {
+        engine.create_robot(
+            T,
+            "deals",
+            body(json!({"stage_id": "new", "type": "add_timeline_comment",
+                "name": format!("r{n}"), "settings": {"text": "x"}})),
+        )
+    };
+    let added = futures::future::join_all((0..12).map(add)).await;
+    let added: Vec<_> = added.into_iter().map(|r| r.expect("no 409")).collect();
+    let first = added[0].id.clone();
+    // Edits of one robot and copies of it at once: the last edit wins, every
+    // copy gets a position of its own.
+    let edits = (0..4).map(|n| {
+        engine.update_robot(
+            T,
+            "deals",
+            &first,
+            body(json!({"stage_id": "new", "type": "add_timeline_comment",
+                "name": format!("edit{n}"), "settings": {"text": "y"}})),
+        )
+    });
+    let copies =
+        (0..4).map(|_| engine.copy_robot(T, "deals", &first, body(json!({"stage_id": "prep"}))));
+    let (edited, copied) = futures::future::join(
+        futures::future::join_all(edits),
+        futures::future::join_all(copies),
+    )
+    .await;
+    for r in edited {
+        r.expect("edit without a version: no 409");
+    }
+    for r in copied {
+        r.expect("copy: no 409");
+    }
+    let robots = engine.list_robots(T, "deals").await.unwrap();
+    assert_eq!(robots.len(), before + 12 + 4);
+    let mut orders: Vec<u64> = robots.iter().map(|r| r.order).collect();
+    orders.sort_unstable();
+    orders.dedup();
+    assert_eq!(
+        orders.len(),
+        robots.len(),
+        "every robot has a position of its own"
+    );
+    let edited = robots.iter().find(|r| r.id == first).unwrap();
+    assert!(edited.name.starts_with("edit"), "{}", edited.name);
+}

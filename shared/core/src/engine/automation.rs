@@ -22,7 +22,7 @@ use crate::triggers::{TRIGGER_TYPES, Trigger, TriggerKind, validate_trigger};
 
 /// How often a write that names no version is retried after another writer
 /// changed the same records first (each retry re-reads them).
-const RACE_RETRIES: usize = 8;
+const RACE_RETRIES: usize = 16;
 
 /// What robots and triggers have in common, as stored configuration.
 pub trait Automation: Record + Send + Sync + Sized {

@@ -106,7 +106,7 @@ impl Engine {
     /// in every transaction that makes a robot run final
     /// ([`crate::reports::TallyStore`]).
     pub fn new(mut ports: Ports, config: EngineConfig) -> Self {
-        ports.store = std::sync::Arc::new(crate::reports::TallyStore::new(ports.store));
+        ports.store = std::sync::Arc::new(crate::reports::tally_store(ports.store));
         Engine { ports, config }
     }
 

@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use super::aggregate::{Aggregate, Deltas};
 use super::tally::run_deltas;
+use crate::hooked_store::{HookedStore, TransactHook};
 use crate::ports::{Cond, Doc, DocKey, DocStore, Kind, StoreError, Write};
 
 /// Attempts of a transaction whose aggregate documents keep moving.
@@ -111,41 +112,20 @@ pub async fn commit(
     ))
 }
 
-/// The engine's store with [`commit`] on every transaction.
-pub struct TallyStore {
-    inner: Arc<dyn DocStore>,
-}
-
-impl TallyStore {
-    pub fn new(inner: Arc<dyn DocStore>) -> Self {
-        TallyStore { inner }
-    }
-}
+/// Adds, to every transaction, the counts of the runs it makes final.
+pub struct Tally;
 
 #[async_trait]
-impl DocStore for TallyStore {
-    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
-        self.inner.get(key).await
+impl TransactHook for Tally {
+    async fn transact(&self, inner: &dyn DocStore, writes: Vec<Write>) -> Result<(), StoreError> {
+        commit(inner, writes, Deltas::default()).await
     }
-    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
-        self.inner.get_many(keys).await
-    }
-    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
-        self.inner.list(tenant, kind, parent).await
-    }
-    async fn list_page(
-        &self,
-        tenant: &str,
-        kind: Kind,
-        parent: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Doc>, StoreError> {
-        self.inner
-            .list_page(tenant, kind, parent, after, limit)
-            .await
-    }
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        commit(&*self.inner, writes, Deltas::default()).await
-    }
+}
+
+/// The engine's store with [`commit`] on every transaction.
+pub type TallyStore = HookedStore<Tally>;
+
+/// The engine's store `inner`, counting.
+pub fn tally_store(inner: Arc<dyn DocStore>) -> TallyStore {
+    HookedStore::new(inner, Tally)
 }

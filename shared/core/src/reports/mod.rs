@@ -30,7 +30,7 @@ pub mod query;
 pub mod tally;
 
 pub use aggregate::{Aggregate, Deltas, SHARDS};
-pub use commit::{TallyStore, commit};
+pub use commit::{TallyStore, commit, tally_store};
 pub use facts::{StageTimes, StageTotal, VisitFacts};
 pub use period::{MAX_PERIOD_DAYS, Period};
 pub use query::{ConversionReport, ReportQuery, RobotReport, StageTimeReport};

@@ -62,6 +62,24 @@ fn wants_csv(params: &ReportParams, headers: &HeaderMap) -> Result<bool, ApiErro
     Ok(false)
 }
 
+/// The query parameters every report takes (documentation: the handlers
+/// read [`ReportParams`], which adds `responsible_id` where it applies).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by utoipa only
+pub struct PeriodParams {
+    /// The pipeline (required)
+    pipeline_id: String,
+    /// First day (`YYYY-MM-DD`) or time (RFC 3339); default: 29 days before `to`
+    from: Option<String>,
+    /// Last day, inclusive, or time; default: today (UTC). At most 366 days after `from`
+    to: Option<String>,
+    /// IANA time zone the dates are in (default `UTC`). Aggregates are per UTC day: the report covers every UTC day the period overlaps, and names them
+    tz: Option<String>,
+    /// `json` or `csv` (instead of `Accept: text/csv`)
+    format: Option<String>,
+}
+
 fn csv_response(text: String, name: &str, from: &str, to: &str) -> Response {
     let mut r = text.into_response();
     r.headers_mut().insert(
@@ -118,12 +136,8 @@ fn answer<T: Serialize>(
     path = "/v1/reports/stage-time",
     tag = "reports",
     params(
-        ("pipeline_id" = String, Query, description = "The pipeline (required)"),
-        ("from" = Option<String>, Query, description = "First day (`YYYY-MM-DD`) or time (RFC 3339); default: 29 days before `to`"),
-        ("to" = Option<String>, Query, description = "Last day, inclusive, or time; default: today (UTC). At most 366 days after `from`"),
-        ("tz" = Option<String>, Query, description = "IANA time zone the dates are in (default `UTC`). Aggregates are per UTC day: the report covers every UTC day the period overlaps, and names them"),
+        PeriodParams,
         ("responsible_id" = Option<String>, Query, description = "Only the items of this responsible (the responsible when the item left the stage)"),
-        ("format" = Option<String>, Query, description = "`json` or `csv` (instead of `Accept: text/csv`)"),
     ),
     responses(
         (status = 200, description = "Per stage: `count`, `visits`, `mean_seconds`, `median_seconds`, `p90_seconds` (quantiles within ±4.9 %), `total_seconds`; as CSV with `Accept: text/csv`", content(
@@ -161,13 +175,7 @@ pub async fn stage_time(
     get,
     path = "/v1/reports/conversion",
     tag = "reports",
-    params(
-        ("pipeline_id" = String, Query, description = "The pipeline (required)"),
-        ("from" = Option<String>, Query, description = "First day (`YYYY-MM-DD`) or time (RFC 3339); default: 29 days before `to`"),
-        ("to" = Option<String>, Query, description = "Last day, inclusive, or time; default: today (UTC). At most 366 days after `from`"),
-        ("tz" = Option<String>, Query, description = "IANA time zone the dates are in (default `UTC`); aggregates are per UTC day"),
-        ("format" = Option<String>, Query, description = "`json` or `csv` (instead of `Accept: text/csv`)"),
-    ),
+    params(PeriodParams),
     responses(
         (status = 200, description = "Per stage `entered` and `conversion_percent`; `success`, `failure`, `processing_time` (`count`, `mean_seconds`, `median_seconds`); as CSV with `Accept: text/csv`", content(
             (schemas::ConversionReport = "application/json"),
@@ -203,13 +211,7 @@ pub async fn conversion(
     get,
     path = "/v1/reports/robots",
     tag = "reports",
-    params(
-        ("pipeline_id" = String, Query, description = "The pipeline (required)"),
-        ("from" = Option<String>, Query, description = "First day (`YYYY-MM-DD`) or time (RFC 3339); default: 29 days before `to`"),
-        ("to" = Option<String>, Query, description = "Last day, inclusive, or time; default: today (UTC). At most 366 days after `from`"),
-        ("tz" = Option<String>, Query, description = "IANA time zone the dates are in (default `UTC`); aggregates are per UTC day"),
-        ("format" = Option<String>, Query, description = "`json` or `csv` (instead of `Accept: text/csv`)"),
-    ),
+    params(PeriodParams),
     responses(
         (status = 200, description = "Per robot `runs` (`done`, `skipped`, `cancelled`, `failed`, `loop_stopped`), `total`, `lateness` (`count`, `p50_seconds`, `p99_seconds`); as CSV with `Accept: text/csv`", content(
             (schemas::RobotReport = "application/json"),

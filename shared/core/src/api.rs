@@ -375,13 +375,20 @@ impl UserBody {
     }
 }
 
-/// `client.email` and `client.phone` of an item's optional client.
+/// `client.email`, `client.phone` and `client.messengers` of an item's
+/// optional client.
 fn check_client(c: Option<&Client>) -> Result<(), EngineError> {
     check_contacts(
         "client.",
         c.and_then(|c| c.email.as_deref()),
         c.and_then(|c| c.phone.as_deref()),
-    )
+    )?;
+    if let Some((field, message)) =
+        c.and_then(|c| crate::robots::message_client::check_messengers("client.", &c.messengers))
+    {
+        return Err(EngineError::invalid(field, message));
+    }
+    Ok(())
 }
 
 impl NewItem {

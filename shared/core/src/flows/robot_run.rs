@@ -261,6 +261,7 @@ impl Engine {
                 ..self.ports.clone()
             },
             config: self.config.clone(),
+            audiences: self.audiences.clone(),
         };
         batch.run_batch(jobs).await
     }

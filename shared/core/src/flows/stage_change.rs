@@ -72,6 +72,7 @@ impl Engine {
                 tenant,
                 outbound_id,
             } => self.deliver(&tenant, &outbound_id).await?,
+            OutboxRecord::Audience(change) => self.audiences.apply(&change).await?,
         }
         if counts.is_empty() {
             self.ports

@@ -20,6 +20,7 @@ use crate::check::Check;
 use crate::template::Template;
 
 pub mod attachments;
+mod audience_change;
 mod prelude;
 mod robot;
 pub mod run_context;
@@ -141,6 +142,10 @@ robot_catalogue! {
     email_client => EmailClient,
     sms_client => SmsClient,
     create_document => CreateDocument,
+    call_client => CallClient,
+    message_client => MessageClient,
+    add_to_audience => AddToAudience,
+    remove_from_audience => RemoveFromAudience,
 }
 
 #[cfg(test)]

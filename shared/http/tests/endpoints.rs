@@ -463,7 +463,7 @@ async fn the_catalogue_describes_every_type_well_enough_to_build_a_robot_from_it
     assert_eq!(c.status, StatusCode::OK);
     let robots = c.body["robots"].as_array().unwrap();
     let triggers = c.body["triggers"].as_array().unwrap();
-    assert_eq!((robots.len(), triggers.len()), (22, 13));
+    assert_eq!((robots.len(), triggers.len()), (26, 14));
     // Each type says where the pickers show it, grouped as in the articles.
     let group = |list: &[serde_json::Value], name: &str| {
         list.iter().find(|e| e["name"] == name).unwrap()["group"].clone()
@@ -473,6 +473,10 @@ async fn the_catalogue_describes_every_type_well_enough_to_build_a_robot_from_it
     assert_eq!(group(robots, "email_client"), "client_communication");
     assert_eq!(group(robots, "change_stage"), "item_management");
     assert_eq!(group(robots, "create_document"), "documents");
+    assert_eq!(group(robots, "call_client"), "client_communication");
+    assert_eq!(group(robots, "message_client"), "client_communication");
+    assert_eq!(group(robots, "add_to_audience"), "client_communication");
+    assert_eq!(group(triggers, "incoming_message"), "client_communication");
     assert_eq!(group(triggers, "email_read"), "client_communication");
     assert_eq!(group(triggers, "invoice_paid"), "payments");
     assert_eq!(group(triggers, "webhook"), "integrations");

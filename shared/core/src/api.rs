@@ -143,6 +143,15 @@ pub struct RobotBody {
     pub condition: Option<Condition>,
     #[serde(default)]
     pub after_previous: bool,
+    /// With `after_previous`: `finish` (default) or `task_completed`.
+    #[serde(default)]
+    pub wait_for: crate::robots::wait_for::WaitFor,
+    /// With `wait_for: task_completed`: wait at most this long.
+    #[serde(default)]
+    pub wait_timeout: Option<crate::delay::Duration>,
+    /// When `wait_timeout` passes: `run` (default) or `skip`.
+    #[serde(default)]
+    pub on_timeout: crate::robots::wait_for::OnTimeout,
     #[serde(default)]
     pub settings: Option<Value>,
 }

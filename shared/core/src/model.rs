@@ -527,6 +527,11 @@ pub struct RunRecord {
     /// Robot runs: the run that waits for this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_run: Option<String>,
+    /// Robot runs with `wait_for: task_completed`: the task (of the
+    /// previous robot) it waits to be completed; a job that finds it still
+    /// set is the wait's timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_task: Option<String>,
     pub chain: Chain,
     /// Running: the claim expires at this time (a crashed runner's claim can be taken over).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -23,6 +23,7 @@ pub mod attachments;
 mod audience_change;
 mod prelude;
 mod robot;
+pub mod wait_for;
 pub mod run_context;
 
 pub use robot::{Robot, validate_robot};

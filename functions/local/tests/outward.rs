@@ -151,3 +151,72 @@ async fn audiences_are_listed_with_hashed_members_per_tenant() {
     assert_eq!(auds[0]["member_count"], 1);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_chain_waits_for_each_task_to_be_completed() {
+    let (_dir, server, api, _) = started(MONDAY_1144_MSK).await;
+    let (status, err) = api
+        .call(
+            Method::POST,
+            "/v1/pipelines/deals/robots",
+            Some(json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
+                "wait_for": "task_completed", "settings": {"title": "x"}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["details"][0]["field"], "wait_for");
+
+    api.robot(json!({"stage_id": "prep", "type": "create_task",
+        "settings": {"title": "Prepare the contract"}}))
+        .await;
+    let scan = api
+        .robot(json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
+            "wait_for": "task_completed", "settings": {"title": "Get the scan"}}))
+        .await;
+    let register = api
+        .robot(json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
+            "wait_for": "task_completed", "wait_timeout": {"amount": 3, "unit": "days"},
+            "on_timeout": "skip",
+            "settings": {"title": "Register the contract", "responsible_id": "u-dina"}}))
+        .await;
+    let r = api
+        .get(&format!("/v1/pipelines/deals/robots/{register}"))
+        .await;
+    assert_eq!(r["wait_for"], "task_completed");
+    assert_eq!(r["on_timeout"], "skip");
+
+    let item = api.deal("prep", 1.0).await;
+    let tasks = |api: Api| {
+        let item = item.clone();
+        async move {
+            api.all_pages(&format!("/v1/tasks?item_id={item}"), "tasks")
+                .await
+        }
+    };
+    let ts = tasks(api.clone()).await;
+    assert_eq!(ts.len(), 1, "{ts:#?}");
+    let run = run_of(&api.runs(&item).await, &scan).clone();
+    assert_eq!(run["status"], "pending");
+    assert_eq!(run["awaiting_task"], ts[0]["id"]);
+
+    let done = json!({"status": "completed"});
+    api.patch(&format!("/v1/tasks/{}", ts[0]["id"].as_str().unwrap()), done.clone())
+        .await;
+    api.settle().await;
+    let ts = tasks(api.clone()).await;
+    assert_eq!(ts.len(), 2, "{ts:#?}");
+    let second = ts.iter().find(|t| t["title"] == "Get the scan").unwrap();
+    api.patch(&format!("/v1/tasks/{}", second["id"].as_str().unwrap()), done)
+        .await;
+    api.settle().await;
+    let ts = tasks(api.clone()).await;
+    assert_eq!(ts.len(), 3, "{ts:#?}");
+    assert!(ts.iter().any(|t| t["title"] == "Register the contract" && t["responsible_id"] == "u-dina"));
+    let run = run_of(&api.runs(&item).await, &register).clone();
+    assert_eq!(run["status"], "done", "{run:#}");
+
+    // Nothing more happens when the timeout's time comes.
+    api.advance(4 * 24 * 3600).await;
+    assert_eq!(tasks(api.clone()).await.len(), 3);
+    server.shutdown().await.unwrap();
+}

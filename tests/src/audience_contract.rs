@@ -96,20 +96,36 @@ pub async fn repeated_changes_count_once(store: Arc<dyn DocStore>, tenant: &str)
     a.apply(&change(tenant, AudienceOp::Add, "aud", "i-1"))
         .await
         .unwrap();
-    assert_eq!(count(&e, tenant, "aud").await, Some(3), "an add applied twice counts once");
-    assert_eq!(members(&e, tenant, "aud").await, ["i-1", "i-2", "i-3"], "paged once each");
+    assert_eq!(
+        count(&e, tenant, "aud").await,
+        Some(3),
+        "an add applied twice counts once"
+    );
+    assert_eq!(
+        members(&e, tenant, "aud").await,
+        ["i-1", "i-2", "i-3"],
+        "paged once each"
+    );
     a.apply(&change(tenant, AudienceOp::Remove, "aud", "i-2"))
         .await
         .unwrap();
     a.apply(&change(tenant, AudienceOp::Remove, "aud", "i-2"))
         .await
         .unwrap();
-    assert_eq!(count(&e, tenant, "aud").await, Some(2), "a removal applied twice counts once");
+    assert_eq!(
+        count(&e, tenant, "aud").await,
+        Some(2),
+        "a removal applied twice counts once"
+    );
     assert_eq!(members(&e, tenant, "aud").await, ["i-1", "i-3"]);
     a.apply(&change(tenant, AudienceOp::Remove, "other", "i-9"))
         .await
         .unwrap();
-    assert_eq!(count(&e, tenant, "other").await, None, "removing a non-member makes no audience");
+    assert_eq!(
+        count(&e, tenant, "other").await,
+        None,
+        "removing a non-member makes no audience"
+    );
 }
 
 /// Adds of different items to one audience at once: each one counts.
@@ -125,7 +141,11 @@ pub async fn concurrent_adds_all_count(store: Arc<dyn DocStore>, tenant: &str) {
         t.await.unwrap().expect("every add lands");
     }
     let e = engine(store);
-    assert_eq!(count(&e, tenant, "busy").await, Some(8), "no lost update of the count");
+    assert_eq!(
+        count(&e, tenant, "busy").await,
+        Some(8),
+        "no lost update of the count"
+    );
     assert_eq!(members(&e, tenant, "busy").await.len(), 8);
 }
 

@@ -99,7 +99,9 @@ async fn a_task_chain_waits_for_the_task_on_aws() {
         .create_robot(
             &t,
             "deals",
-            body(json!({"stage_id": "new", "type": "create_task", "settings": {"title": "Prepare"}})),
+            body(
+                json!({"stage_id": "new", "type": "create_task", "settings": {"title": "Prepare"}}),
+            ),
         )
         .await
         .unwrap();
@@ -107,8 +109,10 @@ async fn a_task_chain_waits_for_the_task_on_aws() {
         .create_robot(
             &t,
             "deals",
-            body(json!({"stage_id": "new", "type": "create_task", "after_previous": true,
-                "wait_for": "task_completed", "settings": {"title": "Get the scan"}})),
+            body(
+                json!({"stage_id": "new", "type": "create_task", "after_previous": true,
+                "wait_for": "task_completed", "settings": {"title": "Get the scan"}}),
+            ),
         )
         .await
         .unwrap();

@@ -25,18 +25,24 @@ async fn a_robocall_and_a_messenger_reply_go_out_and_their_answers_move_the_deal
     assert_eq!(err["error"]["details"][0]["field"], "settings.repeat");
 
     let call = api
-        .robot(json!({"stage_id": "new", "type": "call_client", "settings": {
-            "text": "Hello {{client.name}}", "language": "ru-RU", "repeat": 2}}))
+        .robot(
+            json!({"stage_id": "new", "type": "call_client", "settings": {
+            "text": "Hello {{client.name}}", "language": "ru-RU", "repeat": 2}}),
+        )
         .await;
     let msg = api
-        .robot(json!({"stage_id": "prep", "type": "message_client", "settings": {
-            "channel": "telegram", "text": "Your project {{title}} has started"}}))
+        .robot(
+            json!({"stage_id": "prep", "type": "message_client", "settings": {
+            "channel": "telegram", "text": "Your project {{title}} has started"}}),
+        )
         .await;
     api.trigger(json!({"stage_id": "prep", "type": "incoming_call", "name": "Answered"}))
         .await;
-    api.trigger(json!({"stage_id": "presentation", "type": "incoming_message",
-        "settings": {"channel": "telegram"}}))
-        .await;
+    api.trigger(
+        json!({"stage_id": "presentation", "type": "incoming_message",
+        "settings": {"channel": "telegram"}}),
+    )
+    .await;
     let mut d = crm_core::testing::deal("new", 10.0);
     d["client"]["messengers"] = json!({"telegram": "@romashka_llc"});
     let item = api.post("/v1/items", d).await["id"]
@@ -75,15 +81,23 @@ async fn a_robocall_and_a_messenger_reply_go_out_and_their_answers_move_the_deal
     assert_eq!(status, 422, "{v}");
     assert_eq!(v["error"]["details"][0]["field"], "data.call_id");
     api.settle().await;
-    assert_eq!(api.get(&format!("/v1/items/{item}")).await["stage_id"], "prep");
+    assert_eq!(
+        api.get(&format!("/v1/items/{item}")).await["stage_id"],
+        "prep"
+    );
 
     let run = run_of(&api.runs(&item).await, &msg).clone();
     assert_eq!(run["status"], "done", "{run:#}");
-    let sent = api.all_pages("/v1/outbox?channel=messenger", "messages").await;
+    let sent = api
+        .all_pages("/v1/outbox?channel=messenger", "messages")
+        .await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["network"], "telegram");
     assert_eq!(sent[0]["to"], "@romashka_llc");
-    assert_eq!(sent[0]["body"], "Your project Website for Romashka has started");
+    assert_eq!(
+        sent[0]["body"],
+        "Your project Website for Romashka has started"
+    );
     let tl = api.timeline(&item).await;
     assert!(tl.iter().any(|e| e["kind"] == "messenger_sent"), "{tl:#?}");
 
@@ -108,12 +122,16 @@ async fn a_robocall_and_a_messenger_reply_go_out_and_their_answers_move_the_deal
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audiences_are_listed_with_hashed_members_per_tenant() {
     let (_dir, server, api, other) = started(MONDAY_1144_MSK).await;
-    api.robot(json!({"stage_id": "new", "type": "add_to_audience", "settings": {
-        "network": "vk", "audience_id": "new-deals"}}))
-        .await;
+    api.robot(
+        json!({"stage_id": "new", "type": "add_to_audience", "settings": {
+        "network": "vk", "audience_id": "new-deals"}}),
+    )
+    .await;
     let remove = api
-        .robot(json!({"stage_id": "lost", "type": "remove_from_audience", "settings": {
-            "network": "vk", "audience_id": "new-deals"}}))
+        .robot(
+            json!({"stage_id": "lost", "type": "remove_from_audience", "settings": {
+            "network": "vk", "audience_id": "new-deals"}}),
+        )
         .await;
     let a = api.deal("new", 1.0).await;
     let b = api.deal("new", 2.0).await;
@@ -132,13 +150,21 @@ async fn audiences_are_listed_with_hashed_members_per_tenant() {
         m["email_sha256"],
         crm_core::audiences::sha256_hex("buyer@romashka.test")
     );
-    assert_eq!(m["phone_sha256"], crm_core::audiences::sha256_hex("74951234567"));
+    assert_eq!(
+        m["phone_sha256"],
+        crm_core::audiences::sha256_hex("74951234567")
+    );
     let page = api.get("/v1/audiences/vk/new-deals/members?limit=1").await;
     assert_eq!(page["members"].as_array().unwrap().len(), 1);
     assert!(page["next_cursor"].is_string());
 
     // Another tenant sees none of it.
-    assert!(other.all_pages("/v1/audiences", "audiences").await.is_empty());
+    assert!(
+        other
+            .all_pages("/v1/audiences", "audiences")
+            .await
+            .is_empty()
+    );
     let (status, _) = other
         .call(Method::GET, "/v1/audiences/vk/new-deals/members", None)
         .await;
@@ -159,8 +185,10 @@ async fn a_contract_chain_waits_for_each_task_to_be_completed() {
         .call(
             Method::POST,
             "/v1/pipelines/deals/robots",
-            Some(json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
-                "wait_for": "task_completed", "settings": {"title": "x"}})),
+            Some(
+                json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
+                "wait_for": "task_completed", "settings": {"title": "x"}}),
+            ),
         )
         .await;
     assert_eq!(status, 422, "{err}");
@@ -170,14 +198,18 @@ async fn a_contract_chain_waits_for_each_task_to_be_completed() {
         "settings": {"title": "Prepare the contract"}}))
         .await;
     let scan = api
-        .robot(json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
-            "wait_for": "task_completed", "settings": {"title": "Get the scan"}}))
+        .robot(
+            json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
+            "wait_for": "task_completed", "settings": {"title": "Get the scan"}}),
+        )
         .await;
     let register = api
-        .robot(json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
+        .robot(
+            json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
             "wait_for": "task_completed", "wait_timeout": {"amount": 3, "unit": "days"},
             "on_timeout": "skip",
-            "settings": {"title": "Register the contract", "responsible_id": "u-dina"}}))
+            "settings": {"title": "Register the contract", "responsible_id": "u-dina"}}),
+        )
         .await;
     let r = api
         .get(&format!("/v1/pipelines/deals/robots/{register}"))
@@ -200,18 +232,27 @@ async fn a_contract_chain_waits_for_each_task_to_be_completed() {
     assert_eq!(run["awaiting_task"], ts[0]["id"]);
 
     let done = json!({"status": "completed"});
-    api.patch(&format!("/v1/tasks/{}", ts[0]["id"].as_str().unwrap()), done.clone())
-        .await;
+    api.patch(
+        &format!("/v1/tasks/{}", ts[0]["id"].as_str().unwrap()),
+        done.clone(),
+    )
+    .await;
     api.settle().await;
     let ts = tasks(api.clone()).await;
     assert_eq!(ts.len(), 2, "{ts:#?}");
     let second = ts.iter().find(|t| t["title"] == "Get the scan").unwrap();
-    api.patch(&format!("/v1/tasks/{}", second["id"].as_str().unwrap()), done)
-        .await;
+    api.patch(
+        &format!("/v1/tasks/{}", second["id"].as_str().unwrap()),
+        done,
+    )
+    .await;
     api.settle().await;
     let ts = tasks(api.clone()).await;
     assert_eq!(ts.len(), 3, "{ts:#?}");
-    assert!(ts.iter().any(|t| t["title"] == "Register the contract" && t["responsible_id"] == "u-dina"));
+    assert!(
+        ts.iter()
+            .any(|t| t["title"] == "Register the contract" && t["responsible_id"] == "u-dina")
+    );
     let run = run_of(&api.runs(&item).await, &register).clone();
     assert_eq!(run["status"], "done", "{run:#}");
 

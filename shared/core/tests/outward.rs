@@ -53,12 +53,25 @@ async fn a_robocall_goes_out_once_and_its_outcome_moves_the_deal() {
         .list_outbound(T, Some(Channel::Call))
         .await
         .unwrap();
-    assert_eq!(calls.len(), 1, "one call per visit, however often the job comes");
+    assert_eq!(
+        calls.len(),
+        1,
+        "one call per visit, however often the job comes"
+    );
     let c = &calls[0];
-    assert_eq!((c.id.as_str(), c.to.as_str()), (call_id.as_str(), "+7 (495) 123-45-67"));
-    assert_eq!(c.body, "Hello Romashka LLC, your order Website for Romashka is ready");
+    assert_eq!(
+        (c.id.as_str(), c.to.as_str()),
+        (call_id.as_str(), "+7 (495) 123-45-67")
+    );
+    assert_eq!(
+        c.body,
+        "Hello Romashka LLC, your order Website for Romashka is ready"
+    );
     let spec = c.call.as_ref().unwrap();
-    assert_eq!((spec.language.as_str(), spec.voice.as_deref(), spec.repeat), ("en-US", Some("jane"), 2));
+    assert_eq!(
+        (spec.language.as_str(), spec.voice.as_deref(), spec.repeat),
+        ("en-US", Some("jane"), 2)
+    );
     assert_eq!(rt.delivery.delivered().len(), 1);
     let tl = rt.engine.timeline(T, &item.id).await.unwrap();
     assert!(tl.iter().any(|e| e.kind == "call_sent"), "{tl:#?}");
@@ -66,12 +79,18 @@ async fn a_robocall_goes_out_once_and_its_outcome_moves_the_deal() {
     // The telephony side reports the outcome by call id only.
     let unknown = rt
         .engine
-        .submit_event(T, body(json!({"type": "missed_call", "data": {"call_id": "call-nope"}})))
+        .submit_event(
+            T,
+            body(json!({"type": "missed_call", "data": {"call_id": "call-nope"}})),
+        )
         .await
         .unwrap_err();
     assert!(unknown.to_string().contains("call"), "{unknown}");
     rt.engine
-        .submit_event(T, body(json!({"type": "missed_call", "data": {"call_id": call_id}})))
+        .submit_event(
+            T,
+            body(json!({"type": "missed_call", "data": {"call_id": call_id}})),
+        )
         .await
         .unwrap();
     rt.settle().await.unwrap();
@@ -89,7 +108,8 @@ async fn a_call_needs_the_clients_phone() {
         json!({"stage_id": "new", "type": "call_client", "settings": {"text": "Hi"}}),
     )
     .await;
-    let item = crm_core::testing::settled_item(&rt, crm_core::testing::plain_deal("No phone")).await;
+    let item =
+        crm_core::testing::settled_item(&rt, crm_core::testing::plain_deal("No phone")).await;
     let run = run_of(&runs(&rt, &item.id).await, &r.id).clone();
     assert_eq!(run.status, RunStatus::Failed);
     assert!(run.reason.unwrap().contains("the client has no phone"));
@@ -100,11 +120,26 @@ async fn a_call_needs_the_clients_phone() {
 async fn robot_settings_are_checked_when_saved() {
     let rt = company(MONDAY_1144_MSK).await;
     let bad = [
-        (json!({"type": "call_client", "settings": {"text": "Hi", "repeat": 5}}), "settings.repeat"),
-        (json!({"type": "call_client", "settings": {"text": "Hi", "language": "klingon"}}), "settings.language"),
-        (json!({"type": "message_client", "settings": {"channel": "icq", "text": "Hi"}}), "settings.channel"),
-        (json!({"type": "add_to_audience", "settings": {"network": "myspace", "audience_id": "a"}}), "settings.network"),
-        (json!({"type": "remove_from_audience", "settings": {"network": "vk", "audience_id": "a b"}}), "settings.audience_id"),
+        (
+            json!({"type": "call_client", "settings": {"text": "Hi", "repeat": 5}}),
+            "settings.repeat",
+        ),
+        (
+            json!({"type": "call_client", "settings": {"text": "Hi", "language": "klingon"}}),
+            "settings.language",
+        ),
+        (
+            json!({"type": "message_client", "settings": {"channel": "icq", "text": "Hi"}}),
+            "settings.channel",
+        ),
+        (
+            json!({"type": "add_to_audience", "settings": {"network": "myspace", "audience_id": "a"}}),
+            "settings.network",
+        ),
+        (
+            json!({"type": "remove_from_audience", "settings": {"network": "vk", "audience_id": "a b"}}),
+            "settings.audience_id",
+        ),
     ];
     for (mut v, field) in bad {
         v["stage_id"] = json!("new");
@@ -156,7 +191,10 @@ async fn a_messenger_reply_goes_to_the_clients_handle_and_the_answer_moves_the_d
     assert_eq!(run_of(&rs, &wa.id).status, RunStatus::Done);
     let failed = run_of(&rs, &vk.id);
     assert_eq!(failed.status, RunStatus::Failed);
-    assert!(failed.reason.as_deref().unwrap().contains("no vk contact"), "{failed:#?}");
+    assert!(
+        failed.reason.as_deref().unwrap().contains("no vk contact"),
+        "{failed:#?}"
+    );
     redeliver(&rt, &item.id, &r.id).await;
 
     let out = rt
@@ -165,21 +203,32 @@ async fn a_messenger_reply_goes_to_the_clients_handle_and_the_answer_moves_the_d
         .await
         .unwrap();
     assert_eq!(out.len(), 2, "{out:#?}");
-    let tgm = out.iter().find(|m| m.network.as_deref() == Some("telegram")).unwrap();
+    let tgm = out
+        .iter()
+        .find(|m| m.network.as_deref() == Some("telegram"))
+        .unwrap();
     assert_eq!(tgm.to, "@romashka");
     assert_eq!(tgm.body, "Hi Romashka LLC, got your order");
     assert_eq!(tgm.id, tg.outputs["message_id"].as_str().unwrap());
-    let wam = out.iter().find(|m| m.network.as_deref() == Some("whatsapp")).unwrap();
+    let wam = out
+        .iter()
+        .find(|m| m.network.as_deref() == Some("whatsapp"))
+        .unwrap();
     assert_eq!(wam.to, "+7 (495) 123-45-67");
 
     // A Telegram answer does not match the WhatsApp trigger; a WhatsApp one does.
     let answer = |channel: &str| {
-        body(json!({"type": "incoming_message", "client": {"phone": "+7 (495) 123-45-67"},
-            "data": {"channel": channel, "text": "ok"}}))
+        body(
+            json!({"type": "incoming_message", "client": {"phone": "+7 (495) 123-45-67"},
+            "data": {"channel": channel, "text": "ok"}}),
+        )
     };
     rt.engine.submit_event(T, answer("telegram")).await.unwrap();
     rt.settle().await.unwrap();
-    assert_eq!(rt.engine.get_item(T, &item.id).await.unwrap().stage_id, "new");
+    assert_eq!(
+        rt.engine.get_item(T, &item.id).await.unwrap().stage_id,
+        "new"
+    );
     let bad = rt.engine.submit_event(T, answer("icq")).await.unwrap_err();
     assert!(format!("{bad:?}").contains("data.channel"), "{bad:?}");
     rt.engine.submit_event(T, answer("whatsapp")).await.unwrap();
@@ -196,7 +245,10 @@ async fn client_messenger_handles_are_validated() {
     let mut d = crm_core::testing::deal("new", 5.0);
     d["client"]["messengers"] = json!({"icq": "12345"});
     let err = rt.engine.create_item(T, body(d)).await.unwrap_err();
-    assert!(format!("{err:?}").contains("client.messengers.icq"), "{err:?}");
+    assert!(
+        format!("{err:?}").contains("client.messengers.icq"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -218,13 +270,23 @@ async fn audiences_get_hashed_contacts_once_per_visit_and_lose_them_on_removal()
     let other = deal(&rt, "new", 2.0).await;
     let run = run_of(&runs(&rt, &item.id).await, &add.id).clone();
     assert_eq!(run.status, RunStatus::Done);
-    assert!(run.reason.as_deref().unwrap().contains("phone and email"), "{run:#?}");
+    assert!(
+        run.reason.as_deref().unwrap().contains("phone and email"),
+        "{run:#?}"
+    );
     redeliver(&rt, &item.id, &add.id).await;
 
     let req = PageRequest::new(None, None);
     let auds = rt.engine.audiences_page(T, &req).await.unwrap().items;
     assert_eq!(auds.len(), 1);
-    assert_eq!((auds[0].network.as_str(), auds[0].audience_id.as_str(), auds[0].member_count), ("facebook", "hot-leads", 2));
+    assert_eq!(
+        (
+            auds[0].network.as_str(),
+            auds[0].audience_id.as_str(),
+            auds[0].member_count
+        ),
+        ("facebook", "hot-leads", 2)
+    );
     let members = rt
         .engine
         .audience_members_page(T, "facebook", "hot-leads", &req)
@@ -233,12 +295,30 @@ async fn audiences_get_hashed_contacts_once_per_visit_and_lose_them_on_removal()
         .items;
     let m = members.iter().find(|m| m.item_id == item.id).unwrap();
     assert_eq!(m.contacts.phone_sha256, Some(sha256_hex("74951234567")));
-    assert_eq!(m.contacts.email_sha256, Some(sha256_hex("buyer@romashka.test")));
+    assert_eq!(
+        m.contacts.email_sha256,
+        Some(sha256_hex("buyer@romashka.test"))
+    );
     let stored = serde_json::to_string(&members).unwrap();
-    assert!(!stored.contains("romashka.test") && !stored.contains("495"), "{stored}");
+    assert!(
+        !stored.contains("romashka.test") && !stored.contains("495"),
+        "{stored}"
+    );
     // Another tenant sees nothing of it.
-    assert!(rt.engine.audiences_page("other", &req).await.unwrap().items.is_empty());
-    assert!(rt.engine.audience_members_page("other", "facebook", "hot-leads", &req).await.is_err());
+    assert!(
+        rt.engine
+            .audiences_page("other", &req)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        rt.engine
+            .audience_members_page("other", "facebook", "hot-leads", &req)
+            .await
+            .is_err()
+    );
 
     move_to(&rt, &item.id, "won").await;
     let auds = rt.engine.audiences_page(T, &req).await.unwrap().items;
@@ -267,5 +347,12 @@ async fn an_audience_needs_a_phone_or_an_email() {
     assert_eq!(run.status, RunStatus::Failed);
     assert!(run.reason.unwrap().contains("neither a phone nor an email"));
     let req = PageRequest::new(None, None);
-    assert!(rt.engine.audiences_page(T, &req).await.unwrap().items.is_empty());
+    assert!(
+        rt.engine
+            .audiences_page(T, &req)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }

@@ -81,7 +81,10 @@ async fn a_three_step_contract_chain_runs_step_by_step() {
     let ts = tasks(&rt, &item.id).await;
     assert_eq!(ts.len(), 2);
     let scan = titled(&ts, "Get the signed scan");
-    assert_eq!(run_of(&runs(&rt, &item.id).await, &b).status, RunStatus::Done);
+    assert_eq!(
+        run_of(&runs(&rt, &item.id).await, &b).status,
+        RunStatus::Done
+    );
 
     complete(&rt, &scan.id).await;
     // Completing again (or the event delivered twice) adds nothing.
@@ -91,7 +94,10 @@ async fn a_three_step_contract_chain_runs_step_by_step() {
     let last = titled(&ts, "Register the contract");
     assert_eq!(last.responsible_id, "u-dina");
     assert_eq!(last.status, TaskStatus::Pending);
-    assert_eq!(run_of(&runs(&rt, &item.id).await, &c).status, RunStatus::Done);
+    assert_eq!(
+        run_of(&runs(&rt, &item.id).await, &c).status,
+        RunStatus::Done
+    );
 }
 
 #[tokio::test]
@@ -124,9 +130,11 @@ async fn on_timeout_the_waiting_robot_runs_or_is_skipped_as_configured() {
             T,
             "deals",
             &b,
-            body(json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
+            body(
+                json!({"stage_id": "prep", "type": "create_task", "after_previous": true,
                 "wait_for": "task_completed", "wait_timeout": {"amount": 2, "unit": "hours"},
-                "on_timeout": "run", "settings": {"title": "Get the signed scan"}})),
+                "on_timeout": "run", "settings": {"title": "Get the signed scan"}}),
+            ),
         )
         .await
         .unwrap();
@@ -149,7 +157,10 @@ async fn on_timeout_the_waiting_robot_runs_or_is_skipped_as_configured() {
     let run = run_of(&runs(&rt, &item.id).await, &c).clone();
     assert_eq!(run.status, RunStatus::Skipped, "{run:#?}");
     assert!(
-        run.reason.as_deref().unwrap().contains("was not completed within 1 day"),
+        run.reason
+            .as_deref()
+            .unwrap()
+            .contains("was not completed within 1 day"),
         "{run:#?}"
     );
     // A completion after the timeout changes nothing.
@@ -189,8 +200,10 @@ async fn waiting_for_a_task_needs_a_task_before_it() {
         .create_robot(
             T,
             "deals",
-            body(json!({"stage_id": "prep", "type": "create_task", "settings": {"title": "x"},
-                "wait_timeout": {"amount": 1, "unit": "days"}})),
+            body(
+                json!({"stage_id": "prep", "type": "create_task", "settings": {"title": "x"},
+                "wait_timeout": {"amount": 1, "unit": "days"}}),
+            ),
         )
         .await
         .unwrap_err();

@@ -41,8 +41,8 @@ pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{
-    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports, robot_order,
-    run_control, work,
+    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
+    robot_order, run_control, work,
 };
 
 /// Largest accepted request body: 256 KiB (larger → 413).

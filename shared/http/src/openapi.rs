@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
-    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports, robot_order,
-    run_control, work,
+    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
+    robot_order, run_control, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).

@@ -16,9 +16,13 @@ impl Engine {
     /// count), in (network, audience id) order.
     pub async fn audiences_page(&self, tenant: &str, req: &PageRequest) -> Result<Page<Audience>> {
         let page = self
-            .page_docs(tenant, Kind::Audience, &[AUDIENCES.to_string()], req, |_| {
-                Ok(true)
-            })
+            .page_docs(
+                tenant,
+                Kind::Audience,
+                &[AUDIENCES.to_string()],
+                req,
+                |_| Ok(true),
+            )
             .await?;
         Ok(Page {
             items: page.items.iter().map(decode).collect::<Result<_>>()?,

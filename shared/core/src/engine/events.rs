@@ -38,7 +38,11 @@ impl Engine {
             ));
         }
         let mut body = body;
-        if body.item_id.is_none() && body.client.as_ref().is_none_or(|c| client_ref_keys(c).is_empty())
+        if body.item_id.is_none()
+            && body
+                .client
+                .as_ref()
+                .is_none_or(|c| client_ref_keys(c).is_empty())
         {
             body.item_id = self.item_of_outbound(tenant, body.data.as_ref()).await?;
         }
@@ -112,7 +116,10 @@ impl Engine {
             };
             return match found {
                 Some(item) => Ok(Some(item)),
-                None => Err(EngineError::invalid(field, format!("unknown {} '{id}'", &key[..key.len() - 3]))),
+                None => Err(EngineError::invalid(
+                    field,
+                    format!("unknown {} '{id}'", &key[..key.len() - 3]),
+                )),
             };
         }
         Ok(None)

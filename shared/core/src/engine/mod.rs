@@ -109,9 +109,8 @@ impl Engine {
     /// in every transaction that makes a robot run final
     /// ([`crate::reports::TallyStore`]).
     pub fn new(mut ports: Ports, config: EngineConfig) -> Self {
-        let audiences = std::sync::Arc::new(crate::audiences::StoreAudiences::new(
-            ports.store.clone(),
-        ));
+        let audiences =
+            std::sync::Arc::new(crate::audiences::StoreAudiences::new(ports.store.clone()));
         ports.store = std::sync::Arc::new(crate::reports::TallyStore::new(ports.store));
         Engine {
             ports,

@@ -444,7 +444,11 @@ impl Engine {
         {
             // A follower may wait for the task this run created.
             let task = (run.status == RunStatus::Done)
-                .then(|| run.outputs.get("task_id").and_then(serde_json::Value::as_str))
+                .then(|| {
+                    run.outputs
+                        .get("task_id")
+                        .and_then(serde_json::Value::as_str)
+                })
                 .flatten()
                 .map(str::to_string);
             writes.extend(
@@ -602,9 +606,7 @@ impl Engine {
                 format!("skipped: {late}"),
             ));
         }
-        let mut effect = self
-            .perform_action(tenant, run, item, counter, now)
-            .await?;
+        let mut effect = self.perform_action(tenant, run, item, counter, now).await?;
         effect.reason = Some(match effect.reason.take() {
             Some(r) => format!("ran on timeout ({late}); {r}"),
             None => format!("ran on timeout: {late}"),

@@ -23,8 +23,8 @@ pub mod attachments;
 mod audience_change;
 mod prelude;
 mod robot;
-pub mod wait_for;
 pub mod run_context;
+pub mod wait_for;
 
 pub use robot::{Robot, validate_robot};
 pub use run_context::{ActionError, ActionResult, Effect, RunContext, fail};

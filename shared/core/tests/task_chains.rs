@@ -209,3 +209,20 @@ async fn waiting_for_a_task_needs_a_task_before_it() {
         .unwrap_err();
     assert!(format!("{err:?}").contains("wait_timeout"), "{err:?}");
 }
+
+#[tokio::test]
+async fn run_now_stops_waiting_for_the_task() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let [_, b, _] = contract_chain(&rt, json!({})).await;
+    let item = deal(&rt, "new", 1.0).await;
+    move_to(&rt, &item.id, "prep").await;
+    let run_id = run_of(&runs(&rt, &item.id).await, &b).id.clone();
+    rt.engine
+        .run_now(T, &item.id, &run_id, "u-boss")
+        .await
+        .unwrap();
+    rt.settle().await.unwrap();
+    let run = run_of(&runs(&rt, &item.id).await, &b).clone();
+    assert_eq!(run.status, RunStatus::Done, "{run:#?}");
+    assert_eq!(tasks(&rt, &item.id).await.len(), 2);
+}

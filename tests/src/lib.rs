@@ -1,3 +1,4 @@
+pub mod audience_contract;
 pub mod aws_rig;
 pub mod blob_contract;
 pub mod contract;

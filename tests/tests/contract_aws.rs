@@ -115,3 +115,14 @@ async fn dynamo_store_pages_every_list() {
     crm_tests::list_contract::run_all_lists(p.store.clone(), &contract::unique_tenant("aws")).await;
     teardown(&p).await.expect("teardown");
 }
+
+#[tokio::test]
+async fn dynamo_store_keeps_audiences() {
+    let p = ports("contract-audiences").await;
+    crm_tests::audience_contract::run_all_audiences(
+        p.store.clone(),
+        &contract::unique_tenant("aws"),
+    )
+    .await;
+    teardown(&p).await.expect("teardown");
+}

@@ -264,3 +264,11 @@ async fn sqlite_store_pages_every_list() {
     let store = std::sync::Arc::new(Db::open(dir.path()).expect("open").store());
     crm_tests::list_contract::run_all_lists(store, &contract::unique_tenant("sqlite")).await;
 }
+
+#[tokio::test]
+async fn sqlite_store_keeps_audiences() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(Db::open(dir.path()).expect("open").store());
+    crm_tests::audience_contract::run_all_audiences(store, &contract::unique_tenant("sqlite"))
+        .await;
+}

@@ -60,3 +60,9 @@ async fn mem_store_pages_every_list() {
     let store = std::sync::Arc::new(MemStore::new());
     crm_tests::list_contract::run_all_lists(store, &contract::unique_tenant("mem")).await;
 }
+
+#[tokio::test]
+async fn mem_store_keeps_audiences() {
+    let store = std::sync::Arc::new(MemStore::new());
+    crm_tests::audience_contract::run_all_audiences(store, &contract::unique_tenant("mem")).await;
+}

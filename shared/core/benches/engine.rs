@@ -55,6 +55,7 @@ fn item() -> Item {
             name: Some("Romashka".into()),
             phone: Some("+74951234567".into()),
             email: None,
+            ..Client::default()
         },
         is_repeat: false,
         fields: Default::default(),

@@ -143,6 +143,15 @@ pub struct RobotBody {
     pub condition: Option<Condition>,
     #[serde(default)]
     pub after_previous: bool,
+    /// With `after_previous`: `finish` (default) or `task_completed`.
+    #[serde(default)]
+    pub wait_for: crate::robots::wait_for::WaitFor,
+    /// With `wait_for: task_completed`: wait at most this long.
+    #[serde(default)]
+    pub wait_timeout: Option<crate::delay::Duration>,
+    /// When `wait_timeout` passes: `run` (default) or `skip`.
+    #[serde(default)]
+    pub on_timeout: crate::robots::wait_for::OnTimeout,
     #[serde(default)]
     pub settings: Option<Value>,
 }
@@ -375,13 +384,20 @@ impl UserBody {
     }
 }
 
-/// `client.email` and `client.phone` of an item's optional client.
+/// `client.email`, `client.phone` and `client.messengers` of an item's
+/// optional client.
 fn check_client(c: Option<&Client>) -> Result<(), EngineError> {
     check_contacts(
         "client.",
         c.and_then(|c| c.email.as_deref()),
         c.and_then(|c| c.phone.as_deref()),
-    )
+    )?;
+    if let Some((field, message)) =
+        c.and_then(|c| crate::robots::message_client::check_messengers("client.", &c.messengers))
+    {
+        return Err(EngineError::invalid(field, message));
+    }
+    Ok(())
 }
 
 impl NewItem {

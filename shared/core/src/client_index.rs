@@ -30,5 +30,6 @@ pub(crate) fn client_ref_keys(c: &ClientRef) -> Vec<String> {
         name: None,
         phone: c.phone.clone(),
         email: c.email.clone(),
+        ..Client::default()
     })
 }

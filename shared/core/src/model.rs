@@ -127,6 +127,11 @@ pub struct Client {
     pub phone: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// The client's messenger handles by network (`telegram`, `whatsapp`,
+    /// … — see [`crate::robots::message_client::NETWORKS`]): where
+    /// `message_client` replies.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub messengers: BTreeMap<String, String>,
 }
 
 /// Causal chain of automatic moves, for loop protection across time.
@@ -337,14 +342,34 @@ pub struct FeedPost {
 pub enum Channel {
     Email,
     Sms,
+    /// A robocall (`call_client`): the body is the text to speak.
+    Call,
+    /// A messenger / open-channel message (`message_client`); the network
+    /// is in `Outbound::network`.
+    Messenger,
 }
 
 impl Channel {
+    /// Every channel, in listing order.
+    pub const ALL: [Channel; 4] = [
+        Channel::Email,
+        Channel::Sms,
+        Channel::Call,
+        Channel::Messenger,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
             Channel::Sms => "sms",
+            Channel::Call => "call",
+            Channel::Messenger => "messenger",
         }
+    }
+
+    /// Inverse of [`Channel::as_str`].
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
     }
 }
 
@@ -376,6 +401,24 @@ pub struct Outbound {
     /// Documents attached (ids; `GET /v1/documents/{id}`), email only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<String>,
+    /// Channel `messenger`: the network (`telegram`, `whatsapp`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// Channel `call`: how the text is spoken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallSpec>,
+}
+
+/// How a robocall speaks its text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CallSpec {
+    /// BCP-47 language of the voice, e.g. `ru-RU`.
+    pub language: String,
+    /// A named voice of the telephony provider, if chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<String>,
+    /// How many times the text is said (1–3).
+    pub repeat: u8,
 }
 
 /// One timeline entry of an item.
@@ -386,7 +429,8 @@ pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     /// `created`, `stage_changed`, `info`, `comment`, `task_created`,
     /// `task_completed`, `activity_planned`, `activity_completed`,
-    /// `fields_changed`, `responsible_changed`, `email_sent`, `sms_sent`, `deleted`.
+    /// `fields_changed`, `responsible_changed`, `email_sent`, `sms_sent`, `deleted`,
+    /// `call_sent`, `messenger_sent`.
     pub kind: String,
     pub author_id: Option<String>,
     pub text: String,
@@ -411,6 +455,8 @@ pub const TIMELINE_KINDS: &[&str] = &[
     "email_sent",
     "sms_sent",
     "deleted",
+    "call_sent",
+    "messenger_sent",
 ];
 
 /// What the run log records.
@@ -481,6 +527,11 @@ pub struct RunRecord {
     /// Robot runs: the run that waits for this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_run: Option<String>,
+    /// Robot runs with `wait_for: task_completed`: the task (of the
+    /// previous robot) it waits to be completed; a job that finds it still
+    /// set is the wait's timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_task: Option<String>,
     pub chain: Chain,
     /// Running: the claim expires at this time (a crashed runner's claim can be taken over).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -581,4 +632,6 @@ pub enum OutboxRecord {
     Event(QueuedEvent),
     /// An outbound message to hand to the delivery port.
     Deliver { tenant: String, outbound_id: String },
+    /// A change of an advertising audience to hand to the audiences port.
+    Audience(crate::audiences::AudienceChange),
 }

@@ -7,6 +7,10 @@ use crate::model::{Chain, Item, RunKind, RunRecord, RunStatus};
 use crate::robots::Robot;
 use crate::workhours::WorkCalendar;
 
+/// Why a robot waiting for the previous robot's task is skipped when that
+/// robot made none (it failed, was skipped, or its condition was false).
+pub const NO_TASK: &str = "skipped: the previous robot created no task to wait for";
+
 /// Run id of a robot in a visit.
 pub fn run_id(item_id: &str, visit: u64, robot_id: &str) -> String {
     format!("{item_id}:{visit}:{robot_id}")
@@ -60,7 +64,13 @@ pub fn plan_runs(
         let mut reason = None;
         let mut due_at = None;
         let mut finished_at = None;
-        if !waits {
+        if !waits && r.after_previous && !r.wait_for.is_finish() {
+            // The previous robot ended when the visit was planned: it made
+            // no task to wait for.
+            status = RunStatus::Skipped;
+            reason = Some(NO_TASK.to_string());
+            finished_at = Some(at);
+        } else if !waits {
             match robot_due(r, item, at, cal, tz) {
                 Ok(d) => due_at = Some(d),
                 Err(why) => {
@@ -94,6 +104,7 @@ pub fn plan_runs(
             outputs: Default::default(),
             robot: Some(r.clone()),
             next_run: None,
+            awaiting_task: None,
             chain: chain.clone(),
             claim_until: None,
             attempts: 0,

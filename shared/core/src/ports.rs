@@ -84,6 +84,12 @@ kinds! {
     /// Report aggregate (issue #13): counts of one stage or robot, UTC day
     /// and shard; unlisted, read by key.
     Report = "report",
+    /// An advertising audience (issue #14) with its member count; parent =
+    /// "all", id = `{network}:{audience_id}`.
+    Audience = "audience",
+    /// A member of an audience: an item's client by hashed contacts; parent
+    /// = `{network}:{audience_id}`.
+    AudienceMember = "audience_member",
 }
 
 impl Kind {

@@ -41,8 +41,8 @@ pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{
-    automation, catalogue, directory, documents, items, lists, me, meta, reports, robot_order,
-    run_control, work,
+    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
+    robot_order, run_control, work,
 };
 
 /// Largest accepted request body: 256 KiB (larger → 413).
@@ -120,6 +120,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages", get(work::list_messages))
         .route("/v1/feed", get(work::list_feed))
         .route("/v1/outbox", get(work::list_outbound))
+        .route("/v1/audiences", get(audiences::list_audiences))
+        .route(
+            "/v1/audiences/{network}/{audience_id}/members",
+            get(audiences::list_audience_members),
+        )
         .route(
             "/v1/document-templates",
             post(documents::create_template)

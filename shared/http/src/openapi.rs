@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
-    automation, catalogue, directory, documents, items, lists, me, meta, reports, robot_order,
-    run_control, work,
+    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
+    robot_order, run_control, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -88,6 +88,8 @@ use crate::handlers::{
         reports::stage_time,
         reports::conversion,
         reports::robots,
+        audiences::list_audiences,
+        audiences::list_audience_members,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),

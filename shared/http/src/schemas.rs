@@ -146,6 +146,8 @@ components! {
         StageTimeReport => crm_core::reports::StageTimeReport,
         ConversionReport => crm_core::reports::ConversionReport,
         RobotReport => crm_core::reports::RobotReport,
+        AudienceList => crate::handlers::audiences::AudienceList,
+        AudienceMemberList => crate::handlers::audiences::AudienceMemberList,
     }
 }
 

@@ -113,7 +113,7 @@ pub struct DirectMessageList {
 /// `GET /v1/outbox?channel=`
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OutboxList {
-    /// Outbound emails and SMS.
+    /// Outbound emails, SMS, robocalls and messenger messages.
     pub messages: Vec<Outbound>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,

@@ -238,7 +238,7 @@ async fn work_record_lists_use_their_envelopes() {
     h.seed(KEY_A).await;
     let item = h.create_item(KEY_A).await;
     let id = item["id"].as_str().unwrap();
-    let cases: [(String, &str); 7] = [
+    let cases: [(String, &str); 10] = [
         (format!("/v1/tasks?item_id={id}"), "tasks"),
         (format!("/v1/activities?item_id={id}"), "activities"),
         (
@@ -249,6 +249,9 @@ async fn work_record_lists_use_their_envelopes() {
         ("/v1/feed".to_string(), "posts"),
         ("/v1/outbox".to_string(), "messages"),
         ("/v1/outbox?channel=sms".to_string(), "messages"),
+        ("/v1/outbox?channel=call".to_string(), "messages"),
+        ("/v1/outbox?channel=messenger".to_string(), "messages"),
+        ("/v1/audiences".to_string(), "audiences"),
     ];
     for (path, key) in cases {
         let r = h.get(KEY_A, &path).await;
@@ -259,7 +262,16 @@ async fn work_record_lists_use_their_envelopes() {
         h.get(KEY_A, "/v1/outbox?channel=email").await.status,
         StatusCode::OK
     );
-    for path in ["/v1/tasks/task-404", "/v1/chats/chat-404"] {
+    assert_eq!(
+        h.get(KEY_A, "/v1/outbox?channel=fax").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    for path in [
+        "/v1/tasks/task-404",
+        "/v1/chats/chat-404",
+        "/v1/audiences/facebook/nope/members",
+        "/v1/audiences/myspace/x/members",
+    ] {
         let r = h.get(KEY_A, path).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(r.error_code(), "not_found");
@@ -346,6 +358,8 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/reports/stage-time", &["get"]),
         ("/v1/reports/conversion", &["get"]),
         ("/v1/reports/robots", &["get"]),
+        ("/v1/audiences", &["get"]),
+        ("/v1/audiences/{network}/{audience_id}/members", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
@@ -449,7 +463,7 @@ async fn the_catalogue_describes_every_type_well_enough_to_build_a_robot_from_it
     assert_eq!(c.status, StatusCode::OK);
     let robots = c.body["robots"].as_array().unwrap();
     let triggers = c.body["triggers"].as_array().unwrap();
-    assert_eq!((robots.len(), triggers.len()), (22, 13));
+    assert_eq!((robots.len(), triggers.len()), (26, 14));
     // Each type says where the pickers show it, grouped as in the articles.
     let group = |list: &[serde_json::Value], name: &str| {
         list.iter().find(|e| e["name"] == name).unwrap()["group"].clone()
@@ -459,6 +473,10 @@ async fn the_catalogue_describes_every_type_well_enough_to_build_a_robot_from_it
     assert_eq!(group(robots, "email_client"), "client_communication");
     assert_eq!(group(robots, "change_stage"), "item_management");
     assert_eq!(group(robots, "create_document"), "documents");
+    assert_eq!(group(robots, "call_client"), "client_communication");
+    assert_eq!(group(robots, "message_client"), "client_communication");
+    assert_eq!(group(robots, "add_to_audience"), "client_communication");
+    assert_eq!(group(triggers, "incoming_message"), "client_communication");
     assert_eq!(group(triggers, "email_read"), "client_communication");
     assert_eq!(group(triggers, "invoice_paid"), "payments");
     assert_eq!(group(triggers, "webhook"), "integrations");

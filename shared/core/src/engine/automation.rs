@@ -125,6 +125,9 @@ impl Automation for Robot {
             respect_working_hours: body.respect_working_hours,
             condition: body.condition,
             after_previous: body.after_previous,
+            wait_for: body.wait_for,
+            wait_timeout: body.wait_timeout,
+            on_timeout: body.on_timeout,
         })
     }
     placement!(Robot);

@@ -5,7 +5,8 @@ use serde_json::Value;
 use crate::api::EventBody;
 use crate::client_index::client_ref_keys;
 use crate::error::{EngineError, Result};
-use crate::model::QueuedEvent;
+use crate::model::{Channel, Outbound, QueuedEvent};
+use crate::robots::message_client::NETWORKS;
 use crate::triggers::TRIGGER_TYPES;
 
 use super::Engine;
@@ -36,6 +37,24 @@ impl Engine {
                 ),
             ));
         }
+        let mut body = body;
+        if body.item_id.is_none()
+            && body
+                .client
+                .as_ref()
+                .is_none_or(|c| client_ref_keys(c).is_empty())
+        {
+            body.item_id = self.item_of_outbound(tenant, body.data.as_ref()).await?;
+        }
+        if body.event_type == "incoming_message"
+            && let Some(c) = body.data.as_ref().and_then(|d| d.get("channel"))
+            && !c.as_str().is_some_and(|c| NETWORKS.contains(&c))
+        {
+            return Err(EngineError::invalid(
+                "data.channel",
+                format!("must be one of {}", NETWORKS.join(", ")),
+            ));
+        }
         match (&body.item_id, &body.client) {
             (Some(item), _) => {
                 if self.load_item(tenant, item).await?.is_none() {
@@ -49,7 +68,7 @@ impl Engine {
             _ => {
                 return Err(EngineError::invalid(
                     "item_id",
-                    "name the item (item_id) or the client (client.phone / client.email)",
+                    "name the item (item_id), the client (client.phone / client.email) or a call or message of a robot (data.call_id / data.message_id)",
                 ));
             }
         }
@@ -76,6 +95,34 @@ impl Engine {
         };
         self.ports.events.send(event).await?;
         Ok(event_id)
+    }
+
+    /// The item of the call or message an event answers (`data.call_id` or
+    /// `data.message_id`: the id of an outbound record of a `call_client`,
+    /// `message_client`, `sms_client`… run). None when the event names
+    /// neither; an unknown id → 422 naming it.
+    async fn item_of_outbound(&self, tenant: &str, data: Option<&Value>) -> Result<Option<String>> {
+        for key in ["call_id", "message_id"] {
+            let Some(v) = data.and_then(|d| d.get(key)) else {
+                continue;
+            };
+            let field = format!("data.{key}");
+            let Some(id) = v.as_str() else {
+                return Err(EngineError::invalid(field, "must be a string"));
+            };
+            let found = match self.load::<Outbound>(tenant, id).await? {
+                Some((m, _)) if key == "message_id" || m.channel == Channel::Call => m.item_id,
+                _ => None,
+            };
+            return match found {
+                Some(item) => Ok(Some(item)),
+                None => Err(EngineError::invalid(
+                    field,
+                    format!("unknown {} '{id}'", &key[..key.len() - 3]),
+                )),
+            };
+        }
+        Ok(None)
     }
 
     /// What became of a processed event. Engine-raised events

@@ -332,6 +332,10 @@ impl Engine {
                     changed.push(path.to_string());
                 }
             }
+            if item.client.messengers != c.messengers {
+                item.client.messengers = c.messengers.clone();
+                changed.push("client.messengers".to_string());
+            }
         }
         if let Some(fields) = &patch.fields {
             for (k, v) in fields {

@@ -177,15 +177,15 @@ impl Engine {
         Ok(by_time(page, |p: &FeedPost| (p.at, p.id.as_str())))
     }
 
-    /// One page of outbound emails and SMS (of one channel, or emails then
-    /// SMS).
+    /// One page of outbound emails, SMS, calls and messenger messages (of
+    /// one channel, or all of them).
     pub async fn outbound_page(
         &self,
         tenant: &str,
         channel: Option<Channel>,
         req: &PageRequest,
     ) -> Result<Page<Outbound>> {
-        let parents: Vec<String> = [Channel::Email, Channel::Sms]
+        let parents: Vec<String> = Channel::ALL
             .into_iter()
             .filter(|c| channel.is_none_or(|x| x == *c))
             .map(|c| c.as_str().to_string())

@@ -24,6 +24,7 @@ use crate::ports::{DocKey, Kind, Ports, StoreError, Write};
 use crate::store::{Record, decode};
 use crate::workhours::WorkCalendar;
 
+mod audiences;
 mod automation;
 pub use automation::Automation;
 pub(crate) use automation::ROBOT_DELETED;
@@ -88,6 +89,8 @@ impl Default for EngineConfig {
 pub struct Engine {
     pub(crate) ports: Ports,
     pub(crate) config: EngineConfig,
+    /// Where audience changes go (default: kept in the store).
+    pub(crate) audiences: std::sync::Arc<dyn crate::audiences::Audiences>,
 }
 
 /// Parent under which pending outbox records are listed.
@@ -106,8 +109,24 @@ impl Engine {
     /// in every transaction that makes a robot run final
     /// ([`crate::reports::TallyStore`]).
     pub fn new(mut ports: Ports, config: EngineConfig) -> Self {
+        let audiences =
+            std::sync::Arc::new(crate::audiences::StoreAudiences::new(ports.store.clone()));
         ports.store = std::sync::Arc::new(crate::reports::tally_store(ports.store));
-        Engine { ports, config }
+        Engine {
+            ports,
+            config,
+            audiences,
+        }
+    }
+
+    /// The engine with another adapter of the audiences port (an ad
+    /// network's API) instead of the store.
+    pub fn with_audiences(
+        mut self,
+        audiences: std::sync::Arc<dyn crate::audiences::Audiences>,
+    ) -> Self {
+        self.audiences = audiences;
+        self
     }
 
     pub fn ports(&self) -> &Ports {

@@ -84,7 +84,8 @@ impl Engine {
     /// it becomes due now and goes through the robot queue (the runner still
     /// checks its condition). A run waiting for its previous robot
     /// (`after_previous`) keeps waiting, and starts at once when that one
-    /// finishes. Recorded: the run's `reason` says "run now by `by`", and a
+    /// finishes; one waiting for the previous robot's task to be completed
+    /// (`wait_for: task_completed`) runs now. Recorded: the run's `reason` says "run now by `by`", and a
     /// timeline entry `info`.
     ///
     /// Errors: unknown item or run (or a run of another item, or a trigger
@@ -125,7 +126,9 @@ impl Engine {
             }
             let now = self.now();
             let old_due = run.due_at;
-            let waiting = old_due.is_none();
+            // A run waiting for the previous robot's task (a task chain)
+            // stops waiting: "run now" runs it now.
+            let waiting = old_due.is_none() && run.awaiting_task.is_none();
             // The delay is skipped for good: also when a waiting run is
             // readied later, its due time is "now" then.
             if let Some(robot) = run.robot.as_mut() {
@@ -141,6 +144,7 @@ impl Engine {
             });
             if !waiting {
                 run.due_at = Some(now.min(old_due.unwrap_or(now)));
+                run.awaiting_task = None;
             }
             run.version = v + 1;
             let slots = TimelineSlots::new(&item.id, item.version, counter.as_ref())?;

@@ -186,7 +186,7 @@ impl Engine {
         channel: Option<Channel>,
     ) -> Result<Vec<Outbound>> {
         let mut v: Vec<Outbound> = Vec::new();
-        for c in [Channel::Email, Channel::Sms] {
+        for c in Channel::ALL {
             if channel.is_none_or(|x| x == c) {
                 v.extend(self.list::<Outbound>(tenant, c.as_str()).await?);
             }

@@ -9,4 +9,5 @@
 pub mod batch_reads;
 pub mod robot_run;
 pub mod stage_change;
+pub mod task_chain;
 pub mod trigger_eval;

@@ -23,13 +23,13 @@ use crate::engine::Engine;
 use crate::engine::ROBOT_DELETED;
 use crate::error::Result;
 use crate::model::{Item, OutboxRecord, Pipeline, RunRecord, RunStatus, User};
-use crate::planning::{needs_responsible, robot_due};
+use crate::planning::{NO_TASK, needs_responsible, robot_due};
 use crate::ports::{
     Cond, Doc, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write,
 };
 use crate::reports::commit::aggregate_writes;
 use crate::reports::tally::run_deltas;
-use crate::robots::{ActionError, Effect, Robot, RunContext};
+use crate::robots::{ActionError, Effect, Robot, RunContext, wait_for};
 use crate::store::{TimelineSlots, decode, pending_delete, put, record_doc, timeline_counter_key};
 
 /// What happened to a job.
@@ -261,6 +261,7 @@ impl Engine {
                 ..self.ports.clone()
             },
             config: self.config.clone(),
+            audiences: self.audiences.clone(),
         };
         batch.run_batch(jobs).await
     }
@@ -441,7 +442,19 @@ impl Engine {
         if (run.status != RunStatus::Cancelled || run.reason.as_deref() == Some(ROBOT_DELETED))
             && let (Some(next), Some(item)) = (&run.next_run, &item)
         {
-            writes.extend(self.ready_follower(tenant, next, item, now).await?);
+            // A follower may wait for the task this run created.
+            let task = (run.status == RunStatus::Done)
+                .then(|| {
+                    run.outputs
+                        .get("task_id")
+                        .and_then(serde_json::Value::as_str)
+                })
+                .flatten()
+                .map(str::to_string);
+            writes.extend(
+                self.ready_follower_of(tenant, next, item, now, task)
+                    .await?,
+            );
         }
         writes.push(put(
             record_doc(tenant, &run, run.version),
@@ -468,6 +481,21 @@ impl Engine {
         item: &Item,
         now: DateTime<Utc>,
     ) -> Result<Vec<Write>> {
+        self.ready_follower_of(tenant, next, item, now, None).await
+    }
+
+    /// As [`Engine::ready_follower`], the finished run having created
+    /// `task`: a follower with `wait_for: task_completed` starts waiting
+    /// for it (until its timeout, if it has one) instead of becoming due;
+    /// without a task it is skipped ([`NO_TASK`]).
+    pub(crate) async fn ready_follower_of(
+        &self,
+        tenant: &str,
+        next: &str,
+        item: &Item,
+        now: DateTime<Utc>,
+        mut task: Option<String>,
+    ) -> Result<Vec<Write>> {
         let mut writes = Vec::new();
         let mut next = Some(next.to_string());
         // A follower that cannot get a due time (its date field is empty) is
@@ -491,20 +519,26 @@ impl Engine {
                 None
             };
             let tz = cal.as_ref().map_or(chrono_tz::UTC, |c| c.tz);
-            match robot_due(&robot, item, now, cal.as_ref(), tz) {
+            let waits_for_task = robot.after_previous && !robot.wait_for.is_finish();
+            let due = match (waits_for_task, task.take()) {
+                (false, _) => robot_due(&robot, item, now, cal.as_ref(), tz),
+                (true, None) => Err(NO_TASK.to_string()),
+                (true, Some(t)) => {
+                    f.awaiting_task = Some(t);
+                    if let Some(timeout) = robot.wait_timeout {
+                        let due = timeout.add_in(now, None, tz);
+                        f.due_at = Some(due);
+                        writes.push(self.ready_write(tenant, &f, due, false));
+                    }
+                    f.version = fv + 1;
+                    writes.push(put(record_doc(tenant, &f, f.version), Cond::Version(fv)));
+                    break;
+                }
+            };
+            match due {
                 Ok(due) => {
                     f.due_at = Some(due);
-                    writes.push(self.outbox_write(
-                        tenant,
-                        &format!("ready|{}", f.id),
-                        &OutboxRecord::RunReady(Job {
-                            tenant: tenant.to_string(),
-                            run_id: f.id.clone(),
-                            item_id: f.item_id.clone(),
-                            visit: f.visit,
-                            due_at: due,
-                        }),
-                    ));
+                    writes.push(self.ready_write(tenant, &f, due, false));
                 }
                 Err(why) => {
                     f.status = RunStatus::Skipped;
@@ -523,8 +557,65 @@ impl Engine {
         Ok(writes)
     }
 
-    /// Check the condition and perform the action of a run on a current visit.
+    /// The outbox record that queues or schedules a run readied at `due`
+    /// (`ready|<run id>`; a run readied a second time — its awaited task
+    /// completed after its timeout was scheduled — under `…|task`).
+    pub(crate) fn ready_write(
+        &self,
+        tenant: &str,
+        f: &RunRecord,
+        due: DateTime<Utc>,
+        again: bool,
+    ) -> Write {
+        let again = if again { "|task" } else { "" };
+        self.outbox_write(
+            tenant,
+            &format!("ready|{}{again}", f.id),
+            &OutboxRecord::RunReady(Job {
+                tenant: tenant.to_string(),
+                run_id: f.id.clone(),
+                item_id: f.item_id.clone(),
+                visit: f.visit,
+                due_at: due,
+            }),
+        )
+    }
+
+    /// Perform a run on a current visit; a run still awaiting its previous
+    /// robot's task has reached its `wait_timeout`: it runs anyway or is
+    /// skipped (`on_timeout`), and the run log says so.
     async fn perform(
+        &self,
+        tenant: &str,
+        run: &RunRecord,
+        item: &Item,
+        counter: Option<&Doc>,
+        now: DateTime<Utc>,
+    ) -> Result<Effect> {
+        let (Some(task), Some(robot)) = (&run.awaiting_task, &run.robot) else {
+            return self.perform_action(tenant, run, item, counter, now).await;
+        };
+        let waited = robot
+            .wait_timeout
+            .map(|t| format!(" within {}", wait_for::describe(&t)))
+            .unwrap_or_default();
+        let late = format!("task '{task}' was not completed{waited}");
+        if robot.on_timeout == wait_for::OnTimeout::Skip {
+            return Ok(Effect::ended(
+                RunStatus::Skipped,
+                format!("skipped: {late}"),
+            ));
+        }
+        let mut effect = self.perform_action(tenant, run, item, counter, now).await?;
+        effect.reason = Some(match effect.reason.take() {
+            Some(r) => format!("ran on timeout ({late}); {r}"),
+            None => format!("ran on timeout: {late}"),
+        });
+        Ok(effect)
+    }
+
+    /// Check the condition and perform the action of a run on a current visit.
+    async fn perform_action(
         &self,
         tenant: &str,
         run: &RunRecord,

@@ -67,11 +67,15 @@ impl Engine {
                 counts = visit_deltas(&c);
             }
             OutboxRecord::RunReady(job) => self.dispatch_jobs(vec![job]).await?,
-            OutboxRecord::Event(e) => self.ports.events.send(e).await?,
+            OutboxRecord::Event(e) => {
+                self.ready_task_waiter(&e).await?;
+                self.ports.events.send(e).await?
+            }
             OutboxRecord::Deliver {
                 tenant,
                 outbound_id,
             } => self.deliver(&tenant, &outbound_id).await?,
+            OutboxRecord::Audience(change) => self.audiences.apply(&change).await?,
         }
         if counts.is_empty() {
             self.ports

@@ -158,6 +158,7 @@ impl Engine {
                 robot: None,
                 after_run: None,
                 next_run: None,
+                awaiting_task: None,
                 chain: event.chain.clone().unwrap_or_else(|| item.chain.clone()),
                 claim_until: None,
                 attempts: 1,

@@ -20,9 +20,11 @@ use crate::check::Check;
 use crate::template::Template;
 
 pub mod attachments;
+mod audience_change;
 mod prelude;
 mod robot;
 pub mod run_context;
+pub mod wait_for;
 
 pub use robot::{Robot, validate_robot};
 pub use run_context::{ActionError, ActionResult, Effect, RunContext, fail};
@@ -141,6 +143,10 @@ robot_catalogue! {
     email_client => EmailClient,
     sms_client => SmsClient,
     create_document => CreateDocument,
+    call_client => CallClient,
+    message_client => MessageClient,
+    add_to_audience => AddToAudience,
+    remove_from_audience => RemoveFromAudience,
 }
 
 #[cfg(test)]

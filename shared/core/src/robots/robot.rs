@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Action;
+use super::wait_for::{OnTimeout, WaitFor};
 use crate::check::{Check, Refs};
 use crate::condition::Condition;
 use crate::context::is_robot_path;
@@ -25,6 +26,16 @@ pub struct Robot {
     pub respect_working_hours: bool,
     pub condition: Option<Condition>,
     pub after_previous: bool,
+    /// With `after_previous`: wait for the previous robot's run to finish
+    /// (default) or for the task it created to be completed.
+    #[serde(default, skip_serializing_if = "WaitFor::is_finish")]
+    pub wait_for: WaitFor,
+    /// With `wait_for: task_completed`: wait at most this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_timeout: Option<crate::delay::Duration>,
+    /// What to do when `wait_timeout` passes: `run` (default) or `skip`.
+    #[serde(default, skip_serializing_if = "OnTimeout::is_run")]
+    pub on_timeout: OnTimeout,
 }
 
 /// Validate a robot (its id/order already assigned) against its pipeline and
@@ -56,5 +67,6 @@ pub fn validate_robot(
         cx.template(&format!("settings.{key}"), t);
     }
     robot.action.check(&mut cx);
+    super::wait_for::check(&mut cx, robots, robot);
     cx.finish()
 }

@@ -378,6 +378,8 @@ impl RunContext<'_> {
             at: self.now,
             sent_at: None,
             attachments: Vec::new(),
+            network: None,
+            call: None,
         }
     }
 
@@ -392,7 +394,7 @@ impl RunContext<'_> {
         let user = self.engine.user(self.tenant, &uid).await?;
         let contact = user.and_then(|u| match channel {
             Channel::Email => u.email,
-            Channel::Sms => u.phone,
+            Channel::Sms | Channel::Call | Channel::Messenger => u.phone,
         });
         let what = if channel == Channel::Email {
             "email"
@@ -418,15 +420,21 @@ impl RunContext<'_> {
             ),
         ];
         if m.to_client {
-            let what = if channel == Channel::Email {
-                "Email"
-            } else {
-                "SMS"
+            let what = match channel {
+                Channel::Email => "Email",
+                Channel::Sms => "SMS",
+                Channel::Call => "Call",
+                Channel::Messenger => "Message",
             };
+            let via = m
+                .network
+                .as_deref()
+                .map(|n| format!(" via {n}"))
+                .unwrap_or_default();
             writes.push(self.timeline(
                 &format!("{}_sent", channel.as_str()),
                 None,
-                format!("{what} sent to the client ({})", m.to),
+                format!("{what} sent to the client{via} ({})", m.to),
                 serde_json::json!({"message_id": m.id}),
             ));
         }

@@ -132,6 +132,7 @@ trigger_catalogue! {
     responsible_changed => ResponsibleChanged,
     task_status => TaskStatus,
     webhook => Webhook,
+    incoming_message => IncomingMessage,
 }
 
 #[cfg(test)]

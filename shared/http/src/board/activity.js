@@ -130,9 +130,9 @@
 
   // ---------------------------------------------------------------- outbox
   function outbox(channel) {
-    channel = channel === "email" || channel === "sms" ? channel : "";
+    channel = ["email", "sms", "call", "messenger"].includes(channel) ? channel : "";
     const tabs = el("div", { class: "toolbar", role: "group", "aria-label": t("activity.channel") },
-      ["", "email", "sms"].map((c) => el("a", { href: "#/activity/outbox" + (c ? "/" + c : ""), class: "pill" + (c === channel ? " active" : ""), text: t("activity.channel." + (c || "all")) })));
+      ["", "email", "sms", "call", "messenger"].map((c) => el("a", { href: "#/activity/outbox" + (c ? "/" + c : ""), class: "pill" + (c === channel ? " active" : ""), text: t("activity.channel." + (c || "all")) })));
     const tbody = el("tbody");
     const table = el("div", { class: "scroll" }, el("table", { class: "stack" },
       el("thead", {}, el("tr", {}, [t("out.at"), t("out.channel"), t("out.to"), t("out.subject"), t("out.body"), t("out.status"), ""].map((h) => el("th", { text: h })))),

@@ -83,7 +83,7 @@
       el("div", { class: "name", text: r.name }),
       el("div", { class: "delay", text: B.delayWords(r) }),
       r.condition ? el("div", { class: "cond", text: t("board.if") + " " + B.conditionWords(r.condition) }) : null,
-      r.after_previous ? el("div", { class: "chain", text: "↳ " + t("board.after_previous") }) : null,
+      r.after_previous ? el("div", { class: "chain", text: "↳ " + t(r.wait_for === "task_completed" ? "board.after_previous_task" : "board.after_previous") }) : null,
       edit ? actions(ctx, "robot", r, updown) : null);
     if (reorder) {
       // Native drag and drop within the stage: drop a robot on another to

@@ -209,6 +209,19 @@
     const field = el("input", { id: "f-delay-field", type: "text", value: d.field || "", placeholder: "fields.meeting_at" });
     const afterPrev = el("input", { id: "f-after-previous", type: "checkbox", checked: record ? record.after_previous : false });
     const workHours = el("input", { id: "f-working-hours", type: "checkbox", checked: record ? record.respect_working_hours : false });
+    // Task chains: wait for the previous robot's task to be completed.
+    const waitFor = el("select", { id: "f-wait-for" }, ["finish", "task_completed"].map((w) =>
+      el("option", { value: w, selected: ((record && record.wait_for) || "finish") === w, text: t("wait_for." + w) })));
+    const wt = record && record.wait_timeout;
+    const waitAmount = el("input", { id: "f-wait-timeout-amount", type: "number", min: "0", step: "1", value: wt ? wt.amount : "" });
+    const waitUnit = el("select", { id: "f-wait-timeout-unit" }, UNITS.map((u) => el("option", { value: u, selected: ((wt && wt.unit) || "days") === u, text: t("enum." + u) })));
+    const onTimeout = el("select", { id: "f-on-timeout" }, ["run", "skip"].map((o) =>
+      el("option", { value: o, selected: ((record && record.on_timeout) || "run") === o, text: t("on_timeout." + o) })));
+    const waitFor2 = [B.field("wait_timeout", t("form.wait_timeout"), el("span", { id: "f-wait-timeout" }, waitAmount, waitUnit)),
+      B.field("on_timeout", t("form.on_timeout"), onTimeout)];
+    const waitSync = () => { waitFor2.forEach((n) => { n.hidden = waitFor.value !== "task_completed"; }); };
+    waitFor.addEventListener("change", waitSync);
+    waitSync();
     const amountF = B.field("delay.amount", t("form.amount"), amount);
     const unitF = B.field("delay.unit", t("form.unit"), unit);
     const fieldF = B.field("delay.field", t("form.date_field"), field);
@@ -223,6 +236,7 @@
       nodes: [el("fieldset", { class: "delay" }, el("legend", { text: t("form.delay") }),
         B.field("delay", t("form.delay_mode"), mode), amountF, unitF, fieldF),
       B.checkField("after_previous", t("form.after_previous"), afterPrev),
+      B.field("wait_for", t("form.wait_for"), waitFor), ...waitFor2,
       B.checkField("respect_working_hours", t("form.working_hours"), workHours)],
       read: () => {
         const m = mode.value;
@@ -230,7 +244,11 @@
           : m === "at_field" ? { mode: m, field: field.value.trim() }
           : m === "after" ? { mode: m, amount: Number(amount.value), unit: unit.value }
           : { mode: m, amount: Number(amount.value), unit: unit.value, field: field.value.trim() };
-        return { delay, after_previous: afterPrev.checked, respect_working_hours: workHours.checked };
+        const chain = waitFor.value === "task_completed"
+          ? { wait_for: "task_completed", on_timeout: onTimeout.value,
+              wait_timeout: Number(waitAmount.value) > 0 ? { amount: Number(waitAmount.value), unit: waitUnit.value } : null }
+          : {};
+        return { delay, after_previous: afterPrev.checked, respect_working_hours: workHours.checked, ...chain };
       },
     };
   }

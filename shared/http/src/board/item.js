@@ -8,7 +8,7 @@
   const { el, t } = B;
   // The timeline kinds (crm-core's TIMELINE_KINDS).
   const KINDS = ["created", "stage_changed", "fields_changed", "responsible_changed", "info", "comment",
-    "task_created", "task_status", "task_completed", "activity_planned", "activity_completed", "email_sent", "sms_sent"];
+    "task_created", "task_status", "task_completed", "activity_planned", "activity_completed", "email_sent", "sms_sent", "call_sent", "messenger_sent"];
 
   B.itemPage = async function (id, kindArg) {
     const enc = B.enc(id);

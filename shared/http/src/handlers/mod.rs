@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::extract::Json;
 
+pub mod audiences;
 pub mod automation;
 pub mod catalogue;
 pub mod directory;

@@ -54,6 +54,10 @@ pub enum OutboxChannel {
     Email,
     /// SMS.
     Sms,
+    /// Robocalls (`call_client`).
+    Call,
+    /// Messenger / open-channel messages (`message_client`).
+    Messenger,
 }
 
 /// Accept an external event for trigger evaluation.
@@ -347,13 +351,13 @@ pub async fn list_feed(
     }))
 }
 
-/// Outbound emails and SMS (to employees and to clients).
+/// Outbound emails, SMS, robocalls and messenger messages (to employees and to clients).
 #[utoipa::path(
     get,
     path = "/v1/outbox",
     tag = "work",
     params(
-        ("channel" = Option<OutboxChannel>, Query, description = "`email` or `sms`; all channels when absent (emails, then SMS)"),
+        ("channel" = Option<OutboxChannel>, Query, description = "`email`, `sms`, `call` or `messenger`; all channels when absent"),
         ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
     ),
@@ -370,11 +374,9 @@ pub async fn list_outbound(
 ) -> Result<Json<OutboxList>, ApiError> {
     let channel = match q.channel.as_deref() {
         None => None,
-        Some("email") => Some(Channel::Email),
-        Some("sms") => Some(Channel::Sms),
-        Some(_) => {
-            return Err(ApiError::bad_request("channel", "must be 'email' or 'sms'"));
-        }
+        Some(c) => Some(Channel::parse(c).ok_or_else(|| {
+            ApiError::bad_request("channel", "must be 'email', 'sms', 'call' or 'messenger'")
+        })?),
     };
     let page = state
         .engine

@@ -187,3 +187,38 @@ async fn a_patch_of_stage_and_responsible_counts_the_visit_where_a_re_entry_take
         .unwrap();
     assert_eq!(new_of(&all), (1, 2, 2.0 * 86400.0));
 }
+
+#[tokio::test]
+async fn a_deleted_robot_stays_in_the_robots_report_for_the_days_it_ran() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let r = robot(
+        &rt,
+        json!({"stage_id": "prep", "type": "add_timeline_comment", "name": "note on prep",
+        "delay": {"mode": "immediately"}, "settings": {"text": "entered {{title}}"}}),
+    )
+    .await;
+    let d = deal(&rt, "new", 100.0).await;
+    move_to(&rt, &d.id, "prep").await;
+    rt.engine.delete_robot(T, "deals", &r.id).await.unwrap();
+    let today = rt
+        .engine
+        .report_robots(T, &query(&rt, "2026-11-23", "2026-11-23"))
+        .await
+        .unwrap();
+    let row = today.robots.iter().find(|x| x.robot_id == r.id).unwrap();
+    assert_eq!(
+        (row.name.as_str(), row.deleted, row.runs.done, row.total),
+        ("note on prep", true, 1, 1)
+    );
+    let csv = crm_core::reports::csv::robots_csv(&today);
+    assert!(csv.lines().next().unwrap().ends_with(",deleted"), "{csv}");
+    assert!(csv.contains("note on prep") && csv.contains(",true"), "{csv}");
+    // Not in a period it did not run in.
+    rt.advance(Duration::days(2)).await.unwrap();
+    let later = rt
+        .engine
+        .report_robots(T, &query(&rt, "2026-11-24", "2026-11-25"))
+        .await
+        .unwrap();
+    assert!(later.robots.iter().all(|x| x.robot_id != r.id));
+}

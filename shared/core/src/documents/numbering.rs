@@ -152,8 +152,10 @@ impl NumeratorBody {
         errors
     }
 
-    /// The period a number taken at `now` belongs to ("" for `never`).
-    pub fn period(&self, now: DateTime<Utc>) -> String {
+    /// The period a number taken on the day of `now` belongs to ("" for
+    /// `never`). `now` is a local date or time: the caller picks the zone
+    /// (the documents use the responsible's, see [`super::local_day`]).
+    pub fn period(&self, now: impl Datelike) -> String {
         match self.reset {
             Reset::Never => String::new(),
             Reset::Year => format!("{:04}", now.year()),
@@ -163,7 +165,7 @@ impl NumeratorBody {
     }
 
     /// The number that follows `counter` at `now`, and the counter after it.
-    pub fn next(&self, counter: Option<&NumberCounter>, now: DateTime<Utc>) -> NumberCounter {
+    pub fn next(&self, counter: Option<&NumberCounter>, now: impl Datelike) -> NumberCounter {
         let period = self.period(now);
         let last = match counter {
             Some(c) if c.period == period => c.last.saturating_add(self.step),
@@ -173,7 +175,7 @@ impl NumeratorBody {
     }
 
     /// The number `n` taken at `now` as text.
-    pub fn format(&self, n: u64, now: DateTime<Utc>) -> String {
+    pub fn format(&self, n: u64, now: impl Datelike) -> String {
         let width = self.padding as usize;
         self.template
             .replace("{NUMBER}", &format!("{n:0width$}"))

@@ -167,11 +167,19 @@ impl NumeratorBody {
     /// The number that follows `counter` at `now`, and the counter after it.
     pub fn next(&self, counter: Option<&NumberCounter>, now: impl Datelike) -> NumberCounter {
         let period = self.period(now);
-        let last = match counter {
-            Some(c) if c.period == period => c.last.saturating_add(self.step),
-            _ => self.start,
-        };
-        NumberCounter { period, last }
+        match counter {
+            // A period never goes back: items of responsibles in zones still
+            // in the previous day or year go on with the counter (numbers stay
+            // unique per rule).
+            Some(c) if c.period >= period => NumberCounter {
+                period: c.period.clone(),
+                last: c.last.saturating_add(self.step),
+            },
+            _ => NumberCounter {
+                period,
+                last: self.start,
+            },
+        }
     }
 
     /// The number `n` taken at `now` as text.
@@ -239,6 +247,9 @@ mod tests {
         let s1 = stepped.next(None, jan);
         let s2 = stepped.next(Some(&s1), jan);
         assert_eq!(stepped.format(s2.last, jan), "A270101/110");
+        // A date before the counter's period (another zone) goes on counting.
+        let back = r.next(Some(&c), dec);
+        assert_eq!((back.period.as_str(), back.last), ("2027", 2));
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub enum Reset {
 pub struct NumeratorBody {
     pub name: String,
     /// `{NUMBER}` (required, once) and date parts `{YYYY}`, `{YY}`, `{MM}`,
-    /// `{DD}` (UTC) around any text, e.g. `INV-{YYYY}-{NUMBER}`.
+    /// `{DD}` (the date in the responsible's time zone) around any text,
+    /// e.g. `INV-{YYYY}-{NUMBER}`.
     pub template: String,
     /// The first number (default 1).
     #[serde(default = "one")]

@@ -9,6 +9,7 @@ use super::{Document, DocumentFile, DocumentTemplate, FileFormat};
 
 /// A document template as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "DocumentTemplate")]
 pub struct TemplateView {
     pub id: String,
     pub name: String,
@@ -40,6 +41,7 @@ impl From<DocumentTemplate> for TemplateView {
 
 /// One file of a document as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "DocumentFile")]
 pub struct DocumentFileView {
     pub format: FileFormat,
     pub size: u64,
@@ -61,6 +63,7 @@ impl From<DocumentFile> for DocumentFileView {
 
 /// A document as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Document")]
 pub struct DocumentView {
     pub id: String,
     pub item_id: String,

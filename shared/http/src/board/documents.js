@@ -242,9 +242,10 @@
     B.documentPickerReset();
     select.ready = loadList(kind).then((rows) => {
       const keep = select.value;
-      select.replaceChildren(el("option", { value: "", text: optional ? "—" : t("pick.choose") }),
-        rows.map((r) => el("option", { value: r.id, selected: r.id === keep, text: kind === "template" ? r.name : r.name + " (" + B.numberPreview(r) + ")" })),
-        keep && !rows.some((r) => r.id === keep) ? el("option", { value: keep, selected: true, text: keep }) : null);
+      // replaceChildren takes nodes only (no arrays, a null would print).
+      select.replaceChildren(...[el("option", { value: "", text: optional ? "—" : t("pick.choose") }),
+        ...rows.map((r) => el("option", { value: r.id, selected: r.id === keep, text: kind === "template" ? r.name : r.name + " (" + B.numberPreview(r) + ")" })),
+        keep && !rows.some((r) => r.id === keep) ? el("option", { value: keep, selected: true, text: keep }) : null].filter(Boolean));
     });
     return { node: select, read: () => select.value === "" ? (optional ? null : undefined) : select.value };
   };

@@ -101,7 +101,10 @@ async fn numbers_step_pad_and_start_again_in_the_responsibles_new_year() {
         "reset on 1 January, Moscow time"
     );
     let text = docx_text(&rt, &c.id).await;
-    assert!(text.contains("01.01.2027") && !text.contains("31.12.2026"), "{text}");
+    assert!(
+        text.contains("01.01.2027") && !text.contains("31.12.2026"),
+        "{text}"
+    );
     let d = settled_item(&rt, deal("prep", 4.0)).await;
     assert_eq!(number_of(&rt, &d.id).await, "A-2701-09");
     // A responsible in UTC: still 2026 for them. The rule has one counter

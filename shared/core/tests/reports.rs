@@ -212,7 +212,10 @@ async fn a_deleted_robot_stays_in_the_robots_report_for_the_days_it_ran() {
     );
     let csv = crm_core::reports::csv::robots_csv(&today);
     assert!(csv.lines().next().unwrap().ends_with(",deleted"), "{csv}");
-    assert!(csv.contains("note on prep") && csv.contains(",true"), "{csv}");
+    assert!(
+        csv.contains("note on prep") && csv.contains(",true"),
+        "{csv}"
+    );
     // Not in a period it did not run in.
     rt.advance(Duration::days(2)).await.unwrap();
     let later = rt

@@ -114,7 +114,10 @@ mod tests {
         }))
         .unwrap();
         let v = serde_json::to_value(TemplateView::from(t)).unwrap();
-        assert!(v.get("blob_key").is_none() && v["placeholders"][0] == "Title", "{v}");
+        assert!(
+            v.get("blob_key").is_none() && v["placeholders"][0] == "Title",
+            "{v}"
+        );
         let d: Document = serde_json::from_value(serde_json::json!({
             "id": "doc-1", "item_id": "i-1", "pipeline_id": "deals", "template_id": "dtp-1",
             "numerator_id": null, "number": null, "title": "Invoice", "file_name": "Invoice",

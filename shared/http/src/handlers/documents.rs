@@ -10,9 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use crm_core::documents::placeholders::PLACEHOLDERS;
-use crm_core::documents::{
-    DocumentView, FileFormat, Numerator, NumeratorBody, TemplateView,
-};
+use crm_core::documents::{DocumentView, FileFormat, Numerator, NumeratorBody, TemplateView};
 use crm_core::engine::DocumentPage;
 use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};

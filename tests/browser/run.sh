@@ -7,7 +7,8 @@
 # `playwright-core` from npm — it drives the system Chromium, downloads no
 # browser), builds and starts `crm-automation serve --demo --clock manual`
 # on a free port with a fresh data directory and generated keys, runs
-# board.test.mjs against it and stops the server. Screenshots of every page
+# board.test.mjs, reports.test.mjs and documents.test.mjs against it and
+# stops the server. Screenshots of every page
 # go to $CARGO_TARGET_DIR/screenshots/ (not committed).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -63,3 +64,4 @@ say "running board.test.mjs against http://127.0.0.1:$PORT"
 BASE="http://127.0.0.1:$PORT" KEY="$KEY" ADMIN="$ADMIN" MEMBER="$MEMBER" SHOTS="$TARGET/screenshots" \
   CHROMIUM=$(command -v chromium) node "$HERE/board.test.mjs" || { tail -30 "$DATA/server.log"; exit 1; }
 BASE="http://127.0.0.1:$PORT" KEY="$KEY" ADMIN="$ADMIN" SHOTS="$TARGET/screenshots" CHROMIUM=$(command -v chromium) node "$HERE/reports.test.mjs" || { tail -30 "$DATA/server.log"; exit 1; }
+BASE="http://127.0.0.1:$PORT" KEY="$KEY" MEMBER="$MEMBER" SHOTS="$TARGET/screenshots" CHROMIUM=$(command -v chromium) node "$HERE/documents.test.mjs" || { tail -30 "$DATA/server.log"; exit 1; }

@@ -392,6 +392,26 @@ pub async fn reports_match_a_hand_computed_history(store: Arc<dyn DocStore>, ten
     assert_eq!((r.runs.done, r.runs.cancelled, r.total), (1, 3, 4), "{r:?}");
     assert_eq!(r.lateness.count, 1);
     near(r.lateness.p50_seconds, 0.0, "reminder on time");
+    assert!(!l.deleted && !r.deleted);
+
+    // A deleted robot stays, by name and marked deleted, for the period it
+    // ran in (its record goes through this store).
+    rig.engine
+        .delete_robot(&rig.tenant, PIPELINE, &late)
+        .await
+        .expect("delete");
+    let after = rig.robots("2026-11-01", "2026-11-30").await;
+    let gone = after
+        .robots
+        .iter()
+        .find(|x| x.robot_id == late)
+        .expect("the deleted robot's row");
+    assert!(gone.deleted, "{gone:?}");
+    assert_eq!(
+        (gone.name.as_str(), gone.runs.done, gone.total),
+        (l.name.as_str(), 3, 3)
+    );
+    assert_eq!(after.robots.len(), robots.robots.len());
 }
 
 /// A repeated outbox record (a stream record seen twice, the sweeper and

@@ -86,6 +86,7 @@ async fn setup_documents(api: &Api) -> (String, String) {
             json!({"name": "Invoices", "template": "INV-{YYYY}-{NUMBER}", "padding": 4, "reset": "year"}),
         )
         .await;
+    assert!(t.get("blob_key").is_none(), "internal: {t}");
     (
         t["id"].as_str().unwrap().into(),
         n["id"].as_str().unwrap().into(),
@@ -262,6 +263,10 @@ async fn a_deal_entering_the_stage_gets_a_numbered_invoice_and_the_email_after_i
     assert_eq!(docs[0]["id"], doc_id.as_str());
     assert_eq!(docs[0]["number"], "INV-2026-0001");
     assert_eq!(docs[0]["title"], "Invoice INV-2026-0001");
+    assert!(
+        !docs.to_string().contains("blob_key"),
+        "the API does not show where files are kept: {docs}"
+    );
     let tl = api.timeline(&item).await;
     let entry = tl
         .iter()

@@ -48,22 +48,71 @@ async fn number_of(rt: &MemRuntime, item: &str) -> String {
     docs[0].number.clone().unwrap()
 }
 
+async fn docx_text(rt: &MemRuntime, item: &str) -> String {
+    let doc = rt
+        .engine
+        .list_documents(TENANT, item, None, None)
+        .await
+        .unwrap()
+        .records[0]
+        .clone();
+    let (_, bytes) = rt
+        .engine
+        .document_file(TENANT, &doc.id, FileFormat::Docx)
+        .await
+        .unwrap();
+    crm_core::documents::docx::paragraphs(&bytes)
+        .unwrap()
+        .iter()
+        .map(|p| format!("{p:?}"))
+        .collect()
+}
+
+/// A deal of `u-utc`, a user in UTC, in `prep`.
+fn utc_deal(amount: f64) -> serde_json::Value {
+    let mut d = deal("prep", amount);
+    d["responsible_id"] = json!("u-utc");
+    d
+}
+
 #[tokio::test]
-async fn numbers_step_pad_and_start_again_in_a_new_year() {
-    let (rt, _) = runtime("2026-12-31T23:58:00Z").await;
+async fn numbers_step_pad_and_start_again_in_the_responsibles_new_year() {
+    // 20:58 UTC = 23:58 in Moscow, the zone of the seeds' responsible.
+    let (rt, _) = runtime("2026-12-31T20:58:00Z").await;
+    rt.engine
+        .put_user(
+            TENANT,
+            "u-utc",
+            body(json!({"name": "Uma Utc", "time_zone": "UTC"})),
+        )
+        .await
+        .unwrap();
     let a = settled_item(&rt, deal("prep", 1.0)).await;
     let b = settled_item(&rt, deal("prep", 2.0)).await;
     assert_eq!(number_of(&rt, &a.id).await, "A-2612-07");
     assert_eq!(number_of(&rt, &b.id).await, "A-2612-09");
+    assert!(docx_text(&rt, &a.id).await.contains("31.12.2026"));
+    // 21:03 UTC: already 1 January in Moscow, still 31 December in UTC.
     rt.advance(Duration::minutes(5)).await.unwrap();
     let c = settled_item(&rt, deal("prep", 3.0)).await;
     assert_eq!(
         number_of(&rt, &c.id).await,
         "A-2701-07",
-        "reset on 1 January"
+        "reset on 1 January, Moscow time"
+    );
+    let text = docx_text(&rt, &c.id).await;
+    assert!(
+        text.contains("01.01.2027") && !text.contains("31.12.2026"),
+        "{text}"
     );
     let d = settled_item(&rt, deal("prep", 4.0)).await;
     assert_eq!(number_of(&rt, &d.id).await, "A-2701-09");
+    // A responsible in UTC: still 2026 for them. The rule has one counter
+    // and its period does not go back: the number goes on (no repeat of
+    // A-2612-07), dated December.
+    let e = settled_item(&rt, utc_deal(5.0)).await;
+    assert_eq!(number_of(&rt, &e.id).await, "A-2612-11");
+    assert!(docx_text(&rt, &e.id).await.contains("31.12.2026"));
 }
 
 #[tokio::test]

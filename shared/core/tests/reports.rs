@@ -126,3 +126,102 @@ async fn conversion_time_is_creation_to_the_success_stage_and_deletion_ends_a_vi
     assert_eq!(item.stage_time["new"].ms, 2 * 86_400_000);
     assert_eq!(item.stage_time["presentation"].ms, 86_400_000);
 }
+
+fn for_responsible(rt: &MemRuntime, who: &str) -> crm_core::reports::ReportQuery {
+    rt.engine
+        .report_query(
+            "deals".into(),
+            Some("2026-11-01"),
+            Some("2026-11-30"),
+            None,
+            Some(who.into()),
+        )
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_patch_of_stage_and_responsible_counts_the_visit_where_a_re_entry_takes_it_out() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let d = deal(&rt, "new", 100.0).await;
+    rt.advance(Duration::days(1)).await.unwrap();
+    // One PATCH: the stage and the responsible at once.
+    rt.engine
+        .patch_item(
+            T,
+            &d.id,
+            body(json!({"stage_id": "prep", "responsible_id": "u-dina"})),
+            None,
+        )
+        .await
+        .unwrap();
+    rt.settle().await.unwrap();
+    rt.advance(Duration::days(1)).await.unwrap();
+    move_to(&rt, &d.id, "new").await;
+    rt.advance(Duration::days(1)).await.unwrap();
+    move_to(&rt, &d.id, "prep").await;
+    let new_of = |r: &crm_core::reports::StageTimeReport| {
+        let s = r.stages.iter().find(|s| s.stage_id == "new").unwrap();
+        (s.count, s.visits, s.total_seconds)
+    };
+    let dina = rt
+        .engine
+        .report_stage_time(T, &for_responsible(&rt, "u-dina"))
+        .await
+        .unwrap();
+    let anna = rt
+        .engine
+        .report_stage_time(T, &for_responsible(&rt, "u-anna"))
+        .await
+        .unwrap();
+    // The item's total in `new` (1 d + 1 d) counts once, under the
+    // responsible the item keeps it under; nobody is left with a negative
+    // or orphan count.
+    let item = rt.engine.get_item(T, &d.id).await.unwrap();
+    assert_eq!(item.stage_time["new"].responsible_id, "u-dina");
+    assert_eq!(new_of(&dina), (1, 2, 2.0 * 86400.0));
+    assert_eq!(new_of(&anna), (0, 0, 0.0));
+    let all = rt
+        .engine
+        .report_stage_time(T, &query(&rt, "2026-11-01", "2026-11-30"))
+        .await
+        .unwrap();
+    assert_eq!(new_of(&all), (1, 2, 2.0 * 86400.0));
+}
+
+#[tokio::test]
+async fn a_deleted_robot_stays_in_the_robots_report_for_the_days_it_ran() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let r = robot(
+        &rt,
+        json!({"stage_id": "prep", "type": "add_timeline_comment", "name": "note on prep",
+        "delay": {"mode": "immediately"}, "settings": {"text": "entered {{title}}"}}),
+    )
+    .await;
+    let d = deal(&rt, "new", 100.0).await;
+    move_to(&rt, &d.id, "prep").await;
+    rt.engine.delete_robot(T, "deals", &r.id).await.unwrap();
+    let today = rt
+        .engine
+        .report_robots(T, &query(&rt, "2026-11-23", "2026-11-23"))
+        .await
+        .unwrap();
+    let row = today.robots.iter().find(|x| x.robot_id == r.id).unwrap();
+    assert_eq!(
+        (row.name.as_str(), row.deleted, row.runs.done, row.total),
+        ("note on prep", true, 1, 1)
+    );
+    let csv = crm_core::reports::csv::robots_csv(&today);
+    assert!(csv.lines().next().unwrap().ends_with(",deleted"), "{csv}");
+    assert!(
+        csv.contains("note on prep") && csv.contains(",true"),
+        "{csv}"
+    );
+    // Not in a period it did not run in.
+    rt.advance(Duration::days(2)).await.unwrap();
+    let later = rt
+        .engine
+        .report_robots(T, &query(&rt, "2026-11-24", "2026-11-25"))
+        .await
+        .unwrap();
+    assert!(later.robots.iter().all(|x| x.robot_id != r.id));
+}

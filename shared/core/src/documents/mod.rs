@@ -15,12 +15,16 @@ use crate::store::Record;
 
 pub mod amount_words;
 pub mod docx;
+pub mod local_day;
 pub mod numbering;
 pub mod pdf;
 pub mod placeholders;
 pub mod sample;
+pub mod views;
 
+pub use local_day::local_day;
 pub use numbering::{Numerator, NumeratorBody, Reset};
+pub use views::{DocumentFileView, DocumentView, TemplateView};
 
 /// The parent every template and numbering rule of a tenant is listed under.
 pub const CATALOGUE: &str = "all";

@@ -37,7 +37,8 @@ pub enum Reset {
 pub struct NumeratorBody {
     pub name: String,
     /// `{NUMBER}` (required, once) and date parts `{YYYY}`, `{YY}`, `{MM}`,
-    /// `{DD}` (UTC) around any text, e.g. `INV-{YYYY}-{NUMBER}`.
+    /// `{DD}` (the date in the responsible's time zone) around any text,
+    /// e.g. `INV-{YYYY}-{NUMBER}`.
     pub template: String,
     /// The first number (default 1).
     #[serde(default = "one")]
@@ -152,8 +153,10 @@ impl NumeratorBody {
         errors
     }
 
-    /// The period a number taken at `now` belongs to ("" for `never`).
-    pub fn period(&self, now: DateTime<Utc>) -> String {
+    /// The period a number taken on the day of `now` belongs to ("" for
+    /// `never`). `now` is a local date or time: the caller picks the zone
+    /// (the documents use the responsible's, see [`super::local_day`]).
+    pub fn period(&self, now: impl Datelike) -> String {
         match self.reset {
             Reset::Never => String::new(),
             Reset::Year => format!("{:04}", now.year()),
@@ -163,17 +166,25 @@ impl NumeratorBody {
     }
 
     /// The number that follows `counter` at `now`, and the counter after it.
-    pub fn next(&self, counter: Option<&NumberCounter>, now: DateTime<Utc>) -> NumberCounter {
+    pub fn next(&self, counter: Option<&NumberCounter>, now: impl Datelike) -> NumberCounter {
         let period = self.period(now);
-        let last = match counter {
-            Some(c) if c.period == period => c.last.saturating_add(self.step),
-            _ => self.start,
-        };
-        NumberCounter { period, last }
+        match counter {
+            // A period never goes back: items of responsibles in zones still
+            // in the previous day or year go on with the counter (numbers stay
+            // unique per rule).
+            Some(c) if c.period >= period => NumberCounter {
+                period: c.period.clone(),
+                last: c.last.saturating_add(self.step),
+            },
+            _ => NumberCounter {
+                period,
+                last: self.start,
+            },
+        }
     }
 
     /// The number `n` taken at `now` as text.
-    pub fn format(&self, n: u64, now: DateTime<Utc>) -> String {
+    pub fn format(&self, n: u64, now: impl Datelike) -> String {
         let width = self.padding as usize;
         self.template
             .replace("{NUMBER}", &format!("{n:0width$}"))
@@ -237,6 +248,9 @@ mod tests {
         let s1 = stepped.next(None, jan);
         let s2 = stepped.next(Some(&s1), jan);
         assert_eq!(stepped.format(s2.last, jan), "A270101/110");
+        // A date before the counter's period (another zone) goes on counting.
+        let back = r.next(Some(&c), dec);
+        assert_eq!((back.period.as_str(), back.last), ("2027", 2));
     }
 
     #[test]

@@ -39,7 +39,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("Client", "the client's name"),
     ("ClientPhone", "the client's phone"),
     ("ClientEmail", "the client's email"),
-    ("Date", "today's date (UTC), `02.12.2026`"),
+    (
+        "Date",
+        "today's date in the responsible's time zone (UTC without one), `02.12.2026`",
+    ),
     (
         "DocumentNumber",
         "the number the numbering rule gave (empty without one)",

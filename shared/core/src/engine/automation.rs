@@ -53,6 +53,11 @@ pub trait Automation: Record + Send + Sync + Sized {
         let _ = (pipeline, siblings, old, new);
         Vec::new()
     }
+    /// What deleting it writes besides the deletion (same transaction).
+    fn deletion_writes(&self, tenant: &str, at: chrono::DateTime<chrono::Utc>) -> Vec<Write> {
+        let _ = (tenant, at);
+        Vec::new()
+    }
 }
 
 /// The typed `{"type", "settings"}` of an API body; a type not in `types`
@@ -106,6 +111,10 @@ macro_rules! placement {
 }
 
 impl Automation for Robot {
+    /// The reports keep a deleted robot for the periods it ran in.
+    fn deletion_writes(&self, tenant: &str, at: chrono::DateTime<chrono::Utc>) -> Vec<Write> {
+        vec![crate::reports::deleted_robots::keep_write(tenant, self, at)]
+    }
     const WHAT: &'static str = "robot";
     const CHECKS_SIBLINGS: bool = true;
     type Body = RobotBody;
@@ -483,14 +492,13 @@ impl Engine {
             Vec::new()
         };
         unprocessable(A::breaks(&pipeline, &siblings, &old, None))?;
-        self.ports
-            .store
-            .transact(vec![Write::Delete {
-                key: DocKey::new(tenant, A::KIND, id),
-                parent: Some(pipeline_id.to_string()),
-                cond: Cond::Version(v),
-            }])
-            .await?;
+        let mut writes = vec![Write::Delete {
+            key: DocKey::new(tenant, A::KIND, id),
+            parent: Some(pipeline_id.to_string()),
+            cond: Cond::Version(v),
+        }];
+        writes.extend(old.deletion_writes(tenant, self.now()));
+        self.ports.store.transact(writes).await?;
         Ok(())
     }
 

@@ -114,7 +114,7 @@ pub fn conversion_csv(r: &ConversionReport) -> String {
     )
 }
 
-/// `robot_id,name,type,stage_id,done,skipped,cancelled,failed,loop_stopped,total,late_count,late_p50_seconds,late_p99_seconds`
+/// `robot_id,name,type,stage_id,done,skipped,cancelled,failed,loop_stopped,total,late_count,late_p50_seconds,late_p99_seconds,deleted`
 pub fn robots_csv(r: &RobotReport) -> String {
     table(
         &[
@@ -131,6 +131,7 @@ pub fn robots_csv(r: &RobotReport) -> String {
             "late_count",
             "late_p50_seconds",
             "late_p99_seconds",
+            "deleted",
         ],
         r.robots
             .iter()
@@ -149,6 +150,7 @@ pub fn robots_csv(r: &RobotReport) -> String {
                     b.lateness.count.to_string(),
                     num(b.lateness.p50_seconds),
                     num(b.lateness.p99_seconds),
+                    b.deleted.to_string(),
                 ]
             })
             .collect(),

@@ -68,12 +68,26 @@ pub fn leave_current(item: &Item, at: DateTime<Utc>) -> LeftStage {
 }
 
 /// The facts of `change` (made to `old`, giving `item`).
+///
+/// When the change moved the item, the total counted is the one the updated
+/// item keeps (`item.stage_time`): a later re-entry takes out exactly what
+/// was counted, under the same responsible, even when the same change also
+/// set a new responsible.
 pub fn visit_facts(old: Option<&Item>, item: &Item, change: &ItemChange) -> VisitFacts {
     let left = match (old, &change.stage) {
         (Some(old), Some(mv))
             if mv.from_stage.is_some() && (mv.from_visit != mv.to_visit || change.deleted) =>
         {
-            Some(leave_current(old, change.at))
+            let mut left = leave_current(old, change.at);
+            let kept = mv
+                .from_stage
+                .as_ref()
+                .filter(|_| mv.from_visit != mv.to_visit)
+                .and_then(|s| item.stage_time.get(s));
+            if let Some(kept) = kept {
+                left.total = kept.clone();
+            }
+            Some(left)
         }
         _ => None,
     };

@@ -23,6 +23,7 @@
 pub mod aggregate;
 pub mod commit;
 pub mod csv;
+pub mod deleted_robots;
 pub mod facts;
 pub mod histogram;
 pub mod period;

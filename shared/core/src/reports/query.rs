@@ -131,6 +131,9 @@ pub struct RobotRow {
     pub runs: RunCounts,
     pub total: i64,
     pub lateness: Lateness,
+    /// The robot was deleted (it is listed for the periods it ran in, under
+    /// the name it had).
+    pub deleted: bool,
 }
 
 /// `GET /v1/reports/robots`.
@@ -326,6 +329,19 @@ impl Engine {
         let (_, period) = self.report_pipeline(tenant, q).await?;
         let mut robots: Vec<Robot> = self.list(tenant, &q.pipeline_id).await?;
         robots.sort_by_key(|r| r.order);
+        let live = robots.len();
+        let gone = super::deleted_robots::deleted_since(
+            self.ports.store.as_ref(),
+            tenant,
+            &q.pipeline_id,
+            q.period.from,
+        )
+        .await?;
+        let gone: Vec<Robot> = gone
+            .into_iter()
+            .filter(|g| !robots.iter().any(|r| r.id == g.id))
+            .collect();
+        robots.extend(gone);
         let days = q.period.days();
         let p = q.pipeline_id.as_str();
         let groups: Vec<Vec<DocKey>> = robots
@@ -340,7 +356,10 @@ impl Engine {
         let rows = robots
             .iter()
             .zip(aggs)
-            .map(|(r, a)| {
+            .enumerate()
+            // A deleted robot only where it ran in the period.
+            .filter(|(i, (_, a))| *i < live || !a.runs.is_empty())
+            .map(|(i, (r, a))| {
                 let n = |s: &str| a.runs.get(s).copied().unwrap_or(0);
                 RobotRow {
                     robot_id: r.id.clone(),
@@ -360,6 +379,7 @@ impl Engine {
                         p50_seconds: q_seconds(&a.late, 0.5),
                         p99_seconds: q_seconds(&a.late, 0.99),
                     },
+                    deleted: i >= live,
                 }
             })
             .collect();

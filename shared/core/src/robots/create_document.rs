@@ -84,6 +84,8 @@ impl RobotType for CreateDocument {
         let Some(bytes) = engine.template_file(tenant, &template).await? else {
             return fail(format!("the file of document template '{}' is missing", template.id));
         };
+        // The responsible's date (their zone; UTC without one).
+        let today = crate::documents::local_day(cx.now, cx.responsible);
         let mut writes = Vec::new();
         let number = match (&self.numerator_id, &cid) {
             (Some(nid), Some(cid)) => {
@@ -94,8 +96,8 @@ impl RobotType for CreateDocument {
                     Some(d) => (Some(decode::<NumberCounter>(d)?), d.version),
                     None => (None, 0),
                 };
-                let next = rule.rule.next(counter.as_ref(), cx.now);
-                let text = rule.rule.format(next.last, cx.now);
+                let next = rule.rule.next(counter.as_ref(), today);
+                let text = rule.rule.format(next.last, today);
                 writes.push(put(doc(tenant, Kind::Counter, cid, v + 1, None, &next), cond_for(v)));
                 Some(text)
             }
@@ -106,7 +108,7 @@ impl RobotType for CreateDocument {
             pipeline: cx.pipeline,
             responsible: cx.responsible,
             number: number.as_deref(),
-            today: cx.now.date_naive(),
+            today,
         };
         let filled = match docx::fill(&bytes, &|n| values.get(n)) {
             Ok(f) => f,

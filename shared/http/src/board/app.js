@@ -37,6 +37,7 @@
     else if (page === "item") { B.nav("item"); await B.itemPage(arg, arg2); }
     else if (page === "directory") { B.nav("directory"); await B.directoryPage(); }
     else if (page === "reports") { B.nav("reports"); }
+    else if (page === "documents") { B.nav("documents"); await B.documentsPage(); }
     else if (page === "activity") { B.nav("activity"); await B.activityPage(arg || "user", arg2); }
     else { B.nav("board"); await B.boardPage(arg || B.pipelineId()); }
   }

@@ -96,6 +96,7 @@
     else if (picker === "departments" && type === "array") w = B.departmentsPicker(id, ctx.dir, value, label);
     else if (picker === "stage" && type === "string") w = B.stagePicker(id, stages, value, optional);
     else if (picker === "stages" && type === "array") w = B.stagesPicker(id, stages, value, label);
+    else if ((picker === "template" || picker === "numerator") && type === "string" && B.documentPicker) w = B.documentPicker(picker, id, value, optional);
     else if (values) {
       const s = el("select", { id }, optional ? el("option", { value: "", text: "—" }) : null,
         values.map((o) => el("option", { value: o, text: t("enum." + o) !== "enum." + o ? t("enum." + o) : o, selected: value === o })));

@@ -37,6 +37,7 @@
         el("section", { class: "panel" }, el("h2", { text: t("item.fields") }), el("dl", { class: "fields" }, fields.map(([k, v]) => [el("dt", { text: k }), el("dd", { text: v || "—" })]))),
         workPanel(ctx)),
       runsPanel(ctx),
+      B.itemDocumentsPanel ? B.itemDocumentsPanel(item) : null,
       timelinePanel(ctx, kinds)));
   };
 

@@ -41,6 +41,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("item.js", JS, include_str!("item.js")),
     ("directory.js", JS, include_str!("directory.js")),
     ("activity.js", JS, include_str!("activity.js")),
+    ("documents.js", JS, include_str!("documents.js")),
     ("app.js", JS, include_str!("app.js")),
     ("reports.js", JS, include_str!("reports.js")),
 ];

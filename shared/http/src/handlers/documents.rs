@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use crm_core::documents::placeholders::PLACEHOLDERS;
-use crm_core::documents::{Document, DocumentTemplate, FileFormat, Numerator, NumeratorBody};
+use crm_core::documents::{DocumentView, FileFormat, Numerator, NumeratorBody, TemplateView};
 use crm_core::engine::DocumentPage;
 use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
@@ -69,7 +69,7 @@ pub struct TemplateBody {
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TemplateList {
     /// The templates of this page, in id order.
-    pub templates: Vec<DocumentTemplate>,
+    pub templates: Vec<TemplateView>,
     /// The `cursor` of the next page (none: this is the last).
     pub next_cursor: Option<String>,
 }
@@ -87,7 +87,7 @@ pub struct NumeratorList {
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DocumentList {
     /// The documents of this page, in id order.
-    pub documents: Vec<Document>,
+    pub documents: Vec<DocumentView>,
     /// The `cursor` of the next page (none: this is the last).
     pub next_cursor: Option<String>,
 }
@@ -207,7 +207,7 @@ pub async fn create_template(
         .await?;
     Ok(created(
         format!("/v1/document-templates/{}", segment(&t.id)),
-        t,
+        TemplateView::from(t),
     ))
 }
 
@@ -238,7 +238,7 @@ pub async fn list_templates(
             .await?,
     );
     Ok(Json(TemplateList {
-        templates,
+        templates: templates.into_iter().map(Into::into).collect(),
         next_cursor,
     }))
 }
@@ -259,8 +259,8 @@ pub async fn get_template(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> Result<Json<DocumentTemplate>, ApiError> {
-    Ok(Json(state.engine.get_template(&tenant, &id).await?))
+) -> Result<Json<TemplateView>, ApiError> {
+    Ok(Json(state.engine.get_template(&tenant, &id).await?.into()))
 }
 
 /// Replace a template's name and file (documents made before keep theirs).
@@ -289,13 +289,14 @@ pub async fn replace_template(
     AdminTenant(tenant): AdminTenant,
     Path(id): Path<String>,
     Json(body): Json<TemplateBody>,
-) -> Result<Json<DocumentTemplate>, ApiError> {
+) -> Result<Json<TemplateView>, ApiError> {
     let (file_name, bytes) = decode_content(&body)?;
     Ok(Json(
         state
             .engine
             .replace_template(&tenant, &id, &body.name, &file_name, bytes)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -530,7 +531,7 @@ pub async fn list_documents(
             .await?,
     );
     Ok(Json(DocumentList {
-        documents,
+        documents: documents.into_iter().map(Into::into).collect(),
         next_cursor,
     }))
 }
@@ -551,8 +552,8 @@ pub async fn get_document(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> Result<Json<Document>, ApiError> {
-    Ok(Json(state.engine.get_document(&tenant, &id).await?))
+) -> Result<Json<DocumentView>, ApiError> {
+    Ok(Json(state.engine.get_document(&tenant, &id).await?.into()))
 }
 
 /// Download a document's file.

@@ -84,6 +84,11 @@ kinds! {
     /// Report aggregate (issue #13): counts of one stage or robot, UTC day
     /// and shard; unlisted, read by key.
     Report = "report",
+    /// List entry of a task under its responsible user; id = the task's id.
+    UserTask = "user_task",
+    /// List entry of an activity under its responsible user; id = the
+    /// activity's id.
+    UserActivity = "user_activity",
 }
 
 impl Kind {

@@ -239,6 +239,8 @@
           if (!rest) continue;
           node.querySelectorAll(".cb-row").forEach((r) => { if (r.dataset.path === rest) r.classList.add("invalid"); });
         }
+        const first = node.querySelector(".cb-row.invalid input") || node.querySelector(".cb-row.invalid select");
+        if (first) first.focus();
       },
     };
   };

@@ -129,6 +129,10 @@ try {
   await page.locator("#rep-stage-time svg.chart.narrow").waitFor();
   await page.locator("#rep-robots svg.chart.narrow").waitFor();
   await shot(page, "reports-ru-phone");
+  // The first screen as a phone shows it (the full-page shot is long).
+  await page.screenshot({ path: `${SHOTS}/${String(++n).padStart(2, "0")}-reports-ru-phone-screen.png` });
+  await page.locator("#rep-robots").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}/${String(++n).padStart(2, "0")}-reports-ru-phone-robots.png` });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `the page is ${overflow}px wider than the phone`);
   const phone = await page.evaluate(() => ({

@@ -5,9 +5,10 @@
 #
 #   cost <scenario> <usd> USD per million
 #
-# for immediate-robot-run, delayed-robot-run, stage-change-5-robots and
-# event-moves-item, followed by the billed units behind each (DynamoDB
-# request units from the actual item sizes, SQS requests, Scheduler
+# for immediate-robot-run, delayed-robot-run, stage-change-5-robots,
+# event-moves-item and immediate-create-task (a create_task robot's run),
+# followed by the billed units behind each (DynamoDB request units from the
+# actual item sizes, SQS requests, Scheduler
 # invocations, Lambda requests and GB-seconds at the template's memory;
 # us-east-1 list prices of crm_aws::billing::PRICES).
 #

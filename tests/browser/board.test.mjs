@@ -52,6 +52,24 @@ async function shots(page, name) {
   await shot(page, name + "-phone");
   await page.setViewportSize({ width: 1280, height: 800 });
 }
+// The header keeps to one line at desktop widths (≥ 1024 px): every visible
+// part of it (brand, nav entries, language) starts on the same line.
+async function assertHeaderOneLine(page, width) {
+  await page.setViewportSize({ width, height: 800 });
+  const m = await page.evaluate(() => {
+    const header = document.querySelector("header.top");
+    const parts = [...header.querySelectorAll(":scope > *, #nav > *")]
+      .filter((e) => e.id !== "nav" && e.getClientRects().length && getComputedStyle(e).display !== "none");
+    const mids = parts.map((e) => { const r = e.getBoundingClientRect(); return r.top + r.height / 2; });
+    return { height: header.getBoundingClientRect().height, spread: Math.max(...mids) - Math.min(...mids), n: parts.length,
+      overflow: document.documentElement.scrollWidth - window.innerWidth };
+  });
+  assert.ok(m.n >= 6, `the header shows its parts (${m.n})`);
+  assert.ok(m.height <= 60, `the header is one line at ${width} px (height ${m.height})`);
+  assert.ok(m.spread <= 8, `the header's parts share one line at ${width} px (spread ${m.spread})`);
+  assert.ok(m.overflow <= 0, `the header fits ${width} px`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
 async function openPage(page, hash, ready) {
   await page.goto(`${BASE}/${hash}`);
   await page.locator(ready).first().waitFor();
@@ -91,6 +109,10 @@ try {
   assert.equal(await page.locator('.column[data-stage="presentation"] .card.trigger').count(), 1);
   await shot(page, "board");
 
+  step("the header is one line at 1280 and 1024 px (Sign out does not wrap)");
+  await assertHeaderOneLine(page, 1280);
+  await assertHeaderOneLine(page, 1024);
+
   step("add a delayed robot through the generated form; a 422 lands at its field");
   await column.locator("button.add").click();
   await page.selectOption("#robot-type", "add_timeline_comment");
@@ -122,6 +144,57 @@ try {
   await added.waitFor();
   assert.equal(await added.locator(".delay").textContent(), "after 1 day");
   const robotId = await added.getAttribute("data-id");
+
+  step("condition builder: rows of field / operator / value; a 422 on the condition lands at the builder");
+  await added.locator("button.edit").click();
+  const cb = page.locator("#f-condition-builder");
+  await cb.waitFor();
+  assert.equal(await cb.locator(".cb-row").count(), 0);
+  await cb.locator("button.cb-add").click();
+  const amountRow = cb.locator(".cb-row").nth(0);
+  await amountRow.locator("select.cb-field").selectOption("amount");
+  assert.deepEqual(await amountRow.locator("select.cb-op option").allTextContents(),
+    ["is", "is not", ">", "≥", "<", "≤", "is between", "is one of", "is none of", "is empty", "is not empty"]);
+  await amountRow.locator("select.cb-op").selectOption("between");
+  await amountRow.locator(".cb-between input").first().fill("1000");
+  await page.locator("dialog button.primary").click();
+  const condError = page.locator('[data-field="condition"] .field-error');
+  await condError.filter({ hasText: /amount/ }).waitFor();
+  assert.match(await amountRow.getAttribute("class"), /invalid/);
+  await shot(page, "condition-builder-422");
+  await amountRow.locator("select.cb-op").selectOption("gt");
+  assert.equal(await amountRow.locator("input.cb-value").getAttribute("type"), "number");
+  await amountRow.locator("input.cb-value").fill("1000");
+  step("an OR group: the title contains a word, or the client's email is not empty");
+  await cb.locator("button.cb-add-group").click();
+  const group = cb.locator(".cb-group.nested");
+  assert.equal(await group.locator("select.cb-mode").inputValue(), "any");
+  const titleRow = group.locator(".cb-row").nth(0);
+  await titleRow.locator("select.cb-field").selectOption("title");
+  await titleRow.locator("select.cb-op").selectOption("contains");
+  await titleRow.locator("input.cb-value").fill("browser");
+  await group.locator("button.cb-add").click();
+  const mailRow = group.locator(".cb-row").nth(1);
+  await mailRow.locator("select.cb-field").selectOption("client.email");
+  await mailRow.locator("select.cb-op").selectOption("not_empty");
+  assert.equal(await mailRow.locator("input.cb-value").count(), 0, "is not empty takes no value");
+  await shot(page, "condition-builder");
+  await page.locator("dialog button.primary").click();
+  await page.locator("#flash", { hasText: "Saved." }).waitFor();
+  const wanted = { all: [{ field: "amount", op: "gt", value: 1000 },
+    { any: [{ field: "title", op: "contains", value: "browser" }, { field: "client.email", op: "not_empty" }] }] };
+  const saved = (await api("GET", `/v1/pipelines/deals/robots/${robotId}`)).data;
+  assert.deepEqual(saved.condition, wanted);
+  assert.equal(await column.locator(`.card.robot[data-id="${robotId}"] .cond`).textContent(),
+    "if Amount > 1000 and (Title contains browser or Client email is not empty)");
+  step("the saved condition round-trips: the builder shows its rows, the JSON toggle the same condition");
+  await column.locator(`.card.robot[data-id="${robotId}"] button.edit`).click();
+  await cb.locator(".cb-row").nth(2).waitFor();
+  assert.equal(await cb.locator(".cb-row").count(), 3);
+  assert.equal(await cb.locator(".cb-row").nth(0).locator("select.cb-op").inputValue(), "gt");
+  await cb.locator("button.cb-toggle").click();
+  assert.deepEqual(JSON.parse(await page.inputValue("#f-condition")), wanted);
+  await page.locator("dialog .buttons button:not(.primary)").click();
 
   step("add a trigger through the form generated from the catalogue");
   await page.locator('.column[data-stage="prep"] button.add-trigger').click();
@@ -161,8 +234,17 @@ try {
     await page.waitForFunction((first) => document.querySelector('.column[data-stage="new"] .card.robot .name')?.textContent === first, before[0]);
   } else step("(no robot-order endpoint on this server: reorder skipped)");
 
-  step("phone width");
+  step("phone width; the nav folds into the menu button");
   await shots(page, "board");
+  await page.setViewportSize({ width: 390, height: 844 });
+  assert.equal(await page.locator("#nav").isVisible(), false);
+  await page.locator("#menu").click();
+  assert.equal(await page.locator("#menu").getAttribute("aria-expanded"), "true");
+  await page.locator('#nav a[href^="#/directory"]').waitFor();
+  await shot(page, "menu-phone");
+  await page.locator("#menu").click();
+  assert.equal(await page.locator("#nav").isVisible(), false);
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   step("kanban: create a deal, drag it to the robot's stage");
   await page.click('nav a[href^="#/kanban/"]');
@@ -276,6 +358,31 @@ try {
   await openPage(page, "#/activity/user/u-boss", ".notifications .row");
   assert.ok((await page.locator(".notifications .row").allTextContents()).some((x) => x.includes("has not processed Idle deal")));
   await shots(page, "activity-user");
+  if (doc.paths["/v1/tasks"].get.parameters.some((p) => p.name === "responsible_id")) {
+    step("what the robots did: a user's tasks and activities, with links to their deals");
+    const designed = (await api("POST", "/v1/items", { pipeline_id: "deals", title: "Designed deal", amount: 7000, responsible_id: "u-max" })).data;
+    assert.equal((await api("PATCH", `/v1/items/${designed.id}`, { stage_id: "prep" })).status, 200);
+    let tasks = [];
+    for (let i = 0; i < 100 && !tasks.some((x) => x.item_id === designed.id); i++) {
+      tasks = (await api("GET", "/v1/tasks?responsible_id=u-dina&limit=200")).data.tasks;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(tasks.some((x) => x.item_id === designed.id), "the design task is listed under Dina");
+    await openPage(page, "#/activity/user/u-dina", ".tasks .row.task");
+    const taskRow = page.locator(".tasks .row.task", { hasText: "Prepare a design project for Designed deal" });
+    await taskRow.waitFor();
+    assert.equal(await taskRow.locator(`a[href="#/item/${encodeURIComponent(designed.id)}"]`).count(), 1);
+    await openPage(page, "#/activity/user/u-max", ".activities .row.activity");
+    // The idle deal stayed in New orders, where Max's call was planned.
+    const call = page.locator(".activities .row.activity", { hasText: "Idle deal" });
+    await call.waitFor();
+    assert.equal(await call.locator(`a[href="#/item/${encodeURIComponent(idle)}"]`).count(), 1);
+    await shots(page, "activity-user-work");
+    await openPage(page, "#/activity/user/u-dina", ".tasks .row.task");
+    await page.locator(".tasks .row.task a", { hasText: /./ }).first().click();
+    await page.locator(".stagebar").waitFor();
+  } else step("(no GET /v1/tasks?responsible_id= on this server: per-user tasks skipped)");
+
   step("the company feed and the outbox show what the lost deal's robots sent");
   await openPage(page, "#/activity/feed", ".row.post");
   assert.ok((await page.locator(".row.post").allTextContents()).some((x) => x.includes("Lost: Lost deal") && x.includes("Anna Manager lost Lost deal")));
@@ -350,6 +457,7 @@ try {
       assert.equal(await mpage.locator(sel).count(), 0, `a member sees no ${sel}`);
     }
     await shot(mpage, "member-board");
+    await assertHeaderOneLine(mpage, 1280);
     await mpage.goto(BASE + "/#/directory");
     await mpage.locator("h1.page-title").waitFor();
     await mpage.locator(".paged").first().waitFor();

@@ -2,7 +2,8 @@
 // against `serve --demo --clock manual`): a known history made through the
 // API (two deals, the manual clock moved between their moves), then the
 // page: the period picker, the time-in-stage bars, the funnel, the robots'
-// bars and table, a bad period's 422 shown, Russian texts, a phone width.
+// bars and table, a bad period's 422 shown, Russian texts, a phone width
+// (charts redrawn full width, the robot table as cards).
 // No console errors.
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -75,8 +76,9 @@ try {
   await page.click("#nav-reports");
   const stageChart = page.locator("#rep-stage-time svg.chart");
   await stageChart.waitFor();
-  assert.equal(await page.locator("#main").isHidden(), true);
+  assert.equal(await page.locator("#main #reports").count(), 1, "a page of the router, in #main");
   assert.equal(await page.locator("#nav-reports").getAttribute("class"), "active");
+  assert.equal(await page.locator("#nav a.active").count(), 1);
   const to = await page.inputValue("#rep-to");
   const from = await page.inputValue("#rep-from");
   assert.equal((Date.parse(to) - Date.parse(from)) / 86400000, 29);
@@ -123,14 +125,35 @@ try {
   await page.getByRole("heading", { name: /Отчёты/ }).waitFor();
   await page.locator("#rep-conversion").getByText("Конверсия").waitFor();
   await page.setViewportSize({ width: 390, height: 844 });
+  step("on a phone the charts are redrawn full width with readable text, the robot table becomes cards");
+  await page.locator("#rep-stage-time svg.chart.narrow").waitFor();
+  await page.locator("#rep-robots svg.chart.narrow").waitFor();
   await shot(page, "reports-ru-phone");
+  // The first screen as a phone shows it (the full-page shot is long).
+  await page.screenshot({ path: `${SHOTS}/${String(++n).padStart(2, "0")}-reports-ru-phone-screen.png` });
+  await page.locator("#rep-robots").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}/${String(++n).padStart(2, "0")}-reports-ru-phone-robots.png` });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `the page is ${overflow}px wider than the phone`);
+  const phone = await page.evaluate(() => ({
+    charts: [...document.querySelectorAll("svg.chart")].map((c) => c.getBoundingClientRect().width),
+    labels: [...document.querySelectorAll("svg.chart text.label")].map((t) => t.getBoundingClientRect().height),
+    thead: getComputedStyle(document.querySelector("#rep-robots table thead")).display,
+    rowWidth: document.querySelector("#rep-robots table tbody tr").getBoundingClientRect().width,
+    scroll: [...document.querySelectorAll("#reports .scroll")].map((s) => s.scrollWidth - s.clientWidth),
+  }));
+  assert.ok(phone.charts.length === 3 && phone.charts.every((w) => w >= 300), `charts full width: ${phone.charts}`);
+  assert.ok(Math.min(...phone.labels) >= 11, `chart labels readable: ${Math.min(...phone.labels)}px`);
+  assert.equal(phone.thead, "none", "the robot table shows as cards");
+  assert.ok(phone.rowWidth <= 390, `a card fits the phone (${phone.rowWidth})`);
+  assert.ok(phone.scroll.every((d) => d <= 1), `nothing scrolls sideways: ${phone.scroll}`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.locator("#rep-stage-time svg.chart:not(.narrow)").waitFor();
 
   step("back to the board: the reports page hides again");
   await page.click('nav a[href^="#/board/"]');
   await page.locator(".column").first().waitFor();
-  assert.equal(await page.locator("#reports").isHidden(), true);
+  assert.equal(await page.locator("#reports").count(), 0);
 
   assert.deepEqual(consoleErrors, [], "console errors");
   step(`passed; screenshots in ${SHOTS}`);

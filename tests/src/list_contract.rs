@@ -73,7 +73,9 @@ pub async fn run_all_lists(store: Arc<dyn DocStore>, tenant: &str) {
     eprintln!("contract: lists chats and feed");
     chats_and_feed_page(store.clone(), &format!("{tenant}-chats")).await;
     eprintln!("contract: lists timeline by kind");
-    timeline_pages_by_kind(store, &format!("{tenant}-tl")).await;
+    timeline_pages_by_kind(store.clone(), &format!("{tenant}-tl")).await;
+    eprintln!("contract: lists tasks and activities per user");
+    crate::user_work_contract::tasks_and_activities_per_user(store, &format!("{tenant}-uw")).await;
 }
 
 /// Users are listed under their department: the user list pages across

@@ -35,6 +35,7 @@ pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod triggers;
+pub mod user_work;
 pub mod work_source;
 pub mod workhours;
 pub use engine::{Engine, EngineConfig};

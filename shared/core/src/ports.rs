@@ -90,6 +90,11 @@ kinds! {
     /// A member of an audience: an item's client by hashed contacts; parent
     /// = `{network}:{audience_id}`.
     AudienceMember = "audience_member",
+    /// List entry of a task under its responsible user; id = the task's id.
+    UserTask = "user_task",
+    /// List entry of an activity under its responsible user; id = the
+    /// activity's id.
+    UserActivity = "user_activity",
 }
 
 impl Kind {

@@ -238,9 +238,14 @@ async fn work_record_lists_use_their_envelopes() {
     h.seed(KEY_A).await;
     let item = h.create_item(KEY_A).await;
     let id = item["id"].as_str().unwrap();
-    let cases: [(String, &str); 10] = [
+    let cases: [(String, &str); 12] = [
         (format!("/v1/tasks?item_id={id}"), "tasks"),
         (format!("/v1/activities?item_id={id}"), "activities"),
+        ("/v1/tasks?responsible_id=u-nobody".to_string(), "tasks"),
+        (
+            "/v1/activities?responsible_id=u-nobody".to_string(),
+            "activities",
+        ),
         (
             "/v1/notifications?user_id=u-boss".to_string(),
             "notifications",
@@ -434,8 +439,14 @@ async fn openapi_is_public_and_lists_every_endpoint() {
             .map(|n| (n.to_string(), "query".to_string()))
             .collect()
     };
+    let by_item_or_user = |mut p: Vec<(String, String)>| {
+        p.insert(1, ("responsible_id".to_string(), "query".to_string()));
+        p
+    };
     let p = params("/v1/tasks", "get");
-    assert_eq!(p, paged("item_id"));
+    assert_eq!(p, by_item_or_user(paged("item_id")));
+    let p = params("/v1/activities", "get");
+    assert_eq!(p, by_item_or_user(paged("item_id")));
     let p = params("/v1/outbox", "get");
     assert_eq!(p, paged("channel"));
 

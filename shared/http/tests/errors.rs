@@ -442,6 +442,15 @@ async fn list_endpoints_name_their_missing_query_parameter() {
         ("/v1/tasks", "item_id"),
         ("/v1/tasks?item_id=", "item_id"),
         ("/v1/activities", "item_id"),
+        (
+            "/v1/tasks?item_id=i1&responsible_id=u-anna",
+            "responsible_id",
+        ),
+        (
+            "/v1/activities?item_id=i1&responsible_id=u-anna",
+            "responsible_id",
+        ),
+        ("/v1/tasks?responsible_id=", "item_id"),
         ("/v1/notifications", "user_id"),
         ("/v1/messages", "user_id"),
     ] {

@@ -43,6 +43,7 @@ mod pipelines;
 mod robot_order;
 mod run_control;
 pub use run_control::{MAX_SUMMARY_IDS, RunCounts, Stopped};
+mod user_work;
 mod work_records;
 
 /// Tunables of the engine.

@@ -71,18 +71,14 @@ impl RobotType for CreateTask {
             completed_at: None,
             version: 1,
         };
-        Ok(Effect::done(vec![
-            put(
-                record_doc(cx.tenant, &task, 1),
-                Cond::Any,
-            ),
-            cx.timeline(
-                "task_created",
-                None,
-                format!("Task created: {}", task.title),
-                serde_json::json!({"task_id": task.id}),
-            ),
-        ])
+        let mut writes = crate::user_work::task_writes(cx.tenant, &task);
+        writes.push(cx.timeline(
+            "task_created",
+            None,
+            format!("Task created: {}", task.title),
+            serde_json::json!({"task_id": task.id}),
+        ));
+        Ok(Effect::done(writes)
         .output("task_id", task.id))
     }
 }

@@ -100,12 +100,8 @@ impl RobotType for PlanActivity {
             created_at: now,
             completed_at: None,
         };
-        Ok(Effect::done(vec![
-            put(
-                record_doc(cx.tenant, &a, 1),
-                Cond::Any,
-            ),
-            cx.timeline(
+        let mut writes = crate::user_work::activity_writes(cx.tenant, &a);
+        writes.push(cx.timeline(
                 "activity_planned",
                 None,
                 format!(
@@ -114,8 +110,8 @@ impl RobotType for PlanActivity {
                     a.deadline.to_rfc3339()
                 ),
                 serde_json::json!({"activity_id": a.id, "deadline": a.deadline}),
-            ),
-        ])
+        ));
+        Ok(Effect::done(writes)
         .output("activity_id", a.id))
     }
 }

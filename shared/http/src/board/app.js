@@ -1,7 +1,7 @@
 // The board's router: #/board/<pipeline>, #/kanban/<pipeline>[/<search>],
-// #/item/<id>[/<kinds>], #/directory, #/activity/<tab>[/<arg>]. Each page is
-// a file of its own (automation.js, kanban.js, item.js, directory.js,
-// activity.js); they all read and write through the JSON API (api.js).
+// #/item/<id>[/<kinds>], #/directory, #/activity/<tab>[/<arg>],
+// #/reports/<pipeline>. Each page is a file of its own (automation.js,
+// kanban.js, item.js, directory.js, activity.js, reports.js); they all read and write through the JSON API (api.js).
 "use strict";
 (function (B) {
   const { t } = B;
@@ -36,11 +36,19 @@
     if (page === "kanban") { B.nav("kanban"); await B.kanbanPage(arg || B.pipelineId(), arg2); }
     else if (page === "item") { B.nav("item"); await B.itemPage(arg, arg2); }
     else if (page === "directory") { B.nav("directory"); await B.directoryPage(); }
-    else if (page === "reports") { B.nav("reports"); }
+    else if (page === "reports") { B.nav("reports"); await B.reportsPage(arg); }
     else if (page === "documents") { B.nav("documents"); await B.documentsPage(); }
     else if (page === "activity") { B.nav("activity"); await B.activityPage(arg || "user", arg2); }
     else { B.nav("board"); await B.boardPage(arg || B.pipelineId()); }
   }
+
+  // Phones: the nav folds into the header's menu button; a link closes it.
+  const $menu = document.getElementById("menu");
+  const $top = $menu.closest("header");
+  const fold = (open) => { $top.classList.toggle("open", open); $menu.setAttribute("aria-expanded", String(open)); };
+  $menu.addEventListener("click", () => fold(!$top.classList.contains("open")));
+  document.getElementById("nav").addEventListener("click", (e) => { if (e.target.closest("a")) fold(false); });
+  window.addEventListener("hashchange", () => fold(false));
 
   $lang.value = B.state.lang;
   $lang.addEventListener("change", () => { B.state.lang = $lang.value; localStorage.setItem("crm.lang", B.state.lang); B.route(); });

@@ -149,8 +149,9 @@
     const props = (entry.settings_schema && entry.settings_schema.properties) || {};
     const settings = Object.assign({}, entry.defaults, record ? record.settings : {});
     const name = el("input", { id: "f-name", type: "text", maxlength: "200", value: record ? record.name : "" });
-    const cond = el("textarea", { id: "f-condition", rows: 2, class: "json", placeholder: '{"field": "amount", "op": "gt", "value": 10000}' });
-    cond.value = record && record.condition ? JSON.stringify(record.condition) : "";
+    // Conditions may name earlier robots' outputs (robots only).
+    const extra = kind === "robot" ? placeholderPaths(ctx, stageId, record).robotPaths : [];
+    const cond = B.conditionBuilder({ pipeline: ctx.pipeline, dir: ctx.dir, extra }, record && record.condition ? record.condition : null);
     const top = el("p", { class: "field-error form-error", role: "alert" });
     const sf = Object.entries(props).map(([n, s]) => settingField(n, s, settings[n], entry, ctx, stageId, record));
     // complete_task: the stages listed are those of the pipeline it names.
@@ -174,7 +175,7 @@
       B.clearErrors(form); top.textContent = "";
       const body = Object.assign({ stage_id: record ? record.stage_id : stageId, type, name: name.value.trim() || null, settings: {} }, parts.read());
       const bad = [];
-      try { body.condition = cond.value.trim() ? JSON.parse(cond.value) : null; } catch (_) { bad.push({ field: "condition", message: t("form.bad_json") }); }
+      try { body.condition = cond.read(); } catch (_) { bad.push({ field: "condition", message: t("form.bad_json") }); }
       for (const f of sf) {
         try {
           const v = f.read();
@@ -186,13 +187,15 @@
       const res = await B.api(record ? "PUT" : "POST", path(ctx.pid, kind) + (record ? "/" + B.enc(record.id) : ""), body);
       submit.disabled = false;
       if (res.ok) { dlg.close(); await ctx.reload(); B.flash(t("form.saved"), "ok"); return; }
-      B.showErrors(form, top, B.errorDetails(res));
+      const details = B.errorDetails(res);
+      B.showErrors(form, top, details);
+      cond.markErrors(details);
     } });
     const submit = el("button", { type: "submit", class: "primary", text: t("form.save") });
     form.append(top,
       B.field("name", t("form.name"), name),
       ...parts.nodes,
-      B.field("condition", t("form.condition"), cond, t("form.condition_hint")),
+      B.field("condition", t("form.condition"), cond.node, t("form.condition_hint")),
       sf.length ? el("fieldset", {}, el("legend", { text: t("form.settings") }), sf.map((f) => f.node)) : el("p", { class: "hint", text: t("form.no_settings") }),
       el("div", { class: "buttons" }, submit,
         el("button", { type: "button", text: t("form.cancel"), onclick: () => dlg.close() })));

@@ -35,6 +35,11 @@ const FILES: &[(&str, &str, &str)] = &[
     ("pickers.js", JS, include_str!("pickers.js")),
     ("clock.js", JS, include_str!("clock.js")),
     ("session.js", JS, include_str!("session.js")),
+    (
+        "condition_builder.js",
+        JS,
+        include_str!("condition_builder.js"),
+    ),
     ("automation_form.js", JS, include_str!("automation_form.js")),
     ("automation.js", JS, include_str!("automation.js")),
     ("kanban.js", JS, include_str!("kanban.js")),
@@ -42,8 +47,8 @@ const FILES: &[(&str, &str, &str)] = &[
     ("directory.js", JS, include_str!("directory.js")),
     ("activity.js", JS, include_str!("activity.js")),
     ("documents.js", JS, include_str!("documents.js")),
-    ("app.js", JS, include_str!("app.js")),
     ("reports.js", JS, include_str!("reports.js")),
+    ("app.js", JS, include_str!("app.js")),
 ];
 
 /// One static file with its content type; `no-cache` so a new binary's

@@ -42,6 +42,7 @@
       link("kanban", "#/kanban/" + B.enc(pid), "nav.kanban"),
       link("directory", "#/directory", "nav.directory"),
       link("activity", "#/activity", "nav.activity"),
+      B.has("get", "/v1/reports/stage-time") ? Object.assign(link("reports", "#/reports/" + B.enc(pid), "nav.reports"), { id: "nav-reports" }) : null,
       B.documentsPage && B.has("get", "/v1/document-templates") ? link("documents", "#/documents", "nav.documents") : null,
       el("label", { class: "pipe" }, el("span", { text: t("nav.pipeline") }), pipe),
       me && me.role && !me.assumed ? el("span", { class: "role", title: me.label || "", text: t("role." + me.role) }) : null,

@@ -14,12 +14,21 @@
     return s;
   };
 
-  B.conditionWords = function (c) {
+  // Standard fields by their names ("Amount"), others by their path; an
+  // AND group inside another group in parentheses, as every OR group.
+  B.conditionWords = function (c, nested) {
     if (!c) return "";
-    if (c.all) return c.all.map(B.conditionWords).join(t("cond.and"));
-    if (c.any) return "(" + c.any.map(B.conditionWords).join(t("cond.or")) + ")";
-    const v = c.value === undefined || c.value === null ? "" : " " + (Array.isArray(c.value) ? c.value.join(", ") : c.value);
-    return c.field + " " + t("op." + c.op) + v;
+    if (c.all) {
+      const s = c.all.map((x) => B.conditionWords(x, true)).join(t("cond.and"));
+      return nested && c.all.length > 1 ? "(" + s + ")" : s;
+    }
+    if (c.any) return "(" + c.any.map((x) => B.conditionWords(x, true)).join(t("cond.or")) + ")";
+    const one = (x) => typeof x === "boolean" ? t("cb." + x) : String(x);
+    const v = c.value === undefined || c.value === null ? ""
+      : c.op === "between" && Array.isArray(c.value) ? " " + c.value.map(one).join(" " + t("cb.and") + " ")
+      : " " + (Array.isArray(c.value) ? c.value.map(one).join(", ") : one(c.value));
+    const name = t("cfield." + c.field) !== "cfield." + c.field ? t("cfield." + c.field) : c.field;
+    return name + " " + t("op." + c.op) + v;
   };
 
   // "Mon–Fri 09:00–18:00" style working hours of a user.

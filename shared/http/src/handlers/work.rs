@@ -20,12 +20,36 @@ use crate::views::{
 };
 use crm_core::engine::PageRequest;
 
-/// Query of the lists filtered by item.
+/// Query of the task and activity lists: by item or by responsible user.
 #[derive(Debug, Deserialize)]
-pub struct ItemFilter {
+pub struct WorkFilter {
     item_id: Option<String>,
+    responsible_id: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
+}
+
+/// Whose records a task or activity list shows.
+enum WorkOf {
+    Item(String),
+    Responsible(String),
+}
+
+/// Exactly one of `item_id` and `responsible_id`.
+fn work_of(q: &WorkFilter) -> Result<WorkOf, ApiError> {
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    match (given(&q.item_id), given(&q.responsible_id)) {
+        (Some(i), None) => Ok(WorkOf::Item(i)),
+        (None, Some(u)) => Ok(WorkOf::Responsible(u)),
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "responsible_id",
+            "give either 'item_id' or 'responsible_id', not both",
+        )),
+        (None, None) => Err(ApiError::bad_request(
+            "item_id",
+            "the query parameter 'item_id' (or 'responsible_id') is required",
+        )),
+    }
 }
 
 /// Query of the lists filtered by user.
@@ -110,32 +134,33 @@ pub async fn get_event(
     Ok(Json(state.engine.get_event(&tenant, &id).await?))
 }
 
-/// The tasks of an item.
+/// The tasks of an item, or of a responsible user.
 #[utoipa::path(
     get,
     path = "/v1/tasks",
     tag = "work",
     params(
-        ("item_id" = String, Query, description = "Item whose tasks to list (required)"),
+        ("item_id" = Option<String>, Query, description = "Item whose tasks to list (this or `responsible_id` is required)"),
+        ("responsible_id" = Option<String>, Query, description = "User whose tasks to list (those created since per-user lists exist; an unknown user has none)", example = "u-dina"),
         ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "`{\"tasks\": [...], \"next_cursor\"}`, oldest first", body = schemas::TaskList),
-        (status = 400, description = "`item_id` missing, `limit` out of range or a cursor this server did not give", body = ErrorBody),
+        (status = 400, description = "neither or both of `item_id` and `responsible_id`, `limit` out of range or a cursor this server did not give", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn list_tasks(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
-    Query(q): Query<ItemFilter>,
+    Query(q): Query<WorkFilter>,
 ) -> Result<Json<TaskList>, ApiError> {
-    let item_id = required_param(q.item_id, "item_id")?;
-    let page = state
-        .engine
-        .tasks_page(&tenant, &item_id, &PageRequest::new(q.limit, q.cursor))
-        .await?;
+    let req = PageRequest::new(q.limit, q.cursor.clone());
+    let page = match work_of(&q)? {
+        WorkOf::Item(id) => state.engine.tasks_page(&tenant, &id, &req).await?,
+        WorkOf::Responsible(u) => state.engine.user_tasks_page(&tenant, &u, &req).await?,
+    };
     Ok(Json(TaskList {
         tasks: page.items,
         next_cursor: page.next_cursor,
@@ -191,32 +216,33 @@ pub async fn patch_task(
     Ok(Json(state.engine.patch_task(&tenant, &id, patch).await?))
 }
 
-/// The activities of an item.
+/// The activities of an item, or of a responsible user.
 #[utoipa::path(
     get,
     path = "/v1/activities",
     tag = "work",
     params(
-        ("item_id" = String, Query, description = "Item whose activities to list (required)"),
+        ("item_id" = Option<String>, Query, description = "Item whose activities to list (this or `responsible_id` is required)"),
+        ("responsible_id" = Option<String>, Query, description = "User whose activities to list (those created since per-user lists exist; an unknown user has none)", example = "u-dina"),
         ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "`{\"activities\": [...], \"next_cursor\"}`, oldest first", body = schemas::ActivityList),
-        (status = 400, description = "`item_id` missing, `limit` out of range or a cursor this server did not give", body = ErrorBody),
+        (status = 400, description = "neither or both of `item_id` and `responsible_id`, `limit` out of range or a cursor this server did not give", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn list_activities(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
-    Query(q): Query<ItemFilter>,
+    Query(q): Query<WorkFilter>,
 ) -> Result<Json<ActivityList>, ApiError> {
-    let item_id = required_param(q.item_id, "item_id")?;
-    let page = state
-        .engine
-        .activities_page(&tenant, &item_id, &PageRequest::new(q.limit, q.cursor))
-        .await?;
+    let req = PageRequest::new(q.limit, q.cursor.clone());
+    let page = match work_of(&q)? {
+        WorkOf::Item(id) => state.engine.activities_page(&tenant, &id, &req).await?,
+        WorkOf::Responsible(u) => state.engine.user_activities_page(&tenant, &u, &req).await?,
+    };
     Ok(Json(ActivityList {
         activities: page.items,
         next_cursor: page.next_cursor,

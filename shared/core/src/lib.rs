@@ -20,8 +20,10 @@ pub mod error;
 pub mod fields;
 pub mod flows;
 pub mod hooked_store;
+pub mod http_call;
 pub mod memory;
 pub mod memory_blobs;
+pub mod memory_http;
 pub mod model;
 pub mod money;
 pub mod planning;
@@ -34,6 +36,7 @@ pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod triggers;
+pub mod webhook;
 pub mod work_source;
 pub mod workhours;
 pub use engine::{Engine, EngineConfig};

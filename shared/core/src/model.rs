@@ -434,12 +434,18 @@ pub enum RunStatus {
     Cancelled,
     Failed,
     LoopStopped,
+    /// Performed, waiting for an outside outcome (a webhook's answer): not
+    /// final; a robot after it keeps waiting.
+    Waiting,
 }
 
 impl RunStatus {
     /// Final: the run will never execute (again).
     pub fn is_final(self) -> bool {
-        !matches!(self, RunStatus::Pending | RunStatus::Running)
+        !matches!(
+            self,
+            RunStatus::Pending | RunStatus::Running | RunStatus::Waiting
+        )
     }
 }
 
@@ -581,4 +587,6 @@ pub enum OutboxRecord {
     Event(QueuedEvent),
     /// An outbound message to hand to the delivery port.
     Deliver { tenant: String, outbound_id: String },
+    /// A webhook call to make (its record is `Kind::WebhookCall`, id = the run id).
+    CallWebhook { tenant: String, run_id: String },
 }

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
     automation, catalogue, directory, documents, items, lists, me, meta, reports, robot_order,
-    run_control, work,
+    run_control, webhooks, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -88,6 +88,8 @@ use crate::handlers::{
         reports::stage_time,
         reports::conversion,
         reports::robots,
+        webhooks::get_secret,
+        webhooks::rotate_secret,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -103,6 +105,7 @@ use crate::handlers::{
         (name = "work", description = "Records the robots create"),
         (name = "documents", description = "Document templates, numbering rules and the documents robots make"),
         (name = "reports", description = "Time in stage, conversion and robot activity, from aggregates kept per UTC day"),
+        (name = "webhooks", description = "The signing secret of outbound webhooks (call_webhook robots)"),
     )
 )]
 pub struct ApiDoc;

@@ -146,6 +146,8 @@ components! {
         StageTimeReport => crm_core::reports::StageTimeReport,
         ConversionReport => crm_core::reports::ConversionReport,
         RobotReport => crm_core::reports::RobotReport,
+        SecretStatus => crm_core::webhook::secret::SecretStatus,
+        RotatedSecret => crate::handlers::webhooks::RotatedSecret,
     }
 }
 

@@ -29,9 +29,17 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: String) -> im
         seen.len()
     };
     if n == 1 {
-        (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "60")], "busy".to_string())
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", "60")],
+            "busy".to_string(),
+        )
     } else {
-        (StatusCode::OK, [("content-type", "application/json")], r#"{"ticket": {"id": "T-42"}}"#.to_string())
+        (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            r#"{"ticket": {"id": "T-42"}}"#.to_string(),
+        )
     }
 }
 
@@ -50,7 +58,9 @@ async fn receiver() -> (Receiver, u16) {
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
-    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +71,9 @@ async fn a_signed_call_is_retried_after_retry_after_and_its_answer_reaches_the_n
     // the secret: none yet; rotating answers it once (admin); members and
     // the GET never see it
     assert_eq!(api.get("/v1/webhook-secret").await["set"], false);
-    let (status, rotated) = api.call(Method::POST, "/v1/webhook-secret/rotate", None).await;
+    let (status, rotated) = api
+        .call(Method::POST, "/v1/webhook-secret/rotate", None)
+        .await;
     assert_eq!(status, 200, "{rotated}");
     let secret = rotated["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
@@ -83,15 +95,19 @@ async fn a_signed_call_is_retried_after_retry_after_and_its_answer_reaches_the_n
     assert_eq!(err["error"]["details"][0]["field"], "settings.url");
 
     let hook_id = api
-        .robot(json!({"stage_id": "new", "type": "call_webhook", "settings": {
-            "url": format!("http://127.0.0.1:{port}/hook?deal={{{{id}}}}"),
-            "body": {"title": "{{title}}", "amount": "{{amount}}"},
-            "outputs": {"ticket_id": "/ticket/id"}
-        }}))
+        .robot(
+            json!({"stage_id": "new", "type": "call_webhook", "settings": {
+                "url": format!("http://127.0.0.1:{port}/hook?deal={{{{id}}}}"),
+                "body": {"title": "{{title}}", "amount": "{{amount}}"},
+                "outputs": {"ticket_id": "/ticket/id"}
+            }}),
+        )
         .await;
     let next_id = api
-        .robot(json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
-            "settings": {"text": format!("ticket {{{{robot.{hook_id}.ticket_id}}}}")}}))
+        .robot(
+            json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
+            "settings": {"text": format!("ticket {{{{robot.{hook_id}.ticket_id}}}}")}}),
+        )
         .await;
     let item = api.deal("new", 5000.0).await;
 
@@ -118,14 +134,20 @@ async fn a_signed_call_is_retried_after_retry_after_and_its_answer_reaches_the_n
             crm_core::webhook::signature::sign(&secret, ts, body)
         );
         let sent: Value = serde_json::from_str(body).unwrap();
-        assert_eq!(sent, json!({"title": "Website for Romashka", "amount": "5000"}));
+        assert_eq!(
+            sent,
+            json!({"title": "Website for Romashka", "amount": "5000"})
+        );
     }
     let runs = api.runs(&item).await;
     let run = run_of(&runs, &hook_id);
     assert_eq!(run["status"], "done", "{run}");
     assert_eq!(run["outputs"]["ticket_id"], "T-42");
     assert_eq!(run["outputs"]["status_code"], 200);
-    assert!(run["reason"].as_str().unwrap().contains("(attempt 2)"), "{run}");
+    assert!(
+        run["reason"].as_str().unwrap().contains("(attempt 2)"),
+        "{run}"
+    );
     let comments: Vec<String> = api
         .timeline(&item)
         .await

@@ -51,7 +51,9 @@ impl MemHttp {
     pub fn resolve(&self, host: &str, ips: &[&str]) {
         self.dns.lock().unwrap().insert(
             host.to_ascii_lowercase(),
-            ips.iter().map(|i| i.parse().expect("an IP address")).collect(),
+            ips.iter()
+                .map(|i| i.parse().expect("an IP address"))
+                .collect(),
         );
     }
 

@@ -63,7 +63,11 @@ async fn the_answer_becomes_outputs_that_the_next_robot_uses() {
         ),
     )
     .await;
-    let next = robot(&rt, follower("order {{robot.ID.order_id}}".replace("ID", &h.id).as_str())).await;
+    let next = robot(
+        &rt,
+        follower("order {{robot.ID.order_id}}".replace("ID", &h.id).as_str()),
+    )
+    .await;
     rt.http.respond(201, &[], r#"{"order": {"id": "ORD-7"}}"#);
     let item = new_deal(&rt).await;
 
@@ -71,8 +75,14 @@ async fn the_answer_becomes_outputs_that_the_next_robot_uses() {
     assert_eq!(calls.len(), 1);
     let c = &calls[0];
     assert_eq!(c.method, "POST");
-    assert_eq!(c.url, format!("https://hooks.example.com/deals/{}", item.id));
-    assert_eq!(c.header("Idempotency-Key"), Some(run_id(&item, &h).as_str()));
+    assert_eq!(
+        c.url,
+        format!("https://hooks.example.com/deals/{}", item.id)
+    );
+    assert_eq!(
+        c.header("Idempotency-Key"),
+        Some(run_id(&item, &h).as_str())
+    );
     assert_eq!(c.header("X-Source"), Some("crm Anna Sales"));
     assert_eq!(c.header("Content-Type"), Some("application/json"));
     let sent: Value = serde_json::from_str(c.body.as_deref().unwrap()).unwrap();
@@ -86,7 +96,9 @@ async fn the_answer_becomes_outputs_that_the_next_robot_uses() {
     assert_eq!(r.outputs["missing"], Value::Null);
     let reason = r.reason.as_deref().unwrap();
     assert!(
-        reason.contains("201 in 5 ms") && reason.contains("attempt 1") && reason.contains("missing"),
+        reason.contains("201 in 5 ms")
+            && reason.contains("attempt 1")
+            && reason.contains("missing"),
         "{reason}"
     );
     assert_eq!(run_of(&all, &next.id).status, RunStatus::Done);
@@ -101,7 +113,10 @@ async fn an_output_not_declared_cannot_be_used_and_declared_ones_can() {
     let rt = company(MONDAY_1144_MSK).await;
     let h = robot(
         &rt,
-        hook("https://hooks.example.com/x", json!({"outputs": {"order_id": "/id"}})),
+        hook(
+            "https://hooks.example.com/x",
+            json!({"outputs": {"order_id": "/id"}}),
+        ),
     )
     .await;
     let bad = rt
@@ -119,7 +134,11 @@ async fn an_output_not_declared_cannot_be_used_and_declared_ones_can() {
     );
     for ok in ["status_code", "order_id"] {
         rt.engine
-            .create_robot(T, "deals", body(follower(&format!("{{{{robot.{}.{ok}}}}}", h.id))))
+            .create_robot(
+                T,
+                "deals",
+                body(follower(&format!("{{{{robot.{}.{ok}}}}}", h.id))),
+            )
             .await
             .unwrap();
     }
@@ -140,16 +159,26 @@ async fn a_503_is_retried_when_retry_after_says_and_the_follower_waits_until_the
     assert_eq!(r.status, RunStatus::Waiting, "{r:?}");
     assert!(r.finished_at.is_none());
     let reason = r.reason.clone().unwrap();
-    assert!(reason.contains("attempt 1 got 503") && reason.contains("attempt 2"), "{reason}");
+    assert!(
+        reason.contains("attempt 1 got 503") && reason.contains("attempt 2"),
+        "{reason}"
+    );
     let f = run_of(&all, &next.id);
-    assert_eq!((f.status, f.due_at), (RunStatus::Pending, None), "the follower waits");
+    assert_eq!(
+        (f.status, f.due_at),
+        (RunStatus::Pending, None),
+        "the follower waits"
+    );
     // run-now refuses a waiting run
     let err = rt
         .engine
         .run_now(T, &item.id, &run_id(&item, &h), "anna")
         .await
         .unwrap_err();
-    assert!(matches!(&err, EngineError::Conflict(m) if m.contains("waiting")), "{err}");
+    assert!(
+        matches!(&err, EngineError::Conflict(m) if m.contains("waiting")),
+        "{err}"
+    );
 
     rt.advance(Duration::seconds(119)).await.unwrap();
     assert_eq!(rt.http.calls().len(), 1, "not before Retry-After");
@@ -165,7 +194,13 @@ async fn a_503_is_retried_when_retry_after_says_and_the_follower_waits_until_the
     let all = runs(&rt, &item.id).await;
     let r = run_of(&all, &h.id);
     assert_eq!(r.status, RunStatus::Done);
-    assert!(r.reason.as_deref().unwrap().contains("200 in 5 ms (attempt 2)"), "{r:?}");
+    assert!(
+        r.reason
+            .as_deref()
+            .unwrap()
+            .contains("200 in 5 ms (attempt 2)"),
+        "{r:?}"
+    );
     assert_eq!(comments(&rt, &item.id).await, ["after the hook"]);
     // a day later nothing more is called
     rt.advance(Duration::days(1)).await.unwrap();
@@ -192,7 +227,11 @@ async fn a_404_fails_at_once_and_the_follower_runs() {
 #[tokio::test]
 async fn timeouts_are_retried_with_backoff_then_the_run_fails_naming_the_last_error() {
     let rt = company(MONDAY_1144_MSK).await;
-    let h = robot(&rt, hook("https://hooks.example.com/x", json!({"timeout_seconds": 3}))).await;
+    let h = robot(
+        &rt,
+        hook("https://hooks.example.com/x", json!({"timeout_seconds": 3})),
+    )
+    .await;
     for _ in 0..6 {
         rt.http.fail(HttpCallError::Timeout(3));
     }
@@ -207,7 +246,10 @@ async fn timeouts_are_retried_with_backoff_then_the_run_fails_naming_the_last_er
     let r = run_of(&runs(&rt, &item.id).await, &h.id).clone();
     assert_eq!(r.status, RunStatus::Failed);
     let reason = r.reason.unwrap();
-    assert!(reason.contains("timed out after 3 s") && reason.contains("no retries left"), "{reason}");
+    assert!(
+        reason.contains("timed out after 3 s") && reason.contains("no retries left"),
+        "{reason}"
+    );
     assert_eq!(
         (r.finished_at.unwrap() - start).num_seconds(),
         30 + 120 + 600 + 1800 + 7200
@@ -231,8 +273,14 @@ async fn a_repeated_outbox_record_or_job_calls_once() {
         rt.engine.run_job(j).await.unwrap();
     }
     let rid = run_id(&item, &h);
-    assert_eq!(run_of(&runs(&rt, &item.id).await, &h.id).status, RunStatus::Waiting);
-    assert!(rt.http.calls().is_empty(), "nothing is called inside the commit");
+    assert_eq!(
+        run_of(&runs(&rt, &item.id).await, &h.id).status,
+        RunStatus::Waiting
+    );
+    assert!(
+        rt.http.calls().is_empty(),
+        "nothing is called inside the commit"
+    );
     let pending = rt.engine.pending_outbox().await.unwrap();
     assert_eq!(pending.len(), 1);
     let record = pending[0].clone();
@@ -243,7 +291,10 @@ async fn a_repeated_outbox_record_or_job_calls_once() {
     rt.engine.webhook_attempt(T, &rid).await.unwrap();
     rt.settle().await.unwrap();
     assert_eq!(rt.http.calls().len(), 1);
-    assert_eq!(run_of(&runs(&rt, &item.id).await, &h.id).status, RunStatus::Done);
+    assert_eq!(
+        run_of(&runs(&rt, &item.id).await, &h.id).status,
+        RunStatus::Done
+    );
 }
 
 #[tokio::test]
@@ -256,7 +307,14 @@ async fn requests_are_signed_with_the_tenants_secret() {
         .unwrap();
     let status = rt.engine.webhook_secret_status(T).await.unwrap();
     assert!(status.set && status.rotated_at == Some(rt.clock.now()));
-    robot(&rt, hook("https://hooks.example.com/x", json!({"body": {"a": "{{title}}"}}))).await;
+    robot(
+        &rt,
+        hook(
+            "https://hooks.example.com/x",
+            json!({"body": {"a": "{{title}}"}}),
+        ),
+    )
+    .await;
     new_deal(&rt).await;
     let c = &rt.http.calls()[0];
     let ts: i64 = c.header("X-Signature-Timestamp").unwrap().parse().unwrap();
@@ -297,7 +355,8 @@ async fn private_destinations_are_refused_at_save_time() {
 #[tokio::test]
 async fn a_name_resolving_to_a_private_address_is_refused_at_call_time_unless_allow_listed() {
     let rt = company(MONDAY_1144_MSK).await;
-    rt.http.resolve("rebind.example.com", &["93.184.216.34", "127.0.0.1"]);
+    rt.http
+        .resolve("rebind.example.com", &["93.184.216.34", "127.0.0.1"]);
     rt.http.resolve("allowed.example.com", &["127.0.0.1"]);
     crm_core::webhook::guard::install_allow_list(
         crm_core::webhook::guard::AllowList::parse("allowed.example.com:443").0,
@@ -312,7 +371,10 @@ async fn a_name_resolving_to_a_private_address_is_refused_at_call_time_unless_al
     let r = run_of(&all, &bad.id);
     assert_eq!(r.status, RunStatus::Failed);
     let reason = r.reason.as_deref().unwrap();
-    assert!(reason.contains("refused") && reason.contains("127.0.0.1"), "{reason}");
+    assert!(
+        reason.contains("refused") && reason.contains("127.0.0.1"),
+        "{reason}"
+    );
     assert_eq!(run_of(&all, &ok.id).status, RunStatus::Done);
 }
 
@@ -322,7 +384,10 @@ async fn leaving_the_stage_while_waiting_cancels_the_call() {
     let h = robot(&rt, hook("https://hooks.example.com/x", json!({}))).await;
     rt.http.respond(500, &[], "oops");
     let item = new_deal(&rt).await;
-    assert_eq!(run_of(&runs(&rt, &item.id).await, &h.id).status, RunStatus::Waiting);
+    assert_eq!(
+        run_of(&runs(&rt, &item.id).await, &h.id).status,
+        RunStatus::Waiting
+    );
     move_to(&rt, &item.id, "prep").await;
     let r = run_of(&runs(&rt, &item.id).await, &h.id).clone();
     assert_eq!(r.status, RunStatus::Cancelled);
@@ -344,10 +409,20 @@ async fn stopping_automation_cancels_a_waiting_call() {
         .run_summary(T, std::slice::from_ref(&item.id))
         .await
         .unwrap();
-    assert_eq!(summary[&item.id].pending, 1, "a waiting run shows as pending");
-    let stopped = rt.engine.stop_automation(T, &item.id, "anna", None).await.unwrap();
+    assert_eq!(
+        summary[&item.id].pending, 1,
+        "a waiting run shows as pending"
+    );
+    let stopped = rt
+        .engine
+        .stop_automation(T, &item.id, "anna", None)
+        .await
+        .unwrap();
     assert_eq!(stopped.runs.len(), 1);
     rt.advance(Duration::hours(4)).await.unwrap();
     assert_eq!(rt.http.calls().len(), 1);
-    assert_eq!(run_of(&runs(&rt, &item.id).await, &h.id).status, RunStatus::Cancelled);
+    assert_eq!(
+        run_of(&runs(&rt, &item.id).await, &h.id).status,
+        RunStatus::Cancelled
+    );
 }

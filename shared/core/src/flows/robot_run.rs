@@ -447,8 +447,7 @@ impl Engine {
         // The next robot waits for this one unless the visit is over (a
         // deleted robot's run is cancelled, but its visit goes on).
         if !waiting
-            && (run.status != RunStatus::Cancelled
-                || run.reason.as_deref() == Some(ROBOT_DELETED))
+            && (run.status != RunStatus::Cancelled || run.reason.as_deref() == Some(ROBOT_DELETED))
             && let (Some(next), Some(item)) = (&run.next_run, &item)
         {
             writes.extend(self.ready_follower(tenant, next, item, now).await?);

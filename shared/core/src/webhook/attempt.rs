@@ -68,7 +68,9 @@ impl Engine {
                 outputs: BTreeMap::new(),
                 reason,
             };
-            return self.commit_outcome(run, rv, &call, &call_doc, outcome).await;
+            return self
+                .commit_outcome(run, rv, &call, &call_doc, outcome)
+                .await;
         }
         let attempt = call.attempts + 1;
         let request = self.signed(tenant, &call.request, run_id, now).await?;
@@ -161,7 +163,10 @@ impl Engine {
             }
         };
         run.version = rv + 1;
-        writes.push(put(record_doc(tenant, &run, run.version), Cond::Version(rv)));
+        writes.push(put(
+            record_doc(tenant, &run, run.version),
+            Cond::Version(rv),
+        ));
         match self.ports.store.transact(writes).await {
             Ok(()) => {}
             // Someone else committed this attempt (or ended the run) first.
@@ -239,10 +244,7 @@ fn outcome_of(
                 }
                 let mut reason = format!("done: {what} → {got} (attempt {attempt})");
                 if !missing.is_empty() {
-                    reason.push_str(&format!(
-                        "; not in the response: {}",
-                        missing.join(", ")
-                    ));
+                    reason.push_str(&format!("; not in the response: {}", missing.join(", ")));
                 }
                 return Outcome::Final {
                     status: RunStatus::Done,
@@ -259,7 +261,9 @@ fn outcome_of(
             match next_attempt_at(attempt, now, resp.header("retry-after")) {
                 Some(at) => Outcome::Retry { at, last: got },
                 None => failed(
-                    format!("failed: {what} → {got} (attempt {attempt} of {attempt}; no retries left)"),
+                    format!(
+                        "failed: {what} → {got} (attempt {attempt} of {attempt}; no retries left)"
+                    ),
                     outputs,
                 ),
             }

@@ -193,9 +193,7 @@ fn forbidden_v4(a: Ipv4Addr) -> Option<&'static str> {
         "multicast"
     } else if o0 == 100 && (o1 & 0xc0) == 64 {
         "shared (carrier-grade NAT)"
-    } else if o0 >= 240 {
-        "reserved"
-    } else if o0 == 192 && o1 == 0 && a.octets()[2] == 0 {
+    } else if o0 >= 240 || (o0 == 192 && o1 == 0 && a.octets()[2] == 0) {
         "reserved"
     } else {
         return None;

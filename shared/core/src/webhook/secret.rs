@@ -56,7 +56,11 @@ impl Engine {
 
     /// Replace the tenant's secret with `secret` (calls made from now on are
     /// signed with it).
-    pub async fn rotate_webhook_secret(&self, tenant: &str, secret: String) -> Result<SecretStatus> {
+    pub async fn rotate_webhook_secret(
+        &self,
+        tenant: &str,
+        secret: String,
+    ) -> Result<SecretStatus> {
         let key = DocKey::new(tenant, Kind::WebhookSecret, SECRET_ID);
         let version = self.ports.store.get(&key).await?.map_or(0, |d| d.version);
         let now = self.now();

@@ -15,8 +15,8 @@ pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
 /// `sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`.
 pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());

@@ -97,7 +97,9 @@ impl schemars::JsonSchema for JsonTemplate {
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // Any JSON; "object" first, so a form edits it as JSON.
         schemars::json_schema!({
+            "type": ["object", "array", "string", "number", "boolean"],
             "description": "JSON sent as the body; every string in it is a template ({{placeholders}} of the item)"
         })
     }

@@ -29,6 +29,7 @@ fn engine(store: Arc<dyn DocStore>) -> Engine {
             )),
             ids: Arc::new(SeqIds::new()),
             blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
+            http: Arc::new(crm_core::memory_http::MemHttp::new()),
         },
         EngineConfig::default(),
     )

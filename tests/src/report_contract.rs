@@ -63,6 +63,7 @@ impl Rig {
             clock: clock.clone(),
             ids: Arc::new(SeqIds::new()),
             blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
+            http: Arc::new(crm_core::memory_http::MemHttp::new()),
         };
         let rig = Rig {
             engine: Engine::new(ports, EngineConfig::default()),

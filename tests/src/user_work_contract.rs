@@ -38,6 +38,7 @@ fn rig(store: Arc<dyn DocStore>) -> Rig {
             clock: clock.clone(),
             ids: Arc::new(SeqIds::new()),
             blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
+            http: Arc::new(crm_core::memory_http::MemHttp::new()),
         },
         EngineConfig::default(),
     );

@@ -115,6 +115,7 @@ impl Harness {
                 clock: clock.clone(),
                 ids: Arc::new(TimeOrderedIds),
                 blobs: ports.blobs.clone(),
+                http: Arc::new(crm_aws::http_caller::ReqwestCaller::new()),
             },
             aws_engine_config(),
         );

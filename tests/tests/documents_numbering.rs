@@ -65,6 +65,7 @@ async fn fifty_concurrent_documents_are_numbered_1_to_50(
             clock: clock.clone(),
             ids: Arc::new(TimeOrderedIds),
             blobs: Arc::new(MemoryBlobs::new()),
+            http: Arc::new(crm_core::memory_http::MemHttp::new()),
         },
         EngineConfig {
             claim_runs: true,

@@ -25,6 +25,7 @@ pub mod counter;
 pub mod dynamo;
 pub mod dynamo_item;
 pub mod error;
+pub mod http_caller;
 pub mod lambda;
 pub mod metrics;
 pub mod outbox_index;

@@ -36,6 +36,7 @@ pub fn engine_on(aws: &AwsPorts) -> Engine {
         clock: Arc::new(SystemClock),
         ids: Arc::new(TimeOrderedIds),
         blobs: aws.blobs.clone(),
+        http: Arc::new(crate::http_caller::ReqwestCaller::new()),
     };
     Engine::new(ports, aws_engine_config())
 }
@@ -44,6 +45,7 @@ pub fn engine_on(aws: &AwsPorts) -> Engine {
 /// `CRM_TABLE`, `CRM_ROBOT_QUEUE_URL`, …, `AWS_ENDPOINT_URL` for LocalStack).
 pub async fn engine_from_env() -> Result<Engine, AwsError> {
     let aws = AwsPorts::from_env().await?;
+    crate::http_caller::install_allow_list_from_env();
     tracing::info!(
         table = %aws.config.table,
         endpoint = aws.config.endpoint_url.as_deref().unwrap_or("aws"),

@@ -129,7 +129,7 @@ pub fn is_robot_path(pipeline: &Pipeline, robots: &[Robot], robot: &Robot, path:
             && r.id != robot.id
             && r.stage_id == robot.stage_id
             && r.order < robot.order
-            && r.action.outputs().contains(&output)
+            && r.action.has_output(output)
     })
 }
 

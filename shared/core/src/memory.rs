@@ -491,6 +491,8 @@ pub struct MemRuntime {
     pub delivery: std::sync::Arc<MemDelivery>,
     pub clock: std::sync::Arc<ManualClock>,
     pub blobs: std::sync::Arc<crate::memory_blobs::MemoryBlobs>,
+    /// Outbound HTTP (webhooks): recorded, answered from a script.
+    pub http: std::sync::Arc<crate::memory_http::MemHttp>,
 }
 
 impl MemRuntime {
@@ -506,6 +508,7 @@ impl MemRuntime {
         let delivery = Arc::new(MemDelivery::new());
         let clock = Arc::new(ManualClock::new(start));
         let blobs = Arc::new(crate::memory_blobs::MemoryBlobs::new());
+        let http = Arc::new(crate::memory_http::MemHttp::new());
         let ports = crate::ports::Ports {
             store: store.clone(),
             jobs: jobs.clone(),
@@ -515,6 +518,7 @@ impl MemRuntime {
             clock: clock.clone(),
             ids: Arc::new(SeqIds::new()),
             blobs: blobs.clone(),
+            http: http.clone(),
         };
         MemRuntime {
             engine: crate::Engine::new(ports, config),
@@ -524,6 +528,7 @@ impl MemRuntime {
             delivery,
             clock,
             blobs,
+            http,
         }
     }
 

@@ -480,12 +480,18 @@ pub enum RunStatus {
     Cancelled,
     Failed,
     LoopStopped,
+    /// Performed, waiting for an outside outcome (a webhook's answer): not
+    /// final; a robot after it keeps waiting.
+    Waiting,
 }
 
 impl RunStatus {
     /// Final: the run will never execute (again).
     pub fn is_final(self) -> bool {
-        !matches!(self, RunStatus::Pending | RunStatus::Running)
+        !matches!(
+            self,
+            RunStatus::Pending | RunStatus::Running | RunStatus::Waiting
+        )
     }
 }
 
@@ -634,4 +640,6 @@ pub enum OutboxRecord {
     Deliver { tenant: String, outbound_id: String },
     /// A change of an advertising audience to hand to the audiences port.
     Audience(crate::audiences::AudienceChange),
+    /// A webhook call to make (its record is `Kind::WebhookCall`, id = the run id).
+    CallWebhook { tenant: String, run_id: String },
 }

@@ -95,6 +95,11 @@ kinds! {
     /// List entry of an activity under its responsible user; id = the
     /// activity's id.
     UserActivity = "user_activity",
+    /// An outbound webhook call waiting for its outcome (issue #14); id =
+    /// the run id, unlisted, deleted when the run is final.
+    WebhookCall = "webhook_call",
+    /// The tenant's webhook signing secret; id = "webhook", unlisted.
+    WebhookSecret = "webhook_secret",
 }
 
 impl Kind {
@@ -369,6 +374,8 @@ pub struct Ports {
     pub ids: Arc<dyn IdGen>,
     /// Files: document templates and generated documents.
     pub blobs: Arc<dyn crate::blob_store::BlobStore>,
+    /// Outbound HTTP calls (webhooks), made after the commit.
+    pub http: Arc<dyn crate::http_call::HttpCaller>,
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{
     audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    robot_order, run_control, work,
+    robot_order, run_control, webhooks, work,
 };
 
 /// Largest accepted request body: 256 KiB (larger → 413).
@@ -176,6 +176,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reports/stage-time", get(reports::stage_time))
         .route("/v1/reports/conversion", get(reports::conversion))
         .route("/v1/reports/robots", get(reports::robots))
+        .route("/v1/webhook-secret", get(webhooks::get_secret))
+        .route("/v1/webhook-secret/rotate", post(webhooks::rotate_secret))
         .merge(board::routes())
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
     audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    robot_order, run_control, work,
+    robot_order, run_control, webhooks, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -90,6 +90,8 @@ use crate::handlers::{
         reports::robots,
         audiences::list_audiences,
         audiences::list_audience_members,
+        webhooks::get_secret,
+        webhooks::rotate_secret,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -105,6 +107,7 @@ use crate::handlers::{
         (name = "work", description = "Records the robots create"),
         (name = "documents", description = "Document templates, numbering rules and the documents robots make"),
         (name = "reports", description = "Time in stage, conversion and robot activity, from aggregates kept per UTC day"),
+        (name = "webhooks", description = "The signing secret of outbound webhooks (call_webhook robots)"),
     )
 )]
 pub struct ApiDoc;

@@ -148,6 +148,8 @@ components! {
         RobotReport => crm_core::reports::RobotReport,
         AudienceList => crate::handlers::audiences::AudienceList,
         AudienceMemberList => crate::handlers::audiences::AudienceMemberList,
+        SecretStatus => crm_core::webhook::secret::SecretStatus,
+        RotatedSecret => crate::handlers::webhooks::RotatedSecret,
     }
 }
 

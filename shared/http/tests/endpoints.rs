@@ -365,6 +365,8 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/reports/robots", &["get"]),
         ("/v1/audiences", &["get"]),
         ("/v1/audiences/{network}/{audience_id}/members", &["get"]),
+        ("/v1/webhook-secret", &["get"]),
+        ("/v1/webhook-secret/rotate", &["post"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
@@ -474,7 +476,7 @@ async fn the_catalogue_describes_every_type_well_enough_to_build_a_robot_from_it
     assert_eq!(c.status, StatusCode::OK);
     let robots = c.body["robots"].as_array().unwrap();
     let triggers = c.body["triggers"].as_array().unwrap();
-    assert_eq!((robots.len(), triggers.len()), (26, 14));
+    assert_eq!((robots.len(), triggers.len()), (27, 14));
     // Each type says where the pickers show it, grouped as in the articles.
     let group = |list: &[serde_json::Value], name: &str| {
         list.iter().find(|e| e["name"] == name).unwrap()["group"].clone()
@@ -488,6 +490,7 @@ async fn the_catalogue_describes_every_type_well_enough_to_build_a_robot_from_it
     assert_eq!(group(robots, "message_client"), "client_communication");
     assert_eq!(group(robots, "add_to_audience"), "client_communication");
     assert_eq!(group(triggers, "incoming_message"), "client_communication");
+    assert_eq!(group(robots, "call_webhook"), "integrations");
     assert_eq!(group(triggers, "email_read"), "client_communication");
     assert_eq!(group(triggers, "invoice_paid"), "payments");
     assert_eq!(group(triggers, "webhook"), "integrations");

@@ -220,6 +220,7 @@ impl Runtime {
                 .blobs
                 .clone()
                 .unwrap_or_else(|| Arc::new(crm_core::memory_blobs::MemoryBlobs::new())),
+            http: options.http.clone(),
         };
         Runtime {
             inner: Arc::new(Inner {

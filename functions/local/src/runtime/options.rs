@@ -27,6 +27,9 @@ pub struct RuntimeOptions {
     /// memory; [`Runtime::with_db`] uses the database's data directory,
     /// `<data>/blobs`).
     pub blobs: Option<Arc<dyn crm_core::blob_store::BlobStore>>,
+    /// Outbound HTTP (webhooks; default: the real caller, with the
+    /// destination guard and `CRM_WEBHOOK_ALLOW` installed).
+    pub http: Arc<dyn crm_core::http_call::HttpCaller>,
 }
 
 impl Default for RuntimeOptions {
@@ -53,6 +56,10 @@ impl Default for RuntimeOptions {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(5_000),
             blobs: None,
+            http: {
+                crm_aws::http_caller::install_allow_list_from_env();
+                Arc::new(crm_aws::http_caller::ReqwestCaller::new())
+            },
         }
     }
 }

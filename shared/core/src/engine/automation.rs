@@ -259,8 +259,11 @@ impl Engine {
         };
         let run = match self.load::<RunRecord>(tenant, &p.run_id).await? {
             Some((run, v)) if run.status == RunStatus::Pending => (run, v),
-            // Being performed: it finishes (and leaves the index) by itself.
-            Some((run, _)) if run.status == RunStatus::Running => return Ok(()),
+            // Being performed (or performed and waiting for its webhook's
+            // answer): it finishes (and leaves the index) by itself.
+            Some((run, _)) if matches!(run.status, RunStatus::Running | RunStatus::Waiting) => {
+                return Ok(());
+            }
             _ => {
                 self.ports.store.transact(vec![unindex]).await?;
                 return Ok(());

@@ -140,7 +140,11 @@ impl Engine {
 
     /// Commit `writes`; a lost optimistic race (a failed condition) becomes
     /// a 409 with the message `what` gives.
-    async fn commit(&self, writes: Vec<Write>, what: impl FnOnce() -> String) -> Result<()> {
+    pub(crate) async fn commit(
+        &self,
+        writes: Vec<Write>,
+        what: impl FnOnce() -> String,
+    ) -> Result<()> {
         self.ports
             .store
             .transact(writes)

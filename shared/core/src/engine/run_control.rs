@@ -31,8 +31,9 @@ use super::Engine;
 pub const MAX_SUMMARY_IDS: usize = 100;
 
 /// Runs cancelled per transaction by [`Engine::stop_automation`] (each
-/// takes two writes: the record and its pending-run index entry).
-const STOP_CHUNK: usize = (MAX_TRANSACTION_WRITES - 4) / 2;
+/// takes up to three writes: the record, its pending-run index entry and,
+/// for a waiting run, its webhook call).
+const STOP_CHUNK: usize = (MAX_TRANSACTION_WRITES - 4) / 3;
 
 /// The badge of one item: robot runs of its current visit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -122,6 +123,11 @@ impl Engine {
             if run.status == RunStatus::Running {
                 return Err(EngineError::Conflict(format!(
                     "run '{run_id}' is running: it is being performed right now"
+                )));
+            }
+            if run.status == RunStatus::Waiting {
+                return Err(EngineError::Conflict(format!(
+                    "run '{run_id}' is waiting: it was performed and waits for its outcome (a webhook's answer)"
                 )));
             }
             let now = self.now();
@@ -242,7 +248,7 @@ impl Engine {
                 .filter(|(r, _)| {
                     r.kind == RunKind::Robot
                         && r.visit == item.visit
-                        && r.status == RunStatus::Pending
+                        && matches!(r.status, RunStatus::Pending | RunStatus::Waiting)
                 })
                 .collect();
             if pending.is_empty() {
@@ -250,10 +256,15 @@ impl Engine {
             }
             let now = self.now();
             let last_chunk = pending.len() <= STOP_CHUNK;
+            let mut call_deletes = Vec::new();
             let chunk: Vec<RunRecord> = pending
                 .into_iter()
                 .take(STOP_CHUNK)
                 .map(|(mut r, v)| {
+                    if r.status == RunStatus::Waiting {
+                        // Its webhook call is dropped with it.
+                        call_deletes.push(crate::webhook::call::call_delete(tenant, &r.id));
+                    }
                     r.status = RunStatus::Cancelled;
                     r.reason = Some(reason.clone());
                     r.finished_at = Some(now);
@@ -265,6 +276,7 @@ impl Engine {
                 key: DocKey::new(tenant, Kind::Item, &item.id),
                 cond: Cond::Version(item.version),
             }];
+            writes.append(&mut call_deletes);
             for r in &chunk {
                 writes.push(put(
                     record_doc(tenant, r, r.version),
@@ -368,7 +380,9 @@ impl Engine {
                 .filter(|r| r.kind == RunKind::Robot && r.visit == item.visit)
             {
                 match r.status {
-                    RunStatus::Pending | RunStatus::Running => counts.pending += 1,
+                    RunStatus::Pending | RunStatus::Running | RunStatus::Waiting => {
+                        counts.pending += 1
+                    }
                     RunStatus::Failed => counts.failed += 1,
                     _ => {}
                 }

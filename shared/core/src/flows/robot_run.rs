@@ -121,6 +121,12 @@ impl Engine {
         if run.status.is_final() {
             return Ok(RunOutcome::AlreadyFinished);
         }
+        // Performed, waiting for an outside outcome: a job for it is the
+        // timer of its webhook call's next attempt.
+        if run.status == RunStatus::Waiting {
+            self.webhook_attempt(tenant, &run.id).await?;
+            return Ok(RunOutcome::Waiting);
+        }
         let now = self.now();
         let Some(due) = run.due_at else {
             return Ok(RunOutcome::Waiting);
@@ -425,7 +431,9 @@ impl Engine {
         run.status = effect.status;
         run.reason = effect.reason;
         run.outputs = effect.outputs;
-        run.finished_at = Some(now);
+        // A waiting run is not finished: its outcome comes later.
+        let waiting = run.status == RunStatus::Waiting;
+        run.finished_at = (!waiting).then_some(now);
         run.claim_until = None;
         run.version = claimed.version + 1;
         writes.extend(effect.writes);
@@ -439,7 +447,8 @@ impl Engine {
         }
         // The next robot waits for this one unless the visit is over (a
         // deleted robot's run is cancelled, but its visit goes on).
-        if (run.status != RunStatus::Cancelled || run.reason.as_deref() == Some(ROBOT_DELETED))
+        if !waiting
+            && (run.status != RunStatus::Cancelled || run.reason.as_deref() == Some(ROBOT_DELETED))
             && let (Some(next), Some(item)) = (&run.next_run, &item)
         {
             // A follower may wait for the task this run created.
@@ -460,7 +469,9 @@ impl Engine {
             record_doc(tenant, &run, run.version),
             Cond::Version(claimed.version),
         ));
-        writes.extend(pending_delete(tenant, &run));
+        if !waiting {
+            writes.extend(pending_delete(tenant, &run));
+        }
         // The report counts of the runs made final ride along (`TallyStore`).
         let needed = writes.len() + aggregate_writes(&writes);
         if needed > MAX_TRANSACTION_WRITES {

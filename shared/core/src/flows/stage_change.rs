@@ -76,6 +76,9 @@ impl Engine {
                 outbound_id,
             } => self.deliver(&tenant, &outbound_id).await?,
             OutboxRecord::Audience(change) => self.audiences.apply(&change).await?,
+            OutboxRecord::CallWebhook { tenant, run_id } => {
+                self.webhook_attempt(&tenant, &run_id).await?
+            }
         }
         if counts.is_empty() {
             self.ports
@@ -295,10 +298,13 @@ impl Engine {
             let Ok(mut run) = decode::<RunRecord>(&d) else {
                 continue;
             };
-            if run.kind != RunKind::Robot || run.visit != visit || run.status != RunStatus::Pending
+            if run.kind != RunKind::Robot
+                || run.visit != visit
+                || !matches!(run.status, RunStatus::Pending | RunStatus::Waiting)
             {
                 continue;
             }
+            let was_waiting = run.status == RunStatus::Waiting;
             run.status = RunStatus::Cancelled;
             run.reason = Some(reason.to_string());
             run.finished_at = Some(at);
@@ -308,6 +314,9 @@ impl Engine {
                 Cond::Version(d.version),
             )];
             w.extend(pending_delete(tenant, &run));
+            if was_waiting {
+                w.push(crate::webhook::call::call_delete(tenant, &run.id));
+            }
             match self.ports.store.transact(w).await {
                 // A runner took it meanwhile: it will see the visit is over.
                 Ok(()) | Err(StoreError::Conflict { .. }) => {}

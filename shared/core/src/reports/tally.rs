@@ -141,7 +141,7 @@ pub fn run_deltas(writes: &[Write]) -> Deltas {
         let final_robot_run = doc.body.get("kind").and_then(|k| k.as_str()) == Some("robot")
             && !matches!(
                 doc.body.get("status").and_then(|s| s.as_str()),
-                Some("pending" | "running") | None
+                Some("pending" | "running" | "waiting") | None
             );
         if !final_robot_run {
             continue;

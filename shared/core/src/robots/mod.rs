@@ -38,6 +38,12 @@ pub trait RobotType: Serialize + DeserializeOwned + schemars::JsonSchema + Sync 
     /// Where the robot picker shows it.
     const GROUP: crate::catalogue::Group;
 
+    /// Outputs named by the settings (beyond [`Self::OUTPUTS`]), e.g. the
+    /// answer fields a `call_webhook` maps.
+    fn extra_outputs(&self) -> Vec<&str> {
+        Vec::new()
+    }
+
     /// Every template of the settings, with the settings key it sits under.
     fn templates(&self) -> Vec<(&'static str, &Template)> {
         Vec::new()
@@ -85,6 +91,14 @@ macro_rules! robot_catalogue {
                 match self {
                     $(Action::$ty(_) => <$ty as RobotType>::OUTPUTS,)+
                 }
+            }
+
+            /// Does a robot with these settings produce `output`?
+            pub fn has_output(&self, output: &str) -> bool {
+                self.outputs().contains(&output)
+                    || match self {
+                        $(Action::$ty(s) => s.extra_outputs().contains(&output),)+
+                    }
             }
 
             /// Every template of the settings, with the settings key it sits under.
@@ -147,6 +161,7 @@ robot_catalogue! {
     message_client => MessageClient,
     add_to_audience => AddToAudience,
     remove_from_audience => RemoveFromAudience,
+    call_webhook => CallWebhook,
 }
 
 #[cfg(test)]

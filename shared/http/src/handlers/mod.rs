@@ -19,6 +19,7 @@ pub mod meta;
 pub mod reports;
 pub mod robot_order;
 pub mod run_control;
+pub mod webhooks;
 pub mod work;
 
 /// 201 with the created record and a `Location` header.

@@ -104,6 +104,7 @@ fn engine_on(clock: Arc<ManualClock>, store: Arc<dyn DocStore>) -> Rig {
         clock,
         ids: Arc::new(SeqIds::new()),
         blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
+        http: Arc::new(crm_core::memory_http::MemHttp::new()),
     };
     Rig {
         engine: Arc::new(Engine::new(ports, EngineConfig::default())),

@@ -84,6 +84,13 @@ kinds! {
     /// Report aggregate (issue #13): counts of one stage or robot, UTC day
     /// and shard; unlisted, read by key.
     Report = "report",
+    /// Bitrix24 inbound-webhook credential (issue #16): per tenant, listed
+    /// under "all", id = its number zero-padded; and under `_system`, id =
+    /// the secret's SHA-256 hex (the lookup of a presented secret).
+    RestWebhook = "rest_webhook",
+    /// A registered Bitrix24 app trigger code (issue #16); parent = "all",
+    /// id = the code.
+    AppTrigger = "app_trigger",
 }
 
 impl Kind {

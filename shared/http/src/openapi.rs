@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
     automation, catalogue, directory, documents, items, lists, me, meta, reports, robot_order,
-    run_control, work,
+    rest_webhooks, run_control, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -88,6 +88,10 @@ use crate::handlers::{
         reports::stage_time,
         reports::conversion,
         reports::robots,
+        rest_webhooks::create_rest_webhook,
+        rest_webhooks::list_rest_webhooks,
+        rest_webhooks::revoke_rest_webhook,
+        crate::bitrix::call,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -102,6 +106,7 @@ use crate::handlers::{
         (name = "events", description = "Queued ingestion of external events"),
         (name = "work", description = "Records the robots create"),
         (name = "documents", description = "Document templates, numbering rules and the documents robots make"),
+        (name = "bitrix", description = "Bitrix24 REST adapter: inbound-webhook credentials and the automation-trigger methods at /rest/{user_id}/{secret}/{method}"),
         (name = "reports", description = "Time in stage, conversion and robot activity, from aggregates kept per UTC day"),
     )
 )]

@@ -101,6 +101,7 @@ components! {
         NumeratorBody => crm_core::documents::NumeratorBody,
         StopBody => crate::handlers::run_control::StopBody,
         RobotOrder => crate::handlers::robot_order::RobotOrder,
+        RestWebhookBody => crate::handlers::rest_webhooks::RestWebhookBody,
     }
     responses {
         Department => model::Department,
@@ -146,6 +147,10 @@ components! {
         StageTimeReport => crm_core::reports::StageTimeReport,
         ConversionReport => crm_core::reports::ConversionReport,
         RobotReport => crm_core::reports::RobotReport,
+        RestWebhookCreated => crate::handlers::rest_webhooks::RestWebhookCreated,
+        RestWebhookList => crate::handlers::rest_webhooks::RestWebhookList,
+        BitrixAnswer => crate::bitrix::envelope::BitrixAnswer,
+        BitrixErrorBody => crate::bitrix::envelope::BitrixErrorBody,
     }
 }
 

@@ -42,8 +42,8 @@ pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{
-    automation, catalogue, directory, documents, items, lists, me, meta, reports, robot_order,
-    rest_webhooks, run_control, work,
+    automation, catalogue, directory, documents, items, lists, me, meta, reports, rest_webhooks,
+    robot_order, run_control, work,
 };
 
 /// Largest accepted request body: 256 KiB (larger → 413).

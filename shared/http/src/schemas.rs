@@ -102,6 +102,7 @@ components! {
         StopBody => crate::handlers::run_control::StopBody,
         RobotOrder => crate::handlers::robot_order::RobotOrder,
         RestWebhookBody => crate::handlers::rest_webhooks::RestWebhookBody,
+        BitrixParams => crate::bitrix::params::BitrixParams,
     }
     responses {
         Department => model::Department,

@@ -346,6 +346,9 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/reports/stage-time", &["get"]),
         ("/v1/reports/conversion", &["get"]),
         ("/v1/reports/robots", &["get"]),
+        ("/v1/rest-webhooks", &["get", "post"]),
+        ("/v1/rest-webhooks/{id}", &["delete"]),
+        ("/rest/{user_id}/{secret}/{method}", &["get", "post"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());

@@ -55,7 +55,12 @@ impl Engine {
     /// Register `code` named `name`, or rename it if it is registered
     /// (upsert). Errors: 422 naming `code` or `name`; 422 when the tenant
     /// already has [`MAX_APP_TRIGGERS`] codes.
-    pub async fn upsert_app_trigger(&self, tenant: &str, code: &str, name: &str) -> Result<AppTrigger> {
+    pub async fn upsert_app_trigger(
+        &self,
+        tenant: &str,
+        code: &str,
+        name: &str,
+    ) -> Result<AppTrigger> {
         let mut errors = Vec::new();
         if let Err(message) = check_code(code) {
             errors.push(FieldError {
@@ -89,7 +94,12 @@ impl Engine {
                     (r, d.version)
                 }
                 None => {
-                    let count = self.ports.store.list(tenant, Kind::AppTrigger, LISTED).await?.len();
+                    let count = self
+                        .ports
+                        .store
+                        .list(tenant, Kind::AppTrigger, LISTED)
+                        .await?
+                        .len();
                     if count >= MAX_APP_TRIGGERS {
                         return Err(EngineError::invalid(
                             "code",
@@ -106,7 +116,14 @@ impl Engine {
                 }
             };
             let write = put(
-                doc(tenant, Kind::AppTrigger, code, version + 1, Some(LISTED), &record),
+                doc(
+                    tenant,
+                    Kind::AppTrigger,
+                    code,
+                    version + 1,
+                    Some(LISTED),
+                    &record,
+                ),
                 crate::store::cond_for(version),
             );
             match self.ports.store.transact(vec![write]).await {

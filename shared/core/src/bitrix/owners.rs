@@ -23,7 +23,9 @@ pub struct Owner {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OwnerError {
     /// Not `<TYPE>_<id>` with a known type.
-    #[error("'{0}' is not a target like DEAL_57, LEAD_25, QUOTE_3, SMART_INVOICE_4 or DYNAMIC_128_5")]
+    #[error(
+        "'{0}' is not a target like DEAL_57, LEAD_25, QUOTE_3, SMART_INVOICE_4 or DYNAMIC_128_5"
+    )]
     Target(String),
     /// An entity type id other than 1, 2, 7, 31 or ≥ 128.
     #[error("unknown entity type id {0} (1 lead, 2 deal, 7 quote, 31 smart invoice, 128+ dynamic)")]

@@ -187,7 +187,13 @@ impl Engine {
         req: &PageRequest,
     ) -> Result<Page<RestWebhook>> {
         let page = self
-            .page_docs(tenant, Kind::RestWebhook, &[LISTED.to_string()], req, |_| Ok(true))
+            .page_docs(
+                tenant,
+                Kind::RestWebhook,
+                &[LISTED.to_string()],
+                req,
+                |_| Ok(true),
+            )
             .await?;
         let items = page.items.iter().map(decode).collect::<Result<Vec<_>>>()?;
         Ok(Page {
@@ -263,4 +269,3 @@ impl Engine {
         Ok((caller.webhook_id == n).then_some(caller))
     }
 }
-

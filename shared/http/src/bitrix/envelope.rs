@@ -183,7 +183,8 @@ impl Started {
 }
 
 fn epoch(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -206,5 +207,9 @@ pub fn answer(result: Value, started: Started) -> Response {
         "operating": 0,
         "operating_reset_at": epoch(finish).floor() as i64 + 600,
     });
-    (StatusCode::OK, axum::Json(json!({"result": result, "time": time}))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(json!({"result": result, "time": time})),
+    )
+        .into_response()
 }

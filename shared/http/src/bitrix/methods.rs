@@ -81,7 +81,8 @@ async fn execute(call: &Call<'_>) -> Result<Value, BitrixError> {
         Some(Ok(n)) => n,
     };
     let owner_id = required(call.params, "owner_id", "OWNER_ID")?;
-    let owner = Owner::from_type_id(type_id, &owner_id).map_err(|e| BitrixError::invalid_arg(e.to_string()))?;
+    let owner = Owner::from_type_id(type_id, &owner_id)
+        .map_err(|e| BitrixError::invalid_arg(e.to_string()))?;
     if call
         .engine
         .app_trigger(&call.caller.tenant, &code)
@@ -102,7 +103,9 @@ async fn raise(call: &Call<'_>, owner: &Owner, code: Option<String>) -> Result<V
         .engine
         .find_owner(tenant, owner)
         .await?
-        .ok_or_else(|| BitrixError::not_found(format!("{} {} not found", owner.entity_type, owner.id)))?;
+        .ok_or_else(|| {
+            BitrixError::not_found(format!("{} {} not found", owner.entity_type, owner.id))
+        })?;
     let data = match &code {
         Some(c) => json!({"code": c}),
         None => json!({}),

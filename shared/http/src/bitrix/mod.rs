@@ -52,7 +52,7 @@ pub fn method_name(segment: &str) -> String {
 /// One call of a Bitrix method (documented in the OpenAPI document as
 /// `/rest/{user_id}/{secret}/{method}`).
 #[utoipa::path(
-    post,
+    method(get, post),
     path = "/rest/{user_id}/{secret}/{method}",
     tag = "bitrix",
     params(
@@ -62,7 +62,7 @@ pub fn method_name(segment: &str) -> String {
         ("Idempotency-Key" = Option<String>, Header, description = "The same key (per method) queues the event once"),
     ),
     request_body(
-        content = Object,
+        content = crate::schemas::BitrixParams,
         description = "The method's parameters as JSON or form-encoded (PHP-style arrays: `fields[A][B]=…`); GET takes them from the query string (`…/crm.automation.trigger/?target=DEAL_57&code=paid`). Keys are case-insensitive.",
         example = json!({"CODE": "payment", "OWNER_TYPE_ID": 2, "OWNER_ID": "item-0001"})
     ),
@@ -121,7 +121,9 @@ async fn run(
         .map(str::trim)
         .filter(|k| !k.is_empty());
     if idempotency_key.is_some_and(|k| k.len() > 200) {
-        return Err(BitrixError::invalid_arg("Idempotency-Key has at most 200 characters"));
+        return Err(BitrixError::invalid_arg(
+            "Idempotency-Key has at most 200 characters",
+        ));
     }
     let method = method_name(&method);
     dispatch(Call {
@@ -138,7 +140,13 @@ async fn run(
 mod tests {
     #[test]
     fn method_names_are_case_insensitive_with_an_optional_json_suffix() {
-        assert_eq!(super::method_name("CRM.Automation.Trigger.JSON"), "crm.automation.trigger");
-        assert_eq!(super::method_name("crm.automation.trigger.add"), "crm.automation.trigger.add");
+        assert_eq!(
+            super::method_name("CRM.Automation.Trigger.JSON"),
+            "crm.automation.trigger"
+        );
+        assert_eq!(
+            super::method_name("crm.automation.trigger.add"),
+            "crm.automation.trigger.add"
+        );
     }
 }

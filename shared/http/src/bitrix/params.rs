@@ -27,7 +27,11 @@ pub struct Params(pub Map<String, Value>);
 impl Params {
     /// Parameters from the raw query string and the body (as its
     /// `Content-Type` says: JSON, or form-encoded; an empty body adds none).
-    pub fn read(query: Option<&str>, content_type: Option<&str>, body: &[u8]) -> Result<Params, ParamsError> {
+    pub fn read(
+        query: Option<&str>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Params, ParamsError> {
         let mut out = Map::new();
         if let Some(q) = query {
             merge(&mut out, form(q.as_bytes())?);
@@ -36,7 +40,10 @@ impl Params {
             let ct = content_type.unwrap_or("").to_ascii_lowercase();
             let from_body = if ct.starts_with("application/x-www-form-urlencoded") {
                 form(body)?
-            } else if ct.starts_with("application/json") || ct.is_empty() || body.first() == Some(&b'{') {
+            } else if ct.starts_with("application/json")
+                || ct.is_empty()
+                || body.first() == Some(&b'{')
+            {
                 json(body)?
             } else {
                 form(body)?
@@ -208,7 +215,11 @@ mod tests {
     #[test]
     fn json_bodies_are_lower_cased_and_merged_over_the_query() {
         assert_eq!(
-            read(Some("code=q&x=1"), Some("application/json"), r#"{"CODE":"b","Owner_Id":5}"#),
+            read(
+                Some("code=q&x=1"),
+                Some("application/json"),
+                r#"{"CODE":"b","Owner_Id":5}"#
+            ),
             json!({"code": "b", "x": "1", "owner_id": 5})
         );
     }
@@ -225,11 +236,41 @@ mod tests {
 
     #[test]
     fn typed_reads() {
-        let p = Params::read(Some("n=12&s=x"), Some("application/json"), br#"{"m": 7, "z": null}"#).unwrap();
+        let p = Params::read(
+            Some("n=12&s=x"),
+            Some("application/json"),
+            br#"{"m": 7, "z": null}"#,
+        )
+        .unwrap();
         assert_eq!(p.integer("n"), Some(Ok(12)));
         assert_eq!(p.integer("m"), Some(Ok(7)));
         assert_eq!(p.integer("s"), Some(Err(())));
         assert_eq!(p.integer("z"), None);
         assert_eq!(p.text("m").as_deref(), Some("7"));
     }
+}
+
+/// The parameters of the served methods (documentation: keys are
+/// case-insensitive, others are ignored; form bodies and query strings
+/// carry the same keys).
+#[derive(Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct BitrixParams {
+    /// `crm.automation.trigger`: `DEAL_<id>`, `LEAD_<id>`, `QUOTE_<id>`,
+    /// `SMART_INVOICE_<id>` or `DYNAMIC_<type>_<id>`.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The trigger code (`[a-z0-9.\-_]`, at most 64): the `code` of a
+    /// `webhook` trigger.
+    #[serde(default, rename = "CODE")]
+    pub code: Option<String>,
+    /// `crm.automation.trigger.add`: the code's name.
+    #[serde(default, rename = "NAME")]
+    pub name: Option<String>,
+    /// `crm.automation.trigger.execute`: 1 lead, 2 deal, 7 quote, 31 smart
+    /// invoice, 128+ dynamic type.
+    #[serde(default, rename = "OWNER_TYPE_ID")]
+    pub owner_type_id: Option<i64>,
+    /// `crm.automation.trigger.execute`: the item's id.
+    #[serde(default, rename = "OWNER_ID")]
+    pub owner_id: Option<String>,
 }

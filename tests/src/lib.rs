@@ -1,4 +1,5 @@
 pub mod aws_rig;
+pub mod bitrix_contract;
 pub mod blob_contract;
 pub mod contract;
 pub mod key_contract;

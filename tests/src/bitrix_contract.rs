@@ -21,7 +21,79 @@ pub async fn run_all_bitrix(store: Arc<dyn DocStore>, tenant: &str) {
     eprintln!("contract: bitrix credentials");
     credentials_are_found_by_secret_and_revoked(store.clone(), tenant).await;
     eprintln!("contract: bitrix trigger codes");
-    trigger_codes_are_kept_per_tenant(store, tenant).await;
+    trigger_codes_are_kept_per_tenant(store.clone(), tenant).await;
+    eprintln!("contract: external ids");
+    external_ids_name_items_uniquely(store, tenant).await;
+}
+
+/// External ids: found per entity type, unique, moved by a PATCH, freed by
+/// a deletion.
+pub async fn external_ids_name_items_uniquely(store: Arc<dyn DocStore>, prefix: &str) {
+    use crm_core::api::{ItemPatch, NewItem};
+    use crm_core::bitrix::Owner;
+    let a = Rig::new(store, &format!("{prefix}-ext"), START).await;
+    let e = &a.engine;
+    let new = |ext: &str| -> NewItem {
+        serde_json::from_value(
+            serde_json::json!({"pipeline_id": crate::report_contract::PIPELINE,
+            "title": "Deal", "responsible_id": "u-anna", "external_id": ext}),
+        )
+        .expect("body")
+    };
+    let one = e.create_item(&a.tenant, new("57")).await.expect("create");
+    assert!(
+        e.create_item(&a.tenant, new("57")).await.is_err(),
+        "57 is taken"
+    );
+    let deal57 = Owner::from_type_id(2, "57").expect("owner");
+    let lead57 = Owner::from_type_id(1, "57").expect("owner");
+    assert_eq!(
+        e.find_owner(&a.tenant, &deal57)
+            .await
+            .expect("find")
+            .map(|i| i.id),
+        Some(one.id.clone())
+    );
+    assert!(
+        e.find_owner(&a.tenant, &lead57)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    let own = Owner::from_type_id(2, &one.id).expect("owner");
+    assert_eq!(
+        e.find_owner(&a.tenant, &own)
+            .await
+            .expect("find")
+            .map(|i| i.id),
+        Some(one.id.clone())
+    );
+    let patch: ItemPatch =
+        serde_json::from_value(serde_json::json!({"external_id": "58"})).expect("patch");
+    e.patch_item(&a.tenant, &one.id, patch, None)
+        .await
+        .expect("patch");
+    assert!(
+        e.find_owner(&a.tenant, &deal57)
+            .await
+            .expect("find")
+            .is_none(),
+        "57 is free"
+    );
+    let two = e.create_item(&a.tenant, new("57")).await.expect("57 again");
+    e.delete_item(&a.tenant, &two.id, None)
+        .await
+        .expect("delete");
+    assert!(
+        e.find_owner(&a.tenant, &deal57)
+            .await
+            .expect("find")
+            .is_none(),
+        "freed by the deletion"
+    );
+    e.create_item(&a.tenant, new("57"))
+        .await
+        .expect("57 once more");
 }
 
 /// Credentials: lookup by secret (with the right number only), numbering and

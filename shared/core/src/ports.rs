@@ -91,6 +91,9 @@ kinds! {
     /// A registered Bitrix24 app trigger code (issue #16); parent = "all",
     /// id = the code.
     AppTrigger = "app_trigger",
+    /// An item's external id (issue #16), unlisted: id = "<entity
+    /// type>|<external id>", body = the item id.
+    ExternalId = "external_id",
 }
 
 impl Kind {

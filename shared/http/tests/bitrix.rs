@@ -573,3 +573,95 @@ async fn a_member_key_cannot_make_credentials() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 }
+
+#[tokio::test]
+async fn numeric_bitrix_ids_name_items_by_their_external_id() {
+    let h = harness();
+    let (url, id) = setup(&h).await;
+    let r = h
+        .patch(
+            KEY_A,
+            &format!("/v1/items/{id}"),
+            json!({"external_id": "57"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["external_id"], "57");
+    // Unique per entity type.
+    let mut other = item();
+    other["external_id"] = json!("57");
+    let r = h.post(KEY_A, "/v1/items", other.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.fields(), vec!["external_id"]);
+    other["external_id"] = json!(" 58");
+    assert_eq!(
+        h.post(KEY_A, "/v1/items", other.clone()).await.fields(),
+        vec!["external_id"]
+    );
+    let json_ct = Some("application/json");
+    let add = json!({"CODE": "paid", "NAME": "Paid"}).to_string();
+    assert_envelope(
+        &bitrix(
+            &h,
+            Method::POST,
+            &format!("{url}crm.automation.trigger.add"),
+            json_ct,
+            &add,
+        )
+        .await,
+        json!(true),
+    );
+    // A lead with number 57 does not exist; the deal does.
+    let r = bitrix(
+        &h,
+        Method::POST,
+        &format!("{url}crm.automation.trigger.execute"),
+        json_ct,
+        r#"{"CODE":"paid","OWNER_TYPE_ID":1,"OWNER_ID":57}"#,
+    )
+    .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "NOT_FOUND");
+    let r = bitrix(
+        &h,
+        Method::POST,
+        &format!("{url}crm.automation.trigger.execute"),
+        json_ct,
+        r#"{"CODE":"paid","OWNER_TYPE_ID":2,"OWNER_ID":57}"#,
+    )
+    .await;
+    assert_envelope(&r, json!(true));
+    h.settle().await;
+    assert_eq!(stage(&h, &id).await, "talks");
+    // Renaming frees the old number; "" removes it.
+    let r = h
+        .patch(
+            KEY_A,
+            &format!("/v1/items/{id}"),
+            json!({"external_id": "58"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    other["external_id"] = json!("57");
+    let r = h.post(KEY_A, "/v1/items", other).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = h
+        .patch(
+            KEY_A,
+            &format!("/v1/items/{id}"),
+            json!({"external_id": ""}),
+            None,
+        )
+        .await;
+    assert!(r.body.get("external_id").is_none(), "{}", r.body);
+    let r = bitrix(
+        &h,
+        Method::POST,
+        &format!("{url}crm.automation.trigger"),
+        json_ct,
+        r#"{"target":"DEAL_58"}"#,
+    )
+    .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "NOT_FOUND");
+}

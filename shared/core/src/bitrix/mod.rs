@@ -5,6 +5,7 @@
 //! ([`owners`]). The HTTP side (paths, parameters, envelope) is in `crm-http`.
 
 pub mod app_triggers;
+pub mod external_ids;
 pub mod owners;
 pub mod webhooks;
 

@@ -3,8 +3,9 @@
 //!
 //! Entity types: `LEAD` / 1 → `lead`, `DEAL` / 2 → `deal`, `QUOTE` / 7 →
 //! `quote`, `SMART_INVOICE` / 31 → `invoice`, `DYNAMIC_{n}` / n ≥ 128 →
-//! `smart:{n}`. The id names the item with that id; the item must be of
-//! that entity type (a deal id under `LEAD_` names nothing).
+//! `smart:{n}`. The id names the item of that entity type whose
+//! `external_id` it is ([`super::external_ids`]), else the item with that
+//! id, which must be of that entity type (a deal under `LEAD_` is not found).
 
 use crate::engine::Engine;
 use crate::error::Result;
@@ -104,10 +105,16 @@ fn strip<'a>(upper: &str, original: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 impl Engine {
-    /// The item `owner` names, if it exists and is of the owner's entity type.
+    /// The item `owner` names, if it exists and is of the owner's entity
+    /// type: the item whose external id is the owner's id, else the item
+    /// with that id.
     pub async fn find_owner(&self, tenant: &str, owner: &Owner) -> Result<Option<Item>> {
+        let id = self
+            .item_by_external_id(tenant, &owner.entity_type, &owner.id)
+            .await?
+            .unwrap_or_else(|| owner.id.clone());
         Ok(self
-            .load_item(tenant, &owner.id)
+            .load_item(tenant, &id)
             .await?
             .filter(|item| item.entity_type == owner.entity_type))
     }

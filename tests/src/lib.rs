@@ -1,5 +1,6 @@
 pub mod audience_contract;
 pub mod aws_rig;
+pub mod bitrix_contract;
 pub mod blob_contract;
 pub mod contract;
 pub mod key_contract;

@@ -85,6 +85,12 @@ pub struct ServeArgs {
     /// Requests a tenant may send at once after being idle.
     #[arg(long, default_value_t = ThrottleConfig::DEFAULT.burst)]
     pub tenant_burst: u32,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -106,6 +112,10 @@ impl ServeArgs {
             throttle: ThrottleConfig {
                 rate: self.tenant_rate,
                 burst: self.tenant_burst,
+            },
+            tls: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+                _ => None,
             },
         }
     }

@@ -28,6 +28,7 @@ pub mod keys_command;
 pub mod redrive_command;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 
 pub use clock::{ClockMode, RuntimeClock};
 pub use runtime::{Runtime, RuntimeError, RuntimeOptions};

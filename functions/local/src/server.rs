@@ -51,6 +51,9 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// The per-tenant request limit (`--tenant-rate`, `--tenant-burst`).
     pub throttle: ThrottleConfig,
+    /// Serve HTTPS with this certificate and key (`--tls-cert`,
+    /// `--tls-key`); `None`: plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -66,6 +69,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<set>"))
             .field("limits", &self.limits)
             .field("throttle", &self.throttle)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -85,6 +89,7 @@ impl Default for ServeConfig {
             admin_key: None,
             limits: Limits::default(),
             throttle: ThrottleConfig::DEFAULT,
+            tls: None,
         }
     }
 }
@@ -147,6 +152,9 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// `--tls-cert` / `--tls-key` cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// How the router authenticates and limits callers.
@@ -287,6 +295,7 @@ impl Server {
         } else {
             None
         };
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let listener =
             TcpListener::bind(&config.addr)
                 .await
@@ -311,7 +320,7 @@ impl Server {
         let router = app_with(&runtime, auth, Some(&config.data))
             .layer(RequestBodyTimeoutLayer::new(config.limits.body_timeout));
         let (stop, stopped) = oneshot::channel::<()>();
-        let http = tokio::spawn(serve(listener, router, config.limits, stopped));
+        let http = tokio::spawn(serve(listener, router, config.limits, tls, stopped));
         tracing::info!(%addr, data = %config.data.display(), clock = %config.clock, "serving");
         Ok(Server {
             addr,
@@ -326,9 +335,14 @@ impl Server {
         })
     }
 
-    /// `http://{addr}`.
+    /// `http://{addr}`, or `https://{addr}` when serving TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stop the worker, stop accepting connections, let in-flight requests
@@ -364,6 +378,7 @@ async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut stop: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -392,6 +407,35 @@ async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                if let Some(acceptor) = &tls {
+                    // The handshake runs on the connection's own task, under
+                    // the header-read timeout.
+                    let (acceptor, http1, router) = (acceptor.clone(), http1.clone(), router.clone());
+                    let watcher = graceful.watcher();
+                    let handshake_timeout = limits.header_read_timeout;
+                    tokio::spawn(async move {
+                        let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                        let conn = http1.serve_connection(
+                            TokioIo::new(stream),
+                            TowerToHyperService::new(router),
+                        );
+                        if let Err(e) = watcher.watch(conn).await {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                        drop(permit);
+                    });
+                    continue;
+                }
                 let conn = http1.serve_connection(
                     TokioIo::new(stream),
                     TowerToHyperService::new(router.clone()),

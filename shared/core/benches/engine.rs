@@ -47,6 +47,7 @@ fn item() -> Item {
         visit: 3,
         visit_started_at: now(),
         stage_time: Default::default(),
+        external_id: None,
         title: "Website for Romashka".into(),
         amount: 15000.0,
         currency: "RUB".into(),

@@ -205,6 +205,9 @@ pub struct NewItem {
     pub is_repeat: bool,
     #[serde(default)]
     pub fields: BTreeMap<String, Value>,
+    /// The integrator's id (≤ 100 characters), unique per entity type.
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 /// `PATCH /v1/items/{id}`: only the keys present change. In `fields`, `null`
@@ -228,6 +231,9 @@ pub struct ItemPatch {
     pub is_repeat: Option<bool>,
     #[serde(default)]
     pub fields: Option<BTreeMap<String, Value>>,
+    /// A new external id (`""` removes it).
+    #[serde(default)]
+    pub external_id: Option<String>,
     /// Author of the change (recorded in the timeline); default: the API.
     #[serde(default)]
     pub author_id: Option<String>,

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod api_keys;
 pub mod audiences;
+pub mod bitrix;
 pub mod blob_store;
 pub mod catalogue;
 pub mod check;

@@ -174,6 +174,10 @@ pub struct Item {
     /// Time spent in each stage left so far, summed over visits (reports).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub stage_time: crate::reports::StageTimes,
+    /// The integrator's id of the item (issue #16: `DEAL_57` names the deal
+    /// whose external id is `57`); unique per tenant and entity type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 /// Status of a task.

@@ -100,6 +100,16 @@ kinds! {
     WebhookCall = "webhook_call",
     /// The tenant's webhook signing secret; id = "webhook", unlisted.
     WebhookSecret = "webhook_secret",
+    /// Bitrix24 inbound-webhook credential (issue #16): per tenant, listed
+    /// under "all", id = its number zero-padded; and under `_system`, id =
+    /// the secret's SHA-256 hex (the lookup of a presented secret).
+    RestWebhook = "rest_webhook",
+    /// A registered Bitrix24 app trigger code (issue #16); parent = "all",
+    /// id = the code.
+    AppTrigger = "app_trigger",
+    /// An item's external id (issue #16), unlisted: id = "<entity
+    /// type>|<external id>", body = the item id.
+    ExternalId = "external_id",
 }
 
 impl Kind {

@@ -226,6 +226,7 @@ fn item_at(stage: usize, amount: f64) -> Item {
         visit: 1,
         visit_started_at: now,
         stage_time: Default::default(),
+        external_id: None,
         title: "t".into(),
         amount,
         currency: "RUB".into(),

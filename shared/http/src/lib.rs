@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
 pub mod auth;
+pub mod bitrix;
 pub mod board;
 pub mod error;
 pub mod extract;
@@ -42,7 +43,7 @@ pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{
     audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    robot_order, run_control, webhooks, work,
+    rest_webhooks, robot_order, run_control, webhooks, work,
 };
 
 /// Largest accepted request body: 256 KiB (larger → 413).
@@ -178,6 +179,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reports/robots", get(reports::robots))
         .route("/v1/webhook-secret", get(webhooks::get_secret))
         .route("/v1/webhook-secret/rotate", post(webhooks::rotate_secret))
+        .route(
+            "/v1/rest-webhooks",
+            post(rest_webhooks::create_rest_webhook).get(rest_webhooks::list_rest_webhooks),
+        )
+        .route(
+            "/v1/rest-webhooks/{id}",
+            axum::routing::delete(rest_webhooks::revoke_rest_webhook),
+        )
+        .merge(bitrix::routes())
         .merge(board::routes())
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
     audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    robot_order, run_control, webhooks, work,
+    rest_webhooks, robot_order, run_control, webhooks, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -92,6 +92,10 @@ use crate::handlers::{
         audiences::list_audience_members,
         webhooks::get_secret,
         webhooks::rotate_secret,
+        rest_webhooks::create_rest_webhook,
+        rest_webhooks::list_rest_webhooks,
+        rest_webhooks::revoke_rest_webhook,
+        crate::bitrix::call,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -106,6 +110,7 @@ use crate::handlers::{
         (name = "events", description = "Queued ingestion of external events"),
         (name = "work", description = "Records the robots create"),
         (name = "documents", description = "Document templates, numbering rules and the documents robots make"),
+        (name = "bitrix", description = "Bitrix24 REST adapter: inbound-webhook credentials and the automation-trigger methods at /rest/{user_id}/{secret}/{method}"),
         (name = "reports", description = "Time in stage, conversion and robot activity, from aggregates kept per UTC day"),
         (name = "webhooks", description = "The signing secret of outbound webhooks (call_webhook robots)"),
     )
@@ -250,6 +255,11 @@ mod tests {
                 }
                 secured += 1;
                 assert!(op["responses"].get("401").is_some(), "{method} {path}");
+                if path.starts_with("/rest/") {
+                    // Bitrix24 REST: the credential is in the path.
+                    assert!(op.get("security").is_none(), "{method} {path}");
+                    continue;
+                }
                 let scheme = if path == "/v1/clock/advance" {
                     "admin"
                 } else {

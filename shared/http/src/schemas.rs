@@ -101,6 +101,8 @@ components! {
         NumeratorBody => crm_core::documents::NumeratorBody,
         StopBody => crate::handlers::run_control::StopBody,
         RobotOrder => crate::handlers::robot_order::RobotOrder,
+        RestWebhookBody => crate::handlers::rest_webhooks::RestWebhookBody,
+        BitrixParams => crate::bitrix::params::BitrixParams,
     }
     responses {
         Department => model::Department,
@@ -150,6 +152,10 @@ components! {
         AudienceMemberList => crate::handlers::audiences::AudienceMemberList,
         SecretStatus => crm_core::webhook::secret::SecretStatus,
         RotatedSecret => crate::handlers::webhooks::RotatedSecret,
+        RestWebhookCreated => crate::handlers::rest_webhooks::RestWebhookCreated,
+        RestWebhookList => crate::handlers::rest_webhooks::RestWebhookList,
+        BitrixAnswer => crate::bitrix::envelope::BitrixAnswer,
+        BitrixErrorBody => crate::bitrix::envelope::BitrixErrorBody,
     }
 }
 

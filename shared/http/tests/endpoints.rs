@@ -367,6 +367,9 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/audiences/{network}/{audience_id}/members", &["get"]),
         ("/v1/webhook-secret", &["get"]),
         ("/v1/webhook-secret/rotate", &["post"]),
+        ("/v1/rest-webhooks", &["get", "post"]),
+        ("/v1/rest-webhooks/{id}", &["delete"]),
+        ("/rest/{user_id}/{secret}/{method}", &["get", "post"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());

@@ -75,6 +75,12 @@ impl Engine {
                 ));
             }
         }
+        writes.extend(crate::bitrix::external_ids::index_writes(
+            tenant,
+            old,
+            item,
+            change.deleted,
+        ));
         for e in &timeline {
             writes.push(timeline_write(tenant, e));
         }
@@ -168,6 +174,12 @@ impl Engine {
         };
         refs.users.extend(user_refs(&pipeline, &body.fields));
         errors.extend(self.check_refs(tenant, &refs).await?);
+        if let Some(x) = &body.external_id {
+            errors.extend(
+                self.external_id_errors(tenant, &pipeline.entity_type, x, None)
+                    .await?,
+            );
+        }
         unprocessable(errors)?;
         let now = self.now();
         let id = self.ports.ids.next_id("item");
@@ -194,6 +206,7 @@ impl Engine {
             updated_at: now,
             version: 1,
             chain: self.new_chain(),
+            external_id: body.external_id,
         };
         check_item_size(&item)?;
         let change = ItemChange {
@@ -301,6 +314,12 @@ impl Engine {
             refs.users.extend(user_refs(&pipeline, f));
         }
         errors.extend(self.check_refs(tenant, &refs).await?);
+        if let Some(x) = patch.external_id.as_deref().filter(|x| !x.is_empty()) {
+            errors.extend(
+                self.external_id_errors(tenant, &old.entity_type, x, Some(id))
+                    .await?,
+            );
+        }
         unprocessable(errors)?;
 
         let now = self.now();
@@ -321,6 +340,13 @@ impl Engine {
         set!(currency, "currency");
         set!(is_repeat, "is_repeat");
         set!(responsible_id, "responsible_id");
+        if let Some(x) = &patch.external_id {
+            let new = (!x.is_empty()).then(|| x.clone());
+            if item.external_id != new {
+                item.external_id = new;
+                changed.push("external_id".to_string());
+            }
+        }
         if let Some(c) = &patch.client {
             for (path, new, cur) in [
                 ("client.name", &c.name, &mut item.client.name),

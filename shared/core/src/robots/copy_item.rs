@@ -81,6 +81,8 @@ impl RobotType for CopyItem {
             version: 1,
             chain: chain.clone(),
             stage_time: Default::default(),
+            // External ids are unique: a copy has none.
+            external_id: None,
             ..item.clone()
         };
         let change = ItemChange {

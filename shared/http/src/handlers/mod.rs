@@ -17,6 +17,7 @@ pub mod lists;
 pub mod me;
 pub mod meta;
 pub mod reports;
+pub mod rest_webhooks;
 pub mod robot_order;
 pub mod run_control;
 pub mod webhooks;

@@ -3,7 +3,8 @@
 # workspace (engine, embedded store, HTTP API, local server, Lambda handlers,
 # and the contract suite on LocalStack), the CloudFormation lint, `sam
 # validate --lint`, schemathesis against the local server and its OpenAPI
-# document, the board's end-to-end test in headless Chromium, the four
+# document, the Bitrix24 SDKs (b24pysdk, b24jssdk) over HTTPS, the board's
+# end-to-end tests in headless Chromium, the four
 # Lambda release zips, and one end-to-end run of them on
 # MiniStack (infra/template.yaml deployed through its CloudFormation).
 #
@@ -66,8 +67,20 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
-step "schemathesis against the local server (tests/schemathesis.sh)"
+# The two suites that drive the built local server over HTTP from Python
+# run side by side (each starts its own server on a free port).
+step "schemathesis (tests/schemathesis.sh) and the Bitrix24 SDKs over HTTPS (tests/bitrix-sdk/run.sh), side by side"
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+cargo build --quiet -p crm-automation
+tests/bitrix-sdk/run.sh >"$TARGET_DIR/bitrix-sdk.log" 2>&1 &
+SDK_PID=$!
 tests/schemathesis.sh
+if ! wait "$SDK_PID"; then
+  cat "$TARGET_DIR/bitrix-sdk.log"
+  echo "Bitrix24 SDK tests failed" >&2
+  exit 1
+fi
+tail -5 "$TARGET_DIR/bitrix-sdk.log"
 
 step "the board in headless Chromium (tests/browser/run.sh installs chromium and playwright-core when missing)"
 tests/browser/run.sh

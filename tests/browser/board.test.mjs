@@ -61,13 +61,17 @@ async function assertHeaderOneLine(page, width) {
     const parts = [...header.querySelectorAll(":scope > *, #nav > *")]
       .filter((e) => e.id !== "nav" && e.getClientRects().length && getComputedStyle(e).display !== "none");
     const mids = parts.map((e) => { const r = e.getBoundingClientRect(); return r.top + r.height / 2; });
+    // Parts side by side, none drawn over another.
+    const boxes = parts.map((e) => e.getBoundingClientRect()).sort((a, b) => a.left - b.left);
+    const overlap = Math.max(0, ...boxes.slice(1).map((b, i) => boxes[i].right - b.left));
     return { height: header.getBoundingClientRect().height, spread: Math.max(...mids) - Math.min(...mids), n: parts.length,
-      overflow: document.documentElement.scrollWidth - window.innerWidth };
+      overflow: document.documentElement.scrollWidth - window.innerWidth, overlap };
   });
   assert.ok(m.n >= 6, `the header shows its parts (${m.n})`);
   assert.ok(m.height <= 60, `the header is one line at ${width} px (height ${m.height})`);
   assert.ok(m.spread <= 8, `the header's parts share one line at ${width} px (spread ${m.spread})`);
   assert.ok(m.overflow <= 0, `the header fits ${width} px`);
+  assert.ok(m.overlap <= 1, `no part of the header is drawn over another at ${width} px (overlap ${m.overlap})`);
   await page.setViewportSize({ width: 1280, height: 800 });
 }
 async function openPage(page, hash, ready) {

@@ -212,6 +212,8 @@ try {
   await shot(page, "item-documents-ru-phone");
   let overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `the item page is ${overflow}px wider than the phone`);
+  // On a phone the nav is folded into the menu button.
+  await page.locator("#menu").click();
   await page.click('nav a[href="#/documents"]');
   await page.locator("tr.numerator").first().waitFor();
   await shot(page, "documents-ru-phone");

@@ -493,7 +493,7 @@ window.STRINGS = {
     "nav.directory": "Сотрудники",
     "nav.activity": "Что сделали роботы",
     "nav.pipeline": "Воронка",
-    "role.admin": "администратор",
+    "role.admin": "админ",
     "role.member": "сотрудник",
     "role.operator": "оператор",
     "role.member_board": "Ваш ключ — ключ сотрудника: вы видите автоматизацию, менять её может администратор.",

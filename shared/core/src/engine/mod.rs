@@ -221,6 +221,27 @@ impl Engine {
         ))
     }
 
+    /// The calendar a robot's delay is counted in: its responsible's when
+    /// the robot needs one (working hours, the responsible's zone), else
+    /// none; with the zone (UTC without a calendar).
+    pub(crate) async fn robot_calendar(
+        &self,
+        tenant: &str,
+        robot: &crate::robots::Robot,
+        item: &Item,
+    ) -> Result<(Option<WorkCalendar>, chrono_tz::Tz)> {
+        let cal = if crate::planning::needs_responsible(robot) {
+            self.user(tenant, &item.responsible_id)
+                .await?
+                .as_ref()
+                .and_then(Engine::calendar)
+        } else {
+            None
+        };
+        let tz = cal.as_ref().map_or(chrono_tz::UTC, |c| c.tz);
+        Ok((cal, tz))
+    }
+
     /// The head of a user's department; if the user heads it, the head of the
     /// parent department, and so on up the tree.
     pub(crate) async fn supervisor_of(&self, tenant: &str, user: &User) -> Result<Option<String>> {

@@ -23,7 +23,7 @@ use crate::engine::Engine;
 use crate::engine::ROBOT_DELETED;
 use crate::error::Result;
 use crate::model::{Item, OutboxRecord, Pipeline, RunRecord, RunStatus, User};
-use crate::planning::{NO_TASK, needs_responsible, robot_due};
+use crate::planning::{NO_TASK, robot_due};
 use crate::ports::{
     Cond, Doc, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, Ports, StoreError, Write,
 };
@@ -521,15 +521,7 @@ impl Engine {
             let Some(robot) = f.robot.clone() else {
                 break;
             };
-            let cal = if needs_responsible(&robot) {
-                self.user(tenant, &item.responsible_id)
-                    .await?
-                    .as_ref()
-                    .and_then(Engine::calendar)
-            } else {
-                None
-            };
-            let tz = cal.as_ref().map_or(chrono_tz::UTC, |c| c.tz);
+            let (cal, tz) = self.robot_calendar(tenant, &robot, item).await?;
             let waits_for_task = robot.after_previous && !robot.wait_for.is_finish();
             let due = match (waits_for_task, task.take()) {
                 (false, _) => robot_due(&robot, item, now, cal.as_ref(), tz),

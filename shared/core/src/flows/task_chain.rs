@@ -8,7 +8,7 @@
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::{QueuedEvent, RunRecord, RunStatus, Task};
-use crate::planning::{needs_responsible, robot_due, run_id};
+use crate::planning::{robot_due, run_id};
 use crate::ports::{Cond, DocKey, Kind, StoreError, Write};
 use crate::store::{pending_delete, put, record_doc};
 
@@ -56,15 +56,7 @@ impl Engine {
                 return Ok(());
             };
             let now = self.now();
-            let cal = if needs_responsible(&robot) {
-                self.user(tenant, &item.responsible_id)
-                    .await?
-                    .as_ref()
-                    .and_then(Engine::calendar)
-            } else {
-                None
-            };
-            let tz = cal.as_ref().map_or(chrono_tz::UTC, |c| c.tz);
+            let (cal, tz) = self.robot_calendar(tenant, &robot, &item).await?;
             let mut writes = Vec::new();
             match robot_due(&robot, &item, now, cal.as_ref(), tz) {
                 Ok(due) => {

@@ -12,33 +12,16 @@
 // are skipped and say so. Screenshots of every page at 1280×800 and 390 px.
 // No console errors.
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { api as call, consoleWatch, launch, screenshots, step } from "./lib.mjs";
 
-const { BASE, KEY, ADMIN, MEMBER, SHOTS, CHROMIUM } = process.env;
+const { BASE, KEY, ADMIN, MEMBER, SHOTS } = process.env;
 const STAGE = "presentation";
 const ROBOT = "Follow up a day later";
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const consoleErrors = [];
-// Chromium logs every 4xx answer as a console error; the ones this test
-// provokes on purpose (the wrong key's 401, the 422 and the 409) are
-// expected, nothing else is.
-const expected = [/status of 401/, /status of 422/, /status of 409/];
-function watch(page) {
-  page.on("console", (m) => {
-    if (m.type() === "error" && !expected.some((re) => re.test(m.text()))) consoleErrors.push(m.text());
-  });
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-}
-let n = 0;
-async function shot(page, name) {
-  await page.screenshot({ path: `${SHOTS}/${String(++n).padStart(2, "0")}-${name}.png`, fullPage: true });
-}
+const browser = await launch();
+// The wrong key's 401, the 422 and the 409 are provoked on purpose.
+const { errors: consoleErrors, watch } = consoleWatch([/status of 401/, /status of 422/, /status of 409/]);
+const shot = screenshots(0);
 // The page at 1280×800 and at a phone's 390 px; nothing may stick out sideways
 // on the phone but the scrolling panels (columns, tables).
 async function shots(page, name) {
@@ -82,11 +65,7 @@ async function openPage(page, hash, ready) {
 const doc = await (await fetch(BASE + "/v1/openapi.json")).json();
 const has = (method, path) => Object.entries(doc.paths).some(([p, ops]) =>
   p.replace(/\{[^}]*\}/g, "{}") === path && ops[method]);
-async function api(method, path, body, headers = {}) {
-  const r = await fetch(BASE + path, { method, headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json", ...headers }, body: body && JSON.stringify(body) });
-  return { status: r.status, data: await r.json().catch(() => null) };
-}
-function step(s) { console.log(`[browser] ${s}`); }
+const api = (method, path, body, headers = {}) => call(method, path, body, { headers });
 
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });

@@ -8,9 +8,9 @@
 // controls. Desktop and 390 px screenshots; no console errors.
 import assert from "node:assert/strict";
 import { deflateRawSync } from "node:zlib";
-import { chromium } from "playwright-core";
+import { api, consoleWatch, launch, screenshots, sleep, step } from "./lib.mjs";
 
-const { BASE, KEY, MEMBER, SHOTS, CHROMIUM } = process.env;
+const { BASE, KEY, MEMBER, SHOTS } = process.env;
 
 // ---------------------------------------------------------------- a .docx
 // A minimal Word package (zip, deflated) whose body holds `paragraphs`.
@@ -63,30 +63,9 @@ function docx(paragraphs) {
 const DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 // ---------------------------------------------------------------- harness
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const consoleErrors = [];
-const expected = [/status of 422/];
-function watch(page) {
-  page.on("console", (m) => {
-    if (m.type() === "error" && !expected.some((re) => re.test(m.text()))) consoleErrors.push(m.text());
-  });
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-}
-let n = 70;
-async function shot(page, name) {
-  await page.screenshot({ path: `${SHOTS}/${String(++n).padStart(2, "0")}-${name}.png`, fullPage: true });
-}
-async function api(method, path, body, key = KEY) {
-  const r = await fetch(BASE + path, { method, headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" }, body: body && JSON.stringify(body) });
-  return { status: r.status, data: await r.json().catch(() => null) };
-}
-function step(s) { console.log(`[browser] ${s}`); }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const browser = await launch();
+const { errors: consoleErrors, watch } = consoleWatch([/status of 422/]);
+const shot = screenshots(70);
 async function signIn(page, key) {
   await page.goto(BASE + "/");
   await page.locator("#key").waitFor();

@@ -6,38 +6,17 @@
 // (charts redrawn full width, the robot table as cards).
 // No console errors.
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { api, consoleWatch, launch, screenshots, sleep, step } from "./lib.mjs";
 
-const { BASE, KEY, ADMIN, SHOTS, CHROMIUM } = process.env;
+const { BASE, KEY, ADMIN, SHOTS } = process.env;
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const consoleErrors = [];
-const expected = [/status of 422/];
-function watch(page) {
-  page.on("console", (m) => {
-    if (m.type() === "error" && !expected.some((re) => re.test(m.text()))) consoleErrors.push(m.text());
-  });
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-}
-let n = 50;
-async function shot(page, name) {
-  await page.screenshot({ path: `${SHOTS}/${String(++n).padStart(2, "0")}-${name}.png`, fullPage: true });
-}
-async function api(method, path, body, key = KEY) {
-  const r = await fetch(BASE + path, { method, headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" }, body: body && JSON.stringify(body) });
-  return { status: r.status, data: await r.json().catch(() => null) };
-}
+const browser = await launch();
+const { errors: consoleErrors, watch } = consoleWatch([/status of 422/]);
+const shot = screenshots(50);
 async function advance(seconds) {
-  const r = await api("POST", "/v1/clock/advance", { seconds }, ADMIN);
+  const r = await api("POST", "/v1/clock/advance", { seconds }, { key: ADMIN });
   assert.equal(r.status, 200, JSON.stringify(r.data));
 }
-function step(s) { console.log(`[browser] ${s}`); }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 try {
   step("a known history through the API: A and B created, A to prep after 1 h, B after 2 h, A won after 3 h");
@@ -130,9 +109,9 @@ try {
   await page.locator("#rep-robots svg.chart.narrow").waitFor();
   await shot(page, "reports-ru-phone");
   // The first screen as a phone shows it (the full-page shot is long).
-  await page.screenshot({ path: `${SHOTS}/${String(++n).padStart(2, "0")}-reports-ru-phone-screen.png` });
+  await shot(page, "reports-ru-phone-screen", { fullPage: false });
   await page.locator("#rep-robots").scrollIntoViewIfNeeded();
-  await page.screenshot({ path: `${SHOTS}/${String(++n).padStart(2, "0")}-reports-ru-phone-robots.png` });
+  await shot(page, "reports-ru-phone-robots", { fullPage: false });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `the page is ${overflow}px wider than the phone`);
   const phone = await page.evaluate(() => ({

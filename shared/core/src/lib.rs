@@ -30,6 +30,8 @@ pub mod model;
 pub mod money;
 pub mod planning;
 pub mod ports;
+#[cfg(any(test, feature = "testing"))]
+pub mod report_history;
 pub mod reports;
 pub mod robots;
 pub mod store;

@@ -481,6 +481,28 @@ impl IdGen for SeqIds {
     }
 }
 
+/// Ports over `store`, with `clock` and a fresh in-memory adapter for
+/// everything else: for tests and benches that put the engine on another
+/// store (SQLite, DynamoDB) and drive queues and time themselves.
+pub fn ports_on(
+    store: std::sync::Arc<dyn crate::ports::DocStore>,
+    clock: std::sync::Arc<ManualClock>,
+) -> crate::ports::Ports {
+    use std::sync::Arc;
+    let jobs = Arc::new(MemJobs::new());
+    crate::ports::Ports {
+        store,
+        jobs: jobs.clone(),
+        scheduler: jobs,
+        events: Arc::new(MemEvents::new()),
+        delivery: Arc::new(MemDelivery::new()),
+        clock,
+        ids: Arc::new(SeqIds::new()),
+        blobs: Arc::new(crate::memory_blobs::MemoryBlobs::new()),
+        http: Arc::new(crate::memory_http::MemHttp::new()),
+    }
+}
+
 /// The whole engine on in-memory ports with a manual clock: what the
 /// scenario tests and benchmarks drive.
 pub struct MemRuntime {

@@ -1587,6 +1587,7 @@ fn event(tenant: &str, id: &str) -> QueuedEvent {
         data: json!({ "id": id, "text": "«Ω» 🚀" }),
         occurred_at: base_time(),
         chain: None,
+        fan_out: None,
     }
 }
 

@@ -225,6 +225,7 @@ async fn work_taken_but_not_acked_is_offered_again_after_a_reopen() {
         data: json!({ "n": 1 }),
         occurred_at: due,
         chain: None,
+        fan_out: None,
     };
     {
         let db = Db::open(dir.path()).expect("open");

@@ -571,6 +571,7 @@ async fn queues_deliver_job_and_event_json() {
         data: json!({ "k": [1, 2] }),
         occurred_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
         chain: None,
+        fan_out: None,
     };
     p.events.send(event.clone()).await.unwrap();
     let received = p

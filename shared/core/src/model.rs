@@ -579,7 +579,39 @@ pub struct QueuedEvent {
     /// Set when the event was caused by automation (robot/trigger), for loop protection.
     #[serde(default)]
     pub chain: Option<Chain>,
+    /// On AWS, an event that names a client is fanned out: one queued
+    /// message per matched item ([`FanOut::Part`]), the listing of the
+    /// items continued page by page ([`FanOut::Listing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fan_out: Option<FanOut>,
 }
+
+/// Where the fan-out of a client-matched event stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum FanOut {
+    /// One part of the event, for its `item_id` only: the event's record is
+    /// the whole event's, written by the listing.
+    Part,
+    /// The listing of the matched items, continued from `cursor`, with the
+    /// items sent so far counted and sampled.
+    Listing {
+        cursor: ClientItemsCursor,
+        count: u64,
+        sample: Vec<String>,
+    },
+}
+
+/// Where the listing of a client's items got to: the index of the client
+/// key (phone, then email) and the last client-index entry read under it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientItemsCursor {
+    pub key: usize,
+    pub after: Option<String>,
+}
+
+/// Most item ids an event's record lists ([`EventRecord::item_ids`]).
+pub const EVENT_ITEM_SAMPLE: usize = 20;
 
 /// What became of a processed event (`GET /v1/events/{id}`); the per-item
 /// outcome (which trigger fired, or why none did) is in each item's run log.
@@ -590,7 +622,12 @@ pub struct EventRecord {
     pub event_type: String,
     /// `evaluated` (matched items are listed) or `unmatched`.
     pub status: String,
+    /// The matched items: all of them up to [`EVENT_ITEM_SAMPLE`], else the
+    /// first ones (`item_count` says how many in all).
     pub item_ids: Vec<String>,
+    /// How many items the event was evaluated for.
+    #[serde(default)]
+    pub item_count: u64,
     pub reason: Option<String>,
     pub occurred_at: DateTime<Utc>,
     pub processed_at: DateTime<Utc>,

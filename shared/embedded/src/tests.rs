@@ -50,6 +50,7 @@ fn event(id: &str) -> QueuedEvent {
         data: json!({ "k": id }),
         occurred_at: t0(),
         chain: None,
+        fan_out: None,
     }
 }
 

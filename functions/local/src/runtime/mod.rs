@@ -52,11 +52,11 @@ pub use options::{RuntimeError, RuntimeOptions};
 
 use lanes::{LaneOutcome, Slice, lane_of};
 use manual_control::ManualControl;
-use work_state::{EventProgress, WorkKey, WorkState};
+use work_state::{WorkKey, WorkState};
 
 // The children (`passes`, `lanes`, …) take these with `use super::*`.
 #[allow(unused_imports)]
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -67,7 +67,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 #[allow(unused_imports)]
 use crm_core::RunOutcome;
 #[allow(unused_imports)]
-use crm_core::model::{QueuedEvent, RunRecord, RunStatus};
+use crm_core::flows::event_items::{EVENT_ITEMS_PAGE, EventItemsTally};
+use crm_core::model::{ClientItemsCursor, QueuedEvent, RunRecord, RunStatus};
 #[allow(unused_imports)]
 use crm_core::ports::{
     Clock, Delivery, DocKey, DocStore, EventQueue, Job, JobQueue, Kind, PortError, Ports, Scheduler,

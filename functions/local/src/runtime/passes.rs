@@ -129,33 +129,51 @@ impl Runtime {
         slice: &mut Slice,
     ) -> Result<bool, String> {
         let engine = &self.inner.engine;
-        let mut progress = match st.events.remove(&seq) {
-            Some(p) => p,
-            None => EventProgress {
-                items: engine.event_items(event).await.map_err(|e| e.to_string())?,
-                next: 0,
-            },
-        };
-        // The caller checked `*left > 0`.
-        let end = progress.items.len().min(progress.next + *left);
-        *left -= (end - progress.next).clamp(1, *left);
-        while progress.next < end {
-            let item = std::slice::from_ref(&progress.items[progress.next]);
-            if let Err(e) = engine.evaluate_event_items(event, item).await {
+        let mut progress = st.events.remove(&seq).unwrap_or_default();
+        // The caller checked `*left > 0`; an event without items takes a step.
+        let mut took = false;
+        loop {
+            if progress.pending.is_empty() {
+                let Some(cursor) = progress.cursor.take() else {
+                    break; // every page listed and evaluated
+                };
+                match engine
+                    .event_items_page(event, &cursor, EVENT_ITEMS_PAGE)
+                    .await
+                {
+                    Ok(page) => {
+                        progress.pending = page.items.into();
+                        progress.cursor = page.next;
+                    }
+                    Err(e) => {
+                        progress.cursor = Some(cursor);
+                        st.events.insert(seq, progress);
+                        return Err(e.to_string());
+                    }
+                }
+                continue;
+            }
+            if *left == 0 {
+                tracing::debug!(event_id = %event.event_id, done = progress.tally.count, "event evaluated in part; continued in the next pass");
+                st.events.insert(seq, progress);
+                return Ok(false); // the tenant's later events wait for this one
+            }
+            let item = progress.pending.front().cloned().unwrap_or_default();
+            if let Err(e) = engine.evaluate_event_item(event, &item).await {
                 st.events.insert(seq, progress);
                 return Err(e.to_string());
             }
-            progress.next += 1;
+            progress.pending.pop_front();
+            progress.tally.add(std::slice::from_ref(&item));
+            *left -= 1;
+            took = true;
             slice.tick().await;
         }
-        if progress.next < progress.items.len() {
-            tracing::debug!(event_id = %event.event_id, done = progress.next, items = progress.items.len(), "event evaluated in part; continued in the next pass");
-            st.events.insert(seq, progress);
-            *left = 0; // the tenant's later events wait for this one
-            return Ok(false);
+        if !took {
+            *left -= 1;
         }
         engine
-            .finish_event(event, progress.items)
+            .finish_event(event, progress.tally)
             .await
             .map_err(|e| e.to_string())?;
         self.inner.events.ack(seq).map_err(|e| e.to_string())?;

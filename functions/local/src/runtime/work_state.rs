@@ -19,12 +19,26 @@ pub(super) struct WorkState {
     pub(super) events: HashMap<EventSeq, EventProgress>,
 }
 
-/// How far the evaluation of one event got.
+/// How far the evaluation of one event got: the items of the page being
+/// evaluated, where the next page starts, and the items done.
 pub(super) struct EventProgress {
-    /// The items the event is evaluated for ([`Engine::event_items`]).
-    pub(super) items: Vec<String>,
-    /// How many of them are evaluated.
-    pub(super) next: usize,
+    /// The listed items not evaluated yet.
+    pub(super) pending: VecDeque<String>,
+    /// Where the next page of items starts (`None`: all listed).
+    pub(super) cursor: Option<ClientItemsCursor>,
+    /// The items evaluated so far (for the event's record).
+    pub(super) tally: EventItemsTally,
+}
+
+impl Default for EventProgress {
+    /// Nothing listed yet: the first page starts at the beginning.
+    fn default() -> Self {
+        EventProgress {
+            pending: VecDeque::new(),
+            cursor: Some(ClientItemsCursor::default()),
+            tally: EventItemsTally::default(),
+        }
+    }
 }
 
 /// One unit of work, for failure bookkeeping.

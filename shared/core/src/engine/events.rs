@@ -92,6 +92,7 @@ impl Engine {
             data,
             occurred_at: body.occurred_at.unwrap_or_else(|| self.now()),
             chain: None,
+            fan_out: None,
         };
         self.ports.events.send(event).await?;
         Ok(event_id)

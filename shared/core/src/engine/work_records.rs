@@ -135,6 +135,7 @@ impl Engine {
             data: serde_json::json!({"task_id": task.id, "status": task.status}),
             occurred_at: now,
             chain: Some(chain),
+            fan_out: None,
         };
         writes.push(self.outbox_write(
             tenant,

@@ -7,6 +7,7 @@
 //! - [`batch_reads`]: the store as one batch of runs sees it.
 
 pub mod batch_reads;
+pub mod event_items;
 pub mod robot_run;
 pub mod stage_change;
 pub mod task_chain;

@@ -153,6 +153,7 @@ impl Engine {
             data,
             occurred_at: c.at,
             chain: Some(c.chain.clone()),
+            fan_out: None,
         };
         let fields: Vec<&String> = c
             .changed

@@ -5,12 +5,13 @@
 
 use serde_json::Value;
 
-use crate::client_index::client_ref_keys;
 use crate::context::{ItemContext, Outputs};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::flows::event_items::{EVENT_ITEMS_PAGE, EventItemsTally};
 use crate::model::{
-    Chain, EventRecord, ItemChange, Pipeline, QueuedEvent, RunKind, RunRecord, RunStatus, Task,
+    Chain, ClientItemsCursor, EventRecord, FanOut, ItemChange, Pipeline, QueuedEvent, RunKind,
+    RunRecord, RunStatus, Task,
 };
 use crate::planning::trigger_run_id;
 use crate::ports::{Cond, Kind, StoreError};
@@ -21,60 +22,84 @@ impl Engine {
     /// Evaluate the triggers for a queued event: resolve its item(s), apply
     /// the selection rule, move the stage, record the evaluation.
     ///
-    /// The same as [`Engine::event_items`], [`Engine::evaluate_event_items`]
-    /// for all of them, then [`Engine::finish_event`]; a worker that must not
-    /// spend too long on one event calls those in bounded chunks instead.
+    /// An event that names its item is evaluated for it and recorded. One
+    /// that names a client is fanned out, a page of its items per step
+    /// ([`Engine::event_items_page`]): a queued part per item
+    /// ([`FanOut::Part`], evaluated for that item only), then either the
+    /// listing's continuation or, after the last page, the event's record.
+    /// Every step is bounded and may be repeated: each item's evaluation is
+    /// idempotent (its run-log record) and the parts carry the event's id.
     pub async fn handle_event(&self, event: QueuedEvent) -> Result<()> {
-        let item_ids = self.event_items(&event).await?;
-        self.evaluate_event_items(&event, &item_ids).await?;
-        self.finish_event(&event, item_ids).await
-    }
-
-    /// The items an event is evaluated for: its `item_id`, or every item
-    /// whose client phone/email it names (sorted by id, without duplicates).
-    pub async fn event_items(&self, event: &QueuedEvent) -> Result<Vec<String>> {
-        let tenant = event.tenant.as_str();
-        let mut item_ids: Vec<String> = Vec::new();
         if let Some(id) = &event.item_id {
-            item_ids.push(id.clone());
-        } else if let Some(c) = &event.client {
-            for key in client_ref_keys(c) {
-                for d in self
-                    .ports
-                    .store
-                    .list(tenant, Kind::ClientIndex, &key)
-                    .await?
-                {
-                    if let Some(id) = d.body.as_str() {
-                        item_ids.push(id.to_string());
-                    }
-                }
+            self.evaluate_event_item(&event, id).await?;
+            if event.fan_out.is_some() {
+                return Ok(()); // a part: the listing records the event
             }
-            item_ids.sort_unstable();
-            item_ids.dedup();
+            let mut tally = EventItemsTally::default();
+            tally.add(std::slice::from_ref(id));
+            return self.finish_event(&event, tally).await;
         }
-        Ok(item_ids)
+        let (cursor, mut tally) = match &event.fan_out {
+            Some(FanOut::Listing {
+                cursor,
+                count,
+                sample,
+            }) => (
+                cursor.clone(),
+                EventItemsTally {
+                    count: *count,
+                    sample: sample.clone(),
+                },
+            ),
+            _ => (ClientItemsCursor::default(), EventItemsTally::default()),
+        };
+        let page = self
+            .event_items_page(&event, &cursor, EVENT_ITEMS_PAGE)
+            .await?;
+        for id in &page.items {
+            self.ports
+                .events
+                .send(QueuedEvent {
+                    item_id: Some(id.clone()),
+                    fan_out: Some(FanOut::Part),
+                    ..event.clone()
+                })
+                .await?;
+        }
+        tally.add(&page.items);
+        match page.next {
+            Some(cursor) => {
+                let count = tally.count;
+                let sample = tally.sample;
+                self.ports
+                    .events
+                    .send(QueuedEvent {
+                        fan_out: Some(FanOut::Listing {
+                            cursor,
+                            count,
+                            sample,
+                        }),
+                        ..event
+                    })
+                    .await?;
+                Ok(())
+            }
+            None => self.finish_event(&event, tally).await,
+        }
     }
 
-    /// Evaluate the event for these of its items ([`Engine::event_items`]).
-    /// Idempotent per item: an item the event was evaluated for before (its
-    /// run-log record exists) is left alone, so chunks may be repeated.
-    pub async fn evaluate_event_items(
-        &self,
-        event: &QueuedEvent,
-        item_ids: &[String],
-    ) -> Result<()> {
-        for id in item_ids {
-            self.evaluate_for_item(event, id).await?;
-        }
-        Ok(())
+    /// Evaluate the event for one of its items. Idempotent: an item the
+    /// event was evaluated for before (its run-log record exists) is left
+    /// alone, so steps may be repeated.
+    pub async fn evaluate_event_item(&self, event: &QueuedEvent, item_id: &str) -> Result<()> {
+        self.evaluate_for_item(event, item_id).await
     }
 
-    /// Record that the event was evaluated for all of `item_ids` (what
-    /// `GET /v1/events/{id}` shows).
-    pub async fn finish_event(&self, event: &QueuedEvent, item_ids: Vec<String>) -> Result<()> {
+    /// Record that the event was evaluated for the items `tally` counts
+    /// (what `GET /v1/events/{id}` shows: the count and the first ids).
+    pub async fn finish_event(&self, event: &QueuedEvent, tally: EventItemsTally) -> Result<()> {
         let tenant = event.tenant.as_str();
-        let unmatched = item_ids.is_empty();
+        let unmatched = tally.count == 0;
         if unmatched {
             tracing::info!(tenant = %tenant, event_id = %event.event_id, "event matched no item");
         }
@@ -83,7 +108,8 @@ impl Engine {
             event_type: event.event_type.clone(),
             status: if unmatched { "unmatched" } else { "evaluated" }.to_string(),
             reason: unmatched.then(|| "no item matches the event's item_id or client".to_string()),
-            item_ids,
+            item_ids: tally.sample,
+            item_count: tally.count,
             occurred_at: event.occurred_at,
             processed_at: self.now(),
         };

@@ -56,6 +56,9 @@ impl<H: TransactHook> DocStore for HookedStore<H> {
             .list_page(tenant, kind, parent, after, limit)
             .await
     }
+    async fn purge_expired(&self, now_epoch_secs: i64, limit: usize) -> Result<usize, StoreError> {
+        self.inner.purge_expired(now_epoch_secs, limit).await
+    }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         self.hook.transact(&*self.inner, writes).await
     }

@@ -274,6 +274,15 @@ pub trait DocStore: Send + Sync {
             .collect())
     }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// Delete documents whose `expires_at` is before `now_epoch_secs`, at
+    /// most `limit` of them; returns how many. For a store without expiry of
+    /// its own (SQLite); DynamoDB's TTL deletes them itself, so the default
+    /// deletes nothing. Expiry is a permission to delete, not a promise:
+    /// readers must not rely on an expired document being gone.
+    async fn purge_expired(&self, now_epoch_secs: i64, limit: usize) -> Result<usize, StoreError> {
+        let _ = (now_epoch_secs, limit);
+        Ok(0)
+    }
 }
 
 /// Work for the robot runner: one planned robot run.

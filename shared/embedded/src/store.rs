@@ -34,7 +34,8 @@ const PUT: &str = "INSERT INTO docs (tenant, kind, id, version, parent, expires_
                    version = excluded.version, parent = excluded.parent, \
                    expires_at = excluded.expires_at, body = excluded.body";
 const DELETE: &str = "DELETE FROM docs WHERE tenant = ?1 AND kind = ?2 AND id = ?3";
-const PURGE: &str = "DELETE FROM docs WHERE expires_at IS NOT NULL AND expires_at < ?1";
+const PURGE: &str = "DELETE FROM docs WHERE rowid IN (SELECT rowid FROM docs \
+                     WHERE expires_at IS NOT NULL AND expires_at < ?1 LIMIT ?2)";
 
 /// [`DocStore`] on SQLite, with the semantics of `crm_core::memory::MemStore`.
 ///
@@ -47,6 +48,9 @@ pub struct SqliteStore {
     db: Db,
 }
 
+/// Most documents one purge statement deletes.
+pub const PURGE_BATCH: usize = 1_000;
+
 impl SqliteStore {
     /// A store on `db`.
     pub fn new(db: Db) -> Self {
@@ -54,11 +58,26 @@ impl SqliteStore {
     }
 
     /// Delete the documents whose `expires_at` (epoch seconds) is before
-    /// `now_epoch_secs`; returns how many were deleted.
+    /// `now_epoch_secs`; returns how many were deleted. In batches of
+    /// [`PURGE_BATCH`], the database free for others between them.
     pub fn purge_expired(&self, now_epoch_secs: i64) -> Result<usize, EmbeddedError> {
+        let mut n = 0;
+        loop {
+            let batch = self.purge_batch(now_epoch_secs, PURGE_BATCH)?;
+            n += batch;
+            if batch < PURGE_BATCH {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// One batch of [`SqliteStore::purge_expired`]: at most `limit` documents.
+    fn purge_batch(&self, now_epoch_secs: i64, limit: usize) -> Result<usize, EmbeddedError> {
         let g = self.db.lock();
-        let n = g.conn.prepare_cached(PURGE)?.execute([now_epoch_secs])?;
-        Ok(n)
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(g.conn
+            .prepare_cached(PURGE)?
+            .execute((now_epoch_secs, limit))?)
     }
 }
 
@@ -261,6 +280,9 @@ impl SqliteStore {
 
 #[async_trait]
 impl DocStore for SqliteStore {
+    async fn purge_expired(&self, now_epoch_secs: i64, limit: usize) -> Result<usize, StoreError> {
+        Ok(self.purge_batch(now_epoch_secs, limit)?)
+    }
     async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
         let g = self.db.lock();
         Ok(read_doc(&g.conn, key)?)

@@ -45,6 +45,7 @@ mod lanes;
 mod manual_control;
 mod options;
 mod passes;
+mod purge;
 mod work_state;
 
 pub use lanes::{BATCH_RUNS, TIME_SLICE};
@@ -114,6 +115,8 @@ pub struct Runtime {
 
 struct Inner {
     engine: Arc<Engine>,
+    /// The engine's store, for the purge of expired documents.
+    store: Arc<dyn DocStore>,
     jobs: Arc<dyn DueJobs>,
     events: Arc<dyn QueuedEvents>,
     clock: RuntimeClock,
@@ -210,7 +213,7 @@ impl Runtime {
         E: EventQueue + QueuedEvents + 'static,
     {
         let ports = Ports {
-            store,
+            store: store.clone(),
             jobs: jobs.clone(),
             scheduler: jobs.clone(),
             events: events.clone(),
@@ -226,6 +229,7 @@ impl Runtime {
         Runtime {
             inner: Arc::new(Inner {
                 engine: Arc::new(Engine::new(ports, options.engine)),
+                store,
                 jobs,
                 events,
                 clock,
@@ -476,6 +480,7 @@ impl Runtime {
     }
 
     async fn pass(&self, st: &mut WorkState) -> DrainReport {
+        self.purge_pass(st).await;
         let outbox = self.outbox_pass(st).await;
         let (events, event_parts) = self.event_pass(st).await;
         DrainReport {

@@ -17,6 +17,9 @@ pub(super) struct WorkState {
     /// which then evaluates the event again from its first item (each item's
     /// run-log record makes the repeats no-ops).
     pub(super) events: HashMap<EventSeq, EventProgress>,
+    /// When expired documents are purged next (clock time; `None`: at the
+    /// first pass).
+    pub(super) next_purge: Option<DateTime<Utc>>,
 }
 
 /// How far the evaluation of one event got: the items of the page being

@@ -70,6 +70,11 @@ pub struct EngineConfig {
     /// them (the local server). Off on AWS, where the table's stream delivers
     /// them and one shared list key would cap the write rate.
     pub list_outbox: bool,
+    /// How long an event's record (`GET /v1/events/{id}`) is kept after the
+    /// event was processed (then the store may delete it: DynamoDB's TTL,
+    /// the local server's hourly purge). Duplicate deliveries of an event
+    /// are recognised by each item's run log, not by this record.
+    pub event_retention: chrono::Duration,
 }
 
 impl Default for EngineConfig {
@@ -81,6 +86,7 @@ impl Default for EngineConfig {
             max_retries: 8,
             claim_runs: true,
             list_outbox: true,
+            event_retention: chrono::Duration::days(90),
         }
     }
 }

@@ -113,13 +113,9 @@ impl Engine {
             occurred_at: event.occurred_at,
             processed_at: self.now(),
         };
-        self.ports
-            .store
-            .transact(vec![put(
-                doc(tenant, Kind::Event, &event.event_id, 1, None, &record),
-                Cond::Any,
-            )])
-            .await?;
+        let mut d = doc(tenant, Kind::Event, &event.event_id, 1, None, &record);
+        d.expires_at = Some((record.processed_at + self.config.event_retention).timestamp());
+        self.ports.store.transact(vec![put(d, Cond::Any)]).await?;
         Ok(())
     }
 

@@ -18,7 +18,6 @@ use aws_sdk_dynamodb::error::BoxError;
 use chrono::{DateTime, Duration, Utc};
 use crm_aws::{AwsPorts, Clients, RequestCounter, Service};
 use crm_core::model::{Item, RunRecord, RunStatus};
-use crm_core::ports::Clock;
 use crm_core::testing::{MONDAY_1144_MSK, at, body, plain_deal};
 use crm_tests::aws_rig::{AwsRig, rig_ports};
 use serde_json::{Value, json};
@@ -26,7 +25,9 @@ use serde_json::{Value, json};
 /// What the injector does with the next matching request.
 #[derive(Debug, Clone, Copy)]
 enum Fault {
-    /// Let it through.
+    /// Let it through (for plans that fail a later request of an
+    /// operation; none needs it since runs are no longer claimed first).
+    #[allow(dead_code)]
     Pass,
     /// Answer it with this HTTP 400 error body (the request never reaches
     /// the table: it is swapped for a harmless read).

@@ -98,6 +98,7 @@ fn av_json(v: &AttributeValue) -> Value {
         AttributeValue::L(l) => json!({"L": l.iter().map(av_json).collect::<Vec<_>>()}),
         AttributeValue::Ss(v) => json!({"SS": v}),
         AttributeValue::Ns(v) => json!({"NS": v}),
+        AttributeValue::B(b) => crm_aws::body_codec::binary_image(b),
         other => panic!("attribute type not used by the table: {other:?}"),
     }
 }

@@ -1,8 +1,9 @@
 //! The robot-runner function: runs planned robot runs ([`Job`]s) with
-//! [`Engine::run_job`], which claims the run idempotently (conditional write
-//! keyed by the run id, with an expiring claim), re-reads the item, checks the
-//! visit is still current and the condition holds, performs the action and
-//! writes the outputs and the run record.
+//! [`Engine::run_job`], which reads the run and its item, checks the visit is
+//! still current and the condition holds, performs the action and commits its
+//! writes with the final run record in one transaction guarded by the run
+//! record's version and the item's version (no claim is written first since
+//! issue #11: overlapping deliveries compute twice and commit once).
 //!
 //! Its one source is the robot-actions SQS queue: immediate robots (sent by
 //! the stage-change step), robots due within 15 minutes (sent with
@@ -16,8 +17,9 @@
 //! - finished now, already finished, unknown run → acknowledged;
 //! - arrived before the run's due time → put back for exactly the rest
 //!   (queue delay up to 15 minutes, else a new schedule), acknowledged;
-//! - another runner's claim is live → the job is sent again, delayed until the
-//!   claim expires, and this message acknowledged: a live claim never burns
+//! - another runner's claim is live (a record written before issue #11) → the
+//!   job is sent again, delayed until the claim expires, and this message
+//!   acknowledged: a live claim never burns
 //!   the message's receive budget, and a crashed runner's work is taken over
 //!   by that delayed copy;
 //! - the run waits for its previous robot (no due time yet) → acknowledged:

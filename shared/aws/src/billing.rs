@@ -103,7 +103,10 @@ pub fn value_size(v: &Value) -> u64 {
         ("S", Value::String(s)) => s.len() as u64,
         ("N", Value::String(n)) => number_size(n),
         // Base64 in JSON; the raw bytes count.
-        ("B", Value::String(b)) => (b.len() as u64 / 4) * 3,
+        ("B", Value::String(b)) => {
+            let pad = b.bytes().rev().take_while(|c| *c == b'=').count() as u64;
+            (b.len() as u64 / 4) * 3 - pad.min(2)
+        }
         ("BOOL" | "NULL", _) => 1,
         ("SS", Value::Array(a)) => a
             .iter()
@@ -544,6 +547,10 @@ mod tests {
         assert_eq!(value_size(&json!({"N": "1000"})), 2);
         assert_eq!(value_size(&json!({"N": "123.45"})), 4);
         assert_eq!(value_size(&json!({"BOOL": true})), 1);
+        // binary: the bytes the base64 text stands for (padding excluded)
+        assert_eq!(value_size(&json!({"B": "AQI="})), 2);
+        assert_eq!(value_size(&json!({"B": "AQ=="})), 1);
+        assert_eq!(value_size(&json!({"B": "AQID"})), 3);
         // map: 3 + per element (1 + name + value)
         assert_eq!(value_size(&json!({"M": {"a": {"S": "xy"}}})), 3 + 1 + 1 + 2);
         assert_eq!(

@@ -12,7 +12,9 @@
 //!
 //! Both carry the attributes `tenant`, `kind`, `id`, `version` (N), `parent`
 //! (if any), `expires_at` (N, the table's TTL attribute, if any) and `body`
-//! (S, the document's JSON text). In the tenant part of the keys `%` and `#`
+//! (S, the document's JSON text; B, that text DEFLATE-compressed, for a body
+//! of 256 bytes or more other than an outbox record's: see
+//! [`crate::body_codec`]). In the tenant part of the keys `%` and `#`
 //! are percent-escaped, so keys cannot collide across tenants.
 //!
 //! Conditions apply to the primary record. The table's stream (NEW_IMAGE)

@@ -60,7 +60,10 @@ pub(crate) fn doc_item(
     if let Some(t) = doc.expires_at {
         item.insert("expires_at".to_owned(), AttributeValue::N(t.to_string()));
     }
-    item.insert("body".to_owned(), AttributeValue::S(body));
+    item.insert(
+        "body".to_owned(),
+        crate::body_codec::encode(doc.key.kind, body),
+    );
     Ok(item)
 }
 
@@ -97,7 +100,7 @@ pub(crate) fn decode_item(item: &HashMap<String, AttributeValue>) -> Result<Doc,
                 .clone(),
         ),
     };
-    let body = serde_json::from_str(s("body")?).map_err(|e| format!("body: {e}"))?;
+    let body = crate::body_codec::decode(item.get("body").ok_or("missing attribute body")?)?;
     Ok(Doc {
         key: DocKey::new(s("tenant")?.clone(), kind, s("id")?.clone()),
         version,
@@ -140,7 +143,7 @@ pub fn doc_from_stream_image<T: Serialize + ?Sized>(image: &T) -> Option<Doc> {
             Some(t) => Some(t.parse().ok()?),
             None => None,
         },
-        body: serde_json::from_str(s("body")?).ok()?,
+        body: crate::body_codec::decode_image(obj.get("body")?)?,
         key,
     })
 }

@@ -20,6 +20,7 @@
 pub mod api_keys;
 pub mod billing;
 pub mod blobs;
+pub mod body_codec;
 pub mod config;
 pub mod counter;
 pub mod dynamo;

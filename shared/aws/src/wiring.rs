@@ -17,10 +17,16 @@ use crate::{AwsError, AwsPorts};
 
 /// Engine settings for AWS: outbox records reach the stage-change function
 /// through the table's stream, so they are not also listed under one shared
-/// partition key (which would cap the whole system's write rate).
+/// partition key (which would cap the whole system's write rate). Runs are
+/// not claimed before they are performed (issue #11: the claim was a
+/// transaction rewriting the run record, 8 of a run's write units): the
+/// commit, guarded by the run record's version and the item's visit, is what
+/// makes the effect single; two concurrent deliveries of one job at worst
+/// compute it twice, and one commit loses.
 pub fn aws_engine_config() -> EngineConfig {
     EngineConfig {
         list_outbox: false,
+        claim_runs: false,
         ..EngineConfig::default()
     }
 }

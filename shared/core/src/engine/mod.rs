@@ -63,8 +63,9 @@ pub struct EngineConfig {
     /// Claim a run (a conditional write with an expiring claim) before
     /// performing it, so that concurrent runners (Lambda) do not compute the
     /// same run twice. The effect is once either way: the commit is guarded by
-    /// the run record's version. A single local worker turns it off and saves
-    /// one transaction per run.
+    /// the run record's version. The local worker and AWS turn it off and
+    /// save one transaction per run (a duplicate delivery then computes the
+    /// action twice and commits once).
     pub claim_runs: bool,
     /// List pending outbox records under one parent, for a process that polls
     /// them (the local server). Off on AWS, where the table's stream delivers

@@ -1,7 +1,13 @@
 //! The robot runner: runs one planned robot run exactly once.
 //!
 //! 1. Claim the run (a conditional write of its record: pending → running,
-//!    with a claim that expires, so a crashed runner's work is taken over).
+//!    with a claim that expires, so a crashed runner's work is taken over)
+//!    — only with [`crate::EngineConfig::claim_runs`]. Without it (the local
+//!    worker, and AWS since issue #11) the commit of step 4, guarded by the
+//!    run record's version, is the only write: two concurrent deliveries may
+//!    both compute the action, one commits, the other's commit fails its
+//!    condition and it finds the run final. A runner that dies mid-run has
+//!    written nothing; the redelivered message runs the run from scratch.
 //! 2. Re-read the item: a run whose visit is over is cancelled, never executed.
 //! 3. Evaluate the condition against the item as it is now: false → skipped.
 //! 4. Perform the action: compute its effects as writes (new records get
@@ -96,6 +102,24 @@ impl Engine {
     /// Run one job. Errors are transient (store/port unavailable): the caller
     /// retries the job later; the claim expires so a retry can take over.
     pub async fn run_job(&self, job: Job) -> Result<RunOutcome> {
+        // Without claims, another writer may change the run record between
+        // our read and our commit (a duplicate delivery committing first, a
+        // "run now", a robot deleted): the commit loses, and the job starts
+        // over from a fresh read, which finds the run final or runs it again.
+        for _ in 0..=self.config.max_retries {
+            if let Some(outcome) = self.run_job_once(&job).await? {
+                return Ok(outcome);
+            }
+        }
+        Err(crate::error::EngineError::Conflict(format!(
+            "run '{}' kept changing while it was being run",
+            job.run_id
+        )))
+    }
+
+    /// One attempt at [`Engine::run_job`]; `None`: the run record changed
+    /// under us (no claim was taken), start over.
+    async fn run_job_once(&self, job: &Job) -> Result<Option<RunOutcome>> {
         let tenant = job.tenant.as_str();
         // One batch read for the run, its item and the item's timeline
         // counter (4 requests per run in all: this read, the claim, the
@@ -112,37 +136,40 @@ impl Engine {
         let (run_doc, item_doc) = (got[0].clone(), got[1].clone());
         let Some(run_doc) = run_doc else {
             tracing::warn!(run_id = %job.run_id, "job for an unknown run");
-            return Ok(RunOutcome::Unknown);
+            return Ok(Some(RunOutcome::Unknown));
         };
         let v = run_doc.version;
         let mut run: RunRecord = decode(&run_doc)?;
         run.version = v;
         let mut preloaded = Some((item_of(item_doc.as_ref())?, got[2].clone()));
         if run.status.is_final() {
-            return Ok(RunOutcome::AlreadyFinished);
+            return Ok(Some(RunOutcome::AlreadyFinished));
         }
         // Performed, waiting for an outside outcome: a job for it is the
         // timer of its webhook call's next attempt.
         if run.status == RunStatus::Waiting {
             self.webhook_attempt(tenant, &run.id).await?;
-            return Ok(RunOutcome::Waiting);
+            return Ok(Some(RunOutcome::Waiting));
         }
         let now = self.now();
         let Some(due) = run.due_at else {
-            return Ok(RunOutcome::Waiting);
+            return Ok(Some(RunOutcome::Waiting));
         };
         if run.status == RunStatus::Running
             && let Some(until) = run.claim_until.filter(|c| *c > now)
         {
-            return Ok(RunOutcome::Claimed { until });
+            return Ok(Some(RunOutcome::Claimed { until }));
         }
         // Never before the due time, not even by a second.
         if due > now {
             self.ports
                 .scheduler
-                .schedule(Job { due_at: due, ..job })
+                .schedule(Job {
+                    due_at: due,
+                    ..job.clone()
+                })
                 .await?;
-            return Ok(RunOutcome::Rescheduled);
+            return Ok(Some(RunOutcome::Rescheduled));
         }
         // 1. claim
         run.attempts += 1;
@@ -162,9 +189,9 @@ impl Engine {
                 Ok(()) => {}
                 // Another runner claimed it between our read and our write.
                 Err(StoreError::Conflict { .. }) => {
-                    return Ok(RunOutcome::Claimed {
+                    return Ok(Some(RunOutcome::Claimed {
                         until: now + self.config.claim_ttl,
-                    });
+                    }));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -179,15 +206,27 @@ impl Engine {
                 Err(e) => return Err(e),
             };
             match self.ports.store.transact(writes).await {
-                Ok(()) => return Ok(RunOutcome::Finished(status)),
+                Ok(()) => return Ok(Some(RunOutcome::Finished(status))),
                 Err(StoreError::Conflict { .. }) => {
-                    let cur = self.load::<RunRecord>(tenant, &run.id).await?;
-                    if cur.as_ref().is_none_or(|(_, cv)| *cv != run.version) {
-                        // Someone else took over (or finished it meanwhile).
-                        let until = cur
-                            .and_then(|(r, _)| r.claim_until)
-                            .unwrap_or(now + self.config.claim_ttl);
-                        return Ok(RunOutcome::Claimed { until });
+                    match self.load::<RunRecord>(tenant, &run.id).await? {
+                        // The item changed under us: decide again.
+                        Some((_, cv)) if cv == run.version => {}
+                        None => return Ok(Some(RunOutcome::Unknown)),
+                        // Another delivery committed it first: its effect
+                        // stands, ours was never written.
+                        Some((cur, _)) if cur.status.is_final() => {
+                            return Ok(Some(RunOutcome::AlreadyFinished));
+                        }
+                        Some((cur, _)) if cur.status == RunStatus::Waiting => {
+                            return Ok(Some(RunOutcome::Waiting));
+                        }
+                        // Someone else took over.
+                        Some((cur, _)) if self.config.claim_runs => {
+                            let until = cur.claim_until.unwrap_or(now + self.config.claim_ttl);
+                            return Ok(Some(RunOutcome::Claimed { until }));
+                        }
+                        // Changed by a "run now" or the like: start over.
+                        Some(_) => return Ok(None),
                     }
                 }
                 // The store refuses these writes whatever we do (an item over
@@ -215,7 +254,7 @@ impl Engine {
         tenant: &str,
         claimed: &RunRecord,
         why: &str,
-    ) -> Result<RunOutcome> {
+    ) -> Result<Option<RunOutcome>> {
         let now = self.now();
         tracing::warn!(run_id = %claimed.id, %why, "the store rejected the run's writes; the run fails");
         let mut run = claimed.clone();
@@ -239,10 +278,14 @@ impl Engine {
         ));
         writes.extend(pending_delete(tenant, &run));
         match self.ports.store.transact(writes).await {
-            Ok(()) => Ok(RunOutcome::Finished(RunStatus::Failed)),
-            Err(StoreError::Conflict { .. }) => Ok(RunOutcome::Claimed {
-                until: now + self.config.claim_ttl,
-            }),
+            Ok(()) => Ok(Some(RunOutcome::Finished(RunStatus::Failed))),
+            Err(StoreError::Conflict { .. }) if self.config.claim_runs => {
+                Ok(Some(RunOutcome::Claimed {
+                    until: now + self.config.claim_ttl,
+                }))
+            }
+            // Without a claim: the run changed meanwhile; start over.
+            Err(StoreError::Conflict { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }

@@ -103,6 +103,8 @@ components! {
         RobotOrder => crate::handlers::robot_order::RobotOrder,
         RestWebhookBody => crate::handlers::rest_webhooks::RestWebhookBody,
         BitrixParams => crate::bitrix::params::BitrixParams,
+        RobotTypeBody => crm_core::apps::robot_type::RobotTypeBody,
+        RobotEventAnswer => crm_core::apps::event::RobotEventAnswer,
     }
     responses {
         Department => model::Department,
@@ -156,6 +158,9 @@ components! {
         RestWebhookList => crate::handlers::rest_webhooks::RestWebhookList,
         BitrixAnswer => crate::bitrix::envelope::BitrixAnswer,
         BitrixErrorBody => crate::bitrix::envelope::BitrixErrorBody,
+        RobotTypeDef => crm_core::apps::robot_type::RobotTypeDef,
+        RobotTypeList => crate::handlers::robot_types::RobotTypeList,
+        AnsweredRun => crm_core::apps::event::AnsweredRun,
     }
 }
 

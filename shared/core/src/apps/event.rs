@@ -99,7 +99,7 @@ impl AppWait {
 }
 
 /// `POST /v1/robot-events/{token}`: the values, or an error.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RobotEventAnswer {
     /// The values of the type's return schema: the run's outputs.

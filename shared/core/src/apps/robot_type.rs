@@ -54,7 +54,7 @@ pub struct RobotTypeDef {
 }
 
 /// `POST /v1/robot-types`, `PUT /v1/robot-types/{code}`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RobotTypeBody {
     /// Required on POST; on PUT, if given, the code of the path.

@@ -56,7 +56,8 @@ pub async fn robot_types_are_kept_per_tenant(store: Arc<dyn DocStore>, prefix: &
             .expect("create");
     }
     assert!(matches!(
-        e.create_robot_type(&a.tenant, type_body("a_one", 600)).await,
+        e.create_robot_type(&a.tenant, type_body("a_one", 600))
+            .await,
         Err(EngineError::Conflict(_))
     ));
     b.engine
@@ -68,10 +69,18 @@ pub async fn robot_types_are_kept_per_tenant(store: Arc<dyn DocStore>, prefix: &
         .await
         .expect("page 1");
     let p2 = e
-        .robot_types_page(&a.tenant, &PageRequest::new(Some(2), p1.next_cursor.clone()))
+        .robot_types_page(
+            &a.tenant,
+            &PageRequest::new(Some(2), p1.next_cursor.clone()),
+        )
         .await
         .expect("page 2");
-    let codes: Vec<String> = p1.items.iter().chain(&p2.items).map(|t| t.code.clone()).collect();
+    let codes: Vec<String> = p1
+        .items
+        .iter()
+        .chain(&p2.items)
+        .map(|t| t.code.clone())
+        .collect();
     assert_eq!(codes, ["a_one", "b_two", "c_three"]);
     assert!(p2.next_cursor.is_none());
     assert!(matches!(
@@ -90,7 +99,9 @@ pub async fn robot_types_are_kept_per_tenant(store: Arc<dyn DocStore>, prefix: &
             .timeout_seconds,
         900
     );
-    e.delete_robot_type(&a.tenant, "b_two").await.expect("delete");
+    e.delete_robot_type(&a.tenant, "b_two")
+        .await
+        .expect("delete");
     let all = e.all_robot_types(&a.tenant).await.expect("all");
     let codes: Vec<&str> = all.iter().map(|t| t.code.as_str()).collect();
     assert_eq!(codes, ["a_one", "c_three"]);
@@ -110,7 +121,12 @@ pub async fn an_answer_finds_its_run_by_token_once(store: Arc<dyn DocStore>, pre
         .await;
     let item = a.create("Contract", "u-anna").await;
     a.settle().await;
-    let call = a.http.calls().last().cloned().expect("the handler was called");
+    let call = a
+        .http
+        .calls()
+        .last()
+        .cloned()
+        .expect("the handler was called");
     let sent: Value = serde_json::from_str(call.body.as_deref().unwrap_or("{}")).expect("JSON");
     assert_eq!(sent["settings"]["note"], "Contract");
     let token = sent["event_token"].as_str().expect("token").to_string();
@@ -121,7 +137,10 @@ pub async fn an_answer_finds_its_run_by_token_once(store: Arc<dyn DocStore>, pre
         .expect("get")
         .expect("the wait under the tenant");
     assert_eq!(wait.body["token_hash"], json!(token_hash(&token)));
-    assert!(wait.expires_at.is_some(), "kept for a while after the deadline");
+    assert!(
+        wait.expires_at.is_some(),
+        "kept for a while after the deadline"
+    );
     let lookup = store
         .get(&AppWait::token_key(&token_hash(&token)))
         .await
@@ -131,18 +150,27 @@ pub async fn an_answer_finds_its_run_by_token_once(store: Arc<dyn DocStore>, pre
     assert!(!lookup.body.to_string().contains(&token));
 
     assert!(matches!(
-        e.answer_robot_event(&"0".repeat(64), answer(json!({"return_values": {"order_id": "x"}})))
-            .await,
+        e.answer_robot_event(
+            &"0".repeat(64),
+            answer(json!({"return_values": {"order_id": "x"}}))
+        )
+        .await,
         Err(EngineError::NotFound { .. })
     ));
     let done = e
-        .answer_robot_event(&token, answer(json!({"return_values": {"order_id": "ERP-1"}})))
+        .answer_robot_event(
+            &token,
+            answer(json!({"return_values": {"order_id": "ERP-1"}})),
+        )
         .await
         .expect("answer");
     assert_eq!(done.status, RunStatus::Done);
     assert!(matches!(
-        e.answer_robot_event(&token, answer(json!({"return_values": {"order_id": "ERP-2"}})))
-            .await,
+        e.answer_robot_event(
+            &token,
+            answer(json!({"return_values": {"order_id": "ERP-2"}}))
+        )
+        .await,
         Err(EngineError::Conflict(_))
     ));
     let runs = e.runs(&a.tenant, &item.id).await.expect("runs");

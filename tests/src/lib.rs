@@ -1,5 +1,5 @@
-pub mod audience_contract;
 pub mod app_contract;
+pub mod audience_contract;
 pub mod aws_rig;
 pub mod bitrix_contract;
 pub mod blob_contract;

@@ -209,6 +209,9 @@ impl Engine {
         tenant: &str,
         code: &str,
     ) -> Result<(RobotTypeDef, u64)> {
+        if !is_code(code) {
+            return Err(EngineError::not_found("robot type", code));
+        }
         self.load_kind::<RobotTypeDef>(tenant, Kind::RobotType, code)
             .await?
             .ok_or_else(|| EngineError::not_found("robot type", code))

@@ -73,8 +73,10 @@ async fn rig_with_app(name: &str, port: u16, timeout: u64) -> (AwsRig, String, S
         .create_robot(
             &t,
             "deals",
-            body(json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
-                "settings": {"text": format!("ERP {{{{robot.{}.order_id}}}}", a.id)}})),
+            body(
+                json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
+                "settings": {"text": format!("ERP {{{{robot.{}.order_id}}}}", a.id)}}),
+            ),
         )
         .await
         .unwrap();
@@ -162,7 +164,10 @@ async fn an_unanswered_app_robot_on_aws_fails_at_its_timeout() {
     let r = run_of(&runs, &a);
     assert_eq!(r.status, RunStatus::Failed, "{r:?}");
     assert!(
-        r.reason.as_deref().unwrap().contains("did not answer within 2 min"),
+        r.reason
+            .as_deref()
+            .unwrap()
+            .contains("did not answer within 2 min"),
         "{r:?}"
     );
     assert_eq!(run_of(&runs, &next).status, RunStatus::Done);

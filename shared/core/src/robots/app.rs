@@ -65,6 +65,21 @@ impl RawAction {
     }
 }
 
+/// The JSON Schema of an application robot's `{"type", "settings",
+/// "app_outputs"}` (the settings are checked against the registered type).
+pub(crate) fn variant_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "A robot of a type registered by an application (`app.<code>`); its settings follow the type's settings schema (GET /v1/robot-types/{code})",
+        "properties": {
+            "type": {"type": "string", "pattern": "^app\\.[a-z0-9_]{1,50}$"},
+            "settings": {"type": "object"},
+            "app_outputs": {"type": "array", "items": {"type": "string"}}
+        },
+        "required": ["type", "settings"]
+    })
+}
+
 impl AppRobot {
     pub(crate) fn from_raw(raw: RawAction) -> Result<AppRobot, String> {
         let code = raw.ty[APP_PREFIX.len()..].to_string();

@@ -127,8 +127,15 @@ macro_rules! robot_catalogue {
             fn inline_schema() -> bool {
                 <Builtin as schemars::JsonSchema>::inline_schema()
             }
+            /// The built-in types, then `app.<code>` (an application's type).
             fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                <Builtin as schemars::JsonSchema>::json_schema(g)
+                let mut s = <Builtin as schemars::JsonSchema>::json_schema(g);
+                if let Some(serde_json::Value::Array(v)) =
+                    s.as_object_mut().and_then(|o| o.get_mut("oneOf"))
+                {
+                    v.push(app::variant_schema());
+                }
+                s
             }
         }
 

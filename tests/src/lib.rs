@@ -1,3 +1,4 @@
+pub mod app_contract;
 pub mod audience_contract;
 pub mod aws_rig;
 pub mod bitrix_contract;

@@ -43,6 +43,8 @@ pub struct Rig {
     pub events: Arc<MemEvents>,
     pub clock: Arc<ManualClock>,
     pub tenant: String,
+    /// The outbound HTTP calls made (answered from its script).
+    pub http: Arc<crm_core::memory_http::MemHttp>,
 }
 
 impl Rig {
@@ -54,6 +56,7 @@ impl Rig {
         let jobs = Arc::new(MemJobs::new());
         let events = Arc::new(MemEvents::new());
         let clock = Arc::new(ManualClock::new(t(start)));
+        let http = Arc::new(crm_core::memory_http::MemHttp::new());
         let ports = Ports {
             store,
             jobs: jobs.clone(),
@@ -63,9 +66,10 @@ impl Rig {
             clock: clock.clone(),
             ids: Arc::new(SeqIds::new()),
             blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
-            http: Arc::new(crm_core::memory_http::MemHttp::new()),
+            http: http.clone(),
         };
         let rig = Rig {
+            http,
             engine: Engine::new(ports, EngineConfig::default()),
             jobs,
             events,

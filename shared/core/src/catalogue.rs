@@ -30,6 +30,8 @@ pub enum Group {
     Integrations,
     /// Documents filled from the item (invoices, acts, contracts).
     Documents,
+    /// Robot types registered by the tenant's applications (`app.<code>`).
+    Apps,
 }
 
 /// One robot or trigger type.

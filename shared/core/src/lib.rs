@@ -7,6 +7,7 @@
 //! adapters for tests).
 pub mod api;
 pub mod api_keys;
+pub mod apps;
 pub mod audiences;
 pub mod bitrix;
 pub mod blob_store;

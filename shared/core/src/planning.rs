@@ -90,7 +90,7 @@ pub fn plan_runs(
             kind: RunKind::Robot,
             item_id: item.id.clone(),
             robot_id: Some(r.id.clone()),
-            robot_type: Some(r.action.type_name().to_string()),
+            robot_type: Some(r.action.api_type()),
             trigger_id: None,
             event_type: None,
             event_id: None,

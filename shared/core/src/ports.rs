@@ -110,6 +110,13 @@ kinds! {
     /// An item's external id (issue #16), unlisted: id = "<entity
     /// type>|<external id>", body = the item id.
     ExternalId = "external_id",
+    /// A robot type registered by an application (issue #14); parent =
+    /// "all", id = its code.
+    RobotType = "robot_type",
+    /// The wait of an application robot's run for its answer (issue #14),
+    /// unlisted: per tenant, id = the run id; and under `_system`, id = the
+    /// event token's SHA-256 hex (the answer's lookup).
+    RobotEvent = "robot_event",
 }
 
 impl Kind {

@@ -43,7 +43,7 @@ pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{
     audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    rest_webhooks, robot_order, run_control, webhooks, work,
+    rest_webhooks, robot_order, robot_types, run_control, webhooks, work,
 };
 
 /// Largest accepted request body: 256 KiB (larger → 413).
@@ -186,6 +186,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/rest-webhooks/{id}",
             axum::routing::delete(rest_webhooks::revoke_rest_webhook),
+        )
+        .route(
+            "/v1/robot-types",
+            post(robot_types::create_robot_type).get(robot_types::list_robot_types),
+        )
+        .route(
+            "/v1/robot-types/{code}",
+            get(robot_types::get_robot_type)
+                .put(robot_types::update_robot_type)
+                .delete(robot_types::delete_robot_type),
+        )
+        .route(
+            "/v1/robot-events/{token}",
+            post(robot_types::answer_robot_event),
         )
         .merge(bitrix::routes())
         .merge(board::routes())

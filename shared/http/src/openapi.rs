@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
     audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    rest_webhooks, robot_order, run_control, webhooks, work,
+    rest_webhooks, robot_order, robot_types, run_control, webhooks, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -96,6 +96,12 @@ use crate::handlers::{
         rest_webhooks::list_rest_webhooks,
         rest_webhooks::revoke_rest_webhook,
         crate::bitrix::call,
+        robot_types::create_robot_type,
+        robot_types::list_robot_types,
+        robot_types::get_robot_type,
+        robot_types::update_robot_type,
+        robot_types::delete_robot_type,
+        robot_types::answer_robot_event,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -113,6 +119,7 @@ use crate::handlers::{
         (name = "bitrix", description = "Bitrix24 REST adapter: inbound-webhook credentials and the automation-trigger methods at /rest/{user_id}/{secret}/{method}"),
         (name = "reports", description = "Time in stage, conversion and robot activity, from aggregates kept per UTC day"),
         (name = "webhooks", description = "The signing secret of outbound webhooks (call_webhook robots)"),
+        (name = "robot-types", description = "Custom robot types of applications (`app.<code>` robots) and the applications' answers"),
     )
 )]
 pub struct ApiDoc;
@@ -249,7 +256,12 @@ mod tests {
         let mut secured = 0;
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
-                if path == "/v1/health" || path == "/v1/openapi.json" {
+                // The application's answer: the event token in the path is
+                // the credential (no key, no 401).
+                if path == "/v1/health"
+                    || path == "/v1/openapi.json"
+                    || path == "/v1/robot-events/{token}"
+                {
                     assert!(op["responses"].get("401").is_none(), "{method} {path}");
                     continue;
                 }

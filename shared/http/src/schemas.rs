@@ -103,6 +103,8 @@ components! {
         RobotOrder => crate::handlers::robot_order::RobotOrder,
         RestWebhookBody => crate::handlers::rest_webhooks::RestWebhookBody,
         BitrixParams => crate::bitrix::params::BitrixParams,
+        RobotTypeBody => crm_core::apps::robot_type::RobotTypeBody,
+        RobotEventAnswer => crm_core::apps::event::RobotEventAnswer,
     }
     responses {
         Department => model::Department,
@@ -156,6 +158,9 @@ components! {
         RestWebhookList => crate::handlers::rest_webhooks::RestWebhookList,
         BitrixAnswer => crate::bitrix::envelope::BitrixAnswer,
         BitrixErrorBody => crate::bitrix::envelope::BitrixErrorBody,
+        RobotTypeDef => crm_core::apps::robot_type::RobotTypeDef,
+        RobotTypeList => crate::handlers::robot_types::RobotTypeList,
+        AnsweredRun => crm_core::apps::event::AnsweredRun,
     }
 }
 
@@ -245,19 +250,17 @@ fn pascal(snake: &str) -> String {
 }
 
 /// The variants of an adjacently tagged `{"type", "settings"}` enum: the
-/// type name and the `settings` schema of each.
+/// type name and the `settings` schema of each (the built-in types: an
+/// application's `app.<code>` variant has a pattern, not a const).
 fn variants(defs: &Map<String, Value>, kind_enum: &str) -> Vec<(String, Value)> {
     defs[kind_enum]["oneOf"]
         .as_array()
         .expect("an adjacently tagged enum is a oneOf")
         .iter()
-        .map(|v| {
+        .filter_map(|v| {
             let p = &v["properties"];
-            let name = p["type"]["const"]
-                .as_str()
-                .expect("a variant's type is a const")
-                .to_string();
-            (name, p["settings"].clone())
+            let name = p["type"]["const"].as_str()?.to_string();
+            Some((name, p["settings"].clone()))
         })
         .collect()
 }

@@ -369,6 +369,9 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/webhook-secret/rotate", &["post"]),
         ("/v1/rest-webhooks", &["get", "post"]),
         ("/v1/rest-webhooks/{id}", &["delete"]),
+        ("/v1/robot-types", &["get", "post"]),
+        ("/v1/robot-types/{code}", &["get", "put", "delete"]),
+        ("/v1/robot-events/{token}", &["post"]),
         ("/rest/{user_id}/{secret}/{method}", &["get", "post"]),
     ];
     let paths = doc["paths"].as_object().unwrap();

@@ -537,3 +537,108 @@ async fn an_array_where_the_document_says_object_is_400() {
         StatusCode::CREATED
     );
 }
+
+/// Custom robot types of applications: the registry, a robot of type
+/// `app.<code>` (in robot lists and in its runs' snapshots), the catalogue
+/// with the type and the answer endpoint answer as the document says.
+#[tokio::test]
+async fn app_robot_types_match_the_document() {
+    let doc = doc();
+    let h = harness_with_clock();
+    h.seed(KEY_A).await;
+    let c = |m: &str, p: &str, r: &Reply| conforms(&doc, m, p, r);
+    let made = h
+        .post(
+            KEY_A,
+            "/v1/robot-types",
+            json!({"code": "erp", "name": "ERP order",
+                "handler_url": "https://erp.example.com/robot",
+                "settings_schema": {"properties": {"note": {"type": "string"}}},
+                "return_schema": {"properties": {"order_id": {"type": "string"}}}}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    c("post", "/v1/robot-types", &made);
+    let bad = h
+        .post(
+            KEY_A,
+            "/v1/robot-types",
+            json!({"code": "Bad", "name": "x", "handler_url": "http://10.0.0.1/"}),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    c("post", "/v1/robot-types", &bad);
+    c(
+        "get",
+        "/v1/robot-types",
+        &h.get(KEY_A, "/v1/robot-types").await,
+    );
+    c(
+        "get",
+        "/v1/robot-types/{code}",
+        &h.get(KEY_A, "/v1/robot-types/erp").await,
+    );
+    c(
+        "get",
+        "/v1/robot-types/{code}",
+        &h.get(KEY_A, "/v1/robot-types/nope").await,
+    );
+    let cat = h.get(KEY_A, "/v1/catalogue").await;
+    assert!(
+        cat.body["robots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "app.erp")
+    );
+    c("get", "/v1/catalogue", &cat);
+    let robot = h
+        .post(
+            KEY_A,
+            "/v1/pipelines/sales/robots",
+            json!({"stage_id": "new", "type": "app.erp", "settings": {"note": "{{title}}"}}),
+        )
+        .await;
+    assert_eq!(robot.status, 201, "{}", robot.body);
+    c("post", "/v1/pipelines/{id}/robots", &robot);
+    c(
+        "get",
+        "/v1/pipelines/{id}/robots",
+        &h.get(KEY_A, "/v1/pipelines/sales/robots").await,
+    );
+    let item = h.create_item(KEY_A).await;
+    h.settle().await;
+    let runs = h
+        .get(
+            KEY_A,
+            &format!("/v1/items/{}/runs", item["id"].as_str().unwrap()),
+        )
+        .await;
+    assert!(runs.body.to_string().contains("app.erp"), "{}", runs.body);
+    c("get", "/v1/items/{id}/runs", &runs);
+    let forged = h
+        .call_with(
+            http::Method::POST,
+            &format!("/v1/robot-events/{}", "0".repeat(64)),
+            None,
+            Some(&json!({"return_values": {"order_id": "x"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(forged.status, 404);
+    c("post", "/v1/robot-events/{token}", &forged);
+    let put = h
+        .put(
+            KEY_A,
+            "/v1/robot-types/erp",
+            json!({"name": "ERP order 2", "handler_url": "https://erp.example.com/robot"}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    c("put", "/v1/robot-types/{code}", &put);
+    c(
+        "delete",
+        "/v1/robot-types/{code}",
+        &h.delete(KEY_A, "/v1/robot-types/erp").await,
+    );
+}

@@ -53,6 +53,19 @@ pub trait Automation: Record + Send + Sync + Sized {
         let _ = (pipeline, siblings, old, new);
         Vec::new()
     }
+    /// An application robot (`app.<code>`): the type's code.
+    fn app_code(&self) -> Option<&str> {
+        None
+    }
+    /// Check an application robot against its registered type (`None`: not
+    /// registered) and take the type's outputs.
+    fn resolve_app(
+        &mut self,
+        def: Option<&crate::apps::robot_type::RobotTypeDef>,
+    ) -> Vec<FieldError> {
+        let _ = def;
+        Vec::new()
+    }
     /// What deleting it writes besides the deletion (same transaction).
     fn deletion_writes(&self, tenant: &str, at: chrono::DateTime<chrono::Utc>) -> Vec<Write> {
         let _ = (tenant, at);
@@ -68,7 +81,8 @@ fn typed<T: DeserializeOwned>(
     type_name: &str,
     settings: Option<Value>,
 ) -> Result<T> {
-    if !types.contains(&type_name) {
+    let app = what == "robot" && type_name.starts_with(crate::apps::APP_PREFIX);
+    if !types.contains(&type_name) && !app {
         return Err(EngineError::invalid(
             "type",
             format!("unknown {what} type '{type_name}'"),
@@ -118,6 +132,28 @@ impl Automation for Robot {
     const WHAT: &'static str = "robot";
     const CHECKS_SIBLINGS: bool = true;
     type Body = RobotBody;
+
+    fn app_code(&self) -> Option<&str> {
+        match &self.action {
+            Action::App(a) => Some(&a.code),
+            _ => None,
+        }
+    }
+
+    fn resolve_app(
+        &mut self,
+        def: Option<&crate::apps::robot_type::RobotTypeDef>,
+    ) -> Vec<FieldError> {
+        let Action::App(a) = &mut self.action else {
+            return Vec::new();
+        };
+        if let Some(def) = def
+            && self.name == "app"
+        {
+            self.name = def.name.clone();
+        }
+        a.resolve(def)
+    }
 
     fn from_body(id: String, pipeline_id: &str, order: u64, body: RobotBody) -> Result<Self> {
         let action: Action = typed("robot", ROBOT_TYPES, &body.robot_type, body.settings)?;
@@ -340,6 +376,12 @@ impl Engine {
         extra: Vec<Write>,
         old: Option<&A>,
     ) -> Result<A> {
+        let mut a = a;
+        let mut app_errors = Vec::new();
+        if let Some(code) = a.app_code().map(str::to_string) {
+            let def = self.find_robot_type(tenant, &code).await?;
+            app_errors = a.resolve_app(def.as_ref());
+        }
         let (pipeline, _) = self
             .must::<Pipeline>(tenant, "pipeline", a.pipeline_id())
             .await?;
@@ -349,6 +391,7 @@ impl Engine {
             Vec::new()
         };
         let (mut errors, refs) = a.validate(&pipeline, &siblings);
+        errors.extend(app_errors);
         if let Some(old) = old {
             errors.extend(A::breaks(&pipeline, &siblings, old, Some(&a)));
         }

@@ -96,6 +96,7 @@ fn uses_outputs(robot: &Robot) -> bool {
             .any(|(_, t)| t.placeholders().any(|p| p.starts_with("robot.")))
         || matches!(&robot.action, crate::robots::Action::ModifyItem(m)
             if m.fields.values().any(|v| v.as_str().is_some_and(|s| s.contains("robot."))))
+        || matches!(&robot.action, crate::robots::Action::App(a) if a.uses_outputs())
 }
 
 impl Engine {
@@ -148,6 +149,7 @@ impl Engine {
         // Performed, waiting for an outside outcome: a job for it is the
         // timer of its webhook call's next attempt.
         if run.status == RunStatus::Waiting {
+            self.app_wait_timer(tenant, &run).await?;
             self.webhook_attempt(tenant, &run.id).await?;
             return Ok(Some(RunOutcome::Waiting));
         }

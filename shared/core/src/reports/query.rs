@@ -364,7 +364,7 @@ impl Engine {
                 RobotRow {
                     robot_id: r.id.clone(),
                     name: r.name.clone(),
-                    robot_type: r.action.type_name().to_string(),
+                    robot_type: r.action.api_type(),
                     stage_id: r.stage_id.clone(),
                     runs: RunCounts {
                         done: n("done"),

@@ -214,6 +214,7 @@ impl RobotType for CallWebhook {
             attempts: 0,
             next_at: cx.now,
             last: None,
+            app_deadline: None,
         };
         let writes = vec![
             put(call.doc(1), Cond::Absent),

@@ -19,6 +19,7 @@ use crate::catalogue::{CatalogueEntry, entry};
 use crate::check::Check;
 use crate::template::Template;
 
+pub mod app;
 pub mod attachments;
 mod audience_change;
 mod prelude;
@@ -69,10 +70,73 @@ macro_rules! robot_catalogue {
         pub use self::{$($module::$ty),+};
 
         /// The action of a robot with its settings: `{"type": "...", "settings": {...}}`.
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-        #[serde(tag = "type", content = "settings", rename_all = "snake_case")]
+        /// Besides the built-in types, `app.<code>`: a type registered by an
+        /// application ([`app`]).
+        #[derive(Debug, Clone, PartialEq)]
         pub enum Action {
             $($ty($ty),)+
+            /// A robot type registered by an application (`app.<code>`).
+            App(app::AppRobot),
+        }
+
+        /// The built-in types as serde sees them.
+        #[derive(Serialize, Deserialize, schemars::JsonSchema)]
+        #[serde(tag = "type", content = "settings", rename_all = "snake_case")]
+        #[schemars(rename = "Action")]
+        enum Builtin {
+            $($ty($ty),)+
+        }
+
+        /// [`Builtin`] by reference, for serializing.
+        #[derive(Serialize)]
+        #[serde(tag = "type", content = "settings", rename_all = "snake_case")]
+        enum BuiltinRef<'a> {
+            $($ty(&'a $ty),)+
+        }
+
+        impl Serialize for Action {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(Action::$ty(x) => BuiltinRef::$ty(x).serialize(s),)+
+                    Action::App(a) => a.serialize_action(s),
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for Action {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                use serde::de::Error as _;
+                let raw = app::RawAction::deserialize(d)?;
+                if raw.ty.starts_with(crate::apps::APP_PREFIX) {
+                    return app::AppRobot::from_raw(raw).map(Action::App).map_err(D::Error::custom);
+                }
+                let b: Builtin = serde_json::from_value(raw.builtin()).map_err(D::Error::custom)?;
+                Ok(match b {
+                    $(Builtin::$ty(x) => Action::$ty(x),)+
+                })
+            }
+        }
+
+        impl schemars::JsonSchema for Action {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                <Builtin as schemars::JsonSchema>::schema_name()
+            }
+            fn schema_id() -> std::borrow::Cow<'static, str> {
+                <Builtin as schemars::JsonSchema>::schema_id()
+            }
+            fn inline_schema() -> bool {
+                <Builtin as schemars::JsonSchema>::inline_schema()
+            }
+            /// The built-in types, then `app.<code>` (an application's type).
+            fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let mut s = <Builtin as schemars::JsonSchema>::json_schema(g);
+                if let Some(serde_json::Value::Array(v)) =
+                    s.as_object_mut().and_then(|o| o.get_mut("oneOf"))
+                {
+                    v.push(app::variant_schema());
+                }
+                s
+            }
         }
 
         /// The robot types, in catalogue order.
@@ -83,6 +147,16 @@ macro_rules! robot_catalogue {
             pub fn type_name(&self) -> &'static str {
                 match self {
                     $(Action::$ty(_) => stringify!($module),)+
+                    Action::App(_) => "app",
+                }
+            }
+
+            /// The type as the API names it: the built-in name, or
+            /// `app.<code>` for an application's type.
+            pub fn api_type(&self) -> String {
+                match self {
+                    Action::App(a) => a.type_name(),
+                    _ => self.type_name().to_string(),
                 }
             }
 
@@ -90,6 +164,7 @@ macro_rules! robot_catalogue {
             pub fn outputs(&self) -> &'static [&'static str] {
                 match self {
                     $(Action::$ty(_) => <$ty as RobotType>::OUTPUTS,)+
+                    Action::App(_) => &[],
                 }
             }
 
@@ -98,6 +173,7 @@ macro_rules! robot_catalogue {
                 self.outputs().contains(&output)
                     || match self {
                         $(Action::$ty(s) => s.extra_outputs().contains(&output),)+
+                        Action::App(a) => a.outputs.iter().any(|o| o == output),
                     }
             }
 
@@ -105,18 +181,21 @@ macro_rules! robot_catalogue {
             pub fn templates(&self) -> Vec<(&'static str, &Template)> {
                 match self {
                     $(Action::$ty(s) => s.templates(),)+
+                    Action::App(_) => Vec::new(),
                 }
             }
 
             pub(crate) fn check(&self, cx: &mut Check<'_>) {
                 match self {
                     $(Action::$ty(s) => s.check(cx),)+
+                    Action::App(a) => a.check(cx),
                 }
             }
 
             pub(crate) async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
                 match self {
                     $(Action::$ty(s) => s.perform(cx).await,)+
+                    Action::App(a) => a.perform(cx).await,
                 }
             }
 

@@ -26,6 +26,9 @@ enum Outcome {
     },
     /// Try again at `at`; `last` says what this attempt got.
     Retry { at: DateTime<Utc>, last: String },
+    /// An application robot's call reached its handler (`got`): the run
+    /// keeps waiting for the application's answer ([`crate::apps`]).
+    Delivered { got: String },
 }
 
 impl Engine {
@@ -76,7 +79,18 @@ impl Engine {
         let request = self.signed(tenant, &call.request, run_id, now).await?;
         tracing::info!(%run_id, attempt, url = %request.url, "webhook call");
         let got = self.ports.http.call(&request).await;
-        let outcome = outcome_of(&call, attempt, now, got);
+        let mut outcome = outcome_of(&call, attempt, now, got);
+        if call.app_deadline.is_some()
+            && let Outcome::Final {
+                status: RunStatus::Done,
+                reason,
+                ..
+            } = &outcome
+        {
+            outcome = Outcome::Delivered {
+                got: reason.clone(),
+            };
+        }
         self.commit_outcome(run, rv, &call, &call_doc, outcome)
             .await
     }
@@ -117,7 +131,24 @@ impl Engine {
         let tenant = call.tenant.as_str();
         let now = self.now();
         let mut writes = Vec::new();
+        let mut deadline = None;
         let retry_at = match outcome {
+            Outcome::Delivered { got } => {
+                run.reason = Some(format!(
+                    "waiting for the application's answer (until {}); {}",
+                    call.app_deadline
+                        .map(|d| d.to_rfc3339())
+                        .unwrap_or_default(),
+                    got.strip_prefix("done: ").unwrap_or(&got)
+                ));
+                writes.push(Write::Delete {
+                    key: call_doc.key.clone(),
+                    parent: None,
+                    cond: Cond::Version(call_doc.version),
+                });
+                deadline = call.app_deadline;
+                None
+            }
             Outcome::Final {
                 status,
                 outputs,
@@ -176,12 +207,17 @@ impl Engine {
         if let Some(next) = retry_at {
             self.schedule_attempt(&next, next.next_at).await?;
         }
+        if let Some(at) = deadline {
+            self.schedule_attempt(call, at).await?;
+        }
         Ok(())
     }
 
     /// The timer of the next attempt: a job for the run at `at` (the runner
     /// hands a waiting run's job back to [`Engine::webhook_attempt`]).
     async fn schedule_attempt(&self, call: &WebhookCall, at: DateTime<Utc>) -> Result<()> {
+        // An application's call: nothing is timed after its deadline.
+        let at = call.app_deadline.map_or(at, |d| at.min(d));
         self.ports
             .scheduler
             .schedule(Job {

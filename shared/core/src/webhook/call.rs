@@ -29,6 +29,11 @@ pub struct WebhookCall {
     /// What the last attempt got (`503 in 12 ms`, `timed out after 10 s`).
     #[serde(default)]
     pub last: Option<String>,
+    /// The call of an application robot ([`crate::apps`]): a 2xx only
+    /// delivers the run to the application, which answers by event until
+    /// this deadline (no attempt is timed after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_deadline: Option<DateTime<Utc>>,
 }
 
 impl WebhookCall {

@@ -86,7 +86,9 @@
     const required = (root.required || []).includes(name);
     const optional = nullable || !required;
     const desc = schema.description || rawSchema.description || "";
-    const label = t("setting." + name) !== "setting." + name ? t("setting." + name) : name;
+    // An application's type names its settings in its schema (`title`).
+    const appTitle = entry.group === "apps" ? schema.title || rawSchema.title : null;
+    const label = appTitle || (t("setting." + name) !== "setting." + name ? t("setting." + name) : name);
     let w; // { node, read, kind }
     const picker = B.PICKER_OF[name];
     const values = enumValues(schema);

@@ -3,13 +3,18 @@
 
 use std::sync::OnceLock;
 
+use axum::extract::State;
+
 use crate::auth::Tenant;
+use crate::error::ApiError;
 use crate::error::ErrorBody;
 use crate::extract::Json;
+use crate::state::AppState;
 use crate::views::Catalogue;
 
 /// Every robot and trigger type: its settings' JSON Schema, defaults,
-/// template settings, outputs and a one-line description.
+/// template settings, outputs and a one-line description; then the
+/// tenant's application robot types (`app.<code>`, group `apps`).
 #[utoipa::path(
     get,
     path = "/v1/catalogue",
@@ -20,11 +25,17 @@ use crate::views::Catalogue;
     ),
     security(("bearer" = []))
 )]
-pub async fn catalogue(_tenant: Tenant) -> Json<Catalogue> {
+pub async fn catalogue(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+) -> Result<Json<Catalogue>, ApiError> {
     static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
-    Json(
-        CATALOGUE
-            .get_or_init(|| crm_core::catalogue::catalogue().into())
-            .clone(),
-    )
+    let mut c = CATALOGUE
+        .get_or_init(|| crm_core::catalogue::catalogue().into())
+        .clone();
+    // The tenant's application robot types (group `apps`), after the built-in ones.
+    let apps = state.engine.all_robot_types(&tenant).await?;
+    c.robots
+        .extend(apps.iter().map(crate::handlers::robot_types::app_entry));
+    Ok(Json(c))
 }

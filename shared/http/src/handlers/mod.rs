@@ -19,6 +19,7 @@ pub mod meta;
 pub mod reports;
 pub mod rest_webhooks;
 pub mod robot_order;
+pub mod robot_types;
 pub mod run_control;
 pub mod webhooks;
 pub mod work;

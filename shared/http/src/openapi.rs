@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
-    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    rest_webhooks, robot_order, run_control, webhooks, work,
+    audiences, automation, catalogue, directory, documents, forms, items, lists, me, meta,
+    payment_providers, reports, rest_webhooks, robot_order, run_control, site_keys, webhooks, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -96,6 +96,23 @@ use crate::handlers::{
         rest_webhooks::list_rest_webhooks,
         rest_webhooks::revoke_rest_webhook,
         crate::bitrix::call,
+        forms::create_form,
+        forms::list_forms,
+        forms::get_form,
+        forms::replace_form,
+        forms::delete_form,
+        site_keys::create_site_key,
+        site_keys::list_site_keys,
+        site_keys::delete_site_key,
+        payment_providers::put_provider,
+        payment_providers::get_provider,
+        payment_providers::delete_provider,
+        crate::public::forms::form_page,
+        crate::public::forms::embed_js,
+        crate::public::forms::submit,
+        crate::public::tracker::tracker_js,
+        crate::public::tracker::beacon,
+        crate::public::payments::receive,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -113,6 +130,10 @@ use crate::handlers::{
         (name = "bitrix", description = "Bitrix24 REST adapter: inbound-webhook credentials and the automation-trigger methods at /rest/{user_id}/{secret}/{method}"),
         (name = "reports", description = "Time in stage, conversion and robot activity, from aggregates kept per UTC day"),
         (name = "webhooks", description = "The signing secret of outbound webhooks (call_webhook robots)"),
+        (name = "forms", description = "Web forms: defined here, filled in by the public at /f/{form_id}"),
+        (name = "tracker", description = "Site tracker keys (the script is /t/tracker.js)"),
+        (name = "payments", description = "Payment providers whose webhooks raise invoice_paid"),
+        (name = "public", description = "Keyless public endpoints: web forms, the site tracker, payment webhooks (rate limited per client IP)"),
     )
 )]
 pub struct ApiDoc;

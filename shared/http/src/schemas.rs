@@ -103,6 +103,12 @@ components! {
         RobotOrder => crate::handlers::robot_order::RobotOrder,
         RestWebhookBody => crate::handlers::rest_webhooks::RestWebhookBody,
         BitrixParams => crate::bitrix::params::BitrixParams,
+        FormBody => crm_core::web_forms::FormBody,
+        FormValues => crate::public::forms::FormValues,
+        SiteKeyBody => crate::handlers::site_keys::SiteKeyBody,
+        Beacon => crm_core::site_tracker::Beacon,
+        ProviderBody => crate::handlers::payment_providers::ProviderBody,
+        StripeEvent => crate::public::payments::StripeEvent,
     }
     responses {
         Department => model::Department,
@@ -156,6 +162,13 @@ components! {
         RestWebhookList => crate::handlers::rest_webhooks::RestWebhookList,
         BitrixAnswer => crate::bitrix::envelope::BitrixAnswer,
         BitrixErrorBody => crate::bitrix::envelope::BitrixErrorBody,
+        FormView => crate::handlers::forms::FormView,
+        FormList => crate::handlers::forms::FormList,
+        FormAccepted => crate::public::forms::FormAccepted,
+        SiteKeyView => crate::handlers::site_keys::SiteKeyView,
+        SiteKeyList => crate::handlers::site_keys::SiteKeyList,
+        ProviderConfig => crm_core::payments::ProviderConfig,
+        WebhookReceived => crate::public::payments::WebhookReceived,
     }
 }
 

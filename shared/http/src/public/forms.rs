@@ -89,7 +89,7 @@ fn typed(content_type: &'static str, body: String) -> Response {
     tag = "public",
     params(("form_id" = String, Path, description = "The form's public id (`wf_…`)")),
     responses(
-        (status = 200, description = "The form as an HTML page (posts to itself)", content_type = "text/html"),
+        (status = 200, description = "The form as an HTML page (posts to itself)", content((crate::handlers::documents::BinaryFile = "text/html"))),
         (status = 404, description = "No such form (unknown or deleted)", body = crate::error::ErrorBody),
         (status = 429, description = "Too many requests from this address (`Retry-After`)", body = crate::error::ErrorBody),
     ),
@@ -112,7 +112,7 @@ pub async fn form_page(
     tag = "public",
     params(("form_id" = String, Path, description = "The form's public id (`wf_…`)")),
     responses(
-        (status = 200, description = "JavaScript that writes the form where its `<script src=\".../f/{form_id}/embed.js\">` tag stands", content_type = "text/javascript"),
+        (status = 200, description = "JavaScript that writes the form where its `<script src=\".../f/{form_id}/embed.js\">` tag stands", content((crate::handlers::documents::BinaryFile = "text/javascript"))),
         (status = 404, description = "No such form", body = crate::error::ErrorBody),
         (status = 429, description = "Too many requests from this address", body = crate::error::ErrorBody),
     ),

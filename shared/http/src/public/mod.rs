@@ -47,7 +47,9 @@ pub fn client_ip(parts: &Parts) -> String {
     }
     parts
         .headers
-        .get("x-forwarded-for")
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
         .map(|v| v.trim().to_string())

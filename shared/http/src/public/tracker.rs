@@ -46,7 +46,7 @@ else{fetch(base+"/t/v",{method:"POST",body:body,mode:"no-cors",keepalive:true})}
     get,
     path = "/t/tracker.js",
     tag = "public",
-    responses((status = 200, description = "The tracker (`<script src=\".../t/tracker.js\" data-site-key=\"sk_…\" async>`)", content_type = "text/javascript")),
+    responses((status = 200, description = "The tracker (`<script src=\".../t/tracker.js\" data-site-key=\"sk_…\" async>`)", content((crate::handlers::documents::BinaryFile = "text/javascript")))),
     security(())
 )]
 pub async fn tracker_js() -> Response {

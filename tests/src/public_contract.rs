@@ -61,7 +61,11 @@ pub async fn forms_are_found_by_public_id_and_submitted(store: Arc<dyn DocStore>
     let e = &a.engine;
     let form = e.create_form(&a.tenant, form_body()).await.expect("form");
     let second = e.create_form(&a.tenant, form_body()).await.expect("form");
-    let (tenant, found) = e.public_form(&form.id).await.expect("look-up").expect("found");
+    let (tenant, found) = e
+        .public_form(&form.id)
+        .await
+        .expect("look-up")
+        .expect("found");
     assert_eq!(tenant, a.tenant);
     assert_eq!(found, form);
     let page = e
@@ -150,7 +154,7 @@ pub async fn visitors_are_tracked(store: Arc<dyn DocStore>, prefix: &str) {
         .site_keys_page(&a.tenant, &PageRequest::new(None, None))
         .await
         .expect("page");
-    assert_eq!(page.items, [key.clone()]);
+    assert_eq!(page.items, std::slice::from_ref(&key));
     e.delete_site_key(&a.tenant, &key.id).await.expect("delete");
     assert_eq!(e.site_key_tenant(&key.id).await.expect("look-up"), None);
 }
@@ -163,8 +167,10 @@ pub async fn payment_endpoints_find_their_tenant(store: Arc<dyn DocStore>, prefi
     let item = e
         .create_item(
             &a.tenant,
-            serde_json::from_value(json!({"pipeline_id": PIPELINE, "title": "Deal", "responsible_id": "u-anna"}))
-                .expect("item"),
+            serde_json::from_value(
+                json!({"pipeline_id": PIPELINE, "title": "Deal", "responsible_id": "u-anna"}),
+            )
+            .expect("item"),
         )
         .await
         .expect("item");

@@ -456,6 +456,21 @@ async fn serve(
     Ok(())
 }
 
+/// The router with the connection's peer address as axum's `ConnectInfo`
+/// on every request (what the public endpoints limit per client IP by).
+fn with_peer(
+    router: axum::Router,
+    peer: std::net::SocketAddr,
+) -> tower::util::MapRequest<axum::Router, impl Fn(PeerRequest) -> PeerRequest + Clone> {
+    tower::util::MapRequest::new(router, move |mut r: PeerRequest| {
+        r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        r
+    })
+}
+
+/// A request as hyper hands it to the router.
+type PeerRequest = axum::http::Request<hyper::body::Incoming>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,18 +491,3 @@ mod tests {
         assert_eq!(v["error"]["code"], "unavailable");
     }
 }
-
-/// The router with the connection's peer address as axum's `ConnectInfo`
-/// on every request (what the public endpoints limit per client IP by).
-fn with_peer(
-    router: axum::Router,
-    peer: std::net::SocketAddr,
-) -> tower::util::MapRequest<axum::Router, impl Fn(PeerRequest) -> PeerRequest + Clone> {
-    tower::util::MapRequest::new(router, move |mut r: PeerRequest| {
-        r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-        r
-    })
-}
-
-/// A request as hyper hands it to the router.
-type PeerRequest = axum::http::Request<hyper::body::Incoming>;

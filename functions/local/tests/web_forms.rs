@@ -37,7 +37,11 @@ async fn a_visitor_post_over_http_creates_a_lead_whose_robot_runs() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("name=\"email\"") && html.contains("Order a design"));
-    let js = http.get(format!("{base}/f/{id}/embed.js")).send().await.unwrap();
+    let js = http
+        .get(format!("{base}/f/{id}/embed.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(js.status(), 200);
 
     // Bad values and the honeypot: nothing made.
@@ -57,9 +61,19 @@ async fn a_visitor_post_over_http_creates_a_lead_whose_robot_runs() {
         .map(|d| d["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["email", "budget"]);
-    assert_eq!(post("email=bot%40spam.test&website=x").await.unwrap().status(), 201);
+    assert_eq!(
+        post("email=bot%40spam.test&website=x")
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
     api.settle().await;
-    assert!(api.all_pages("/v1/items?pipeline_id=deals", "items").await.is_empty());
+    assert!(
+        api.all_pages("/v1/items?pipeline_id=deals", "items")
+            .await
+            .is_empty()
+    );
 
     // A real post: a lead whose robot runs.
     let r = post("email=ann%40example.test&budget=1200").await.unwrap();
@@ -85,7 +99,13 @@ async fn a_visitor_post_over_http_creates_a_lead_whose_robot_runs() {
     // The limit: 10 posts a minute per address and form (3 made above).
     let mut statuses = Vec::new();
     for _ in 0..8 {
-        statuses.push(post("email=bot%40spam.test&website=x").await.unwrap().status().as_u16());
+        statuses.push(
+            post("email=bot%40spam.test&website=x")
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
     }
     assert_eq!(&statuses[..7], [201; 7]);
     assert_eq!(statuses[7], 429, "{statuses:?}");

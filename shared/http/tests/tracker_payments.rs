@@ -5,9 +5,9 @@ mod common;
 
 use axum::body::Body;
 use chrono::Duration;
-use crm_core::ports::Clock;
 use common::*;
 use crm_core::payments::stripe_signature::sign_stripe;
+use crm_core::ports::Clock;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -20,7 +20,11 @@ async fn raw(h: &Harness, request: Request<Body>) -> (StatusCode, http::HeaderMa
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 async fn beacon(h: &Harness, body: Value) -> (StatusCode, String) {
@@ -52,9 +56,16 @@ async fn stage_of(h: &Harness, id: &str) -> String {
 }
 
 async fn site_key(h: &Harness) -> String {
-    let r = h.post(KEY_A, "/v1/site-keys", json!({"label": "shop"})).await;
+    let r = h
+        .post(KEY_A, "/v1/site-keys", json!({"label": "shop"}))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    assert!(r.body["script_tag"].as_str().unwrap().contains("/t/tracker.js"));
+    assert!(
+        r.body["script_tag"]
+            .as_str()
+            .unwrap()
+            .contains("/t/tracker.js")
+    );
     r.body["id"].as_str().unwrap().to_string()
 }
 
@@ -83,16 +94,25 @@ async fn site_keys_are_made_listed_and_deleted_by_admins_per_tenant() {
     assert!(key.starts_with("sk_") && key.len() == 35);
     let r = h.get(KEY_A, "/v1/site-keys").await;
     assert_eq!(r.body["site_keys"][0]["id"], key);
-    assert_eq!(h.get(KEY_B, "/v1/site-keys").await.body["site_keys"], json!([]));
     assert_eq!(
-        h.delete(KEY_B, &format!("/v1/site-keys/{key}")).await.status,
+        h.get(KEY_B, "/v1/site-keys").await.body["site_keys"],
+        json!([])
+    );
+    assert_eq!(
+        h.delete(KEY_B, &format!("/v1/site-keys/{key}"))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
-    let r = h.post(KEY_A, "/v1/site-keys", json!({"label": "x".repeat(201)})).await;
+    let r = h
+        .post(KEY_A, "/v1/site-keys", json!({"label": "x".repeat(201)}))
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.fields(), ["label"]);
     assert_eq!(
-        h.delete(KEY_A, &format!("/v1/site-keys/{key}")).await.status,
+        h.delete(KEY_A, &format!("/v1/site-keys/{key}"))
+            .await
+            .status,
         StatusCode::NO_CONTENT
     );
     let (s, _) = beacon(
@@ -108,12 +128,26 @@ async fn the_tracker_script_is_served() {
     let h = harness();
     let (s, headers, text) = raw(
         &h,
-        Request::builder().uri("/t/tracker.js").body(Body::empty()).unwrap(),
+        Request::builder()
+            .uri("/t/tracker.js")
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
-    for needle in ["sendBeacon", "/t/v", "data-site-key", "crm_v", "localStorage"] {
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    for needle in [
+        "sendBeacon",
+        "/t/v",
+        "data-site-key",
+        "crm_v",
+        "localStorage",
+    ] {
         assert!(text.contains(needle), "{needle}");
     }
 }
@@ -133,7 +167,11 @@ async fn a_known_visitor_moves_the_deal_with_site_visit_and_later_client_returne
     h.settle().await;
     assert_eq!(stage_of(&h, &deal).await, "new");
     tie_visitor(&h).await;
-    assert_eq!(stage_of(&h, &deal).await, "new", "the form itself moves nothing here");
+    assert_eq!(
+        stage_of(&h, &deal).await,
+        "new",
+        "the form itself moves nothing here"
+    );
     // A page view of the tied visitor: site_visit moves the deal to talks.
     h.advance(Duration::minutes(5)).await;
     assert_eq!(beacon(&h, view.clone()).await.0, StatusCode::NO_CONTENT);
@@ -141,7 +179,11 @@ async fn a_known_visitor_moves_the_deal_with_site_visit_and_later_client_returne
     assert_eq!(stage_of(&h, &deal).await, "talks");
     let runs = h.get(KEY_A, &format!("/v1/items/{deal}/runs")).await;
     assert!(
-        runs.body["runs"].as_array().unwrap().iter().any(|r| r["event_type"] == "site_visit"),
+        runs.body["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["event_type"] == "site_visit"),
         "{}",
         runs.body
     );
@@ -196,10 +238,17 @@ const SECRET: &str = "whsec_test_0123456789";
 
 async fn configure_stripe(h: &Harness) -> String {
     let r = h
-        .put(KEY_A, "/v1/payment-providers/stripe", json!({"webhook_secret": SECRET}))
+        .put(
+            KEY_A,
+            "/v1/payment-providers/stripe",
+            json!({"webhook_secret": SECRET}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(r.body.get("webhook_secret").is_none(), "the secret is never shown");
+    assert!(
+        r.body.get("webhook_secret").is_none(),
+        "the secret is never shown"
+    );
     r.body["webhook_path"].as_str().unwrap().to_string()
 }
 
@@ -218,7 +267,12 @@ fn paid_event(id: &str, item: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn deliver(h: &Harness, path: &str, body: &[u8], signature: Option<String>) -> (StatusCode, String) {
+async fn deliver(
+    h: &Harness,
+    path: &str,
+    body: &[u8],
+    signature: Option<String>,
+) -> (StatusCode, String) {
     let mut b = Request::builder()
         .method(Method::POST)
         .uri(path)
@@ -242,10 +296,17 @@ async fn a_signed_stripe_webhook_moves_the_deal_once_with_invoice_paid() {
     let r = h.post(KEY_A, "/v1/pipelines/sales/triggers", t).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let path = configure_stripe(&h).await;
-    assert!(path.starts_with("/v1/webhooks/payments/stripe/pe_"), "{path}");
+    assert!(
+        path.starts_with("/v1/webhooks/payments/stripe/pe_"),
+        "{path}"
+    );
     // Replacing the secret keeps the URL.
     let again = h
-        .put(KEY_A, "/v1/payment-providers/stripe", json!({"webhook_secret": SECRET}))
+        .put(
+            KEY_A,
+            "/v1/payment-providers/stripe",
+            json!({"webhook_secret": SECRET}),
+        )
         .await;
     assert_eq!(again.body["webhook_path"], path);
     let body = paid_event("evt_1", &deal);
@@ -265,8 +326,13 @@ async fn a_signed_stripe_webhook_moves_the_deal_once_with_invoice_paid() {
         .collect();
     assert_eq!(evals.len(), 1);
     // A re-delivery (new signature, same event id) fires nothing more.
-    h.patch(KEY_A, &format!("/v1/items/{deal}"), json!({"stage_id": "talks"}), None)
-        .await;
+    h.patch(
+        KEY_A,
+        &format!("/v1/items/{deal}"),
+        json!({"stage_id": "talks"}),
+        None,
+    )
+    .await;
     let (s, _) = deliver(&h, &path, &body, Some(sign_stripe(&body, SECRET, now + 10))).await;
     assert_eq!(s, StatusCode::OK);
     h.settle().await;
@@ -287,9 +353,15 @@ async fn forged_stale_and_unknown_webhooks_are_refused_without_side_effects() {
     let body = paid_event("evt_2", &deal);
     let now = h.clock.now().timestamp();
     for (what, signature) in [
-        ("wrong secret", Some(sign_stripe(&body, "whsec_forged", now))),
+        (
+            "wrong secret",
+            Some(sign_stripe(&body, "whsec_forged", now)),
+        ),
         ("stale", Some(sign_stripe(&body, SECRET, now - 301))),
-        ("from the future", Some(sign_stripe(&body, SECRET, now + 301))),
+        (
+            "from the future",
+            Some(sign_stripe(&body, SECRET, now + 301)),
+        ),
         ("missing", None),
         ("garbage", Some("v1=zz".to_string())),
     ] {
@@ -310,7 +382,11 @@ async fn forged_stale_and_unknown_webhooks_are_refused_without_side_effects() {
     assert_eq!(stage_of(&h, &deal).await, "new");
     let runs = h.get(KEY_A, &format!("/v1/items/{deal}/runs")).await;
     assert!(
-        !runs.body["runs"].as_array().unwrap().iter().any(|r| r["event_type"] == "invoice_paid"),
+        !runs.body["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["event_type"] == "invoice_paid"),
         "{}",
         runs.body
     );
@@ -348,7 +424,11 @@ async fn other_events_and_unknown_items_are_acknowledged_and_ignored() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // Configuration: admin only, validated, per tenant.
     let r = h
-        .put(KEY_A, "/v1/payment-providers/stripe", json!({"webhook_secret": ""}))
+        .put(
+            KEY_A,
+            "/v1/payment-providers/stripe",
+            json!({"webhook_secret": ""}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.fields(), ["webhook_secret"]);
@@ -357,7 +437,11 @@ async fn other_events_and_unknown_items_are_acknowledged_and_ignored() {
         StatusCode::NOT_FOUND
     );
     let r = h
-        .put(KEY_A, "/v1/payment-providers/paypal", json!({"webhook_secret": "x"}))
+        .put(
+            KEY_A,
+            "/v1/payment-providers/paypal",
+            json!({"webhook_secret": "x"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

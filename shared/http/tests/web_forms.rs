@@ -88,11 +88,7 @@ async fn post_urlencoded(h: &Harness, id: &str, body: &str, accept: &str) -> Raw
 }
 
 async fn get_public(h: &Harness, path: &str) -> Raw {
-    public(
-        h,
-        Request::builder().uri(path).body(Body::empty()).unwrap(),
-    )
-    .await
+    public(h, Request::builder().uri(path).body(Body::empty()).unwrap()).await
 }
 
 async fn items(h: &Harness) -> Vec<Value> {
@@ -130,7 +126,9 @@ async fn forms_are_made_read_paged_replaced_and_deleted_per_tenant() {
     let r = h.get(KEY_A, "/v1/forms?limit=1").await;
     assert_eq!(r.body["forms"].as_array().unwrap().len(), 1);
     let cursor = r.body["next_cursor"].as_str().unwrap().to_string();
-    let r2 = h.get(KEY_A, &format!("/v1/forms?limit=1&cursor={cursor}")).await;
+    let r2 = h
+        .get(KEY_A, &format!("/v1/forms?limit=1&cursor={cursor}"))
+        .await;
     assert_eq!(r2.body["forms"].as_array().unwrap().len(), 1);
     assert_ne!(r.body["forms"][0]["id"], r2.body["forms"][0]["id"]);
     // Replace keeps the id.
@@ -141,7 +139,10 @@ async fn forms_are_made_read_paged_replaced_and_deleted_per_tenant() {
     assert_eq!(r.body["id"], id);
     assert_eq!(r.body["name"], "Call me back");
     // Delete: the public page and posts are gone.
-    assert_eq!(get_public(&h, &format!("/f/{second}")).await.status, StatusCode::OK);
+    assert_eq!(
+        get_public(&h, &format!("/f/{second}")).await.status,
+        StatusCode::OK
+    );
     let r = h.delete(KEY_A, &format!("/v1/forms/{second}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(
@@ -165,7 +166,12 @@ async fn bad_form_definitions_are_422_naming_the_field() {
     let r = h.post(KEY_A, "/v1/forms", body).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     let fields = r.fields();
-    for f in ["fields[1].name", "fields[3].maps_to", "stage_id", "responsible_id"] {
+    for f in [
+        "fields[1].name",
+        "fields[3].maps_to",
+        "stage_id",
+        "responsible_id",
+    ] {
         assert!(fields.contains(&f.to_string()), "{f} not in {fields:?}");
     }
     let mut body = form_body();
@@ -177,7 +183,11 @@ async fn bad_form_definitions_are_422_naming_the_field() {
     let r = h.post(KEY_A, "/v1/forms", body).await;
     assert_eq!(r.fields(), ["pipeline_id"]);
     let mut body = form_body();
-    body["fields"] = json!((0..31).map(|i| json!({"name": format!("f{i}"), "label": "x", "type": "text"})).collect::<Vec<_>>());
+    body["fields"] = json!(
+        (0..31)
+            .map(|i| json!({"name": format!("f{i}"), "label": "x", "type": "text"}))
+            .collect::<Vec<_>>()
+    );
     let r = h.post(KEY_A, "/v1/forms", body).await;
     assert_eq!(r.fields(), ["fields"]);
     assert_eq!(h.get(KEY_A, "/v1/forms").await.body["forms"], json!([]));
@@ -203,7 +213,11 @@ async fn a_form_post_creates_a_lead_whose_robots_run() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.json()["message"], "Thanks, we will call you.");
     assert_eq!(r.headers["access-control-allow-origin"], "*");
-    assert!(!r.text.contains("item"), "the answer names no item: {}", r.text);
+    assert!(
+        !r.text.contains("item"),
+        "the answer names no item: {}",
+        r.text
+    );
     h.settle().await;
     let all = items(&h).await;
     assert_eq!(all.len(), 1);
@@ -215,7 +229,10 @@ async fn a_form_post_creates_a_lead_whose_robots_run() {
     assert_eq!(item["client"]["name"], "Ann Lee");
     assert_eq!(item["title"], "Contact us: Ann Lee");
     let runs = h
-        .get(KEY_A, &format!("/v1/items/{}/runs", item["id"].as_str().unwrap()))
+        .get(
+            KEY_A,
+            &format!("/v1/items/{}/runs", item["id"].as_str().unwrap()),
+        )
         .await;
     let runs = runs.body["runs"].as_array().unwrap().clone();
     let robot_run = runs
@@ -224,7 +241,10 @@ async fn a_form_post_creates_a_lead_whose_robots_run() {
         .unwrap_or_else(|| panic!("no robot run in {runs:?}"));
     assert_eq!(robot_run["status"], "done", "{robot_run}");
     let trigger_eval = runs.iter().find(|r| r["event_type"] == "form_submitted");
-    assert!(trigger_eval.is_some(), "form_submitted was evaluated: {runs:?}");
+    assert!(
+        trigger_eval.is_some(),
+        "form_submitted was evaluated: {runs:?}"
+    );
 }
 
 #[tokio::test]
@@ -245,7 +265,13 @@ async fn a_form_post_of_a_known_client_moves_the_open_item_with_form_submitted()
     h.settle().await;
     let path = format!("/v1/items/{}", deal["id"].as_str().unwrap());
     assert_eq!(h.get(KEY_A, &path).await.body["stage_id"], "new");
-    let r = post_form(&h, &id, json!({"email": "buyer@acme.test", "budget": 10}), &[]).await;
+    let r = post_form(
+        &h,
+        &id,
+        json!({"email": "buyer@acme.test", "budget": 10}),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     h.settle().await;
     assert_eq!(h.get(KEY_A, &path).await.body["stage_id"], "talks");
@@ -293,12 +319,22 @@ async fn bad_values_are_422_naming_the_form_field_and_change_nothing() {
         .map(|d| d["field"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(fields, ["email", "phone", "budget"]);
-    let r = post_form(&h, &id, json!({"email": "a@b.test", "name": "x".repeat(1001)}), &[]).await;
+    let r = post_form(
+        &h,
+        &id,
+        json!({"email": "a@b.test", "name": "x".repeat(1001)}),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     // A browser's plain post gets an HTML page.
     let r = post_urlencoded(&h, &id, "name=Ann", "text/html").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text.contains("<html") && r.text.contains("email"), "{}", r.text);
+    assert!(
+        r.text.contains("<html") && r.text.contains("email"),
+        "{}",
+        r.text
+    );
     let r = public(
         &h,
         Request::builder()
@@ -324,18 +360,33 @@ async fn posts_are_limited_per_address_and_form() {
     let other = make_form(&h).await;
     let spam = json!({"email": "x@y.test", "website": "bot"});
     for _ in 0..10 {
-        assert_eq!(post_form(&h, &id, spam.clone(), &[]).await.status, StatusCode::CREATED);
+        assert_eq!(
+            post_form(&h, &id, spam.clone(), &[]).await.status,
+            StatusCode::CREATED
+        );
     }
     let r = post_form(&h, &id, spam.clone(), &[]).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
     assert_eq!(r.headers["retry-after"], "60");
     assert_eq!(r.json()["error"]["code"], "too_many_requests");
     // Another form, another address: their own limits.
-    assert_eq!(post_form(&h, &other, spam.clone(), &[]).await.status, StatusCode::CREATED);
-    let r = post_form(&h, &id, spam.clone(), &[("x-forwarded-for", "198.51.100.1")]).await;
+    assert_eq!(
+        post_form(&h, &other, spam.clone(), &[]).await.status,
+        StatusCode::CREATED
+    );
+    let r = post_form(
+        &h,
+        &id,
+        spam.clone(),
+        &[("x-forwarded-for", "198.51.100.1")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED);
     ticker.advance(Duration::from_secs(60));
-    assert_eq!(post_form(&h, &id, spam, &[]).await.status, StatusCode::CREATED);
+    assert_eq!(
+        post_form(&h, &id, spam, &[]).await.status,
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
@@ -351,7 +402,13 @@ async fn unknown_forms_are_404_and_reveal_nothing() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
         assert!(!r.text.contains("tenant"), "{}", r.text);
     }
-    let r = post_form(&h, "wf_00000000000000000000000000000000", json!({"email": "a@b.test"}), &[]).await;
+    let r = post_form(
+        &h,
+        "wf_00000000000000000000000000000000",
+        json!({"email": "a@b.test"}),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -370,7 +427,10 @@ async fn a_repeated_idempotency_key_makes_one_item_and_one_event() {
     let all = items(&h).await;
     assert_eq!(all.len(), 1);
     let runs = h
-        .get(KEY_A, &format!("/v1/items/{}/runs", all[0]["id"].as_str().unwrap()))
+        .get(
+            KEY_A,
+            &format!("/v1/items/{}/runs", all[0]["id"].as_str().unwrap()),
+        )
         .await;
     let evals = runs.body["runs"]
         .as_array()
@@ -395,7 +455,12 @@ async fn the_page_and_the_embed_script_render_the_form() {
     let id = r.body["id"].as_str().unwrap().to_string();
     let page = get_public(&h, &format!("/f/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     for needle in [
         format!("action=\"/f/{id}\""),
         "name=\"email\" type=\"email\"".to_string(),
@@ -408,10 +473,18 @@ async fn the_page_and_the_embed_script_render_the_form() {
         assert!(page.text.contains(&needle), "{needle} not in the page");
     }
     assert!(!page.text.contains("<b>Contact"), "the name is escaped");
-    assert!(!page.text.contains("http://") && !page.text.contains("https://"), "no external assets");
+    assert!(
+        !page.text.contains("http://") && !page.text.contains("https://"),
+        "no external assets"
+    );
     let js = get_public(&h, &format!("/f/{id}/embed.js")).await;
     assert_eq!(js.status, StatusCode::OK);
-    assert!(js.headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        js.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     assert!(js.text.contains(&format!("/f/{id}")));
     assert!(js.text.contains("currentScript"));
     // The page posts without JavaScript too: an HTML answer.

@@ -141,7 +141,14 @@ impl Engine {
                     provider,
                 };
                 writes.push(put(
-                    doc(SYSTEM_TENANT, Kind::PaymentProvider, &endpoint_id, 1, None, &owner),
+                    doc(
+                        SYSTEM_TENANT,
+                        Kind::PaymentProvider,
+                        &endpoint_id,
+                        1,
+                        None,
+                        &owner,
+                    ),
                     Cond::Absent,
                 ));
             }

@@ -55,7 +55,8 @@ fn amount_of(event_type: &str, object: &Value) -> Option<i64> {
         "payment_intent.succeeded" => &["amount_received", "amount"],
         _ => &["amount_paid", "total"],
     };
-    keys.iter().find_map(|k| object.get(*k).and_then(Value::as_i64))
+    keys.iter()
+        .find_map(|k| object.get(*k).and_then(Value::as_i64))
 }
 
 impl Engine {

@@ -26,7 +26,7 @@ pub enum SignatureError {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -117,7 +117,10 @@ mod tests {
             header,
             "t=1700000000,v1=ceb8863f7208fa249a6cd8f951e993c7563412aca65866f6272283debe143ab3"
         );
-        assert_eq!(verify_stripe_signature(&header, b"{}", SECRET, now()), Ok(()));
+        assert_eq!(
+            verify_stripe_signature(&header, b"{}", SECRET, now()),
+            Ok(())
+        );
     }
 
     #[test]

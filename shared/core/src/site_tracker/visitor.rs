@@ -98,7 +98,12 @@ impl Beacon {
 impl Engine {
     /// Tie a visitor id to a client (a form submitted with it). A malformed
     /// id or a client without email/phone ties nothing.
-    pub async fn tie_visitor(&self, tenant: &str, visitor_id: &str, client: &ClientRef) -> Result<()> {
+    pub async fn tie_visitor(
+        &self,
+        tenant: &str,
+        visitor_id: &str,
+        client: &ClientRef,
+    ) -> Result<()> {
         if !is_visitor_id(visitor_id) || client_ref_keys(client).is_empty() {
             return Ok(());
         }
@@ -144,8 +149,8 @@ impl Engine {
             None => (None, None, 0),
         };
         if let Some(client) = &client {
-            let returned = previous
-                .is_some_and(|p| now - p > Duration::minutes(RETURN_AFTER_MINUTES));
+            let returned =
+                previous.is_some_and(|p| now - p > Duration::minutes(RETURN_AFTER_MINUTES));
             let mut types = vec!["site_visit"];
             if returned {
                 types.push("client_returned");
@@ -184,7 +189,14 @@ impl Engine {
                 client,
                 last_seen_at: now,
             };
-            let mut d = doc(tenant, Kind::Visitor, &beacon.visitor_id, version + 1, None, &v);
+            let mut d = doc(
+                tenant,
+                Kind::Visitor,
+                &beacon.visitor_id,
+                version + 1,
+                None,
+                &v,
+            );
             d.expires_at = Some((now + Duration::days(ttl)).timestamp());
             // A lost race means another beacon of the visitor just wrote: fine.
             match self

@@ -141,7 +141,11 @@ fn check_len(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize)
     if value.trim().is_empty() {
         err(errors, field, "must not be empty");
     } else if n > max {
-        err(errors, field, format!("must be at most {max} characters long"));
+        err(
+            errors,
+            field,
+            format!("must be at most {max} characters long"),
+        );
     }
 }
 
@@ -241,18 +245,15 @@ fn target_problem(target: &str, kind: FieldKind, pipeline: Option<&Pipeline>) ->
             };
             let pipeline = pipeline?;
             match pipeline.field(key).map(|d| d.field_type) {
-                None => Some(format!(
-                    "pipeline '{}' has no field '{key}'",
-                    pipeline.id
+                None => Some(format!("pipeline '{}' has no field '{key}'", pipeline.id)),
+                Some(FieldType::Number) if kind != FieldKind::Number => Some(format!(
+                    "'{key}' is a number field: map a number field to it"
                 )),
-                Some(FieldType::Number) if kind != FieldKind::Number => {
-                    Some(format!("'{key}' is a number field: map a number field to it"))
-                }
                 Some(FieldType::Number | FieldType::String | FieldType::List) => None,
-                Some(t) => Some(format!(
-                    "'{key}' is a {t:?} field; forms fill string, number and list fields"
-                )
-                .to_lowercase()),
+                Some(t) => Some(
+                    format!("'{key}' is a {t:?} field; forms fill string, number and list fields")
+                        .to_lowercase(),
+                ),
             }
         }
     }
@@ -306,6 +307,9 @@ mod tests {
             {"name": "name", "label": "Name", "type": "text", "maps_to": "client.name"},
         ]));
         assert!(b.problems(None).is_empty());
-        assert_eq!(fields_of(&body(serde_json::json!([])).problems(None)), ["fields"]);
+        assert_eq!(
+            fields_of(&body(serde_json::json!([])).problems(None)),
+            ["fields"]
+        );
     }
 }

@@ -98,7 +98,10 @@ fn check_values(form: &WebForm, input: &FormInput) -> Result<Checked> {
             continue;
         }
         if v.chars().count() > f.kind.max_len() {
-            fail(format!("must be at most {} characters long", f.kind.max_len()));
+            fail(format!(
+                "must be at most {} characters long",
+                f.kind.max_len()
+            ));
             continue;
         }
         let problem = match f.kind {
@@ -243,7 +246,14 @@ impl Engine {
         }
         let id = submission_id(&form.id, key);
         let dkey = DocKey::new(tenant, Kind::FormSubmission, &id);
-        let mut claim = doc(tenant, Kind::FormSubmission, &id, 1, None, &Remembered::Pending);
+        let mut claim = doc(
+            tenant,
+            Kind::FormSubmission,
+            &id,
+            1,
+            None,
+            &Remembered::Pending,
+        );
         claim.expires_at = Some((self.now() + Duration::days(IDEMPOTENCY_DAYS)).timestamp());
         match self
             .ports
@@ -286,8 +296,8 @@ impl Engine {
         };
         let mut done = claim;
         done.version = 2;
-        done.body = serde_json::to_value(Remembered::Done(outcome.clone()))
-            .expect("outcomes serialize");
+        done.body =
+            serde_json::to_value(Remembered::Done(outcome.clone())).expect("outcomes serialize");
         self.ports
             .store
             .transact(vec![put(done, Cond::Version(1))])
@@ -382,7 +392,11 @@ impl Engine {
                 && pipeline
                     .stage(&item.stage_id)
                     .is_some_and(|s| s.semantic == Semantic::Process);
-            if open && best.as_ref().is_none_or(|b| item.created_at >= b.created_at) {
+            if open
+                && best
+                    .as_ref()
+                    .is_none_or(|b| item.created_at >= b.created_at)
+            {
                 best = Some(item);
             }
         }

@@ -70,7 +70,10 @@ pub async fn create_form(
     Json(body): Json<FormBody>,
 ) -> Result<Response, ApiError> {
     let form = state.engine.create_form(&tenant, body).await?;
-    Ok(created(format!("/v1/forms/{}", form.id), FormView::from(form)))
+    Ok(created(
+        format!("/v1/forms/{}", form.id),
+        FormView::from(form),
+    ))
 }
 
 /// The tenant's forms.

@@ -57,7 +57,11 @@ pub fn form_markup(form: &WebForm, action: &str, element_id: &str) -> String {
                 esc(&f.name),
                 k.html_type(),
                 k.max_len(),
-                if k == FieldKind::Number { " step=\"any\"" } else { "" },
+                if k == FieldKind::Number {
+                    " step=\"any\""
+                } else {
+                    ""
+                },
             ),
         };
         h.push_str(&format!("<label>{}{star}{input}</label>", esc(&f.label)));

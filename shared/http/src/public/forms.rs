@@ -100,9 +100,16 @@ pub async fn form_page(
     Req(parts): Req,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    limit(&state, &format!("page|{}", client_ip(&parts)), rate_limit::FORM_PAGES)?;
+    limit(
+        &state,
+        &format!("page|{}", client_ip(&parts)),
+        rate_limit::FORM_PAGES,
+    )?;
     let (_, form) = find(&state, &id).await?;
-    Ok(typed("text/html; charset=utf-8", form_page::form_page(&form)))
+    Ok(typed(
+        "text/html; charset=utf-8",
+        form_page::form_page(&form),
+    ))
 }
 
 /// The embeddable snippet of a form.
@@ -123,7 +130,11 @@ pub async fn embed_js(
     Req(parts): Req,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    limit(&state, &format!("page|{}", client_ip(&parts)), rate_limit::FORM_PAGES)?;
+    limit(
+        &state,
+        &format!("page|{}", client_ip(&parts)),
+        rate_limit::FORM_PAGES,
+    )?;
     let (_, form) = find(&state, &id).await?;
     Ok(typed(
         "text/javascript; charset=utf-8",
@@ -294,4 +305,3 @@ async fn submit_inner(
         .await?;
     Ok(outcome.success_message)
 }
-

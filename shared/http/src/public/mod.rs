@@ -17,8 +17,8 @@ use http::request::Parts;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub mod forms;
 pub mod form_page;
+pub mod forms;
 pub mod payments;
 pub mod rate_limit;
 pub mod tracker;

@@ -56,7 +56,10 @@ pub async fn tracker_js() -> Response {
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/javascript; charset=utf-8"),
             ),
-            (CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+            (
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
         ],
         TRACKER_JS,
     )
@@ -84,7 +87,11 @@ pub async fn tracker_js() -> Response {
 )]
 pub async fn beacon(State(state): State<AppState>, Req(parts): Req, body: Bytes) -> Response {
     let answer = async {
-        limit(&state, &format!("beacon|{}", client_ip(&parts)), rate_limit::BEACONS)?;
+        limit(
+            &state,
+            &format!("beacon|{}", client_ip(&parts)),
+            rate_limit::BEACONS,
+        )?;
         let beacon: Beacon = serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request("body", format!("not a beacon: {e}")))?;
         let Some(tenant) = state.engine.site_key_tenant(&beacon.site_key).await? else {

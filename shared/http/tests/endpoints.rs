@@ -374,7 +374,10 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/forms/{id}", &["get", "put", "delete"]),
         ("/v1/site-keys", &["get", "post"]),
         ("/v1/site-keys/{id}", &["delete"]),
-        ("/v1/payment-providers/{provider}", &["get", "put", "delete"]),
+        (
+            "/v1/payment-providers/{provider}",
+            &["get", "put", "delete"],
+        ),
         ("/f/{form_id}", &["get", "post"]),
         ("/f/{form_id}/embed.js", &["get"]),
         ("/t/tracker.js", &["get"]),

@@ -6,5 +6,6 @@ pub mod blob_contract;
 pub mod contract;
 pub mod key_contract;
 pub mod list_contract;
+pub mod public_contract;
 pub mod report_contract;
 pub mod user_work_contract;

@@ -88,7 +88,7 @@ pub fn settings_from_env() -> Result<ApiSettings, ConfigError> {
 /// The HTTP API router over `engine` accepting only `keys` (given in code:
 /// tests), without a limit.
 pub fn app(engine: Arc<Engine>, keys: ApiKeys) -> Router {
-    crm_http::router(AppState::new(engine, keys))
+    with_source_ip(crm_http::router(AppState::new(engine, keys)))
 }
 
 /// The HTTP API router of the deployed function: keys from `store` through
@@ -103,7 +103,33 @@ pub fn app_on_store(
     if settings.throttle.is_enabled() {
         state = state.with_throttle(TenantThrottle::new(settings.throttle));
     }
-    crm_http::router(state)
+    with_source_ip(crm_http::router(state))
+}
+
+/// The router with API Gateway's `requestContext.http.sourceIp` as axum's
+/// `ConnectInfo` on every request: the client address the public endpoints
+/// (web forms, the tracker's beacon) are limited by.
+fn with_source_ip(router: Router) -> Router {
+    router.layer(axum::middleware::from_fn(source_ip))
+}
+
+async fn source_ip(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use lambda_http::RequestExt as _;
+    use lambda_http::request::RequestContext;
+    let ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => c.http.source_ip.as_deref(),
+        _ => None,
+    }
+    .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    if let Some(ip) = ip {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(ip, 0)));
+    }
+    next.run(request).await
 }
 
 /// Serve one request (as `lambda_http` decodes it from an API Gateway event)

@@ -427,7 +427,7 @@ async fn serve(
                         };
                         let conn = http1.serve_connection(
                             TokioIo::new(stream),
-                            TowerToHyperService::new(router),
+                            TowerToHyperService::new(with_peer(router, peer)),
                         );
                         if let Err(e) = watcher.watch(conn).await {
                             tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -438,7 +438,7 @@ async fn serve(
                 }
                 let conn = http1.serve_connection(
                     TokioIo::new(stream),
-                    TowerToHyperService::new(router.clone()),
+                    TowerToHyperService::new(with_peer(router.clone(), peer)),
                 );
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -455,6 +455,21 @@ async fn serve(
     graceful.shutdown().await;
     Ok(())
 }
+
+/// The router with the connection's peer address as axum's `ConnectInfo`
+/// on every request (what the public endpoints limit per client IP by).
+fn with_peer(
+    router: axum::Router,
+    peer: std::net::SocketAddr,
+) -> tower::util::MapRequest<axum::Router, impl Fn(PeerRequest) -> PeerRequest + Clone> {
+    tower::util::MapRequest::new(router, move |mut r: PeerRequest| {
+        r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        r
+    })
+}
+
+/// A request as hyper hands it to the router.
+type PeerRequest = axum::http::Request<hyper::body::Incoming>;
 
 #[cfg(test)]
 mod tests {

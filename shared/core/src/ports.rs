@@ -117,6 +117,21 @@ kinds! {
     /// unlisted: per tenant, id = the run id; and under `_system`, id = the
     /// event token's SHA-256 hex (the answer's lookup).
     RobotEvent = "robot_event",
+    /// A web form (issue #15): per tenant listed under "all", id = its
+    /// public id; and under `_system`, unlisted, the form id → tenant lookup.
+    WebForm = "web_form",
+    /// The remembered outcome of a form submission with an
+    /// `Idempotency-Key` (unlisted, expires after 7 days).
+    FormSubmission = "form_submission",
+    /// A site tracker key (issue #15): per tenant listed under "all"; and
+    /// under `_system`, unlisted, the key → tenant lookup.
+    SiteKey = "site_key",
+    /// A visitor of the tracked site (unlisted, expires): its client once
+    /// tied and when it was last seen.
+    Visitor = "visitor",
+    /// A payment provider's configuration (issue #15): per tenant, id = the
+    /// provider; and under `_system`, id = the webhook endpoint id → tenant.
+    PaymentProvider = "payment_provider",
 }
 
 impl Kind {

@@ -114,6 +114,14 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 429 `too_many_requests` with `Retry-After: <seconds>` (at least 1)
+    /// and a message of the caller's (the public endpoints' limits).
+    pub fn rate_limited(retry_after_secs: u64, message: impl Into<String>) -> Self {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
+        e.retry_after = Some(retry_after_secs.max(1));
+        e
+    }
+
     /// 429 `too_many_requests` with `Retry-After: <seconds>` (at least 1):
     /// the tenant is over its request rate.
     pub fn too_many_requests(retry_after_secs: u64) -> Self {

@@ -26,6 +26,7 @@ pub mod extract;
 pub mod handlers;
 pub mod key_cache;
 pub mod openapi;
+pub mod public;
 pub mod schemas;
 pub mod state;
 pub mod throttle;
@@ -42,8 +43,9 @@ pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{
-    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    rest_webhooks, robot_order, robot_types, run_control, webhooks, work,
+    audiences, automation, catalogue, directory, documents, forms, items, lists, me, meta,
+    payment_providers, reports, rest_webhooks, robot_order, robot_types, run_control, site_keys,
+    webhooks, work,
 };
 
 /// Largest accepted request body: 256 KiB (larger → 413).
@@ -201,6 +203,28 @@ pub fn router(state: AppState) -> Router {
             "/v1/robot-events/{token}",
             post(robot_types::answer_robot_event),
         )
+        .route("/v1/forms", post(forms::create_form).get(forms::list_forms))
+        .route(
+            "/v1/forms/{id}",
+            get(forms::get_form)
+                .put(forms::replace_form)
+                .delete(forms::delete_form),
+        )
+        .route(
+            "/v1/site-keys",
+            post(site_keys::create_site_key).get(site_keys::list_site_keys),
+        )
+        .route(
+            "/v1/site-keys/{id}",
+            axum::routing::delete(site_keys::delete_site_key),
+        )
+        .route(
+            "/v1/payment-providers/{provider}",
+            put(payment_providers::put_provider)
+                .get(payment_providers::get_provider)
+                .delete(payment_providers::delete_provider),
+        )
+        .merge(public::routes())
         .merge(bitrix::routes())
         .merge(board::routes())
         .fallback(meta::route_not_found)

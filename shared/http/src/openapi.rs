@@ -7,8 +7,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
-    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    rest_webhooks, robot_order, robot_types, run_control, webhooks, work,
+    audiences, automation, catalogue, directory, documents, forms, items, lists, me, meta,
+    payment_providers, reports, rest_webhooks, robot_order, robot_types, run_control, site_keys,
+    webhooks, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -102,6 +103,23 @@ use crate::handlers::{
         robot_types::update_robot_type,
         robot_types::delete_robot_type,
         robot_types::answer_robot_event,
+        forms::create_form,
+        forms::list_forms,
+        forms::get_form,
+        forms::replace_form,
+        forms::delete_form,
+        site_keys::create_site_key,
+        site_keys::list_site_keys,
+        site_keys::delete_site_key,
+        payment_providers::put_provider,
+        payment_providers::get_provider,
+        payment_providers::delete_provider,
+        crate::public::forms::form_page,
+        crate::public::forms::embed_js,
+        crate::public::forms::submit,
+        crate::public::tracker::tracker_js,
+        crate::public::tracker::beacon,
+        crate::public::payments::receive,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -120,6 +138,10 @@ use crate::handlers::{
         (name = "reports", description = "Time in stage, conversion and robot activity, from aggregates kept per UTC day"),
         (name = "webhooks", description = "The signing secret of outbound webhooks (call_webhook robots)"),
         (name = "robot-types", description = "Custom robot types of applications (`app.<code>` robots) and the applications' answers"),
+        (name = "forms", description = "Web forms: defined here, filled in by the public at /f/{form_id}"),
+        (name = "tracker", description = "Site tracker keys (the script is /t/tracker.js)"),
+        (name = "payments", description = "Payment providers whose webhooks raise invoice_paid"),
+        (name = "public", description = "Keyless public endpoints: web forms, the site tracker, payment webhooks (rate limited per client IP)"),
     )
 )]
 pub struct ApiDoc;
@@ -256,12 +278,14 @@ mod tests {
         let mut secured = 0;
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
-                // The application's answer: the event token in the path is
-                // the credential (no key, no 401).
-                if path == "/v1/health"
-                    || path == "/v1/openapi.json"
-                    || path == "/v1/robot-events/{token}"
-                {
+                // Keyless: the application's answer (the event token in the
+                // path is the credential), web forms, the tracker, payment
+                // webhooks (no key, no 401).
+                let public = path.starts_with("/f/")
+                    || path.starts_with("/t/")
+                    || path.starts_with("/v1/webhooks/payments/")
+                    || path == "/v1/robot-events/{token}";
+                if path == "/v1/health" || path == "/v1/openapi.json" || public {
                     assert!(op["responses"].get("401").is_none(), "{method} {path}");
                     continue;
                 }

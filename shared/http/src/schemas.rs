@@ -105,6 +105,12 @@ components! {
         BitrixParams => crate::bitrix::params::BitrixParams,
         RobotTypeBody => crm_core::apps::robot_type::RobotTypeBody,
         RobotEventAnswer => crm_core::apps::event::RobotEventAnswer,
+        FormBody => crm_core::web_forms::FormBody,
+        FormValues => crate::public::forms::FormValues,
+        SiteKeyBody => crate::handlers::site_keys::SiteKeyBody,
+        Beacon => crm_core::site_tracker::Beacon,
+        ProviderBody => crate::handlers::payment_providers::ProviderBody,
+        StripeEvent => crate::public::payments::StripeEvent,
     }
     responses {
         Department => model::Department,
@@ -161,6 +167,13 @@ components! {
         RobotTypeDef => crm_core::apps::robot_type::RobotTypeDef,
         RobotTypeList => crate::handlers::robot_types::RobotTypeList,
         AnsweredRun => crm_core::apps::event::AnsweredRun,
+        FormView => crate::handlers::forms::FormView,
+        FormList => crate::handlers::forms::FormList,
+        FormAccepted => crate::public::forms::FormAccepted,
+        SiteKeyView => crate::handlers::site_keys::SiteKeyView,
+        SiteKeyList => crate::handlers::site_keys::SiteKeyList,
+        ProviderConfig => crm_core::payments::ProviderConfig,
+        WebhookReceived => crate::public::payments::WebhookReceived,
     }
 }
 

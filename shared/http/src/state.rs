@@ -43,6 +43,9 @@ pub struct AppState {
     /// Hash of the admin key given at start (the only kind of key that may
     /// move the manual clock; the key store may hold admin keys too).
     pub admin: Option<KeyHash>,
+    /// The limits of the public, keyless endpoints (forms, beacon, payment
+    /// webhooks): per client IP, form or endpoint.
+    pub public_limits: Arc<crate::public::PublicLimiter>,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             throttle: None,
             clock: None,
             admin: None,
+            public_limits: Arc::new(crate::public::PublicLimiter::default()),
         }
     }
 
@@ -75,6 +79,12 @@ impl AppState {
     /// The same state looking keys up in a key store (through its cache).
     pub fn with_key_store(mut self, store: CachedKeys) -> Self {
         self.key_store = Some(Arc::new(store));
+        self
+    }
+
+    /// The same state with these public-endpoint limits (tests: a manual ticker).
+    pub fn with_public_limits(mut self, limits: crate::public::PublicLimiter) -> Self {
+        self.public_limits = Arc::new(limits);
         self
     }
 

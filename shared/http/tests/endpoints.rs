@@ -373,6 +373,19 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/robot-types/{code}", &["get", "put", "delete"]),
         ("/v1/robot-events/{token}", &["post"]),
         ("/rest/{user_id}/{secret}/{method}", &["get", "post"]),
+        ("/v1/forms", &["get", "post"]),
+        ("/v1/forms/{id}", &["get", "put", "delete"]),
+        ("/v1/site-keys", &["get", "post"]),
+        ("/v1/site-keys/{id}", &["delete"]),
+        (
+            "/v1/payment-providers/{provider}",
+            &["get", "put", "delete"],
+        ),
+        ("/f/{form_id}", &["get", "post"]),
+        ("/f/{form_id}/embed.js", &["get"]),
+        ("/t/tracker.js", &["get"]),
+        ("/t/v", &["post"]),
+        ("/v1/webhooks/payments/{provider}/{endpoint_id}", &["post"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());

@@ -12,15 +12,18 @@ pub mod automation;
 pub mod catalogue;
 pub mod directory;
 pub mod documents;
+pub mod forms;
 pub mod items;
 pub mod lists;
 pub mod me;
 pub mod meta;
+pub mod payment_providers;
 pub mod reports;
 pub mod rest_webhooks;
 pub mod robot_order;
 pub mod robot_types;
 pub mod run_control;
+pub mod site_keys;
 pub mod webhooks;
 pub mod work;
 

@@ -28,6 +28,7 @@ pub mod memory_blobs;
 pub mod memory_http;
 pub mod model;
 pub mod money;
+pub mod outbound;
 pub mod planning;
 pub mod ports;
 pub mod reports;

@@ -42,8 +42,8 @@ pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{
-    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    rest_webhooks, robot_order, run_control, webhooks, work,
+    audiences, automation, catalogue, directory, documents, items, lists, me, meta, outbox,
+    reports, rest_webhooks, robot_order, run_control, webhooks, work,
 };
 
 /// Largest accepted request body: 256 KiB (larger → 413).
@@ -121,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages", get(work::list_messages))
         .route("/v1/feed", get(work::list_feed))
         .route("/v1/outbox", get(work::list_outbound))
+        .route("/v1/outbox/{id}/retry", post(outbox::retry_outbound))
         .route("/v1/audiences", get(audiences::list_audiences))
         .route(
             "/v1/audiences/{network}/{audience_id}/members",

@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
-    audiences, automation, catalogue, directory, documents, items, lists, me, meta, reports,
-    rest_webhooks, robot_order, run_control, webhooks, work,
+    audiences, automation, catalogue, directory, documents, items, lists, me, meta, outbox,
+    reports, rest_webhooks, robot_order, run_control, webhooks, work,
 };
 
 /// The API's OpenAPI document (`GET /v1/openapi.json`).
@@ -62,6 +62,7 @@ use crate::handlers::{
         work::list_messages,
         work::list_feed,
         work::list_outbound,
+        outbox::retry_outbound,
         documents::create_template,
         documents::list_templates,
         documents::get_template,

@@ -156,6 +156,7 @@ components! {
         RestWebhookList => crate::handlers::rest_webhooks::RestWebhookList,
         BitrixAnswer => crate::bitrix::envelope::BitrixAnswer,
         BitrixErrorBody => crate::bitrix::envelope::BitrixErrorBody,
+        Outbound => model::Outbound,
     }
 }
 

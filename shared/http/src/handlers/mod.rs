@@ -16,6 +16,7 @@ pub mod items;
 pub mod lists;
 pub mod me;
 pub mod meta;
+pub mod outbox;
 pub mod reports;
 pub mod rest_webhooks;
 pub mod robot_order;

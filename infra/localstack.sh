@@ -146,7 +146,7 @@ start() {
       JAVA_TOOL_OPTIONS="-Djava.io.tmpdir=$S/tmp -XX:-UsePerfData" \
       GATEWAY_LISTEN="$HOST:$PORT" GATEWAY_SERVER=hypercorn LOCALSTACK_HOST="$HOST:$PORT" \
       DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 SQS_ENDPOINT_STRATEGY=path \
-      SERVICES=dynamodb,sqs,scheduler,sts,iam,s3 \
+      SERVICES=dynamodb,sqs,scheduler,sts,iam,s3,ses,sns \
       setsid nohup "$S/venv/bin/python" -m localstack.runtime.main >>"$LOG" 2>&1 </dev/null 9>&- &
     p=$!
     echo "$p" >"$PIDFILE"

@@ -159,7 +159,11 @@ async fn the_robots_email_and_sms_reach_the_smtp_server_and_the_gateway() {
         std::env::set_var("CRM_WEBHOOK_ALLOW", format!("127.0.0.1:{gw_port}"));
     }
     let (_dir, server, api, globex) = started(MONDAY_1144_MSK).await;
-    assert!(server.senders.email.starts_with("SMTP smtp://127.0.0.1"), "{:?}", server.senders);
+    assert!(
+        server.senders.email.starts_with("SMTP smtp://127.0.0.1"),
+        "{:?}",
+        server.senders
+    );
     api.robot(json!({"stage_id": "new", "type": "email_client",
         "settings": {"subject": "Your offer, {{client.name}}",
                      "text": "<p>Dear {{client.name}},</p><p>see <a href=\"https://shop.test/o\">the offer</a></p>"}}))
@@ -174,7 +178,10 @@ async fn the_robots_email_and_sms_reach_the_smtp_server_and_the_gateway() {
     let email = only(api.all_pages("/v1/outbox?channel=email", "messages").await);
     assert_eq!(email["status"], "queued", "{email:#}");
     assert_eq!(email["attempts"], 1);
-    assert!(email["last_error"].as_str().unwrap().contains("451"), "{email:#}");
+    assert!(
+        email["last_error"].as_str().unwrap().contains("451"),
+        "{email:#}"
+    );
     assert!(sink.messages.lock().unwrap().is_empty());
     api.advance(60).await;
     let email = only(api.all_pages("/v1/outbox?channel=email", "messages").await);
@@ -195,10 +202,17 @@ async fn the_robots_email_and_sms_reach_the_smtp_server_and_the_gateway() {
     assert!(got.contains(&format!("Message-ID: {message_id}")), "{got}");
     assert!(got.contains("Subject: Your offer, Romashka LLC"), "{got}");
     assert!(got.contains("To: buyer@romashka.test"), "{got}");
-    assert!(got.contains("From: \"CRM Robots\" <robots@shop.test>"), "{got}");
+    assert!(
+        got.contains("From: \"CRM Robots\" <robots@shop.test>"),
+        "{got}"
+    );
     assert!(got.contains("multipart/alternative"), "{got}");
     assert!(got.contains("Dear Romashka LLC,"), "{got}");
-    assert!(got.contains("href=3D\"https://shop.test/o\"") || got.contains("href=\"https://shop.test/o\""), "{got}");
+    assert!(
+        got.contains("href=3D\"https://shop.test/o\"")
+            || got.contains("href=\"https://shop.test/o\""),
+        "{got}"
+    );
 
     // The SMS went to the gateway, filled in, with its auth header.
     let (auth, body) = only(
@@ -231,16 +245,26 @@ async fn the_robots_email_and_sms_reach_the_smtp_server_and_the_gateway() {
     api.settle().await;
     let failed = only(api.all_pages("/v1/outbox?status=failed", "messages").await);
     assert_eq!(failed["to"], "bounce@romashka.test");
-    assert!(failed["last_error"].as_str().unwrap().contains("550"), "{failed:#}");
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("550"),
+        "{failed:#}"
+    );
     let timeline = api.timeline(bounced_id).await;
     assert!(
         timeline.iter().any(|e| e["kind"] == "delivery_failed"
-            && e["text"].as_str().unwrap().starts_with("Email to bounce@romashka.test failed: ")),
+            && e["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Email to bounce@romashka.test failed: ")),
         "{timeline:#?}"
     );
     let mails = sink.mails.load(Ordering::SeqCst);
     api.advance(86_400).await;
-    assert_eq!(sink.mails.load(Ordering::SeqCst), mails, "a failed email is left alone");
+    assert_eq!(
+        sink.mails.load(Ordering::SeqCst),
+        mails,
+        "a failed email is left alone"
+    );
 
     // Retried by hand once the mailbox exists: sent. Bad filters and
     // another tenant's id are refused.
@@ -262,7 +286,9 @@ async fn the_robots_email_and_sms_reach_the_smtp_server_and_the_gateway() {
         .call(Method::POST, &format!("/v1/outbox/{fid}/retry"), None)
         .await;
     assert_eq!(status, 409, "{conflict:#}");
-    let sent = api.all_pages("/v1/outbox?channel=email&status=sent", "messages").await;
+    let sent = api
+        .all_pages("/v1/outbox?channel=email&status=sent", "messages")
+        .await;
     assert_eq!(sent.len(), 2, "{sent:#?}");
     assert_eq!(sink.messages.lock().unwrap().len(), 2);
     assert!(!item.is_empty());

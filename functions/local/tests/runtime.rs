@@ -306,12 +306,19 @@ async fn failing_delivery_is_retried_on_a_timer_then_dead_lettered() {
     assert_eq!(m.attempts, 1);
     assert_eq!(m.last_error.as_deref(), Some("provider down"));
     assert_eq!(m.next_attempt_at, Some(at("2026-11-23T08:01:00Z")));
-    assert_eq!(rt.backlog().await.unwrap().outbox, 0, "a timer, not the outbox");
+    assert_eq!(
+        rt.backlog().await.unwrap().outbox,
+        0,
+        "a timer, not the outbox"
+    );
     // A minute later: the second attempt fails too (next after 5 minutes)…
     rt.advance(TimeDelta::seconds(60)).await.unwrap();
     assert_eq!(message(&first.id).await.attempts, 2);
     rt.advance(TimeDelta::seconds(299)).await.unwrap();
-    assert!(delivery.delivered.lock().unwrap().is_empty(), "not before its time");
+    assert!(
+        delivery.delivered.lock().unwrap().is_empty(),
+        "not before its time"
+    );
     // …and the third goes out.
     rt.advance(TimeDelta::seconds(1)).await.unwrap();
     let m = message(&first.id).await;

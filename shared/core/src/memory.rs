@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{Outbound, QueuedEvent};
 use crate::ports::{
-    Clock, Cond, Delivered, Delivery, Doc, DocKey, DocStore, EventQueue, IdGen, Job, JobQueue, Kind,
-    MAX_TRANSACTION_WRITES, PortError, Scheduler, StoreError, Write,
+    Clock, Cond, Delivered, Delivery, Doc, DocKey, DocStore, EventQueue, IdGen, Job, JobQueue,
+    Kind, MAX_TRANSACTION_WRITES, PortError, Scheduler, StoreError, Write,
 };
 use crate::work_source::{DueJobs, EventSeq, QueuedEvents};
 

@@ -25,7 +25,11 @@ async fn emailing_company() -> MemRuntime {
 }
 
 async fn the_email(rt: &MemRuntime) -> Outbound {
-    let all = rt.engine.list_outbound(T, Some(Channel::Email)).await.unwrap();
+    let all = rt
+        .engine
+        .list_outbound(T, Some(Channel::Email))
+        .await
+        .unwrap();
     assert_eq!(all.len(), 1, "{all:#?}");
     all.into_iter().next().unwrap()
 }
@@ -89,7 +93,12 @@ async fn a_rejected_message_fails_at_once_and_shows_in_the_dead_letter_and_the_t
     assert_eq!(failed.items.len(), 1);
     let sent = rt
         .engine
-        .outbound_page(T, None, Some(OutboundStatus::Sent), &PageRequest::new(None, None))
+        .outbound_page(
+            T,
+            None,
+            Some(OutboundStatus::Sent),
+            &PageRequest::new(None, None),
+        )
         .await
         .unwrap();
     assert!(sent.items.is_empty());
@@ -100,10 +109,17 @@ async fn a_rejected_message_fails_at_once_and_shows_in_the_dead_letter_and_the_t
         .unwrap_or_else(|| panic!("{timeline:#?}"));
     assert_eq!(
         entry.text,
-        format!("Email to {} failed: 550 no such mailbox (attempt 1; not retried)", m.to)
+        format!(
+            "Email to {} failed: 550 no such mailbox (attempt 1; not retried)",
+            m.to
+        )
     );
     rt.advance(Duration::days(2)).await.unwrap();
-    assert_eq!(rt.delivery.calls().len(), 1, "a failed message is left alone");
+    assert_eq!(
+        rt.delivery.calls().len(),
+        1,
+        "a failed message is left alone"
+    );
 }
 
 #[tokio::test]
@@ -204,8 +220,15 @@ async fn a_failed_message_can_be_retried_and_only_a_failed_one() {
     let m = the_email(&rt).await;
     assert_eq!(m.status, OutboundStatus::Failed);
     let unknown = rt.engine.retry_outbound(T, "email-none").await.unwrap_err();
-    assert!(matches!(unknown, EngineError::NotFound { .. }), "{unknown:?}");
-    let other = rt.engine.retry_outbound("other-tenant", &m.id).await.unwrap_err();
+    assert!(
+        matches!(unknown, EngineError::NotFound { .. }),
+        "{unknown:?}"
+    );
+    let other = rt
+        .engine
+        .retry_outbound("other-tenant", &m.id)
+        .await
+        .unwrap_err();
     assert!(matches!(other, EngineError::NotFound { .. }), "{other:?}");
     let again = rt.engine.retry_outbound(T, &m.id).await.unwrap();
     assert_eq!((again.status, again.attempts), (OutboundStatus::Queued, 0));
@@ -214,6 +237,9 @@ async fn a_failed_message_can_be_retried_and_only_a_failed_one() {
     assert_eq!(m.status, OutboundStatus::Sent, "{m:#?}");
     assert_eq!(m.attempts, 1);
     let not_failed = rt.engine.retry_outbound(T, &m.id).await.unwrap_err();
-    assert!(matches!(not_failed, EngineError::Conflict(_)), "{not_failed:?}");
+    assert!(
+        matches!(not_failed, EngineError::Conflict(_)),
+        "{not_failed:?}"
+    );
     assert_eq!(rt.delivery.calls().len(), 2);
 }

@@ -109,6 +109,9 @@ mod tests {
             Arc::new(NoHttp),
         )
         .unwrap();
-        assert_eq!(s.email, "SMTP smtps://***@mail.test:465 from robots@shop.test");
+        assert_eq!(
+            s.email,
+            "SMTP smtps://***@mail.test:465 from robots@shop.test"
+        );
     }
 }

@@ -92,7 +92,8 @@ impl Engine {
         let mut writes = vec![put(record_doc(&tenant, &m, v + 1), Cond::Version(v))];
         if m.status == OutboundStatus::Failed {
             tracing::warn!(%tenant, id = %m.id, error = m.last_error.as_deref().unwrap_or(""), "delivery failed");
-            writes.extend(failure_entry(&m, v + 1, self.now()).map(|e| timeline_write(&tenant, &e)));
+            writes
+                .extend(failure_entry(&m, v + 1, self.now()).map(|e| timeline_write(&tenant, &e)));
         }
         match self.ports.store.transact(writes).await {
             Ok(()) => {}

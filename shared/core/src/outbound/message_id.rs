@@ -13,7 +13,10 @@ pub fn message_id(outbound_id: &str, from: &str) -> String {
 /// The outbound id a `Message-ID` (or an `In-Reply-To` naming it) was
 /// made for, if it has the form of [`message_id`].
 pub fn outbound_id_of(message_id: &str) -> Option<&str> {
-    let inner = message_id.trim().trim_start_matches('<').trim_end_matches('>');
+    let inner = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
     let (local, _) = inner.rsplit_once('@')?;
     local.strip_prefix("out.").filter(|id| !id.is_empty())
 }
@@ -39,7 +42,10 @@ mod tests {
         );
         assert_eq!(message_id("email-1", "a@b.test"), "<out.email-1@b.test>");
         assert_eq!(message_id("email-1", "nobody"), "<out.email-1@localhost>");
-        assert_eq!(outbound_id_of("<out.email-42@shop.example>"), Some("email-42"));
+        assert_eq!(
+            outbound_id_of("<out.email-42@shop.example>"),
+            Some("email-42")
+        );
         assert_eq!(outbound_id_of("<abc@shop.example>"), None);
     }
 }

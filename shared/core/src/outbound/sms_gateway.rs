@@ -103,13 +103,14 @@ impl Delivery for SmsGateway {
         match self.http.call(&self.request(m)).await {
             Ok(r) if (200..300).contains(&r.status) => {
                 let body: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
-                let id = ["id", "message_id", "messageId"]
-                    .iter()
-                    .find_map(|k| match body.get(*k) {
-                        Some(serde_json::Value::String(s)) => Some(s.clone()),
-                        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-                        _ => None,
-                    });
+                let id =
+                    ["id", "message_id", "messageId"]
+                        .iter()
+                        .find_map(|k| match body.get(*k) {
+                            Some(serde_json::Value::String(s)) => Some(s.clone()),
+                            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                            _ => None,
+                        });
                 Ok(Delivered {
                     provider_message_id: id,
                 })
@@ -123,9 +124,9 @@ impl Delivery for SmsGateway {
                 r.status,
                 r.body.chars().take(200).collect::<String>()
             ))),
-            Err(HttpCallError::Refused(why)) => {
-                Err(PortError::Rejected(format!("{what}: destination refused: {why}")))
-            }
+            Err(HttpCallError::Refused(why)) => Err(PortError::Rejected(format!(
+                "{what}: destination refused: {why}"
+            ))),
             Err(e) => Err(PortError::Unavailable(format!("{what}: {e}"))),
         }
     }
@@ -150,7 +151,11 @@ mod tests {
         assert_eq!(v["phone"], "+7 900");
         assert_eq!(v["message"], "say \"hi\"\nbye");
         assert_eq!(v["ref"], "sms-3");
-        assert!(g.headers.iter().any(|(n, v)| n == "Authorization" && v == "Bearer k"));
+        assert!(
+            g.headers
+                .iter()
+                .any(|(n, v)| n == "Authorization" && v == "Bearer k")
+        );
     }
 
     #[test]

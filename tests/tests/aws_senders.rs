@@ -1,5 +1,5 @@
 //! Email and SMS out on the AWS function set (issue #15), on LocalStack:
-//! the robots' email goes through Amazon SES v2 (raw MIME with the
+//! the robots' email goes through Amazon SES `SendRawEmail` (raw MIME with the
 //! deterministic `Message-ID`; the SES `MessageId` is kept on the outbound
 //! record) and their SMS through Amazon SNS `Publish` to the client's
 //! number in E.164 form. LocalStack shows what it "sent" at `GET /_aws/ses`

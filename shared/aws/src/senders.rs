@@ -1,7 +1,9 @@
-//! Email and SMS out on AWS (issue #15): Amazon SES v2 for email (the raw
-//! MIME of [`crate::email::compose`], so the deterministic `Message-ID`
-//! travels; the SES `MessageId` is kept on the outbound record) and Amazon
-//! SNS `Publish` to a phone number for SMS.
+//! Email and SMS out on AWS (issue #15): Amazon SES `SendRawEmail` for
+//! email (the raw MIME of [`crate::email::compose`], so the deterministic
+//! `Message-ID` travels; the SES `MessageId` is kept on the outbound record)
+//! and Amazon SNS `Publish` to a phone number for SMS. The SES v1 API (the
+//! `aws-sdk-ses` crate), not v2: the same sending on AWS, and the one
+//! LocalStack emulates (its community edition answers SES v2 with 501).
 //!
 //! Configured by the environment of the functions that deliver (the
 //! stage-change function for first attempts, the robot runner for retries):
@@ -17,8 +19,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_sdk_sesv2::error::SdkError;
-use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+use aws_sdk_ses::error::SdkError;
+use aws_sdk_ses::types::RawMessage;
 use aws_sdk_sns::types::MessageAttributeValue;
 use crm_core::model::Outbound;
 use crm_core::outbound::router::ChannelDelivery;
@@ -30,20 +32,20 @@ pub const MAIL_FROM_ENV: &str = "CRM_MAIL_FROM";
 /// `sns` turns SMS through SNS on.
 pub const SMS_SENDER_ENV: &str = "CRM_SMS_SENDER";
 
-/// Emails through SES v2.
+/// Emails through SES (`SendRawEmail`).
 pub struct SesSender {
-    client: aws_sdk_sesv2::Client,
+    client: aws_sdk_ses::Client,
     from: Mailbox,
 }
 
 impl SesSender {
-    /// `from`: `Name <a@b>` or `a@b`; `None` if it is not an address.
+    /// `from`: `Name <a@b>` or `a@b` (an error names a value that is not).
     pub fn new(sdk: &SdkConfig, from: &str) -> Result<Self, String> {
         let from: Mailbox = from
             .parse()
             .map_err(|e| format!("{MAIL_FROM_ENV} is not an email address: {e}"))?;
         Ok(SesSender {
-            client: aws_sdk_sesv2::Client::new(sdk),
+            client: aws_sdk_ses::Client::new(sdk),
             from,
         })
     }
@@ -59,26 +61,19 @@ impl SesSender {
     /// already is fine): what provisioning and the LocalStack tests do; on
     /// AWS the owner of the address confirms it.
     pub async fn verify_sender(&self) -> Result<(), String> {
-        match self
-            .client
-            .create_email_identity()
-            .email_identity(self.address())
+        self.client
+            .verify_email_identity()
+            .email_address(self.address())
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_already_exists_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(format!(
-                "SES identity {}: {}",
-                self.address(),
-                aws_sdk_sesv2::error::DisplayErrorContext(&e)
-            )),
-        }
+            .map(drop)
+            .map_err(|e| {
+                format!(
+                    "SES identity {}: {}",
+                    self.address(),
+                    aws_sdk_ses::error::DisplayErrorContext(&e)
+                )
+            })
     }
 }
 
@@ -92,31 +87,29 @@ impl Delivery for SesSender {
             .map_err(|e| PortError::Rejected(format!("SES: {e}")))?;
         let sent = self
             .client
-            .send_email()
-            .from_email_address(self.from.to_string())
-            .destination(Destination::builder().to_addresses(m.to.clone()).build())
-            .content(EmailContent::builder().raw(raw).build())
+            .send_raw_email()
+            .source(self.address())
+            .destinations(m.to.clone())
+            .raw_message(raw)
             .send()
             .await;
         match sent {
             Ok(out) => Ok(Delivered {
-                provider_message_id: out.message_id().map(str::to_string),
+                provider_message_id: Some(out.message_id().to_string()),
             }),
             Err(e) => Err(ses_error(e)),
         }
     }
 }
 
-fn ses_error(e: SdkError<aws_sdk_sesv2::operation::send_email::SendEmailError>) -> PortError {
-    use aws_sdk_sesv2::operation::send_email::SendEmailError as E;
-    let text = format!("SES: {}", aws_sdk_sesv2::error::DisplayErrorContext(&e));
+fn ses_error(e: SdkError<aws_sdk_ses::operation::send_raw_email::SendRawEmailError>) -> PortError {
+    use aws_sdk_ses::operation::send_raw_email::SendRawEmailError as E;
+    let text = format!("SES: {}", aws_sdk_ses::error::DisplayErrorContext(&e));
     match e.as_service_error() {
         Some(
             E::MessageRejected(_)
             | E::MailFromDomainNotVerifiedException(_)
-            | E::BadRequestException(_)
-            | E::NotFoundException(_)
-            | E::AccountSuspendedException(_),
+            | E::ConfigurationSetDoesNotExistException(_),
         ) => PortError::Rejected(text),
         _ => PortError::Unavailable(text),
     }

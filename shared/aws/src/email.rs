@@ -23,7 +23,7 @@ pub fn compose(m: &Outbound, from: &Mailbox) -> Result<(Message, String), PortEr
             m.to
         ))
     })?;
-    let id = message_id(&m.id, &from.email.to_string());
+    let id = message_id(&m.id, from.email.as_ref());
     let builder = Message::builder()
         .from(from.clone())
         .to(to)

@@ -114,6 +114,17 @@ impl AwsRig {
     /// clients of its own), its queue delaying messages by at most
     /// `max_delay` real seconds (0: delays are emulated at the manual clock).
     pub async fn with_ports(ports: AwsPorts, start: DateTime<Utc>, max_delay: i64) -> AwsRig {
+        AwsRig::with_delivery(ports, start, max_delay, Arc::new(LogDelivery)).await
+    }
+
+    /// As [`AwsRig::with_ports`], handing outbound messages to `delivery`
+    /// (SES/SNS of [`crm_aws::senders`]).
+    pub async fn with_delivery(
+        ports: AwsPorts,
+        start: DateTime<Utc>,
+        max_delay: i64,
+        delivery: Arc<dyn crm_core::ports::Delivery>,
+    ) -> AwsRig {
         let clock = Arc::new(ManualClock::new(start));
         let ports = AwsPorts::with_clock(
             ports.config.clone(),
@@ -132,7 +143,7 @@ impl AwsRig {
                 jobs: ports.jobs.clone(),
                 scheduler: ports.scheduler.clone(),
                 events: ports.events.clone(),
-                delivery: Arc::new(LogDelivery),
+                delivery,
                 clock: clock.clone(),
                 ids: Arc::new(TimeOrderedIds),
                 blobs: ports.blobs.clone(),

@@ -20,6 +20,15 @@ impl Runtime {
     /// Open (or create) the database in `dir` and build the engine on it.
     /// The worker is not started: see [`Runtime::spawn_worker`].
     pub fn open(dir: &Path, clock: RuntimeClock) -> Result<Runtime, RuntimeError> {
+        Runtime::open_with(dir, clock, RuntimeOptions::default())
+    }
+
+    /// As [`Runtime::open`], with these options (the server's senders).
+    pub fn open_with(
+        dir: &Path,
+        clock: RuntimeClock,
+        options: RuntimeOptions,
+    ) -> Result<Runtime, RuntimeError> {
         let db = Db::open(dir)?;
         let parked = db.parked()?;
         if parked > 0 {
@@ -28,7 +37,7 @@ impl Runtime {
                 "the database holds queued jobs or events that could not be read (table `parked`)"
             );
         }
-        Ok(Runtime::with_db(db, clock, RuntimeOptions::default()))
+        Ok(Runtime::with_db(db, clock, options))
     }
 
     /// The runtime on an already opened database.

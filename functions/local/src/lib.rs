@@ -27,6 +27,7 @@ pub mod keys;
 pub mod keys_command;
 pub mod redrive_command;
 pub mod runtime;
+pub mod senders;
 pub mod server;
 pub mod tls;
 

@@ -95,6 +95,8 @@ fn print_banner(server: &Server) {
     let c = &server.config;
     println!("crm-automation listening on {}", server.base_url());
     println!("  data:  {}", c.data.display());
+    println!("  email: {}", server.senders.email);
+    println!("  sms:   {}", server.senders.sms);
     match c.clock {
         ClockMode::System => println!("  clock: system"),
         ClockMode::Manual => println!(

@@ -155,6 +155,9 @@ pub enum ServeError {
     /// `--tls-cert` / `--tls-key` cannot be used.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The email or SMS sender's configuration cannot be used.
+    #[error(transparent)]
+    Senders(#[from] crate::senders::SenderConfigError),
 }
 
 /// How the router authenticates and limits callers.
@@ -241,6 +244,8 @@ pub struct Server {
     pub admin: AdminKey,
     /// What `--demo` loaded, if asked.
     pub demo: Option<DemoLoaded>,
+    /// Where emails and SMS go (`CRM_SMTP_URL`, `CRM_SMS_GATEWAY_URL`, …).
+    pub senders: crate::senders::SendersSummary,
     /// The configuration it was started with.
     pub config: ServeConfig,
     worker: WorkerHandle,
@@ -285,7 +290,16 @@ impl Server {
                 Some(start)
             }
         };
-        let runtime = Runtime::open(&config.data, RuntimeClock::new(config.clock, start_at))?;
+        let mut options = crate::runtime::RuntimeOptions::default();
+        let (delivery, senders) =
+            crate::senders::from_env(|k| std::env::var(k).ok(), options.http.clone())?;
+        tracing::info!(email = %senders.email, sms = %senders.sms, "outbound senders");
+        options.delivery = Arc::new(delivery);
+        let runtime = Runtime::open_with(
+            &config.data,
+            RuntimeClock::new(config.clock, start_at),
+            options,
+        )?;
         let demo = if config.demo {
             Some(
                 demo::load(&runtime.engine(), &keys.tenant)
@@ -328,6 +342,7 @@ impl Server {
             keys,
             admin,
             demo,
+            senders,
             config,
             worker,
             http,

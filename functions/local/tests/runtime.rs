@@ -221,9 +221,12 @@ async fn the_system_clock_cannot_be_advanced_and_the_worker_stops_cleanly() {
     assert_eq!((b.outbox, b.events, b.jobs), (0, 0, 0));
 }
 
-/// A provider that fails while `failures_left > 0`.
+/// A provider that fails (transiently) while `failures_left > 0`, and
+/// rejects every message while `reject` is set.
 struct FlakyDelivery {
     failures_left: std::sync::atomic::AtomicI64,
+    reject: std::sync::atomic::AtomicBool,
+    calls: std::sync::atomic::AtomicUsize,
     delivered: std::sync::Mutex<Vec<String>>,
 }
 
@@ -232,28 +235,36 @@ impl crm_core::ports::Delivery for FlakyDelivery {
     async fn deliver(
         &self,
         message: &crm_core::model::Outbound,
-    ) -> Result<(), crm_core::ports::PortError> {
+    ) -> Result<crm_core::ports::Delivered, crm_core::ports::PortError> {
         use std::sync::atomic::Ordering;
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.reject.load(Ordering::SeqCst) {
+            return Err(crm_core::ports::PortError::Rejected(
+                "550 mailbox unavailable".into(),
+            ));
+        }
         if self.failures_left.fetch_sub(1, Ordering::SeqCst) > 0 {
             return Err(crm_core::ports::PortError::Unavailable(
                 "provider down".into(),
             ));
         }
-        let mut d = self.delivered.lock().unwrap();
-        if !d.contains(&message.id) {
-            d.push(message.id.clone());
-        }
-        Ok(())
+        self.delivered.lock().unwrap().push(message.id.clone());
+        Ok(crm_core::ports::Delivered {
+            provider_message_id: Some(format!("p-{}", message.id)),
+        })
     }
 }
 
 #[tokio::test]
-async fn failing_delivery_is_retried_never_dropped() {
+async fn failing_delivery_is_retried_on_a_timer_then_dead_lettered() {
+    use crm_core::model::OutboundStatus;
     use std::sync::Arc;
     use std::sync::atomic::Ordering;
     let dir = tempfile::tempdir().unwrap();
     let delivery = Arc::new(FlakyDelivery {
         failures_left: std::sync::atomic::AtomicI64::new(2),
+        reject: std::sync::atomic::AtomicBool::new(false),
+        calls: std::sync::atomic::AtomicUsize::new(0),
         delivered: std::sync::Mutex::new(Vec::new()),
     });
     let options = crm_automation::RuntimeOptions {
@@ -277,33 +288,69 @@ async fn failing_delivery_is_retried_never_dropped() {
         body::<NewItem>(json!({"pipeline_id": "deals", "title": title,
             "responsible_id": "u-boss", "client": {"name": "C", "email": "c@client.test"}}))
     };
-    e.create_item(T, mk("First")).await.unwrap();
-    // Two failures, then the provider recovers: the advance retries and succeeds.
+    let first = e.create_item(T, mk("First")).await.unwrap();
+    let message = |item: &str| {
+        let e = e.clone();
+        let item = item.to_string();
+        async move {
+            let all = e.list_outbound(T, None).await.unwrap();
+            all.into_iter()
+                .find(|m| m.item_id.as_deref() == Some(item.as_str()))
+                .expect("the item's message")
+        }
+    };
+    // The first attempt fails: queued again, for a minute later, on a timer.
     rt.advance(TimeDelta::zero()).await.unwrap();
-    assert_eq!(delivery.delivered.lock().unwrap().len(), 1);
-    let sent = e.list_outbound(T, None).await.unwrap();
-    assert_eq!(sent.len(), 1);
+    let m = message(&first.id).await;
+    assert_eq!(m.status, OutboundStatus::Queued, "{m:?}");
+    assert_eq!(m.attempts, 1);
+    assert_eq!(m.last_error.as_deref(), Some("provider down"));
+    assert_eq!(m.next_attempt_at, Some(at("2026-11-23T08:01:00Z")));
     assert_eq!(
-        serde_json::to_value(sent[0].status).unwrap(),
-        json!("sent"),
-        "{sent:?}"
+        rt.backlog().await.unwrap().outbox,
+        0,
+        "a timer, not the outbox"
     );
-
-    // The provider is down for good: the advance reports it, the message stays queued…
-    delivery.failures_left.store(i64::MAX, Ordering::SeqCst);
-    e.create_item(T, mk("Second")).await.unwrap();
-    let err = rt.advance(TimeDelta::zero()).await.unwrap_err();
+    // A minute later: the second attempt fails too (next after 5 minutes)…
+    rt.advance(TimeDelta::seconds(60)).await.unwrap();
+    assert_eq!(message(&first.id).await.attempts, 2);
+    rt.advance(TimeDelta::seconds(299)).await.unwrap();
     assert!(
-        matches!(err, crm_automation::RuntimeError::Failing { .. }),
-        "{err}"
+        delivery.delivered.lock().unwrap().is_empty(),
+        "not before its time"
     );
-    assert!(err.to_string().contains("provider down"), "{err}");
-    assert_eq!(rt.backlog().await.unwrap().outbox, 1);
-    assert_eq!(delivery.delivered.lock().unwrap().len(), 1);
+    // …and the third goes out.
+    rt.advance(TimeDelta::seconds(1)).await.unwrap();
+    let m = message(&first.id).await;
+    assert_eq!(m.status, OutboundStatus::Sent, "{m:?}");
+    assert_eq!(m.attempts, 3);
+    assert_eq!(m.provider_message_id, Some(format!("p-{}", m.id)));
+    assert_eq!(*delivery.delivered.lock().unwrap(), vec![m.id.clone()]);
+    assert_eq!(delivery.calls.load(Ordering::SeqCst), 3);
 
-    // …and goes out once the provider is back.
-    delivery.failures_left.store(0, Ordering::SeqCst);
+    // The provider rejects the message: failed at once, on the timeline.
+    delivery.reject.store(true, Ordering::SeqCst);
+    let second = e.create_item(T, mk("Second")).await.unwrap();
     rt.advance(TimeDelta::zero()).await.unwrap();
+    let m = message(&second.id).await;
+    assert_eq!(m.status, OutboundStatus::Failed, "{m:?}");
+    assert!(m.last_error.as_deref().unwrap().contains("550"), "{m:?}");
+    let timeline = e.timeline(T, &second.id).await.unwrap();
+    assert!(
+        timeline.iter().any(|t| t.kind == "delivery_failed"
+            && t.text.contains("Email to c@client.test failed: 550")),
+        "{timeline:?}"
+    );
+    // Nothing more happens to it, however long we wait…
+    rt.advance(TimeDelta::days(1)).await.unwrap();
+    assert_eq!(delivery.calls.load(Ordering::SeqCst), 4);
+    // …until it is retried by hand.
+    delivery.reject.store(false, Ordering::SeqCst);
+    let again = e.retry_outbound(T, &m.id).await.unwrap();
+    assert_eq!(again.status, OutboundStatus::Queued);
+    rt.advance(TimeDelta::zero()).await.unwrap();
+    let m = message(&second.id).await;
+    assert_eq!(m.status, OutboundStatus::Sent, "{m:?}");
     assert_eq!(delivery.delivered.lock().unwrap().len(), 2);
     assert_eq!(rt.backlog().await.unwrap().outbox, 0);
 }

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crm_core::ports::Ports;
+use crm_core::ports::{Delivery, Ports};
 use crm_core::system::{LogDelivery, SystemClock, TimeOrderedIds};
 use crm_core::{Engine, EngineConfig};
 use tracing_subscriber::EnvFilter;
@@ -31,14 +31,20 @@ pub fn aws_engine_config() -> EngineConfig {
     }
 }
 
-/// The engine on `aws`'s store, queues and scheduler.
+/// The engine on `aws`'s store, queues and scheduler (messages to the log).
 pub fn engine_on(aws: &AwsPorts) -> Engine {
+    engine_with_delivery(aws, Arc::new(LogDelivery))
+}
+
+/// The engine on `aws`'s ports, handing messages to `delivery` (SES/SNS:
+/// [`crate::senders::from_lookup`]).
+pub fn engine_with_delivery(aws: &AwsPorts, delivery: Arc<dyn Delivery>) -> Engine {
     let ports = Ports {
         store: aws.store.clone(),
         jobs: aws.jobs.clone(),
         scheduler: aws.scheduler.clone(),
         events: aws.events.clone(),
-        delivery: Arc::new(LogDelivery),
+        delivery,
         clock: Arc::new(SystemClock),
         ids: Arc::new(TimeOrderedIds),
         blobs: aws.blobs.clone(),
@@ -57,7 +63,9 @@ pub async fn engine_from_env() -> Result<Engine, AwsError> {
         endpoint = aws.config.endpoint_url.as_deref().unwrap_or("aws"),
         "engine on AWS ports"
     );
-    Ok(engine_on(&aws))
+    let sdk = aws.config.sdk_config().await;
+    let delivery = crate::senders::from_lookup(&sdk, |k| std::env::var(k).ok());
+    Ok(engine_with_delivery(&aws, Arc::new(delivery)))
 }
 
 /// JSON logs on stdout (one object per line, as CloudWatch expects), filtered

@@ -30,6 +30,7 @@ pub mod memory_http;
 pub mod model;
 pub mod money;
 pub mod payments;
+pub mod outbound;
 pub mod planning;
 pub mod ports;
 #[cfg(any(test, feature = "testing"))]

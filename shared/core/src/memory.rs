@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{Outbound, QueuedEvent};
 use crate::ports::{
-    Clock, Cond, Delivery, Doc, DocKey, DocStore, EventQueue, IdGen, Job, JobQueue, Kind,
-    MAX_TRANSACTION_WRITES, PortError, Scheduler, StoreError, Write,
+    Clock, Cond, Delivered, Delivery, Doc, DocKey, DocStore, EventQueue, IdGen, Job, JobQueue,
+    Kind, MAX_TRANSACTION_WRITES, PortError, Scheduler, StoreError, Write,
 };
 use crate::work_source::{DueJobs, EventSeq, QueuedEvents};
 
@@ -409,10 +409,13 @@ impl QueuedEvents for MemEvents {
     }
 }
 
-/// Delivery that remembers what it delivered (once per message id).
+/// Delivery that remembers what it delivered (once per message id), counts
+/// every call, and fails calls from a script ([`MemDelivery::fail_next`]).
 #[derive(Default)]
 pub struct MemDelivery {
     delivered: Mutex<Vec<Outbound>>,
+    calls: Mutex<Vec<String>>,
+    script: Mutex<std::collections::VecDeque<PortError>>,
 }
 
 impl MemDelivery {
@@ -422,16 +425,30 @@ impl MemDelivery {
     pub fn delivered(&self) -> Vec<Outbound> {
         self.delivered.lock().unwrap().clone()
     }
+    /// The ids of the messages of every call, failed ones included, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+    /// The next calls fail with these errors, in order (then calls succeed).
+    pub fn fail_next(&self, errors: Vec<PortError>) {
+        self.script.lock().unwrap().extend(errors);
+    }
 }
 
 #[async_trait]
 impl Delivery for MemDelivery {
-    async fn deliver(&self, message: &Outbound) -> Result<(), PortError> {
+    async fn deliver(&self, message: &Outbound) -> Result<Delivered, PortError> {
+        self.calls.lock().unwrap().push(message.id.clone());
+        if let Some(e) = self.script.lock().unwrap().pop_front() {
+            return Err(e);
+        }
         let mut d = self.delivered.lock().unwrap();
         if !d.iter().any(|m| m.id == message.id) {
             d.push(message.clone());
         }
-        Ok(())
+        Ok(Delivered {
+            provider_message_id: Some(format!("mem-{}", message.id)),
+        })
     }
 }
 

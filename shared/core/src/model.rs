@@ -377,12 +377,42 @@ impl Channel {
     }
 }
 
-/// Delivery state of an outbound message.
+/// Delivery state of an outbound message (see [`crate::outbound`]):
+/// `queued` (waiting for its first or next attempt) → `sending` (an attempt
+/// is with the provider) → `sent`, or `failed` (the dead letter: rejected by
+/// the provider, or no attempts left; `POST /v1/outbox/{id}/retry` queues it
+/// again).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboundStatus {
     Queued,
+    Sending,
     Sent,
+    Failed,
+}
+
+impl OutboundStatus {
+    /// Every status, in the order a message goes through them.
+    pub const ALL: [OutboundStatus; 4] = [
+        OutboundStatus::Queued,
+        OutboundStatus::Sending,
+        OutboundStatus::Sent,
+        OutboundStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboundStatus::Queued => "queued",
+            OutboundStatus::Sending => "sending",
+            OutboundStatus::Sent => "sent",
+            OutboundStatus::Failed => "failed",
+        }
+    }
+
+    /// Inverse of [`OutboundStatus::as_str`].
+    pub fn parse(s: &str) -> Option<OutboundStatus> {
+        OutboundStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
 }
 
 /// An outbound email or SMS (to an employee or to the item's client).
@@ -411,6 +441,20 @@ pub struct Outbound {
     /// Channel `call`: how the text is spoken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call: Option<CallSpec>,
+    /// Attempts made to hand the message to the provider.
+    #[serde(default)]
+    pub attempts: u32,
+    /// What the last failed attempt got (kept after a later success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// The provider's id of the sent message (SMTP: the `Message-ID`
+    /// header; SES: its `MessageId`; SNS: its `MessageId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    /// `queued`: when the next attempt is made; `sending`: when the
+    /// attempt's lease ends (a message still `sending` then is tried again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// How a robocall speaks its text.
@@ -434,7 +478,8 @@ pub struct TimelineEntry {
     /// `created`, `stage_changed`, `info`, `comment`, `task_created`,
     /// `task_completed`, `activity_planned`, `activity_completed`,
     /// `fields_changed`, `responsible_changed`, `email_sent`, `sms_sent`, `deleted`,
-    /// `call_sent`, `messenger_sent`.
+    /// `call_sent`, `messenger_sent`, `delivery_failed` (an email or SMS
+    /// of the item that could not be delivered).
     pub kind: String,
     pub author_id: Option<String>,
     pub text: String,
@@ -461,6 +506,7 @@ pub const TIMELINE_KINDS: &[&str] = &[
     "deleted",
     "call_sent",
     "messenger_sent",
+    "delivery_failed",
 ];
 
 /// What the run log records.

@@ -385,12 +385,26 @@ pub trait EventQueue: Send + Sync {
     async fn send(&self, event: crate::model::QueuedEvent) -> Result<(), PortError>;
 }
 
-/// Outbound email/SMS provider.
+/// What a provider said when it accepted a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// The provider's id of the message (kept on the outbound record).
+    pub provider_message_id: Option<String>,
+}
+
+/// Outbound email/SMS provider (see [`crate::outbound`]).
 #[async_trait]
 pub trait Delivery: Send + Sync {
-    /// Deliver one message. Called at least once per message; implementations
-    /// de-duplicate by `message.id`.
-    async fn deliver(&self, message: &crate::model::Outbound) -> Result<(), PortError>;
+    /// Hand one message to the provider. The engine calls it at most once
+    /// per attempt of a message (a record is marked `sending` first); after a
+    /// crash mid-attempt it may call again once the attempt's lease ends, so
+    /// providers that can should de-duplicate by `message.id`.
+    ///
+    /// Errors: [`PortError::Unavailable`] is transient (connection refused,
+    /// SMTP 4xx, throttling, 5xx of an HTTP provider): the engine tries again
+    /// later; [`PortError::Rejected`] is permanent (SMTP 5xx, SES
+    /// `MessageRejected`, an invalid number): the message fails at once.
+    async fn deliver(&self, message: &crate::model::Outbound) -> Result<Delivered, PortError>;
 }
 
 /// Source of time.

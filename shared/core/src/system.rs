@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::Outbound;
-use crate::ports::{Clock, Delivery, IdGen, PortError};
+use crate::ports::{Clock, Delivered, Delivery, IdGen, PortError};
 
 /// The system clock (`chrono::Utc::now`).
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,16 +35,17 @@ impl IdGen for TimeOrderedIds {
     }
 }
 
-/// Outbound email/SMS delivery that writes one log line per message and never
-/// fails. The engine keeps every outbound message as a document (the outbox
-/// the API lists) and marks it sent once the adapter returns; a real provider
-/// plugs in behind the same port.
+/// Outbound delivery that writes one log line per message and never fails:
+/// what a channel without a configured provider uses (email without SMTP/SES,
+/// SMS without a gateway/SNS, and always robocalls and messenger messages).
+/// The engine keeps every outbound message as a document (the outbox the
+/// API lists) and marks it sent once the adapter returns.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LogDelivery;
 
 #[async_trait]
 impl Delivery for LogDelivery {
-    async fn deliver(&self, message: &Outbound) -> Result<(), PortError> {
+    async fn deliver(&self, message: &Outbound) -> Result<Delivered, PortError> {
         tracing::info!(
             id = %message.id,
             tenant = %message.tenant,
@@ -53,7 +54,7 @@ impl Delivery for LogDelivery {
             to = %message.to,
             "outbound message delivered to the log adapter"
         );
-        Ok(())
+        Ok(Delivered::default())
     }
 }
 

@@ -43,7 +43,7 @@ pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
 
 use handlers::{
-    audiences, automation, catalogue, directory, documents, forms, items, lists, me, meta,
+    audiences, automation, catalogue, directory, documents, forms, items, lists, me, meta, outbox,
     payment_providers, reports, rest_webhooks, robot_order, robot_types, run_control, site_keys,
     webhooks, work,
 };
@@ -123,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages", get(work::list_messages))
         .route("/v1/feed", get(work::list_feed))
         .route("/v1/outbox", get(work::list_outbound))
+        .route("/v1/outbox/{id}/retry", post(outbox::retry_outbound))
         .route("/v1/audiences", get(audiences::list_audiences))
         .route(
             "/v1/audiences/{network}/{audience_id}/members",

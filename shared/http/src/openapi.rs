@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ErrorObject};
 use crate::handlers::{
-    audiences, automation, catalogue, directory, documents, forms, items, lists, me, meta,
+    audiences, automation, catalogue, directory, documents, forms, items, lists, me, meta, outbox,
     payment_providers, reports, rest_webhooks, robot_order, robot_types, run_control, site_keys,
     webhooks, work,
 };
@@ -63,6 +63,7 @@ use crate::handlers::{
         work::list_messages,
         work::list_feed,
         work::list_outbound,
+        outbox::retry_outbound,
         documents::create_template,
         documents::list_templates,
         documents::get_template,

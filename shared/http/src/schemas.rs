@@ -174,6 +174,7 @@ components! {
         SiteKeyList => crate::handlers::site_keys::SiteKeyList,
         ProviderConfig => crm_core::payments::ProviderConfig,
         WebhookReceived => crate::public::payments::WebhookReceived,
+        Outbound => model::Outbound,
     }
 }
 

@@ -343,6 +343,7 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/messages", &["get"]),
         ("/v1/feed", &["get"]),
         ("/v1/outbox", &["get"]),
+        ("/v1/outbox/{id}/retry", &["post"]),
         ("/v1/document-templates", &["get", "post"]),
         ("/v1/document-templates/{id}", &["get", "put", "delete"]),
         ("/v1/document-templates/{id}/file", &["get"]),
@@ -469,7 +470,9 @@ async fn openapi_is_public_and_lists_every_endpoint() {
     let p = params("/v1/activities", "get");
     assert_eq!(p, by_item_or_user(paged("item_id")));
     let p = params("/v1/outbox", "get");
-    assert_eq!(p, paged("channel"));
+    let mut by_channel_and_status = paged("channel");
+    by_channel_and_status.insert(1, ("status".to_string(), "query".to_string()));
+    assert_eq!(p, by_channel_and_status);
 
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"],

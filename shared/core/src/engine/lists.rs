@@ -178,11 +178,12 @@ impl Engine {
     }
 
     /// One page of outbound emails, SMS, calls and messenger messages (of
-    /// one channel, or all of them).
+    /// one channel, or all of them; of one delivery status, or all).
     pub async fn outbound_page(
         &self,
         tenant: &str,
         channel: Option<Channel>,
+        status: Option<crate::model::OutboundStatus>,
         req: &PageRequest,
     ) -> Result<Page<Outbound>> {
         let parents: Vec<String> = Channel::ALL
@@ -190,7 +191,11 @@ impl Engine {
             .filter(|c| channel.is_none_or(|x| x == *c))
             .map(|c| c.as_str().to_string())
             .collect();
-        let page = self.page_of(tenant, &parents, req).await?;
+        let page = self
+            .page_where(tenant, &parents, req, |m: &Outbound| {
+                status.is_none_or(|s| m.status == s)
+            })
+            .await?;
         Ok(by_time(page, |m: &Outbound| (m.at, m.id.as_str())))
     }
 

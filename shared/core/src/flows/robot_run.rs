@@ -122,6 +122,11 @@ impl Engine {
     /// under us (no claim was taken), start over.
     async fn run_job_once(&self, job: &Job) -> Result<Option<RunOutcome>> {
         let tenant = job.tenant.as_str();
+        // The timer of an outbound message's next attempt (issue #15).
+        if let Some(id) = crate::outbound::job::outbound_of(job) {
+            self.deliver_outbound(tenant, id).await?;
+            return Ok(Some(RunOutcome::Waiting));
+        }
         // One batch read for the run, its item and the item's timeline
         // counter (4 requests per run in all: this read, the claim, the
         // pipeline + responsible + robot read, the commit).
@@ -299,7 +304,10 @@ impl Engine {
     /// that conflicts), the jobs go through [`Engine::run_job`] one by one, in
     /// order. Outcomes are returned in the order of `jobs`.
     pub async fn run_jobs(&self, jobs: Vec<Job>) -> Result<Vec<RunOutcome>> {
-        if self.config.claim_runs || jobs.len() < 2 {
+        let messages = jobs
+            .iter()
+            .any(|j| crate::outbound::job::outbound_of(j).is_some());
+        if self.config.claim_runs || jobs.len() < 2 || messages {
             let mut out = Vec::with_capacity(jobs.len());
             for j in jobs {
                 out.push(self.run_job(j).await?);

@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::engine::{Engine, OUTBOX_PENDING};
 use crate::error::Result;
 use crate::model::{
-    Activity, Chain, ItemChange, Outbound, OutboundStatus, OutboxRecord, QueuedEvent, RunKind,
-    RunRecord, RunStatus, TimelineEntry,
+    Activity, Chain, ItemChange, OutboxRecord, QueuedEvent, RunKind, RunRecord, RunStatus,
+    TimelineEntry,
 };
 use crate::planning::{needs_responsible, plan_runs, robot_due};
 use crate::ports::{
@@ -74,7 +74,7 @@ impl Engine {
             OutboxRecord::Deliver {
                 tenant,
                 outbound_id,
-            } => self.deliver(&tenant, &outbound_id).await?,
+            } => self.deliver_outbound(&tenant, &outbound_id).await?,
             OutboxRecord::Audience(change) => self.audiences.apply(&change).await?,
             OutboxRecord::CallWebhook { tenant, run_id } => {
                 self.webhook_attempt(&tenant, &run_id).await?
@@ -494,26 +494,5 @@ impl Engine {
             created.map(drop)?;
         }
         Ok(())
-    }
-
-    async fn deliver(&self, tenant: &str, id: &str) -> Result<()> {
-        let Some((mut m, v)) = self.load::<Outbound>(tenant, id).await? else {
-            return Ok(());
-        };
-        if m.status == OutboundStatus::Sent {
-            return Ok(());
-        }
-        self.ports.delivery.deliver(&m).await?;
-        m.status = OutboundStatus::Sent;
-        m.sent_at = Some(self.now());
-        match self
-            .ports
-            .store
-            .transact(vec![put(record_doc(tenant, &m, v + 1), Cond::Version(v))])
-            .await
-        {
-            Ok(()) | Err(StoreError::Conflict { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
     }
 }

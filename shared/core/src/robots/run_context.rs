@@ -380,6 +380,10 @@ impl RunContext<'_> {
             attachments: Vec::new(),
             network: None,
             call: None,
+            attempts: 0,
+            last_error: None,
+            provider_message_id: None,
+            next_attempt_at: None,
         }
     }
 

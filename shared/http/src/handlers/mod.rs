@@ -18,6 +18,7 @@ pub mod lists;
 pub mod me;
 pub mod meta;
 pub mod payment_providers;
+pub mod outbox;
 pub mod reports;
 pub mod rest_webhooks;
 pub mod robot_order;

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use crm_core::api::{EventBody, TaskPatch};
-use crm_core::model::{Channel, Task};
+use crm_core::model::{Channel, OutboundStatus, Task};
 use http::StatusCode;
 use serde::Deserialize;
 
@@ -64,6 +64,7 @@ pub struct UserFilter {
 #[derive(Debug, Deserialize)]
 pub struct ChannelFilter {
     channel: Option<String>,
+    status: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
@@ -384,12 +385,13 @@ pub async fn list_feed(
     tag = "work",
     params(
         ("channel" = Option<OutboxChannel>, Query, description = "`email`, `sms`, `call` or `messenger`; all channels when absent"),
+        ("status" = Option<String>, Query, description = "Delivery status: `queued`, `sending`, `sent` or `failed` (the dead letter); all when absent"),
         ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "`{\"messages\": [...], \"next_cursor\"}`", body = schemas::OutboxList),
-        (status = 400, description = "Unknown `channel`, `limit` out of range or a cursor this server did not give", body = ErrorBody),
+        (status = 400, description = "Unknown `channel` or `status`, `limit` out of range or a cursor this server did not give", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -404,9 +406,20 @@ pub async fn list_outbound(
             ApiError::bad_request("channel", "must be 'email', 'sms', 'call' or 'messenger'")
         })?),
     };
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(OutboundStatus::parse(s).ok_or_else(|| {
+            ApiError::bad_request("status", "must be 'queued', 'sending', 'sent' or 'failed'")
+        })?),
+    };
     let page = state
         .engine
-        .outbound_page(&tenant, channel, &PageRequest::new(q.limit, q.cursor))
+        .outbound_page(
+            &tenant,
+            channel,
+            status,
+            &PageRequest::new(q.limit, q.cursor),
+        )
         .await?;
     Ok(Json(OutboxList {
         messages: page.items,

@@ -37,6 +37,7 @@ pub mod system;
 pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tracking;
 pub mod triggers;
 pub mod user_work;
 pub mod webhook;

@@ -110,6 +110,9 @@ kinds! {
     /// An item's external id (issue #16), unlisted: id = "<entity
     /// type>|<external id>", body = the item id.
     ExternalId = "external_id",
+    /// The tenant's email tracking key (issue #15); id = "tracking",
+    /// unlisted, made on first use, never rotated.
+    TrackingKey = "tracking_key",
 }
 
 impl Kind {

@@ -307,6 +307,9 @@ impl Server {
             addr: config.addr.clone(),
             source,
         })?;
+        runtime
+            .engine()
+            .set_public_url(&public_url(config.tls.is_some(), addr));
         let worker = runtime.spawn_worker();
         let auth = Auth {
             keys: keys.keys.clone(),
@@ -427,7 +430,7 @@ async fn serve(
                         };
                         let conn = http1.serve_connection(
                             TokioIo::new(stream),
-                            TowerToHyperService::new(router),
+                            TowerToHyperService::new(with_peer(router, peer)),
                         );
                         if let Err(e) = watcher.watch(conn).await {
                             tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -438,7 +441,7 @@ async fn serve(
                 }
                 let conn = http1.serve_connection(
                     TokioIo::new(stream),
-                    TowerToHyperService::new(router.clone()),
+                    TowerToHyperService::new(with_peer(router.clone(), peer)),
                 );
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -476,3 +479,33 @@ mod tests {
         assert_eq!(v["error"]["code"], "unavailable");
     }
 }
+
+/// The router with the connection's peer address in every request
+/// ([`ConnectInfo`]: the per-address limit of the public tracking routes).
+fn with_peer(
+    router: Router,
+    peer: SocketAddr,
+) -> axum::middleware::AddExtension<Router, axum::extract::ConnectInfo<SocketAddr>> {
+    use tower::Layer as _;
+    axum::Extension(axum::extract::ConnectInfo(peer)).layer(router)
+}
+
+/// Base URL of the links in tracked emails: `CRM_PUBLIC_URL`, else the
+/// server's own address (`http(s)://127.0.0.1:<port>` when listening on
+/// every interface).
+fn public_url(tls: bool, addr: SocketAddr) -> String {
+    if let Ok(url) = std::env::var(PUBLIC_URL_ENV)
+        && !url.trim().is_empty()
+    {
+        return url;
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("{scheme}://{addr}")
+}
+
+/// The environment variable naming the public base URL.
+pub const PUBLIC_URL_ENV: &str = "CRM_PUBLIC_URL";

@@ -51,7 +51,14 @@ pub async fn engine_from_env() -> Result<Engine, AwsError> {
         endpoint = aws.config.endpoint_url.as_deref().unwrap_or("aws"),
         "engine on AWS ports"
     );
-    Ok(engine_on(&aws))
+    let engine = engine_on(&aws);
+    // Tracked emails link to the API (issue #15): `CRM_PUBLIC_URL` is the
+    // HTTP API's URL (infra/template.yaml) or the operator's domain.
+    match std::env::var("CRM_PUBLIC_URL") {
+        Ok(url) if !url.trim().is_empty() => engine.set_public_url(&url),
+        _ => tracing::warn!("CRM_PUBLIC_URL is not set: emails are not tracked"),
+    }
+    Ok(engine)
 }
 
 /// JSON logs on stdout (one object per line, as CloudWatch expects), filtered

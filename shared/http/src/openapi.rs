@@ -96,6 +96,8 @@ use crate::handlers::{
         rest_webhooks::list_rest_webhooks,
         rest_webhooks::revoke_rest_webhook,
         crate::bitrix::call,
+        crate::handlers::tracking::open,
+        crate::handlers::tracking::click,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -113,6 +115,7 @@ use crate::handlers::{
         (name = "bitrix", description = "Bitrix24 REST adapter: inbound-webhook credentials and the automation-trigger methods at /rest/{user_id}/{secret}/{method}"),
         (name = "reports", description = "Time in stage, conversion and robot activity, from aggregates kept per UTC day"),
         (name = "webhooks", description = "The signing secret of outbound webhooks (call_webhook robots)"),
+        (name = "tracking", description = "Public, keyless open and click tracking of the emails robots send to clients (a pixel and rewritten links with signed tokens)"),
     )
 )]
 pub struct ApiDoc;

@@ -370,6 +370,8 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/rest-webhooks", &["get", "post"]),
         ("/v1/rest-webhooks/{id}", &["delete"]),
         ("/rest/{user_id}/{secret}/{method}", &["get", "post"]),
+        ("/t/o/{token}", &["get"]),
+        ("/t/c/{token}", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());

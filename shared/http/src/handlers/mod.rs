@@ -20,6 +20,7 @@ pub mod reports;
 pub mod rest_webhooks;
 pub mod robot_order;
 pub mod run_control;
+pub mod tracking;
 pub mod webhooks;
 pub mod work;
 

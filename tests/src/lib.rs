@@ -6,4 +6,5 @@ pub mod contract;
 pub mod key_contract;
 pub mod list_contract;
 pub mod report_contract;
+pub mod tracking_contract;
 pub mod user_work_contract;

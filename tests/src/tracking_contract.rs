@@ -46,9 +46,15 @@ pub async fn made_once_and_read_back(store: Arc<dyn DocStore>, tenant: &str) {
     assert_eq!(a.tracking_key(tenant, false).await.unwrap(), None);
     let key = a.tracking_key(tenant, true).await.unwrap().unwrap();
     assert_eq!(key.len(), 32, "256 bits");
-    assert_eq!(a.tracking_key(tenant, true).await.unwrap(), Some(key.clone()));
+    assert_eq!(
+        a.tracking_key(tenant, true).await.unwrap(),
+        Some(key.clone())
+    );
     let b = engine(store);
-    assert_eq!(b.tracking_key(tenant, false).await.unwrap(), Some(key.clone()));
+    assert_eq!(
+        b.tracking_key(tenant, false).await.unwrap(),
+        Some(key.clone())
+    );
     assert_eq!(b.tracking_key(tenant, true).await.unwrap(), Some(key));
 }
 
@@ -101,7 +107,11 @@ pub async fn tokens_verify_only_under_their_tenant(store: Arc<dyn DocStore>, ten
         e.track(TrackKind::Click, &keyless).await,
         Err(TrackError::Forged)
     ));
-    assert_eq!(e.tracking_key(&tc, false).await.unwrap(), None, "no key made");
+    assert_eq!(
+        e.tracking_key(&tc, false).await.unwrap(),
+        None,
+        "no key made"
+    );
     let genuine = token(&ta).sign(&ka);
     assert!(matches!(
         e.track(TrackKind::Open, &genuine).await,

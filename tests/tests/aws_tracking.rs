@@ -37,8 +37,10 @@ async fn the_pixel_and_a_link_move_the_deal_through_the_functions() {
         .create_robot(
             &t,
             "deals",
-            body(json!({"stage_id": "new", "type": "email_client", "settings": {
-                "text": "<p>Our <a href=\"https://shop.example/pricing\">prices</a></p>"}})),
+            body(
+                json!({"stage_id": "new", "type": "email_client", "settings": {
+                "text": "<p>Our <a href=\"https://shop.example/pricing\">prices</a></p>"}}),
+            ),
         )
         .await
         .unwrap();
@@ -47,7 +49,10 @@ async fn the_pixel_and_a_link_move_the_deal_through_the_functions() {
         json!({"stage_id": "presentation", "type": "email_link_clicked",
             "settings": {"url_contains": "pricing"}}),
     ] {
-        rig.engine.create_trigger(&t, "deals", body(tr)).await.unwrap();
+        rig.engine
+            .create_trigger(&t, "deals", body(tr))
+            .await
+            .unwrap();
     }
     let item = rig
         .engine

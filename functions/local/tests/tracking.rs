@@ -29,9 +29,11 @@ async fn opening_the_email_and_clicking_its_pricing_link_moves_the_deal_twice() 
         .await;
     api.trigger(json!({"stage_id": "prep", "type": "email_read"}))
         .await;
-    api.trigger(json!({"stage_id": "presentation", "type": "email_link_clicked",
-        "settings": {"url_contains": "pricing"}}))
-        .await;
+    api.trigger(
+        json!({"stage_id": "presentation", "type": "email_link_clicked",
+        "settings": {"url_contains": "pricing"}}),
+    )
+    .await;
     let item = api.deal("new", 100.0).await;
     let emails = api.all_pages("/v1/outbox?channel=email", "messages").await;
     assert_eq!(emails.len(), 1, "{emails:#?}");

@@ -20,10 +20,7 @@ use crate::throttle::{TenantThrottle, ThrottleConfig};
 use crate::ticker::{SystemTicker, Ticker};
 
 /// The default limit: bursts of 60, one more a second.
-pub const DEFAULT_IP_LIMIT: ThrottleConfig = ThrottleConfig {
-    rate: 1,
-    burst: 60,
-};
+pub const DEFAULT_IP_LIMIT: ThrottleConfig = ThrottleConfig { rate: 1, burst: 60 };
 
 /// Token buckets per client address.
 #[derive(Debug)]
@@ -111,10 +108,8 @@ mod tests {
     fn the_address_is_the_peer_else_the_last_forwarded_entry() {
         let mut r = Request::new(Body::empty());
         assert_eq!(client_ip(&r), "unknown");
-        r.headers_mut().insert(
-            "x-forwarded-for",
-            "10.0.0.1, 203.0.113.7".parse().unwrap(),
-        );
+        r.headers_mut()
+            .insert("x-forwarded-for", "10.0.0.1, 203.0.113.7".parse().unwrap());
         assert_eq!(client_ip(&r), "203.0.113.7");
         r.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 5], 4000))));

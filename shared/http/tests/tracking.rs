@@ -105,13 +105,22 @@ fn forge(path: &str) -> String {
 async fn the_pixel_and_a_link_move_the_deal_and_forged_tokens_change_nothing() {
     let (h, id) = setup(None).await;
     let body = email_body(&h).await;
-    assert!(body.starts_with("<html><body><p>Hello Romashka LLC,</p>"), "{body}");
+    assert!(
+        body.starts_with("<html><body><p>Hello Romashka LLC,</p>"),
+        "{body}"
+    );
     let pixels = tracked(&body, "o");
     let links = tracked(&body, "c");
     assert_eq!(pixels.len(), 1, "{body}");
     assert_eq!(links.len(), 2, "{body}");
-    assert!(body.contains(r#"<img src="https://crm.example/t/o/"#), "{body}");
-    assert!(body.contains("</p><img "), "the pixel is before </body>: {body}");
+    assert!(
+        body.contains(r#"<img src="https://crm.example/t/o/"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("</p><img "),
+        "the pixel is before </body>: {body}"
+    );
     assert!(!body.contains("shop.example"), "{body}");
     assert!(body.contains(r#"href="mailto:sales@acme.test""#), "{body}");
     assert_eq!(stage(&h, &id).await, "new");
@@ -141,7 +150,12 @@ async fn the_pixel_and_a_link_move_the_deal_and_forged_tokens_change_nothing() {
     let (status, headers, gif) = hit(&h, &pixels[0]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "image/gif");
-    assert!(headers["cache-control"].to_str().unwrap().contains("no-store"));
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-store")
+    );
     assert_eq!(gif.len(), 43);
     h.advance(chrono::Duration::minutes(1)).await;
     assert_eq!(stage(&h, &id).await, "prep");
@@ -216,7 +230,15 @@ async fn tracking_off_sends_the_email_as_written() {
     p["email_tracking"] = json!("yes");
     let r = h.put(KEY_A, "/v1/pipelines/deals", p).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("email_tracking") || r.fields().contains(&"email_tracking".to_string()), "{}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("email_tracking")
+            || r.fields().contains(&"email_tracking".to_string()),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]

@@ -37,8 +37,7 @@ impl Engine {
     /// an email fires `email_read` once and each link once.
     pub async fn track(&self, kind: TrackKind, token: &str) -> Result<TrackHit, TrackError> {
         let claimed = TrackToken::peek(token).map_err(|_| TrackError::Forged)?;
-        if claimed.kind != kind || claimed.tenant.is_empty() || claimed.tenant.len() > MAX_ID_LEN
-        {
+        if claimed.kind != kind || claimed.tenant.is_empty() || claimed.tenant.len() > MAX_ID_LEN {
             return Err(TrackError::Forged);
         }
         let key = self

@@ -52,7 +52,8 @@ impl TrackingState {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    (s.len() % 2 == 0)
+    s.len()
+        .is_multiple_of(2)
         .then(|| {
             (0..s.len())
                 .step_by(2)
@@ -100,7 +101,11 @@ impl Engine {
                 return Ok(None);
             }
             let key = TrackingKey {
-                key: format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>()),
+                key: format!(
+                    "{:032x}{:032x}",
+                    rand::random::<u128>(),
+                    rand::random::<u128>()
+                ),
                 created_at: self.now(),
             };
             let put = Write::Put {

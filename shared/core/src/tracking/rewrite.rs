@@ -7,6 +7,9 @@
 
 /// Longest link that is rewritten; a longer one stays as it is.
 pub const MAX_TRACKED_URL: usize = 2048;
+/// Most links rewritten in one email (later ones stay as written), so that
+/// the tokens cannot grow a body past what the stores keep in one record.
+pub const MAX_TRACKED_LINKS: usize = 50;
 
 /// Whether a body is HTML: it has a tag (`<` then a letter, `/` or `!`, and a
 /// `>` after it). Anything else is plain text and is not tracked.
@@ -39,6 +42,7 @@ fn rewrite_links(html: &str, link: &mut impl FnMut(&str) -> String) -> String {
     let n = b.len();
     let mut out = String::with_capacity(n + 256);
     let mut copied = 0;
+    let mut tracked = 0;
     let mut i = 0;
     while let Some(off) = html[i..].find('<') {
         let start = i + off;
@@ -98,6 +102,7 @@ fn rewrite_links(html: &str, link: &mut impl FnMut(&str) -> String) -> String {
                 (span, value)
             };
             if is_link
+                && tracked < MAX_TRACKED_LINKS
                 && attr.eq_ignore_ascii_case("href")
                 && let Some(url) = trackable(value)
             {
@@ -106,6 +111,7 @@ fn rewrite_links(html: &str, link: &mut impl FnMut(&str) -> String) -> String {
                 out.push_str(&escape_attr(&link(&url)));
                 out.push('"');
                 copied = span.1;
+                tracked += 1;
             }
         }
         i = j;
@@ -227,7 +233,9 @@ mod tests {
         assert!(out.contains(r#"<A HREF="https://crm.example/t/c/2">more</A>"#));
         assert!(out.contains(r#"<a href="https://crm.example/t/c/3">unquoted</a>"#));
         assert!(!out.contains("example.com/"), "{out}");
-        let pixel = out.find(r#"<img src="https://crm.example/t/o/TOK""#).unwrap();
+        let pixel = out
+            .find(r#"<img src="https://crm.example/t/o/TOK""#)
+            .unwrap();
         assert_eq!(&out[pixel..].find("</BODY>").is_some(), &true);
         assert!(out.ends_with("</BODY></html>"));
     }
@@ -254,9 +262,8 @@ mod tests {
 
     #[test]
     fn entities_and_quotes_in_links() {
-        let (out, seen) = track(
-            r#"<p><a href="https://example.com/?q=&quot;x&quot;&#38;r=&#x31;">a</a></p>"#,
-        );
+        let (out, seen) =
+            track(r#"<p><a href="https://example.com/?q=&quot;x&quot;&#38;r=&#x31;">a</a></p>"#);
         assert_eq!(seen, [r#"https://example.com/?q="x"&r=1"#]);
         assert!(out.starts_with(r#"<p><a href="https://crm.example/t/c/1">a</a></p><img"#));
         assert_eq!(decode_entities("a&b &unknown; &amp"), "a&b &unknown; &amp");
@@ -264,11 +271,28 @@ mod tests {
     }
 
     #[test]
+    fn at_most_fifty_links_are_rewritten() {
+        let html: String = (0..MAX_TRACKED_LINKS + 2)
+            .map(|i| format!(r#"<a href="https://example.com/{i}">{i}</a>"#))
+            .collect();
+        let (out, seen) = track(&html);
+        assert_eq!(seen.len(), MAX_TRACKED_LINKS);
+        assert!(out.contains(r#"<a href="https://example.com/51">"#));
+        assert!(!out.contains(r#"<a href="https://example.com/49">"#));
+    }
+
+    #[test]
     fn too_long_and_broken_markup_is_left_alone() {
         let long = format!("https://example.com/{}", "a".repeat(MAX_TRACKED_URL));
         let (_, seen) = track(&format!(r#"<a href="{long}">x</a>"#));
         assert!(seen.is_empty());
-        for broken in ["<a href=", "<a href=\"https://x.example/", "<a", "<", "<!--"] {
+        for broken in [
+            "<a href=",
+            "<a href=\"https://x.example/",
+            "<a",
+            "<",
+            "<!--",
+        ] {
             let (out, _) = track(broken);
             assert!(out.starts_with(broken), "{broken:?} → {out}");
         }

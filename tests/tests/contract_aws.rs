@@ -126,3 +126,14 @@ async fn dynamo_store_keeps_audiences() {
     .await;
     teardown(&p).await.expect("teardown");
 }
+
+#[tokio::test]
+async fn dynamo_store_keeps_tracking_keys() {
+    let p = ports("contract-tracking").await;
+    crm_tests::tracking_contract::run_all_tracking(
+        p.store.clone(),
+        &contract::unique_tenant("aws"),
+    )
+    .await;
+    teardown(&p).await.expect("teardown");
+}

@@ -273,3 +273,10 @@ async fn sqlite_store_keeps_audiences() {
     crm_tests::audience_contract::run_all_audiences(store, &contract::unique_tenant("sqlite"))
         .await;
 }
+
+#[tokio::test]
+async fn sqlite_store_keeps_tracking_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(Db::open(dir.path()).expect("open").store());
+    crm_tests::tracking_contract::run_all_tracking(store, &contract::unique_tenant("sqlite")).await;
+}

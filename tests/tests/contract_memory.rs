@@ -66,3 +66,9 @@ async fn mem_store_keeps_audiences() {
     let store = std::sync::Arc::new(MemStore::new());
     crm_tests::audience_contract::run_all_audiences(store, &contract::unique_tenant("mem")).await;
 }
+
+#[tokio::test]
+async fn mem_store_keeps_tracking_keys() {
+    let store = std::sync::Arc::new(MemStore::new());
+    crm_tests::tracking_contract::run_all_tracking(store, &contract::unique_tenant("mem")).await;
+}

@@ -321,6 +321,9 @@ impl Server {
             addr: config.addr.clone(),
             source,
         })?;
+        runtime
+            .engine()
+            .set_public_url(&public_url(config.tls.is_some(), addr));
         let worker = runtime.spawn_worker();
         let auth = Auth {
             keys: keys.keys.clone(),
@@ -485,6 +488,26 @@ fn with_peer(
 
 /// A request as hyper hands it to the router.
 type PeerRequest = axum::http::Request<hyper::body::Incoming>;
+
+/// Base URL of the links in tracked emails: `CRM_PUBLIC_URL`, else the
+/// server's own address (`http(s)://127.0.0.1:<port>` when listening on
+/// every interface).
+fn public_url(tls: bool, addr: SocketAddr) -> String {
+    if let Ok(url) = std::env::var(PUBLIC_URL_ENV)
+        && !url.trim().is_empty()
+    {
+        return url;
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("{scheme}://{addr}")
+}
+
+/// The environment variable naming the public base URL.
+pub const PUBLIC_URL_ENV: &str = "CRM_PUBLIC_URL";
 
 #[cfg(test)]
 mod tests {

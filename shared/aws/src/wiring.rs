@@ -65,7 +65,14 @@ pub async fn engine_from_env() -> Result<Engine, AwsError> {
     );
     let sdk = aws.config.sdk_config().await;
     let delivery = crate::senders::from_lookup(&sdk, |k| std::env::var(k).ok());
-    Ok(engine_with_delivery(&aws, Arc::new(delivery)))
+    let engine = engine_with_delivery(&aws, Arc::new(delivery));
+    // Tracked emails link to the API (issue #15): `CRM_PUBLIC_URL` is the
+    // HTTP API's URL (infra/template.yaml) or the operator's domain.
+    match std::env::var("CRM_PUBLIC_URL") {
+        Ok(url) if !url.trim().is_empty() => engine.set_public_url(&url),
+        _ => tracing::warn!("CRM_PUBLIC_URL is not set: emails are not tracked"),
+    }
+    Ok(engine)
 }
 
 /// JSON logs on stdout (one object per line, as CloudWatch expects), filtered

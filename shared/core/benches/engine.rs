@@ -35,6 +35,7 @@ fn pipeline() -> Pipeline {
             })
             .collect(),
         fields: Vec::new(),
+        email_tracking: true,
     }
 }
 

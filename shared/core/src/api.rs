@@ -124,6 +124,10 @@ pub struct PipelineBody {
     pub stages: Vec<Stage>,
     #[serde(default)]
     pub fields: Vec<FieldDef>,
+    /// Track opens and clicks of the HTML emails robots send to clients
+    /// (default true).
+    #[serde(default)]
+    pub email_tracking: Option<bool>,
 }
 
 /// `POST /v1/pipelines/{id}/robots`, `PUT …/robots/{robot_id}`

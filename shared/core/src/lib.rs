@@ -29,8 +29,8 @@ pub mod memory_blobs;
 pub mod memory_http;
 pub mod model;
 pub mod money;
-pub mod payments;
 pub mod outbound;
+pub mod payments;
 pub mod planning;
 pub mod ports;
 #[cfg(any(test, feature = "testing"))]
@@ -43,6 +43,7 @@ pub mod system;
 pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tracking;
 pub mod triggers;
 pub mod user_work;
 pub mod web_forms;

@@ -103,6 +103,14 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     #[serde(default)]
     pub fields: Vec<FieldDef>,
+    /// Open and click tracking of the HTML emails robots send to clients
+    /// (a pixel and rewritten links; issue #15). Default on.
+    #[serde(default = "tracking_on")]
+    pub email_tracking: bool,
+}
+
+fn tracking_on() -> bool {
+    true
 }
 
 impl Pipeline {

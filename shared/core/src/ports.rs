@@ -132,6 +132,9 @@ kinds! {
     /// A payment provider's configuration (issue #15): per tenant, id = the
     /// provider; and under `_system`, id = the webhook endpoint id → tenant.
     PaymentProvider = "payment_provider",
+    /// The tenant's email tracking key (issue #15); id = "tracking",
+    /// unlisted, made on first use, never rotated.
+    TrackingKey = "tracking_key",
 }
 
 impl Kind {

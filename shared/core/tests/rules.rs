@@ -213,6 +213,7 @@ fn pipeline(n: usize) -> Pipeline {
             })
             .collect(),
         fields: Vec::new(),
+        email_tracking: true,
     }
 }
 

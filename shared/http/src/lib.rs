@@ -24,6 +24,7 @@ pub mod board;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod ip_limit;
 pub mod key_cache;
 pub mod openapi;
 pub mod public;
@@ -228,6 +229,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::routes())
         .merge(bitrix::routes())
         .merge(board::routes())
+        .merge(handlers::tracking::routes(Default::default()))
         .fallback(meta::route_not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -387,6 +387,8 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/t/tracker.js", &["get"]),
         ("/t/v", &["post"]),
         ("/v1/webhooks/payments/{provider}/{endpoint_id}", &["post"]),
+        ("/t/o/{token}", &["get"]),
+        ("/t/c/{token}", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());

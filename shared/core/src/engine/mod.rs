@@ -99,6 +99,8 @@ pub struct Engine {
     pub(crate) config: EngineConfig,
     /// Where audience changes go (default: kept in the store).
     pub(crate) audiences: std::sync::Arc<dyn crate::audiences::Audiences>,
+    /// Email tracking: the public URL and the tenants' keys read so far.
+    pub(crate) tracking: std::sync::Arc<crate::tracking::key::TrackingState>,
 }
 
 /// Parent under which pending outbox records are listed.
@@ -124,6 +126,7 @@ impl Engine {
             ports,
             config,
             audiences,
+            tracking: Default::default(),
         }
     }
 

@@ -105,6 +105,7 @@ impl Engine {
             name: body.name,
             stages: body.stages,
             fields: body.fields,
+            email_tracking: body.email_tracking.unwrap_or(true),
         };
         let version = old.map_or(0, |(_, v)| v);
         self.commit(

@@ -321,6 +321,7 @@ impl Engine {
             },
             config: self.config.clone(),
             audiences: self.audiences.clone(),
+            tracking: self.tracking.clone(),
         };
         batch.run_batch(jobs).await
     }

@@ -36,13 +36,16 @@ impl RobotType for EmailClient {
             return fail("the client has no email");
         };
         let attachments = super::attachments::resolve(cx, &self.attachments).await?;
-        Ok(cx.outbound(Outbound {
+        let m = Outbound {
             attachments,
             from: Some(format!("sales@{}", cx.tenant)),
             subject: self.subject.as_ref().map(|t| cx.render(t)),
             to_client: true,
             ..cx.message(Channel::Email, to, cx.render(&self.text))
-        }))
+        };
+        // A pixel and tracked links (HTML bodies, when the pipeline tracks).
+        let m = cx.engine.tracked(cx.pipeline, m).await?;
+        Ok(cx.outbound(m))
     }
 }
 

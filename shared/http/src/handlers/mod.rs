@@ -17,14 +17,15 @@ pub mod items;
 pub mod lists;
 pub mod me;
 pub mod meta;
-pub mod payment_providers;
 pub mod outbox;
+pub mod payment_providers;
 pub mod reports;
 pub mod rest_webhooks;
 pub mod robot_order;
 pub mod robot_types;
 pub mod run_control;
 pub mod site_keys;
+pub mod tracking;
 pub mod webhooks;
 pub mod work;
 

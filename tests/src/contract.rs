@@ -135,6 +135,7 @@ pub async fn run_all_store(store: &dyn DocStore, tenant: &str) {
     store_empty_transaction_is_ok(store, &t("empty")).await;
     store_get_many(store, &t("get-many")).await;
     store_concurrent_optimistic_updates(store, &t("concurrent"), 8).await;
+    store_list_only_kind(store, &t("list-only")).await;
 }
 
 /// Run every [`JobQueue`] / [`Scheduler`] check.
@@ -533,6 +534,76 @@ pub async fn store_failed_last_condition_writes_nothing(store: &dyn DocStore, te
 }
 
 /// Delete with and without a condition.
+/// A list-only kind (an index, [`Kind::list_only`]): written with
+/// `Cond::Any` alone or beside other writes, listed under its parent with
+/// its body, rewritten in place, deleted by parent (twice is harmless), and
+/// taken with the other writes of a transaction that fails.
+pub async fn store_list_only_kind(store: &dyn DocStore, tenant: &str) {
+    assert!(Kind::PendingRun.list_only());
+    let entry = |id: &str, v: u64| {
+        doc(
+            tenant,
+            Kind::PendingRun,
+            id,
+            v,
+            Some("robot-1"),
+            json!({ "run_id": id, "v": v }),
+        )
+    };
+    let del = |id: &str| Write::Delete {
+        key: DocKey::new(tenant, Kind::PendingRun, id),
+        parent: Some("robot-1".to_owned()),
+        cond: Cond::Any,
+    };
+    ok(store, vec![put(entry("r1", 1), Cond::Any)], "alone").await;
+    ok(
+        store,
+        vec![
+            put(entry("r2", 1), Cond::Any),
+            put(item(tenant, "i", 1, None), Cond::Absent),
+        ],
+        "beside a write",
+    )
+    .await;
+    ok(store, vec![put(entry("r1", 2), Cond::Any)], "rewritten").await;
+    let listed = store
+        .list(tenant, Kind::PendingRun, "robot-1")
+        .await
+        .unwrap();
+    let got: Vec<(String, Value)> = listed.into_iter().map(|d| (d.key.id, d.body)).collect();
+    assert_eq!(
+        got,
+        [
+            ("r1".to_owned(), json!({"run_id": "r1", "v": 2})),
+            ("r2".to_owned(), json!({"run_id": "r2", "v": 1})),
+        ]
+    );
+    // A failed condition beside it: the entry's delete is not applied.
+    conflict(
+        store,
+        vec![del("r1"), put(item(tenant, "i", 1, None), Cond::Absent)],
+        "delete beside a failed condition",
+    )
+    .await;
+    assert_eq!(
+        list_ids(store, tenant, Kind::PendingRun, "robot-1").await,
+        ["r1", "r2"]
+    );
+    ok(
+        store,
+        vec![del("r1"), put(item(tenant, "i", 2, None), Cond::Version(1))],
+        "delete with a write",
+    )
+    .await;
+    ok(store, vec![del("r1")], "delete again").await;
+    ok(store, vec![del("r2")], "delete alone").await;
+    assert!(
+        list_ids(store, tenant, Kind::PendingRun, "robot-1")
+            .await
+            .is_empty()
+    );
+}
+
 pub async fn store_delete(store: &dyn DocStore, tenant: &str) {
     ok(
         store,

@@ -17,6 +17,9 @@
 //! [`crate::body_codec`]). In the tenant part of the keys `%` and `#`
 //! are percent-escaped, so keys cannot collide across tenants.
 //!
+//! A document of a list-only kind ([`Kind::list_only`]: an index, never read
+//! by key, written unconditionally) is stored once, as its list entry.
+//!
 //! Conditions apply to the primary record. The table's stream (NEW_IMAGE)
 //! feeds the stage-change function; [`doc_from_stream_image`] decodes a
 //! record's new image.
@@ -379,6 +382,39 @@ impl DynamoStore {
         for (i, w) in writes.iter().enumerate() {
             let belief = &beliefs[i];
             match w {
+                // A list-only document is stored once, as its list entry.
+                Write::Put {
+                    doc,
+                    cond: Cond::Any,
+                } if doc.key.kind.list_only() && doc.parent.is_some() => {
+                    let parent = doc.parent.as_deref().unwrap_or_default();
+                    let entry = doc_item(
+                        doc,
+                        list_pk(&doc.key.tenant, doc.key.kind, parent),
+                        doc.key.id.clone(),
+                    )?;
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(entry))
+                        .build()
+                        .map_err(build_err)?;
+                    items.push(TransactWriteItem::builder().put(put).build());
+                    ops.push(Op {
+                        write: i,
+                        kind: OpKind::Entry,
+                    });
+                }
+                Write::Delete {
+                    key,
+                    parent: Some(parent),
+                    cond: Cond::Any,
+                } if key.kind.list_only() => {
+                    items.push(entry_delete(&key.tenant, key.kind, parent, &key.id)?);
+                    ops.push(Op {
+                        write: i,
+                        kind: OpKind::Entry,
+                    });
+                }
                 Write::Put { doc, cond } => {
                     let item = self.primary_item(doc)?;
                     let put = with_condition!(

@@ -142,6 +142,15 @@ impl Kind {
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| k.as_str() == s)
     }
+
+    /// Kinds whose documents are only ever listed under their parent, never
+    /// read by key ([`DocStore::get`] of one is unspecified), and written
+    /// with [`Cond::Any`] only: indexes. An adapter may store such a
+    /// document once, as its list entry (the DynamoDB adapter does, issue
+    /// #11: a pending-run index entry costs one item write, not two).
+    pub fn list_only(self) -> bool {
+        matches!(self, Kind::PendingRun)
+    }
 }
 
 impl fmt::Display for Kind {

@@ -50,17 +50,29 @@ impl IpLimiter {
 
 /// The client's address as this module's documentation says.
 pub fn client_ip(request: &Request) -> String {
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+    client_ip_of(request.extensions(), request.headers())
+}
+
+/// The client's address from a request's extensions and headers: the
+/// connection's peer ([`ConnectInfo`]: the local server, and the api
+/// function from API Gateway's `sourceIp`), else the last `X-Forwarded-For`
+/// entry (the one API Gateway appends; earlier entries are the client's own
+/// word), else `unknown`. Every public route's limit counts by it.
+pub fn client_ip_of(
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+) -> String {
+    if let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() {
         return peer.ip().to_string();
     }
-    request
-        .headers()
+    headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .rfind(|s| !s.is_empty())
+        .filter(|s| s.len() <= 64)
         .map_or_else(|| "unknown".to_string(), str::to_string)
 }
 

@@ -7,10 +7,7 @@
 //! a deleted one, never names a tenant, and is limited per client IP (and
 //! form or endpoint) by [`PublicLimiter`].
 
-use std::net::SocketAddr;
-
 use axum::Router;
-use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
 use http::request::Parts;
 
@@ -38,23 +35,10 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// The client's address: the connection's peer (the local server), else
-/// the last `X-Forwarded-For` entry (the one API Gateway appends; earlier
-/// entries are the client's own word), else `unknown`.
+/// The client's address ([`crate::ip_limit::client_ip_of`]: the same for
+/// every public route).
 pub fn client_ip(parts: &Parts) -> String {
-    if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-        return addr.ip().to_string();
-    }
-    parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty() && v.len() <= 64)
-        .unwrap_or_else(|| "unknown".to_string())
+    crate::ip_limit::client_ip_of(&parts.extensions, &parts.headers)
 }
 
 /// Count one request of `key` under `limit` (429 with `Retry-After` when over).

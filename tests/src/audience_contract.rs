@@ -11,29 +11,10 @@ use chrono::{TimeZone, Utc};
 use crm_core::audiences::{
     AudienceChange, AudienceOp, Audiences, HashedContacts, StoreAudiences, sha256_hex,
 };
-use crm_core::engine::{Engine, EngineConfig, PageRequest};
-use crm_core::memory::{ManualClock, MemDelivery, MemEvents, MemJobs, SeqIds};
-use crm_core::ports::{DocStore, Ports};
+use crm_core::engine::{Engine, PageRequest};
+use crm_core::ports::DocStore;
 
-fn engine(store: Arc<dyn DocStore>) -> Engine {
-    let jobs = Arc::new(MemJobs::new());
-    Engine::new(
-        Ports {
-            store,
-            jobs: jobs.clone(),
-            scheduler: jobs,
-            events: Arc::new(MemEvents::new()),
-            delivery: Arc::new(MemDelivery::new()),
-            clock: Arc::new(ManualClock::new(
-                Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
-            )),
-            ids: Arc::new(SeqIds::new()),
-            blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
-            http: Arc::new(crm_core::memory_http::MemHttp::new()),
-        },
-        EngineConfig::default(),
-    )
-}
+use crate::contract_engine::engine;
 
 fn change(tenant: &str, op: AudienceOp, audience: &str, item: &str) -> AudienceChange {
     AudienceChange {

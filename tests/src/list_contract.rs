@@ -8,30 +8,11 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use crm_core::api::{DepartmentBody, UserBody};
-use crm_core::engine::{Engine, EngineConfig, Page, PageRequest};
-use crm_core::memory::{ManualClock, MemDelivery, MemEvents, MemJobs, SeqIds};
-use crm_core::ports::{Cond, Doc, DocKey, DocStore, Kind, Ports, Write};
+use crm_core::engine::{Page, PageRequest};
+use crm_core::ports::{Cond, Doc, DocKey, DocStore, Kind, Write};
 use serde_json::{Value, json};
 
-fn engine(store: Arc<dyn DocStore>) -> Engine {
-    let jobs = Arc::new(MemJobs::new());
-    Engine::new(
-        Ports {
-            store,
-            jobs: jobs.clone(),
-            scheduler: jobs,
-            events: Arc::new(MemEvents::new()),
-            delivery: Arc::new(MemDelivery::new()),
-            clock: Arc::new(ManualClock::new(
-                Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
-            )),
-            ids: Arc::new(SeqIds::new()),
-            blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
-            http: Arc::new(crm_core::memory_http::MemHttp::new()),
-        },
-        EngineConfig::default(),
-    )
-}
+use crate::contract_engine::engine;
 
 fn doc(tenant: &str, kind: Kind, id: &str, parent: &str, body: Value) -> Write {
     Write::Put {

@@ -6,32 +6,10 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
-use crm_core::engine::{Engine, EngineConfig};
-use crm_core::memory::{ManualClock, MemDelivery, MemEvents, MemJobs, SeqIds};
-use crm_core::ports::{DocStore, Ports};
+use crm_core::ports::DocStore;
 use crm_core::tracking::{TrackError, TrackKind, TrackToken};
 
-/// A fresh engine (its own key cache: another process) on `store`.
-fn engine(store: Arc<dyn DocStore>) -> Engine {
-    let jobs = Arc::new(MemJobs::new());
-    Engine::new(
-        Ports {
-            store,
-            jobs: jobs.clone(),
-            scheduler: jobs,
-            events: Arc::new(MemEvents::new()),
-            delivery: Arc::new(MemDelivery::new()),
-            clock: Arc::new(ManualClock::new(
-                Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
-            )),
-            ids: Arc::new(SeqIds::new()),
-            blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
-            http: Arc::new(crm_core::memory_http::MemHttp::new()),
-        },
-        EngineConfig::default(),
-    )
-}
+use crate::contract_engine::engine;
 
 /// Run every tracking-key check.
 pub async fn run_all_tracking(store: Arc<dyn DocStore>, tenant: &str) {

@@ -33,6 +33,7 @@ pub mod outbound;
 pub mod payments;
 pub mod planning;
 pub mod ports;
+pub mod public_id;
 #[cfg(any(test, feature = "testing"))]
 pub mod report_history;
 pub mod reports;

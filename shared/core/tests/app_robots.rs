@@ -13,9 +13,8 @@ use crm_core::apps::event::{AppWait, RobotEventAnswer, token_hash};
 use crm_core::apps::robot_type::RobotTypeBody;
 use crm_core::error::EngineError;
 use crm_core::memory::MemRuntime;
-use crm_core::model::{Item, RunStatus};
+use crm_core::model::RunStatus;
 use crm_core::ports::{Clock, DocStore};
-use crm_core::robots::Robot;
 use crm_core::webhook::signature::sign;
 use serde_json::{Value, json};
 
@@ -39,30 +38,6 @@ async fn register(rt: &MemRuntime, timeout: u64) {
 
 fn app_robot(settings: Value) -> Value {
     json!({"stage_id": "new", "type": "app.crm_sync", "settings": settings})
-}
-
-fn follower(text: &str) -> Value {
-    json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
-        "settings": {"text": text}})
-}
-
-async fn comments(rt: &MemRuntime, item: &str) -> Vec<String> {
-    rt.engine
-        .timeline(T, item)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == "comment")
-        .map(|e| e.text)
-        .collect()
-}
-
-async fn new_deal(rt: &MemRuntime) -> Item {
-    crm_core::testing::settled_item(rt, crm_core::testing::plain_deal("Website")).await
-}
-
-fn run_id(item: &Item, robot: &Robot) -> String {
-    crm_core::planning::run_id(&item.id, 1, &robot.id)
 }
 
 /// The last request made, and the token it carries.

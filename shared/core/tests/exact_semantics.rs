@@ -208,14 +208,6 @@ async fn modify_item_checks_user_fields_when_saved_and_when_run() {
 
 // ---------------------------------------------------------------- item 2
 
-async fn comments(rt: &MemRuntime, item: &str) -> Vec<String> {
-    let tl = rt.engine.timeline(T, item).await.unwrap();
-    tl.into_iter()
-        .filter(|e| e.kind == "comment")
-        .map(|e| e.text)
-        .collect()
-}
-
 fn kinds(tl: &[crm_core::model::TimelineEntry]) -> Vec<&str> {
     tl.iter().map(|e| e.kind.as_str()).collect()
 }

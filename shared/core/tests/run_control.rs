@@ -20,17 +20,6 @@ fn comment(stage: &str, text: &str, delay: serde_json::Value) -> serde_json::Val
         "settings": {"text": text}})
 }
 
-async fn comments(rt: &crm_core::memory::MemRuntime, item: &str) -> Vec<String> {
-    rt.engine
-        .timeline(T, item)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == "comment")
-        .map(|e| e.text)
-        .collect()
-}
-
 async fn infos(rt: &crm_core::memory::MemRuntime, item: &str) -> Vec<String> {
     rt.engine
         .timeline(T, item)

@@ -10,10 +10,8 @@ use chrono::Duration;
 use common::*;
 use crm_core::error::EngineError;
 use crm_core::http_call::HttpCallError;
-use crm_core::memory::MemRuntime;
-use crm_core::model::{Item, RunStatus};
+use crm_core::model::RunStatus;
 use crm_core::ports::{Clock, DocStore};
-use crm_core::robots::Robot;
 use crm_core::webhook::call::WebhookCall;
 use crm_core::webhook::signature::sign;
 use serde_json::{Value, json};
@@ -24,30 +22,6 @@ fn hook(url: &str, extra: Value) -> Value {
         s.extend(e.clone());
     }
     json!({"stage_id": "new", "type": "call_webhook", "settings": settings})
-}
-
-fn follower(text: &str) -> Value {
-    json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
-        "settings": {"text": text}})
-}
-
-async fn comments(rt: &MemRuntime, item: &str) -> Vec<String> {
-    rt.engine
-        .timeline(T, item)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == "comment")
-        .map(|e| e.text)
-        .collect()
-}
-
-async fn new_deal(rt: &MemRuntime) -> Item {
-    crm_core::testing::settled_item(rt, crm_core::testing::plain_deal("Website")).await
-}
-
-fn run_id(item: &Item, robot: &Robot) -> String {
-    crm_core::planning::run_id(&item.id, 1, &robot.id)
 }
 
 #[tokio::test]

@@ -9,8 +9,7 @@ use axum::body::Body;
 use chrono::Duration;
 use common::*;
 use crm_core::engine::{Engine, EngineConfig};
-use crm_core::memory::{MemDelivery, MemEvents, MemJobs, MemStore, SeqIds};
-use crm_core::ports::Ports;
+use crm_core::memory::{MemStore, ports_on};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -27,21 +26,7 @@ impl Rig {
     fn new() -> Rig {
         let store = Arc::new(MemStore::new());
         let h = harness_on(store.clone());
-        let jobs = Arc::new(MemJobs::new());
-        let worker = Engine::new(
-            Ports {
-                store,
-                jobs: jobs.clone(),
-                scheduler: jobs,
-                events: Arc::new(MemEvents::new()),
-                delivery: Arc::new(MemDelivery::new()),
-                clock: h.clock.clone(),
-                ids: Arc::new(SeqIds::new()),
-                blobs: Arc::new(crm_core::memory_blobs::MemoryBlobs::new()),
-                http: Arc::new(crm_core::memory_http::MemHttp::new()),
-            },
-            EngineConfig::default(),
-        );
+        let worker = Engine::new(ports_on(store, h.clock.clone()), EngineConfig::default());
         Rig { h, worker }
     }
 

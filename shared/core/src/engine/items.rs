@@ -18,6 +18,36 @@ use crate::store::{doc, put, record_doc, timeline_id, timeline_write};
 
 use super::{Engine, OUTBOX_PENDING, unprocessable};
 
+/// Where a new item of `entity_type` lands in `pipeline`: `stage_id`, else
+/// the first stage; with the field errors of a wrong entity type or an
+/// unknown stage (item create, web forms).
+pub(crate) fn placement(
+    pipeline: &Pipeline,
+    entity_type: Option<&str>,
+    stage_id: Option<&str>,
+) -> (String, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    if let Some(et) = entity_type
+        && et != pipeline.entity_type
+    {
+        errors.push(FieldError {
+            field: "entity_type".into(),
+            message: format!(
+                "pipeline '{}' holds {} items",
+                pipeline.id, pipeline.entity_type
+            ),
+        });
+    }
+    let stage_id = stage_id.map_or_else(|| pipeline.stages[0].id.clone(), str::to_string);
+    if pipeline.stage(&stage_id).is_none() {
+        errors.push(FieldError {
+            field: "stage_id".into(),
+            message: format!("unknown stage '{stage_id}' in pipeline '{}'", pipeline.id),
+        });
+    }
+    (stage_id, errors)
+}
+
 impl Engine {
     // ---------------------------------------------------------------- items
 
@@ -129,28 +159,11 @@ impl Engine {
                 ));
             }
         };
-        let mut errors = Vec::new();
-        if let Some(et) = &body.entity_type
-            && et != &pipeline.entity_type
-        {
-            errors.push(FieldError {
-                field: "entity_type".into(),
-                message: format!(
-                    "pipeline '{}' holds {} items",
-                    pipeline.id, pipeline.entity_type
-                ),
-            });
-        }
-        let stage_id = body
-            .stage_id
-            .clone()
-            .unwrap_or_else(|| pipeline.stages[0].id.clone());
-        if pipeline.stage(&stage_id).is_none() {
-            errors.push(FieldError {
-                field: "stage_id".into(),
-                message: format!("unknown stage '{stage_id}' in pipeline '{}'", pipeline.id),
-            });
-        }
+        let (stage_id, mut errors) = placement(
+            &pipeline,
+            body.entity_type.as_deref(),
+            body.stage_id.as_deref(),
+        );
         if body.title.trim().is_empty() {
             errors.push(FieldError {
                 field: "title".into(),

@@ -35,7 +35,7 @@ pub use documents::{DocumentPage, MAX_DOCUMENT_PAGE};
 mod events;
 mod item_list;
 pub use item_list::{ItemPage, ItemQuery, MAX_ITEM_PAGE};
-mod items;
+pub(crate) mod items;
 mod lists;
 pub mod paging;
 pub use paging::{DEFAULT_PAGE, MAX_PAGE, Page, PageRequest};

@@ -103,6 +103,12 @@ impl Engine {
     /// Run one job. Errors are transient (store/port unavailable): the caller
     /// retries the job later; the claim expires so a retry can take over.
     pub async fn run_job(&self, job: Job) -> Result<RunOutcome> {
+        // The timer of an outbound message's next attempt (issue #15): a
+        // delivery, not a run.
+        if let Some(id) = crate::outbound::job::outbound_of(&job) {
+            self.deliver_outbound(&job.tenant, id).await?;
+            return Ok(RunOutcome::Waiting);
+        }
         // Without claims, another writer may change the run record between
         // our read and our commit (a duplicate delivery committing first, a
         // "run now", a robot deleted): the commit loses, and the job starts
@@ -122,11 +128,6 @@ impl Engine {
     /// under us (no claim was taken), start over.
     async fn run_job_once(&self, job: &Job) -> Result<Option<RunOutcome>> {
         let tenant = job.tenant.as_str();
-        // The timer of an outbound message's next attempt (issue #15).
-        if let Some(id) = crate::outbound::job::outbound_of(job) {
-            self.deliver_outbound(tenant, id).await?;
-            return Ok(Some(RunOutcome::Waiting));
-        }
         // One batch read for the run, its item and the item's timeline
         // counter (4 requests per run in all: this read, the claim, the
         // pipeline + responsible + robot read, the commit).

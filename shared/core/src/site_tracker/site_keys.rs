@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Page, PageRequest};
 use crate::error::{EngineError, Result};
-use crate::ports::{Cond, DocKey, Kind, SYSTEM_TENANT, Write};
-use crate::store::{decode, doc, put};
+use crate::ports::{DocKey, Kind};
+use crate::public_id;
+use crate::store::decode;
 
-const LISTED: &str = "all";
 /// Longest label of a site key.
 pub const MAX_LABEL_LEN: usize = 200;
 
@@ -22,18 +22,9 @@ pub struct SiteKey {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct KeyOwner {
-    tenant: String,
-}
-
 /// Whether `id` has the shape of a site key.
 pub fn is_site_key(id: &str) -> bool {
-    id.len() == 35
-        && id.starts_with("sk_")
-        && id[3..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    public_id::has_shape(id, "sk")
 }
 
 impl Engine {
@@ -46,25 +37,13 @@ impl Engine {
             ));
         }
         let key = SiteKey {
-            id: format!("sk_{:032x}", rand::random::<u128>()),
+            id: public_id::generate("sk"),
             label: label.trim().to_string(),
             created_at: self.now(),
         };
-        let owner = KeyOwner {
-            tenant: tenant.to_string(),
-        };
         self.ports
             .store
-            .transact(vec![
-                put(
-                    doc(tenant, Kind::SiteKey, &key.id, 1, Some(LISTED), &key),
-                    Cond::Absent,
-                ),
-                put(
-                    doc(SYSTEM_TENANT, Kind::SiteKey, &key.id, 1, None, &owner),
-                    Cond::Absent,
-                ),
-            ])
+            .transact(public_id::create(tenant, Kind::SiteKey, &key.id, &key))
             .await?;
         Ok(key)
     }
@@ -72,9 +51,13 @@ impl Engine {
     /// One page of the tenant's site keys.
     pub async fn site_keys_page(&self, tenant: &str, req: &PageRequest) -> Result<Page<SiteKey>> {
         let page = self
-            .page_docs(tenant, Kind::SiteKey, &[LISTED.to_string()], req, |_| {
-                Ok(true)
-            })
+            .page_docs(
+                tenant,
+                Kind::SiteKey,
+                &[public_id::LISTED.to_string()],
+                req,
+                |_| Ok(true),
+            )
             .await?;
         let items = page.items.iter().map(decode).collect::<Result<Vec<_>>>()?;
         Ok(Page {
@@ -96,18 +79,7 @@ impl Engine {
         }
         self.ports
             .store
-            .transact(vec![
-                Write::Delete {
-                    key: DocKey::new(tenant, Kind::SiteKey, id),
-                    parent: Some(LISTED.to_string()),
-                    cond: Cond::Any,
-                },
-                Write::Delete {
-                    key: DocKey::new(SYSTEM_TENANT, Kind::SiteKey, id),
-                    parent: None,
-                    cond: Cond::Any,
-                },
-            ])
+            .transact(public_id::delete(tenant, Kind::SiteKey, id))
             .await?;
         Ok(())
     }
@@ -117,9 +89,6 @@ impl Engine {
         if !is_site_key(id) {
             return Ok(None);
         }
-        Ok(self
-            .load_kind::<KeyOwner>(SYSTEM_TENANT, Kind::SiteKey, id)
-            .await?
-            .map(|(o, _)| o.tenant))
+        self.public_id_owner(Kind::SiteKey, id).await
     }
 }

@@ -1,36 +1,22 @@
 //! Forms through the API: make, read, page, replace, delete; and the public
 //! lookup of a form by its id alone.
 
-use serde::{Deserialize, Serialize};
-
 use super::form::{DEFAULT_SUCCESS, FormBody, WebForm};
 use crate::engine::{Engine, Page, PageRequest};
 use crate::error::{EngineError, FieldError, Result};
 use crate::model::Pipeline;
-use crate::ports::{Cond, DocKey, Kind, SYSTEM_TENANT, StoreError, Write};
+use crate::ports::{Cond, Kind, StoreError};
+use crate::public_id;
 use crate::store::{decode, doc, put};
-
-/// The parent a tenant's forms are listed under.
-const LISTED: &str = "all";
-
-/// The `_system` lookup document of a form: whose it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FormOwner {
-    pub tenant: String,
-}
 
 /// A fresh public id: `wf_` + 128 random bits in hex.
 fn generate_id() -> String {
-    format!("wf_{:032x}", rand::random::<u128>())
+    public_id::generate("wf")
 }
 
 /// Whether `id` has the shape of a form id (anything else is not looked up).
 pub fn is_form_id(id: &str) -> bool {
-    id.len() == 35
-        && id.starts_with("wf_")
-        && id[3..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    public_id::has_shape(id, "wf")
 }
 
 impl Engine {
@@ -48,27 +34,12 @@ impl Engine {
             crate::engine::unprocessable(errors)?;
             unreachable!("errors is not empty");
         };
-        if let Some(et) = &body.entity_type
-            && et != &pipeline.entity_type
-        {
-            errors.push(FieldError {
-                field: "entity_type".into(),
-                message: format!(
-                    "pipeline '{}' holds {} items",
-                    pipeline.id, pipeline.entity_type
-                ),
-            });
-        }
-        let stage_id = body
-            .stage_id
-            .clone()
-            .unwrap_or_else(|| pipeline.stages[0].id.clone());
-        if pipeline.stage(&stage_id).is_none() {
-            errors.push(FieldError {
-                field: "stage_id".into(),
-                message: format!("unknown stage '{stage_id}' in pipeline '{}'", pipeline.id),
-            });
-        }
+        let (stage_id, placed) = crate::engine::items::placement(
+            &pipeline,
+            body.entity_type.as_deref(),
+            body.stage_id.as_deref(),
+        );
+        errors.extend(placed);
         let refs = crate::check::Refs {
             users: vec![("responsible_id".into(), body.responsible_id.clone())],
             ..Default::default()
@@ -107,21 +78,9 @@ impl Engine {
     pub async fn create_form(&self, tenant: &str, body: FormBody) -> Result<WebForm> {
         let (stage_id, entity_type) = self.resolve_form(tenant, &body).await?;
         let form = self.form_from(generate_id(), body, stage_id, entity_type, self.now());
-        let owner = FormOwner {
-            tenant: tenant.to_string(),
-        };
         self.ports
             .store
-            .transact(vec![
-                put(
-                    doc(tenant, Kind::WebForm, &form.id, 1, Some(LISTED), &form),
-                    Cond::Absent,
-                ),
-                put(
-                    doc(SYSTEM_TENANT, Kind::WebForm, &form.id, 1, None, &owner),
-                    Cond::Absent,
-                ),
-            ])
+            .transact(public_id::create(tenant, Kind::WebForm, &form.id, &form))
             .await?;
         Ok(form)
     }
@@ -140,9 +99,13 @@ impl Engine {
     /// One page of the tenant's forms, in id order.
     pub async fn forms_page(&self, tenant: &str, req: &PageRequest) -> Result<Page<WebForm>> {
         let page = self
-            .page_docs(tenant, Kind::WebForm, &[LISTED.to_string()], req, |_| {
-                Ok(true)
-            })
+            .page_docs(
+                tenant,
+                Kind::WebForm,
+                &[public_id::LISTED.to_string()],
+                req,
+                |_| Ok(true),
+            )
             .await?;
         let items = page.items.iter().map(decode).collect::<Result<Vec<_>>>()?;
         Ok(Page {
@@ -160,7 +123,14 @@ impl Engine {
             .ports
             .store
             .transact(vec![put(
-                doc(tenant, Kind::WebForm, id, version + 1, Some(LISTED), &form),
+                doc(
+                    tenant,
+                    Kind::WebForm,
+                    id,
+                    version + 1,
+                    Some(public_id::LISTED),
+                    &form,
+                ),
                 Cond::Version(version),
             )])
             .await
@@ -178,18 +148,7 @@ impl Engine {
         self.form_and_version(tenant, id).await?;
         self.ports
             .store
-            .transact(vec![
-                Write::Delete {
-                    key: DocKey::new(tenant, Kind::WebForm, id),
-                    parent: Some(LISTED.to_string()),
-                    cond: Cond::Any,
-                },
-                Write::Delete {
-                    key: DocKey::new(SYSTEM_TENANT, Kind::WebForm, id),
-                    parent: None,
-                    cond: Cond::Any,
-                },
-            ])
+            .transact(public_id::delete(tenant, Kind::WebForm, id))
             .await?;
         Ok(())
     }
@@ -200,16 +159,13 @@ impl Engine {
         if !is_form_id(id) {
             return Ok(None);
         }
-        let Some((owner, _)) = self
-            .load_kind::<FormOwner>(SYSTEM_TENANT, Kind::WebForm, id)
-            .await?
-        else {
+        let Some(tenant) = self.public_id_owner(Kind::WebForm, id).await? else {
             return Ok(None);
         };
         let form = self
-            .load_kind::<WebForm>(&owner.tenant, Kind::WebForm, id)
+            .load_kind::<WebForm>(&tenant, Kind::WebForm, id)
             .await?;
-        Ok(form.map(|(f, _)| (owner.tenant, f)))
+        Ok(form.map(|(f, _)| (tenant, f)))
     }
 }
 

@@ -52,3 +52,31 @@ pub fn run_of<'a>(runs: &'a [RunRecord], robot_id: &str) -> &'a RunRecord {
         .rfind(|r| r.robot_id.as_deref() == Some(robot_id))
         .unwrap_or_else(|| panic!("no run of {robot_id} in {runs:#?}"))
 }
+
+/// A robot of `new` that waits for the previous one and comments `text`.
+pub fn follower(text: &str) -> Value {
+    json!({"stage_id": "new", "type": "add_timeline_comment", "after_previous": true,
+        "settings": {"text": text}})
+}
+
+/// The texts of the item's timeline comments, oldest first.
+pub async fn comments(rt: &MemRuntime, item: &str) -> Vec<String> {
+    rt.engine
+        .timeline(T, item)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "comment")
+        .map(|e| e.text)
+        .collect()
+}
+
+/// A plain deal "Website" in `new`, its robots settled.
+pub async fn new_deal(rt: &MemRuntime) -> Item {
+    crm_core::testing::settled_item(rt, crm_core::testing::plain_deal("Website")).await
+}
+
+/// The run id of `robot` in the item's first visit.
+pub fn run_id(item: &Item, robot: &Robot) -> String {
+    crm_core::planning::run_id(&item.id, 1, &robot.id)
+}

@@ -100,16 +100,14 @@ pub async fn form_page(
     Req(parts): Req,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    limit(
+    rendered(
         &state,
-        &format!("page|{}", client_ip(&parts)),
-        rate_limit::FORM_PAGES,
-    )?;
-    let (_, form) = find(&state, &id).await?;
-    Ok(typed(
+        &parts,
+        &id,
         "text/html; charset=utf-8",
-        form_page::form_page(&form),
-    ))
+        form_page::form_page,
+    )
+    .await
 }
 
 /// The embeddable snippet of a form.
@@ -130,16 +128,32 @@ pub async fn embed_js(
     Req(parts): Req,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    limit(
+    rendered(
         &state,
-        &format!("page|{}", client_ip(&parts)),
+        &parts,
+        &id,
+        "text/javascript; charset=utf-8",
+        form_page::embed_js,
+    )
+    .await
+}
+
+/// The form `id` rendered by `render` as `content_type`, within the
+/// caller's limit of page loads.
+async fn rendered(
+    state: &AppState,
+    parts: &Parts,
+    id: &str,
+    content_type: &'static str,
+    render: fn(&WebForm) -> String,
+) -> Result<Response, ApiError> {
+    limit(
+        state,
+        &format!("page|{}", client_ip(parts)),
         rate_limit::FORM_PAGES,
     )?;
-    let (_, form) = find(&state, &id).await?;
-    Ok(typed(
-        "text/javascript; charset=utf-8",
-        form_page::embed_js(&form),
-    ))
+    let (_, form) = find(state, id).await?;
+    Ok(typed(content_type, render(&form)))
 }
 
 /// The submitted values: urlencoded pairs or a JSON object of scalars.

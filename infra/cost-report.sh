@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The AWS cost of the function set, measured (issue #11): runs the scenarios
-# of tests/tests/aws_cost.rs on LocalStack with metering SDK clients and
+# of tests/tests/suite/aws_cost.rs on LocalStack with metering SDK clients and
 # prints one line per scenario,
 #
 #   cost <scenario> <usd> USD per million
@@ -33,7 +33,7 @@ fi
 
 out=$(mktemp)
 trap 'rm -f "$out"; '"$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")" EXIT
-if ! cargo test -p crm-tests --test aws_cost cost_report -- --nocapture >"$out" 2>&1; then
+if ! cargo test -p crm-tests --test suite aws_cost::cost_report -- --nocapture >"$out" 2>&1; then
   cat "$out" >&2
   echo "cost report: the scenarios failed (output above)" >&2
   exit 1

@@ -1,0 +1,19 @@
+//! The integration tests of this crate, one module per former test file, built as ONE test
+//! binary (one link, one copy of the dependencies' generic code) instead of one per file.
+//! Run one suite: `cargo nextest run -p <crate> --test suite <module>::`.
+
+mod app_robots;
+mod common;
+mod decisions;
+mod documents;
+mod event_fan_out;
+mod exact_semantics;
+mod outbound;
+mod outward;
+mod reports;
+mod rules;
+mod run_control;
+mod scenarios;
+mod task_chains;
+mod unclaimed_runs;
+mod webhooks;

@@ -279,6 +279,23 @@ fn variants(defs: &Map<String, Value>, kind_enum: &str) -> Vec<(String, Value)> 
         .collect()
 }
 
+/// The variants of `kind_enum` whose `type` is a pattern, not a const (an
+/// application's robot types, `app.<code>`): the pattern and the variant's
+/// description. They have no discriminator mapping: a type name outside the
+/// mapping is matched by the `oneOf` alone.
+fn pattern_variants(defs: &Map<String, Value>, kind_enum: &str) -> Vec<(String, String)> {
+    defs[kind_enum]["oneOf"]
+        .as_array()
+        .expect("an adjacently tagged enum is a oneOf")
+        .iter()
+        .filter_map(|v| {
+            let pattern = v["properties"]["type"]["pattern"].as_str()?.to_string();
+            let description = v["description"].as_str().unwrap_or_default().to_string();
+            Some((pattern, description))
+        })
+        .collect()
+}
+
 /// Names the settings schema of each variant `<Type><suffix>` (the settings
 /// structs are named after the type but a trigger's may clash with a
 /// record's, e.g. `TaskStatus`).
@@ -391,6 +408,20 @@ fn typed_body(defs: &mut Map<String, Value>, body: &str, kind_enum: &str, suffix
         }
         let name = format!("{}{suffix}", pascal(&type_name));
         mapping.insert(type_name, json!(format!("{PREFIX}{name}")));
+        one_of.push(json!({"$ref": format!("{PREFIX}{name}")}));
+        defs.insert(name, s);
+    }
+    for (pattern, description) in pattern_variants(defs, kind_enum) {
+        let mut s = base.clone();
+        s["title"] = json!(pattern);
+        s["description"] = json!(description);
+        s["properties"]["type"] = json!({"type": "string", "pattern": pattern});
+        s["properties"]["settings"] = json!({"type": "object"});
+        s["required"]
+            .as_array_mut()
+            .expect("the body has required keys")
+            .push(json!("settings"));
+        let name = format!("App{suffix}");
         one_of.push(json!({"$ref": format!("{PREFIX}{name}")}));
         defs.insert(name, s);
     }

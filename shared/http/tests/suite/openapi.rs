@@ -211,9 +211,10 @@ fn request_bodies_reject_unknown_keys_and_require_what_the_server_requires() {
     // Typed per type: one schema per robot type, discriminated by `type`.
     let robot_body = &s["RobotBody"];
     assert_eq!(robot_body["discriminator"]["propertyName"], "type");
+    // One per built-in type, and one for the applications' `app.<code>`.
     assert_eq!(
         robot_body["oneOf"].as_array().unwrap().len(),
-        crm_core::robots::ROBOT_TYPES.len()
+        crm_core::robots::ROBOT_TYPES.len() + 1
     );
     assert_eq!(
         s["TriggerBody"]["oneOf"].as_array().unwrap().len(),
@@ -265,6 +266,14 @@ fn wrong_bodies_do_not_validate() {
     bad["extra"] = json!(1);
     assert!(!validator(&doc, &json!({"$ref": "#/components/schemas/NewItem"})).is_valid(&bad));
     assert!(validator(&doc, &robot_body).is_valid(&robot()));
+    // An application's robot type is a body of the document too; a type
+    // that is neither built in nor `app.<code>` is not.
+    let mut app = robot();
+    app["type"] = json!("app.quote_check");
+    app["settings"] = json!({"threshold": 3});
+    assert!(validator(&doc, &robot_body).is_valid(&app));
+    app["type"] = json!("app.");
+    assert!(!validator(&doc, &robot_body).is_valid(&app));
     assert!(
         validator(&doc, &json!({"$ref": "#/components/schemas/TriggerBody"})).is_valid(&trigger())
     );

@@ -165,7 +165,8 @@ impl Engine {
             })
     }
 
-    pub(crate) fn now(&self) -> DateTime<Utc> {
+    /// The engine's time (its injected clock), for answers that show it.
+    pub fn now(&self) -> DateTime<Utc> {
         self.ports.clock.now()
     }
 

@@ -82,7 +82,7 @@ pub async fn call(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let started = Started::now();
+    let started = Started::at(state.engine.now());
     match run(&state, path, &uri, &headers, body).await {
         Ok(result) => envelope::answer(result, started),
         Err(e) => e.into_response(),

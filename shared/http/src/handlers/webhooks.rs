@@ -64,6 +64,6 @@ pub async fn rotate_secret(
     tracing::info!(%tenant, "webhook secret rotated");
     Ok(Json(RotatedSecret {
         secret,
-        rotated_at: status.rotated_at.unwrap_or_else(Utc::now),
+        rotated_at: status.rotated_at.unwrap_or_else(|| state.engine.now()),
     }))
 }

@@ -90,6 +90,14 @@ fn assert_envelope(r: &Reply, result: Value) {
         );
     }
     assert!(t["finish"].as_f64() >= t["start"].as_f64());
+    // The engine's (manual) clock, not the machine's.
+    let start = crate::common::start().timestamp() as f64;
+    let at = t["start"].as_f64().unwrap();
+    assert!(
+        at >= start && at < start + 30.0 * 86_400.0,
+        "time.start {at} is not the engine clock's (from {start}): {}",
+        r.body
+    );
 }
 
 fn assert_error(r: &Reply, status: StatusCode, code: &str) {

@@ -29,6 +29,7 @@ pub mod key_cache;
 pub mod openapi;
 pub mod public;
 pub mod schemas;
+pub mod security_headers;
 pub mod state;
 pub mod throttle;
 pub mod ticker;
@@ -235,6 +236,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(reject_oversized_body))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(security_headers::add))
         .with_state(state)
 }
 

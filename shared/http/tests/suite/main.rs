@@ -13,6 +13,7 @@ mod openapi;
 mod reports;
 mod roles;
 mod run_control;
+mod security_headers;
 mod timeline;
 mod tracker_payments;
 mod tracking;

@@ -16,15 +16,7 @@ use tower::ServiceExt;
 const VISITOR: &str = "0123456789abcdef0123456789abcdef";
 
 async fn raw(h: &Harness, request: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
-    let response = h.app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    h.send_text(request).await
 }
 
 async fn beacon(h: &Harness, body: Value) -> (StatusCode, String) {

@@ -52,14 +52,11 @@ impl Raw {
 }
 
 async fn public(h: &Harness, request: Request<Body>) -> Raw {
-    let response = h.app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let (status, headers, text) = h.send_text(request).await;
     Raw {
         status,
         headers,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
+        text,
     }
 }
 

@@ -220,6 +220,19 @@ impl Harness {
         self.settle().await;
     }
 
+    /// Sends a request whose answer need not be JSON: status, headers, text.
+    pub async fn send_text(&self, request: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
     /// Sends a raw request.
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.app.clone().oneshot(request).await.unwrap();

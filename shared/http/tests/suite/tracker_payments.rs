@@ -9,9 +9,7 @@ use common::*;
 use crm_core::payments::stripe_signature::sign_stripe;
 use crm_core::ports::Clock;
 use http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const VISITOR: &str = "0123456789abcdef0123456789abcdef";
 

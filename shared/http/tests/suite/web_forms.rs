@@ -11,9 +11,7 @@ use common::*;
 use crm_http::ManualTicker;
 use crm_http::public::PublicLimiter;
 use http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 fn form_body() -> Value {
     json!({

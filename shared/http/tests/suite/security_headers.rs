@@ -52,7 +52,11 @@ async fn json_answers_and_errors_are_never_sniffed_and_carry_no_page_policy() {
     ] {
         let (status, headers, _) = get(&h, path, key).await;
         assert_eq!(status, expected, "{path}");
-        assert_eq!(header(&headers, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(
+            header(&headers, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
         assert_eq!(header(&headers, "referrer-policy"), "no-referrer", "{path}");
         assert!(headers.get("content-security-policy").is_none(), "{path}");
     }

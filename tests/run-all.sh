@@ -27,6 +27,16 @@ export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A full run needs about 15 GB of disk (the debug build and its 4 test
+# binaries, the release zips, LocalStack, MiniStack, Chromium): say so
+# plainly up front rather than failing in the middle of a build.
+step "disk"
+df -h . | tail -1
+AVAIL_KB=$(df -Pk . | awk 'NR==2 {print $4}')
+if [ "${AVAIL_KB:-0}" -lt $((15 * 1024 * 1024)) ]; then
+  echo "warning: only $((AVAIL_KB / 1024)) MB free here; a full run needs about 15 GB" >&2
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

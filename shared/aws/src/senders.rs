@@ -1,7 +1,7 @@
 //! Email and SMS out on AWS (issue #15): Amazon SES `SendRawEmail` for
 //! email (the raw MIME of [`crate::email::compose`], so the deterministic
 //! `Message-ID` travels and the documents' files are attached — at most
-//! 7 MiB of files, as SES takes raw messages up to 10 MB; the SES
+//! 7 MB of files, as SES takes raw messages up to 10 MB; the SES
 //! `MessageId` is kept on the outbound record)
 //! and Amazon SNS `Publish` to a phone number for SMS. The SES v1 API (the
 //! `aws-sdk-ses` crate), not v2: the same sending on AWS, and the one

@@ -182,6 +182,6 @@ async fn files_over_the_limit_fail_the_email_for_good() {
     let m = the_email(&rt).await;
     assert_eq!(m.status, OutboundStatus::Failed, "{m:#?}");
     let why = m.last_error.unwrap();
-    assert!(why.contains("7 MiB"), "{why}");
+    assert!(why.contains("7 MB") && why.contains("not retried"), "{why}");
     assert_eq!(rt.delivery.calls().len(), 1);
 }

@@ -80,7 +80,7 @@ pub fn form_markup(form: &WebForm, action: &str, element_id: &str) -> String {
 /// A whole page around `body`.
 pub fn page(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title></head><body style=\"margin:2rem\">{body}</body></html>",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><link rel=\"icon\" href=\"data:,\"><title>{}</title></head><body style=\"margin:2rem\">{body}</body></html>",
         esc(title)
     )
 }

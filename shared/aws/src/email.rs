@@ -53,9 +53,9 @@ pub fn compose_with_files(
             } else {
                 MultiPart::mixed().singlepart(text_body(&m.body))
             };
-            let mixed = files
-                .iter()
-                .try_fold(mixed, |mixed, f| Ok::<_, PortError>(mixed.singlepart(attachment(f)?)))?;
+            let mixed = files.iter().try_fold(mixed, |mixed, f| {
+                Ok::<_, PortError>(mixed.singlepart(attachment(f)?))
+            })?;
             builder.multipart(mixed)
         }
     };
@@ -206,25 +206,31 @@ mod tests {
             },
             OutboundFile {
                 file_name: "Act 7.docx".into(),
-                content_type: crm_core::documents::FileFormat::Docx
-                    .content_type()
-                    .into(),
+                content_type: crm_core::documents::FileFormat::Docx.content_type().into(),
                 bytes: b"PK\x03\x04docx".to_vec(),
             },
         ];
         let from: Mailbox = "Shop <robots@shop.test>".parse().unwrap();
-        for body in ["<p>The invoice is attached.</p>", "The invoice is attached."] {
+        for body in [
+            "<p>The invoice is attached.</p>",
+            "The invoice is attached.",
+        ] {
             let (email, id) = compose_with_files(&outbound(body), &from, &files).unwrap();
             assert_eq!(id, "<out.email-1@shop.test>");
             let raw = email.formatted();
-            let parsed = MessageParser::default().parse(&raw).expect("a MIME message");
+            let parsed = MessageParser::default()
+                .parse(&raw)
+                .expect("a MIME message");
             let root = parsed.root_part().content_type().unwrap();
             assert_eq!(
                 (root.ctype(), root.subtype()),
                 ("multipart", Some("mixed")),
                 "{body}"
             );
-            assert_eq!(parsed.body_text(0).unwrap().trim(), "The invoice is attached.");
+            assert_eq!(
+                parsed.body_text(0).unwrap().trim(),
+                "The invoice is attached."
+            );
             assert_eq!(parsed.attachment_count(), 2, "{body}");
             let a = parsed.attachment(0).unwrap();
             assert_eq!(a.attachment_name(), Some("Счёт INV-2026-0001.pdf"));

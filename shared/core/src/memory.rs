@@ -436,7 +436,12 @@ impl MemDelivery {
     }
     /// The files the delivered message `id` carried.
     pub fn files_of(&self, id: &str) -> Vec<crate::outbound::files::OutboundFile> {
-        self.files.lock().unwrap().get(id).cloned().unwrap_or_default()
+        self.files
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

@@ -49,9 +49,11 @@ async fn invoicing(formats: serde_json::Value) -> MemRuntime {
         .create_robot(
             TENANT,
             "deals",
-            body(json!({"stage_id": "prep", "type": "email_client", "after_previous": true,
+            body(
+                json!({"stage_id": "prep", "type": "email_client", "after_previous": true,
                 "settings": {"subject": "Your invoice", "text": "The invoice is attached.",
-                    "attachments": [format!("{{{{robot.{}.document_id}}}}", doc_robot.id)]}})),
+                    "attachments": [format!("{{{{robot.{}.document_id}}}}", doc_robot.id)]}}),
+            ),
         )
         .await
         .unwrap();
@@ -88,7 +90,11 @@ async fn the_email_carries_the_pdf_of_the_document_byte_for_byte() {
     assert_eq!(m.status, OutboundStatus::Sent, "{m:#?}");
     assert_eq!(m.attachments, vec![doc.id.clone()]);
     let files = rt.delivery.files_of(&m.id);
-    assert_eq!(files.len(), 1, "only the PDF of a document made in both formats");
+    assert_eq!(
+        files.len(),
+        1,
+        "only the PDF of a document made in both formats"
+    );
     assert_eq!(files[0].file_name, "Invoice INV-001.pdf");
     assert_eq!(files[0].content_type, "application/pdf");
     let (_, pdf) = rt

@@ -152,7 +152,9 @@ async fn the_documents_pdf_travels_in_the_ses_raw_email() {
         .engine
         .create_numerator(
             &t,
-            body::<NumeratorBody>(json!({"name": "Invoices", "template": "INV-{NUMBER}", "padding": 3})),
+            body::<NumeratorBody>(
+                json!({"name": "Invoices", "template": "INV-{NUMBER}", "padding": 3}),
+            ),
         )
         .await
         .unwrap();
@@ -210,7 +212,10 @@ async fn the_documents_pdf_travels_in_the_ses_raw_email() {
         .await
         .unwrap();
 
-    let ses_id = email.provider_message_id.clone().expect("the SES MessageId");
+    let ses_id = email
+        .provider_message_id
+        .clone()
+        .expect("the SES MessageId");
     let sent = inspect(&format!("/_aws/ses?email={sender}")).await;
     let m = sent["messages"]
         .as_array()

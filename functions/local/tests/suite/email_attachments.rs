@@ -46,10 +46,12 @@ async fn the_robots_email_carries_the_documents_pdf_to_the_smtp_server() {
                          "formats": ["docx", "pdf"]}}))
         .await;
     let mail = api
-        .robot(json!({"stage_id": "prep", "type": "email_client", "after_previous": true,
+        .robot(
+            json!({"stage_id": "prep", "type": "email_client", "after_previous": true,
             "settings": {"subject": format!("Invoice {{{{robot.{doc_robot}.number}}}}"),
                          "text": "<p>The invoice is attached.</p>",
-                         "attachments": [format!("{{{{robot.{doc_robot}.document_id}}}}")]}}))
+                         "attachments": [format!("{{{{robot.{doc_robot}.document_id}}}}")]}}),
+        )
         .await;
     let item = api.deal("new", 25_000.0).await;
     api.move_to(&item, "prep").await;

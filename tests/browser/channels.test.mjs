@@ -91,6 +91,10 @@ try {
   await form.fill('textarea[name="message"]', "Do you ship to Kazan?");
   await form.click('button[type="submit"]');
   await form.locator(".crm-msg", { hasText: "Thanks, we will call you back." }).waitFor();
+  // Sent in place by the page's script (allowed by the pages' policy by its
+  // hash): the form stays, disabled, with the message under it.
+  assert.equal(form.url(), `${BASE}/f/${formId}`);
+  assert.equal(await form.locator("form.crm-form fieldset").isDisabled(), true);
   await shot(form, "channels-hosted-form");
   await visitor.close();
 

@@ -94,7 +94,7 @@ try {
   // Sent in place by the page's script (allowed by the pages' policy by its
   // hash): the form stays, disabled, with the message under it.
   assert.equal(form.url(), `${BASE}/f/${formId}`);
-  assert.equal(await form.locator("form.crm-form fieldset").isDisabled(), true);
+  assert.equal(await form.locator("form.crm-form fieldset").evaluate((f) => f.disabled), true);
   await shot(form, "channels-hosted-form");
   await visitor.close();
 

@@ -7,8 +7,8 @@
 # `playwright-core` from npm — it drives the system Chromium, downloads no
 # browser), builds and starts `crm-automation serve --demo --clock manual`
 # on a free port with a fresh data directory and generated keys, runs
-# board.test.mjs, reports.test.mjs, documents.test.mjs and apps.test.mjs
-# against it and
+# board.test.mjs, reports.test.mjs, documents.test.mjs, apps.test.mjs and
+# channels.test.mjs against it and
 # stops the server. Screenshots of every page
 # go to $CARGO_TARGET_DIR/screenshots/ (not committed).
 set -euo pipefail
@@ -67,3 +67,4 @@ BASE="http://127.0.0.1:$PORT" KEY="$KEY" ADMIN="$ADMIN" MEMBER="$MEMBER" SHOTS="
 BASE="http://127.0.0.1:$PORT" KEY="$KEY" ADMIN="$ADMIN" SHOTS="$TARGET/screenshots" CHROMIUM=$(command -v chromium) node "$HERE/reports.test.mjs" || { tail -30 "$DATA/server.log"; exit 1; }
 BASE="http://127.0.0.1:$PORT" KEY="$KEY" MEMBER="$MEMBER" SHOTS="$TARGET/screenshots" CHROMIUM=$(command -v chromium) node "$HERE/documents.test.mjs" || { tail -30 "$DATA/server.log"; exit 1; }
 BASE="http://127.0.0.1:$PORT" KEY="$KEY" SHOTS="$TARGET/screenshots" CHROMIUM=$(command -v chromium) node "$HERE/apps.test.mjs" || { tail -30 "$DATA/server.log"; exit 1; }
+BASE="http://127.0.0.1:$PORT" KEY="$KEY" SHOTS="$TARGET/screenshots" CHROMIUM=$(command -v chromium) node "$HERE/channels.test.mjs" || { tail -30 "$DATA/server.log"; exit 1; }

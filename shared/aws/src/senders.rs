@@ -1,6 +1,8 @@
 //! Email and SMS out on AWS (issue #15): Amazon SES `SendRawEmail` for
 //! email (the raw MIME of [`crate::email::compose`], so the deterministic
-//! `Message-ID` travels; the SES `MessageId` is kept on the outbound record)
+//! `Message-ID` travels and the documents' files are attached — at most
+//! 7 MB of files, as SES takes raw messages up to 10 MB; the SES
+//! `MessageId` is kept on the outbound record)
 //! and Amazon SNS `Publish` to a phone number for SMS. The SES v1 API (the
 //! `aws-sdk-ses` crate), not v2: the same sending on AWS, and the one
 //! LocalStack emulates (its community edition answers SES v2 with 501).
@@ -23,6 +25,7 @@ use aws_sdk_ses::error::SdkError;
 use aws_sdk_ses::types::RawMessage;
 use aws_sdk_sns::types::MessageAttributeValue;
 use crm_core::model::Outbound;
+use crm_core::outbound::files::OutboundFile;
 use crm_core::outbound::router::ChannelDelivery;
 use crm_core::ports::{Delivered, Delivery, PortError};
 use lettre::message::Mailbox;
@@ -80,7 +83,15 @@ impl SesSender {
 #[async_trait]
 impl Delivery for SesSender {
     async fn deliver(&self, m: &Outbound) -> Result<Delivered, PortError> {
-        let (email, _) = crate::email::compose(m, &self.from)?;
+        self.deliver_with_files(m, &[]).await
+    }
+
+    async fn deliver_with_files(
+        &self,
+        m: &Outbound,
+        files: &[OutboundFile],
+    ) -> Result<Delivered, PortError> {
+        let (email, _) = crate::email::compose_with_files(m, &self.from, files)?;
         let raw = RawMessage::builder()
             .data(aws_smithy_types::Blob::new(email.formatted()))
             .build()

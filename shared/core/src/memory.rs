@@ -416,6 +416,7 @@ pub struct MemDelivery {
     delivered: Mutex<Vec<Outbound>>,
     calls: Mutex<Vec<String>>,
     script: Mutex<std::collections::VecDeque<PortError>>,
+    files: Mutex<std::collections::HashMap<String, Vec<crate::outbound::files::OutboundFile>>>,
 }
 
 impl MemDelivery {
@@ -433,6 +434,15 @@ impl MemDelivery {
     pub fn fail_next(&self, errors: Vec<PortError>) {
         self.script.lock().unwrap().extend(errors);
     }
+    /// The files the delivered message `id` carried.
+    pub fn files_of(&self, id: &str) -> Vec<crate::outbound::files::OutboundFile> {
+        self.files
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
 #[async_trait]
@@ -449,6 +459,21 @@ impl Delivery for MemDelivery {
         Ok(Delivered {
             provider_message_id: Some(format!("mem-{}", message.id)),
         })
+    }
+
+    async fn deliver_with_files(
+        &self,
+        message: &Outbound,
+        files: &[crate::outbound::files::OutboundFile],
+    ) -> Result<Delivered, PortError> {
+        let got = self.deliver(message).await?;
+        if !files.is_empty() {
+            self.files
+                .lock()
+                .unwrap()
+                .insert(message.id.clone(), files.to_vec());
+        }
+        Ok(got)
     }
 }
 

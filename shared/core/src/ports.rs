@@ -417,6 +417,26 @@ pub trait Delivery: Send + Sync {
     /// later; [`PortError::Rejected`] is permanent (SMTP 5xx, SES
     /// `MessageRejected`, an invalid number): the message fails at once.
     async fn deliver(&self, message: &crate::model::Outbound) -> Result<Delivered, PortError>;
+
+    /// Hand one message with its files (an email's attachments, read by the
+    /// engine: [`crate::outbound::files`]) to the provider. Senders that can
+    /// carry files override it; the default sends a message without files
+    /// and refuses one with files (permanently), so no email goes out
+    /// without the documents it promises.
+    async fn deliver_with_files(
+        &self,
+        message: &crate::model::Outbound,
+        files: &[crate::outbound::files::OutboundFile],
+    ) -> Result<Delivered, PortError> {
+        if files.is_empty() {
+            self.deliver(message).await
+        } else {
+            Err(PortError::Rejected(format!(
+                "the {} sender cannot attach files",
+                message.channel.as_str()
+            )))
+        }
+    }
 }
 
 /// Source of time.

@@ -56,6 +56,17 @@ impl Delivery for LogDelivery {
         );
         Ok(Delivered::default())
     }
+
+    async fn deliver_with_files(
+        &self,
+        message: &Outbound,
+        files: &[crate::outbound::files::OutboundFile],
+    ) -> Result<Delivered, PortError> {
+        for f in files {
+            tracing::info!(id = %message.id, file = %f.file_name, bytes = f.bytes.len(), "attached");
+        }
+        self.deliver(message).await
+    }
 }
 
 #[cfg(test)]

@@ -5,15 +5,16 @@
 //! (TLS from the start); `CRM_MAIL_FROM` the sender (`Name <a@b>` or `a@b`).
 //! The email is composed by [`crm_aws::email::compose`] (the deterministic
 //! `Message-ID` `<out.{outbound id}@{domain of CRM_MAIL_FROM}>`, HTML as
-//! `multipart/alternative`). The SMTP server's 4xx answers, timeouts and
+//! `multipart/alternative`, the documents' files attached). The SMTP server's 4xx answers, timeouts and
 //! connection errors are transient (tried again later), its 5xx answers
 //! and an unusable recipient address permanent.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crm_aws::email::compose;
+use crm_aws::email::compose_with_files;
 use crm_core::model::Outbound;
+use crm_core::outbound::files::OutboundFile;
 use crm_core::ports::{Delivered, Delivery, PortError};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -52,7 +53,15 @@ impl SmtpSender {
 #[async_trait]
 impl Delivery for SmtpSender {
     async fn deliver(&self, m: &Outbound) -> Result<Delivered, PortError> {
-        let (email, id) = compose(m, &self.from)?;
+        self.deliver_with_files(m, &[]).await
+    }
+
+    async fn deliver_with_files(
+        &self,
+        m: &Outbound,
+        files: &[OutboundFile],
+    ) -> Result<Delivered, PortError> {
+        let (email, id) = compose_with_files(m, &self.from, files)?;
         match self.transport.send(email).await {
             Ok(_) => Ok(Delivered {
                 provider_message_id: Some(id),

@@ -6,6 +6,7 @@ mod app_robots;
 mod common;
 mod crash;
 mod documents;
+mod email_attachments;
 mod fairness;
 mod keys_cli;
 mod outbound_senders;

@@ -44,7 +44,12 @@ impl Engine {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(%tenant, %id, channel = m.channel.as_str(), attempt = m.attempts, "delivering");
-        let got = self.ports.delivery.deliver(&m).await;
+        // The files are read after the claim's commit, outside any
+        // transaction (a missing document fails the message for good).
+        let got = match self.outbound_files(&m).await {
+            Ok(files) => self.ports.delivery.deliver_with_files(&m, &files).await,
+            Err(e) => Err(e),
+        };
         self.commit_delivery(m, v + 1, got, now).await
     }
 

@@ -6,7 +6,8 @@
 //! 2. The outbox processor calls [`Engine::deliver_outbound`](crate::Engine):
 //!    it marks the record `sending` with a version-guarded write (the
 //!    attempt's lease, [`retry::SENDING_LEASE_SECONDS`]) **before** it hands
-//!    the message to the provider, then commits the outcome: `sent` with the
+//!    the message to the provider (an email with the files of its
+//!    documents, read then: [`files`]), then commits the outcome: `sent` with the
 //!    provider's message id; a transient error → `queued` again with
 //!    `next_attempt_at` and a timer through the [`crate::ports::Scheduler`]
 //!    (a job named [`job::job_for`], which the runner hands back here — it
@@ -28,6 +29,7 @@
 //! outbound record the robot already wrote.
 
 pub mod attempt;
+pub mod files;
 pub mod job;
 pub mod message_id;
 pub mod requeue;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::files::OutboundFile;
 use crate::model::{Channel, Outbound};
 use crate::ports::{Delivered, Delivery, PortError};
 use crate::system::LogDelivery;
@@ -54,6 +55,20 @@ impl Delivery for ChannelDelivery {
             Channel::Email => self.email.deliver(message).await,
             Channel::Sms => self.sms.deliver(message).await,
             Channel::Call | Channel::Messenger => self.other.deliver(message).await,
+        }
+    }
+
+    async fn deliver_with_files(
+        &self,
+        message: &Outbound,
+        files: &[OutboundFile],
+    ) -> Result<Delivered, PortError> {
+        match message.channel {
+            Channel::Email => self.email.deliver_with_files(message, files).await,
+            Channel::Sms => self.sms.deliver_with_files(message, files).await,
+            Channel::Call | Channel::Messenger => {
+                self.other.deliver_with_files(message, files).await
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ mod app_robots;
 mod common;
 mod decisions;
 mod documents;
+mod email_attachments;
 mod event_fan_out;
 mod exact_semantics;
 mod outbound;

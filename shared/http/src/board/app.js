@@ -1,6 +1,6 @@
 // The board's router: #/board/<pipeline>, #/kanban/<pipeline>[/<search>],
 // #/item/<id>[/<kinds>], #/directory, #/activity/<tab>[/<arg>],
-// #/reports/<pipeline>. Each page is a file of its own (automation.js,
+// #/reports/<pipeline>, #/documents, #/channels/<tab>. Each page is a file of its own (automation.js,
 // kanban.js, item.js, directory.js, activity.js, reports.js); they all read and write through the JSON API (api.js).
 "use strict";
 (function (B) {
@@ -38,6 +38,7 @@
     else if (page === "directory") { B.nav("directory"); await B.directoryPage(); }
     else if (page === "reports") { B.nav("reports"); await B.reportsPage(arg); }
     else if (page === "documents") { B.nav("documents"); await B.documentsPage(); }
+    else if (page === "channels") { B.nav("channels"); await B.channelsPage(arg); }
     else if (page === "activity") { B.nav("activity"); await B.activityPage(arg || "user", arg2); }
     else { B.nav("board"); await B.boardPage(arg || B.pipelineId()); }
   }

@@ -47,6 +47,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("directory.js", JS, include_str!("directory.js")),
     ("activity.js", JS, include_str!("activity.js")),
     ("documents.js", JS, include_str!("documents.js")),
+    ("channels.js", JS, include_str!("channels.js")),
     ("reports.js", JS, include_str!("reports.js")),
     ("app.js", JS, include_str!("app.js")),
 ];

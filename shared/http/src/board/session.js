@@ -44,6 +44,7 @@
       link("activity", "#/activity", "nav.activity"),
       B.has("get", "/v1/reports/stage-time") ? Object.assign(link("reports", "#/reports/" + B.enc(pid), "nav.reports"), { id: "nav-reports" }) : null,
       B.documentsPage && B.has("get", "/v1/document-templates") ? link("documents", "#/documents", "nav.documents") : null,
+      B.channelsPage && B.canEdit() && B.channelsAvailable() ? Object.assign(link("channels", "#/channels", "nav.channels"), { id: "nav-channels" }) : null,
       el("label", { class: "pipe" }, el("span", { text: t("nav.pipeline") }), pipe),
       me && me.role && !me.assumed ? el("span", { class: "role", title: me.label || "", text: t("role." + me.role) }) : null,
       el("button", { type: "button", class: "link", text: t("key.forget"), onclick: () => B.signOut() }),

@@ -70,17 +70,32 @@ pub fn form_markup(form: &WebForm, action: &str, element_id: &str) -> String {
         "<div class=\"crm-hp\" aria-hidden=\"true\"><label>Website<input name=\"{HONEYPOT_FIELD}\" tabindex=\"-1\" autocomplete=\"off\"></label></div>\
 <input type=\"hidden\" name=\"{VISITOR_FIELD}\" value=\"\"><button type=\"submit\">Send</button></fieldset><div class=\"crm-msg\" role=\"status\"></div></form>"
     ));
-    h.push_str(&format!(
-        "<script>{SCRIPT}(document.getElementById(\"{}\"));</script>",
-        esc(element_id)
-    ));
+    h.push_str(&format!("<script>{}</script>", script_for(element_id)));
     h
+}
+
+/// The element id of the hosted page's form.
+pub const HOSTED_ID: &str = "crm-form";
+
+/// The inline script that runs [`SCRIPT`] on the form `element_id`.
+fn script_for(element_id: &str) -> String {
+    format!(
+        "{SCRIPT}(document.getElementById(\"{}\"));",
+        esc(element_id)
+    )
+}
+
+/// The hosted page's inline script: the same on every form's page, so the
+/// pages' Content-Security-Policy allows exactly it, by its SHA-256
+/// ([`crate::security_headers`]).
+pub fn hosted_script() -> String {
+    script_for(HOSTED_ID)
 }
 
 /// A whole page around `body`.
 pub fn page(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title></head><body style=\"margin:2rem\">{body}</body></html>",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><link rel=\"icon\" href=\"data:,\"><title>{}</title></head><body style=\"margin:2rem\">{body}</body></html>",
         esc(title)
     )
 }
@@ -88,7 +103,7 @@ pub fn page(title: &str, body: &str) -> String {
 /// The hosted page of a form.
 pub fn form_page(form: &WebForm) -> String {
     let action = format!("/f/{}", form.id);
-    page(&form.name, &form_markup(form, &action, "crm-form"))
+    page(&form.name, &form_markup(form, &action, HOSTED_ID))
 }
 
 /// The answer page of a form posted without JavaScript.

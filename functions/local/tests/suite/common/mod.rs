@@ -3,6 +3,8 @@
 //! company of `crm_core::testing` loaded through the API.
 #![allow(dead_code)]
 
+pub mod smtp_sink;
+
 use std::path::Path;
 
 use crm_automation::{ClockMode, ServeConfig, Server};

@@ -36,7 +36,7 @@ pub struct OutboundFile {
 }
 
 /// The file of `doc` an email carries: the PDF, else the DOCX.
-pub fn file_to_send(doc: &Document) -> Option<&crate::documents::DocumentFile> {
+fn file_to_send(doc: &Document) -> Option<&crate::documents::DocumentFile> {
     doc.file(FileFormat::Pdf)
         .or_else(|| doc.file(FileFormat::Docx))
 }

@@ -41,6 +41,15 @@ impl ChannelDelivery {
         self
     }
 
+    /// The sender of `channel`'s messages.
+    fn sender(&self, channel: Channel) -> &dyn Delivery {
+        match channel {
+            Channel::Email => self.email.as_ref(),
+            Channel::Sms => self.sms.as_ref(),
+            Channel::Call | Channel::Messenger => self.other.as_ref(),
+        }
+    }
+
     /// SMS go to `sender`.
     pub fn with_sms(mut self, sender: Arc<dyn Delivery>) -> Self {
         self.sms = sender;
@@ -51,11 +60,7 @@ impl ChannelDelivery {
 #[async_trait]
 impl Delivery for ChannelDelivery {
     async fn deliver(&self, message: &Outbound) -> Result<Delivered, PortError> {
-        match message.channel {
-            Channel::Email => self.email.deliver(message).await,
-            Channel::Sms => self.sms.deliver(message).await,
-            Channel::Call | Channel::Messenger => self.other.deliver(message).await,
-        }
+        self.sender(message.channel).deliver(message).await
     }
 
     async fn deliver_with_files(
@@ -63,12 +68,8 @@ impl Delivery for ChannelDelivery {
         message: &Outbound,
         files: &[OutboundFile],
     ) -> Result<Delivered, PortError> {
-        match message.channel {
-            Channel::Email => self.email.deliver_with_files(message, files).await,
-            Channel::Sms => self.sms.deliver_with_files(message, files).await,
-            Channel::Call | Channel::Messenger => {
-                self.other.deliver_with_files(message, files).await
-            }
-        }
+        self.sender(message.channel)
+            .deliver_with_files(message, files)
+            .await
     }
 }

@@ -2,14 +2,16 @@
 //! the local server, SES raw email on AWS): `From` the configured sender,
 //! `Subject`, the deterministic `Message-ID`
 //! `<out.{outbound id}@{domain of the sender}>`
-//! ([`crm_core::outbound::message_id`]), and a body that is plain text, or
+//! ([`crm_core::outbound::message_id`]; with the tenant's inbound address
+//! id as a tag, `<out.{id}.{tag}@…>`, and that address as `Reply-To` when
+//! incoming email is on), and a body that is plain text, or
 //! `multipart/alternative` (a plain-text part derived from it, then the HTML)
 //! when it looks like HTML.
 
 use std::time::SystemTime;
 
 use crm_core::model::Outbound;
-use crm_core::outbound::message_id::message_id;
+use crm_core::outbound::message_id::message_id_of;
 use crm_core::ports::PortError;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
@@ -23,13 +25,20 @@ pub fn compose(m: &Outbound, from: &Mailbox) -> Result<(Message, String), PortEr
             m.to
         ))
     })?;
-    let id = message_id(&m.id, from.email.as_ref());
-    let builder = Message::builder()
+    let id = message_id_of(m, from.email.as_ref());
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(m.subject.clone().unwrap_or_default())
         .message_id(Some(id.clone()))
         .date(SystemTime::from(m.at));
+    if let Some(reply_to) = m
+        .reply_to
+        .as_deref()
+        .and_then(|a| a.parse::<Mailbox>().ok())
+    {
+        builder = builder.reply_to(reply_to);
+    }
     let email = if looks_like_html(&m.body) {
         builder.multipart(MultiPart::alternative_plain_html(
             plain_text_of(&m.body),

@@ -89,7 +89,7 @@ async fn a_reply_to_the_robots_email_moves_the_deal_once() {
     );
     let got = rt
         .engine
-        .receive_email(&raw, &[reply_to.clone()])
+        .receive_email(&raw, std::slice::from_ref(&reply_to))
         .await
         .unwrap();
     let Received::Reply {
@@ -115,7 +115,7 @@ async fn a_reply_to_the_robots_email_moves_the_deal_once() {
     move_to(&rt, &item.id, "new").await;
     let again = rt
         .engine
-        .receive_email(&raw, &[reply_to.clone()])
+        .receive_email(&raw, std::slice::from_ref(&reply_to))
         .await
         .unwrap();
     assert!(
@@ -335,7 +335,11 @@ async fn each_tenant_has_its_own_address_and_a_client_of_one_is_a_stranger_to_an
         Some(other)
     );
     let raw = mail("buyer@romashka.test", &b, "x1@romashka.test", None);
-    let got = rt.engine.receive_email(&raw, &[b.clone()]).await.unwrap();
+    let got = rt
+        .engine
+        .receive_email(&raw, std::slice::from_ref(&b))
+        .await
+        .unwrap();
     assert!(matches!(got, Received::Unmatched { .. }), "{got:?}");
     rt.settle().await.unwrap();
     assert_eq!(stage(&rt, &item.id).await, "new");

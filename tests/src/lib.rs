@@ -5,6 +5,7 @@ pub mod bitrix_contract;
 pub mod blob_contract;
 pub mod contract;
 pub mod contract_engine;
+pub mod inbound_contract;
 pub mod key_contract;
 pub mod list_contract;
 pub mod public_contract;

@@ -91,6 +91,15 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Receive incoming email by SMTP on this address, e.g.
+    /// `127.0.0.1:2525` (default: `CRM_SMTP_LISTEN`; unset: off).
+    #[arg(long)]
+    pub smtp_listen: Option<String>,
+    /// The domain of the tenants' inbound addresses, where clients' replies
+    /// go (default: `CRM_INBOUND_DOMAIN`; with --smtp-listen and without
+    /// it, the domain of `CRM_MAIL_FROM`).
+    #[arg(long)]
+    pub inbound_domain: Option<String>,
 }
 
 impl ServeArgs {
@@ -117,8 +126,20 @@ impl ServeArgs {
                 (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
                 _ => None,
             },
+            smtp_listen: self.smtp_listen.or_else(|| env_set(SMTP_LISTEN_ENV)),
+            inbound_domain: self.inbound_domain.or_else(|| env_set(INBOUND_DOMAIN_ENV)),
         }
     }
+}
+
+/// The address of the SMTP listener for incoming email.
+pub const SMTP_LISTEN_ENV: &str = "CRM_SMTP_LISTEN";
+/// The domain of the tenants' inbound addresses.
+pub const INBOUND_DOMAIN_ENV: &str = "CRM_INBOUND_DOMAIN";
+
+/// An environment variable's value, when set and not blank.
+fn env_set(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// Parse an RFC 3339 time with an offset.

@@ -29,6 +29,7 @@ pub mod redrive_command;
 pub mod runtime;
 pub mod senders;
 pub mod server;
+pub mod smtp_listener;
 pub mod tls;
 
 pub use clock::{ClockMode, RuntimeClock};

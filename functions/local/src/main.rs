@@ -97,6 +97,9 @@ fn print_banner(server: &Server) {
     println!("  data:  {}", c.data.display());
     println!("  email: {}", server.senders.email);
     println!("  sms:   {}", server.senders.sms);
+    if let Some(smtp) = &server.smtp {
+        println!("  incoming email: SMTP on {}", smtp.addr);
+    }
     match c.clock {
         ClockMode::System => println!("  clock: system"),
         ClockMode::Manual => println!(

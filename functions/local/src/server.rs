@@ -54,6 +54,13 @@ pub struct ServeConfig {
     /// Serve HTTPS with this certificate and key (`--tls-cert`,
     /// `--tls-key`); `None`: plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// Listen for incoming email by SMTP here (`--smtp-listen`,
+    /// `CRM_SMTP_LISTEN`); `None`: no listener.
+    pub smtp_listen: Option<String>,
+    /// The domain of the tenants' inbound addresses (`--inbound-domain`,
+    /// `CRM_INBOUND_DOMAIN`); with a listener and without it, the domain of
+    /// `CRM_MAIL_FROM`, else `localhost`.
+    pub inbound_domain: Option<String>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -70,6 +77,8 @@ impl std::fmt::Debug for ServeConfig {
             .field("limits", &self.limits)
             .field("throttle", &self.throttle)
             .field("tls", &self.tls)
+            .field("smtp_listen", &self.smtp_listen)
+            .field("inbound_domain", &self.inbound_domain)
             .finish()
     }
 }
@@ -90,6 +99,8 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             throttle: ThrottleConfig::DEFAULT,
             tls: None,
+            smtp_listen: None,
+            inbound_domain: None,
         }
     }
 }
@@ -248,6 +259,8 @@ pub struct Server {
     pub senders: crate::senders::SendersSummary,
     /// The configuration it was started with.
     pub config: ServeConfig,
+    /// The SMTP listener for incoming email, when asked for.
+    pub smtp: Option<crate::smtp_listener::SmtpListener>,
     worker: WorkerHandle,
     http: JoinHandle<std::io::Result<()>>,
     stop: oneshot::Sender<()>,
@@ -324,6 +337,7 @@ impl Server {
         runtime
             .engine()
             .set_public_url(&public_url(config.tls.is_some(), addr));
+        let smtp = start_inbound(&config, &runtime).await?;
         let worker = runtime.spawn_worker();
         let auth = Auth {
             keys: keys.keys.clone(),
@@ -347,6 +361,7 @@ impl Server {
             demo,
             senders,
             config,
+            smtp,
             worker,
             http,
             stop,
@@ -370,6 +385,9 @@ impl Server {
         // Stop the work first, so that a long clock advance in flight ends
         // early instead of holding the HTTP shutdown.
         self.runtime.begin_shutdown();
+        if let Some(smtp) = self.smtp {
+            smtp.shutdown().await;
+        }
         let _ = self.stop.send(());
         let served = match self.http.await {
             Ok(r) => r,
@@ -504,6 +522,43 @@ fn public_url(tls: bool, addr: SocketAddr) -> String {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     format!("{scheme}://{addr}")
+}
+
+/// Turn incoming email on when configured: the inbound domain on the
+/// engine, and the SMTP listener.
+async fn start_inbound(
+    config: &ServeConfig,
+    runtime: &Runtime,
+) -> Result<Option<crate::smtp_listener::SmtpListener>, ServeError> {
+    let domain = config.inbound_domain.clone().or_else(|| {
+        config.smtp_listen.as_ref().map(|_| {
+            std::env::var(crate::senders::MAIL_FROM_ENV)
+                .ok()
+                .and_then(|from| {
+                    let addr = from.rsplit_once('<').map_or(from.as_str(), |(_, a)| a);
+                    addr.trim_end_matches('>')
+                        .rsplit_once('@')
+                        .map(|(_, d)| d.trim().to_string())
+                })
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| "localhost".to_string())
+        })
+    });
+    let Some(domain) = domain else {
+        return Ok(None);
+    };
+    runtime.engine().set_inbound_domain(&domain);
+    tracing::info!(%domain, "incoming email: robots' emails to clients reply to this domain");
+    let Some(addr) = &config.smtp_listen else {
+        return Ok(None);
+    };
+    let listener = crate::smtp_listener::SmtpListener::start(addr, &domain, runtime.clone())
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    Ok(Some(listener))
 }
 
 /// The environment variable naming the public base URL.

@@ -14,6 +14,14 @@
 //! No new message is started when the invocation's deadline is less than
 //! [`DEADLINE_RESERVE`] away; the rest of the batch is reported as failed
 //! (it is retried, not lost).
+//!
+//! The function is also subscribed to the SNS topic of incoming email and
+//! SES feedback (issue #15, `InboundEmailDomain` in `infra/template.yaml`):
+//! [`handle_invocation`] tells an SNS invocation from an SQS batch and
+//! hands each SES notification to [`crm_aws::inbound_email`] (a reply or a
+//! client's email raises `incoming_email`; a bounce or complaint marks the
+//! message). A store, queue or S3 failure fails the invocation, which
+//! Lambda retries; a notification that matches nothing is logged.
 
 pub use crm_aws::lambda::{DEADLINE_RESERVE, deadline_of};
 pub use crm_aws::wiring;
@@ -85,6 +93,32 @@ pub async fn handler(
 ) -> Result<SqsBatchResponse, Infallible> {
     let deadline = deadline_of(&event.context);
     Ok(process_batch(engine, &event.payload, deadline).await)
+}
+
+/// Any invocation of the function: an SQS batch of events (answered with
+/// the batch response, as [`handler`]) or an SNS delivery of SES
+/// notifications (each handled in order; the first failure fails the
+/// invocation, so that Lambda retries it — handled notifications change
+/// nothing the second time).
+pub async fn handle_invocation(
+    engine: &Engine,
+    s3: &aws_sdk_s3::Client,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, lambda_runtime::Error> {
+    let (payload, context) = event.into_parts();
+    if crm_aws::inbound_email::is_sns_event(&payload) {
+        let inbound = crm_aws::inbound_email::InboundMail { engine, s3 };
+        let mut outcomes = Vec::new();
+        for message in crm_aws::inbound_email::sns_messages(&payload) {
+            outcomes.push(inbound.handle(&message).await?);
+        }
+        return Ok(serde_json::json!({ "handled": outcomes }));
+    }
+    let batch: SqsEvent = serde_json::from_value(payload)?;
+    let response = handler(engine, LambdaEvent::new(batch, context))
+        .await
+        .unwrap_or_else(|never| match never {});
+    Ok(serde_json::to_value(response)?)
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! the local server, SES raw email on AWS): `From` the configured sender,
 //! `Subject`, the deterministic `Message-ID`
 //! `<out.{outbound id}@{domain of the sender}>`
-//! ([`crm_core::outbound::message_id`]), and a body that is plain text, or
+//! ([`crm_core::outbound::message_id`]; with the tenant's inbound address
+//! id as a tag, `<out.{id}.{tag}@…>`, and that address as `Reply-To` when
+//! incoming email is on), and a body that is plain text, or
 //! `multipart/alternative` (a plain-text part derived from it, then the HTML)
 //! when it looks like HTML. An email with files (the documents the robot
 //! attached, [`crm_core::outbound::files`]) is `multipart/mixed`: that body
@@ -14,7 +16,7 @@ use std::time::SystemTime;
 
 use crm_core::model::Outbound;
 use crm_core::outbound::files::OutboundFile;
-use crm_core::outbound::message_id::message_id;
+use crm_core::outbound::message_id::message_id_of;
 use crm_core::ports::PortError;
 use lettre::Message;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
@@ -37,13 +39,20 @@ pub fn compose_with_files(
             m.to
         ))
     })?;
-    let id = message_id(&m.id, from.email.as_ref());
-    let builder = Message::builder()
+    let id = message_id_of(m, from.email.as_ref());
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(m.subject.clone().unwrap_or_default())
         .message_id(Some(id.clone()))
         .date(SystemTime::from(m.at));
+    if let Some(reply_to) = m
+        .reply_to
+        .as_deref()
+        .and_then(|a| a.parse::<Mailbox>().ok())
+    {
+        builder = builder.reply_to(reply_to);
+    }
     let email = match (looks_like_html(&m.body), files.is_empty()) {
         (true, true) => builder.multipart(html_body(&m.body)),
         (false, true) => builder.singlepart(text_body(&m.body)),
@@ -179,6 +188,7 @@ mod tests {
             from: None,
             subject: Some("Your invoice".into()),
             body: body.into(),
+            reply_to: None,
             provider: None,
             item_id: Some("item-1".into()),
             to_client: true,

@@ -28,6 +28,7 @@ pub mod dynamo_item;
 pub mod email;
 pub mod error;
 pub mod http_caller;
+pub mod inbound_email;
 pub mod lambda;
 pub mod metrics;
 pub mod outbox_index;

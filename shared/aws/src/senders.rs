@@ -34,11 +34,15 @@ use lettre::message::Mailbox;
 pub const MAIL_FROM_ENV: &str = "CRM_MAIL_FROM";
 /// `sns` turns SMS through SNS on.
 pub const SMS_SENDER_ENV: &str = "CRM_SMS_SENDER";
+/// The SES configuration set emails are sent with (its event destination
+/// publishes bounces and complaints to the inbound topic, issue #15).
+pub const SES_CONFIGURATION_SET_ENV: &str = "CRM_SES_CONFIGURATION_SET";
 
 /// Emails through SES (`SendRawEmail`).
 pub struct SesSender {
     client: aws_sdk_ses::Client,
     from: Mailbox,
+    configuration_set: Option<String>,
 }
 
 impl SesSender {
@@ -50,7 +54,15 @@ impl SesSender {
         Ok(SesSender {
             client: aws_sdk_ses::Client::new(sdk),
             from,
+            configuration_set: None,
         })
+    }
+
+    /// Send with SES configuration set `name` (bounce and complaint
+    /// notifications through its event destination).
+    pub fn with_configuration_set(mut self, name: Option<String>) -> Self {
+        self.configuration_set = name.filter(|n| !n.trim().is_empty());
+        self
     }
 }
 
@@ -102,6 +114,7 @@ impl Delivery for SesSender {
             .source(self.address())
             .destinations(m.to.clone())
             .raw_message(raw)
+            .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await;
         match sent {
@@ -201,6 +214,7 @@ pub fn from_lookup(sdk: &SdkConfig, get: impl Fn(&str) -> Option<String>) -> Cha
     let set = |k: &str| get(k).filter(|v| !v.trim().is_empty());
     match set(MAIL_FROM_ENV).map(|f| SesSender::new(sdk, &f)) {
         Some(Ok(ses)) => {
+            let ses = ses.with_configuration_set(set(SES_CONFIGURATION_SET_ENV));
             tracing::info!(from = %ses.from, "emails through SES");
             delivery = delivery.with_email(Arc::new(ses));
         }

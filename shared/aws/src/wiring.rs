@@ -72,7 +72,30 @@ pub async fn engine_from_env() -> Result<Engine, AwsError> {
         Ok(url) if !url.trim().is_empty() => engine.set_public_url(&url),
         _ => tracing::warn!("CRM_PUBLIC_URL is not set: emails are not tracked"),
     }
+    set_inbound_domain_from_env(&engine);
     Ok(engine)
+}
+
+/// Incoming email (issue #15): `CRM_INBOUND_DOMAIN` (the template's
+/// `InboundEmailDomain`; empty: off) is the domain of the tenants' inbound
+/// addresses, which robots' emails to clients name as `Reply-To`.
+pub fn set_inbound_domain_from_env(engine: &Engine) {
+    if let Ok(domain) = std::env::var(INBOUND_DOMAIN_ENV)
+        && !domain.trim().is_empty()
+    {
+        engine.set_inbound_domain(&domain);
+    }
+}
+
+/// The environment variable of the inbound email domain.
+pub const INBOUND_DOMAIN_ENV: &str = "CRM_INBOUND_DOMAIN";
+
+/// The S3 client of the environment's configuration (path-style against an
+/// emulator): what the trigger-eval function reads incoming mail with.
+pub async fn s3_from_env() -> Result<aws_sdk_s3::Client, AwsError> {
+    let config = crate::Config::from_env()?;
+    let sdk = config.sdk_config().await;
+    Ok(crate::blobs::S3Blobs::client(&sdk, &config))
 }
 
 /// JSON logs on stdout (one object per line, as CloudWatch expects), filtered

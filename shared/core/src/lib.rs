@@ -24,6 +24,7 @@ pub mod fields;
 pub mod flows;
 pub mod hooked_store;
 pub mod http_call;
+pub mod inbound;
 pub mod memory;
 pub mod memory_blobs;
 pub mod memory_http;

@@ -389,7 +389,10 @@ impl Channel {
 /// `queued` (waiting for its first or next attempt) → `sending` (an attempt
 /// is with the provider) → `sent`, or `failed` (the dead letter: rejected by
 /// the provider, or no attempts left; `POST /v1/outbox/{id}/retry` queues it
-/// again).
+/// again). An email that was `sent` may later become `bounced` (the
+/// recipient's server refused it for good: an SES permanent bounce, or a
+/// delivery status notification arriving at the local SMTP listener) or
+/// `complained` (the recipient marked it as spam), see [`crate::inbound`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboundStatus {
@@ -397,15 +400,19 @@ pub enum OutboundStatus {
     Sending,
     Sent,
     Failed,
+    Bounced,
+    Complained,
 }
 
 impl OutboundStatus {
     /// Every status, in the order a message goes through them.
-    pub const ALL: [OutboundStatus; 4] = [
+    pub const ALL: [OutboundStatus; 6] = [
         OutboundStatus::Queued,
         OutboundStatus::Sending,
         OutboundStatus::Sent,
         OutboundStatus::Failed,
+        OutboundStatus::Bounced,
+        OutboundStatus::Complained,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -414,6 +421,8 @@ impl OutboundStatus {
             OutboundStatus::Sending => "sending",
             OutboundStatus::Sent => "sent",
             OutboundStatus::Failed => "failed",
+            OutboundStatus::Bounced => "bounced",
+            OutboundStatus::Complained => "complained",
         }
     }
 
@@ -463,6 +472,11 @@ pub struct Outbound {
     /// attempt's lease ends (a message still `sending` then is tried again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// An email to the client, when incoming email is on: the tenant's
+    /// inbound address its `Reply-To` names (`in_…@{inbound domain}`), so
+    /// that a reply comes back to the CRM ([`crate::inbound`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 /// How a robocall speaks its text.

@@ -135,6 +135,10 @@ kinds! {
     /// The tenant's email tracking key (issue #15); id = "tracking",
     /// unlisted, made on first use, never rotated.
     TrackingKey = "tracking_key",
+    /// The tenant's inbound email address (issue #15): per tenant, id =
+    /// "inbound", unlisted, made on first use, never rotated; and under
+    /// `_system`, id = the address id (`in_…`) → tenant.
+    InboundAddress = "inbound_address",
 }
 
 impl Kind {

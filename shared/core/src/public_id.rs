@@ -48,6 +48,16 @@ pub fn create(tenant: &str, kind: Kind, id: &str, body: &impl Serialize) -> Vec<
     ]
 }
 
+/// The write that records `tenant` as the owner of public id `id` of
+/// `kind` (which must not exist yet), for kinds whose tenant document is
+/// kept elsewhere (the inbound email address).
+pub fn owner_write(tenant: &str, kind: Kind, id: &str) -> Write {
+    let owner = Owner {
+        tenant: tenant.to_string(),
+    };
+    put(doc(SYSTEM_TENANT, kind, id, 1, None, &owner), Cond::Absent)
+}
+
 /// The writes that delete the tenant's document `id` of `kind` and its
 /// owner record.
 pub fn delete(tenant: &str, kind: Kind, id: &str) -> Vec<Write> {

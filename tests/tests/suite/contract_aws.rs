@@ -137,3 +137,11 @@ async fn dynamo_store_keeps_tracking_keys() {
     .await;
     teardown(&p).await.expect("teardown");
 }
+
+#[tokio::test]
+async fn dynamo_store_keeps_inbound_addresses() {
+    let p = ports("contract-inbound").await;
+    crm_tests::inbound_contract::run_all_inbound(p.store.clone(), &contract::unique_tenant("aws"))
+        .await;
+    teardown(&p).await.expect("teardown");
+}

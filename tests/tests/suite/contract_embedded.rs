@@ -280,3 +280,10 @@ async fn sqlite_store_keeps_tracking_keys() {
     let store = std::sync::Arc::new(Db::open(dir.path()).expect("open").store());
     crm_tests::tracking_contract::run_all_tracking(store, &contract::unique_tenant("sqlite")).await;
 }
+
+#[tokio::test]
+async fn sqlite_store_keeps_inbound_addresses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(Db::open(dir.path()).expect("open").store());
+    crm_tests::inbound_contract::run_all_inbound(store, &contract::unique_tenant("sqlite")).await;
+}

@@ -72,3 +72,9 @@ async fn mem_store_keeps_tracking_keys() {
     let store = std::sync::Arc::new(MemStore::new());
     crm_tests::tracking_contract::run_all_tracking(store, &contract::unique_tenant("mem")).await;
 }
+
+#[tokio::test]
+async fn mem_store_keeps_inbound_addresses() {
+    let store = std::sync::Arc::new(MemStore::new());
+    crm_tests::inbound_contract::run_all_inbound(store, &contract::unique_tenant("mem")).await;
+}

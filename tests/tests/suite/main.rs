@@ -8,6 +8,7 @@ mod aws_app_robots;
 mod aws_cost;
 mod aws_documents;
 mod aws_faults;
+mod aws_inbound;
 mod aws_outbox_faults;
 mod aws_outward;
 mod aws_public;

@@ -8,6 +8,7 @@ mod crash;
 mod documents;
 mod email_attachments;
 mod fairness;
+mod inbound_email;
 mod keys_cli;
 mod outbound_senders;
 mod outward;

@@ -101,6 +101,8 @@ pub struct Engine {
     pub(crate) audiences: std::sync::Arc<dyn crate::audiences::Audiences>,
     /// Email tracking: the public URL and the tenants' keys read so far.
     pub(crate) tracking: std::sync::Arc<crate::tracking::key::TrackingState>,
+    /// Incoming email: the inbound domain and the addresses read so far.
+    pub(crate) inbound: std::sync::Arc<crate::inbound::address::InboundState>,
 }
 
 /// Parent under which pending outbox records are listed.
@@ -127,6 +129,7 @@ impl Engine {
             config,
             audiences,
             tracking: Default::default(),
+            inbound: Default::default(),
         }
     }
 

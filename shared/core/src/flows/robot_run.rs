@@ -323,6 +323,7 @@ impl Engine {
             config: self.config.clone(),
             audiences: self.audiences.clone(),
             tracking: self.tracking.clone(),
+            inbound: self.inbound.clone(),
         };
         batch.run_batch(jobs).await
     }

@@ -21,7 +21,10 @@ impl Engine {
         };
         let now = self.now();
         match m.status {
-            OutboundStatus::Sent | OutboundStatus::Failed => return Ok(()),
+            OutboundStatus::Sent
+            | OutboundStatus::Failed
+            | OutboundStatus::Bounced
+            | OutboundStatus::Complained => return Ok(()),
             OutboundStatus::Queued | OutboundStatus::Sending => {
                 if let Some(at) = m.next_attempt_at.filter(|at| *at > now) {
                     // Not due, or another attempt holds the lease: its timer.

@@ -45,6 +45,8 @@ impl RobotType for EmailClient {
         };
         // A pixel and tracked links (HTML bodies, when the pipeline tracks).
         let m = cx.engine.tracked(cx.pipeline, m).await?;
+        // Replies come back to the tenant's inbound address (when on).
+        let m = cx.engine.with_reply_to(m).await?;
         Ok(cx.outbound(m))
     }
 }

@@ -384,6 +384,7 @@ impl RunContext<'_> {
             last_error: None,
             provider_message_id: None,
             next_attempt_at: None,
+            reply_to: None,
         }
     }
 

@@ -9,6 +9,7 @@ mod documents;
 mod email_attachments;
 mod event_fan_out;
 mod exact_semantics;
+mod inbound;
 mod outbound;
 mod outward;
 mod reports;

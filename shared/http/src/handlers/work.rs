@@ -385,7 +385,7 @@ pub async fn list_feed(
     tag = "work",
     params(
         ("channel" = Option<OutboxChannel>, Query, description = "`email`, `sms`, `call` or `messenger`; all channels when absent"),
-        ("status" = Option<String>, Query, description = "Delivery status: `queued`, `sending`, `sent` or `failed` (the dead letter); all when absent"),
+        ("status" = Option<String>, Query, description = "Delivery status: `queued`, `sending`, `sent`, `failed` (the dead letter), `bounced` or `complained` (an email refused for good by the recipient's server, or marked as spam, after it was sent); all when absent"),
         ("limit" = Option<usize>, Query, description = "Page size, 1..=200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
     ),
@@ -409,7 +409,10 @@ pub async fn list_outbound(
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(OutboundStatus::parse(s).ok_or_else(|| {
-            ApiError::bad_request("status", "must be 'queued', 'sending', 'sent' or 'failed'")
+            ApiError::bad_request(
+                "status",
+                "must be 'queued', 'sending', 'sent', 'failed', 'bounced' or 'complained'",
+            )
         })?),
     };
     let page = state

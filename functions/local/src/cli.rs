@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use crm_core::retention::{
+    DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, Retention,
+};
 use crm_http::ThrottleConfig;
 
 use crate::clock::ClockMode;
@@ -91,6 +94,16 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Days a finished run record (done, skipped, cancelled, failed) is kept
+    /// in the run log before the hourly purge deletes it (30 to 3650; the
+    /// minimum outlasts every redelivery window).
+    #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS,
+        value_parser = clap::value_parser!(i64).range(MIN_RETENTION_DAYS..=MAX_RETENTION_DAYS))]
+    pub run_retention_days: i64,
+    /// Days a sent or failed outbound message (email, SMS…) is kept (30 to 3650).
+    #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS,
+        value_parser = clap::value_parser!(i64).range(MIN_RETENTION_DAYS..=MAX_RETENTION_DAYS))]
+    pub message_retention_days: i64,
 }
 
 impl ServeArgs {
@@ -116,6 +129,10 @@ impl ServeArgs {
             tls: match (self.tls_cert, self.tls_key) {
                 (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
                 _ => None,
+            },
+            retention: Retention {
+                runs: chrono::Duration::days(self.run_retention_days),
+                messages: chrono::Duration::days(self.message_retention_days),
             },
         }
     }
@@ -145,6 +162,35 @@ mod tests {
         assert!(c.start_at.is_none() && !c.demo);
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.throttle, ThrottleConfig::DEFAULT);
+        assert_eq!(c.retention, Retention::default());
+    }
+
+    #[test]
+    fn retention_is_set_in_days_and_never_below_the_redelivery_windows() {
+        let parse = |extra: &[&str]| {
+            let mut all = vec!["crm-automation", "serve"];
+            all.extend_from_slice(extra);
+            Cli::try_parse_from(all).map(|cli| match cli.command {
+                Command::Serve(args) => args.into_config(None).retention,
+                other => panic!("{other:?}"),
+            })
+        };
+        let r = parse(&[
+            "--run-retention-days",
+            "30",
+            "--message-retention-days",
+            "90",
+        ])
+        .unwrap();
+        assert_eq!(r, Retention::days(30, 90).unwrap());
+        let e = parse(&["--run-retention-days", "7"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--run-retention-days") && e.contains("30..=3650"),
+            "{e}"
+        );
+        assert!(parse(&["--message-retention-days", "4000"]).is_err());
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub struct ServeConfig {
     /// Serve HTTPS with this certificate and key (`--tls-cert`,
     /// `--tls-key`); `None`: plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// How long finished runs and sent messages are kept
+    /// (`--run-retention-days`, `--message-retention-days`; 365 days each).
+    pub retention: crm_core::retention::Retention,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -70,6 +73,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("limits", &self.limits)
             .field("throttle", &self.throttle)
             .field("tls", &self.tls)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -90,6 +94,7 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             throttle: ThrottleConfig::DEFAULT,
             tls: None,
+            retention: crm_core::retention::Retention::default(),
         }
     }
 }
@@ -291,6 +296,7 @@ impl Server {
             }
         };
         let mut options = crate::runtime::RuntimeOptions::default();
+        options.engine.retention = config.retention;
         let (delivery, senders) =
             crate::senders::from_env(|k| std::env::var(k).ok(), options.http.clone())?;
         tracing::info!(email = %senders.email, sms = %senders.sms, "outbound senders");

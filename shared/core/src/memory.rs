@@ -117,6 +117,22 @@ impl DocStore for MemStore {
         }
         Ok(())
     }
+
+    /// As SQLite's purge: the documents past their `expires_at`, at most
+    /// `limit` of them, in key order.
+    async fn purge_expired(&self, now_epoch_secs: i64, limit: usize) -> Result<usize, StoreError> {
+        let mut docs = self.docs.lock().unwrap();
+        let expired: Vec<DocKey> = docs
+            .values()
+            .filter(|d| d.expires_at.is_some_and(|t| t < now_epoch_secs))
+            .take(limit)
+            .map(|d| d.key.clone())
+            .collect();
+        for k in &expired {
+            docs.remove(k);
+        }
+        Ok(expired.len())
+    }
 }
 
 /// Queue + scheduler in one: jobs ordered by due time, de-duplicated by

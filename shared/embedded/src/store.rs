@@ -22,11 +22,13 @@ const LIST_PAGE: &str = "SELECT id, version, parent, expires_at, body \
                     FROM docs INDEXED BY docs_by_parent \
                     WHERE tenant = ?1 AND kind = ?2 AND parent = ?3 AND id > ?4 \
                     ORDER BY id COLLATE BINARY LIMIT ?5";
-/// Rewrite a document in place when its parent and expiry stay: only its
-/// data page changes, no index entry.
-const REWRITE: &str = "UPDATE docs SET version = ?4, body = ?7 \
+/// Rewrite a document in place when its parent stays: only its data page
+/// changes, and the partial expiry index only when the document gets (or
+/// loses) an expiry — a run made final (its retention) — never the key or
+/// parent index.
+const REWRITE: &str = "UPDATE docs SET version = ?4, expires_at = ?6, body = ?7 \
                        WHERE tenant = ?1 AND kind = ?2 AND id = ?3 \
-                       AND parent IS ?5 AND expires_at IS ?6";
+                       AND parent IS ?5";
 /// A new document, or one whose parent or expiry changes.
 const PUT: &str = "INSERT INTO docs (tenant, kind, id, version, parent, expires_at, body) \
                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \

@@ -18,9 +18,15 @@ use crate::work_source::{DueJobs, EventSeq, QueuedEvents};
 
 /// Check a transaction's shape: at most [`MAX_TRANSACTION_WRITES`], one write per key.
 pub fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
-    if writes.len() > MAX_TRANSACTION_WRITES {
+    check_transaction_of(writes, MAX_TRANSACTION_WRITES)
+}
+
+/// [`check_transaction`] for a group commit of at most `limit` writes
+/// ([`crate::ports::DocStore::transact_group`]).
+pub fn check_transaction_of(writes: &[Write], limit: usize) -> Result<(), StoreError> {
+    if writes.len() > limit {
         return Err(StoreError::Invalid(format!(
-            "{} writes in one transaction (max {MAX_TRANSACTION_WRITES})",
+            "{} writes in one transaction (max {limit})",
             writes.len()
         )));
     }

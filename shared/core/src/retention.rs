@@ -167,6 +167,17 @@ impl TransactHook for RetentionStamp {
         self.stamp(&mut writes);
         inner.transact(writes).await
     }
+    fn groups(&self) -> bool {
+        true
+    }
+    async fn transact_group(
+        &self,
+        inner: &dyn DocStore,
+        mut writes: Vec<Write>,
+    ) -> Result<(), StoreError> {
+        self.stamp(&mut writes);
+        inner.transact_group(writes).await
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! [`SqliteStore`]: the document store on the `docs` table.
 
 use async_trait::async_trait;
-use crm_core::memory::{check_transaction, cond_holds};
+use crm_core::memory::{check_transaction_of, cond_holds};
+use crm_core::ports::MAX_TRANSACTION_WRITES;
 use crm_core::ports::{Cond, Doc, DocKey, DocStore, Kind, StoreError, Write};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::Value;
@@ -52,6 +53,13 @@ pub struct SqliteStore {
 
 /// Most documents one purge statement deletes.
 pub const PURGE_BATCH: usize = 1_000;
+
+/// Most writes of one group commit ([`DocStore::transact_group`]): the
+/// local worker commits a batch of robot runs (about 5 writes each) at once,
+/// so the pages they share (index leaves, the report documents, the
+/// neighbouring records of items created together) go to the WAL once per
+/// batch instead of once per 50 writes.
+pub const GROUP_LIMIT: usize = 4_096;
 
 impl SqliteStore {
     /// A store on `db`.
@@ -184,8 +192,8 @@ fn list_row(row: &Row<'_>) -> rusqlite::Result<ListRow> {
 }
 
 impl SqliteStore {
-    fn transact_sync(&self, writes: &[Write]) -> Result<(), StoreError> {
-        check_transaction(writes)?;
+    fn transact_sync(&self, writes: &[Write], limit: usize) -> Result<(), StoreError> {
+        check_transaction_of(writes, limit)?;
         let ops = writes.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         let mut g = self.db.lock();
         let tx = g
@@ -315,6 +323,14 @@ impl DocStore for SqliteStore {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.transact_sync(&writes)
+        self.transact_sync(&writes, MAX_TRANSACTION_WRITES)
+    }
+
+    fn group_limit(&self) -> usize {
+        GROUP_LIMIT
+    }
+
+    async fn transact_group(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.transact_sync(&writes, GROUP_LIMIT)
     }
 }

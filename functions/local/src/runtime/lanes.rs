@@ -2,8 +2,11 @@
 
 use super::*;
 
-/// Due jobs one lane hands to the engine at once ([`Engine::run_jobs`]).
-pub const BATCH_RUNS: usize = 16;
+/// Due jobs one lane hands to the engine at once ([`Engine::run_jobs`]),
+/// unless `CRM_BATCH_RUNS` says otherwise: the engine commits the runs of
+/// different items of a batch in one SQLite transaction (a group commit) and
+/// the runtime acks the batch's jobs in one more.
+pub const BATCH_RUNS: usize = 128;
 
 /// Longest stretch of work between two yields to the other tasks of the
 /// runtime thread.

@@ -300,10 +300,24 @@ impl DocStore for SqliteStore {
 
     async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
         let g = self.db.lock();
+        if keys.len() < 2 {
+            return Ok(match keys.first() {
+                Some(key) => vec![read_doc(&g.conn, key)?],
+                None => Vec::new(),
+            });
+        }
+        // One read transaction for all of them: the file's shared lock and
+        // the WAL snapshot are taken once, not once per document (a lane's
+        // batch reads three documents per run).
+        let tx = g
+            .conn
+            .unchecked_transaction()
+            .map_err(EmbeddedError::from)?;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            out.push(read_doc(&g.conn, key)?);
+            out.push(read_doc(&tx, key)?);
         }
+        tx.commit().map_err(EmbeddedError::from)?;
         Ok(out)
     }
 

@@ -136,6 +136,7 @@ pub async fn run_all_store(store: &dyn DocStore, tenant: &str) {
     store_get_many(store, &t("get-many")).await;
     store_concurrent_optimistic_updates(store, &t("concurrent"), 8).await;
     store_list_only_kind(store, &t("list-only")).await;
+    store_group_commit(store, &t("group")).await;
 }
 
 /// Run every [`JobQueue`] / [`Scheduler`] check.
@@ -1032,6 +1033,54 @@ pub async fn store_too_many_writes_is_invalid(store: &dyn DocStore, tenant: &str
     let listed = list_ids(store, tenant, Kind::Item, "max").await;
     assert_eq!(listed.len(), MAX_TRANSACTION_WRITES, "all written");
     assert_eq!(listed.first().map(String::as_str), Some("max-000"));
+}
+
+/// A group commit (`transact_group`) takes up to `group_limit()` writes (at
+/// least a transaction's), all or nothing: a failed condition anywhere
+/// writes none of them; one write over the limit is `Invalid`.
+pub async fn store_group_commit(store: &dyn DocStore, tenant: &str) {
+    let limit = store.group_limit();
+    assert!(limit >= MAX_TRANSACTION_WRITES, "group limit {limit}");
+    // Enough to show the group is one commit, few enough for a shared table.
+    let n = limit.min(2 * MAX_TRANSACTION_WRITES + 7);
+    let writes = |n: usize, prefix: &str| -> Vec<Write> {
+        (0..n)
+            .map(|i| {
+                put(
+                    item(tenant, &format!("{prefix}-{i:04}"), 1, Some(prefix)),
+                    Cond::Absent,
+                )
+            })
+            .collect()
+    };
+    // The last write's condition fails: nothing of the group is written.
+    ok(
+        store,
+        vec![put(item(tenant, "taken", 1, None), Cond::Absent)],
+        "setup",
+    )
+    .await;
+    let mut failing = writes(n - 1, "fail");
+    failing.push(put(item(tenant, "taken", 2, None), Cond::Version(7)));
+    match store.transact_group(failing).await {
+        Err(StoreError::Conflict { .. }) => {}
+        other => panic!("a group with a failed condition: expected Conflict, got {other:?}"),
+    }
+    assert!(
+        list_ids(store, tenant, Kind::Item, "fail").await.is_empty(),
+        "a group with a failed condition writes nothing"
+    );
+    if let Err(e) = store.transact_group(writes(n, "all")).await {
+        panic!("a group of {n} writes: expected Ok, got {e:?}");
+    }
+    assert_eq!(list_ids(store, tenant, Kind::Item, "all").await.len(), n);
+    if limit < 10_000 {
+        match store.transact_group(writes(limit + 1, "over")).await {
+            Err(StoreError::Invalid(_)) => {}
+            other => panic!("one write over the group limit: expected Invalid, got {other:?}"),
+        }
+        assert!(list_ids(store, tenant, Kind::Item, "over").await.is_empty());
+    }
 }
 
 /// An empty transaction succeeds and does nothing.

@@ -10,5 +10,6 @@ pub mod key_contract;
 pub mod list_contract;
 pub mod public_contract;
 pub mod report_contract;
+pub mod retention_contract;
 pub mod tracking_contract;
 pub mod user_work_contract;

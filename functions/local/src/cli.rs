@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use crm_core::retention::{
+    DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, Retention,
+};
 use crm_http::ThrottleConfig;
 
 use crate::clock::ClockMode;
@@ -100,6 +103,16 @@ pub struct ServeArgs {
     /// it, the domain of `CRM_MAIL_FROM`).
     #[arg(long)]
     pub inbound_domain: Option<String>,
+    /// Days a finished run record (done, skipped, cancelled, failed) is kept
+    /// in the run log before the hourly purge deletes it (30 to 3650; the
+    /// minimum outlasts every redelivery window).
+    #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS,
+        value_parser = clap::value_parser!(i64).range(MIN_RETENTION_DAYS..=MAX_RETENTION_DAYS))]
+    pub run_retention_days: i64,
+    /// Days a sent or failed outbound message (email, SMS…) is kept (30 to 3650).
+    #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS,
+        value_parser = clap::value_parser!(i64).range(MIN_RETENTION_DAYS..=MAX_RETENTION_DAYS))]
+    pub message_retention_days: i64,
 }
 
 impl ServeArgs {
@@ -128,6 +141,10 @@ impl ServeArgs {
             },
             smtp_listen: self.smtp_listen.or_else(|| env_set(SMTP_LISTEN_ENV)),
             inbound_domain: self.inbound_domain.or_else(|| env_set(INBOUND_DOMAIN_ENV)),
+            retention: Retention {
+                runs: chrono::Duration::days(self.run_retention_days),
+                messages: chrono::Duration::days(self.message_retention_days),
+            },
         }
     }
 }
@@ -166,6 +183,35 @@ mod tests {
         assert!(c.start_at.is_none() && !c.demo);
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.throttle, ThrottleConfig::DEFAULT);
+        assert_eq!(c.retention, Retention::default());
+    }
+
+    #[test]
+    fn retention_is_set_in_days_and_never_below_the_redelivery_windows() {
+        let parse = |extra: &[&str]| {
+            let mut all = vec!["crm-automation", "serve"];
+            all.extend_from_slice(extra);
+            Cli::try_parse_from(all).map(|cli| match cli.command {
+                Command::Serve(args) => args.into_config(None).retention,
+                other => panic!("{other:?}"),
+            })
+        };
+        let r = parse(&[
+            "--run-retention-days",
+            "30",
+            "--message-retention-days",
+            "90",
+        ])
+        .unwrap();
+        assert_eq!(r, Retention::days(30, 90).unwrap());
+        let e = parse(&["--run-retention-days", "7"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--run-retention-days") && e.contains("30..=3650"),
+            "{e}"
+        );
+        assert!(parse(&["--message-retention-days", "4000"]).is_err());
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct ServeConfig {
     /// `CRM_INBOUND_DOMAIN`); with a listener and without it, the domain of
     /// `CRM_MAIL_FROM`, else `localhost`.
     pub inbound_domain: Option<String>,
+    /// How long finished runs and sent messages are kept
+    /// (`--run-retention-days`, `--message-retention-days`; 365 days each).
+    pub retention: crm_core::retention::Retention,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -79,6 +82,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("tls", &self.tls)
             .field("smtp_listen", &self.smtp_listen)
             .field("inbound_domain", &self.inbound_domain)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -101,6 +105,7 @@ impl Default for ServeConfig {
             tls: None,
             smtp_listen: None,
             inbound_domain: None,
+            retention: crm_core::retention::Retention::default(),
         }
     }
 }
@@ -304,6 +309,7 @@ impl Server {
             }
         };
         let mut options = crate::runtime::RuntimeOptions::default();
+        options.engine.retention = config.retention;
         let (delivery, senders) =
             crate::senders::from_env(|k| std::env::var(k).ok(), options.http.clone())?;
         tracing::info!(email = %senders.email, sms = %senders.sms, "outbound senders");

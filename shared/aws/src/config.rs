@@ -79,6 +79,8 @@ pub fn sdk_retries() -> aws_config::retry::RetryConfig {
 /// | `CRM_ROBOT_QUEUE_ARN` | `robot_queue_arn` | emulator only: `arn:aws:sqs:{region}:000000000000:crm-robot-actions` |
 /// | `CRM_SCHEDULE_DLQ_ARN` | `schedule_dlq_arn` | emulator only: `arn:aws:sqs:{region}:000000000000:crm-schedule-dlq` |
 /// | `CRM_BLOB_BUCKET` | `blob_bucket` | emulator: `crm-blobs`; on AWS none (documents answer 503) |
+/// | `CRM_RUN_RETENTION_DAYS` | `retention.runs` | 365 (30 to 3650: finished run records) |
+/// | `CRM_MESSAGE_RETENTION_DAYS` | `retention.messages` | 365 (30 to 3650: sent or failed messages) |
 ///
 /// "Emulator only": the default applies when `AWS_ENDPOINT_URL` is set; on real
 /// AWS (no endpoint) a missing variable is an error.
@@ -106,6 +108,9 @@ pub struct Config {
     pub schedule_dlq_arn: String,
     /// S3 bucket of document templates and documents.
     pub blob_bucket: String,
+    /// How long finished runs and sent messages are kept (the table's TTL
+    /// deletes them then; `crm_core::retention`).
+    pub retention: crm_core::retention::Retention,
 }
 
 impl Config {
@@ -129,6 +134,7 @@ impl Config {
                 "arn:aws:sqs:{region}:{EMULATOR_ACCOUNT}:{DEFAULT_SCHEDULE_DLQ}"
             ),
             blob_bucket: DEFAULT_BLOB_BUCKET.to_owned(),
+            retention: crm_core::retention::Retention::default(),
         }
     }
 
@@ -164,7 +170,21 @@ impl Config {
             })
         };
         let d = defaults.as_ref();
+        let days = |name: &str| -> Result<i64, AwsError> {
+            let Some(v) = get(name) else {
+                return Ok(crm_core::retention::DEFAULT_RETENTION_DAYS);
+            };
+            let n = v.parse::<i64>().map_err(|_| {
+                AwsError::Config(format!("{name}={v:?} is not a whole number of days"))
+            })?;
+            crm_core::retention::checked_days(name, n).map_err(|e| AwsError::Config(e.to_string()))
+        };
+        let retention = crm_core::retention::Retention {
+            runs: chrono::Duration::days(days("CRM_RUN_RETENTION_DAYS")?),
+            messages: chrono::Duration::days(days("CRM_MESSAGE_RETENTION_DAYS")?),
+        };
         Ok(Config {
+            retention,
             table: get("CRM_TABLE").unwrap_or_else(|| DEFAULT_TABLE.to_owned()),
             robot_queue_url: required("CRM_ROBOT_QUEUE_URL", d.map(|d| &d.robot_queue_url))?,
             event_queue_url: required("CRM_EVENT_QUEUE_URL", d.map(|d| &d.event_queue_url))?,
@@ -359,5 +379,27 @@ mod tests {
         assert_eq!(c.region, "eu-west-1");
         assert_eq!(c.table, "t");
         assert_eq!(c.schedule_group, "g");
+    }
+
+    #[test]
+    fn retention_is_read_in_days_and_checked() {
+        let endpoint = ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566");
+        let c = Config::from_lookup(lookup(&[endpoint])).unwrap();
+        assert_eq!(c.retention, crm_core::retention::Retention::default());
+        let c = Config::from_lookup(lookup(&[
+            endpoint,
+            ("CRM_RUN_RETENTION_DAYS", "30"),
+            ("CRM_MESSAGE_RETENTION_DAYS", "400"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.retention,
+            crm_core::retention::Retention::days(30, 400).unwrap()
+        );
+        for bad in ["14", "4000", "a year"] {
+            let err = Config::from_lookup(lookup(&[endpoint, ("CRM_RUN_RETENTION_DAYS", bad)]))
+                .unwrap_err();
+            assert!(err.to_string().contains("CRM_RUN_RETENTION_DAYS"), "{err}");
+        }
     }
 }

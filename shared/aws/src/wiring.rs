@@ -50,7 +50,11 @@ pub fn engine_with_delivery(aws: &AwsPorts, delivery: Arc<dyn Delivery>) -> Engi
         blobs: aws.blobs.clone(),
         http: Arc::new(crate::http_caller::ReqwestCaller::new()),
     };
-    Engine::new(ports, aws_engine_config())
+    let config = EngineConfig {
+        retention: aws.config.retention,
+        ..aws_engine_config()
+    };
+    Engine::new(ports, config)
 }
 
 /// Build the engine from the environment ([`crate::Config::from_env`]:

@@ -14,6 +14,20 @@ use crate::ports::{Doc, DocKey, DocStore, Kind, StoreError, Write};
 #[async_trait]
 pub trait TransactHook: Send + Sync {
     async fn transact(&self, inner: &dyn DocStore, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// Does the hook take group commits ([`TransactHook::transact_group`])?
+    /// If not, the hooked store offers none (its group limit is that of a
+    /// transaction, and a group goes through [`TransactHook::transact`]).
+    fn groups(&self) -> bool {
+        false
+    }
+    /// A group commit ([`DocStore::transact_group`]) through the hook.
+    async fn transact_group(
+        &self,
+        inner: &dyn DocStore,
+        writes: Vec<Write>,
+    ) -> Result<(), StoreError> {
+        self.transact(inner, writes).await
+    }
 }
 
 /// `inner` for reads (every method, paging included), `hook` for writes.
@@ -61,5 +75,19 @@ impl<H: TransactHook> DocStore for HookedStore<H> {
     }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         self.hook.transact(&*self.inner, writes).await
+    }
+    fn group_limit(&self) -> usize {
+        if self.hook.groups() {
+            self.inner.group_limit()
+        } else {
+            crate::ports::MAX_TRANSACTION_WRITES
+        }
+    }
+    async fn transact_group(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        if self.hook.groups() {
+            self.hook.transact_group(&*self.inner, writes).await
+        } else {
+            self.hook.transact(&*self.inner, writes).await
+        }
     }
 }

@@ -38,6 +38,7 @@ pub mod public_id;
 #[cfg(any(test, feature = "testing"))]
 pub mod report_history;
 pub mod reports;
+pub mod retention;
 pub mod robots;
 pub mod site_tracker;
 pub mod store;

@@ -18,9 +18,15 @@ use crate::work_source::{DueJobs, EventSeq, QueuedEvents};
 
 /// Check a transaction's shape: at most [`MAX_TRANSACTION_WRITES`], one write per key.
 pub fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
-    if writes.len() > MAX_TRANSACTION_WRITES {
+    check_transaction_of(writes, MAX_TRANSACTION_WRITES)
+}
+
+/// [`check_transaction`] for a group commit of at most `limit` writes
+/// ([`crate::ports::DocStore::transact_group`]).
+pub fn check_transaction_of(writes: &[Write], limit: usize) -> Result<(), StoreError> {
+    if writes.len() > limit {
         return Err(StoreError::Invalid(format!(
-            "{} writes in one transaction (max {MAX_TRANSACTION_WRITES})",
+            "{} writes in one transaction (max {limit})",
             writes.len()
         )));
     }
@@ -116,6 +122,22 @@ impl DocStore for MemStore {
             }
         }
         Ok(())
+    }
+
+    /// As SQLite's purge: the documents past their `expires_at`, at most
+    /// `limit` of them, in key order.
+    async fn purge_expired(&self, now_epoch_secs: i64, limit: usize) -> Result<usize, StoreError> {
+        let mut docs = self.docs.lock().unwrap();
+        let expired: Vec<DocKey> = docs
+            .values()
+            .filter(|d| d.expires_at.is_some_and(|t| t < now_epoch_secs))
+            .take(limit)
+            .map(|d| d.key.clone())
+            .collect();
+        for k in &expired {
+            docs.remove(k);
+        }
+        Ok(expired.len())
     }
 }
 

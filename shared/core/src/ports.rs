@@ -312,6 +312,20 @@ pub trait DocStore: Send + Sync {
             .collect())
     }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// Most writes [`DocStore::transact_group`] takes (at least
+    /// [`MAX_TRANSACTION_WRITES`]).
+    fn group_limit(&self) -> usize {
+        MAX_TRANSACTION_WRITES
+    }
+    /// A group commit: [`DocStore::transact`]'s semantics (all or nothing,
+    /// every condition checked, no key twice) for up to
+    /// [`DocStore::group_limit`] writes — the changes of many independent
+    /// units of work (the local worker's batch of robot runs) made durable
+    /// by one commit. A store whose transactions are small (DynamoDB: 100
+    /// items) keeps the default: the limit of [`DocStore::transact`].
+    async fn transact_group(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.transact(writes).await
+    }
     /// Delete documents whose `expires_at` is before `now_epoch_secs`, at
     /// most `limit` of them; returns how many. For a store without expiry of
     /// its own (SQLite); DynamoDB's TTL deletes them itself, so the default

@@ -1,7 +1,8 @@
 //! [`SqliteStore`]: the document store on the `docs` table.
 
 use async_trait::async_trait;
-use crm_core::memory::{check_transaction, cond_holds};
+use crm_core::memory::{check_transaction_of, cond_holds};
+use crm_core::ports::MAX_TRANSACTION_WRITES;
 use crm_core::ports::{Cond, Doc, DocKey, DocStore, Kind, StoreError, Write};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::Value;
@@ -22,11 +23,13 @@ const LIST_PAGE: &str = "SELECT id, version, parent, expires_at, body \
                     FROM docs INDEXED BY docs_by_parent \
                     WHERE tenant = ?1 AND kind = ?2 AND parent = ?3 AND id > ?4 \
                     ORDER BY id COLLATE BINARY LIMIT ?5";
-/// Rewrite a document in place when its parent and expiry stay: only its
-/// data page changes, no index entry.
-const REWRITE: &str = "UPDATE docs SET version = ?4, body = ?7 \
+/// Rewrite a document in place when its parent stays: only its data page
+/// changes, and the partial expiry index only when the document gets (or
+/// loses) an expiry — a run made final (its retention) — never the key or
+/// parent index.
+const REWRITE: &str = "UPDATE docs SET version = ?4, expires_at = ?6, body = ?7 \
                        WHERE tenant = ?1 AND kind = ?2 AND id = ?3 \
-                       AND parent IS ?5 AND expires_at IS ?6";
+                       AND parent IS ?5";
 /// A new document, or one whose parent or expiry changes.
 const PUT: &str = "INSERT INTO docs (tenant, kind, id, version, parent, expires_at, body) \
                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
@@ -50,6 +53,13 @@ pub struct SqliteStore {
 
 /// Most documents one purge statement deletes.
 pub const PURGE_BATCH: usize = 1_000;
+
+/// Most writes of one group commit ([`DocStore::transact_group`]): the
+/// local worker commits a batch of robot runs (about 5 writes each) at once,
+/// so the pages they share (index leaves, the report documents, the
+/// neighbouring records of items created together) go to the WAL once per
+/// batch instead of once per 50 writes.
+pub const GROUP_LIMIT: usize = 4_096;
 
 impl SqliteStore {
     /// A store on `db`.
@@ -182,8 +192,8 @@ fn list_row(row: &Row<'_>) -> rusqlite::Result<ListRow> {
 }
 
 impl SqliteStore {
-    fn transact_sync(&self, writes: &[Write]) -> Result<(), StoreError> {
-        check_transaction(writes)?;
+    fn transact_sync(&self, writes: &[Write], limit: usize) -> Result<(), StoreError> {
+        check_transaction_of(writes, limit)?;
         let ops = writes.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         let mut g = self.db.lock();
         let tx = g
@@ -290,10 +300,24 @@ impl DocStore for SqliteStore {
 
     async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
         let g = self.db.lock();
+        if keys.len() < 2 {
+            return Ok(match keys.first() {
+                Some(key) => vec![read_doc(&g.conn, key)?],
+                None => Vec::new(),
+            });
+        }
+        // One read transaction for all of them: the file's shared lock and
+        // the WAL snapshot are taken once, not once per document (a lane's
+        // batch reads three documents per run).
+        let tx = g
+            .conn
+            .unchecked_transaction()
+            .map_err(EmbeddedError::from)?;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            out.push(read_doc(&g.conn, key)?);
+            out.push(read_doc(&tx, key)?);
         }
+        tx.commit().map_err(EmbeddedError::from)?;
         Ok(out)
     }
 
@@ -313,6 +337,14 @@ impl DocStore for SqliteStore {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.transact_sync(&writes)
+        self.transact_sync(&writes, MAX_TRANSACTION_WRITES)
+    }
+
+    fn group_limit(&self) -> usize {
+        GROUP_LIMIT
+    }
+
+    async fn transact_group(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.transact_sync(&writes, GROUP_LIMIT)
     }
 }

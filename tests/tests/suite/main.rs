@@ -30,3 +30,4 @@ mod public_contract_aws;
 mod report_contract;
 mod report_contract_aws;
 mod report_reads;
+mod retention_contract;

@@ -2,7 +2,12 @@
 
 use super::*;
 
-/// Due jobs one lane hands to the engine at once ([`Engine::run_jobs`]).
+/// Due jobs one lane hands to the engine at once ([`Engine::run_jobs`]),
+/// unless `CRM_BATCH_RUNS` says otherwise: the engine commits the runs of
+/// different items of a batch in one SQLite transaction (a group commit) and
+/// the runtime acks the batch's jobs in one more. 128 writes 40 % less per
+/// run (BENCHMARKS.md) but holds the runtime thread ~8× longer between
+/// yields; 16 keeps the API's latency while the worker drains a backlog.
 pub const BATCH_RUNS: usize = 16;
 
 /// Longest stretch of work between two yields to the other tasks of the

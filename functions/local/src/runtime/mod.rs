@@ -105,6 +105,9 @@ pub const LANES_ENV: &str = "CRM_WORKER_LANES";
 
 /// Environment variable overriding [`RuntimeOptions::max_backlog`].
 pub const MAX_BACKLOG_ENV: &str = "CRM_MAX_BACKLOG";
+
+/// Environment variable overriding [`RuntimeOptions::batch_runs`].
+pub const BATCH_RUNS_ENV: &str = "CRM_BATCH_RUNS";
 /// The engine on the embedded adapters, and its worker.
 ///
 /// Cheap to clone: clones share everything.
@@ -127,6 +130,8 @@ struct Inner {
     work: Mutex<WorkState>,
     batch: usize,
     lanes: usize,
+    /// Due jobs a lane runs (and commits) at once.
+    batch_runs: usize,
     /// Pending outbox records: as many as the worker last listed, minus those
     /// it processed since, plus the writes the API accepted since (an
     /// estimate, for back-pressure).
@@ -238,6 +243,7 @@ impl Runtime {
                 work: Mutex::new(WorkState::default()),
                 batch: options.batch.max(1),
                 lanes: options.lanes.max(1),
+                batch_runs: options.batch_runs.max(1),
                 outbox_hint: AtomicUsize::new(0),
                 progress: Notify::new(),
                 max_backlog: options.max_backlog.max(1),

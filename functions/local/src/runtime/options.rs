@@ -14,6 +14,9 @@ pub struct RuntimeOptions {
     /// one item always run one after the other, in due order). Default 1, or
     /// `CRM_WORKER_LANES`.
     pub lanes: usize,
+    /// Due jobs one lane runs and commits at once (default [`BATCH_RUNS`],
+    /// or `CRM_BATCH_RUNS`).
+    pub batch_runs: usize,
     /// The engine's tunables.
     pub engine: EngineConfig,
     /// Outbound email/SMS provider (default: [`LogDelivery`]).
@@ -44,6 +47,10 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             batch: 512,
             lanes,
+            batch_runs: std::env::var(BATCH_RUNS_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(BATCH_RUNS),
             // One worker per data directory: the version-guarded commit
             // alone makes each run one effect, so the claim write is skipped.
             engine: EngineConfig {
@@ -69,6 +76,7 @@ impl std::fmt::Debug for RuntimeOptions {
         f.debug_struct("RuntimeOptions")
             .field("batch", &self.batch)
             .field("lanes", &self.lanes)
+            .field("batch_runs", &self.batch_runs)
             .field("engine", &self.engine)
             .field("max_backlog", &self.max_backlog)
             .finish_non_exhaustive()

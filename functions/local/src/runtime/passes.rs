@@ -277,7 +277,7 @@ impl Runtime {
     async fn run_lane(&self, jobs: Vec<Job>) -> Vec<(Job, LaneOutcome)> {
         let mut slice = Slice::new();
         let mut out = Vec::with_capacity(jobs.len());
-        for chunk in jobs.chunks(BATCH_RUNS) {
+        for chunk in jobs.chunks(self.inner.batch_runs) {
             if self.stopping() {
                 break;
             }

@@ -76,6 +76,9 @@ pub struct EngineConfig {
     /// the local server's hourly purge). Duplicate deliveries of an event
     /// are recognised by each item's run log, not by this record.
     pub event_retention: chrono::Duration,
+    /// How long finished run records and sent (or failed) outbound messages
+    /// are kept ([`crate::retention`]; default 365 days each).
+    pub retention: crate::retention::Retention,
 }
 
 impl Default for EngineConfig {
@@ -88,6 +91,7 @@ impl Default for EngineConfig {
             claim_runs: true,
             list_outbox: true,
             event_retention: chrono::Duration::days(90),
+            retention: crate::retention::Retention::default(),
         }
     }
 }
@@ -119,11 +123,14 @@ pub(crate) fn unprocessable(errors: Vec<FieldError>) -> Result<()> {
 impl Engine {
     /// The engine over `ports`; its store counts the reports' aggregates
     /// in every transaction that makes a robot run final
-    /// ([`crate::reports::TallyStore`]).
+    /// ([`crate::reports::TallyStore`]), and stamps the expiry of finished
+    /// runs and messages ([`crate::retention::RetentionStamp`]).
     pub fn new(mut ports: Ports, config: EngineConfig) -> Self {
         let audiences =
             std::sync::Arc::new(crate::audiences::StoreAudiences::new(ports.store.clone()));
-        ports.store = std::sync::Arc::new(crate::reports::tally_store(ports.store));
+        let tally = std::sync::Arc::new(crate::reports::tally_store(ports.store));
+        let stamp = crate::retention::RetentionStamp::new(config.retention, ports.clock.clone());
+        ports.store = std::sync::Arc::new(crate::hooked_store::HookedStore::new(tally, stamp));
         Engine {
             ports,
             config,

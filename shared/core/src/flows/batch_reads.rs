@@ -94,13 +94,27 @@ impl DocStore for BatchReads {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> std::result::Result<(), StoreError> {
-        {
-            let mut cache = self.cache();
-            for w in &writes {
-                cache.remove(w.key());
-            }
-        }
+        self.forget(&writes);
         self.store.transact(writes).await
+    }
+
+    fn group_limit(&self) -> usize {
+        self.store.group_limit()
+    }
+
+    async fn transact_group(&self, writes: Vec<Write>) -> std::result::Result<(), StoreError> {
+        self.forget(&writes);
+        self.store.transact_group(writes).await
+    }
+}
+
+impl BatchReads {
+    /// Drop what `writes` overwrite from the cache.
+    fn forget(&self, writes: &[Write]) {
+        let mut cache = self.cache();
+        for w in writes {
+            cache.remove(w.key());
+        }
     }
 }
 

@@ -376,12 +376,14 @@ impl Engine {
         // added to the group's transaction by `TallyStore`).
         let mut counted_in = std::collections::HashSet::new();
         let mut failed_groups: Vec<usize> = Vec::new();
+        // A store that takes group commits (SQLite) commits the whole batch
+        // at once; DynamoDB one transaction's worth at a time.
+        let limit = self.ports.store.group_limit().max(MAX_TRANSACTION_WRITES);
         let mut iter = decided.into_iter().peekable();
         while let Some((i, status, w)) = iter.next() {
             let counted: Vec<DocKey> = run_deltas(&w).0.into_keys().collect();
             let new_counts = counted.iter().filter(|k| !counted_in.contains(*k)).count();
-            let fits = writes.len() + w.len() + counted_in.len() + new_counts
-                <= MAX_TRANSACTION_WRITES
+            let fits = writes.len() + w.len() + counted_in.len() + new_counts <= limit
                 && w.iter().all(|x| !keys_in.contains(x.key()));
             if !fits && !group.is_empty() {
                 self.commit_group(&mut group, &mut writes, &mut outcomes, &mut failed_groups)
@@ -416,7 +418,12 @@ impl Engine {
         outcomes: &mut [Option<RunOutcome>],
         failed: &mut Vec<usize>,
     ) -> Result<()> {
-        match self.ports.store.transact(std::mem::take(writes)).await {
+        match self
+            .ports
+            .store
+            .transact_group(std::mem::take(writes))
+            .await
+        {
             Ok(()) => {
                 for (i, status) in group.drain(..) {
                     outcomes[i] = Some(RunOutcome::Finished(status));

@@ -79,13 +79,31 @@ pub async fn commit(
     writes: Vec<Write>,
     extra: Deltas,
 ) -> Result<(), StoreError> {
+    commit_as(store, writes, extra, false).await
+}
+
+/// [`commit`] as one transaction (`group` false) or one group commit
+/// ([`DocStore::transact_group`]).
+async fn commit_as(
+    store: &dyn DocStore,
+    writes: Vec<Write>,
+    extra: Deltas,
+    group: bool,
+) -> Result<(), StoreError> {
+    let transact = |all: Vec<Write>| async move {
+        if group {
+            store.transact_group(all).await
+        } else {
+            store.transact(all).await
+        }
+    };
     let mut deltas = extra;
     if !already_tallied(&writes) {
         deltas.extend(run_deltas(&writes));
     }
     let deltas = deltas.without_empty();
     if deltas.is_empty() {
-        return store.transact(writes).await;
+        return transact(writes).await;
     }
     let keys: Vec<DocKey> = deltas.0.keys().cloned().collect();
     let mut current = store.get_many(&keys).await?;
@@ -94,7 +112,7 @@ pub async fn commit(
         for ((key, delta), cur) in deltas.0.iter().zip(&current) {
             all.push(aggregate_put(key, cur.as_ref(), delta));
         }
-        match store.transact(all).await {
+        match transact(all).await {
             Err(StoreError::Conflict { key }) => {
                 let again = store.get_many(&keys).await?;
                 if versions(&again) == versions(&current) {
@@ -119,6 +137,16 @@ pub struct Tally;
 impl TransactHook for Tally {
     async fn transact(&self, inner: &dyn DocStore, writes: Vec<Write>) -> Result<(), StoreError> {
         commit(inner, writes, Deltas::default()).await
+    }
+    fn groups(&self) -> bool {
+        true
+    }
+    async fn transact_group(
+        &self,
+        inner: &dyn DocStore,
+        writes: Vec<Write>,
+    ) -> Result<(), StoreError> {
+        commit_as(inner, writes, Deltas::default(), true).await
     }
 }
 

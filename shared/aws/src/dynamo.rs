@@ -17,10 +17,24 @@
 //! [`crate::body_codec`]). In the tenant part of the keys `%` and `#`
 //! are percent-escaped, so keys cannot collide across tenants.
 //!
-//! A document of a list-only kind ([`Kind::list_only`]: an index, never read
-//! by key, written unconditionally) is stored once, as its list entry.
+//! A document of a list-only kind ([`Kind::list_only`]: an index or a log,
+//! never read by key, written unconditionally) is stored once, as its list
+//! entry.
 //!
-//! Conditions apply to the primary record. The table's stream (NEW_IMAGE)
+//! A document whose id names its parent ([`Kind::parent_of_id`]: a run,
+//! `{item}:{visit}:{robot}`) is stored once too, as its list entry
+//! ([`stored_once`]): its key alone says where the entry is, so `get` reads
+//! it there ([`record_key`]), its conditions apply to it, and it has no
+//! parent guard (its parent never changes). Records written before (a
+//! primary record and its list entry, written together, so the entry is a
+//! copy) are read, listed, updated and deleted through their entry; a
+//! primary record whose entry is gone (expired first) is still read by key
+//! (a second read, only when the entry is missing), a versioned write or
+//! check on it is retried on it and moves it to its entry, and a delete
+//! removes the primary record too.
+//!
+//! Conditions apply to the primary record (the list entry, for documents
+//! stored once). The table's stream (NEW_IMAGE)
 //! feeds the stage-change function; [`doc_from_stream_image`] decodes a
 //! record's new image.
 //!

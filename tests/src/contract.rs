@@ -137,6 +137,7 @@ pub async fn run_all_store(store: &dyn DocStore, tenant: &str) {
     store_concurrent_optimistic_updates(store, &t("concurrent"), 8).await;
     store_list_only_kind(store, &t("list-only")).await;
     store_group_commit(store, &t("group")).await;
+    store_parent_named_by_id(store, &t("named-parent")).await;
 }
 
 /// Run every [`JobQueue`] / [`Scheduler`] check.
@@ -603,6 +604,176 @@ pub async fn store_list_only_kind(store: &dyn DocStore, tenant: &str) {
             .await
             .is_empty()
     );
+}
+
+/// A document whose id names its parent ([`Kind::parent_of_id`]: a run
+/// `{item}:{visit}:{robot}`) behaves as any other: read by key alone (one
+/// by one and in a batch), listed under its parent, `Absent`/`Version`
+/// conditions and checks hold or conflict, a failed condition beside it
+/// writes nothing, deleted with and without a condition. Written or deleted
+/// with another parent than the one its id names: `Invalid`, nothing
+/// written.
+pub async fn store_parent_named_by_id(store: &dyn DocStore, tenant: &str) {
+    let (a, b) = ("item-1:1:robot-a", "item-1:evt:evt-7");
+    assert_eq!(Kind::Run.parent_of_id(a), Some("item-1"));
+    let run = |id: &str, v: u64| {
+        doc(
+            tenant,
+            Kind::Run,
+            id,
+            v,
+            Some("item-1"),
+            json!({ "id": id, "v": v }),
+        )
+    };
+    let rkey = |id: &str| DocKey::new(tenant, Kind::Run, id);
+    ok(store, vec![put(run(a, 1), Cond::Absent)], "alone").await;
+    ok(
+        store,
+        vec![
+            put(run(b, 1), Cond::Absent),
+            put(item(tenant, "i", 1, None), Cond::Absent),
+        ],
+        "beside a write",
+    )
+    .await;
+    assert_eq!(get(store, &rkey(a)).await, Some(run(a, 1)));
+    assert_eq!(
+        store
+            .get_many(&[rkey(b), rkey("item-1:2:robot-a"), rkey(a), key(tenant, "i")])
+            .await
+            .expect("get_many"),
+        vec![
+            Some(run(b, 1)),
+            None,
+            Some(run(a, 1)),
+            Some(item(tenant, "i", 1, None))
+        ]
+    );
+    assert_eq!(list_ids(store, tenant, Kind::Run, "item-1").await, [a, b]);
+    conflict(
+        store,
+        vec![put(run(a, 9), Cond::Absent)],
+        "absent on existing",
+    )
+    .await;
+    conflict(
+        store,
+        vec![put(run(a, 3), Cond::Version(2))],
+        "stale version",
+    )
+    .await;
+    conflict(
+        store,
+        vec![
+            put(run(a, 2), Cond::Version(1)),
+            put(item(tenant, "i", 9, None), Cond::Absent),
+        ],
+        "beside a failed condition",
+    )
+    .await;
+    assert_eq!(get(store, &rkey(a)).await, Some(run(a, 1)), "not written");
+    ok(store, vec![put(run(a, 2), Cond::Version(1))], "updated").await;
+    ok(
+        store,
+        vec![
+            put(run(b, 2), Cond::Version(1)),
+            put(item(tenant, "i", 2, None), Cond::Version(1)),
+        ],
+        "updated in a transaction",
+    )
+    .await;
+    assert_eq!(get(store, &rkey(a)).await, Some(run(a, 2)));
+    assert_eq!(get(store, &rkey(b)).await, Some(run(b, 2)));
+    let check = |id: &str, cond| Write::Check {
+        key: rkey(id),
+        cond,
+    };
+    ok(
+        store,
+        vec![
+            check(a, Cond::Version(2)),
+            put(item(tenant, "j", 1, None), Cond::Absent),
+        ],
+        "check holds",
+    )
+    .await;
+    conflict(
+        store,
+        vec![
+            check(a, Cond::Version(1)),
+            put(item(tenant, "k", 1, None), Cond::Absent),
+        ],
+        "check fails",
+    )
+    .await;
+    assert_eq!(get(store, &key(tenant, "k")).await, None, "k not written");
+    // Another parent than the one the id names.
+    invalid(
+        store,
+        vec![put(
+            doc(
+                tenant,
+                Kind::Run,
+                "item-2:1:robot-a",
+                1,
+                Some("item-1"),
+                json!({}),
+            ),
+            Cond::Any,
+        )],
+        "put under another parent",
+    )
+    .await;
+    invalid(
+        store,
+        vec![put(
+            doc(tenant, Kind::Run, "item-2:1:robot-a", 1, None, json!({})),
+            Cond::Any,
+        )],
+        "put without a parent",
+    )
+    .await;
+    let del = |id: &str, parent: Option<&str>, cond| Write::Delete {
+        key: rkey(id),
+        parent: parent.map(str::to_owned),
+        cond,
+    };
+    invalid(
+        store,
+        vec![del(a, Some("item-2"), Cond::Any)],
+        "delete under another parent",
+    )
+    .await;
+    assert_eq!(get(store, &rkey(a)).await, Some(run(a, 2)), "still there");
+    conflict(
+        store,
+        vec![del(a, Some("item-1"), Cond::Version(1))],
+        "stale delete",
+    )
+    .await;
+    ok(
+        store,
+        vec![del(a, Some("item-1"), Cond::Version(2))],
+        "delete",
+    )
+    .await;
+    ok(store, vec![del(b, Some("item-1"), Cond::Any)], "delete any").await;
+    ok(
+        store,
+        vec![del(b, Some("item-1"), Cond::Any)],
+        "delete again",
+    )
+    .await;
+    assert_eq!(get(store, &rkey(a)).await, None);
+    assert_eq!(get(store, &rkey(b)).await, None);
+    assert!(
+        list_ids(store, tenant, Kind::Run, "item-1")
+            .await
+            .is_empty()
+    );
+    ok(store, vec![put(run(a, 1), Cond::Absent)], "made again").await;
+    assert_eq!(get(store, &rkey(a)).await, Some(run(a, 1)));
 }
 
 pub async fn store_delete(store: &dyn DocStore, tenant: &str) {

@@ -17,10 +17,24 @@
 //! [`crate::body_codec`]). In the tenant part of the keys `%` and `#`
 //! are percent-escaped, so keys cannot collide across tenants.
 //!
-//! A document of a list-only kind ([`Kind::list_only`]: an index, never read
-//! by key, written unconditionally) is stored once, as its list entry.
+//! A document of a list-only kind ([`Kind::list_only`]: an index or a log,
+//! never read by key, written unconditionally) is stored once, as its list
+//! entry.
 //!
-//! Conditions apply to the primary record. The table's stream (NEW_IMAGE)
+//! A document whose id names its parent ([`Kind::parent_of_id`]: a run,
+//! `{item}:{visit}:{robot}`) is stored once too, as its list entry
+//! ([`stored_once`]): its key alone says where the entry is, so `get` reads
+//! it there ([`record_key`]), its conditions apply to it, and it has no
+//! parent guard (its parent never changes). Records written before (a
+//! primary record and its list entry, written together, so the entry is a
+//! copy) are read, listed, updated and deleted through their entry; a
+//! primary record whose entry is gone (expired first) is still read by key
+//! (a second read, only when the entry is missing), a versioned write or
+//! check on it is retried on it and moves it to its entry, and a delete
+//! removes the primary record too.
+//!
+//! Conditions apply to the primary record (the list entry, for documents
+//! stored once). The table's stream (NEW_IMAGE)
 //! feeds the stage-change function; [`doc_from_stream_image`] decodes a
 //! record's new image.
 //!
@@ -73,7 +87,9 @@ use crm_core::system::SystemClock;
 use tracing::{debug, warn};
 
 use crate::dynamo_item::{decode_item, doc_item};
-pub use crate::dynamo_item::{doc_from_item, doc_from_stream_image, list_pk, primary_pk};
+pub use crate::dynamo_item::{
+    doc_from_item, doc_from_stream_image, list_pk, primary_pk, record_key, stored_once,
+};
 use crate::error::{code_of, describe};
 use crate::outbox_index;
 
@@ -208,6 +224,13 @@ enum OpKind {
     Check,
     /// Put or delete of a list entry (unconditional).
     Entry,
+    /// Put, delete or check of the list entry of a document stored once
+    /// ([`stored_once`]), with the port's condition.
+    Once,
+    /// A write of a document stored once that still has a record from
+    /// before the change (primary + list entry): the condition on the old
+    /// primary record, or the entry's put that must find no entry.
+    Legacy,
 }
 
 /// One item write and the port write (index into the writes) it belongs to.
@@ -338,6 +361,12 @@ fn cond_of(w: &Write) -> Cond {
     }
 }
 
+/// The key (`pk`, `sk`) of a raw item.
+fn item_at(item: &HashMap<String, AttributeValue>) -> Option<(String, String)> {
+    let s = |name: &str| item.get(name)?.as_s().ok().cloned();
+    Some((s("pk")?, s("sk")?))
+}
+
 /// The version and parent of a stored primary record (`None` = absent).
 fn version_and_parent(item: &HashMap<String, AttributeValue>) -> Option<(u64, Belief)> {
     let version = item.get("version")?.as_n().ok()?.parse().ok()?;
@@ -351,11 +380,20 @@ impl DynamoStore {
         &self,
         key: &DocKey,
     ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        self.get_at(primary_pk(key), SK_PRIMARY).await
+    }
+
+    /// Consistent read of the raw item at (`pk`, `sk`).
+    async fn get_at(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY)))
+            .set_key(Some(Self::key_map(pk, sk)))
             .consistent_read(true)
             .send()
             .await
@@ -363,11 +401,108 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// The item writes of `writes` given the believed stored parents.
+    /// A document stored once whose `cond` failed on its list entry: does
+    /// it hold on a record written before the change (a primary record and
+    /// no entry)? Then the write is retried on that record (`Legacy`).
+    async fn legacy_holds(
+        &self,
+        key: &DocKey,
+        cond: Cond,
+        returned: Option<&HashMap<String, AttributeValue>>,
+    ) -> Result<bool, StoreError> {
+        if !matches!(cond, Cond::Version(_)) || returned.is_some_and(|i| !i.is_empty()) {
+            return Ok(false);
+        }
+        let (pk, sk) = record_key(key);
+        if self.get_at(pk, &sk).await?.is_some() {
+            return Ok(false);
+        }
+        let old = self.get_raw(key).await?;
+        Ok(old
+            .as_ref()
+            .and_then(version_and_parent)
+            .is_some_and(|(v, _)| cond_holds(cond, Some(v))))
+    }
+
+    /// Consistent reads of the items at `keys` (`pk`, `sk`), by
+    /// `BatchGetItem`s of at most [`BATCH_GET_MAX`] keys; what was found.
+    async fn batch_get(
+        &self,
+        keys: Vec<(String, String)>,
+    ) -> Result<HashMap<(String, String), Doc>, StoreError> {
+        // BatchGetItem rejects duplicate keys: ask for each key once.
+        let mut seen = HashSet::with_capacity(keys.len());
+        let unique: Vec<(String, String)> = keys
+            .into_iter()
+            .filter(|k| seen.insert(k.clone()))
+            .collect();
+        let mut found = HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let mut request: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|(pk, sk)| Self::key_map(pk.clone(), sk))
+                .collect();
+            let mut retries = 0u32;
+            loop {
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(request))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_err)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(|e| read_error("BatchGetItem", &e))?;
+                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                    for item in items {
+                        let Some(at) = item_at(&item) else {
+                            continue;
+                        };
+                        let doc = decode_item(&item).map_err(|e| {
+                            StoreError::Unavailable(format!(
+                                "corrupt record {}/{}: {e}",
+                                at.0, at.1
+                            ))
+                        })?;
+                        found.insert(at, doc);
+                    }
+                }
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|ka| ka.keys)
+                    .unwrap_or_default();
+                if request.is_empty() {
+                    break;
+                }
+                retries += 1;
+                if retries > UNPROCESSED_RETRIES {
+                    return Err(StoreError::Unavailable(format!(
+                        "BatchGetItem: {} keys still unprocessed after {UNPROCESSED_RETRIES} retries",
+                        request.len()
+                    )));
+                }
+                debug!(
+                    unprocessed = request.len(),
+                    retries, "BatchGetItem unprocessed keys"
+                );
+                tokio::time::sleep(Duration::from_millis(10 << retries.min(6))).await;
+            }
+        }
+        Ok(found)
+    }
+
+    /// The item writes of `writes` given the believed stored parents and
+    /// which documents stored once still have a record from before the
+    /// change (`legacy`).
     fn plan(
         &self,
         writes: &[Write],
         beliefs: &[Belief],
+        legacy: &[bool],
     ) -> Result<(Vec<TransactWriteItem>, Vec<Op>), StoreError> {
         let mut items = Vec::with_capacity(writes.len() * 2);
         let mut ops = Vec::with_capacity(writes.len() * 2);
@@ -381,6 +516,12 @@ impl DynamoStore {
         };
         for (i, w) in writes.iter().enumerate() {
             let belief = &beliefs[i];
+            if let Some(parent) = stored_once(w.key()) {
+                self.plan_once(w, parent, legacy[i], &mut items)?
+                    .into_iter()
+                    .for_each(|kind| ops.push(Op { write: i, kind }));
+                continue;
+            }
             match w {
                 // A list-only document is stored once, as its list entry.
                 Write::Put {
@@ -513,6 +654,106 @@ impl DynamoStore {
         Ok((items, ops))
     }
 
+    /// The item writes of `w`, a write of a document stored once under
+    /// `parent` (its list entry), pushed onto `items`; returns their roles.
+    /// `legacy`: the document still has its record from before the change
+    /// (see [`DynamoStore::legacy_holds`]); the write moves it to its entry.
+    fn plan_once(
+        &self,
+        w: &Write,
+        parent: &str,
+        legacy: bool,
+        items: &mut Vec<TransactWriteItem>,
+    ) -> Result<Vec<OpKind>, StoreError> {
+        let key = w.key();
+        let entry_key = || Self::key_map(list_pk(&key.tenant, key.kind, parent), &key.id);
+        let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
+        let primary_delete = |cond: Option<Condition>| {
+            with_condition!(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY)))
+                    .return_values_on_condition_check_failure(all_old.clone()),
+                cond
+            )
+            .build()
+            .map(|d| TransactWriteItem::builder().delete(d).build())
+            .map_err(build_err)
+        };
+        let (entry_cond, entry_role) = if legacy {
+            (Cond::Absent, OpKind::Legacy)
+        } else {
+            (cond_of(w), OpKind::Once)
+        };
+        Ok(match w {
+            Write::Put { doc, cond } => {
+                let entry = doc_item(doc, list_pk(&key.tenant, key.kind, parent), key.id.clone())?;
+                let put = with_condition!(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(entry))
+                        .return_values_on_condition_check_failure(all_old.clone()),
+                    condition(entry_cond, None)
+                )
+                .build()
+                .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().put(put).build());
+                if !legacy {
+                    return Ok(vec![OpKind::Once]);
+                }
+                // The old record goes, on the condition the port asked for.
+                items.push(primary_delete(condition(*cond, None))?);
+                vec![OpKind::Legacy, OpKind::Legacy]
+            }
+            Write::Delete { cond, .. } => {
+                let (entry_cond, primary_cond) = if legacy {
+                    (None, condition(*cond, None))
+                } else {
+                    (condition(*cond, None), None)
+                };
+                let del = with_condition!(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(entry_key()))
+                        .return_values_on_condition_check_failure(all_old.clone()),
+                    entry_cond
+                )
+                .build()
+                .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().delete(del).build());
+                // A record from before the change goes too (else a read by
+                // key would still find it).
+                items.push(primary_delete(primary_cond)?);
+                if legacy {
+                    vec![OpKind::Entry, OpKind::Legacy]
+                } else {
+                    vec![entry_role, OpKind::Entry]
+                }
+            }
+            Write::Check { cond, .. } => {
+                let Some(c) = condition(*cond, None) else {
+                    return Ok(Vec::new()); // `Any` always holds
+                };
+                let at = if legacy {
+                    Self::key_map(primary_pk(key), SK_PRIMARY)
+                } else {
+                    entry_key()
+                };
+                let check = with_condition!(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(at))
+                        .return_values_on_condition_check_failure(all_old),
+                    Some(c)
+                )
+                .build()
+                .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().condition_check(check).build());
+                vec![entry_role]
+            }
+        })
+    }
+
     /// One write of one primary record and nothing else: a plain
     /// PutItem/DeleteItem with its condition costs half the request units of
     /// a transaction.
@@ -528,6 +769,14 @@ impl DynamoStore {
     async fn single(&self, write: &Write, belief: &Belief) -> Attempt {
         let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
         match write {
+            Write::Put { doc, cond } if stored_once(&doc.key).is_some() => {
+                let (pk, sk) = record_key(&doc.key);
+                let item = match doc_item(doc, pk, sk) {
+                    Ok(item) => item,
+                    Err(e) => return Attempt::Failed(e),
+                };
+                self.put_one(doc, item, condition(*cond, None)).await
+            }
             Write::Put { doc, cond } => {
                 let item = match self.primary_item(doc) {
                     Ok(item) => item,
@@ -619,7 +868,10 @@ impl DynamoStore {
             };
             let old = match returned {
                 Some(old) if !old.is_empty() => Some(old),
-                _ => match self.get_raw(&doc.key).await {
+                _ => match self
+                    .get_at(record_key(&doc.key).0, &record_key(&doc.key).1)
+                    .await
+                {
                     Ok(old) => old,
                     Err(e) => return Attempt::Failed(e),
                 },
@@ -679,16 +931,13 @@ impl DynamoStore {
 #[async_trait]
 impl DocStore for DynamoStore {
     async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_map(primary_pk(key), SK_PRIMARY)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| read_error("GetItem", &e))?;
-        match out.item {
+        let (pk, sk) = record_key(key);
+        let mut item = self.get_at(pk, &sk).await?;
+        if item.is_none() && stored_once(key).is_some() {
+            // Written before the document was stored once: its primary record.
+            item = self.get_raw(key).await?;
+        }
+        match item {
             None => Ok(None),
             Some(item) => decode_item(&item)
                 .map(Some)
@@ -697,70 +946,31 @@ impl DocStore for DynamoStore {
     }
 
     async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
-        // BatchGetItem rejects duplicate keys: ask for each key once.
-        let mut seen = HashSet::with_capacity(keys.len());
-        let unique: Vec<String> = keys
+        let at: Vec<(String, String)> = keys.iter().map(record_key).collect();
+        let mut found = self.batch_get(at.clone()).await?;
+        // Documents stored once that have no entry: records written before
+        // the change are primary records.
+        let legacy: Vec<(String, String)> = keys
             .iter()
-            .map(primary_pk)
-            .filter(|pk| seen.insert(pk.clone()))
+            .zip(&at)
+            .filter(|(k, a)| stored_once(k).is_some() && !found.contains_key(*a))
+            .map(|(k, _)| (primary_pk(k), SK_PRIMARY.to_owned()))
             .collect();
-        let mut found: HashMap<String, Doc> = HashMap::with_capacity(unique.len());
-        for chunk in unique.chunks(BATCH_GET_MAX) {
-            let mut request: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .map(|pk| Self::key_map(pk.clone(), SK_PRIMARY))
-                .collect();
-            let mut retries = 0u32;
-            loop {
-                let ka = KeysAndAttributes::builder()
-                    .set_keys(Some(request))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(build_err)?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .send()
-                    .await
-                    .map_err(|e| read_error("BatchGetItem", &e))?;
-                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
-                    for item in items {
-                        let pk = match item.get("pk").and_then(|v| v.as_s().ok()) {
-                            Some(pk) => pk.clone(),
-                            None => continue,
-                        };
-                        let doc = decode_item(&item).map_err(|e| {
-                            StoreError::Unavailable(format!("corrupt record {pk}: {e}"))
-                        })?;
-                        found.insert(pk, doc);
-                    }
-                }
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|ka| ka.keys)
-                    .unwrap_or_default();
-                if request.is_empty() {
-                    break;
-                }
-                retries += 1;
-                if retries > UNPROCESSED_RETRIES {
-                    return Err(StoreError::Unavailable(format!(
-                        "BatchGetItem: {} keys still unprocessed after {UNPROCESSED_RETRIES} retries",
-                        request.len()
-                    )));
-                }
-                debug!(
-                    unprocessed = request.len(),
-                    retries, "BatchGetItem unprocessed keys"
-                );
-                tokio::time::sleep(Duration::from_millis(10 << retries.min(6))).await;
-            }
+        if !legacy.is_empty() {
+            found.extend(self.batch_get(legacy).await?);
         }
         Ok(keys
             .iter()
-            .map(|k| found.get(&primary_pk(k)).cloned())
+            .zip(at)
+            .map(|(k, a)| {
+                found
+                    .get(&a)
+                    .or_else(|| {
+                        stored_once(k)?;
+                        found.get(&(primary_pk(k), SK_PRIMARY.to_owned()))
+                    })
+                    .cloned()
+            })
             .collect())
     }
 
@@ -830,15 +1040,18 @@ impl DocStore for DynamoStore {
                 Write::Check { .. } => None,
             })
             .collect();
+        let mut legacy = vec![false; writes.len()];
         let mut throttled = 0u32;
         let mut round = 0usize;
         while round < PARENT_ROUNDS {
-            let (items, ops) = self.plan(&writes, &beliefs)?;
+            let (items, ops) = self.plan(&writes, &beliefs, &legacy)?;
             let attempt = match ops.as_slice() {
                 [] => return Ok(()),
                 // One record: PutItem (with its condition) or an
                 // unconditional DeleteItem, half the request units.
                 [op] if op.kind == OpKind::PrimaryPut
+                    || (op.kind == OpKind::Once
+                        && matches!(writes[op.write], Write::Put { .. }))
                     || (op.kind == OpKind::PrimaryDelete
                         && cond_of(&writes[op.write]) == Cond::Any) =>
                 {
@@ -878,6 +1091,17 @@ impl DocStore for DynamoStore {
                     return Err(StoreError::Conflict { key: key_of(r.op) });
                 };
                 let (key, cond) = (writes[op.write].key(), cond_of(&writes[op.write]));
+                if op.kind == OpKind::Once {
+                    if !self.legacy_holds(key, cond, r.item.as_ref()).await? {
+                        return Err(StoreError::Conflict {
+                            key: key.to_string(),
+                        });
+                    }
+                    debug!(%key, "a record from before the change; writing it there");
+                    legacy[op.write] = true;
+                    moved = true;
+                    continue;
+                }
                 let guarded = matches!(op.kind, OpKind::PrimaryPut | OpKind::PrimaryDelete)
                     && cond != Cond::Absent;
                 if !guarded {

@@ -30,6 +30,21 @@ pub fn list_pk(tenant: &str, kind: Kind, parent: &str) -> String {
     format!("{}#{kind}@{parent}", tenant_part(tenant))
 }
 
+/// The parent a document is stored once under, as its list entry, because
+/// its id names it ([`Kind::parent_of_id`]); `None`: a primary record.
+pub fn stored_once(key: &DocKey) -> Option<&str> {
+    key.kind.parent_of_id(&key.id)
+}
+
+/// The key (`pk`, `sk`) of the item a document is read by key from: its
+/// list entry if it is [`stored_once`], else its primary record.
+pub fn record_key(key: &DocKey) -> (String, String) {
+    match stored_once(key) {
+        Some(parent) => (list_pk(&key.tenant, key.kind, parent), key.id.clone()),
+        None => (primary_pk(key), SK_PRIMARY.to_owned()),
+    }
+}
+
 /// The attributes of a document's record (primary or list entry).
 pub(crate) fn doc_item(
     doc: &Doc,

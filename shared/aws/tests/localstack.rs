@@ -635,3 +635,150 @@ async fn provisioning_is_idempotent() {
     );
     teardown(&p).await.unwrap();
 }
+
+/// The raw attributes of a record of `d` at (`pk`, `sk`), as the adapter
+/// wrote them before runs were stored once (body as JSON text).
+fn raw_record(
+    d: &Doc,
+    pk: String,
+    sk: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+    [
+        ("pk", S(pk)),
+        ("sk", S(sk.to_owned())),
+        ("tenant", S(d.key.tenant.clone())),
+        ("kind", S(d.key.kind.as_str().to_owned())),
+        ("id", S(d.key.id.clone())),
+        ("version", N(d.version.to_string())),
+        ("parent", S(d.parent.clone().unwrap_or_default())),
+        ("body", S(d.body.to_string())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+#[tokio::test]
+async fn runs_are_stored_once_and_runs_written_before_are_read_updated_and_deleted() {
+    use crm_aws::dynamo::{list_pk, primary_pk};
+    let p = ports("once").await;
+    let store = &*p.store;
+    let db = &p.clients.dynamodb;
+    let t = unique_name("t");
+    let item_id = "item-1";
+    let run = |id: &str, v: u64| doc(&t, Kind::Run, id, v, Some(item_id));
+    let raw_put = |d: Doc, pk: String, sk: &'static str| {
+        let req = db
+            .put_item()
+            .table_name(&p.config.table)
+            .set_item(Some(raw_record(&d, pk, sk)));
+        async move { req.send().await.expect("raw put") }
+    };
+    let exists = |pk: String, sk: String| {
+        let req = db
+            .get_item()
+            .table_name(&p.config.table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+            .consistent_read(true);
+        async move { req.send().await.expect("raw get").item.is_some() }
+    };
+    let primary = |id: &str| (primary_pk(&DocKey::new(&t, Kind::Run, id)), "_".to_owned());
+    let entry = |id: &str| (list_pk(&t, Kind::Run, item_id), id.to_owned());
+
+    // A new run: one item, its list entry; a put of it alone is a PutItem.
+    let new = "item-1:2:robot-new";
+    let before = p.requests.snapshot();
+    store
+        .transact(vec![put(run(new, 1), Cond::Absent)])
+        .await
+        .unwrap();
+    assert_eq!((p.requests.snapshot() - before).dynamodb, 1);
+    let (pk, sk) = entry(new);
+    assert!(exists(pk, sk).await, "the list entry");
+    let (pk, sk) = primary(new);
+    assert!(!exists(pk, sk).await, "no primary record");
+    assert_eq!(
+        store.get(&run(new, 1).key).await.unwrap(),
+        Some(run(new, 1))
+    );
+
+    // Written before the change: a primary record and its list entry.
+    let both = "item-1:1:robot-both";
+    raw_put(run(both, 1), primary(both).0, "_").await;
+    raw_put(run(both, 1), entry(both).0, both).await;
+    // Written before the change, its list entry gone (expired first).
+    let alone = "item-1:1:robot-alone";
+    raw_put(run(alone, 1), primary(alone).0, "_").await;
+
+    assert_eq!(
+        store.get(&run(both, 1).key).await.unwrap(),
+        Some(run(both, 1))
+    );
+    assert_eq!(
+        store.get(&run(alone, 1).key).await.unwrap(),
+        Some(run(alone, 1))
+    );
+    let keys = [run(alone, 1).key, run(both, 1).key, run(new, 1).key];
+    assert_eq!(
+        store.get_many(&keys).await.unwrap(),
+        vec![Some(run(alone, 1)), Some(run(both, 1)), Some(run(new, 1))]
+    );
+    let listed: Vec<String> = store
+        .list(&t, Kind::Run, item_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.key.id)
+        .collect();
+    assert_eq!(listed, [both, new]);
+
+    // Versioned writes find them: the old record is replaced by its entry.
+    for id in [both, alone] {
+        match store
+            .transact(vec![put(run(id, 3), Cond::Version(2))])
+            .await
+        {
+            Err(StoreError::Conflict { .. }) => {}
+            other => panic!("{id}: expected Conflict, got {other:?}"),
+        }
+        store
+            .transact(vec![put(run(id, 2), Cond::Version(1))])
+            .await
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(store.get(&run(id, 2).key).await.unwrap(), Some(run(id, 2)));
+        match store
+            .transact(vec![put(run(id, 2), Cond::Version(1))])
+            .await
+        {
+            Err(StoreError::Conflict { .. }) => {}
+            other => panic!("{id}: expected Conflict after the update, got {other:?}"),
+        }
+    }
+    let (pk, sk) = primary(alone);
+    assert!(!exists(pk, sk).await, "moved to its entry");
+
+    // Deleted, with a condition: no record is left to be read.
+    let gone = "item-1:1:robot-gone";
+    raw_put(run(gone, 1), primary(gone).0, "_").await;
+    let del = |id: &str, cond| Write::Delete {
+        key: DocKey::new(&t, Kind::Run, id),
+        parent: Some(item_id.to_owned()),
+        cond,
+    };
+    store
+        .transact(vec![del(gone, Cond::Version(1))])
+        .await
+        .unwrap();
+    store
+        .transact(vec![del(both, Cond::Version(2))])
+        .await
+        .unwrap();
+    for id in [gone, both] {
+        assert_eq!(store.get(&run(id, 1).key).await.unwrap(), None, "{id}");
+        let (pk, sk) = primary(id);
+        assert!(!exists(pk, sk).await, "{id}: primary record deleted");
+    }
+    teardown(&p).await.unwrap();
+}

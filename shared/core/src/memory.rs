@@ -35,8 +35,25 @@ pub fn check_transaction_of(writes: &[Write], limit: usize) -> Result<(), StoreE
         if !seen.insert(w.key()) {
             return Err(StoreError::Invalid(format!("{} written twice", w.key())));
         }
+        check_named_parent(w)?;
     }
     Ok(())
+}
+
+/// A document whose id names its parent ([`Kind::parent_of_id`]) is put
+/// and deleted with exactly that parent.
+fn check_named_parent(w: &Write) -> Result<(), StoreError> {
+    let (key, parent) = match w {
+        Write::Put { doc, .. } => (&doc.key, doc.parent.as_deref()),
+        Write::Delete { key, parent, .. } => (key, parent.as_deref()),
+        Write::Check { .. } => return Ok(()),
+    };
+    match key.kind.parent_of_id(&key.id) {
+        Some(named) if parent != Some(named) => Err(StoreError::Invalid(format!(
+            "{key}: its id names the parent {named:?}, written with {parent:?}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Does `cond` hold for a document currently at `current` (None = absent)?

@@ -149,11 +149,40 @@ impl Kind {
 
     /// Kinds whose documents are only ever listed under their parent, never
     /// read by key ([`DocStore::get`] of one is unspecified), and written
-    /// with [`Cond::Any`] only: indexes. An adapter may store such a
-    /// document once, as its list entry (the DynamoDB adapter does, issue
-    /// #11: a pending-run index entry costs one item write, not two).
+    /// with [`Cond::Any`] only: indexes and append-only logs. An adapter may
+    /// store such a document once, as its list entry (the DynamoDB adapter
+    /// does, issue #11: one item write, not two). Today: the pending-run
+    /// index, an item's timeline (listed under the item, entries written
+    /// unconditionally and never rewritten), and the per-user entries of
+    /// tasks and activities (listed under the user; the list reads the
+    /// records they name).
     pub fn list_only(self) -> bool {
-        matches!(self, Kind::PendingRun)
+        matches!(
+            self,
+            Kind::PendingRun | Kind::Timeline | Kind::UserTask | Kind::UserActivity
+        )
+    }
+
+    /// The parent a document of this kind is listed under when its id names
+    /// it; `None` when the id does not (any id of other kinds).
+    ///
+    /// Today: a run-log record whose id is a robot run's
+    /// `{item_id}:{visit}:{robot_id}` or a trigger evaluation's
+    /// `{item_id}:evt:{event_id}` belongs to the item (item ids are made by
+    /// [`IdGen`] and hold no `:`). Such a document must be written and
+    /// deleted with exactly that parent ([`StoreError::Invalid`] otherwise,
+    /// on every store), so an adapter can find it from its key alone: the
+    /// DynamoDB adapter stores it once, as its list entry, and reads it by
+    /// key from there (issue #11).
+    pub fn parent_of_id(self, id: &str) -> Option<&str> {
+        if self != Kind::Run {
+            return None;
+        }
+        let (item, rest) = id.split_once(':')?;
+        let (visit, tail) = rest.split_once(':')?;
+        let named =
+            visit == "evt" || (!visit.is_empty() && visit.bytes().all(|b| b.is_ascii_digit()));
+        (!item.is_empty() && named && !tail.is_empty()).then_some(item)
     }
 }
 
@@ -494,5 +523,30 @@ mod tests {
             assert_eq!(Kind::parse(k.as_str()), Some(*k));
         }
         assert_eq!(Kind::parse("nothing"), None);
+    }
+
+    #[test]
+    fn a_run_id_names_its_item_and_no_other_id_names_a_parent() {
+        assert_eq!(Kind::Run.parent_of_id("item-7:3:robot-1"), Some("item-7"));
+        assert_eq!(
+            Kind::Run.parent_of_id("item-7:12:r:with:colons"),
+            Some("item-7")
+        );
+        assert_eq!(Kind::Run.parent_of_id("item-7:evt:evt-9"), Some("item-7"));
+        for id in [
+            "run-1",
+            "item-7",
+            "item-7:",
+            "item-7:3",
+            "item-7:3:",
+            ":3:r",
+            "i:x:r",
+            "i::r",
+        ] {
+            assert_eq!(Kind::Run.parent_of_id(id), None, "{id}");
+        }
+        for k in Kind::ALL.iter().filter(|k| **k != Kind::Run) {
+            assert_eq!(k.parent_of_id("item-7:3:robot-1"), None, "{k}");
+        }
     }
 }

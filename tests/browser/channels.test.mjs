@@ -4,7 +4,8 @@
 // embed snippet, open its hosted page /f/<id>, submit it as a visitor and
 // find the new lead on the kanban; make a site key and see its <script>
 // snippet, delete it; save a Stripe signing secret and see it masked (never
-// in the page) with the webhook URL to paste into Stripe. Desktop and
+// in the page) with the webhook URL to paste into Stripe; see the
+// tenant's inbound email address on the Email tab. Desktop and
 // 390 px screenshots; no console errors.
 import assert from "node:assert/strict";
 import { api, consoleWatch, launch, screenshots, step } from "./lib.mjs";
@@ -151,6 +152,16 @@ try {
   assert.equal(await page.locator("#stripe-url").inputValue(), BASE + config.data.webhook_path);
   assert.match(config.data.webhook_path, /^\/v1\/webhooks\/payments\/stripe\/pe_[0-9a-f]{32}$/);
   await shot(page, "channels-payments");
+
+  step("email: the tenant's inbound address, to copy (run.sh serves --inbound-domain in.browser.test)");
+  await page.click('.tabs a[href="#/channels/email"]');
+  await page.locator(".inbound-email").waitFor();
+  const inbound = await api("GET", "/v1/inbound-email");
+  assert.equal(inbound.status, 200);
+  assert.equal(inbound.data.enabled, true);
+  assert.match(inbound.data.address, /^in_[0-9a-f]{32}@in\.browser\.test$/);
+  assert.equal(await page.locator("#inbound-address").inputValue(), inbound.data.address);
+  await shot(page, "channels-email");
 
   step("on a phone");
   await page.setViewportSize({ width: 390, height: 844 });

@@ -46,7 +46,8 @@ cleanup() {
 trap cleanup EXIT
 
 CRM_API_KEYS="demo:$KEY" CRM_ADMIN_KEY="$ADMIN" RUST_LOG=warn \
-  "$BIN" serve --demo --clock manual --addr "127.0.0.1:$PORT" --data "$DATA" >"$DATA/server.log" 2>&1 &
+  "$BIN" serve --demo --clock manual --addr "127.0.0.1:$PORT" --data "$DATA" \
+    --inbound-domain in.browser.test >"$DATA/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$PORT/v1/health" >/dev/null 2>&1 && break

@@ -17,7 +17,10 @@ async fn main() -> Result<(), Error> {
     let table = keys_table_from_lookup(|name| std::env::var(name).ok())?;
     let aws = AwsPorts::from_env().await?;
     let keys = DynamoApiKeys::new(aws.clients.dynamodb.clone(), table);
-    let engine = Arc::new(wiring::engine_on(&aws));
+    let engine = wiring::engine_on(&aws);
+    // `GET /v1/inbound-email` shows the tenant's inbound address (issue #15).
+    wiring::set_inbound_domain_from_env(&engine);
+    let engine = Arc::new(engine);
     tracing::info!(keys_table = keys.table(), throttle = ?settings.throttle, "api ready");
     lambda_http::run(app_on_store(engine, Arc::new(keys), settings)).await
 }

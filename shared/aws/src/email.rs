@@ -189,6 +189,7 @@ mod tests {
             subject: Some("Your invoice".into()),
             body: body.into(),
             reply_to: None,
+            run_id: None,
             provider: None,
             item_id: Some("item-1".into()),
             to_client: true,

@@ -477,6 +477,11 @@ pub struct Outbound {
     /// that a reply comes back to the CRM ([`crate::inbound`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// The robot run that sent it (its bounce, complaint or failure shows
+    /// on that run as [`RunRecord::delivery`]); `None` for messages sent
+    /// before runs were recorded on them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
 
 /// How a robocall speaks its text.
@@ -618,6 +623,11 @@ pub struct RunRecord {
     pub attempts: u32,
     #[serde(default)]
     pub version: u64,
+    /// Robot runs that sent a message: set when the message failed for
+    /// good, bounced or was marked as spam (what, why and when); cleared
+    /// when a failed message is queued again. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::outbound::run_delivery::RunDelivery>,
 }
 
 /// Identifies an item by its client's contacts.

@@ -109,6 +109,7 @@ pub fn plan_runs(
             claim_until: None,
             attempts: 0,
             version: 1,
+            delivery: None,
         });
     }
     out

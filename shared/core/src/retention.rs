@@ -6,7 +6,8 @@
 //! so every flow that writes a run or a message is covered): a robot run or
 //! trigger evaluation whose status is final (`done`, `skipped`,
 //! `cancelled`, `failed`…) expires [`Retention::runs`] after that write, a
-//! message `sent` or `failed` [`Retention::messages`] after it. A run still
+//! message `sent`, `failed`, `bounced` or `complained`
+//! [`Retention::messages`] after it. A run still
 //! `pending`, `running` or `waiting`, and a message `queued` or `sending`,
 //! are written without an expiry (a failed message put back in the queue
 //! loses its expiry). The expiry rides on the write that already happens:
@@ -56,7 +57,7 @@ pub const MAX_RETENTION_DAYS: i64 = 3_650;
 pub struct Retention {
     /// Finished run records (robot runs, trigger evaluations).
     pub runs: Duration,
-    /// Outbound messages `sent` or `failed`.
+    /// Outbound messages `sent`, `failed`, `bounced` or `complained`.
     pub messages: Duration,
 }
 
@@ -106,7 +107,15 @@ impl Retention {
                 .map(|_| self.runs),
             Kind::Outbound => OutboundStatus::deserialize(status)
                 .ok()
-                .filter(|s| matches!(s, OutboundStatus::Sent | OutboundStatus::Failed))
+                .filter(|s| {
+                    matches!(
+                        s,
+                        OutboundStatus::Sent
+                            | OutboundStatus::Failed
+                            | OutboundStatus::Bounced
+                            | OutboundStatus::Complained
+                    )
+                })
                 .map(|_| self.messages),
             _ => None,
         }
@@ -225,6 +234,8 @@ mod tests {
             put(Kind::Outbound, "failed"),
             put(Kind::Outbound, "queued"),
             put(Kind::Outbound, "sending"),
+            put(Kind::Outbound, "bounced"),
+            put(Kind::Outbound, "complained"),
             put(Kind::Item, "done"),
         ];
         stamp.stamp(&mut writes);
@@ -242,6 +253,9 @@ mod tests {
                 Some(t + 60 * day),
                 None,
                 None,
+                // a bounce or a complaint keeps the sent message's expiry
+                Some(t + 60 * day),
+                Some(t + 60 * day),
                 // not a run or a message: left as written
                 Some(1),
             ]

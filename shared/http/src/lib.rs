@@ -227,6 +227,10 @@ pub fn router(state: AppState) -> Router {
                 .get(payment_providers::get_provider)
                 .delete(payment_providers::delete_provider),
         )
+        .route(
+            "/v1/inbound-email",
+            get(handlers::inbound_email::get_inbound_email),
+        )
         .merge(public::routes())
         .merge(bitrix::routes())
         .merge(board::routes())

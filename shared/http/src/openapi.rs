@@ -123,6 +123,7 @@ use crate::handlers::{
         crate::public::payments::receive,
         crate::handlers::tracking::open,
         crate::handlers::tracking::click,
+        crate::handlers::inbound_email::get_inbound_email,
     ),
     components(schemas(ErrorBody, ErrorObject, ErrorDetail, work::OutboxChannel)),
     modifiers(&CommonResponses),
@@ -146,6 +147,7 @@ use crate::handlers::{
         (name = "payments", description = "Payment providers whose webhooks raise invoice_paid"),
         (name = "public", description = "Keyless public endpoints: web forms, the site tracker, payment webhooks (rate limited per client IP)"),
         (name = "tracking", description = "Public, keyless open and click tracking of the emails robots send to clients (a pixel and rewritten links with signed tokens)"),
+        (name = "inbound-email", description = "Incoming email: the tenant's inbound address (replies to robots' emails and clients' mail come back here)"),
     )
 )]
 pub struct ApiDoc;

@@ -175,6 +175,7 @@ components! {
         ProviderConfig => crm_core::payments::ProviderConfig,
         WebhookReceived => crate::public::payments::WebhookReceived,
         Outbound => model::Outbound,
+        InboundEmail => crm_core::inbound::settings::InboundEmail,
     }
 }
 

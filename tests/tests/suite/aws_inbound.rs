@@ -5,7 +5,8 @@
 //! trigger-eval function, invoked with the documented SNS delivery of the
 //! `Received` notification, raises `incoming_email` — trigger-eval moves
 //! the deal; a duplicate notification raises nothing more. A `Bounce`
-//! notification marks the email `bounced`.
+//! notification marks the email `bounced` and shows on the run that sent
+//! it, once however often SNS delivers it.
 
 use crm_core::blob_store::{BlobKey, BlobStore};
 use crm_core::model::{Channel, OutboundStatus};
@@ -195,5 +196,49 @@ Content-Type: text/plain; charset=utf-8\r\n\r\nWe agree.\r\n",
         .remove(0);
     assert_eq!(m.status, OutboundStatus::Bounced, "{m:#?}");
     assert!(m.last_error.unwrap().contains("5.1.1"));
+
+    // The run that sent it shows the bounce (GET /v1/items/{id}/runs).
+    let email_run = || async {
+        let runs = rig.engine.runs(&t, &item.id).await.unwrap();
+        runs.into_iter()
+            .find(|r| r.robot_type.as_deref() == Some("email_client"))
+            .expect("the email robot's run")
+    };
+    let run = email_run().await;
+    assert_eq!(m.run_id.as_deref(), Some(run.id.as_str()));
+    let d = run.delivery.clone().expect("the run shows the bounce");
+    assert_eq!(
+        (d.status, d.outbound_id.as_str(), d.to.as_str()),
+        (
+            OutboundStatus::Bounced,
+            m.id.as_str(),
+            "buyer@romashka.test"
+        )
+    );
+    assert!(d.reason.contains("550 5.1.1 user unknown"), "{d:?}");
+
+    // SNS delivers it again, and a complaint comes late: nothing changes.
+    let out = handle_invocation(&rig.engine, &s3, sns_event(&bounce))
+        .await
+        .unwrap();
+    assert_eq!(out["handled"][0]["changed"], false, "{out:#}");
+    let mut complaint = bounce.clone();
+    complaint["notificationType"] = json!("Complaint");
+    complaint["complaint"] = json!({"complainedRecipients": [{"emailAddress": "buyer@romashka.test"}],
+        "timestamp": "2026-11-23T08:47:00.000Z", "feedbackId": "0100-complaint",
+        "complaintFeedbackType": "abuse"});
+    handle_invocation(&rig.engine, &s3, sns_event(&complaint))
+        .await
+        .unwrap();
+    assert_eq!(email_run().await, run, "recorded once");
+    let bounces = rig
+        .engine
+        .timeline(&t, &item.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "email_bounced")
+        .count();
+    assert_eq!(bounces, 1);
     rig.teardown().await;
 }

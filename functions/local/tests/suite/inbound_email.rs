@@ -4,7 +4,9 @@
 //! SMTP listener (lettre as the client's mail server) and the deal moves
 //! through an `incoming_email` trigger; a new email from the client's
 //! address moves it too; a stranger, a repeated delivery, a relay attempt
-//! change nothing; a bounce report marks the email `bounced`.
+//! change nothing; a bounce report marks the email `bounced` and shows on
+//! the run that sent it (once, however often it comes); the tenant reads
+//! its inbound address at `GET /v1/inbound-email`.
 //!
 //! One test in this binary: it sets the process environment before the
 //! server starts.
@@ -280,12 +282,15 @@ Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n\
 --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: robots@shop.test\r\nMessage-ID: {message_id}\r\n--B--\r\n"
     );
     let envelope = lettre::address::Envelope::new(None, vec![reply_to.parse().unwrap()]).unwrap();
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(smtp)
-        .build()
-        .send_raw(&envelope, dsn.as_bytes())
-        .await
-        .expect("the listener takes the report");
+    let send_dsn = || async {
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(smtp)
+            .build()
+            .send_raw(&envelope, dsn.as_bytes())
+            .await
+            .expect("the listener takes the report");
+    };
+    send_dsn().await;
     let bounced = api.get("/v1/outbox?status=bounced").await;
     let messages = bounced["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 1, "{bounced:#}");
@@ -296,6 +301,41 @@ Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n\
             .contains("5.1.1"),
         "{bounced:#}"
     );
+    // The run that sent it shows the bounce, once: the report again
+    // changes nothing.
+    let email_run = || async {
+        let runs = api.get(&format!("/v1/items/{item}/runs")).await;
+        runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["robot_type"] == "email_client")
+            .cloned()
+            .unwrap_or_else(|| panic!("no email run in {runs:#}"))
+    };
+    let run = email_run().await;
+    let delivery = &run["delivery"];
+    assert_eq!(delivery["status"], "bounced", "{run:#}");
+    assert_eq!(delivery["outbound_id"], messages[0]["id"], "{run:#}");
+    assert_eq!(delivery["to"], "buyer@romashka.test");
+    assert!(
+        delivery["reason"]
+            .as_str()
+            .unwrap()
+            .contains("550 5.1.1 no such user"),
+        "{run:#}"
+    );
+    assert_eq!(run["status"], "done");
+    send_dsn().await;
+    assert_eq!(email_run().await, run, "recorded once");
+
+    // The tenant sees the address its clients reply to.
+    let inbound = api.get("/v1/inbound-email").await;
+    assert_eq!(
+        inbound,
+        json!({"enabled": true, "address": reply_to, "domain": DOMAIN})
+    );
+
     let (code, body) = api
         .call(reqwest::Method::GET, "/v1/outbox?status=nonsense", None)
         .await;

@@ -185,6 +185,7 @@ impl Engine {
                 claim_until: None,
                 attempts: 1,
                 version: 1,
+                delivery: None,
             };
             let mut writes = Vec::new();
             match set.select(pos, &facts, &ctx) {

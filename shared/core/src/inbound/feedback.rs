@@ -2,8 +2,10 @@
 //! `Complaint` notifications on AWS, delivery status notifications at the
 //! local SMTP listener. The message is found by our `Message-ID` (its tag
 //! names the tenant, one read; then the outbound record, one read) and
-//! marked `bounced` or `complained`, with the reason as `last_error` and an
-//! entry on the item's timeline (`email_bounced` / `email_complained`).
+//! marked `bounced` or `complained`, with the reason as `last_error`, an
+//! entry on the item's timeline (`email_bounced` / `email_complained`) and
+//! the run that sent it showing it as its `delivery`
+//! ([`crate::outbound::run_delivery`]), all in one transaction.
 //! A message already marked stays as it is (a repeated notification
 //! changes nothing). When the notification carries the provider's id of
 //! the message (SES `mail.messageId`), it must be the one the record holds.
@@ -15,6 +17,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::{Outbound, OutboundStatus, TimelineEntry};
 use crate::outbound::message_id::reference_of;
+use crate::outbound::run_delivery::RunDelivery;
 use crate::ports::{Cond, StoreError};
 use crate::store::{follow_up_timeline_id, put, record_doc, timeline_write};
 
@@ -89,6 +92,8 @@ impl Engine {
             });
             let mut writes = vec![put(record_doc(&tenant, &m, v + 1), Cond::Version(v))];
             writes.extend(feedback_entry(&m, v + 1, now).map(|e| timeline_write(&tenant, &e)));
+            let on_run = RunDelivery::of(&m, detail, now);
+            writes.extend(self.run_delivery_write(&m, Some(on_run)).await?);
             match self.ports.store.transact(writes).await {
                 Ok(()) => {
                     tracing::warn!(%tenant, id = %m.id, status = m.status.as_str(), %detail, "email feedback recorded");

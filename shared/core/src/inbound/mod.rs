@@ -10,7 +10,9 @@
 //! - [`mail`]: MIME parsing (`mail-parser`), with size limits.
 //! - [`receive`]: matching and the event ([`Engine::receive_email`]); what
 //!   the local SMTP listener and the AWS SES-receiving handler call.
-//! - [`feedback`]: `bounced` / `complained` ([`Engine::outbound_feedback`]).
+//! - [`feedback`]: `bounced` / `complained` ([`Engine::outbound_feedback`]),
+//!   shown on the run that sent the message too.
+//! - [`settings`]: the tenant's view (`GET /v1/inbound-email`).
 //!
 //! [`Engine::receive_email`]: crate::Engine::receive_email
 //! [`Engine::outbound_feedback`]: crate::Engine::outbound_feedback
@@ -19,6 +21,7 @@ pub mod address;
 pub mod feedback;
 pub mod mail;
 pub mod receive;
+pub mod settings;
 
 pub use feedback::Feedback;
 pub use receive::Received;

@@ -5,10 +5,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::job::job_for;
 use super::retry::{MAX_ATTEMPTS, SENDING_LEASE_SECONDS, next_attempt_at};
+use super::run_delivery::RunDelivery;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::{Outbound, OutboundStatus, TimelineEntry};
-use crate::ports::{Cond, PortError, StoreError};
+use crate::ports::{Cond, DocKey, Kind, PortError, StoreError};
 use crate::store::{follow_up_timeline_id, put, record_doc, timeline_write};
 
 impl Engine {
@@ -97,12 +98,11 @@ impl Engine {
                 m.next_attempt_at = None;
             }
         }
-        let mut writes = vec![put(record_doc(&tenant, &m, v + 1), Cond::Version(v))];
         if m.status == OutboundStatus::Failed {
             tracing::warn!(%tenant, id = %m.id, error = m.last_error.as_deref().unwrap_or(""), "delivery failed");
-            writes
-                .extend(failure_entry(&m, v + 1, self.now()).map(|e| timeline_write(&tenant, &e)));
+            return self.commit_failed(&m, v).await;
         }
+        let writes = vec![put(record_doc(&tenant, &m, v + 1), Cond::Version(v))];
         match self.ports.store.transact(writes).await {
             Ok(()) => {}
             // The message was re-queued or taken over meanwhile.
@@ -113,6 +113,40 @@ impl Engine {
             self.ports.scheduler.schedule(job_for(&m, at)).await?;
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// Commit message `m` (read at `v`) failed for good: the message, the
+    /// item's `delivery_failed` entry and the run's `delivery`, in one
+    /// transaction. When it conflicts while the message is still at `v`,
+    /// the run changed meanwhile: tried again with the run read anew.
+    async fn commit_failed(&self, m: &Outbound, v: u64) -> Result<()> {
+        let tenant = &m.tenant;
+        let at = self.now();
+        let reason = m.last_error.as_deref().unwrap_or("unknown error");
+        for _ in 0..=self.config.max_retries {
+            let mut writes = vec![put(record_doc(tenant, m, v + 1), Cond::Version(v))];
+            writes.extend(failure_entry(m, v + 1, at).map(|e| timeline_write(tenant, &e)));
+            let on_run = RunDelivery::of(m, reason, at);
+            writes.extend(self.run_delivery_write(m, Some(on_run)).await?);
+            match self.ports.store.transact(writes).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict { .. }) => {
+                    let key = DocKey::new(tenant, Kind::Outbound, &m.id);
+                    match self.ports.store.get(&key).await? {
+                        Some(d) if d.version == v => continue,
+                        // The message was re-queued or taken over meanwhile.
+                        _ => return Ok(()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(crate::error::EngineError::Conflict(format!(
+            "the run of message '{}' kept changing while its failure was recorded",
+            m.id
+        )))
     }
 }
 

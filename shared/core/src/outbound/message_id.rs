@@ -99,6 +99,7 @@ mod tests {
             provider_message_id: None,
             next_attempt_at: None,
             reply_to: None,
+            run_id: None,
         }
     }
 

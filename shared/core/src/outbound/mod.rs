@@ -24,6 +24,9 @@
 //!    (`<out.{outbound id}@{domain}>`, see [`message_id`]).
 //! 4. `POST /v1/outbox/{id}/retry` ([`Engine::retry_outbound`](crate::Engine))
 //!    queues a `failed` message again, with a fresh budget.
+//! 5. The run that sent a message shows a failure, a bounce or a complaint
+//!    as its `delivery` ([`run_delivery`]), written with the message's new
+//!    state (never on the hot path: a message sent writes nothing more).
 //!
 //! Robots that send nothing write nothing more: the state lives on the
 //! outbound record the robot already wrote.
@@ -35,4 +38,5 @@ pub mod message_id;
 pub mod requeue;
 pub mod retry;
 pub mod router;
+pub mod run_delivery;
 pub mod sms_gateway;

@@ -1,5 +1,6 @@
 //! `POST /v1/outbox/{id}/retry`: a `failed` message (the dead letter) is
-//! queued again with a fresh budget of attempts.
+//! queued again with a fresh budget of attempts, and its run's `delivery`
+//! ([`super::run_delivery`]) is taken off.
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
@@ -26,7 +27,7 @@ impl Engine {
         m.attempts = 0;
         m.next_attempt_at = None;
         let attempt = format!("deliver|{}|retry{v}", m.id);
-        let writes = vec![
+        let mut writes = vec![
             put(record_doc(tenant, &m, v + 1), Cond::Version(v)),
             self.outbox_write(
                 tenant,
@@ -37,10 +38,12 @@ impl Engine {
                 },
             ),
         ];
+        // Its run no longer shows the failure (the message is queued).
+        writes.extend(self.run_delivery_write(&m, None).await?);
         match self.ports.store.transact(writes).await {
             Ok(()) => Ok(m),
             Err(StoreError::Conflict { .. }) => Err(EngineError::Conflict(format!(
-                "message '{id}' changed meanwhile; read it again"
+                "message '{id}' or its run changed meanwhile; read it again"
             ))),
             Err(e) => Err(e.into()),
         }

@@ -385,6 +385,7 @@ impl RunContext<'_> {
             provider_message_id: None,
             next_attempt_at: None,
             reply_to: None,
+            run_id: Some(self.run.id.clone()),
         }
     }
 

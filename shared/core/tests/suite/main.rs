@@ -15,6 +15,7 @@ mod outward;
 mod reports;
 mod rules;
 mod run_control;
+mod run_delivery;
 mod scenarios;
 mod task_chains;
 mod unclaimed_runs;

@@ -4,20 +4,23 @@
 //   link to the hosted page /f/<id>);
 // - site: site tracking keys (list, create, delete; the <script> snippet);
 // - payments: the Stripe provider (set the webhook signing secret —
-//   write-only, never shown back —, the webhook URL to paste into Stripe).
+//   write-only, never shown back —, the webhook URL to paste into Stripe);
+// - email: the tenant's inbound address (replies to robots' emails come
+//   back there), or that incoming email is off on this server.
 // Every list pages. Writes need an admin key (the API answers 403 to a
 // member key; the page leaves their controls out).
 "use strict";
 (function (B) {
   const { el, t } = B;
-  const TABS = ["forms", "site", "payments"];
+  const TABS = ["forms", "site", "payments", "email"];
   const FORMS = "/v1/forms";
   const SITE_KEYS = "/v1/site-keys";
   const STRIPE = "/v1/payment-providers/stripe";
+  const INBOUND = "/v1/inbound-email";
   const FIELD_TYPES = ["text", "email", "phone", "number", "textarea"];
   const MAX_FIELDS = 30;
 
-  B.channelsAvailable = function () { return B.has("get", FORMS) || B.has("get", SITE_KEYS) || B.has("get", "/v1/payment-providers/{}"); };
+  B.channelsAvailable = function () { return B.has("get", FORMS) || B.has("get", SITE_KEYS) || B.has("get", "/v1/payment-providers/{}") || B.has("get", INBOUND); };
 
   B.channelsPage = async function (tab) {
     if (!TABS.includes(tab)) tab = "forms";
@@ -28,6 +31,7 @@
     let body;
     if (tab === "site") body = sitePanel(edit);
     else if (tab === "payments") body = await paymentsPanel(edit);
+    else if (tab === "email") body = await emailPanel();
     else body = formsPanel(edit);
     await B.show(el("h1", { class: "page-title", text: t("channels.title") }), tabs, body);
   };
@@ -252,5 +256,20 @@
       config ? snippet("stripe-url", location.origin + config.webhook_path, t("pay.webhook_url")) : null,
       config ? el("p", { class: "hint", text: t("pay.events") }) : null,
       form);
+  }
+
+  // ---------------------------------------------------------------- email
+  // Members and admins see it (nothing to change: the address is made once
+  // and never rotated).
+  async function emailPanel() {
+    if (!B.has("get", INBOUND)) return el("p", { class: "panel hint", text: t("channels.unavailable") });
+    const res = await B.api("GET", INBOUND);
+    if (!res.ok) return B.panelError(B.errorText(res));
+    const s = res.data;
+    return el("section", { class: "panel inbound-email" },
+      el("h2", { text: t("ie.title") }),
+      s.enabled
+        ? [el("p", { class: "hint", text: t("ie.hint") }), snippet("inbound-address", s.address, t("ie.address"))]
+        : el("p", { class: "empty inbound-off", text: t("ie.off") }));
   }
 })(window.Board = window.Board || {});

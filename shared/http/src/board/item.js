@@ -1,5 +1,6 @@
 // The item page (#/item/<id>): fields, the stage bar, the run log that
-// answers "why did or didn't my robot run" (status, reason, due time in the
+// answers "why did or didn't my robot run" (status, reason — and a message
+// of the run that failed, bounced or was marked as spam —, due time in the
 // viewer's time zone, outputs; "run now" for a pending robot, "stop
 // automation" for the visit), the item's tasks and activities, and the
 // timeline filtered by kind. Every list pages.
@@ -68,11 +69,18 @@
       el("td", { class: "what", text: ctx.names[r.robot_id || r.trigger_id] || r.robot_id || r.trigger_id || r.kind }),
       el("td", { "data-label": L("item.stage"), text: ctx.stageName(r.stage_id) + " #" + r.visit }),
       el("td", { "data-label": L("run.status") }, el("span", { class: "badge " + r.status, text: t("status." + r.status) })),
-      el("td", { class: "reason", "data-label": L("run.reason"), text: r.reason || "" }),
+      el("td", { class: "reason", "data-label": L("run.reason") }, r.reason || "", delivery(r.delivery)),
       el("td", { "data-label": L("run.due"), text: r.due_at ? B.fmt(r.due_at) : r.status === "pending" ? t("run.waits_previous") : "" }),
       el("td", { "data-label": L("run.finished"), text: B.fmt(r.finished_at) }),
       el("td", { class: "outputs", "data-label": L("run.outputs") }, outputs.map(([k, v]) => el("div", {}, el("code", { text: k }), " ", outputValue(k, v)))),
       el("td", { class: "act" }, canRun ? el("button", { type: "button", class: "run-now", text: t("run.now"), "aria-label": t("run.now") + ": " + (ctx.names[r.robot_id] || r.robot_id), onclick: (e) => runNowClick(ctx, r, e.target) }) : null));
+  }
+
+  // The run's message that did not arrive (failed, bounced, marked as spam).
+  function delivery(d) {
+    if (!d) return null;
+    return el("div", { class: "delivery " + d.status, title: B.fmt(d.at),
+      text: t("run.delivery." + d.status, { to: d.to, reason: d.reason }) });
   }
 
   // A chat or an item an output names links to its page.

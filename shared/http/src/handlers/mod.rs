@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod directory;
 pub mod documents;
 pub mod forms;
+pub mod inbound_email;
 pub mod items;
 pub mod lists;
 pub mod me;

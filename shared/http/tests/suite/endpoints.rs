@@ -389,6 +389,7 @@ async fn openapi_is_public_and_lists_every_endpoint() {
         ("/v1/webhooks/payments/{provider}/{endpoint_id}", &["post"]),
         ("/t/o/{token}", &["get"]),
         ("/t/c/{token}", &["get"]),
+        ("/v1/inbound-email", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());

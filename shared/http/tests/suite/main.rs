@@ -7,6 +7,7 @@ mod common;
 mod directory;
 mod endpoints;
 mod errors;
+mod inbound_email;
 mod item_list;
 mod keys;
 mod openapi;

@@ -15,10 +15,16 @@ use crm_core::testing::{MONDAY_1144_MSK, at, body};
 use crm_tests::aws_rig::{AwsRig, rig_ports};
 use serde_json::{Value, json};
 
-const LOCALSTACK: &str = "http://127.0.0.1:4566";
+/// The emulator the rig talks to (`AWS_ENDPOINT_URL`, else LocalStack's
+/// default port), whose `_aws/…` inspection endpoints show what was sent.
+fn localstack() -> String {
+    std::env::var("AWS_ENDPOINT_URL")
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|_| "http://127.0.0.1:4566".to_string())
+}
 
 async fn inspect(path: &str) -> Value {
-    reqwest::get(format!("{LOCALSTACK}{path}"))
+    reqwest::get(format!("{}{path}", localstack()))
         .await
         .unwrap()
         .json()
@@ -139,6 +145,8 @@ async fn the_documents_pdf_travels_in_the_ses_raw_email() {
     let sender = ses.address();
     let delivery = ChannelDelivery::new().with_email(Arc::new(ses));
     let rig = AwsRig::with_delivery(ports, at(MONDAY_1144_MSK), 0, Arc::new(delivery)).await;
+    // The documents' files go to S3: the bucket must be there when this test runs alone.
+    rig.ports.blobs.ensure_bucket().await.unwrap();
     let t = rig.tenant.clone();
     for put in crm_core::testing::company() {
         put.apply(&rig.engine, &t).await.unwrap();

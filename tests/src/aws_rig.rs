@@ -29,11 +29,15 @@ use crm_aws::wiring::aws_engine_config;
 use crm_aws::{AwsPorts, provision};
 use crm_core::Engine;
 use crm_core::memory::ManualClock;
-use crm_core::ports::{Clock, Ports, SYSTEM_TENANT};
+use crm_core::ports::{Clock, DocStore, Ports, SYSTEM_TENANT};
 use crm_core::system::{LogDelivery, TimeOrderedIds};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
+
+/// The longest [`AwsRig::settle`] waits for the stream to show this rig's
+/// pending outbox records.
+const STREAM_LAG: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Fresh, provisioned ports for a rig named `name` (see [`isolated_ports`]).
 pub async fn rig_ports(name: &str) -> AwsPorts {
@@ -412,17 +416,47 @@ impl AwsRig {
     }
 
     /// Run everything queued and due now until nothing is left.
+    ///
+    /// A DynamoDB stream shows a record some time after its write (under
+    /// load, LocalStack's stream lags by up to a second or more): while this
+    /// rig's outbox records are still pending and the stream has shown
+    /// nothing, it waits for them, up to [`STREAM_LAG`] per call, so a test
+    /// does not read the state before the stage change was processed. (A
+    /// fault test that leaves a record pending on purpose costs that wait.)
     pub async fn settle(&self) {
-        for _ in 0..200 {
+        let mut waited = std::time::Duration::ZERO;
+        for _ in 0..400 {
             let n = self.pump_stream().await
                 + self.pump_events().await
                 + self.pump_jobs().await
                 + self.fire_due_schedules().await;
-            if n == 0 {
+            if n > 0 {
+                continue;
+            }
+            if waited >= STREAM_LAG || !self.outbox_pending().await {
                 return;
             }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            waited += std::time::Duration::from_millis(100);
         }
         panic!("the function set did not settle");
+    }
+
+    /// Does this rig's tenant have outbox records the stream has not
+    /// handed over yet?
+    async fn outbox_pending(&self) -> bool {
+        let prefix = format!("{}|", self.tenant);
+        self.ports
+            .store
+            .list(
+                SYSTEM_TENANT,
+                crm_core::ports::Kind::Outbox,
+                crm_core::engine::OUTBOX_PENDING,
+            )
+            .await
+            .unwrap()
+            .iter()
+            .any(|d| d.key.id.starts_with(&prefix))
     }
 
     /// Move the clock forward, firing each schedule at its own due time.

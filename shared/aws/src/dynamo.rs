@@ -383,6 +383,16 @@ impl DynamoStore {
         self.get_at(primary_pk(key), SK_PRIMARY).await
     }
 
+    /// Consistent read of the raw item where `key`'s record is kept
+    /// ([`record_key`]: its list entry, for a document stored once).
+    async fn get_record(
+        &self,
+        key: &DocKey,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let (pk, sk) = record_key(key);
+        self.get_at(pk, &sk).await
+    }
+
     /// Consistent read of the raw item at (`pk`, `sk`).
     async fn get_at(
         &self,
@@ -413,8 +423,7 @@ impl DynamoStore {
         if !matches!(cond, Cond::Version(_)) || returned.is_some_and(|i| !i.is_empty()) {
             return Ok(false);
         }
-        let (pk, sk) = record_key(key);
-        if self.get_at(pk, &sk).await?.is_some() {
+        if self.get_record(key).await?.is_some() {
             return Ok(false);
         }
         let old = self.get_raw(key).await?;
@@ -868,10 +877,7 @@ impl DynamoStore {
             };
             let old = match returned {
                 Some(old) if !old.is_empty() => Some(old),
-                _ => match self
-                    .get_at(record_key(&doc.key).0, &record_key(&doc.key).1)
-                    .await
-                {
+                _ => match self.get_record(&doc.key).await {
                     Ok(old) => old,
                     Err(e) => return Attempt::Failed(e),
                 },
@@ -931,8 +937,7 @@ impl DynamoStore {
 #[async_trait]
 impl DocStore for DynamoStore {
     async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
-        let (pk, sk) = record_key(key);
-        let mut item = self.get_at(pk, &sk).await?;
+        let mut item = self.get_record(key).await?;
         if item.is_none() && stored_once(key).is_some() {
             // Written before the document was stored once: its primary record.
             item = self.get_raw(key).await?;

@@ -35,6 +35,28 @@ async function shots(page, name) {
   await shot(page, name + "-phone");
   await page.setViewportSize({ width: 1280, height: 800 });
 }
+// Whatever the language, no part of the header (brand, nav entries,
+// language) is drawn over another and the page is not wider than the screen
+// (a long header wraps instead).
+async function assertHeaderFits(page, width) {
+  await page.setViewportSize({ width, height: 800 });
+  const m = await page.evaluate(() => {
+    const header = document.querySelector("header.top");
+    const boxes = [...header.querySelectorAll(":scope > *, #nav > *")]
+      .filter((e) => e.id !== "nav" && e.getClientRects().length && getComputedStyle(e).display !== "none")
+      .map((e) => e.getBoundingClientRect());
+    let overlap = 0;
+    for (const [i, a] of boxes.entries()) for (const b of boxes.slice(i + 1)) {
+      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (h > 1) overlap = Math.max(overlap, w);
+    }
+    return { overflow: document.documentElement.scrollWidth - window.innerWidth, overlap };
+  });
+  assert.ok(m.overflow <= 0, `the header fits ${width} px`);
+  assert.ok(m.overlap <= 1, `no part of the header is drawn over another at ${width} px (overlap ${m.overlap})`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
 // The header keeps to one line at desktop widths (≥ 1024 px): every visible
 // part of it (brand, nav entries, language) starts on the same line.
 async function assertHeaderOneLine(page, width) {
@@ -424,6 +446,12 @@ try {
   await openPage(page, "#/board/deals", ".column");
   await page.getByText("Добавить триггер").first().waitFor();
   await shot(page, "board-ru");
+  step("the Russian header fits at 1280 and 1024 px (no entry under another)");
+  await assertHeaderFits(page, 1280);
+  await assertHeaderFits(page, 1024);
+  await page.setViewportSize({ width: 1024, height: 800 });
+  await shot(page, "board-ru-1024");
+  await page.setViewportSize({ width: 1280, height: 800 });
   await page.selectOption("#lang", "en");
 
   if (MEMBER) {

@@ -83,6 +83,7 @@ impl Fixture {
             item_id: self.item_id.clone(),
             visit: self.visit,
             due_at: self.rt.clock.now(),
+            then: Vec::new(),
         }
     }
 
@@ -304,6 +305,7 @@ fn a_finished_run_is_measured_by_status_and_lateness() {
         item_id: "i".into(),
         visit: 1,
         due_at: due,
+        then: Vec::new(),
     };
     let done = RunReport {
         run_id: job.run_id.clone(),

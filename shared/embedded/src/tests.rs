@@ -37,6 +37,7 @@ fn job(run_id: &str, due_at: DateTime<Utc>) -> Job {
         item_id: "item-1".into(),
         visit: 1,
         due_at,
+        then: Vec::new(),
     }
 }
 

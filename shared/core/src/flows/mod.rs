@@ -4,7 +4,9 @@
 //!   ending visits, planning robots, raising change events, delivering messages;
 //! - [`trigger_eval`]: queued events (`handle_event`);
 //! - [`robot_run`]: robot jobs, exactly once (`run_job`, `run_jobs`);
-//! - [`batch_reads`]: the store as one batch of runs sees it.
+//! - [`batch_reads`]: the store as one batch of runs sees it;
+//! - [`visit_job`]: a visit's immediate runs as one job and one commit
+//!   (`run_visit_job`), with [`overlay_store`] and [`compose_writes`].
 
 pub mod batch_reads;
 pub mod event_items;
@@ -12,3 +14,6 @@ pub mod robot_run;
 pub mod stage_change;
 pub mod task_chain;
 pub mod trigger_eval;
+pub(crate) mod compose_writes;
+pub(crate) mod overlay_store;
+pub mod visit_job;

@@ -109,6 +109,11 @@ impl Engine {
             self.deliver_outbound(&job.tenant, id).await?;
             return Ok(RunOutcome::Waiting);
         }
+        // A visit job (issue #11): its runs in order, committed together.
+        if !job.then.is_empty() {
+            let outcomes = Box::pin(self.run_visit_job(job)).await?;
+            return Ok(super::visit_job::job_outcome(&outcomes));
+        }
         // Without claims, another writer may change the run record between
         // our read and our commit (a duplicate delivery committing first, a
         // "run now", a robot deleted): the commit loses, and the job starts
@@ -449,7 +454,7 @@ impl Engine {
     /// a later attempt of a committed run finds it final and does nothing.
     /// Fresh ids are time-ordered in production, so a store keeps the
     /// records of runs that ran together side by side.
-    async fn decide(
+    pub(super) async fn decide(
         &self,
         tenant: &str,
         claimed: &RunRecord,
@@ -643,6 +648,7 @@ impl Engine {
                 item_id: f.item_id.clone(),
                 visit: f.visit,
                 due_at: due,
+                then: Vec::new(),
             }),
         )
     }

@@ -352,6 +352,12 @@ impl Engine {
         // (job index, status, writes)
         let mut decided: Vec<(usize, RunStatus, Vec<Write>)> = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
+            // A visit job (issue #11) runs all its runs and commits them
+            // together, on its own.
+            if !job.then.is_empty() {
+                single.push(i);
+                continue;
+            }
             let Some(run_doc) = &got[3 * i] else {
                 outcomes[i] = Some(RunOutcome::Unknown);
                 continue;

@@ -20,3 +20,4 @@ mod scenarios;
 mod task_chains;
 mod unclaimed_runs;
 mod webhooks;
+mod visit_job;

@@ -12,7 +12,8 @@
 //!   its SQS send), the early delivery put back on the queue for the rest
 //!   of the time, and the on-time delivery that runs it;
 //! - `stage-change-5-robots`: the API write that moves an item, the stream
-//!   invocation that plans five immediate robots, and their five runs;
+//!   invocation that plans five immediate robots, and their five runs (one
+//!   message, one runner invocation: a visit job);
 //! - `event-moves-item`: `POST /v1/events`, the trigger evaluation that
 //!   moves the item, and the stream invocation of the move.
 //!
@@ -198,7 +199,8 @@ async fn stage_change_5_robots() -> Usage {
     let before = meter.usage();
     invoke(&meter, API_MEMORY_MB, patch_stage(&rig, &id, "prep")).await;
     stream_invocation(&rig, &meter).await;
-    runner_invocations(&rig, &meter, 5).await;
+    // One message carries the visit's five runs (issue #11, visit jobs).
+    runner_invocations(&rig, &meter, 1).await;
     let used = meter.usage().since(&before);
     let runs = rig.engine.runs(&rig.tenant, &id).await.unwrap();
     assert_eq!(

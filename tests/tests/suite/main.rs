@@ -31,3 +31,4 @@ mod report_contract;
 mod report_contract_aws;
 mod report_reads;
 mod retention_contract;
+mod aws_visit_jobs;

@@ -107,6 +107,43 @@ impl Engine {
             .collect())
     }
 
+    /// Read what the pending runs' decisions read — the pipeline, the
+    /// responsible and every robot — in one batch into the overlay, instead
+    /// of one batch per run. `got`: the runs, then the item (and its
+    /// timeline counter).
+    async fn prefetch_settings(
+        &self,
+        overlay: &OverlayStore,
+        tenant: &str,
+        got: &[Option<crate::ports::Doc>],
+    ) -> Result<()> {
+        let [runs @ .., item_doc, _counter] = got else {
+            return Ok(());
+        };
+        let Some(item) = item_doc
+            .as_ref()
+            .and_then(|d| decode::<crate::model::Item>(d).ok())
+        else {
+            return Ok(());
+        };
+        let mut keys = vec![
+            DocKey::new(tenant, Kind::Pipeline, &item.pipeline_id),
+            DocKey::new(tenant, Kind::User, &item.responsible_id),
+        ];
+        keys.extend(
+            runs.iter()
+                .flatten()
+                .filter_map(|d| decode::<RunRecord>(d).ok())
+                .filter(|r| r.status == RunStatus::Pending && r.visit == item.visit)
+                .filter_map(|r| r.robot.map(|robot| DocKey::new(tenant, Kind::Robot, robot.id))),
+        );
+        if keys.len() > 2 {
+            let docs = self.ports.store.get_many(&keys).await?;
+            overlay.seed(&keys, &docs);
+        }
+        Ok(())
+    }
+
     /// Decide the job's runs in order against an overlay and commit them in
     /// as few transactions as fit. Fills `outcomes` of the runs before the
     /// returned position; the runs from there on go one by one.
@@ -125,6 +162,7 @@ impl Engine {
         keys.push(timeline_counter_key(tenant, &job.item_id));
         let got = self.ports.store.get_many(&keys).await?;
         overlay.seed(&keys, &got);
+        self.prefetch_settings(&overlay, tenant, &got).await?;
         let view = Engine {
             ports: Ports {
                 store: overlay.clone(),

@@ -22,9 +22,12 @@ use crate::ports::{Doc, DocKey, DocStore, Kind, StoreError, Write};
 /// - [`DocStore::list`] reads the inner store and lays the applied writes of
 ///   that list over it (puts under the parent added or replaced, deletes and
 ///   puts under another parent removed).
-/// - It never writes: [`DocStore::transact`] is refused. The writes are
-///   applied with [`OverlayStore::apply`] and committed by the caller,
-///   composed, through the real store.
+/// - The runs' decided writes are not written here: they are applied with
+///   [`OverlayStore::apply`] and committed by the caller, composed, through
+///   the real store. A write a decision makes on its own, as it would on
+///   the one-run path (a tenant's email tracking key made on first use),
+///   goes to the inner store at once ([`DocStore::transact`]) and, once
+///   committed, is seen by the later reads.
 pub(crate) struct OverlayStore {
     inner: Arc<dyn DocStore>,
     state: Mutex<Overlay>,
@@ -136,10 +139,33 @@ impl DocStore for OverlayStore {
         Ok(by_id.into_values().collect())
     }
 
-    async fn transact(&self, _writes: Vec<Write>) -> Result<(), StoreError> {
-        Err(StoreError::Invalid(
-            "a visit job's overlay never writes; its runs' writes are committed together".into(),
-        ))
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        // Conditions are checked by the store against what it holds; a key
+        // a decided (not yet committed) write changed would be checked
+        // against the committed state: refuse those.
+        {
+            let st = self.state();
+            if let Some(w) = writes.iter().find(|w| st.written.contains(w.key())) {
+                return Err(StoreError::Invalid(format!(
+                    "{} has uncommitted changes of an earlier run of the job",
+                    w.key()
+                )));
+            }
+        }
+        self.inner.transact(writes.clone()).await?;
+        let mut st = self.state();
+        for w in &writes {
+            match w {
+                Write::Put { doc, .. } => {
+                    st.known.insert(w.key().clone(), Some(doc.clone()));
+                }
+                Write::Delete { .. } => {
+                    st.known.insert(w.key().clone(), None);
+                }
+                Write::Check { .. } => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -207,9 +233,21 @@ mod tests {
             .map(|d| (d.key.id, d.body["v"].as_i64().unwrap()))
             .collect();
         assert_eq!(listed, vec![("a".into(), 10), ("c".into(), 30)]);
-        // Nothing reached the real store, and the overlay refuses to write.
+        // Nothing applied reached the real store.
         assert_eq!(inner.list("t", Kind::Task, "i1").await.unwrap().len(), 2);
-        assert!(o.transact(Vec::new()).await.is_err());
+        // A write of its own goes to the store and is seen; one of a key
+        // with applied (uncommitted) changes is refused.
+        o.transact(vec![put(doc(Kind::Task, "e", None, 1, 50), Cond::Absent)])
+            .await
+            .unwrap();
+        let e = DocKey::new("t", Kind::Task, "e");
+        assert_eq!(inner.get(&e).await.unwrap().map(|d| d.version), Some(1));
+        assert_eq!(o.get(&e).await.unwrap().map(|d| d.version), Some(1));
+        let refused = o
+            .transact(vec![put(doc(Kind::Task, "c", Some("i1"), 2, 0), Cond::Any)])
+            .await;
+        assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
+        assert_eq!(inner.get(&DocKey::new("t", Kind::Task, "c")).await.unwrap(), None);
     }
 
     #[tokio::test]

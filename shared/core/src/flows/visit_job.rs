@@ -197,8 +197,12 @@ impl Engine {
             run.attempts += 1;
             let (status, writes) = match view.decide(tenant, &run, None).await {
                 Ok(decided) => decided,
-                // Too many writes: the single path makes it `failed`.
-                Err(EngineError::Store(StoreError::Rejected(_))) => {
+                // Too many writes (the single path makes it `failed`), or a
+                // write of the decision's own that the overlay refused or
+                // that lost a race: this run and the rest one by one.
+                Err(EngineError::Store(
+                    StoreError::Rejected(_) | StoreError::Invalid(_) | StoreError::Conflict { .. },
+                )) => {
                     stop = i;
                     break;
                 }

@@ -216,6 +216,12 @@ macro_rules! records {
 /// robot: written with the run record when a visit is planned, deleted in
 /// the transaction that makes the run final. Deleting a robot lists its
 /// pending runs here instead of scanning items.
+///
+/// Only runs that wait have one ([`indexed`]): a run due at once (an
+/// immediate robot) is queued when it is planned and run within moments; if
+/// its robot is deleted meanwhile, the runner finds the robot gone and
+/// cancels the run itself (`ROBOT_DELETED`). Leaving it out saves the entry's
+/// put at planning and its delete at the commit (issue #11).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub(crate) struct PendingRun {
     pub run_id: String,
@@ -223,10 +229,20 @@ pub(crate) struct PendingRun {
     pub robot_id: String,
 }
 
-/// The index entry of a planned run (`None` for a run that is final already).
+/// Does this run have an entry in its robot's index of pending runs? Every
+/// robot run except one planned due at once: due when it was created and
+/// not waiting for a previous robot. Derived from the record (no field of its
+/// own), so planning and every later write agree; a "run now" that makes a
+/// waiting run look like that removes its entry ([`pending_unindex`]).
+pub(crate) fn indexed(run: &RunRecord) -> bool {
+    run.after_run.is_some() || run.due_at != Some(run.created_at)
+}
+
+/// The index entry of a planned run (`None` for a run that is final already,
+/// or one due at once: see [`indexed`]).
 pub(crate) fn pending_put(tenant: &str, run: &RunRecord) -> Option<Write> {
     let robot_id = run.robot_id.clone()?;
-    (!run.status.is_final()).then(|| {
+    (!run.status.is_final() && indexed(run)).then(|| {
         let p = PendingRun {
             run_id: run.id.clone(),
             item_id: run.item_id.clone(),
@@ -236,8 +252,18 @@ pub(crate) fn pending_put(tenant: &str, run: &RunRecord) -> Option<Write> {
     })
 }
 
-/// Removes the index entry of a run that became final (nothing if it has none).
+/// Removes the index entry of a run that became final (nothing for a run
+/// that has none).
 pub(crate) fn pending_delete(tenant: &str, run: &RunRecord) -> Option<Write> {
+    if !indexed(run) {
+        return None;
+    }
+    pending_unindex(tenant, run)
+}
+
+/// Removes the run's index entry whether or not [`indexed`] says it has one
+/// (for a write that changes what [`indexed`] says).
+pub(crate) fn pending_unindex(tenant: &str, run: &RunRecord) -> Option<Write> {
     let robot_id = run.robot_id.clone()?;
     Some(Write::Delete {
         key: DocKey::new(tenant, Kind::PendingRun, &run.id),

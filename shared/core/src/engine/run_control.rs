@@ -22,7 +22,8 @@ use crate::error::{EngineError, Result};
 use crate::model::{Item, OutboxRecord, RunKind, RunRecord, RunStatus, TimelineEntry};
 use crate::ports::{Cond, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, StoreError, Write};
 use crate::store::{
-    TimelineSlots, pending_delete, put, record_doc, timeline_counter_key, timeline_write,
+    TimelineSlots, indexed, pending_delete, pending_unindex, put, record_doc, timeline_counter_key,
+    timeline_write,
 };
 
 use super::Engine;
@@ -132,6 +133,7 @@ impl Engine {
             }
             let now = self.now();
             let old_due = run.due_at;
+            let was_indexed = indexed(&run);
             // A run waiting for the previous robot's task (a task chain)
             // stops waiting: "run now" runs it now.
             let waiting = old_due.is_none() && run.awaiting_task.is_none();
@@ -182,6 +184,11 @@ impl Engine {
                 timeline_write(tenant, &entry),
             ];
             writes.extend(slots.counter_write(tenant));
+            // Made due "now" at the instant it was planned, it no longer
+            // looks indexed: its commit would leave the entry behind.
+            if was_indexed && !indexed(&run) {
+                writes.extend(pending_unindex(tenant, &run));
+            }
             if let Some(due) = run.due_at.filter(|_| !waiting) {
                 writes.push(self.outbox_write(
                     tenant,

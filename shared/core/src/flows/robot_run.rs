@@ -109,6 +109,16 @@ impl Engine {
             self.deliver_outbound(&job.tenant, id).await?;
             return Ok(RunOutcome::Waiting);
         }
+        // Delivered before the job's own due time (on AWS a schedule fires up
+        // to 2 minutes early by design, `crm_aws::scheduler::fire_time`): put
+        // back for exactly the rest without reading anything (issue #11: −3
+        // reads per delayed run). The run's due time can only be earlier
+        // than the job's if something made it so (a "run now", a date field
+        // moved earlier), and that dispatched a job of its own.
+        if job.due_at > self.now() {
+            self.ports.scheduler.schedule(job).await?;
+            return Ok(RunOutcome::Rescheduled);
+        }
         // A visit job (issue #11): its runs in order, committed together.
         if !job.then.is_empty() {
             let outcomes = Box::pin(self.run_visit_job(job)).await?;

@@ -271,6 +271,7 @@ impl Engine {
                         record_doc(tenant, &run, run.version),
                         Cond::Version(d.version),
                     ));
+                    writes.extend(pending_delete(tenant, &run));
                     match self.ports.store.transact(writes).await {
                         Ok(()) => {}
                         Err(StoreError::Conflict { .. }) => continue,
@@ -397,7 +398,8 @@ impl Engine {
         let runs = plan_runs(&item, &robots, at, chain, cal.as_ref());
         let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
         // Per run: its record, and its entry in the robot's index of pending
-        // runs (what deleting the robot cancels), written together.
+        // runs (what deleting the robot cancels), written together; a run
+        // due at once has no entry (`store::indexed`).
         let groups: Vec<Vec<Write>> = runs
             .iter()
             .map(|r| {

@@ -88,6 +88,15 @@ impl Engine {
         let ids: Vec<String> = std::iter::once(job.run_id.clone())
             .chain(job.then.iter().cloned())
             .collect();
+        // Delivered before its due time (a copy deferred behind a claim that
+        // came early): put back whole, as `run_job` does with one run.
+        if job.due_at > self.now() && !job.then.is_empty() {
+            self.ports.scheduler.schedule(job).await?;
+            return Ok(ids
+                .into_iter()
+                .map(|id| (id, RunOutcome::Rescheduled))
+                .collect());
+        }
         let mut outcomes: Vec<Option<RunOutcome>> = vec![None; ids.len()];
         let single_from = if job.then.is_empty()
             || self.config.claim_runs

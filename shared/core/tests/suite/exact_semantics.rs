@@ -511,6 +511,70 @@ async fn deleting_a_robot_cancels_its_pending_runs_and_editing_one_applies_to_ne
     );
 }
 
+/// An immediate robot's run has no entry in the pending-run index (issue
+/// #11: no index put at planning, no delete at the commit); deleting the
+/// robot while its job is queued still cancels it, by the runner.
+#[tokio::test]
+async fn an_immediate_run_is_not_indexed_and_its_deleted_robot_still_cancels_it() {
+    let rt = company(MONDAY_1144_MSK).await;
+    let now = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "notify_supervisor",
+            "settings": {"text": "now {{title}}"}}),
+    )
+    .await;
+    let later = robot(
+        &rt,
+        json!({"stage_id": "new", "type": "notify_supervisor",
+            "delay": {"mode": "after", "amount": 1, "unit": "hours"},
+            "settings": {"text": "later {{title}}"}}),
+    )
+    .await;
+    let item = rt
+        .engine
+        .create_item(T, body(crm_core::testing::plain_deal("A")))
+        .await
+        .unwrap();
+    // Plan the visit (the outbox), but run no job yet.
+    for d in rt.engine.pending_outbox().await.unwrap() {
+        rt.engine.process_outbox(d).await.unwrap();
+    }
+    let planned = runs(&rt, &item.id).await;
+    assert_eq!(run_of(&planned, &now.id).status, RunStatus::Pending);
+    assert_eq!(pending_index(&rt, &now.id).await, 0, "immediate: no entry");
+    assert_eq!(pending_index(&rt, &later.id).await, 1, "delayed: indexed");
+
+    rt.engine.delete_robot(T, "deals", &now.id).await.unwrap();
+    rt.settle().await.unwrap();
+    let run = run_of(&runs(&rt, &item.id).await, &now.id).clone();
+    assert_eq!(run.status, RunStatus::Cancelled, "{run:?}");
+    assert!(
+        run.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("robot deleted"),
+        "{run:?}"
+    );
+    let texts: Vec<String> = rt
+        .engine
+        .list_notifications(T, "u-boss")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.text)
+        .collect();
+    assert!(texts.is_empty(), "the deleted robot did nothing: {texts:?}");
+
+    // The delayed one runs and leaves the index; the store holds no entry.
+    rt.advance(chrono::Duration::hours(2)).await.unwrap();
+    assert_eq!(
+        run_of(&runs(&rt, &item.id).await, &later.id).status,
+        RunStatus::Done
+    );
+    assert_eq!(pending_index(&rt, &later.id).await, 0);
+    assert_eq!(rt.store.count(crm_core::ports::Kind::PendingRun), 0);
+}
+
 #[tokio::test]
 async fn the_robot_after_a_deleted_one_still_runs() {
     let rt = company(MONDAY_1144_MSK).await;

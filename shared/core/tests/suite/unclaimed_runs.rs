@@ -139,3 +139,74 @@ async fn a_run_performed_without_a_claim_is_never_seen_running_and_commits_once(
     let run = runs(&rt, &item).await.remove(0);
     assert_eq!((run.status, run.claim_until), (RunStatus::Done, None));
 }
+
+/// A store that counts the reads made through it.
+struct CountingReads {
+    inner: Arc<dyn DocStore>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl DocStore for CountingReads {
+    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
+        self.reads.fetch_add(keys.len(), Ordering::SeqCst);
+        self.inner.get_many(keys).await
+    }
+    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.list(tenant, kind, parent).await
+    }
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.inner.transact(writes).await
+    }
+}
+
+/// A job delivered before its due time (on AWS a schedule fires up to two
+/// minutes early, by design) is put back for exactly the rest, and reads
+/// nothing to find that out (issue #11); at its due time it runs once.
+#[tokio::test]
+async fn a_job_delivered_early_is_put_back_for_the_rest_without_a_read() {
+    let (rt, item, job) = queued_task_run().await;
+    let due = job.due_at + chrono::Duration::minutes(30);
+    let early = Job {
+        due_at: due,
+        ..job.clone()
+    };
+    let counting = Arc::new(CountingReads {
+        inner: rt.engine.ports().store.clone(),
+        reads: Default::default(),
+    });
+    let engine = Engine::new(
+        Ports {
+            store: counting.clone(),
+            ..rt.engine.ports().clone()
+        },
+        unclaimed(),
+    );
+    assert_eq!(
+        engine.run_job(early.clone()).await.unwrap(),
+        RunOutcome::Rescheduled
+    );
+    assert_eq!(counting.reads.load(Ordering::SeqCst), 0, "nothing read");
+    assert_eq!(runs(&rt, &item).await[0].status, RunStatus::Pending);
+    assert!(rt.engine.list_tasks(T, &item).await.unwrap().is_empty());
+    // Put back for exactly its due time, not a second earlier.
+    assert_eq!(rt.jobs.next_due(), Some(due));
+    assert!(
+        rt.jobs
+            .pop_due(due - chrono::Duration::seconds(1))
+            .is_none()
+    );
+    rt.clock.set(due);
+    let again = rt.jobs.pop_due(due).expect("due now");
+    assert_eq!(again, early);
+    assert_eq!(
+        rt.engine.run_job(again).await.unwrap(),
+        RunOutcome::Finished(RunStatus::Done)
+    );
+    assert_eq!(rt.engine.list_tasks(T, &item).await.unwrap().len(), 1);
+}

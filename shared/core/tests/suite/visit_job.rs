@@ -422,3 +422,29 @@ async fn the_local_batcher_runs_visit_jobs_of_several_items() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_visit_job_delivered_early_is_put_back_whole() {
+    let (rt, item, robots) = five_comments().await;
+    let job = the_job(&rt);
+    let later = rt.clock.now() + chrono::Duration::minutes(10);
+    let early = Job {
+        due_at: later,
+        ..job.clone()
+    };
+    let outcomes = rt.engine.run_visit_job(early).await.unwrap();
+    assert!(
+        outcomes.iter().all(|(_, o)| *o == RunOutcome::Rescheduled),
+        "{outcomes:?}"
+    );
+    assert!(rt.jobs.pop_due(rt.clock.now()).is_none());
+    assert_eq!(rt.jobs.next_due(), Some(later));
+    rt.clock.set(later);
+    let back = rt.jobs.pop_due(later).expect("the job, at its time");
+    assert_eq!(back.then, job.then, "with all its runs");
+    rt.engine.run_job(back).await.unwrap();
+    assert_eq!(
+        statuses(&rt, &item, &robots).await,
+        vec![RunStatus::Done; 5]
+    );
+}

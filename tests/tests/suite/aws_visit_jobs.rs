@@ -3,7 +3,7 @@
 //! order and committed together; a repeated message adds nothing.
 
 use crm_core::model::RunStatus;
-use crm_core::ports::{Job, JobQueue};
+use crm_core::ports::{Clock, Job, JobQueue, Scheduler};
 use crm_core::testing::{MONDAY_1144_MSK, at, body};
 use crm_tests::aws_rig::AwsRig;
 use serde_json::json;
@@ -72,8 +72,19 @@ async fn one_message_carries_a_visits_immediate_runs() {
     assert!(runs.iter().all(|r| r.status == RunStatus::Done), "{runs:?}");
 
     // SQS delivers at least once: the same message again adds nothing.
-    rig.ports.jobs.send(vec![job]).await.unwrap();
+    rig.ports.jobs.send(vec![job.clone()]).await.unwrap();
     assert_eq!(rig.pump_jobs().await, 1);
     assert_eq!(texts(&rig).await.len(), 5);
+
+    // A visit job put back for later (a copy deferred behind a claim that
+    // arrived early) keeps its runs in the schedule's input.
+    let later = Job {
+        due_at: rig.clock.now() + chrono::Duration::hours(2),
+        ..job
+    };
+    rig.ports.scheduler.schedule(later.clone()).await.unwrap();
+    let scheduled = rig.ports.scheduler.list_all().await.unwrap();
+    assert_eq!(scheduled.len(), 1, "{scheduled:?}");
+    assert_eq!(scheduled[0].job, later);
     rig.teardown().await;
 }

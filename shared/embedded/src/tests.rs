@@ -700,8 +700,5 @@ async fn a_visit_job_keeps_its_runs_queued_or_scheduled_across_a_reopen() {
     }
     let jobs = Db::open(dir.path()).unwrap().jobs();
     assert_eq!(jobs.due(t0(), 10).unwrap(), vec![visit]);
-    assert_eq!(
-        jobs.due(t0() + Duration::hours(1), 10).unwrap()[1],
-        later
-    );
+    assert_eq!(jobs.due(t0() + Duration::hours(1), 10).unwrap()[1], later);
 }

@@ -31,8 +31,10 @@ async fn one_message_carries_a_visits_immediate_runs() {
         .engine
         .create_item(
             &t,
-            body(json!({"pipeline_id": "deals", "stage_id": "new", "title": "Website",
-                "responsible_id": "u-anna"})),
+            body(
+                json!({"pipeline_id": "deals", "stage_id": "new", "title": "Website",
+                "responsible_id": "u-anna"}),
+            ),
         )
         .await
         .unwrap();

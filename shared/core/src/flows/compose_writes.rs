@@ -112,8 +112,8 @@ impl ComposedWrites {
         for w in next {
             match out.at.get(w.key()) {
                 Some(&i) => {
-                    out.writes[i] = compose(&out.writes[i], w)
-                        .ok_or_else(|| NotComposable(w.key().clone()))?;
+                    out.writes[i] =
+                        compose(&out.writes[i], w).ok_or_else(|| NotComposable(w.key().clone()))?;
                 }
                 None => {
                     out.at.insert(w.key().clone(), out.writes.len());
@@ -177,29 +177,47 @@ mod tests {
     #[test]
     fn a_key_written_twice_keeps_the_last_document_under_the_first_condition() {
         let mut c = ComposedWrites::new();
-        c.add(&[put(doc("a", 4), Cond::Version(3)), put(doc("n", 1), Cond::Absent)])
-            .unwrap();
-        c.add(&[put(doc("a", 5), Cond::Version(4)), put(doc("n", 2), Cond::Version(1))])
-            .unwrap();
+        c.add(&[
+            put(doc("a", 4), Cond::Version(3)),
+            put(doc("n", 1), Cond::Absent),
+        ])
+        .unwrap();
+        c.add(&[
+            put(doc("a", 5), Cond::Version(4)),
+            put(doc("n", 2), Cond::Version(1)),
+        ])
+        .unwrap();
         c.add(&[put(doc("a", 6), Cond::Any)]).unwrap();
         assert_eq!(
             c.writes(),
-            &[put(doc("a", 6), Cond::Version(3)), put(doc("n", 2), Cond::Absent)]
+            &[
+                put(doc("a", 6), Cond::Version(3)),
+                put(doc("n", 2), Cond::Absent)
+            ]
         );
     }
 
     #[test]
     fn a_check_of_a_key_written_before_is_implied_and_two_checks_are_one() {
         let mut c = ComposedWrites::new();
-        c.add(&[check("item", Cond::Version(7)), put(doc("a", 2), Cond::Version(1))])
-            .unwrap();
-        c.add(&[check("item", Cond::Version(7)), check("a", Cond::Version(2))])
-            .unwrap();
+        c.add(&[
+            check("item", Cond::Version(7)),
+            put(doc("a", 2), Cond::Version(1)),
+        ])
+        .unwrap();
+        c.add(&[
+            check("item", Cond::Version(7)),
+            check("a", Cond::Version(2)),
+        ])
+        .unwrap();
         // A later put of a checked key carries the check's condition.
         c.add(&[put(doc("item", 8), Cond::Version(7))]).unwrap();
         assert_eq!(
             c.writes(),
-            &[put(doc("item", 8), Cond::Version(7)), put(doc("a", 2), Cond::Version(1))]
+            &[
+                put(doc("item", 8), Cond::Version(7)),
+                put(doc("a", 2), Cond::Version(1))
+            ]
         );
         let mut d = ComposedWrites::new();
         d.add(&[delete("gone", Cond::Version(3))]).unwrap();
@@ -210,8 +228,11 @@ mod tests {
     #[test]
     fn what_cannot_be_one_write_exactly_is_refused_and_changes_nothing() {
         let mut c = ComposedWrites::new();
-        c.add(&[put(doc("a", 1), Cond::Absent), check("item", Cond::Version(7))])
-            .unwrap();
+        c.add(&[
+            put(doc("a", 1), Cond::Absent),
+            check("item", Cond::Version(7)),
+        ])
+        .unwrap();
         let before = c.writes().to_vec();
         // A condition the earlier write leaves false.
         for w in [

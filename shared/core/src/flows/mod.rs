@@ -9,11 +9,11 @@
 //!   (`run_visit_job`), with [`overlay_store`] and [`compose_writes`].
 
 pub mod batch_reads;
+pub(crate) mod compose_writes;
 pub mod event_items;
+pub(crate) mod overlay_store;
 pub mod robot_run;
 pub mod stage_change;
 pub mod task_chain;
 pub mod trigger_eval;
-pub(crate) mod compose_writes;
-pub(crate) mod overlay_store;
 pub mod visit_job;

@@ -246,8 +246,14 @@ mod tests {
         let refused = o
             .transact(vec![put(doc(Kind::Task, "c", Some("i1"), 2, 0), Cond::Any)])
             .await;
-        assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
-        assert_eq!(inner.get(&DocKey::new("t", Kind::Task, "c")).await.unwrap(), None);
+        assert!(
+            matches!(refused, Err(StoreError::Invalid(_))),
+            "{refused:?}"
+        );
+        assert_eq!(
+            inner.get(&DocKey::new("t", Kind::Task, "c")).await.unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
@@ -257,7 +263,10 @@ mod tests {
         let key = DocKey::new("t", Kind::Pipeline, "p1");
         assert_eq!(o.get(&key).await.unwrap(), None);
         inner
-            .transact(vec![put(doc(Kind::Pipeline, "p1", None, 1, 1), Cond::Absent)])
+            .transact(vec![put(
+                doc(Kind::Pipeline, "p1", None, 1, 1),
+                Cond::Absent,
+            )])
             .await
             .unwrap();
         // Read before it was written: the overlay keeps what it read (the

@@ -144,7 +144,10 @@ impl Engine {
                 .flatten()
                 .filter_map(|d| decode::<RunRecord>(d).ok())
                 .filter(|r| r.status == RunStatus::Pending && r.visit == item.visit)
-                .filter_map(|r| r.robot.map(|robot| DocKey::new(tenant, Kind::Robot, robot.id))),
+                .filter_map(|r| {
+                    r.robot
+                        .map(|robot| DocKey::new(tenant, Kind::Robot, robot.id))
+                }),
         );
         if keys.len() > 2 {
             let docs = self.ports.store.get_many(&keys).await?;
@@ -316,7 +319,10 @@ mod tests {
         assert_eq!(out[0].then.len(), MAX_VISIT_JOB_RUNS - 1);
         assert_eq!(out[0].then[0], "i:1:r1");
         assert_eq!(out[1].run_id, format!("i:1:r{MAX_VISIT_JOB_RUNS}"));
-        assert_eq!(out[1].then, vec![format!("i:1:r{}", MAX_VISIT_JOB_RUNS + 1)]);
+        assert_eq!(
+            out[1].then,
+            vec![format!("i:1:r{}", MAX_VISIT_JOB_RUNS + 1)]
+        );
         assert_eq!((out[2].run_id.as_str(), out[2].due_at), ("i:1:r99", later));
         assert!(out[2].then.is_empty());
         // One run due now: a plain job, as before.

@@ -19,5 +19,5 @@ mod run_delivery;
 mod scenarios;
 mod task_chains;
 mod unclaimed_runs;
-mod webhooks;
 mod visit_job;
+mod webhooks;

@@ -176,9 +176,7 @@ async fn the_same_visit_job_delivered_twice_has_one_effect_per_run() {
     let (engine, commits) = watched(&rt);
     let again = engine.run_visit_job(job.clone()).await.unwrap();
     assert!(
-        again
-            .iter()
-            .all(|(_, o)| *o == RunOutcome::AlreadyFinished),
+        again.iter().all(|(_, o)| *o == RunOutcome::AlreadyFinished),
         "{again:?}"
     );
     assert_eq!(commits.count.load(Ordering::SeqCst), 0, "nothing written");
@@ -326,7 +324,9 @@ async fn a_robot_reads_the_outputs_of_an_earlier_robot_of_the_same_job() {
             "settings": {"text": "no chat"}}),
     )
     .await;
-    rt.jobs.pop_due(rt.clock.now()).expect("the first deal's job");
+    rt.jobs
+        .pop_due(rt.clock.now())
+        .expect("the first deal's job");
     let _ = item;
     let second = rt
         .engine
@@ -355,7 +355,10 @@ async fn a_robot_reads_the_outputs_of_an_earlier_robot_of_the_same_job() {
     );
     let statuses: Vec<RunStatus> = runs.iter().map(|r| r.status).collect();
     assert_eq!(
-        statuses.iter().filter(|s| **s == RunStatus::Skipped).count(),
+        statuses
+            .iter()
+            .filter(|s| **s == RunStatus::Skipped)
+            .count(),
         1
     );
 }

@@ -102,6 +102,10 @@ fn uses_outputs(robot: &Robot) -> bool {
 impl Engine {
     /// Run one job. Errors are transient (store/port unavailable): the caller
     /// retries the job later; the claim expires so a retry can take over.
+    /// A visit job (several runs, [`Job::then`]) runs them all
+    /// ([`Engine::run_visit_job`]) and answers one outcome for the job
+    /// ([`crate::job_outcome`]); callers that want each run's use
+    /// `run_visit_job`.
     pub async fn run_job(&self, job: Job) -> Result<RunOutcome> {
         // The timer of an outbound message's next attempt (issue #15): a
         // delivery, not a run.

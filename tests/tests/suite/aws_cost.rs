@@ -329,15 +329,16 @@ async fn event_moves_item() -> Usage {
 /// pipeline, responsible and robots in one more; the timeline counter and
 /// the item's version check written once (each robot keeps its own report
 /// document). −16 WRU, −16 RRU: stage change 57.30 → 45.30 (64 WRU, 28
-/// RRU, 4 transactions; the same in 5 runs of 5, so no allowance); the
-/// other scenarios have one run and are unchanged.
+/// RRU, 4 transactions; 49.30 allowed for the occasional extra commit
+/// attempt of the stage change's own counts, as above: +6 WRU, +2 RRU, seen
+/// under load); the other scenarios have one run and are unchanged.
 ///
 /// [`Kind::list_only`]: crm_core::ports::Kind::list_only
 /// [`Kind::parent_of_id`]: crm_core::ports::Kind::parent_of_id
 const RATCHET: [(&str, f64); 5] = [
     ("immediate-robot-run", 8.12),
     ("delayed-robot-run", 12.18),
-    ("stage-change-5-robots", 45.30),
+    ("stage-change-5-robots", 49.30),
     ("event-moves-item", 17.93),
     ("immediate-create-task", 11.88),
 ];

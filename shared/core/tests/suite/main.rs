@@ -19,4 +19,5 @@ mod run_delivery;
 mod scenarios;
 mod task_chains;
 mod unclaimed_runs;
+mod visit_guard;
 mod webhooks;

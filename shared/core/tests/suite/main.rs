@@ -17,6 +17,7 @@ mod rules;
 mod run_control;
 mod run_delivery;
 mod scenarios;
+mod single_writes;
 mod task_chains;
 mod unclaimed_runs;
 mod visit_guard;

@@ -936,6 +936,10 @@ impl DynamoStore {
 
 #[async_trait]
 impl DocStore for DynamoStore {
+    /// A transaction's items bill twice, a single conditional `PutItem` once.
+    fn prefers_single_writes(&self) -> bool {
+        true
+    }
     async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
         let mut item = self.get_record(key).await?;
         if item.is_none() && stored_once(key).is_some() {

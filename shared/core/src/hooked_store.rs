@@ -76,6 +76,9 @@ impl<H: TransactHook> DocStore for HookedStore<H> {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         self.hook.transact(&*self.inner, writes).await
     }
+    fn prefers_single_writes(&self) -> bool {
+        self.inner.prefers_single_writes()
+    }
     fn group_limit(&self) -> usize {
         if self.hook.groups() {
             self.inner.group_limit()

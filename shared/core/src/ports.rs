@@ -355,6 +355,14 @@ pub trait DocStore: Send + Sync {
     async fn transact_group(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         self.transact(writes).await
     }
+    /// Does one transaction of independent records cost more than writing
+    /// them one by one? DynamoDB bills every item of a `TransactWriteItems`
+    /// twice and a conditional `PutItem` once (issue #11), so a writer of
+    /// records that need not commit together (a visit's planned runs) then
+    /// commits each on its own. SQLite: no (one commit is cheaper than many).
+    fn prefers_single_writes(&self) -> bool {
+        false
+    }
     /// Delete documents whose `expires_at` is before `now_epoch_secs`, at
     /// most `limit` of them; returns how many. For a store without expiry of
     /// its own (SQLite); DynamoDB's TTL deletes them itself, so the default

@@ -90,16 +90,62 @@ pub(crate) fn follow_up_timeline_id(at: DateTime<Utc>, version: u64, suffix: &st
     )
 }
 
-/// Per item: the last (version, k) of entries written without the item.
+/// Per item: the last (version, k) of entries written without the item,
+/// and the item's current visit.
+///
+/// `visit` (issue #11) makes the counter a guard of the visit: every write
+/// that starts a new visit or deletes the item also writes the counter
+/// ([`visit_counter_write`]), at a document version no earlier write of it
+/// can have had. So a run whose commit writes the counter conditionally (it
+/// added timeline entries) and read it with the run's visit needs no check
+/// of the item's version: its condition fails if the visit ended since.
+/// Counters written before the change, or never written since, have no
+/// visit: such runs check the item's version as before.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct TimelineCounter {
     pub version: u64,
     pub k: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit: Option<u64>,
 }
 
 /// The key of an item's [`TimelineCounter`].
 pub(crate) fn timeline_counter_key(tenant: &str, item_id: &str) -> DocKey {
     DocKey::new(tenant, Kind::Counter, format!("timeline:{item_id}"))
+}
+
+/// The document version a visit change gives the counter: the visit in the
+/// high 32 bits. Writes of entries add 1 to the version they read, so within
+/// one visit the counter stays below the next visit's epoch (4 billion
+/// entries per visit), and versions written before the change (small
+/// numbers) are below every epoch.
+fn visit_epoch(visit: u64) -> u64 {
+    visit.saturating_mul(1 << 32)
+}
+
+/// The counter write that goes with a write of `item` starting a new visit
+/// (or, `deleted`, deleting it): unconditional (the item's own conditional
+/// write orders visit changes), at the new visit's epoch, so every run that
+/// read the counter before fails its condition on it. The item's entries of
+/// that write are at (its version, k = 0); the next counter entry gets k = 1.
+pub(crate) fn visit_counter_write(tenant: &str, item: &Item, deleted: bool) -> Write {
+    let c = TimelineCounter {
+        version: item.version,
+        k: 0,
+        visit: (!deleted).then_some(item.visit),
+    };
+    let epoch = visit_epoch(item.visit + u64::from(deleted));
+    let id = format!("timeline:{}", item.id);
+    put(doc(tenant, Kind::Counter, &id, epoch, None, &c), Cond::Any)
+}
+
+/// Does the item's counter, as read, guard the visit `item` is in? (It
+/// carries that visit: a conditional write of it fails if the visit ends.)
+pub(crate) fn counter_guards_visit(item: &Item, counter: Option<&Doc>) -> bool {
+    counter
+        .and_then(|d| decode::<TimelineCounter>(d).ok())
+        .and_then(|c| c.visit)
+        == Some(item.visit)
 }
 
 /// Where the entries of a transaction that does not write the item go:
@@ -112,25 +158,27 @@ pub(crate) struct TimelineSlots {
     /// The counter's stored version (0 = none yet); `None`: the item is
     /// gone, nothing is counted.
     counter_version: Option<u64>,
+    /// The visit the counter carries (kept by its writes).
+    visit: Option<u64>,
 }
 
 impl TimelineSlots {
     /// For the item at `item_version`, with its counter document as read.
+    /// An item read before the counter's last write (an older version than
+    /// the counter's) numbers its entries after the counter's.
     pub(crate) fn new(item_id: &str, item_version: u64, counter: Option<&Doc>) -> Result<Self> {
         let (c, cv) = match counter {
             Some(d) => (decode::<TimelineCounter>(d)?, d.version),
             None => (TimelineCounter::default(), 0),
         };
-        let k = if c.version == item_version {
-            c.k + 1
-        } else {
-            1
-        };
+        let version = item_version.max(c.version);
+        let k = if c.version == version { c.k + 1 } else { 1 };
         Ok(TimelineSlots {
             item_id: item_id.to_string(),
-            version: item_version,
+            version,
             k,
             counter_version: Some(cv),
+            visit: c.visit,
         })
     }
 
@@ -142,6 +190,7 @@ impl TimelineSlots {
             version: 999_999_999_999,
             k: 0,
             counter_version: None,
+            visit: None,
         }
     }
 
@@ -157,6 +206,7 @@ impl TimelineSlots {
         let c = TimelineCounter {
             version: self.version,
             k: self.k,
+            visit: self.visit,
         };
         let id = format!("timeline:{}", self.item_id);
         Some(put(

@@ -14,7 +14,7 @@ use crate::model::{
 };
 use crate::money::check_amount;
 use crate::ports::{Cond, DocKey, Kind, SYSTEM_TENANT, Write};
-use crate::store::{doc, put, record_doc, timeline_id, timeline_write};
+use crate::store::{doc, put, record_doc, timeline_id, timeline_write, visit_counter_write};
 
 use super::{Engine, OUTBOX_PENDING, unprocessable};
 
@@ -113,6 +113,11 @@ impl Engine {
         ));
         for e in &timeline {
             writes.push(timeline_write(tenant, e));
+        }
+        // A new visit (or the item's end) moves the timeline counter to the
+        // visit's epoch: runs guarded by the counter see their visit end.
+        if old.is_some_and(|o| change.deleted || o.visit != item.visit) {
+            writes.push(visit_counter_write(tenant, item, change.deleted));
         }
         let mut change = change.clone();
         change.report = Some(crate::reports::facts::visit_facts(old, item, &change));

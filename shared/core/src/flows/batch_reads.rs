@@ -102,6 +102,10 @@ impl DocStore for BatchReads {
         self.store.group_limit()
     }
 
+    fn prefers_single_writes(&self) -> bool {
+        self.store.prefers_single_writes()
+    }
+
     async fn transact_group(&self, writes: Vec<Write>) -> std::result::Result<(), StoreError> {
         self.forget(&writes);
         self.store.transact_group(writes).await

@@ -36,7 +36,10 @@ use crate::ports::{
 use crate::reports::commit::aggregate_writes;
 use crate::reports::tally::run_deltas;
 use crate::robots::{ActionError, Effect, Robot, RunContext, wait_for};
-use crate::store::{TimelineSlots, decode, pending_delete, put, record_doc, timeline_counter_key};
+use crate::store::{
+    TimelineSlots, counter_guards_visit, decode, pending_delete, put, record_doc,
+    timeline_counter_key,
+};
 
 /// What happened to a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -524,9 +527,20 @@ impl Engine {
         run.finished_at = (!waiting).then_some(now);
         run.claim_until = None;
         run.version = claimed.version + 1;
+        // The visit is guarded by the item's version, or (issue #11) by the
+        // timeline counter when the commit writes it conditionally and it
+        // carries this visit (`store::counter_guards_visit`): no check then.
+        let counter_key = timeline_counter_key(tenant, &run.item_id);
+        let guarded_by_counter = item
+            .as_ref()
+            .is_some_and(|i| counter_guards_visit(i, counter.as_ref()))
+            && effect.writes.iter().any(|w| {
+                matches!(w, Write::Put { doc, cond: Cond::Version(_) } if doc.key == counter_key)
+            });
         writes.extend(effect.writes);
         if let Some(item) = &item
             && !effect.writes_item
+            && !guarded_by_counter
         {
             writes.push(Write::Check {
                 key: DocKey::new(tenant, Kind::Item, &item.id),
@@ -780,8 +794,13 @@ impl Engine {
                 cx.too_long().unwrap_or_default(),
             )),
             // Entries the run made take the item's timeline counter with them.
+            // (A run that also starts a new visit already writes the counter
+            // to the visit's epoch, in the same transaction.)
             Ok(mut e) if cx.wrote_timeline() => {
-                e.writes.extend(cx.timeline.counter_write(tenant));
+                let key = timeline_counter_key(tenant, &run.item_id);
+                if !e.writes.iter().any(|w| *w.key() == key) {
+                    e.writes.extend(cx.timeline.counter_write(tenant));
+                }
                 Ok(e)
             }
             Ok(e) => Ok(e),

@@ -408,6 +408,46 @@ impl Engine {
                 g
             })
             .collect();
+        let all_new = if self.ports.store.prefers_single_writes() {
+            self.plan_one_by_one(groups).await?
+        } else {
+            self.plan_in_chunks(groups).await?
+        };
+        let current: Vec<RunRecord> = if all_new {
+            runs
+        } else {
+            self.list::<RunRecord>(tenant, item_id)
+                .await?
+                .into_iter()
+                .filter(|r| ids.contains(&r.id))
+                .collect()
+        };
+        let mut current = current;
+        // In robot order (a store lists them by id): a visit job runs them so.
+        current.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+        let jobs = current
+            .into_iter()
+            .filter(|r| r.status == RunStatus::Pending)
+            .filter_map(|r| {
+                Some(Job {
+                    tenant: tenant.to_string(),
+                    due_at: r.due_at?,
+                    run_id: r.id,
+                    item_id: item_id.to_string(),
+                    visit,
+                    then: Vec::new(),
+                })
+            })
+            .collect();
+        // The runs due now as one job (issue #11): one message, one commit.
+        let jobs = super::visit_job::visit_jobs(jobs, self.now());
+        self.dispatch_jobs(jobs).await
+    }
+
+    /// Commit a visit's planned runs (one group of writes per run) in as
+    /// few transactions as fit. `true` if every run was new; a group that
+    /// exists already (a repeated delivery) is kept as it is.
+    async fn plan_in_chunks(&self, groups: Vec<Vec<Write>>) -> Result<bool> {
         let mut chunks: Vec<Vec<Vec<Write>>> = vec![Vec::new()];
         // A run planned final (skipped at once) also writes its robot's
         // report counts in the same transaction: one more write.
@@ -440,35 +480,33 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        let current: Vec<RunRecord> = if all_new {
-            runs
-        } else {
-            self.list::<RunRecord>(tenant, item_id)
-                .await?
-                .into_iter()
-                .filter(|r| ids.contains(&r.id))
-                .collect()
-        };
-        let mut current = current;
-        // In robot order (a store lists them by id): a visit job runs them so.
-        current.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
-        let jobs = current
+        Ok(all_new)
+    }
+
+    /// Commit each planned run's group on its own, all at once: on a store
+    /// that bills a transaction's items twice ([`DocStore::prefers_single_writes`]:
+    /// DynamoDB), a run record alone is a conditional `PutItem` at half the
+    /// units (issue #11). The runs of a visit need not commit together: each
+    /// is written on the condition that it is absent, so a repeated delivery
+    /// (or one after a crash half way) keeps what exists and adds the rest.
+    async fn plan_one_by_one(&self, groups: Vec<Vec<Write>>) -> Result<bool> {
+        let commits: Vec<_> = groups
             .into_iter()
-            .filter(|r| r.status == RunStatus::Pending)
-            .filter_map(|r| {
-                Some(Job {
-                    tenant: tenant.to_string(),
-                    due_at: r.due_at?,
-                    run_id: r.id,
-                    item_id: item_id.to_string(),
-                    visit,
-                    then: Vec::new(),
-                })
-            })
+            .map(|g| self.ports.store.transact(g))
             .collect();
-        // The runs due now as one job (issue #11): one message, one commit.
-        let jobs = super::visit_job::visit_jobs(jobs, self.now());
-        self.dispatch_jobs(jobs).await
+        let done: Vec<_> = stream::iter(commits)
+            .buffer_unordered(SCHEDULE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut all_new = true;
+        for done in done {
+            match done {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) => all_new = false,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(all_new)
     }
 
     /// Due now → the action queue; later → a one-time schedule. The queue

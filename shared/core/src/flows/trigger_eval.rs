@@ -123,8 +123,12 @@ impl Engine {
         let tenant = event.tenant.as_str();
         let rec_id = trigger_run_id(item_id, &event.event_id);
         let internal = TriggerKind::raised_by(&event.event_type) == Some(RaisedBy::Engine);
-        for _ in 0..=self.config.max_retries {
-            if self.load::<RunRecord>(tenant, &rec_id).await?.is_some() {
+        for attempt in 0..=self.config.max_retries {
+            // The record is written on the condition that it is absent, so a
+            // repeated delivery cannot evaluate twice; it is looked up only
+            // after a commit lost (issue #11: no read of a record that does
+            // not exist yet on the usual path).
+            if attempt > 0 && self.load::<RunRecord>(tenant, &rec_id).await?.is_some() {
                 return Ok(()); // evaluated before: a repeated delivery
             }
             let Some(item) = self.load_item(tenant, item_id).await? else {

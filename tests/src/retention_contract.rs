@@ -299,6 +299,7 @@ pub async fn finished_runs_and_sent_messages_expire(
             item_id: item.id.clone(),
             visit: run.visit,
             due_at: t0,
+            then: Vec::new(),
         })
         .await
         .expect("the redelivered job");

@@ -12,6 +12,11 @@
 //! run shares one retry, takeover and dead-letter path, and the queue's DLQ
 //! holds only `Job` bodies (as does the schedules' DLQ: redrivable here).
 //!
+//! A message is one run, or (issue #11) a visit job: the runs of one stage
+//! change that were due at once, in robot order ([`Job::then`]), run by
+//! [`Engine::run_visit_job`] and committed together; each run gets its own
+//! log line and metric ([`run_all`]).
+//!
 //! Per message (failures reported with `SqsBatchResponse`):
 //!
 //! - finished now, already finished, unknown run → acknowledged;
@@ -150,41 +155,77 @@ pub fn metric(report: &RunReport, job: &Job, now: DateTime<Utc>) -> RunMetric {
 }
 
 /// Run one job to an acknowledgeable outcome. A job that meets another
-/// runner's live claim is sent again, delayed until the claim expires.
+/// runner's live claim is sent again, delayed until the claim expires. For
+/// a visit job (issue #11: several runs of one visit in [`Job::then`]), the
+/// first run's report; [`run_all`] gives every run's.
 pub async fn run(engine: &Engine, job: Job) -> Result<RunReport, RunnerError> {
     let run_id = job.run_id.clone();
+    run_all(engine, job)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(RunnerError::Engine {
+            run_id,
+            source: EngineError::Corrupt("a job without runs".into()),
+        })
+}
+
+/// Run one job — one run, or the runs of a visit job in order, committed
+/// together ([`Engine::run_visit_job`]) — to acknowledgeable outcomes: one
+/// report (log line and metric) per run. A live claim on any of its runs
+/// sends the job again once, delayed until the latest such claim expires
+/// (its finished runs are then found final).
+pub async fn run_all(engine: &Engine, job: Job) -> Result<Vec<RunReport>, RunnerError> {
     let failed = |source: EngineError| RunnerError::Engine {
-        run_id: run_id.clone(),
+        run_id: job.run_id.clone(),
         source,
     };
-    let outcome = engine.run_job(job.clone()).await.map_err(failed)?;
-    let (outcome, status) = match outcome {
-        RunOutcome::Finished(status) => ("finished", Some(status)),
-        RunOutcome::AlreadyFinished => ("already_finished", None),
-        RunOutcome::Rescheduled => ("rescheduled", None),
-        RunOutcome::Unknown => ("unknown", None),
-        RunOutcome::Waiting => ("waiting", None),
-        RunOutcome::Claimed { until } => {
-            engine
-                .ports()
-                .jobs
-                .send(vec![Job {
-                    due_at: until,
-                    ..job.clone()
-                }])
-                .await
-                .map_err(|e| failed(e.into()))?;
-            ("claimed", None)
-        }
+    let outcomes = if job.then.is_empty() {
+        let outcome = engine.run_job(job.clone()).await.map_err(failed)?;
+        vec![(job.run_id.clone(), outcome)]
+    } else {
+        engine.run_visit_job(job.clone()).await.map_err(failed)?
     };
-    info!(%run_id, outcome, ?status, "job done");
-    let report = RunReport {
-        run_id,
-        outcome,
-        status,
-    };
-    metric(&report, &job, engine.ports().clock.now()).emit();
-    Ok(report)
+    let claimed = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            RunOutcome::Claimed { until } => Some(*until),
+            _ => None,
+        })
+        .max();
+    if let Some(until) = claimed {
+        engine
+            .ports()
+            .jobs
+            .send(vec![Job {
+                due_at: until,
+                ..job.clone()
+            }])
+            .await
+            .map_err(|e| failed(e.into()))?;
+    }
+    let now = engine.ports().clock.now();
+    Ok(outcomes
+        .into_iter()
+        .map(|(run_id, outcome)| {
+            let (outcome, status) = match outcome {
+                RunOutcome::Finished(status) => ("finished", Some(status)),
+                RunOutcome::AlreadyFinished => ("already_finished", None),
+                RunOutcome::Rescheduled => ("rescheduled", None),
+                RunOutcome::Unknown => ("unknown", None),
+                RunOutcome::Waiting => ("waiting", None),
+                RunOutcome::Claimed { .. } => ("claimed", None),
+            };
+            info!(%run_id, outcome, ?status, "job done");
+            let report = RunReport {
+                run_id,
+                outcome,
+                status,
+            };
+            metric(&report, &job, now).emit();
+            report
+        })
+        .collect())
 }
 
 /// Decode one message's job and run it.

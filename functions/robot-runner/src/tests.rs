@@ -83,6 +83,7 @@ impl Fixture {
             item_id: self.item_id.clone(),
             visit: self.visit,
             due_at: self.rt.clock.now(),
+            then: Vec::new(),
         }
     }
 
@@ -304,6 +305,7 @@ fn a_finished_run_is_measured_by_status_and_lateness() {
         item_id: "i".into(),
         visit: 1,
         due_at: due,
+        then: Vec::new(),
     };
     let done = RunReport {
         run_id: job.run_id.clone(),
@@ -377,4 +379,76 @@ fn the_claim_outlives_a_running_invocation_and_fits_one_queue_delay() {
         operation < timeout,
         "SDK operation timeout {operation} s >= {timeout} s"
     );
+}
+
+/// Issue #11: a stage change's immediate robots arrive as one message (a
+/// visit job) and every run of it is reported, in robot order.
+#[tokio::test]
+async fn one_message_carries_a_visits_immediate_runs_and_reports_each() {
+    let rt = MemRuntime::with_config(
+        at(MONDAY_1144_MSK),
+        crm_core::EngineConfig {
+            claim_runs: false,
+            ..Default::default()
+        },
+    );
+    crm_core::testing::load(&rt.engine, T).await.unwrap();
+    let mut robots = Vec::new();
+    for n in 1..=3 {
+        let r = rt
+            .engine
+            .create_robot(
+                T,
+                "deals",
+                body(json!({"stage_id": "new", "type": "add_timeline_comment",
+                    "settings": {"text": format!("c{n}")}})),
+            )
+            .await
+            .unwrap();
+        robots.push(r.id);
+    }
+    let item = rt
+        .engine
+        .create_item(
+            T,
+            body(json!({"pipeline_id": "deals", "title": "W", "responsible_id": "u-anna"})),
+        )
+        .await
+        .unwrap();
+    for d in rt.engine.pending_outbox().await.unwrap() {
+        rt.engine.process_outbox(d).await.unwrap();
+    }
+    let job = rt.jobs.pop_due(rt.clock.now()).expect("one job");
+    assert!(rt.jobs.pop_due(rt.clock.now()).is_none(), "only one");
+    let ids: Vec<String> = robots.iter().map(|r| run_id(&item.id, 1, r)).collect();
+    assert_eq!((&job.run_id, &job.then[..]), (&ids[0], &ids[1..]));
+
+    let reports = run_all(&rt.engine, job.clone()).await.unwrap();
+    let done: Vec<(String, &str, Option<RunStatus>)> = ids
+        .iter()
+        .map(|id| (id.clone(), "finished", Some(RunStatus::Done)))
+        .collect();
+    let got: Vec<(String, &str, Option<RunStatus>)> = reports
+        .into_iter()
+        .map(|r| (r.run_id, r.outcome, r.status))
+        .collect();
+    assert_eq!(got, done);
+    // The same message again (SQS at least once): acknowledged, nothing twice.
+    let body = serde_json::to_string(&job).unwrap();
+    let response = handler(&rt.engine, sqs(vec![message("m-again", &body)]))
+        .await
+        .unwrap();
+    assert!(failed(&response).is_empty());
+    let again = run_all(&rt.engine, job).await.unwrap();
+    assert!(again.iter().all(|r| r.outcome == "already_finished"));
+    let comments = rt
+        .engine
+        .timeline(T, &item.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "comment")
+        .map(|e| e.text)
+        .collect::<Vec<_>>();
+    assert_eq!(comments, ["c1", "c2", "c3"]);
 }

@@ -403,6 +403,7 @@ mod tests {
             item_id: "item-1".into(),
             visit: 3,
             due_at: Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap(),
+            then: Vec::new(),
         };
         let fire = fire_time(job.due_at);
         let a = fresh_name(&job, fire, 1);

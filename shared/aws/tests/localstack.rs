@@ -39,6 +39,7 @@ fn job(tenant: &str, robot: &str, due_at: DateTime<Utc>) -> Job {
         item_id: "item-1".to_owned(),
         visit: 1,
         due_at,
+        then: Vec::new(),
     }
 }
 

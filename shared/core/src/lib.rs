@@ -55,3 +55,4 @@ pub mod work_source;
 pub mod workhours;
 pub use engine::{Engine, EngineConfig};
 pub use flows::robot_run::RunOutcome;
+pub use flows::visit_job::{MAX_VISIT_JOB_RUNS, job_outcome};

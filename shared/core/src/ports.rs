@@ -386,6 +386,13 @@ pub struct Job {
     /// or (a job deferred behind another runner's claim) the claim's end.
     /// The runner checks the run's own due time again.
     pub due_at: DateTime<Utc>,
+    /// Further runs of the same item and visit, due now, in robot order
+    /// (issue #11, a "visit job"): the runner runs `run_id` and then these,
+    /// each against the state the earlier ones leave, and commits them
+    /// together ([`crate::Engine::run_visit_job`]). Empty for a job of one
+    /// run; a body without it (an older message) is a job of one run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<String>,
 }
 
 impl Job {

@@ -37,6 +37,7 @@ fn job(run_id: &str, due_at: DateTime<Utc>) -> Job {
         item_id: "item-1".into(),
         visit: 1,
         due_at,
+        then: Vec::new(),
     }
 }
 
@@ -677,4 +678,27 @@ async fn a_version_2_database_is_migrated_with_its_events_by_tenant() {
     assert_eq!(ids, ["e-1", "e-2"], "one of each tenant, the oldest first");
     assert_eq!(events.parked().unwrap(), 1, "the unreadable one is parked");
     assert_eq!(events.stored().unwrap(), 3);
+}
+
+/// Issue #11: a visit job (a run and the runs `then`) is stored and taken
+/// back whole, queued or scheduled, across a reopen.
+#[tokio::test]
+async fn a_visit_job_keeps_its_runs_queued_or_scheduled_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let visit = Job {
+        then: vec!["r2".into(), "r3".into()],
+        ..job("r1", t0())
+    };
+    let later = Job {
+        then: vec!["s2".into()],
+        ..job("s1", t0() + Duration::hours(1))
+    };
+    {
+        let jobs = Db::open(dir.path()).unwrap().jobs();
+        jobs.send(vec![visit.clone()]).await.unwrap();
+        jobs.schedule(later.clone()).await.unwrap();
+    }
+    let jobs = Db::open(dir.path()).unwrap().jobs();
+    assert_eq!(jobs.due(t0(), 10).unwrap(), vec![visit]);
+    assert_eq!(jobs.due(t0() + Duration::hours(1), 10).unwrap()[1], later);
 }

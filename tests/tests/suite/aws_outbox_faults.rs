@@ -309,20 +309,26 @@ impl Harness {
 
     /// How many jobs are on the robot queue (received, then made visible
     /// again).
+    /// The runs queued (a visit job's message carries several: issue #11).
     async fn queued(&self) -> usize {
         let queue = self.ports.jobs.queue();
         let mut handles = Vec::new();
+        let mut runs = 0;
         loop {
             let got = queue.receive::<Value>(10, 0).await.unwrap();
             if got.is_empty() {
                 break;
             }
-            handles.extend(got.into_iter().map(|m| m.receipt_handle));
+            for m in got {
+                let then = m.body.get("then").and_then(Value::as_array);
+                runs += 1 + then.map_or(0, Vec::len);
+                handles.push(m.receipt_handle);
+            }
         }
         for handle in &handles {
             queue.release(handle).await.unwrap();
         }
-        handles.len()
+        runs
     }
 
     /// The item's runs on `won`.

@@ -148,6 +148,7 @@ async fn writes_survive_a_reopen_between_write_and_read() {
         item_id: "item-1".into(),
         visit: 1,
         due_at: due,
+        then: Vec::new(),
     };
     {
         let db = Db::open(dir.path()).expect("open");
@@ -215,6 +216,7 @@ async fn work_taken_but_not_acked_is_offered_again_after_a_reopen() {
         item_id: "item-1".into(),
         visit: 1,
         due_at: due,
+        then: Vec::new(),
     };
     let event = QueuedEvent {
         tenant: "t-reopen".into(),

@@ -16,6 +16,7 @@ mod aws_run_control;
 mod aws_scenarios;
 mod aws_senders;
 mod aws_tracking;
+mod aws_visit_jobs;
 mod aws_webhooks;
 mod bitrix_contract;
 mod bitrix_contract_aws;

@@ -11,7 +11,9 @@
 //! 1. pending transactional-outbox records ([`Engine::process_outbox`], which
 //!    deletes each record when it is done),
 //! 2. queued events ([`Engine::handle_event`], then acked),
-//! 3. robot jobs due by the clock's `now` ([`Engine::run_job`], then acked),
+//! 3. robot jobs due by the clock's `now` ([`Engine::run_job`], then acked;
+//!    a visit job — a stage change's immediate runs, issue #11 — runs all
+//!    its runs and commits them in one transaction),
 //!
 //! until none is left. Each pass serves every tenant with pending work in
 //! turn (round-robin, at most [`RuntimeOptions::batch`] records, events or

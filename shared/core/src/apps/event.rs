@@ -339,6 +339,7 @@ impl Engine {
                 item_id: wait.item_id.clone(),
                 visit: wait.visit,
                 due_at: wait.deadline,
+                then: Vec::new(),
             })
             .await?;
         Ok(())

@@ -199,6 +199,7 @@ impl Engine {
                         item_id: item.id.clone(),
                         visit: run.visit,
                         due_at: due,
+                        then: Vec::new(),
                     }),
                 ));
             }

@@ -105,6 +105,10 @@ fn uses_outputs(robot: &Robot) -> bool {
 impl Engine {
     /// Run one job. Errors are transient (store/port unavailable): the caller
     /// retries the job later; the claim expires so a retry can take over.
+    /// A visit job (several runs, [`Job::then`]) runs them all
+    /// ([`Engine::run_visit_job`]) and answers one outcome for the job
+    /// ([`crate::job_outcome`]); callers that want each run's use
+    /// `run_visit_job`.
     pub async fn run_job(&self, job: Job) -> Result<RunOutcome> {
         // The timer of an outbound message's next attempt (issue #15): a
         // delivery, not a run.
@@ -121,6 +125,11 @@ impl Engine {
         if job.due_at > self.now() {
             self.ports.scheduler.schedule(job).await?;
             return Ok(RunOutcome::Rescheduled);
+        }
+        // A visit job (issue #11): its runs in order, committed together.
+        if !job.then.is_empty() {
+            let outcomes = Box::pin(self.run_visit_job(job)).await?;
+            return Ok(super::visit_job::job_outcome(&outcomes));
         }
         // Without claims, another writer may change the run record between
         // our read and our commit (a duplicate delivery committing first, a
@@ -360,6 +369,12 @@ impl Engine {
         // (job index, status, writes)
         let mut decided: Vec<(usize, RunStatus, Vec<Write>)> = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
+            // A visit job (issue #11) runs all its runs and commits them
+            // together, on its own.
+            if !job.then.is_empty() {
+                single.push(i);
+                continue;
+            }
             let Some(run_doc) = &got[3 * i] else {
                 outcomes[i] = Some(RunOutcome::Unknown);
                 continue;
@@ -462,7 +477,7 @@ impl Engine {
     /// a later attempt of a committed run finds it final and does nothing.
     /// Fresh ids are time-ordered in production, so a store keeps the
     /// records of runs that ran together side by side.
-    async fn decide(
+    pub(super) async fn decide(
         &self,
         tenant: &str,
         claimed: &RunRecord,
@@ -667,6 +682,7 @@ impl Engine {
                 item_id: f.item_id.clone(),
                 visit: f.visit,
                 due_at: due,
+                then: Vec::new(),
             }),
         )
     }

@@ -233,6 +233,7 @@ impl Engine {
                 item_id: item_id.to_string(),
                 visit: run.visit,
                 due_at,
+                then: Vec::new(),
             };
             match robot_due(&robot, &item, at, cal, tz) {
                 Ok(due) if due == old_due => {
@@ -421,6 +422,9 @@ impl Engine {
                 .filter(|r| ids.contains(&r.id))
                 .collect()
         };
+        let mut current = current;
+        // In robot order (a store lists them by id): a visit job runs them so.
+        current.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
         let jobs = current
             .into_iter()
             .filter(|r| r.status == RunStatus::Pending)
@@ -431,9 +435,12 @@ impl Engine {
                     run_id: r.id,
                     item_id: item_id.to_string(),
                     visit,
+                    then: Vec::new(),
                 })
             })
             .collect();
+        // The runs due now as one job (issue #11): one message, one commit.
+        let jobs = super::visit_job::visit_jobs(jobs, self.now());
         self.dispatch_jobs(jobs).await
     }
 

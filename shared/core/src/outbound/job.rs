@@ -18,6 +18,7 @@ pub fn job_for(m: &Outbound, at: DateTime<Utc>) -> Job {
         item_id: m.item_id.clone().unwrap_or_default(),
         visit: 0,
         due_at: at,
+        then: Vec::new(),
     }
 }
 
@@ -38,6 +39,7 @@ mod tests {
             item_id: "item-1".into(),
             visit: 0,
             due_at: "2026-12-01T10:00:00Z".parse().unwrap(),
+            then: Vec::new(),
         };
         assert_eq!(outbound_of(&job), Some("email-7"));
         let run = Job {

@@ -226,6 +226,7 @@ impl Engine {
                 item_id: call.item_id.clone(),
                 visit: call.visit,
                 due_at: at,
+                then: Vec::new(),
             })
             .await?;
         Ok(())

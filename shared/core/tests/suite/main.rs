@@ -21,4 +21,5 @@ mod single_writes;
 mod task_chains;
 mod unclaimed_runs;
 mod visit_guard;
+mod visit_job;
 mod webhooks;

@@ -21,6 +21,7 @@ async fn redeliver(rt: &crm_core::memory::MemRuntime, item: &str, robot: &str) {
             item_id: item.to_string(),
             visit: 1,
             due_at: at(MONDAY_1144_MSK),
+            then: Vec::new(),
         })
         .await
         .unwrap();

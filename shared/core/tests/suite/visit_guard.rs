@@ -12,9 +12,10 @@ use async_trait::async_trait;
 use common::*;
 use crm_core::Engine;
 use crm_core::RunOutcome;
+use crm_core::hooked_store::{HookedStore, TransactHook};
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
-use crm_core::ports::{Clock, Doc, DocKey, DocStore, Job, Kind, Ports, StoreError, Write};
+use crm_core::ports::{Clock, DocStore, Job, Kind, Ports, StoreError, Write};
 use serde_json::json;
 
 /// What happens to the item between the run's reads and its first commit.
@@ -26,11 +27,10 @@ enum Meanwhile {
     Deleted,
 }
 
-/// A store that records the transactions given to it and, before the first
-/// one, lets a person change the item (through the engine on the inner
-/// store).
+/// A transaction hook that records the transactions given to it and,
+/// before the first one, lets a person change the item (through the engine
+/// on the inner store).
 struct Interfering {
-    inner: Arc<dyn DocStore>,
     other: Engine,
     item: String,
     meanwhile: Meanwhile,
@@ -38,17 +38,8 @@ struct Interfering {
 }
 
 #[async_trait]
-impl DocStore for Interfering {
-    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
-        self.inner.get_many(keys).await
-    }
-    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
-        self.inner.list(tenant, kind, parent).await
-    }
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+impl TransactHook for Interfering {
+    async fn transact(&self, inner: &dyn DocStore, writes: Vec<Write>) -> Result<(), StoreError> {
         let first = {
             let mut c = self.commits.lock().unwrap();
             c.push(writes.clone());
@@ -65,7 +56,7 @@ impl DocStore for Interfering {
                 Meanwhile::Deleted => self.other.delete_item(T, &self.item, None).await.unwrap(),
             }
         }
-        self.inner.transact(writes).await
+        inner.transact(writes).await
     }
 }
 
@@ -118,13 +109,15 @@ async fn run_with(
     job: Job,
     meanwhile: Meanwhile,
 ) -> (RunOutcome, Vec<Vec<Write>>) {
-    let store = Arc::new(Interfering {
-        inner: rt.engine.ports().store.clone(),
-        other: rt.engine.clone(),
-        item: item.to_string(),
-        meanwhile,
-        commits: Mutex::default(),
-    });
+    let store = Arc::new(HookedStore::new(
+        rt.engine.ports().store.clone(),
+        Interfering {
+            other: rt.engine.clone(),
+            item: item.to_string(),
+            meanwhile,
+            commits: Mutex::default(),
+        },
+    ));
     let engine = Engine::new(
         Ports {
             store: store.clone(),
@@ -133,7 +126,7 @@ async fn run_with(
         rt.engine.config().clone(),
     );
     let outcome = engine.run_job(job).await.unwrap();
-    let commits = store.commits.lock().unwrap().clone();
+    let commits = store.hook().commits.lock().unwrap().clone();
     (outcome, commits)
 }
 

@@ -55,7 +55,12 @@ check("trigger.list", {"NAME": "Payment received", "CODE": "py.paid"} in listed,
 # stage's robot runs.
 check("crm.automation.trigger", trig(f"DEAL_{DEAL}", code="paid").result is True)
 wait_stage(DEAL, "paid")
-timeline = api(f"/v1/items/{DEAL}/timeline?kind=comment")["entries"]
+# The robot runs after the move, on the worker: wait for its comment.
+for _ in range(100):
+    timeline = api(f"/v1/items/{DEAL}/timeline?kind=comment")["entries"]
+    if any("Thank you" in e["text"] for e in timeline):
+        break
+    time.sleep(0.1)
 check("the robot of the new stage ran", any("Thank you" in e["text"] for e in timeline), timeline)
 
 check("trigger.delete", trig.delete(code="py.paid").result is True)

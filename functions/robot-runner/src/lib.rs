@@ -48,10 +48,10 @@ use chrono::{DateTime, Utc};
 use crm_aws::lambda::{MessageFailure, process_sqs_batch};
 use crm_aws::metrics::RunMetric;
 use crm_core::Engine;
-use crm_core::RunOutcome;
 use crm_core::error::EngineError;
 use crm_core::model::RunStatus;
 use crm_core::ports::Job;
+use crm_core::{RunOutcome, job_outcome};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -180,20 +180,10 @@ pub async fn run_all(engine: &Engine, job: Job) -> Result<Vec<RunReport>, Runner
         run_id: job.run_id.clone(),
         source,
     };
-    let outcomes = if job.then.is_empty() {
-        let outcome = engine.run_job(job.clone()).await.map_err(failed)?;
-        vec![(job.run_id.clone(), outcome)]
-    } else {
-        engine.run_visit_job(job.clone()).await.map_err(failed)?
-    };
-    let claimed = outcomes
-        .iter()
-        .filter_map(|(_, o)| match o {
-            RunOutcome::Claimed { until } => Some(*until),
-            _ => None,
-        })
-        .max();
-    if let Some(until) = claimed {
+    // One run or a visit job's runs (`run_visit_job` runs a job of one run
+    // as `run_job` does).
+    let outcomes = engine.run_visit_job(job.clone()).await.map_err(failed)?;
+    if let RunOutcome::Claimed { until } = job_outcome(&outcomes) {
         engine
             .ports()
             .jobs

@@ -41,6 +41,19 @@ struct Overlay {
     written: HashSet<DocKey>,
 }
 
+impl Overlay {
+    /// Know the document as `w` leaves it; `false` for a check (no change).
+    fn learn(&mut self, w: &Write) -> bool {
+        let doc = match w {
+            Write::Put { doc, .. } => Some(doc.clone()),
+            Write::Delete { .. } => None,
+            Write::Check { .. } => return false,
+        };
+        self.known.insert(w.key().clone(), doc);
+        true
+    }
+}
+
 impl OverlayStore {
     /// A view of `inner` with nothing applied.
     pub(crate) fn new(inner: Arc<dyn DocStore>) -> Self {
@@ -68,17 +81,8 @@ impl OverlayStore {
     pub(crate) fn apply(&self, writes: &[Write]) {
         let mut st = self.state();
         for w in writes {
-            let key = w.key().clone();
-            match w {
-                Write::Put { doc, .. } => {
-                    st.written.insert(key.clone());
-                    st.known.insert(key, Some(doc.clone()));
-                }
-                Write::Delete { .. } => {
-                    st.written.insert(key.clone());
-                    st.known.insert(key, None);
-                }
-                Write::Check { .. } => {}
+            if st.learn(w) {
+                st.written.insert(w.key().clone());
             }
         }
     }
@@ -155,15 +159,7 @@ impl DocStore for OverlayStore {
         self.inner.transact(writes.clone()).await?;
         let mut st = self.state();
         for w in &writes {
-            match w {
-                Write::Put { doc, .. } => {
-                    st.known.insert(w.key().clone(), Some(doc.clone()));
-                }
-                Write::Delete { .. } => {
-                    st.known.insert(w.key().clone(), None);
-                }
-                Write::Check { .. } => {}
-            }
+            st.learn(w);
         }
         Ok(())
     }

@@ -122,8 +122,7 @@ impl Engine {
         // reads per delayed run). The run's due time can only be earlier
         // than the job's if something made it so (a "run now", a date field
         // moved earlier), and that dispatched a job of its own.
-        if job.due_at > self.now() {
-            self.ports.scheduler.schedule(job).await?;
+        if self.put_back_if_early(&job).await? {
             return Ok(RunOutcome::Rescheduled);
         }
         // A visit job (issue #11): its runs in order, committed together.
@@ -144,6 +143,16 @@ impl Engine {
             "run '{}' kept changing while it was being run",
             job.run_id
         )))
+    }
+
+    /// Put a job delivered before its own due time back, for exactly the
+    /// rest (whole, with its [`Job::then`]); `true` if it was early.
+    pub(super) async fn put_back_if_early(&self, job: &Job) -> Result<bool> {
+        if job.due_at <= self.now() {
+            return Ok(false);
+        }
+        self.ports.scheduler.schedule(job.clone()).await?;
+        Ok(true)
     }
 
     /// One attempt at [`Engine::run_job`]; `None`: the run record changed

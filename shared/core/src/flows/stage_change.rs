@@ -413,7 +413,7 @@ impl Engine {
         } else {
             self.plan_in_chunks(groups).await?
         };
-        let current: Vec<RunRecord> = if all_new {
+        let mut current: Vec<RunRecord> = if all_new {
             runs
         } else {
             self.list::<RunRecord>(tenant, item_id)
@@ -422,7 +422,6 @@ impl Engine {
                 .filter(|r| ids.contains(&r.id))
                 .collect()
         };
-        let mut current = current;
         // In robot order (a store lists them by id): a visit job runs them so.
         current.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
         let jobs = current

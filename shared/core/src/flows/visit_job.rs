@@ -90,8 +90,7 @@ impl Engine {
             .collect();
         // Delivered before its due time (a copy deferred behind a claim that
         // came early): put back whole, as `run_job` does with one run.
-        if job.due_at > self.now() && !job.then.is_empty() {
-            self.ports.scheduler.schedule(job).await?;
+        if self.put_back_if_early(&job).await? {
             return Ok(ids
                 .into_iter()
                 .map(|id| (id, RunOutcome::Rescheduled))

@@ -1285,6 +1285,12 @@ pub async fn store_get_many(store: &dyn DocStore, tenant: &str) {
     ];
     let got = store.get_many(&keys).await.expect("get_many");
     assert_eq!(got, vec![Some(b), None, Some(a), Some(r), None]);
+    // Settled reads find what is there and report absent what is not.
+    let settled = store
+        .get_many_settled(&keys)
+        .await
+        .expect("get_many_settled");
+    assert_eq!(settled, got, "settled reads");
     assert!(
         store
             .get_many(&[])

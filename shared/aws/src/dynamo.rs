@@ -439,6 +439,16 @@ impl DynamoStore {
         &self,
         keys: Vec<(String, String)>,
     ) -> Result<HashMap<(String, String), Doc>, StoreError> {
+        self.batch_get_as(keys, true).await
+    }
+
+    /// `BatchGetItem`s of `keys`, strongly (`consistent`) or eventually
+    /// consistent (half the read units).
+    async fn batch_get_as(
+        &self,
+        keys: Vec<(String, String)>,
+        consistent: bool,
+    ) -> Result<HashMap<(String, String), Doc>, StoreError> {
         // BatchGetItem rejects duplicate keys: ask for each key once.
         let mut seen = HashSet::with_capacity(keys.len());
         let unique: Vec<(String, String)> = keys
@@ -455,7 +465,7 @@ impl DynamoStore {
             loop {
                 let ka = KeysAndAttributes::builder()
                     .set_keys(Some(request))
-                    .consistent_read(true)
+                    .consistent_read(consistent)
                     .build()
                     .map_err(build_err)?;
                 let out = self
@@ -981,6 +991,28 @@ impl DocStore for DynamoStore {
                     .cloned()
             })
             .collect())
+    }
+
+    /// Eventually consistent reads of the keys; the keys found absent are
+    /// read again consistently (an absence is never taken from a replica
+    /// behind a recent write).
+    async fn get_many_settled(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
+        let at: Vec<(String, String)> = keys.iter().map(record_key).collect();
+        let found = self.batch_get_as(at.clone(), false).await?;
+        let mut out: Vec<Option<Doc>> = at.iter().map(|a| found.get(a).cloned()).collect();
+        let absent: Vec<DocKey> = keys
+            .iter()
+            .zip(&out)
+            .filter(|(_, d)| d.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !absent.is_empty() {
+            let mut again = self.get_many(&absent).await?.into_iter();
+            for d in out.iter_mut().filter(|d| d.is_none()) {
+                *d = again.next().flatten();
+            }
+        }
+        Ok(out)
     }
 
     async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {

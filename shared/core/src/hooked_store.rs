@@ -55,6 +55,9 @@ impl<H: TransactHook> DocStore for HookedStore<H> {
     async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
         self.inner.get_many(keys).await
     }
+    async fn get_many_settled(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
+        self.inner.get_many_settled(keys).await
+    }
     async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
         self.inner.list(tenant, kind, parent).await
     }

@@ -321,6 +321,16 @@ pub trait DocStore: Send + Sync {
         }
         Ok(out)
     }
+    /// [`DocStore::get_many`] for settings a run reads but does not write
+    /// (pipelines, robots, users): a document found may be up to about a
+    /// second old (DynamoDB: an eventually consistent read, half the read
+    /// units); a document reported absent is absent (confirmed by a
+    /// consistent read), so a robot or pipeline created a moment ago is
+    /// never taken for deleted. Stores without the distinction read as
+    /// `get_many`.
+    async fn get_many_settled(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
+        self.get_many(keys).await
+    }
     async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError>;
     /// One page of [`DocStore::list`]: at most `limit` documents whose id
     /// sorts after `after` (byte order). Adapters that can seek (SQLite) read

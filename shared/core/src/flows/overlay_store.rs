@@ -86,6 +86,36 @@ impl OverlayStore {
             }
         }
     }
+
+    /// Known documents from memory, the others from the inner store
+    /// (`settled`: through [`DocStore::get_many_settled`]), then known.
+    async fn read(&self, keys: &[DocKey], settled: bool) -> Result<Vec<Option<Doc>>, StoreError> {
+        let mut out: Vec<Option<Option<Doc>>> = {
+            let st = self.state();
+            keys.iter().map(|k| st.known.get(k).cloned()).collect()
+        };
+        let missing: Vec<DocKey> = keys
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| o.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !missing.is_empty() {
+            let got = if settled {
+                self.inner.get_many_settled(&missing).await?
+            } else {
+                self.inner.get_many(&missing).await?
+            };
+            self.seed(&missing, &got);
+            let st = self.state();
+            for (k, o) in keys.iter().zip(out.iter_mut()) {
+                if o.is_none() {
+                    *o = Some(st.known.get(k).cloned().flatten());
+                }
+            }
+        }
+        Ok(out.into_iter().map(Option::flatten).collect())
+    }
 }
 
 #[async_trait]
@@ -99,27 +129,11 @@ impl DocStore for OverlayStore {
     }
 
     async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
-        let mut out: Vec<Option<Option<Doc>>> = {
-            let st = self.state();
-            keys.iter().map(|k| st.known.get(k).cloned()).collect()
-        };
-        let missing: Vec<DocKey> = keys
-            .iter()
-            .zip(&out)
-            .filter(|(_, o)| o.is_none())
-            .map(|(k, _)| k.clone())
-            .collect();
-        if !missing.is_empty() {
-            let got = self.inner.get_many(&missing).await?;
-            self.seed(&missing, &got);
-            let st = self.state();
-            for (k, o) in keys.iter().zip(out.iter_mut()) {
-                if o.is_none() {
-                    *o = Some(st.known.get(k).cloned().flatten());
-                }
-            }
-        }
-        Ok(out.into_iter().map(Option::flatten).collect())
+        self.read(keys, false).await
+    }
+
+    async fn get_many_settled(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
+        self.read(keys, true).await
     }
 
     async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {

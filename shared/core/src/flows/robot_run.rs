@@ -748,7 +748,7 @@ impl Engine {
         let got = self
             .ports
             .store
-            .get_many(&[
+            .get_many_settled(&[
                 DocKey::new(tenant, Kind::Pipeline, &item.pipeline_id),
                 DocKey::new(tenant, Kind::User, &item.responsible_id),
                 DocKey::new(tenant, Kind::Robot, &robot.id),

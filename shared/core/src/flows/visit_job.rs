@@ -117,8 +117,9 @@ impl Engine {
 
     /// Read what the pending runs' decisions read — the pipeline, the
     /// responsible and every robot — in one batch into the overlay, instead
-    /// of one batch per run. `got`: the runs, then the item (and its
-    /// timeline counter).
+    /// of one batch per run (settled: they are settings, never written by
+    /// the runs, [`DocStore::get_many_settled`]). `got`: the runs, then the
+    /// item (and its timeline counter).
     async fn prefetch_settings(
         &self,
         overlay: &OverlayStore,
@@ -149,7 +150,7 @@ impl Engine {
                 }),
         );
         if keys.len() > 2 {
-            let docs = self.ports.store.get_many(&keys).await?;
+            let docs = self.ports.store.get_many_settled(&keys).await?;
             overlay.seed(&keys, &docs);
         }
         Ok(())

@@ -138,6 +138,7 @@ pub async fn run_all_store(store: &dyn DocStore, tenant: &str) {
     store_list_only_kind(store, &t("list-only")).await;
     store_group_commit(store, &t("group")).await;
     store_parent_named_by_id(store, &t("named-parent")).await;
+    store_list_prefix(store, &t("list-prefix")).await;
 }
 
 /// Run every [`JobQueue`] / [`Scheduler`] check.
@@ -1298,6 +1299,55 @@ pub async fn store_get_many(store: &dyn DocStore, tenant: &str) {
             .expect("get_many of nothing")
             .is_empty()
     );
+}
+
+/// `list_prefix`: the documents of a list whose id extends a prefix, in id
+/// order, across pages; nothing of other lists, kinds or tenants.
+pub async fn store_list_prefix(store: &dyn DocStore, tenant: &str) {
+    let mut ids: Vec<String> = (0..40).map(|i| format!("i:1:r{i:02}")).collect();
+    ids.extend(["i:1", "i:10:a", "i:2:a", "i:evt:x", "i:0:z"].map(String::from));
+    for chunk in ids.chunks(20) {
+        let writes = chunk
+            .iter()
+            .map(|id| {
+                let d = doc(tenant, Kind::Run, id, 1, Some("i"), json!({ "id": id }));
+                put(d, Cond::Absent)
+            })
+            .collect();
+        ok(store, writes, "setup").await;
+    }
+    let other = [
+        doc(tenant, Kind::Run, "j:1:a", 1, Some("j"), json!({})),
+        doc(tenant, Kind::Timeline, "i:1:t", 1, Some("i"), json!({})),
+        doc(
+            &format!("{tenant}-x"),
+            Kind::Run,
+            "i:1:x",
+            1,
+            Some("i"),
+            json!({}),
+        ),
+    ];
+    ok(
+        store,
+        other.into_iter().map(|d| put(d, Cond::Absent)).collect(),
+        "others",
+    )
+    .await;
+    let listed = |prefix: &'static str| async move {
+        store
+            .list_prefix(tenant, Kind::Run, "i", prefix)
+            .await
+            .expect("list_prefix")
+            .into_iter()
+            .map(|d| d.key.id)
+            .collect::<Vec<_>>()
+    };
+    let want: Vec<String> = (0..40).map(|i| format!("i:1:r{i:02}")).collect();
+    assert_eq!(listed("i:1:").await, want, "visit 1 across pages");
+    assert_eq!(listed("i:2:").await, ["i:2:a"]);
+    assert_eq!(listed("i:10:").await, ["i:10:a"]);
+    assert!(listed("i:3:").await.is_empty(), "an empty prefix range");
 }
 
 /// `tasks` tasks each add one to a counter with read + `Cond::Version` put,

@@ -96,6 +96,14 @@ use crate::outbox_index;
 /// Sort key of primary records.
 pub const SK_PRIMARY: &str = "_";
 /// Most keys one `BatchGetItem` may hold.
+/// Which entries of a list a `Query` reads (by `sk`, the id).
+#[derive(Clone, Copy)]
+enum SkRange<'a> {
+    All,
+    After(&'a str),
+    Prefix(&'a str),
+}
+
 const BATCH_GET_MAX: usize = 100;
 /// Retries of `UnprocessedKeys` before giving up.
 const UNPROCESSED_RETRIES: u32 = 10;
@@ -435,6 +443,53 @@ impl DynamoStore {
 
     /// Consistent reads of the items at `keys` (`pk`, `sk`), by
     /// `BatchGetItem`s of at most [`BATCH_GET_MAX`] keys; what was found.
+    /// Up to `limit` list entries of `pk` in `range`, by `sk`.
+    async fn query_entries(
+        &self,
+        pk: &str,
+        range: SkRange<'_>,
+        limit: usize,
+    ) -> Result<Vec<Doc>, StoreError> {
+        let mut docs = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        while docs.len() < limit {
+            let want = i32::try_from(limit - docs.len()).unwrap_or(i32::MAX);
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()));
+            let query = match range {
+                SkRange::After(a) => query
+                    .key_condition_expression("pk = :pk AND sk > :after")
+                    .expression_attribute_values(":after", AttributeValue::S(a.to_owned())),
+                SkRange::Prefix(p) => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", AttributeValue::S(p.to_owned())),
+                SkRange::All => query.key_condition_expression("pk = :pk"),
+            };
+            let out = query
+                .consistent_read(true)
+                .limit(self.page_limit.map_or(want, |p| p.min(want)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| read_error("Query", &e))?;
+            for item in out.items() {
+                let doc = decode_item(item).map_err(|e| {
+                    StoreError::Unavailable(format!("corrupt list entry under {pk}: {e}"))
+                })?;
+                docs.push(doc);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        docs.truncate(limit);
+        Ok(docs)
+    }
+
     async fn batch_get(
         &self,
         keys: Vec<(String, String)>,
@@ -1031,41 +1086,28 @@ impl DocStore for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Doc>, StoreError> {
+        let range = match after {
+            Some(a) => SkRange::After(a),
+            None => SkRange::All,
+        };
+        self.query_entries(&list_pk(tenant, kind, parent), range, limit)
+            .await
+    }
+
+    /// The entries whose `sk` (the id) begins with `prefix`: one `Query`
+    /// (`begins_with`), paged by DynamoDB only.
+    async fn list_prefix(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        prefix: &str,
+    ) -> Result<Vec<Doc>, StoreError> {
         let pk = list_pk(tenant, kind, parent);
-        let mut docs = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        while docs.len() < limit {
-            let want = i32::try_from(limit - docs.len()).unwrap_or(i32::MAX);
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()));
-            let query = match after {
-                Some(a) => query
-                    .key_condition_expression("pk = :pk AND sk > :after")
-                    .expression_attribute_values(":after", AttributeValue::S(a.to_owned())),
-                None => query.key_condition_expression("pk = :pk"),
-            };
-            let out = query
-                .consistent_read(true)
-                .limit(self.page_limit.map_or(want, |p| p.min(want)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| read_error("Query", &e))?;
-            for item in out.items() {
-                let doc = decode_item(item).map_err(|e| {
-                    StoreError::Unavailable(format!("corrupt list entry under {pk}: {e}"))
-                })?;
-                docs.push(doc);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        docs.truncate(limit);
+        let mut docs = self
+            .query_entries(&pk, SkRange::Prefix(prefix), usize::MAX)
+            .await?;
+        docs.retain(|d| d.key.id.len() > prefix.len());
         Ok(docs)
     }
 

@@ -73,6 +73,15 @@ impl<H: TransactHook> DocStore for HookedStore<H> {
             .list_page(tenant, kind, parent, after, limit)
             .await
     }
+    async fn list_prefix(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        prefix: &str,
+    ) -> Result<Vec<Doc>, StoreError> {
+        self.inner.list_prefix(tenant, kind, parent, prefix).await
+    }
     async fn purge_expired(&self, now_epoch_secs: i64, limit: usize) -> Result<usize, StoreError> {
         self.inner.purge_expired(now_epoch_secs, limit).await
     }

@@ -350,6 +350,38 @@ pub trait DocStore: Send + Sync {
             .take(limit)
             .collect())
     }
+    /// The documents of [`DocStore::list`] whose id starts with `prefix` (and
+    /// is longer), ordered by id — what one visit of an item holds, say, read
+    /// without reading the rest of the list. Adapters that can seek read only
+    /// those (and at most one page past them); the default pages through
+    /// [`DocStore::list_page`] from `prefix`.
+    async fn list_prefix(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        prefix: &str,
+    ) -> Result<Vec<Doc>, StoreError> {
+        const PAGE: usize = 32;
+        let mut out = Vec::new();
+        let mut after = prefix.to_owned();
+        loop {
+            let page = self
+                .list_page(tenant, kind, parent, Some(&after), PAGE)
+                .await?;
+            let full = page.len() == PAGE;
+            for d in page {
+                if !d.key.id.starts_with(prefix) {
+                    return Ok(out);
+                }
+                after.clone_from(&d.key.id);
+                out.push(d);
+            }
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
     /// Most writes [`DocStore::transact_group`] takes (at least
     /// [`MAX_TRANSACTION_WRITES`]).

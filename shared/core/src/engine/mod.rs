@@ -44,6 +44,7 @@ mod robot_order;
 mod run_control;
 pub use run_control::{MAX_SUMMARY_IDS, RunCounts, Stopped};
 mod user_work;
+mod visit_runs;
 mod work_records;
 
 /// Tunables of the engine.

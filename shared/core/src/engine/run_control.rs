@@ -240,9 +240,7 @@ impl Engine {
         loop {
             let (item, counter) = self.item_with_counter(tenant, item_id).await?;
             let pending: Vec<(RunRecord, u64)> = self
-                .ports
-                .store
-                .list(tenant, Kind::Run, item_id)
+                .visit_run_docs(tenant, item_id, item.visit)
                 .await?
                 .iter()
                 .map(|d| {
@@ -381,7 +379,7 @@ impl Engine {
         let mut out = BTreeMap::new();
         for d in items.into_iter().flatten() {
             let item: Item = crate::store::decode(&d)?;
-            let runs: Vec<RunRecord> = self.list(tenant, &item.id).await?;
+            let runs: Vec<RunRecord> = self.visit_runs(tenant, &item.id, item.visit).await?;
             let mut counts = RunCounts::default();
             for r in runs
                 .iter()

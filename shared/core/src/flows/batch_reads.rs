@@ -93,6 +93,16 @@ impl DocStore for BatchReads {
             .await
     }
 
+    async fn list_prefix(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        prefix: &str,
+    ) -> std::result::Result<Vec<Doc>, StoreError> {
+        self.store.list_prefix(tenant, kind, parent, prefix).await
+    }
+
     async fn transact(&self, writes: Vec<Write>) -> std::result::Result<(), StoreError> {
         self.forget(&writes);
         self.store.transact(writes).await

@@ -87,6 +87,35 @@ impl OverlayStore {
         }
     }
 
+    /// `listed` (the inner store's documents of a list, or of its ids
+    /// starting with `prefix`) with the applied writes laid over it.
+    fn laid_over(
+        &self,
+        listed: Vec<Doc>,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        prefix: &str,
+    ) -> Vec<Doc> {
+        let st = self.state();
+        let mut by_id: BTreeMap<String, Doc> = listed
+            .into_iter()
+            .filter(|d| !st.written.contains(&d.key))
+            .map(|d| (d.key.id.clone(), d))
+            .collect();
+        for key in &st.written {
+            if key.tenant != tenant || key.kind != kind || !key.id.starts_with(prefix) {
+                continue;
+            }
+            if let Some(Some(doc)) = st.known.get(key)
+                && doc.parent.as_deref() == Some(parent)
+            {
+                by_id.insert(key.id.clone(), doc.clone());
+            }
+        }
+        by_id.into_values().collect()
+    }
+
     /// Known documents from memory, the others from the inner store
     /// (`settled`: through [`DocStore::get_many_settled`]), then known.
     async fn read(&self, keys: &[DocKey], settled: bool) -> Result<Vec<Option<Doc>>, StoreError> {
@@ -138,23 +167,18 @@ impl DocStore for OverlayStore {
 
     async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
         let listed = self.inner.list(tenant, kind, parent).await?;
-        let st = self.state();
-        let mut by_id: BTreeMap<String, Doc> = listed
-            .into_iter()
-            .filter(|d| !st.written.contains(&d.key))
-            .map(|d| (d.key.id.clone(), d))
-            .collect();
-        for key in &st.written {
-            if key.tenant != tenant || key.kind != kind {
-                continue;
-            }
-            if let Some(Some(doc)) = st.known.get(key)
-                && doc.parent.as_deref() == Some(parent)
-            {
-                by_id.insert(key.id.clone(), doc.clone());
-            }
-        }
-        Ok(by_id.into_values().collect())
+        Ok(self.laid_over(listed, tenant, kind, parent, ""))
+    }
+
+    async fn list_prefix(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        prefix: &str,
+    ) -> Result<Vec<Doc>, StoreError> {
+        let listed = self.inner.list_prefix(tenant, kind, parent, prefix).await?;
+        Ok(self.laid_over(listed, tenant, kind, parent, prefix))
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {

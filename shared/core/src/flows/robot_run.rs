@@ -821,7 +821,7 @@ impl Engine {
     }
 
     async fn visit_outputs(&self, tenant: &str, item_id: &str, visit: u64) -> Result<Outputs> {
-        let runs: Vec<RunRecord> = self.list(tenant, item_id).await?;
+        let runs = self.visit_runs(tenant, item_id, visit).await?;
         Ok(runs
             .into_iter()
             .filter(|r| r.visit == visit && r.status == RunStatus::Done)

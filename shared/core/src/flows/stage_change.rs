@@ -19,7 +19,7 @@ use crate::model::{
 };
 use crate::planning::{needs_responsible, plan_runs, robot_due};
 use crate::ports::{
-    Cond, Doc, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
+    Cond, Doc, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
 };
 use crate::reports::{self, Deltas, tally::visit_deltas};
 use crate::robots::Robot;
@@ -199,7 +199,7 @@ impl Engine {
             return Ok(());
         };
         let mut responsible: Option<Option<WorkCalendar>> = None;
-        let runs = self.ports.store.list(tenant, Kind::Run, item_id).await?;
+        let runs = self.visit_run_docs(tenant, item_id, item.visit).await?;
         for d in runs {
             let Ok(mut run) = decode::<RunRecord>(&d) else {
                 continue;
@@ -296,11 +296,18 @@ impl Engine {
         seq: u64,
         reason: &str,
     ) -> Result<()> {
-        let runs = self.ports.store.list(tenant, Kind::Run, item_id).await?;
+        let runs = self.visit_run_docs(tenant, item_id, visit).await?;
+        // The visit's activities are those its runs planned (their output).
+        let mut activities = Vec::new();
         for d in runs {
             let Ok(mut run) = decode::<RunRecord>(&d) else {
                 continue;
             };
+            if run.status == RunStatus::Done
+                && let Some(id) = run.outputs.get("activity_id").and_then(|v| v.as_str())
+            {
+                activities.push(DocKey::new(tenant, Kind::Activity, id));
+            }
             if run.kind != RunKind::Robot
                 || run.visit != visit
                 || !matches!(run.status, RunStatus::Pending | RunStatus::Waiting)
@@ -329,9 +336,16 @@ impl Engine {
                 self.ports.scheduler.cancel(tenant, &run.id).await?;
             }
         }
-        let activities: Vec<Activity> = self.list(tenant, item_id).await?;
-        for mut a in activities {
-            if a.visit != visit || !a.auto_complete || a.completed {
+        let activities = if activities.is_empty() {
+            Vec::new()
+        } else {
+            self.ports.store.get_many(&activities).await?
+        };
+        for d in activities.iter().flatten() {
+            let Ok(mut a) = decode::<Activity>(d) else {
+                continue;
+            };
+            if a.item_id != item_id || a.visit != visit || !a.auto_complete || a.completed {
                 continue;
             }
             a.completed = true;
@@ -416,7 +430,7 @@ impl Engine {
         let mut current: Vec<RunRecord> = if all_new {
             runs
         } else {
-            self.list::<RunRecord>(tenant, item_id)
+            self.visit_runs(tenant, item_id, visit)
                 .await?
                 .into_iter()
                 .filter(|r| ids.contains(&r.id))

@@ -22,4 +22,5 @@ mod task_chains;
 mod unclaimed_runs;
 mod visit_guard;
 mod visit_job;
+mod visit_runs;
 mod webhooks;

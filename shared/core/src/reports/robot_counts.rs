@@ -60,3 +60,36 @@ pub fn merge_robots(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(n: i64) -> RobotCounts {
+        RobotCounts {
+            runs: BTreeMap::from([("done".to_string(), n)]),
+            ..RobotCounts::default()
+        }
+    }
+
+    #[test]
+    fn robots_merge_by_adding_and_a_robot_counting_nothing_is_dropped() {
+        let mut all = BTreeMap::new();
+        merge_robots(&mut all, &BTreeMap::from([("a".into(), done(2))]));
+        merge_robots(
+            &mut all,
+            &BTreeMap::from([("a".into(), done(3)), ("b".into(), done(1))]),
+        );
+        assert_eq!(
+            all,
+            BTreeMap::from([("a".into(), done(5)), ("b".into(), done(1))])
+        );
+        merge_robots(&mut all, &BTreeMap::from([("b".into(), done(-1))]));
+        assert_eq!(all, BTreeMap::from([("a".into(), done(5))]));
+        // Stored small: no empty parts.
+        assert_eq!(
+            serde_json::to_string(&all).unwrap(),
+            r#"{"a":{"runs":{"done":5}}}"#
+        );
+    }
+}

@@ -1,7 +1,14 @@
 //! The stored aggregate: one additive document per (pipeline, stage, UTC
-//! day, shard), per (pipeline, responsible, stage, UTC day) and per
-//! (pipeline, robot, UTC day, shard). A change adds a delta of the same type,
-//! so that documents, days and shards merge by [`Aggregate::merge`].
+//! day, shard), per (pipeline, responsible, stage, UTC day) and, for the
+//! robots report, per (pipeline, robot's stage, UTC day, shard) holding the
+//! counts of each robot of the stage that ran ([`Aggregate::robots`]). A
+//! change adds a delta of the same type, so that documents, days and shards
+//! merge by [`Aggregate::merge`].
+//!
+//! Before issue #11's change a robot counted on a document of its own per
+//! (pipeline, robot, UTC day, shard) ([`robot_key`], the top-level `runs`
+//! and `late`); those documents are no longer written, and are still read
+//! and added by the robots report.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Histogram;
+use super::robot_counts::{RobotCounts, merge_robots, merge_runs};
 use crate::ports::{DocKey, Kind};
 
 /// Shards of the stage and robot documents of one day: an item's changes
@@ -46,12 +54,17 @@ pub struct Aggregate {
     /// Histogram of those ages (on a success stage: the conversion time).
     #[serde(skip_serializing_if = "Histogram::is_empty")]
     pub age: Histogram,
-    /// Robot runs by final status (`done`, `skipped`, …).
+    /// Robot runs by final status (`done`, `skipped`, …): a robot's own
+    /// document of before issue #11's change ([`robot_key`]), read only.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub runs: BTreeMap<String, i64>,
-    /// Lateness (finished − due) of delayed robots' runs, ms.
+    /// Lateness (finished − due) of delayed robots' runs, ms (as `runs`).
     #[serde(skip_serializing_if = "Histogram::is_empty")]
     pub late: Histogram,
+    /// A stage's robot document ([`robot_stage_key`]): the counts of each
+    /// robot of the stage that ran, by robot id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub robots: BTreeMap<String, RobotCounts>,
 }
 
 impl Aggregate {
@@ -64,14 +77,22 @@ impl Aggregate {
         self.entered += other.entered;
         self.age_ms += other.age_ms;
         self.age.merge(&other.age);
-        for (s, n) in &other.runs {
-            let e = self.runs.entry(s.clone()).or_insert(0);
-            *e += n;
-            if *e == 0 {
-                self.runs.remove(s);
-            }
-        }
+        merge_runs(&mut self.runs, &other.runs);
         self.late.merge(&other.late);
+        merge_robots(&mut self.robots, &other.robots);
+    }
+
+    /// The counts of one robot: its entry in a stage's robot document, or
+    /// its own document's (before issue #11's change) top-level counts.
+    pub fn robot(&self, robot: &str) -> RobotCounts {
+        let mut c = RobotCounts {
+            runs: self.runs.clone(),
+            late: self.late.clone(),
+        };
+        if let Some(r) = self.robots.get(robot) {
+            c.merge(r);
+        }
+        c
     }
 
     /// Counts nothing (a delta that changes nothing).
@@ -119,7 +140,24 @@ pub fn responsible_key(
     )
 }
 
-/// Key of a robot's document of one day and shard.
+/// Key of the robots' document of one stage, day and shard: the counts of
+/// every robot of the stage (by the robot's stage when it ran).
+pub fn robot_stage_key(
+    tenant: &str,
+    pipeline: &str,
+    stage: &str,
+    day: NaiveDate,
+    shard: u32,
+) -> DocKey {
+    DocKey::new(
+        tenant,
+        Kind::Report,
+        format!("rr|{pipeline}|{stage}|{day}|{shard}"),
+    )
+}
+
+/// Key of a robot's own document of one day and shard, written before
+/// issue #11's change (the robots report still reads and adds it).
 pub fn robot_key(tenant: &str, pipeline: &str, robot: &str, day: NaiveDate, shard: u32) -> DocKey {
     DocKey::new(
         tenant,

@@ -2,8 +2,9 @@
 //!
 //! Reports are never computed by scanning items at read time. Aggregates
 //! ([`aggregate::Aggregate`]) are kept up to date as visits end and runs
-//! finish, per tenant, pipeline, stage (or robot), UTC day and shard, and per
-//! responsible; a report reads `stages × days × SHARDS` documents.
+//! finish, per tenant, pipeline, stage, UTC day and shard (a stage's robots
+//! share one document: [`robot_counts`]), and per responsible; a report
+//! reads `stages × days × SHARDS` documents.
 //!
 //! Exactness ([`commit`]): the counts are written in the same store
 //! transaction as what they count —
@@ -28,6 +29,7 @@ pub mod facts;
 pub mod histogram;
 pub mod period;
 pub mod query;
+pub mod robot_counts;
 pub mod tally;
 
 pub use aggregate::{Aggregate, Deltas, SHARDS};

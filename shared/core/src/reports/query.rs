@@ -1,13 +1,16 @@
 //! The three reports, read from the aggregates: a report reads one document
-//! per stage (or robot), UTC day and shard — `stages × days × SHARDS`
-//! documents (`× 1` per responsible), whatever the number of items.
+//! per stage, UTC day and shard — `stages × days × SHARDS` documents (`× 1`
+//! per responsible), whatever the number of items. The robots report reads
+//! the stages' robot documents, and adds each listed robot's own documents
+//! of before issue #11's change (`robots × days × SHARDS`).
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::aggregate::{Aggregate, SHARDS, responsible_key, robot_key, stage_key};
+use super::aggregate::{Aggregate, SHARDS, responsible_key, robot_key, robot_stage_key, stage_key};
 use super::histogram::Histogram;
 use super::period::Period;
+use super::robot_counts::RobotCounts;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::model::{Pipeline, Semantic, User};
@@ -326,7 +329,7 @@ impl Engine {
 
     /// Runs per robot of the pipeline by status, and delayed robots' lateness.
     pub async fn report_robots(&self, tenant: &str, q: &ReportQuery) -> Result<RobotReport> {
-        let (_, period) = self.report_pipeline(tenant, q).await?;
+        let (pipeline, period) = self.report_pipeline(tenant, q).await?;
         let mut robots: Vec<Robot> = self.list(tenant, &q.pipeline_id).await?;
         robots.sort_by_key(|r| r.order);
         let live = robots.len();
@@ -344,18 +347,45 @@ impl Engine {
         robots.extend(gone);
         let days = q.period.days();
         let p = q.pipeline_id.as_str();
-        let groups: Vec<Vec<DocKey>> = robots
+        // The robots' documents of every stage a listed robot is (or was
+        // deleted) in and of every stage of the pipeline, merged: a robot
+        // counts wherever it is found (one moved to another stage keeps what
+        // it ran before). Then each robot's own documents (written before
+        // issue #11's change), added.
+        let mut stages: Vec<&str> = pipeline.stages.iter().map(|s| s.id.as_str()).collect();
+        for r in &robots {
+            if !stages.contains(&r.stage_id.as_str()) {
+                stages.push(&r.stage_id);
+            }
+        }
+        let by_stage: Vec<DocKey> = stages
             .iter()
-            .map(|r| {
-                days.iter()
-                    .flat_map(|d| (0..SHARDS).map(move |s| robot_key(tenant, p, &r.id, *d, s)))
-                    .collect()
+            .flat_map(|st| {
+                days.iter().flat_map(move |d| {
+                    (0..SHARDS).map(move |s| robot_stage_key(tenant, p, st, *d, s))
+                })
             })
             .collect();
-        let aggs = self.read_merged(&groups).await?;
-        let rows = robots
+        let mut groups: Vec<Vec<DocKey>> = vec![by_stage];
+        groups.extend(robots.iter().map(|r| {
+            days.iter()
+                .flat_map(|d| (0..SHARDS).map(move |s| robot_key(tenant, p, &r.id, *d, s)))
+                .collect()
+        }));
+        let mut aggs = self.read_merged(&groups).await?.into_iter();
+        let by_stage = aggs.next().unwrap_or_default();
+        let counts: Vec<RobotCounts> = robots
             .iter()
             .zip(aggs)
+            .map(|(r, own)| {
+                let mut c = by_stage.robot(&r.id);
+                c.merge(&own.robot(&r.id));
+                c
+            })
+            .collect();
+        let rows = robots
+            .iter()
+            .zip(counts)
             .enumerate()
             // A deleted robot only where it ran in the period.
             .filter(|(i, (_, a))| *i < live || !a.runs.is_empty())

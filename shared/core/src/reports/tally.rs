@@ -6,16 +6,19 @@
 //!   document it was counted in, added to this day's); an entry counts on the
 //!   new stage's document of the day, with the item's age.
 //! - A robot run that became final (a run record written with a final
-//!   status): counted by status on the robot's document of the day it
-//!   finished; a delayed robot's lateness (finished − due) in its histogram.
+//!   status): counted by status, under the robot's id, on the document of
+//!   the robot's stage of the day it finished (the robots of one stage that
+//!   finish in one commit write one document); a delayed robot's lateness
+//!   (finished − due) in its histogram.
 
 use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::aggregate::{
-    Aggregate, Deltas, day_of, responsible_key, robot_key, shard_of, stage_key,
+    Aggregate, Deltas, day_of, responsible_key, robot_stage_key, shard_of, stage_key,
 };
 use super::facts::StageTotal;
+use super::robot_counts::RobotCounts;
 use crate::model::{ItemChange, RunKind, RunRecord, RunStatus};
 use crate::ports::{DocKey, Kind, Write};
 
@@ -106,7 +109,7 @@ pub fn run_delta(tenant: &str, run: &RunRecord) -> Option<(DocKey, Aggregate)> {
     }
     let robot = run.robot.as_ref()?;
     let finished = run.finished_at?;
-    let mut a = Aggregate::default();
+    let mut a = RobotCounts::default();
     a.runs.insert(status_name(run.status), 1);
     let ran = matches!(
         run.status,
@@ -118,14 +121,16 @@ pub fn run_delta(tenant: &str, run: &RunRecord) -> Option<(DocKey, Aggregate)> {
     {
         a.late.add((finished - due).num_milliseconds(), 1);
     }
-    let key = robot_key(
+    let key = robot_stage_key(
         tenant,
         &robot.pipeline_id,
-        &robot.id,
+        &robot.stage_id,
         day_of(finished),
         shard_of(&run.item_id),
     );
-    Some((key, a))
+    let mut delta = Aggregate::default();
+    delta.robots.insert(robot.id.clone(), a);
+    Some((key, delta))
 }
 
 /// What the final robot run records among `writes` add. Run records are

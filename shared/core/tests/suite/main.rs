@@ -18,6 +18,7 @@ mod run_control;
 mod run_delivery;
 mod scenarios;
 mod single_writes;
+mod stage_robot_reports;
 mod task_chains;
 mod unclaimed_runs;
 mod visit_guard;

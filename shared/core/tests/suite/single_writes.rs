@@ -14,7 +14,7 @@ use common::*;
 use crm_core::Engine;
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
-use crm_core::ports::{Doc, DocKey, DocStore, Kind, Ports, StoreError, Write};
+use crm_core::ports::{Doc, DocKey, DocStore, Kind, StoreError, Write};
 use serde_json::json;
 
 /// Prefers single writes, records every transaction, and fails the
@@ -74,13 +74,7 @@ fn on(rt: &MemRuntime, fail_at: usize) -> (Engine, Arc<Single>) {
         fail_at,
         n: AtomicUsize::new(0),
     });
-    let engine = Engine::new(
-        Ports {
-            store: store.clone(),
-            ..rt.engine.ports().clone()
-        },
-        rt.engine.config().clone(),
-    );
+    let engine = engine_on(rt, store.clone(), rt.engine.config().clone());
     (engine, store)
 }
 

@@ -15,11 +15,11 @@ use common::*;
 use crm_core::hooked_store::{HookedStore, TransactHook};
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
-use crm_core::ports::{Clock, Cond, Doc, DocStore, Kind, Ports, StoreError, Write};
+use crm_core::ports::{Clock, Cond, Doc, DocStore, Kind, StoreError, Write};
 use crm_core::reports::Aggregate;
 use crm_core::reports::aggregate::robot_key;
 use crm_core::reports::query::RobotRow;
-use crm_core::{Engine, EngineConfig, RunOutcome};
+use crm_core::{EngineConfig, RunOutcome};
 use serde_json::{Value, json};
 
 fn unclaimed() -> EngineConfig {
@@ -113,11 +113,9 @@ async fn five_robots_of_a_stage_in_one_visit_job_write_one_report_document() {
     let job = rt.jobs.pop_due(rt.clock.now()).expect("the visit job");
     assert_eq!(job.then.len(), 4, "one job for the five runs");
     let seen = ReportWrites::default();
-    let engine = Engine::new(
-        Ports {
-            store: Arc::new(HookedStore::new(rt.store.clone(), seen.clone())),
-            ..rt.engine.ports().clone()
-        },
+    let engine = engine_on(
+        &rt,
+        Arc::new(HookedStore::new(rt.store.clone(), seen.clone())),
         unclaimed(),
     );
     let outcomes = engine.run_visit_job(job).await.unwrap();

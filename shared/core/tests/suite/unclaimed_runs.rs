@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use common::*;
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
-use crm_core::ports::{Clock, Doc, DocKey, DocStore, Job, Kind, Ports, StoreError, Write};
+use crm_core::ports::{Clock, Doc, DocKey, DocStore, Job, Kind, StoreError, Write};
 use crm_core::{Engine, EngineConfig, RunOutcome};
 use serde_json::json;
 
@@ -90,13 +90,7 @@ async fn a_delivery_overtaken_by_a_duplicate_loses_its_commit_and_adds_nothing()
         done: AtomicBool::new(false),
         outcome: Default::default(),
     });
-    let first = Engine::new(
-        Ports {
-            store: overtaken.clone(),
-            ..rt.engine.ports().clone()
-        },
-        unclaimed(),
-    );
+    let first = engine_on(&rt, overtaken.clone(), unclaimed());
     // Both computed the task; the duplicate committed first.
     assert_eq!(
         first.run_job(job.clone()).await.unwrap(),
@@ -180,13 +174,7 @@ async fn a_job_delivered_early_is_put_back_for_the_rest_without_a_read() {
         inner: rt.engine.ports().store.clone(),
         reads: Default::default(),
     });
-    let engine = Engine::new(
-        Ports {
-            store: counting.clone(),
-            ..rt.engine.ports().clone()
-        },
-        unclaimed(),
-    );
+    let engine = engine_on(&rt, counting.clone(), unclaimed());
     assert_eq!(
         engine.run_job(early.clone()).await.unwrap(),
         RunOutcome::Rescheduled

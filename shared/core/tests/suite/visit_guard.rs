@@ -15,7 +15,7 @@ use crm_core::RunOutcome;
 use crm_core::hooked_store::{HookedStore, TransactHook};
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
-use crm_core::ports::{Clock, DocStore, Job, Kind, Ports, StoreError, Write};
+use crm_core::ports::{Clock, DocStore, Job, Kind, StoreError, Write};
 use serde_json::json;
 
 /// What happens to the item between the run's reads and its first commit.
@@ -118,13 +118,7 @@ async fn run_with(
             commits: Mutex::default(),
         },
     ));
-    let engine = Engine::new(
-        Ports {
-            store: store.clone(),
-            ..rt.engine.ports().clone()
-        },
-        rt.engine.config().clone(),
-    );
+    let engine = engine_on(rt, store.clone(), rt.engine.config().clone());
     let outcome = engine.run_job(job).await.unwrap();
     let commits = store.hook().commits.lock().unwrap().clone();
     (outcome, commits)

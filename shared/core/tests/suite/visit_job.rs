@@ -13,7 +13,7 @@ use common::*;
 use crm_core::hooked_store::{HookedStore, TransactHook};
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
-use crm_core::ports::{Clock, DocStore, Job, Ports, StoreError, Write};
+use crm_core::ports::{Clock, DocStore, Job, StoreError, Write};
 use crm_core::robots::Robot;
 use crm_core::{Engine, EngineConfig, RunOutcome};
 use serde_json::{Value, json};
@@ -70,13 +70,7 @@ impl TransactHook for Watch {
 fn watched(rt: &MemRuntime) -> (Engine, Arc<Commits>) {
     let commits = Arc::new(Commits::default());
     let store = Arc::new(HookedStore::new(rt.store.clone(), Watch(commits.clone())));
-    let engine = Engine::new(
-        Ports {
-            store,
-            ..rt.engine.ports().clone()
-        },
-        unclaimed(),
-    );
+    let engine = engine_on(rt, store, unclaimed());
     (engine, commits)
 }
 

@@ -15,7 +15,7 @@ use common::*;
 use crm_core::Engine;
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
-use crm_core::ports::{Clock, Doc, DocKey, DocStore, Kind, Ports, StoreError, Write};
+use crm_core::ports::{Clock, Doc, DocKey, DocStore, Kind, StoreError, Write};
 use serde_json::json;
 
 /// Counts the reads of a whole run log (a `list` or a page of runs); the
@@ -77,13 +77,7 @@ fn watched(rt: &MemRuntime) -> (Engine, Arc<RunLogReads>) {
         inner: rt.engine.ports().store.clone(),
         whole: AtomicUsize::new(0),
     });
-    let engine = Engine::new(
-        Ports {
-            store: store.clone(),
-            ..rt.engine.ports().clone()
-        },
-        rt.engine.config().clone(),
-    );
+    let engine = engine_on(rt, store.clone(), rt.engine.config().clone());
     (engine, store)
 }
 

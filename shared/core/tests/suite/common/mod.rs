@@ -80,3 +80,20 @@ pub async fn new_deal(rt: &MemRuntime) -> Item {
 pub fn run_id(item: &Item, robot: &Robot) -> String {
     crm_core::planning::run_id(&item.id, 1, &robot.id)
 }
+
+/// The runtime's engine with `store` in place of its store (the other ports
+/// shared) and `config`: a test watches or disturbs what the engine reads
+/// and writes through a store of its own.
+pub fn engine_on(
+    rt: &MemRuntime,
+    store: std::sync::Arc<dyn crm_core::ports::DocStore>,
+    config: crm_core::EngineConfig,
+) -> crm_core::Engine {
+    crm_core::Engine::new(
+        crm_core::ports::Ports {
+            store,
+            ..rt.engine.ports().clone()
+        },
+        config,
+    )
+}

@@ -53,6 +53,6 @@ pub mod web_forms;
 pub mod webhook;
 pub mod work_source;
 pub mod workhours;
-pub use engine::{Engine, EngineConfig};
+pub use engine::{Engine, EngineConfig, MAX_PER_PIPELINE, MAX_PER_STAGE};
 pub use flows::robot_run::RunOutcome;
 pub use flows::visit_job::{MAX_VISIT_JOB_RUNS, job_outcome};

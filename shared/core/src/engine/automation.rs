@@ -36,6 +36,8 @@ pub trait Automation: Record + Send + Sync + Sized {
     /// Build from an API body; `id` and `order` are assigned by the engine.
     fn from_body(id: String, pipeline_id: &str, order: u64, body: Self::Body) -> Result<Self>;
     fn pipeline_id(&self) -> &str;
+    /// The stage it belongs to.
+    fn stage_id(&self) -> &str;
     fn order(&self) -> u64;
     /// A copy placed on another stage under a new id and order.
     fn placed(self, id: String, order: u64, stage_id: String) -> Self;
@@ -109,6 +111,9 @@ macro_rules! placement {
     ($t:ident) => {
         fn pipeline_id(&self) -> &str {
             &self.pipeline_id
+        }
+        fn stage_id(&self) -> &str {
+            &self.stage_id
         }
         fn order(&self) -> u64 {
             self.order
@@ -385,12 +390,11 @@ impl Engine {
         let (pipeline, _) = self
             .must::<Pipeline>(tenant, "pipeline", a.pipeline_id())
             .await?;
-        let siblings: Vec<A> = if A::CHECKS_SIBLINGS {
-            self.list(tenant, &pipeline.id).await?
-        } else {
-            Vec::new()
-        };
-        let (mut errors, refs) = a.validate(&pipeline, &siblings);
+        let siblings: Vec<A> = self.list(tenant, &pipeline.id).await?;
+        let mut errors = super::automation_limits::limit_errors(&a, &siblings);
+        let checked: &[A] = if A::CHECKS_SIBLINGS { &siblings } else { &[] };
+        let (more, refs) = a.validate(&pipeline, checked);
+        errors.extend(more);
         errors.extend(app_errors);
         if let Some(old) = old {
             errors.extend(A::breaks(&pipeline, &siblings, old, Some(&a)));

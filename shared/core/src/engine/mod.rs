@@ -26,8 +26,10 @@ use crate::workhours::WorkCalendar;
 
 mod audiences;
 mod automation;
+mod automation_limits;
 pub use automation::Automation;
 pub(crate) use automation::ROBOT_DELETED;
+pub use automation_limits::{MAX_PER_PIPELINE, MAX_PER_STAGE};
 mod directory;
 mod documents;
 pub use directory::{Directory, MAX_DIRECTORY_WRITES};

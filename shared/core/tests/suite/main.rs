@@ -3,6 +3,7 @@
 //! Run one suite: `cargo nextest run -p <crate> --test suite <module>::`.
 
 mod app_robots;
+mod automation_limits;
 mod common;
 mod decisions;
 mod documents;

@@ -81,6 +81,17 @@ fn watched(rt: &MemRuntime) -> (Engine, Arc<RunLogReads>) {
     (engine, store)
 }
 
+/// Move the deal to `prep` and process the stage change with `engine`.
+async fn to_prep_through(rt: &MemRuntime, engine: &Engine, id: &str) {
+    rt.engine
+        .patch_item(T, id, body(json!({"stage_id": "prep"})), None)
+        .await
+        .unwrap();
+    for d in engine.pending_outbox().await.unwrap() {
+        engine.process_outbox(d).await.unwrap();
+    }
+}
+
 /// A deal that has been in `new` `visits` times (and in `prep` between),
 /// in `new` now; `new` has a comment robot, an auto-completing activity and
 /// a robot due in a day.
@@ -118,13 +129,7 @@ async fn ending_a_visit_reads_only_the_runs_of_that_visit() {
     let id = well_travelled_deal(&rt, 6).await;
     assert_eq!(runs(&rt, &id).await.len(), 18, "6 visits of 3 robots");
     let (engine, store) = watched(&rt);
-    rt.engine
-        .patch_item(T, &id, body(json!({"stage_id": "prep"})), None)
-        .await
-        .unwrap();
-    for d in engine.pending_outbox().await.unwrap() {
-        engine.process_outbox(d).await.unwrap();
-    }
+    to_prep_through(&rt, &engine, &id).await;
     assert_eq!(store.whole.load(Ordering::SeqCst), 0, "no whole run log");
     // What ending the visit does, it did: the waiting robot is cancelled,
     // the visit's activity completed.
@@ -185,13 +190,7 @@ async fn a_robot_reads_the_outputs_of_its_own_visit_only() {
         move_to(&rt, &id, "new").await;
     }
     let (engine, store) = watched(&rt);
-    rt.engine
-        .patch_item(T, &id, body(json!({"stage_id": "prep"})), None)
-        .await
-        .unwrap();
-    for d in engine.pending_outbox().await.unwrap() {
-        engine.process_outbox(d).await.unwrap();
-    }
+    to_prep_through(&rt, &engine, &id).await;
     while let Some(j) = rt.jobs.pop_due(rt.clock.now()) {
         engine.run_visit_job(j).await.unwrap();
     }

@@ -251,11 +251,7 @@ impl Engine {
                 })
                 .collect::<Result<Vec<_>>>()?
                 .into_iter()
-                .filter(|(r, _)| {
-                    r.kind == RunKind::Robot
-                        && r.visit == item.visit
-                        && matches!(r.status, RunStatus::Pending | RunStatus::Waiting)
-                })
+                .filter(|(r, _)| matches!(r.status, RunStatus::Pending | RunStatus::Waiting))
                 .collect();
             if pending.is_empty() {
                 break;
@@ -381,10 +377,7 @@ impl Engine {
             let item: Item = crate::store::decode(&d)?;
             let runs: Vec<RunRecord> = self.visit_runs(tenant, &item.id, item.visit).await?;
             let mut counts = RunCounts::default();
-            for r in runs
-                .iter()
-                .filter(|r| r.kind == RunKind::Robot && r.visit == item.visit)
-            {
+            for r in &runs {
                 match r.status {
                     RunStatus::Pending | RunStatus::Running | RunStatus::Waiting => {
                         counts.pending += 1

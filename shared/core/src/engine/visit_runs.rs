@@ -3,7 +3,9 @@
 //! whole run log: what ending a visit, following a date field, stopping
 //! automation and a robot's use of earlier outputs read (issue #11: no
 //! engine step reads an unbounded list). A visit has one run per robot its
-//! stage had when it began.
+//! stage had when it began. What is listed is a robot run of that visit,
+//! nothing else (a trigger evaluation's id is `{item}:evt:…`): callers need
+//! not check the kind or the visit again.
 
 use super::Engine;
 use crate::error::Result;

@@ -824,7 +824,7 @@ impl Engine {
         let runs = self.visit_runs(tenant, item_id, visit).await?;
         Ok(runs
             .into_iter()
-            .filter(|r| r.visit == visit && r.status == RunStatus::Done)
+            .filter(|r| r.status == RunStatus::Done)
             .filter_map(|r| Some((r.robot_id?, r.outputs)))
             .collect())
     }

@@ -14,8 +14,7 @@ use serde_json::Value;
 use crate::engine::{Engine, OUTBOX_PENDING};
 use crate::error::Result;
 use crate::model::{
-    Activity, Chain, ItemChange, OutboxRecord, QueuedEvent, RunKind, RunRecord, RunStatus,
-    TimelineEntry,
+    Activity, Chain, ItemChange, OutboxRecord, QueuedEvent, RunRecord, RunStatus, TimelineEntry,
 };
 use crate::planning::{needs_responsible, plan_runs, robot_due};
 use crate::ports::{
@@ -213,9 +212,7 @@ impl Engine {
             let Some(old_due) = run.due_at else {
                 continue; // waits for its previous robot: computed when readied
             };
-            if run.kind != RunKind::Robot
-                || run.status != RunStatus::Pending
-                || run.visit != item.visit
+            if run.status != RunStatus::Pending
                 || old_due <= at
                 || !changed.iter().any(|c| c == field)
             {
@@ -308,10 +305,7 @@ impl Engine {
             {
                 activities.push(DocKey::new(tenant, Kind::Activity, id));
             }
-            if run.kind != RunKind::Robot
-                || run.visit != visit
-                || !matches!(run.status, RunStatus::Pending | RunStatus::Waiting)
-            {
+            if !matches!(run.status, RunStatus::Pending | RunStatus::Waiting) {
                 continue;
             }
             let was_waiting = run.status == RunStatus::Waiting;
@@ -345,7 +339,7 @@ impl Engine {
             let Ok(mut a) = decode::<Activity>(d) else {
                 continue;
             };
-            if a.item_id != item_id || a.visit != visit || !a.auto_complete || a.completed {
+            if !a.auto_complete || a.completed {
                 continue;
             }
             a.completed = true;

@@ -59,6 +59,8 @@ pub struct Aggregate {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub runs: BTreeMap<String, i64>,
     /// Lateness (finished − due) of delayed robots' runs, ms (as `runs`).
+    /// (`runs` and `late` are [`RobotCounts`]' fields, not a flattened one:
+    /// serde's `flatten` cannot read the histogram's numeric map keys.)
     #[serde(skip_serializing_if = "Histogram::is_empty")]
     pub late: Histogram,
     /// A stage's robot document ([`robot_stage_key`]): the counts of each

@@ -17,7 +17,7 @@ use crate::error::{EngineError, FieldError, Result};
 use crate::model::{Pipeline, RunRecord, RunStatus};
 use crate::ports::{Cond, DocKey, Kind, StoreError, Write};
 use crate::robots::{Action, ROBOT_TYPES, Robot, validate_robot};
-use crate::store::{PendingRun, Record, cond_for, doc, put, record_doc};
+use crate::store::{PendingRun, Record, cond_for, decode, doc, put, record_doc};
 use crate::triggers::{TRIGGER_TYPES, Trigger, TriggerKind, validate_trigger};
 
 /// How often a write that names no version is retried after another writer
@@ -269,26 +269,47 @@ pub(crate) const ROBOT_DELETED: &str = "cancelled: robot deleted";
 impl Engine {
     /// Cancel the pending runs of a deleted robot (recorded, timers
     /// cancelled), found through the robot's index of pending runs
-    /// ([`PendingRun`]): one list, then per run one read and one
-    /// transaction. A run being performed right now finishes; one the index
-    /// does not list yet (planned while the robot was deleted) is cancelled
-    /// by the runner, which checks that the robot still exists.
+    /// ([`PendingRun`]): read a page at a time (never the whole index at
+    /// once), then per run one read and one transaction. A run being
+    /// performed right now finishes; one the index does not list yet
+    /// (planned while the robot was deleted) is cancelled by the runner,
+    /// which checks that the robot still exists.
     async fn cancel_robot_runs(&self, tenant: &str, robot_id: &str) -> Result<()> {
-        let pending: Vec<PendingRun> = self.list(tenant, robot_id).await?;
-        for p in pending {
-            let mut tries = 0;
-            loop {
-                match self.cancel_deleted_robot_run(tenant, &p).await {
-                    Err(EngineError::Store(StoreError::Conflict { .. }))
-                        if tries < self.config.max_retries =>
-                    {
-                        tries += 1;
-                    }
-                    other => break other?,
-                }
+        const PAGE: usize = 100;
+        let mut after: Option<String> = None;
+        loop {
+            let docs = self
+                .ports
+                .store
+                .list_page(tenant, Kind::PendingRun, robot_id, after.as_deref(), PAGE)
+                .await?;
+            let Some(last) = docs.last() else {
+                return Ok(());
+            };
+            after = Some(last.key.id.clone());
+            let more = docs.len() == PAGE;
+            for d in &docs {
+                self.cancel_indexed_run(tenant, &decode::<PendingRun>(d)?)
+                    .await?;
+            }
+            if !more {
+                return Ok(());
             }
         }
-        Ok(())
+    }
+
+    async fn cancel_indexed_run(&self, tenant: &str, p: &PendingRun) -> Result<()> {
+        let mut tries = 0;
+        loop {
+            match self.cancel_deleted_robot_run(tenant, p).await {
+                Err(EngineError::Store(StoreError::Conflict { .. }))
+                    if tries < self.config.max_retries =>
+                {
+                    tries += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn cancel_deleted_robot_run(&self, tenant: &str, p: &PendingRun) -> Result<()> {

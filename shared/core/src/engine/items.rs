@@ -589,18 +589,4 @@ impl Engine {
         entries.retain(|e| wanted.contains(&e.kind.as_str()));
         Ok(entries)
     }
-
-    /// Run log of an item: robot runs and trigger evaluations, in order of creation.
-    pub async fn runs(&self, tenant: &str, item_id: &str) -> Result<Vec<RunRecord>> {
-        let mut runs: Vec<RunRecord> = self.list(tenant, item_id).await?;
-        if runs.is_empty() {
-            self.get_item(tenant, item_id).await?;
-        }
-        // Oldest first; the robots of one visit in their stage order.
-        let order = |r: &RunRecord| r.robot.as_ref().map_or(u64::MAX, |x| x.order);
-        runs.sort_by(|a, b| {
-            (a.created_at, a.visit, order(a), &a.id).cmp(&(b.created_at, b.visit, order(b), &b.id))
-        });
-        Ok(runs)
-    }
 }

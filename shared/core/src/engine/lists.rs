@@ -4,12 +4,11 @@
 //! Work records (tasks, activities, notifications, messages, the feed, the
 //! outbox), the timeline, chats and the directory are read a page at a time
 //! from the store, in id order (ids are time-ordered, so oldest first);
-//! records of one page are shown in the order the unpaged lists use. The
-//! run log and a pipeline's robots and triggers keep their own order (the
-//! run log by creation, visit and stage order; robots and triggers by
-//! pipeline position, which a reorder changes) and are paged over that
-//! order: they are read whole, as before, since they are bounded by one
-//! item's history and one pipeline's configuration.
+//! records of one page are shown in the order the unpaged lists use. A
+//! pipeline's robots and triggers keep their own order (pipeline position,
+//! which a reorder changes) and are paged over that order: they are read
+//! whole, bounded by the pipeline's limits (`automation_limits`). The run
+//! log pages by visit (`run_log`).
 
 use serde::Serialize;
 
@@ -81,19 +80,6 @@ fn unhex(s: &str) -> Option<String> {
 /// A sort key that orders as the number does.
 fn num(n: u64) -> String {
     format!("{n:020}")
-}
-
-/// The run log's order (as [`Engine::runs`]): creation, visit, stage order, id.
-fn run_key(r: &RunRecord) -> String {
-    let order = r.robot.as_ref().map_or(u64::MAX, |x| x.order);
-    format!(
-        "{}|{}|{}|{}",
-        r.created_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        num(r.visit),
-        num(order),
-        r.id
-    )
 }
 
 fn sort_page<T>(mut page: Page<T>, key: impl FnMut(&T, &T) -> std::cmp::Ordering) -> Page<T> {
@@ -244,16 +230,6 @@ impl Engine {
     }
 
     /// One page of an item's run log, in the order of [`Engine::runs`].
-    pub async fn runs_page(
-        &self,
-        tenant: &str,
-        item_id: &str,
-        req: &PageRequest,
-    ) -> Result<Page<RunRecord>> {
-        let runs = self.runs(tenant, item_id).await?;
-        page_sorted(runs, run_key, req)
-    }
-
     /// One page of a pipeline's robots or triggers, in pipeline order.
     pub async fn automation_page<A: Automation>(
         &self,

@@ -44,6 +44,7 @@ pub use paging::{DEFAULT_PAGE, MAX_PAGE, Page, PageRequest};
 mod pipelines;
 mod robot_order;
 mod run_control;
+mod run_log;
 pub use run_control::{MAX_SUMMARY_IDS, RunCounts, Stopped};
 mod user_work;
 mod visit_runs;

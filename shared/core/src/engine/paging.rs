@@ -53,7 +53,7 @@ impl PageRequest {
         }
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if (1..=MAX_PAGE).contains(&self.limit) {
             Ok(())
         } else {

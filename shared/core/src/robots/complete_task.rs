@@ -3,7 +3,8 @@
 
 use super::prelude::*;
 use crate::model::{Task, TaskStatus};
-use crate::ports::MAX_TRANSACTION_WRITES;
+use crate::error::EngineError;
+use crate::ports::{Doc, MAX_TRANSACTION_WRITES};
 use crate::store::decode;
 
 /// `complete_task`
@@ -41,7 +42,11 @@ impl RobotType for CompleteTask {
     async fn perform(&self, cx: &RunContext<'_>) -> ActionResult {
         let (tenant, item, now) = (cx.tenant, cx.item, cx.now);
         let pipeline_id = self.pipeline_id.as_ref().unwrap_or(&item.pipeline_id);
-        let tasks = cx.engine.ports.store.list(tenant, Kind::Task, &item.id).await?;
+        let Some(tasks) = item_tasks(cx, tenant, &item.id).await? else {
+            return fail(format!(
+                "the item has more than {MAX_TASKS_READ} tasks; complete_task reads at most {MAX_TASKS_READ}"
+            ));
+        };
         let mut writes = Vec::new();
         let mut done = Vec::new();
         for d in tasks {
@@ -78,6 +83,35 @@ impl RobotType for CompleteTask {
         } else {
             format!("completed {}", done.join(", "))
         }))
+    }
+}
+
+/// Most tasks of one item the robot reads (a page at a time).
+pub const MAX_TASKS_READ: usize = 1_000;
+
+/// The item's tasks, read a page at a time; `None` when it has more than
+/// [`MAX_TASKS_READ`].
+async fn item_tasks(
+    cx: &RunContext<'_>,
+    tenant: &str,
+    item_id: &str,
+) -> Result<Option<Vec<Doc>>, EngineError> {
+    const PAGE: usize = 100;
+    let store = &cx.engine.ports.store;
+    let mut all: Vec<Doc> = Vec::new();
+    loop {
+        let after = all.last().map(|d| d.key.id.clone());
+        let page = store
+            .list_page(tenant, Kind::Task, item_id, after.as_deref(), PAGE)
+            .await?;
+        let more = page.len() == PAGE;
+        all.extend(page);
+        if all.len() > MAX_TASKS_READ {
+            return Ok(None);
+        }
+        if !more {
+            return Ok(Some(all));
+        }
     }
 }
 

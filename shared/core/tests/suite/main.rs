@@ -17,6 +17,7 @@ mod reports;
 mod rules;
 mod run_control;
 mod run_delivery;
+mod run_log;
 mod scenarios;
 mod single_writes;
 mod stage_robot_reports;

@@ -5,6 +5,7 @@
 mod app_robots;
 mod automation_limits;
 mod common;
+mod complete_task_reads;
 mod decisions;
 mod documents;
 mod email_attachments;

@@ -141,21 +141,21 @@ fn current_version(conn: &Connection, key: &DocKey) -> Result<Option<u64>, Embed
     Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
 }
 
-fn read_doc(conn: &Connection, key: &DocKey) -> Result<Option<Doc>, EmbeddedError> {
-    let row = conn
+/// A stored row of `key`, body still encoded: what is read while the
+/// connection is held (decoding the JSON waits until it is released).
+type GetRow = (i64, Option<String>, Option<i64>, String);
+
+fn read_row(conn: &Connection, key: &DocKey) -> Result<Option<GetRow>, EmbeddedError> {
+    Ok(conn
         .prepare_cached(GET)?
         .query_row(
             (key.tenant.as_str(), key.kind.as_str(), key.id.as_str()),
-            |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, Option<String>>(1)?,
-                    row.get::<_, Option<i64>>(2)?,
-                    row.get::<_, String>(3)?,
-                ))
-            },
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )
-        .optional()?;
+        .optional()?)
+}
+
+fn doc_of(key: &DocKey, row: Option<GetRow>) -> Result<Option<Doc>, EmbeddedError> {
     row.map(|(version, parent, expires_at, body)| {
         make_doc(key.clone(), version, parent, expires_at, &body)
     })
@@ -294,31 +294,45 @@ impl DocStore for SqliteStore {
         Ok(self.purge_batch(now_epoch_secs, limit)?)
     }
     async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
-        let g = self.db.lock();
-        Ok(read_doc(&g.conn, key)?)
+        let row = {
+            let g = self.db.lock();
+            read_row(&g.conn, key)?
+        };
+        Ok(doc_of(key, row)?)
     }
 
     async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
-        let g = self.db.lock();
-        if keys.len() < 2 {
-            return Ok(match keys.first() {
-                Some(key) => vec![read_doc(&g.conn, key)?],
-                None => Vec::new(),
-            });
-        }
-        // One read transaction for all of them: the file's shared lock and
-        // the WAL snapshot are taken once, not once per document (a lane's
-        // batch reads three documents per run).
-        let tx = g
-            .conn
-            .unchecked_transaction()
-            .map_err(EmbeddedError::from)?;
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            out.push(read_doc(&tx, key)?);
-        }
-        tx.commit().map_err(EmbeddedError::from)?;
-        Ok(out)
+        let rows = {
+            let g = self.db.lock();
+            if keys.len() < 2 {
+                keys.first()
+                    .map(|key| read_row(&g.conn, key))
+                    .transpose()?
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            } else {
+                // One read transaction for all of them: the file's shared
+                // lock and the WAL snapshot are taken once, not once per
+                // document (a lane's batch reads three documents per run).
+                let tx = g
+                    .conn
+                    .unchecked_transaction()
+                    .map_err(EmbeddedError::from)?;
+                let rows = keys
+                    .iter()
+                    .map(|key| read_row(&tx, key))
+                    .collect::<Result<Vec<_>, _>>()?;
+                tx.commit().map_err(EmbeddedError::from)?;
+                rows
+            }
+        };
+        // Decoded after the connection is released: other requests' reads
+        // and writes go on meanwhile.
+        Ok(keys
+            .iter()
+            .zip(rows)
+            .map(|(key, row)| doc_of(key, row))
+            .collect::<Result<Vec<_>, _>>()?)
     }
 
     async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {

@@ -9,8 +9,7 @@ use crate::client_index::client_keys;
 use crate::error::{EngineError, FieldError, Result};
 use crate::fields::{check_fields, check_item_size, same_value, user_refs};
 use crate::model::{
-    Chain, Item, ItemChange, OutboxRecord, Pipeline, RunRecord, StageMove, TIMELINE_KINDS,
-    TimelineEntry,
+    Chain, Item, ItemChange, OutboxRecord, Pipeline, StageMove, TIMELINE_KINDS, TimelineEntry,
 };
 use crate::money::check_amount;
 use crate::ports::{Cond, DocKey, Kind, SYSTEM_TENANT, Write};

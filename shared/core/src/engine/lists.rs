@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::error::{EngineError, Result};
 use crate::model::{
-    Activity, Channel, Chat, Department, FeedPost, Message, Notification, Outbound, RunRecord,
-    TIMELINE_KINDS, Task, TimelineEntry, User,
+    Activity, Channel, Chat, Department, FeedPost, Message, Notification, Outbound, TIMELINE_KINDS,
+    Task, TimelineEntry, User,
 };
 use crate::ports::Kind;
 use crate::robots::Robot;

@@ -43,19 +43,12 @@ pub struct ItemPage {
 /// The cursor is the last id seen, hex-encoded: opaque to clients, and it
 /// never carries characters that need escaping in a query string.
 pub(crate) fn encode_cursor(last_id: &str) -> String {
-    last_id.bytes().map(|b| format!("{b:02x}")).collect()
+    super::paging::hex(last_id)
 }
 
 pub(crate) fn decode_cursor(cursor: &str) -> Result<String> {
-    let bad = || EngineError::bad("cursor", "not a cursor this server gave out");
-    if !cursor.len().is_multiple_of(2) || cursor.is_empty() {
-        return Err(bad());
-    }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(cursor.get(i..i + 2).ok_or_else(bad)?, 16).map_err(|_| bad()))
-        .collect::<Result<Vec<u8>>>()?;
-    String::from_utf8(bytes).map_err(|_| bad())
+    super::paging::unhex(cursor)
+        .ok_or_else(|| EngineError::bad("cursor", "not a cursor this server gave out"))
 }
 
 fn matches(item: &Item, stage: Option<&str>, needle: Option<&str>) -> bool {

@@ -22,7 +22,7 @@ use crate::robots::Robot;
 use crate::store::{CHATS, DEPARTMENTS, decode};
 use crate::triggers::Trigger;
 
-use super::paging::{Page, PageRequest};
+use super::paging::{Page, PageRequest, hex, unhex};
 use super::{Automation, Engine};
 
 fn one(parent: impl Into<String>) -> Vec<String> {
@@ -31,7 +31,11 @@ fn one(parent: impl Into<String>) -> Vec<String> {
 
 /// Pages a list already in memory and in its order: the cursor is the sort
 /// key of the last record shown, hex-encoded.
-fn page_sorted<T>(all: Vec<T>, key: impl Fn(&T) -> String, req: &PageRequest) -> Result<Page<T>> {
+pub(super) fn page_sorted<T>(
+    all: Vec<T>,
+    key: impl Fn(&T) -> String,
+    req: &PageRequest,
+) -> Result<Page<T>> {
     if !(1..=super::paging::MAX_PAGE).contains(&req.limit) {
         return Err(EngineError::bad(
             "limit",
@@ -60,21 +64,6 @@ fn page_sorted<T>(all: Vec<T>, key: impl Fn(&T) -> String, req: &PageRequest) ->
         items: rest,
         next_cursor,
     })
-}
-
-fn hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<String> {
-    if s.is_empty() || !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok()
 }
 
 /// A sort key that orders as the number does.

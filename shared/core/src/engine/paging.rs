@@ -84,24 +84,32 @@ impl<T> Page<T> {
     }
 }
 
+/// Text as lowercase hex: cursors are opaque to clients and never carry
+/// characters that need escaping in a query string.
+pub(crate) fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The text of [`hex`]; `None` for anything else.
+pub(crate) fn unhex(s: &str) -> Option<String> {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
 /// A position: the index of the parent list and the last id read there.
 fn encode_cursor(parent: usize, last_id: &str) -> String {
-    format!("{parent}\u{1f}{last_id}")
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&format!("{parent}\u{1f}{last_id}"))
 }
 
 fn decode_cursor(cursor: &str, parents: usize) -> Result<(usize, String)> {
     let bad = || EngineError::bad("cursor", "not a cursor this server gave out");
-    if cursor.is_empty() || !cursor.len().is_multiple_of(2) {
-        return Err(bad());
-    }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(cursor.get(i..i + 2).ok_or_else(bad)?, 16).map_err(|_| bad()))
-        .collect::<Result<Vec<u8>>>()?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let text = unhex(cursor).ok_or_else(bad)?;
     let (n, id) = text.split_once('\u{1f}').ok_or_else(bad)?;
     let n: usize = n.parse().map_err(|_| bad())?;
     if n >= parents {

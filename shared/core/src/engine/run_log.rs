@@ -34,7 +34,7 @@ use crate::ports::Kind;
 use crate::store::{TimelineCounter, decode, timeline_counter_key};
 
 use super::Engine;
-use super::paging::{Page, PageRequest};
+use super::paging::{Page, PageRequest, hex, unhex};
 
 /// Most visits one page reads.
 pub(crate) const MAX_VISIT_READS: u64 = 32;
@@ -67,7 +67,7 @@ impl Position {
             self.run_after.as_deref().unwrap_or_default(),
             self.evt_after.as_deref().unwrap_or_default()
         );
-        text.bytes().map(|b| format!("{b:02x}")).collect()
+        hex(&text)
     }
 
     fn decode(cursor: &str) -> Result<Self> {
@@ -94,17 +94,6 @@ impl Position {
             evt_after: some(evt_after),
         })
     }
-}
-
-fn unhex(s: &str) -> Option<String> {
-    if s.is_empty() || !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok()
 }
 
 /// The log's order: creation, visit, stage order (trigger evaluations
@@ -289,27 +278,7 @@ impl Engine {
             return Err(EngineError::not_found("item", item_id));
         }
         runs.sort_by_cached_key(log_key);
-        let after =
-            match &req.cursor {
-                Some(c) => Some(unhex(c).ok_or_else(|| {
-                    EngineError::bad("cursor", "not a cursor this server gave out")
-                })?),
-                None => None,
-            };
-        let mut rest: Vec<RunRecord> = runs
-            .into_iter()
-            .filter(|r| after.as_ref().is_none_or(|a| log_key(r) > *a))
-            .collect();
-        let more = rest.len() > req.limit;
-        rest.truncate(req.limit);
-        let next_cursor = more.then(|| {
-            let last = rest.last().map(log_key).unwrap_or_default();
-            last.bytes().map(|b| format!("{b:02x}")).collect()
-        });
-        Ok(Page {
-            items: rest,
-            next_cursor,
-        })
+        super::lists::page_sorted(runs, log_key, req)
     }
 
     /// The item's whole run log, oldest first (every page of

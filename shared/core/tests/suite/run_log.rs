@@ -4,10 +4,9 @@
 
 use crate::common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use async_trait::async_trait;
+use common::run_reads::watched;
 use common::*;
 use crm_core::Engine;
 use crm_core::api::EventBody;
@@ -15,79 +14,7 @@ use crm_core::engine::paging::PageRequest;
 use crm_core::error::EngineError;
 use crm_core::memory::MemRuntime;
 use crm_core::model::{RunKind, RunRecord};
-use crm_core::ports::{Doc, DocKey, DocStore, Kind, StoreError, Write};
 use serde_json::json;
-
-/// Counts whole-list reads of runs and the most run documents one read
-/// returned.
-struct Watched {
-    inner: Arc<dyn DocStore>,
-    whole: AtomicUsize,
-    largest: AtomicUsize,
-}
-
-impl Watched {
-    fn saw(&self, kind: Kind, docs: &[Doc]) {
-        if kind == Kind::Run {
-            self.largest.fetch_max(docs.len(), Ordering::SeqCst);
-        }
-    }
-}
-
-#[async_trait]
-impl DocStore for Watched {
-    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
-        self.inner.get_many(keys).await
-    }
-    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
-        if kind == Kind::Run {
-            self.whole.fetch_add(1, Ordering::SeqCst);
-        }
-        self.inner.list(tenant, kind, parent).await
-    }
-    async fn list_page(
-        &self,
-        tenant: &str,
-        kind: Kind,
-        parent: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Doc>, StoreError> {
-        let docs = self
-            .inner
-            .list_page(tenant, kind, parent, after, limit)
-            .await?;
-        self.saw(kind, &docs);
-        Ok(docs)
-    }
-    async fn list_prefix(
-        &self,
-        tenant: &str,
-        kind: Kind,
-        parent: &str,
-        prefix: &str,
-    ) -> Result<Vec<Doc>, StoreError> {
-        let docs = self.inner.list_prefix(tenant, kind, parent, prefix).await?;
-        self.saw(kind, &docs);
-        Ok(docs)
-    }
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.inner.transact(writes).await
-    }
-}
-
-fn watched(rt: &MemRuntime) -> (Engine, Arc<Watched>) {
-    let store = Arc::new(Watched {
-        inner: rt.engine.ports().store.clone(),
-        whole: AtomicUsize::new(0),
-        largest: AtomicUsize::new(0),
-    });
-    let engine = engine_on(rt, store.clone(), rt.engine.config().clone());
-    (engine, store)
-}
 
 /// Every page of `limit`, concatenated, and how many pages there were.
 async fn all_pages(engine: &Engine, item: &str, limit: usize) -> (Vec<RunRecord>, usize) {
@@ -176,7 +103,7 @@ async fn pages_of_any_size_give_the_whole_log_in_order_without_reading_it_whole(
             "limit {limit}: no empty page"
         );
     }
-    assert_eq!(store.whole.load(Ordering::SeqCst), 0, "no whole run log");
+    assert_eq!(store.lists.load(Ordering::SeqCst), 0, "no whole run log");
     assert!(
         store.largest.load(Ordering::SeqCst) <= 8,
         "one visit or one page of evaluations at a time"

@@ -7,79 +7,13 @@
 
 use crate::common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use async_trait::async_trait;
+use common::run_reads::watched;
 use common::*;
 use crm_core::Engine;
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
-use crm_core::ports::{Clock, Doc, DocKey, DocStore, Kind, StoreError, Write};
+use crm_core::ports::Clock;
 use serde_json::json;
-
-/// Counts the reads of a whole run log (a `list` or a page of runs); the
-/// visit's runs (`list_prefix`) go through uncounted.
-struct RunLogReads {
-    inner: Arc<dyn DocStore>,
-    whole: AtomicUsize,
-}
-
-impl RunLogReads {
-    fn count(&self, kind: Kind) {
-        if kind == Kind::Run {
-            self.whole.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
-
-#[async_trait]
-impl DocStore for RunLogReads {
-    async fn get(&self, key: &DocKey) -> Result<Option<Doc>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[DocKey]) -> Result<Vec<Option<Doc>>, StoreError> {
-        self.inner.get_many(keys).await
-    }
-    async fn list(&self, tenant: &str, kind: Kind, parent: &str) -> Result<Vec<Doc>, StoreError> {
-        self.count(kind);
-        self.inner.list(tenant, kind, parent).await
-    }
-    async fn list_page(
-        &self,
-        tenant: &str,
-        kind: Kind,
-        parent: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Doc>, StoreError> {
-        self.count(kind);
-        self.inner
-            .list_page(tenant, kind, parent, after, limit)
-            .await
-    }
-    async fn list_prefix(
-        &self,
-        tenant: &str,
-        kind: Kind,
-        parent: &str,
-        prefix: &str,
-    ) -> Result<Vec<Doc>, StoreError> {
-        self.inner.list_prefix(tenant, kind, parent, prefix).await
-    }
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.inner.transact(writes).await
-    }
-}
-
-fn watched(rt: &MemRuntime) -> (Engine, Arc<RunLogReads>) {
-    let store = Arc::new(RunLogReads {
-        inner: rt.engine.ports().store.clone(),
-        whole: AtomicUsize::new(0),
-    });
-    let engine = engine_on(rt, store.clone(), rt.engine.config().clone());
-    (engine, store)
-}
 
 /// Move the deal to `prep` and process the stage change with `engine`.
 async fn to_prep_through(rt: &MemRuntime, engine: &Engine, id: &str) {
@@ -130,7 +64,7 @@ async fn ending_a_visit_reads_only_the_runs_of_that_visit() {
     assert_eq!(runs(&rt, &id).await.len(), 18, "6 visits of 3 robots");
     let (engine, store) = watched(&rt);
     to_prep_through(&rt, &engine, &id).await;
-    assert_eq!(store.whole.load(Ordering::SeqCst), 0, "no whole run log");
+    assert_eq!(store.listings(), 0, "no whole run log");
     // What ending the visit does, it did: the waiting robot is cancelled,
     // the visit's activity completed.
     let last = runs(&rt, &id).await;
@@ -161,7 +95,7 @@ async fn stopping_automation_and_the_run_badges_read_only_the_current_visit() {
         .unwrap();
     assert_eq!(stopped.runs.len(), 1, "{:#?}", stopped.runs);
     assert_eq!(stopped.runs[0].visit, 7);
-    assert_eq!(store.whole.load(Ordering::SeqCst), 0, "no whole run log");
+    assert_eq!(store.listings(), 0, "no whole run log");
     let summary = engine
         .run_summary(T, std::slice::from_ref(&id))
         .await
@@ -194,7 +128,7 @@ async fn a_robot_reads_the_outputs_of_its_own_visit_only() {
     while let Some(j) = rt.jobs.pop_due(rt.clock.now()) {
         engine.run_visit_job(j).await.unwrap();
     }
-    assert_eq!(store.whole.load(Ordering::SeqCst), 0, "no whole run log");
+    assert_eq!(store.listings(), 0, "no whole run log");
     // Each visit's comment names the activity of that visit.
     let mut acts = rt.engine.list_activities(T, &id).await.unwrap();
     acts.sort_by_key(|a| a.visit);

@@ -2,6 +2,8 @@
 //! `crm_core::testing`.
 #![allow(dead_code)]
 
+pub mod run_reads;
+
 use crm_core::api::{RobotBody, TriggerBody};
 use crm_core::memory::MemRuntime;
 use crm_core::model::{Item, RunRecord};

@@ -123,6 +123,16 @@ fn visit_epoch(visit: u64) -> u64 {
     visit.saturating_mul(1 << 32)
 }
 
+/// The last visit of a deleted item, read from its counter: deleting writes
+/// the counter at the epoch of the visit after the last one, with no visit
+/// ([`visit_counter_write`]). `None` for a counter that was not closed that
+/// way (the item lives, or was deleted before counters carried visits).
+pub(crate) fn closed_visit(counter: &Doc) -> Option<u64> {
+    let c = decode::<TimelineCounter>(counter).ok()?;
+    let epoch = counter.version >> 32;
+    (c.visit.is_none() && epoch >= 1).then(|| epoch - 1)
+}
+
 /// The counter write that goes with a write of `item` starting a new visit
 /// (or, `deleted`, deleting it): unconditional (the item's own conditional
 /// write orders visit changes), at the new visit's epoch, so every run that

@@ -31,7 +31,7 @@ use crate::error::{EngineError, Result};
 use crate::model::RunRecord;
 use crate::planning::trigger_run_id;
 use crate::ports::Kind;
-use crate::store::{TimelineCounter, decode, timeline_counter_key};
+use crate::store::{closed_visit, decode, timeline_counter_key};
 
 use super::Engine;
 use super::paging::{Page, PageRequest, hex, unhex};
@@ -159,13 +159,7 @@ impl Engine {
             .store
             .get(&timeline_counter_key(tenant, item_id))
             .await?;
-        // Deleting an item writes its counter at the epoch of the visit after
-        // its last one (`store::visit_counter_write`), with no visit.
-        let closed = counter.and_then(|d| {
-            let c = decode::<TimelineCounter>(&d).ok()?;
-            let epoch = d.version >> 32;
-            (c.visit.is_none() && epoch >= 1).then(|| epoch - 1)
-        });
+        let closed = counter.as_ref().and_then(closed_visit);
         Ok(closed.map_or(LastVisit::Unknown, LastVisit::Deleted))
     }
 

@@ -16,8 +16,11 @@
 //!    its runs and commits them in one transaction),
 //!
 //! until none is left. Each pass serves every tenant with pending work in
-//! turn (round-robin, at most [`RuntimeOptions::batch`] records, events or
-//! jobs of each tenant per pass, in their order within the tenant), and
+//! turn (round-robin, in their order within the tenant): all pending outbox
+//! records (a record only plans — it queues its visit's job —, so the
+//! backlog of a burst of writes moves on to the job queue instead of holding
+//! writers back; the outbox itself stays bounded by the back-pressure below),
+//! at most [`RuntimeOptions::batch`] events and jobs of each tenant, and
 //! evaluates at most `batch` items of each tenant's events per pass: an event
 //! naming a client phone/email that matches thousands of items is evaluated
 //! over several passes (its progress kept by the worker; the per-item run-log

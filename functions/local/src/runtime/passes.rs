@@ -4,7 +4,7 @@
 use super::*;
 
 impl Runtime {
-    /// Process every pending outbox record.
+    /// Process every pending outbox record, each tenant's in turn.
     pub(super) async fn outbox_pass(&self, st: &mut WorkState) -> usize {
         if st.blocked(&WorkKey::OutboxList) {
             return 0;
@@ -24,7 +24,11 @@ impl Runtime {
         st.failures
             .retain(|k, _| !matches!(k, WorkKey::Outbox(id) if !present.contains(id)));
         self.inner.outbox_hint.store(docs.len(), Ordering::Relaxed);
-        let docs = per_tenant_in_turn(docs, self.inner.batch, Engine::outbox_tenant);
+        // All of them, each tenant in turn: a record only plans (it queues
+        // the visit's job), so the backlog moves on to the job queue, which
+        // is read a fair share at a time, instead of holding writers back
+        // (`wait_for_capacity`) while the job pass works (BENCHMARKS.md).
+        let docs = tenants_in_turn(docs, Engine::outbox_tenant);
         let mut slice = Slice::new();
         let mut done = 0;
         for d in docs {
@@ -378,13 +382,9 @@ impl Runtime {
     }
 }
 
-/// At most `share` of each tenant's work (`tenant_of`), in its order, the
-/// tenants in turn (round-robin, in the order of their first work).
-pub(super) fn per_tenant_in_turn<T>(
-    work: Vec<T>,
-    share: usize,
-    tenant_of: impl Fn(&T) -> &str,
-) -> Vec<T> {
+/// All the work, each tenant's (`tenant_of`) in its order, the tenants in
+/// turn (round-robin, in the order of their first work).
+pub(super) fn tenants_in_turn<T>(work: Vec<T>, tenant_of: impl Fn(&T) -> &str) -> Vec<T> {
     let mut groups: Vec<Vec<T>> = Vec::new();
     let mut group_of: HashMap<String, usize> = HashMap::new();
     for w in work {
@@ -396,9 +396,7 @@ pub(super) fn per_tenant_in_turn<T>(
                 groups.len() - 1
             }
         };
-        if groups[i].len() < share {
-            groups[i].push(w);
-        }
+        groups[i].push(w);
     }
     round_robin(groups, usize::MAX)
 }

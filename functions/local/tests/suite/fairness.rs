@@ -224,6 +224,69 @@ async fn due_jobs_of_one_tenant_do_not_starve_another_tenants_robot() {
     );
 }
 
+/// A burst of item writes larger than a pass's share is planned in ONE pass
+/// (the outbox is not held to `batch` per tenant; its backlog moves on to
+/// the job queue), tenant B's write in turn with tenant A's, while the due
+/// jobs are still taken a batch at a time, the tenants in turn.
+#[tokio::test]
+async fn one_pass_plans_every_pending_write_and_runs_a_share_of_the_jobs() {
+    const ITEMS: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let options = RuntimeOptions {
+        batch: 16,
+        ..RuntimeOptions::default()
+    };
+    let (rt, rec) = recording(dir.path(), options);
+    let e = rt.engine();
+    crm_core::testing::load(&e, A).await.unwrap();
+    crm_core::testing::load(&e, B).await.unwrap();
+    for tenant in [A, B] {
+        robot(
+            &e,
+            tenant,
+            json!({"stage_id": "new", "type": "notify_employee",
+                "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}}),
+        )
+        .await;
+    }
+    rt.run_until_idle().await;
+    for i in 0..ITEMS {
+        item(&e, A, &format!("Burst {i}"), None).await;
+    }
+    let b_item = item(&e, B, "Urgent", None).await;
+    assert_eq!(rt.backlog().await.unwrap().outbox, ITEMS + 1);
+
+    let pass = rt.run_pass().await;
+    assert_eq!(
+        pass.outbox,
+        ITEMS + 1,
+        "every pending write planned in one pass"
+    );
+    let left = rt.backlog().await.unwrap();
+    assert_eq!(left.outbox, 0);
+    assert_eq!(pass.jobs, 16, "a batch of due jobs, the tenants in turn");
+    assert_eq!(
+        left.jobs,
+        ITEMS + 1 - 16,
+        "A's other robots wait for the next pass"
+    );
+    let b_runs = e.runs(B, &b_item).await.unwrap();
+    assert!(
+        b_runs.iter().any(|r| r.status == RunStatus::Done),
+        "{b_runs:#?}"
+    );
+    let before = a_work_before_b(&rec.hook().runs.lock().unwrap(), RunKind::Robot);
+    assert!(before <= 16, "B's robot ran after {before} of A's");
+
+    rt.run_until_idle().await;
+    let runs = rec.hook().runs.lock().unwrap().clone();
+    let done_a = runs
+        .iter()
+        .filter(|(t, r)| t == A && r.kind == RunKind::Robot && r.status == RunStatus::Done)
+        .count();
+    assert_eq!(done_a, ITEMS, "each of A's robots ran once");
+}
+
 /// One event matching many items is evaluated a part per pass; the worker is
 /// stopped between parts and started again on the same database (losing its
 /// in-memory progress): every item is still evaluated, and moved, exactly once.

@@ -27,7 +27,7 @@ use crate::clock::{ClockFileError, ClockMode, RuntimeClock, SavedClock, save_tim
 use crate::datadir::prepare_data_dir;
 use crate::demo::{self, DemoLoaded};
 use crate::keys::{AdminKey, KeyError, LoadedKeys, load_admin_key, load_keys};
-use crate::runtime::{Runtime, RuntimeError, WorkerHandle};
+use crate::runtime::{Runtime, RuntimeError, RuntimeWriteGate, WorkerHandle};
 
 /// Everything `crm-automation serve` needs.
 #[derive(Clone)]
@@ -191,9 +191,10 @@ pub struct Auth {
 
 /// The API router with the worker layer: after every request that may have
 /// queued work (anything but GET/HEAD/OPTIONS) the worker is woken, so
-/// immediate robots run within milliseconds; before such a request, it waits
-/// while the worker is far behind (back-pressure, see
-/// [`Runtime::wait_for_capacity`]). Only `keys` authenticate; no limit.
+/// immediate robots run within milliseconds; before a tenant's such request,
+/// it waits while the worker is far behind on that tenant's work
+/// (back-pressure per tenant, see [`Runtime::admit_write`]). Only `keys`
+/// authenticate; no limit.
 pub fn app(runtime: &Runtime, keys: ApiKeys) -> Router {
     app_with(
         runtime,
@@ -209,7 +210,8 @@ pub fn app(runtime: &Runtime, keys: ApiKeys) -> Router {
 /// manual clock), the per-tenant limit, and the data directory where the
 /// manual clock's time is kept, so that it does not go back on a restart.
 pub fn app_with(runtime: &Runtime, auth: Auth, clock_dir: Option<&Path>) -> Router {
-    let mut state = AppState::new(runtime.engine(), auth.keys);
+    let mut state = AppState::new(runtime.engine(), auth.keys)
+        .with_write_gate(Arc::new(RuntimeWriteGate(runtime.clone())));
     if let Some(control) = runtime.clock_control() {
         let control = match clock_dir {
             Some(dir) => Arc::new(SavedClock::new(control, dir)) as Arc<dyn ClockControl>,
@@ -235,9 +237,6 @@ pub fn app_with(runtime: &Runtime, auth: Auth, clock_dir: Option<&Path>) -> Rout
                     *request.method(),
                     Method::GET | Method::HEAD | Method::OPTIONS
                 );
-                if writes {
-                    rt.wait_for_capacity().await;
-                }
                 let response = next.run(request).await;
                 if writes {
                     rt.note_write();

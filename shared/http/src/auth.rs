@@ -12,6 +12,7 @@ use std::fmt;
 
 use axum::extract::FromRequestParts;
 use crm_core::api_keys::{KeyHash, Role, validate_tenant};
+use http::Method;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 
@@ -262,6 +263,11 @@ impl FromRequestParts<AppState> for Caller {
                     throttle
                         .check(&key.tenant)
                         .map_err(ApiError::too_many_requests)?;
+                }
+                if let Some(gate) = &state.write_gate
+                    && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+                {
+                    gate.admit(&key.tenant).await;
                 }
                 Ok(Caller::Tenant(key))
             }

@@ -34,6 +34,7 @@ pub mod state;
 pub mod throttle;
 pub mod ticker;
 pub mod views;
+pub mod write_gate;
 
 pub use auth::{ApiKeys, Tenant};
 pub use crm_core::Engine;
@@ -43,6 +44,7 @@ pub use openapi::{ApiDoc, openapi};
 pub use state::{AppState, ClockControl};
 pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
+pub use write_gate::WriteGate;
 
 use handlers::{
     audiences, automation, catalogue, directory, documents, forms, items, lists, me, meta, outbox,

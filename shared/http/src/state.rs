@@ -10,6 +10,7 @@ use crm_core::api_keys::KeyHash;
 use crate::auth::ApiKeys;
 use crate::key_cache::CachedKeys;
 use crate::throttle::TenantThrottle;
+use crate::write_gate::WriteGate;
 
 /// Control over a manual clock (the local server started with one).
 ///
@@ -37,6 +38,8 @@ pub struct AppState {
     pub key_store: Option<Arc<CachedKeys>>,
     /// The per-tenant request limit (`None`: no limit).
     pub throttle: Option<Arc<TenantThrottle>>,
+    /// Back-pressure on each tenant's writes (`None`: writes never wait).
+    pub write_gate: Option<Arc<dyn WriteGate>>,
     /// The manual clock, if the server runs on one; `None` makes the clock
     /// endpoints answer 404.
     pub clock: Option<Arc<dyn ClockControl>>,
@@ -56,6 +59,7 @@ impl AppState {
             keys: Arc::new(keys),
             key_store: None,
             throttle: None,
+            write_gate: None,
             clock: None,
             admin: None,
             public_limits: Arc::new(crate::public::PublicLimiter::default()),
@@ -85,6 +89,12 @@ impl AppState {
     /// The same state with these public-endpoint limits (tests: a manual ticker).
     pub fn with_public_limits(mut self, limits: crate::public::PublicLimiter) -> Self {
         self.public_limits = Arc::new(limits);
+        self
+    }
+
+    /// The same state with back-pressure on each tenant's writes.
+    pub fn with_write_gate(mut self, gate: Arc<dyn WriteGate>) -> Self {
+        self.write_gate = Some(gate);
         self
     }
 

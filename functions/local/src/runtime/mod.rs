@@ -43,9 +43,10 @@
 //!
 //! The worker shares the request-serving runtime and yields every
 //! [`TIME_SLICE`]; writers wait while it is far behind
-//! ([`Runtime::wait_for_capacity`]), which bounds its memory (it lists all
+//! ([`Runtime::admit_write`], per tenant), which bounds its memory (it lists all
 //! pending outbox records at once). BENCHMARKS.md has the measurements behind
 //! these choices.
+mod back_pressure;
 mod lanes;
 mod manual_control;
 mod options;
@@ -53,9 +54,11 @@ mod passes;
 mod purge;
 mod work_state;
 
+pub use back_pressure::RuntimeWriteGate;
 pub use lanes::{BATCH_RUNS, TIME_SLICE};
 pub use options::{RuntimeError, RuntimeOptions};
 
+use back_pressure::PendingWrites;
 use lanes::{LaneOutcome, Slice, lane_of};
 use manual_control::ManualControl;
 use work_state::{WorkKey, WorkState};
@@ -64,7 +67,7 @@ use work_state::{WorkKey, WorkState};
 #[allow(unused_imports)]
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[allow(unused_imports)]
@@ -137,10 +140,8 @@ struct Inner {
     lanes: usize,
     /// Due jobs a lane runs (and commits) at once.
     batch_runs: usize,
-    /// Pending outbox records: as many as the worker last listed, minus those
-    /// it processed since, plus the writes the API accepted since (an
-    /// estimate, for back-pressure).
-    outbox_hint: AtomicUsize,
+    /// Pending outbox records per tenant (an estimate, for back-pressure).
+    pending: PendingWrites,
     /// Signalled whenever the worker processed an outbox record.
     progress: Notify,
     max_backlog: usize,
@@ -249,7 +250,7 @@ impl Runtime {
                 batch: options.batch.max(1),
                 lanes: options.lanes.max(1),
                 batch_runs: options.batch_runs.max(1),
-                outbox_hint: AtomicUsize::new(0),
+                pending: PendingWrites::default(),
                 progress: Notify::new(),
                 max_backlog: options.max_backlog.max(1),
             }),
@@ -277,26 +278,9 @@ impl Runtime {
         self.inner.notify.notify_one();
     }
 
-    /// Record that a write was accepted (one more outbox record may be
-    /// pending) and wake the worker.
+    /// A write was accepted (it may have queued work): wake the worker.
     pub fn note_write(&self) {
-        self.inner.outbox_hint.fetch_add(1, Ordering::Relaxed);
         self.notify();
-    }
-
-    /// Back-pressure for writers: wait while the worker is
-    /// [`RuntimeOptions::max_backlog`] or more outbox records behind (at most
-    /// [`MAX_BACKPRESSURE_WAIT`], and not at all while shutting down).
-    pub async fn wait_for_capacity(&self) {
-        let started = Instant::now();
-        while self.inner.outbox_hint.load(Ordering::Relaxed) >= self.inner.max_backlog
-            && !self.stopping()
-            && started.elapsed() < MAX_BACKPRESSURE_WAIT
-        {
-            self.notify();
-            let _ = tokio::time::timeout(Duration::from_millis(10), self.inner.progress.notified())
-                .await;
-        }
     }
 
     /// The clock hook of the HTTP API: `Some` with a manual clock.

@@ -21,10 +21,10 @@ pub struct RuntimeOptions {
     pub engine: EngineConfig,
     /// Outbound email/SMS provider (default: [`LogDelivery`]).
     pub delivery: Arc<dyn Delivery>,
-    /// Back-pressure: writes through the API wait while about this many
-    /// transactional-outbox records are pending (the worker lists all pending
-    /// records at once, so this also bounds its memory). Default 5,000, or
-    /// `CRM_MAX_BACKLOG`.
+    /// Back-pressure: a tenant's writes through the API wait while about
+    /// this many of that tenant's transactional-outbox records are pending
+    /// (the worker lists all pending records at once, so this also bounds
+    /// its memory, per tenant). Default 5,000, or `CRM_MAX_BACKLOG`.
     pub max_backlog: usize,
     /// Where document templates and documents are kept (default: in
     /// memory; [`Runtime::with_db`] uses the database's data directory,

@@ -23,11 +23,13 @@ impl Runtime {
         let present: HashSet<String> = docs.iter().map(|d| d.key.to_string()).collect();
         st.failures
             .retain(|k, _| !matches!(k, WorkKey::Outbox(id) if !present.contains(id)));
-        self.inner.outbox_hint.store(docs.len(), Ordering::Relaxed);
+        self.inner
+            .pending
+            .listed(docs.iter().map(Engine::outbox_tenant));
         // All of them, each tenant in turn: a record only plans (it queues
         // the visit's job), so the backlog moves on to the job queue, which
         // is read a fair share at a time, instead of holding writers back
-        // (`wait_for_capacity`) while the job pass works (BENCHMARKS.md).
+        // (`admit_write`) while the job pass works (BENCHMARKS.md).
         let docs = tenants_in_turn(docs, Engine::outbox_tenant);
         let mut slice = Slice::new();
         let mut done = 0;
@@ -39,6 +41,7 @@ impl Runtime {
             if st.blocked(&key) {
                 continue;
             }
+            let tenant = Engine::outbox_tenant(&d).to_string();
             match self.inner.engine.process_outbox(d).await {
                 Ok(()) => {
                     st.succeed(&key);
@@ -46,12 +49,7 @@ impl Runtime {
                 }
                 Err(e) => st.fail(key, &e),
             }
-            let _ =
-                self.inner
-                    .outbox_hint
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                        Some(n.saturating_sub(1))
-                    });
+            self.inner.pending.processed(&tenant);
             self.inner.progress.notify_waiters();
             slice.tick().await;
         }

@@ -356,7 +356,7 @@ async fn failing_delivery_is_retried_on_a_timer_then_dead_lettered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writers_wait_while_the_worker_is_far_behind() {
+async fn a_tenants_writers_wait_while_the_worker_is_far_behind_on_its_work_only() {
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let options = crm_automation::RuntimeOptions {
@@ -370,21 +370,25 @@ async fn writers_wait_while_the_worker_is_far_behind() {
     );
     let e = rt.engine();
     setup(&e).await;
-    // Nothing runs the outbox: three accepted writes are pending.
+    // Nothing runs the outbox: three admitted writes of T are pending.
     for n in 0..3 {
+        rt.admit_write(T).await;
         item(&e, &format!("Pending {n}")).await;
         rt.note_write();
     }
     assert_eq!(rt.backlog().await.unwrap().outbox, 3);
     assert!(
-        tokio::time::timeout(Duration::from_millis(100), rt.wait_for_capacity())
+        tokio::time::timeout(Duration::from_millis(100), rt.admit_write(T))
             .await
             .is_err(),
-        "a writer must wait while the worker is behind"
+        "T's writer must wait while the worker is behind on T's work"
     );
-    // The worker catches up: the writer goes ahead.
+    tokio::time::timeout(Duration::from_millis(100), rt.admit_write("other-tenant"))
+        .await
+        .expect("another tenant's writer does not wait for T's backlog");
+    // The worker catches up: T's writer goes ahead.
     let worker = rt.spawn_worker();
-    tokio::time::timeout(Duration::from_secs(10), rt.wait_for_capacity())
+    tokio::time::timeout(Duration::from_secs(10), rt.admit_write(T))
         .await
         .expect("released once the worker caught up");
     worker.shutdown().await;

@@ -101,3 +101,49 @@ async fn a_tenant_over_its_rate_gets_429_with_retry_after_and_others_are_served(
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// A write gate that records whom it admitted and never admits `held`.
+struct HoldOne {
+    held: &'static str,
+    admitted: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl crm_http::WriteGate for HoldOne {
+    async fn admit(&self, tenant: &str) {
+        if tenant == self.held {
+            std::future::pending::<()>().await;
+        }
+        self.admitted.lock().unwrap().push(tenant.to_string());
+    }
+}
+
+/// The write gate (the local server's back-pressure) is asked for each
+/// tenant's writes, with that tenant: a tenant it holds back waits while
+/// another tenant's write, and every read, is answered at once.
+#[tokio::test]
+async fn a_tenants_writes_pass_its_own_write_gate_and_not_another_tenants() {
+    let gate = Arc::new(HoldOne {
+        held: "tenant-a",
+        admitted: std::sync::Mutex::new(Vec::new()),
+    });
+    let h = harness_with(|s| s.with_write_gate(gate.clone()));
+    let body = serde_json::json!({"title": "x"});
+    let held = tokio::time::timeout(
+        Duration::from_millis(200),
+        h.patch(KEY_A, TENANT_PATH, body.clone(), None),
+    )
+    .await;
+    assert!(held.is_err(), "tenant-a's write waits at its gate");
+    let r = h.patch(KEY_B, TENANT_PATH, body, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(
+        h.get(KEY_A, TENANT_PATH).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = h
+        .post("no-such-key", "/v1/items", serde_json::json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(*gate.admitted.lock().unwrap(), vec!["tenant-b".to_string()]);
+}

@@ -105,6 +105,13 @@ async fn call_from(e: &Engine, phone: &str) -> String {
     .unwrap()
 }
 
+/// How many robot runs of `tenant` were committed as done.
+fn robots_done(runs: &[Committed], tenant: &str) -> usize {
+    runs.iter()
+        .filter(|(t, r)| t == tenant && r.kind == RunKind::Robot && r.status == RunStatus::Done)
+        .count()
+}
+
 /// How many of tenant A's runs of `kind` were committed before tenant B's
 /// first finished robot run (panics if B's robot never ran).
 fn a_work_before_b(runs: &[Committed], kind: RunKind) -> usize {
@@ -212,11 +219,7 @@ async fn due_jobs_of_one_tenant_do_not_starve_another_tenants_robot() {
     rt.run_until_idle().await;
 
     let runs = rec.hook().runs.lock().unwrap().clone();
-    let done_a = runs
-        .iter()
-        .filter(|(t, r)| t == A && r.kind == RunKind::Robot && r.status == RunStatus::Done)
-        .count();
-    assert_eq!(done_a, ITEMS);
+    assert_eq!(robots_done(&runs, A), ITEMS);
     let before = a_work_before_b(&runs, RunKind::Robot);
     assert!(
         before <= crm_automation::runtime::BATCH_RUNS,
@@ -280,11 +283,7 @@ async fn one_pass_plans_every_pending_write_and_runs_a_share_of_the_jobs() {
 
     rt.run_until_idle().await;
     let runs = rec.hook().runs.lock().unwrap().clone();
-    let done_a = runs
-        .iter()
-        .filter(|(t, r)| t == A && r.kind == RunKind::Robot && r.status == RunStatus::Done)
-        .count();
-    assert_eq!(done_a, ITEMS, "each of A's robots ran once");
+    assert_eq!(robots_done(&runs, A), ITEMS, "each of A's robots ran once");
 }
 
 /// One event matching many items is evaluated a part per pass; the worker is

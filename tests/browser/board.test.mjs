@@ -319,6 +319,14 @@ try {
   if (has("post", "/v1/items/{}/runs/{}/run-now")) {
     step("item page: run now skips the delay (the robot due in a day runs at the next hour's advance)");
     const hurry = (await api("POST", "/v1/items", { pipeline_id: "deals", title: "Hurried deal", amount: 2000, responsible_id: "u-max" })).data.id;
+    // The worker plans the deal's robots after the POST answered (within
+    // milliseconds, but asynchronously); the item page reads the run log once.
+    for (let i = 0; ; i++) {
+      const runs = (await api("GET", `/v1/items/${hurry}/runs`)).data.runs;
+      if (runs.some((x) => x.robot_id === escalateId && x.status === "pending")) break;
+      assert.ok(i < 200, "the deal's delayed robot is planned");
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await openPage(page, `#/item/${encodeURIComponent(hurry)}`, `tr.run[data-robot="${escalateId}"] button.run-now`);
     await page.locator(`tr.run[data-robot="${escalateId}"] button.run-now`).click();
     await page.locator("#flash", { hasText: "The robot runs now" }).waitFor();

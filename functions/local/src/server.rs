@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::Method;
 use axum::middleware::Next;
 use chrono::{DateTime, Utc};
 use crm_embedded::{Db, EmbeddedError};
@@ -233,13 +232,10 @@ pub fn app_with(runtime: &Runtime, auth: Auth, clock_dir: Option<&Path>) -> Rout
         move |request: Request, next: Next| {
             let rt = rt.clone();
             async move {
-                let writes = !matches!(
-                    *request.method(),
-                    Method::GET | Method::HEAD | Method::OPTIONS
-                );
+                let writes = crm_http::is_write(request.method());
                 let response = next.run(request).await;
                 if writes {
-                    rt.note_write();
+                    rt.notify();
                 }
                 response
             }

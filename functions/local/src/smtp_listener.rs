@@ -294,7 +294,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         match engine.receive_email(&message, &recipients).await {
             Ok(got) => {
                 if !matches!(got, Received::Unmatched { .. }) {
-                    self.runtime.note_write();
+                    self.runtime.notify();
                 }
                 self.say("250 2.0.0 OK: message taken").await
             }

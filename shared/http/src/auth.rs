@@ -6,13 +6,15 @@
 //! ([`crate::key_cache::CachedKeys`]). No key is kept or compared in clear.
 //! A tenant's request then takes a token of its bucket
 //! ([`crate::throttle::TenantThrottle`]): none left → 429 with `Retry-After`.
+//! A tenant's write (see [`crate::write_gate::is_write`]) then passes the
+//! router's [`crate::write_gate::WriteGate`], when it has one: the local
+//! server's holds it while that tenant's queued work is far behind.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use axum::extract::FromRequestParts;
 use crm_core::api_keys::{KeyHash, Role, validate_tenant};
-use http::Method;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 
@@ -265,7 +267,7 @@ impl FromRequestParts<AppState> for Caller {
                         .map_err(ApiError::too_many_requests)?;
                 }
                 if let Some(gate) = &state.write_gate
-                    && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+                    && crate::write_gate::is_write(&parts.method)
                 {
                     gate.admit(&key.tenant).await;
                 }

@@ -44,7 +44,7 @@ pub use openapi::{ApiDoc, openapi};
 pub use state::{AppState, ClockControl};
 pub use throttle::{TenantThrottle, ThrottleConfig};
 pub use ticker::{ManualTicker, SystemTicker, Ticker};
-pub use write_gate::WriteGate;
+pub use write_gate::{WriteGate, is_write};
 
 use handlers::{
     audiences, automation, catalogue, directory, documents, forms, items, lists, me, meta, outbox,

@@ -3,6 +3,14 @@
 //! that tenant's, not everyone's.
 
 use async_trait::async_trait;
+use http::Method;
+
+/// Whether a request with this method is a write: anything but GET, HEAD
+/// and OPTIONS. The write gate admits these; the local server wakes its
+/// worker after them.
+pub fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
 
 /// Admits a tenant's write (any request but GET, HEAD and OPTIONS made with
 /// the tenant's API key), after the per-tenant request limit let it through.

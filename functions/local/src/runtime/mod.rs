@@ -278,11 +278,6 @@ impl Runtime {
         self.inner.notify.notify_one();
     }
 
-    /// A write was accepted (it may have queued work): wake the worker.
-    pub fn note_write(&self) {
-        self.notify();
-    }
-
     /// The clock hook of the HTTP API: `Some` with a manual clock.
     pub fn clock_control(&self) -> Option<Arc<dyn ClockControl>> {
         self.inner

@@ -374,7 +374,7 @@ async fn a_tenants_writers_wait_while_the_worker_is_far_behind_on_its_work_only(
     for n in 0..3 {
         rt.admit_write(T).await;
         item(&e, &format!("Pending {n}")).await;
-        rt.note_write();
+        rt.notify();
     }
     assert_eq!(rt.backlog().await.unwrap().outbox, 3);
     assert!(

@@ -1303,6 +1303,7 @@ pub async fn store_get_many(store: &dyn DocStore, tenant: &str) {
 
 /// `list_prefix`: the documents of a list whose id extends a prefix, in id
 /// order, across pages; nothing of other lists, kinds or tenants.
+/// `count_prefix` counts them (at most its `max`).
 pub async fn store_list_prefix(store: &dyn DocStore, tenant: &str) {
     let mut ids: Vec<String> = (0..40).map(|i| format!("i:1:r{i:02}")).collect();
     ids.extend(["i:1", "i:10:a", "i:2:a", "i:evt:x", "i:0:z"].map(String::from));
@@ -1348,6 +1349,22 @@ pub async fn store_list_prefix(store: &dyn DocStore, tenant: &str) {
     assert_eq!(listed("i:2:").await, ["i:2:a"]);
     assert_eq!(listed("i:10:").await, ["i:10:a"]);
     assert!(listed("i:3:").await.is_empty(), "an empty prefix range");
+    let counted = |prefix: &'static str, max: usize| async move {
+        store
+            .count_prefix(tenant, Kind::Run, "i", prefix, max)
+            .await
+            .expect("count_prefix")
+    };
+    assert_eq!(counted("i:1:", 100).await, 40, "what list_prefix returns");
+    assert_eq!(counted("i:1:", 25).await, 25, "at most max");
+    assert_eq!(
+        counted("i:1", 100).await,
+        41,
+        "i:1: and i:10:a, not i:1 itself"
+    );
+    assert_eq!(counted("i:2:", 100).await, 1);
+    assert_eq!(counted("i:3:", 100).await, 0, "an empty prefix range");
+    assert_eq!(counted("", 100).await, 45, "the whole list, nothing else");
 }
 
 /// `tasks` tasks each add one to a counter with read + `Cond::Version` put,

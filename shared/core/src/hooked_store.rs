@@ -82,6 +82,18 @@ impl<H: TransactHook> DocStore for HookedStore<H> {
     ) -> Result<Vec<Doc>, StoreError> {
         self.inner.list_prefix(tenant, kind, parent, prefix).await
     }
+    async fn count_prefix(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        prefix: &str,
+        max: usize,
+    ) -> Result<usize, StoreError> {
+        self.inner
+            .count_prefix(tenant, kind, parent, prefix, max)
+            .await
+    }
     async fn purge_expired(&self, now_epoch_secs: i64, limit: usize) -> Result<usize, StoreError> {
         self.inner.purge_expired(now_epoch_secs, limit).await
     }

@@ -382,6 +382,43 @@ pub trait DocStore: Send + Sync {
             }
         }
     }
+    /// How many documents [`DocStore::list_prefix`] would return, counting
+    /// at most `max`: how far a list's range goes without reading it (one
+    /// tenant's pending outbox records, say). Adapters that can count an
+    /// index range do so without reading the documents; the default pages
+    /// through [`DocStore::list_page`].
+    async fn count_prefix(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        prefix: &str,
+        max: usize,
+    ) -> Result<usize, StoreError> {
+        const PAGE: usize = 256;
+        let mut n = 0;
+        let mut after = prefix.to_owned();
+        while n < max {
+            // An empty prefix starts at the list's first id (an empty key
+            // is no position for DynamoDB).
+            let from = (!after.is_empty()).then_some(after.as_str());
+            let page = self
+                .list_page(tenant, kind, parent, from, PAGE.min(max - n))
+                .await?;
+            let full = page.len() == PAGE.min(max - n);
+            for d in page {
+                if !d.key.id.starts_with(prefix) {
+                    return Ok(n);
+                }
+                n += 1;
+                after = d.key.id;
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(n)
+    }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
     /// Most writes [`DocStore::transact_group`] takes (at least
     /// [`MAX_TRANSACTION_WRITES`]).

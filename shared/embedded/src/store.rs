@@ -23,6 +23,14 @@ const LIST_PAGE: &str = "SELECT id, version, parent, expires_at, body \
                     FROM docs INDEXED BY docs_by_parent \
                     WHERE tenant = ?1 AND kind = ?2 AND parent = ?3 AND id > ?4 \
                     ORDER BY id COLLATE BINARY LIMIT ?5";
+/// How many ids of a list lie in the range (`?4`, `?5`), counting at most
+/// `?6`: read from the parent index alone.
+const COUNT_RANGE: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM docs INDEXED BY docs_by_parent \
+                    WHERE tenant = ?1 AND kind = ?2 AND parent = ?3 AND id > ?4 AND id < ?5 \
+                    LIMIT ?6)";
+/// [`COUNT_RANGE`] with no upper end.
+const COUNT_AFTER: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM docs INDEXED BY docs_by_parent \
+                    WHERE tenant = ?1 AND kind = ?2 AND parent = ?3 AND id > ?4 LIMIT ?5)";
 /// Rewrite a document in place when its parent stays: only its data page
 /// changes, and the partial expiry index only when the document gets (or
 /// loses) an expiry — a run made final (its retention) — never the key or
@@ -278,6 +286,29 @@ impl SqliteStore {
         Self::docs_of(tenant, kind, rows)
     }
 
+    fn count_prefix_sync(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        prefix: &str,
+        max: usize,
+    ) -> Result<usize, EmbeddedError> {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let g = self.db.lock();
+        let n: i64 = match prefix_end(prefix) {
+            Some(end) => g.conn.prepare_cached(COUNT_RANGE)?.query_row(
+                (tenant, kind.as_str(), parent, prefix, end.as_str(), max),
+                |r| r.get(0),
+            )?,
+            None => g
+                .conn
+                .prepare_cached(COUNT_AFTER)?
+                .query_row((tenant, kind.as_str(), parent, prefix, max), |r| r.get(0))?,
+        };
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     fn docs_of(tenant: &str, kind: Kind, rows: Vec<ListRow>) -> Result<Vec<Doc>, EmbeddedError> {
         let mut out = Vec::with_capacity(rows.len());
         for (id, version, parent, expires_at, body) in rows {
@@ -286,6 +317,25 @@ impl SqliteStore {
         }
         Ok(out)
     }
+}
+
+/// The least string above every string that starts with `prefix` (ids
+/// compare as UTF-8 bytes, that is by code point): its last character
+/// raised by one, after dropping trailing `char::MAX`es. `None` when there
+/// is none (an empty prefix).
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match u32::from(last) + 1 {
+            0xD800 => Some('\u{E000}'), // past the surrogates
+            n => char::from_u32(n),
+        };
+        if let Some(c) = next {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 #[async_trait]
@@ -348,6 +398,17 @@ impl DocStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Doc>, StoreError> {
         Ok(self.list_page_sync(tenant, kind, parent, after.unwrap_or(""), limit)?)
+    }
+
+    async fn count_prefix(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        parent: &str,
+        prefix: &str,
+        max: usize,
+    ) -> Result<usize, StoreError> {
+        Ok(self.count_prefix_sync(tenant, kind, parent, prefix, max)?)
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {

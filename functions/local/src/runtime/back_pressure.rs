@@ -5,7 +5,7 @@
 
 use super::*;
 
-/// Pending outbox records per tenant: as many as the worker last listed,
+/// Pending outbox records per tenant: as many as the worker last counted,
 /// minus those it processed since, plus the writes admitted since (an
 /// estimate: a write that queued nothing counts until the next listing).
 #[derive(Default)]
@@ -18,13 +18,9 @@ impl PendingWrites {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// What the worker listed, tenant by tenant (replaces the estimate).
-    pub(super) fn listed<'a>(&self, tenants: impl Iterator<Item = &'a str>) {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for t in tenants {
-            *counts.entry(t.to_string()).or_default() += 1;
-        }
-        *self.lock() = counts;
+    /// What the worker counted, tenant by tenant (replaces the estimate).
+    pub(super) fn listed(&self, counts: &[(String, usize)]) {
+        *self.lock() = counts.iter().cloned().collect();
     }
 
     /// One record of `tenant` processed.

@@ -16,10 +16,11 @@
 //!    its runs and commits them in one transaction),
 //!
 //! until none is left. Each pass serves every tenant with pending work in
-//! turn (round-robin, in their order within the tenant): all pending outbox
-//! records (a record only plans — it queues its visit's job —, so the
-//! backlog of a burst of writes moves on to the job queue instead of holding
-//! writers back; the outbox itself stays bounded by the back-pressure below),
+//! turn (round-robin, in their order within the tenant): its pending outbox
+//! records, a page at a time, up to [`RuntimeOptions::max_backlog`] of them
+//! (a record only plans — it queues its visit's job —, so the backlog of a
+//! burst of writes moves on to the job queue instead of holding writers
+//! back; the outbox itself stays bounded by the back-pressure below),
 //! at most [`RuntimeOptions::batch`] events and jobs of each tenant, and
 //! evaluates at most `batch` items of each tenant's events per pass: an event
 //! naming a client phone/email that matches thousands of items is evaluated
@@ -42,14 +43,16 @@
 //! due time in due order, then drains all queued work before it returns.
 //!
 //! The worker shares the request-serving runtime and yields every
-//! [`TIME_SLICE`]; writers wait while it is far behind
-//! ([`Runtime::admit_write`], per tenant), which bounds its memory (it lists all
-//! pending outbox records at once). BENCHMARKS.md has the measurements behind
-//! these choices.
+//! [`TIME_SLICE`]; a tenant's writers wait while the worker is far behind on
+//! that tenant's outbox ([`Runtime::admit_write`]), which bounds how long a
+//! write waits for its robots to be planned. The worker's memory does not
+//! depend on the backlog: it reads the outbox a tenant's page at a time.
+//! BENCHMARKS.md has the measurements behind these choices.
 mod back_pressure;
 mod lanes;
 mod manual_control;
 mod options;
+mod outbox_pass;
 mod passes;
 mod purge;
 mod work_state;
@@ -85,7 +88,7 @@ use crm_core::ports::{
 #[allow(unused_imports)]
 use crm_core::system::{LogDelivery, TimeOrderedIds};
 #[allow(unused_imports)]
-use crm_core::work_source::{DueJobs, EventSeq, QueuedEvents, round_robin};
+use crm_core::work_source::{DueJobs, EventSeq, QueuedEvents};
 use crm_core::{Engine, EngineConfig};
 use crm_http::ClockControl;
 use tokio::sync::{Mutex, Notify};
@@ -288,7 +291,12 @@ impl Runtime {
 
     /// Counts of the stored queues.
     pub async fn backlog(&self) -> Result<Backlog, RuntimeError> {
-        let outbox = self.inner.engine.pending_outbox().await?.len();
+        let outbox = self
+            .outbox_counts(usize::MAX)
+            .await?
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
         Ok(Backlog {
             outbox,
             events: self.inner.events.stored()?,

@@ -7,8 +7,7 @@ use super::*;
 pub struct RuntimeOptions {
     /// How many events or due jobs one pass takes from the queues (all
     /// tenants together, each tenant in turn), and a tenant's share of a
-    /// pass: at most this many of its outbox records and of its events' item
-    /// evaluations.
+    /// pass's item evaluations of its events.
     pub batch: usize,
     /// How many jobs of different items may run at the same time (jobs of
     /// one item always run one after the other, in due order). Default 1, or
@@ -22,9 +21,10 @@ pub struct RuntimeOptions {
     /// Outbound email/SMS provider (default: [`LogDelivery`]).
     pub delivery: Arc<dyn Delivery>,
     /// Back-pressure: a tenant's writes through the API wait while about
-    /// this many of that tenant's transactional-outbox records are pending
-    /// (the worker lists all pending records at once, so this also bounds
-    /// its memory, per tenant). Default 5,000, or `CRM_MAX_BACKLOG`.
+    /// this many of that tenant's transactional-outbox records are pending.
+    /// Also a tenant's share of the outbox in one pass (read a page at a
+    /// time, so the worker's memory does not depend on it). Default 5,000,
+    /// or `CRM_MAX_BACKLOG`.
     pub max_backlog: usize,
     /// Where document templates and documents are kept (default: in
     /// memory; [`Runtime::with_db`] uses the database's data directory,

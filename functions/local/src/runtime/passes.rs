@@ -1,61 +1,9 @@
-//! One pass of the worker over each kind of work: outbox records, queued
-//! events (large ones in parts), due jobs in lanes.
+//! One pass of the worker over queued events (large ones in parts) and due
+//! jobs in lanes (the outbox pass is `outbox_pass.rs`).
 
 use super::*;
 
 impl Runtime {
-    /// Process every pending outbox record, each tenant's in turn.
-    pub(super) async fn outbox_pass(&self, st: &mut WorkState) -> usize {
-        if st.blocked(&WorkKey::OutboxList) {
-            return 0;
-        }
-        let docs = match self.inner.engine.pending_outbox().await {
-            Ok(d) => {
-                st.succeed(&WorkKey::OutboxList);
-                d
-            }
-            Err(e) => {
-                st.fail(WorkKey::OutboxList, &e);
-                return 0;
-            }
-        };
-        // Failures of records that are gone (processed meanwhile) are forgotten.
-        let present: HashSet<String> = docs.iter().map(|d| d.key.to_string()).collect();
-        st.failures
-            .retain(|k, _| !matches!(k, WorkKey::Outbox(id) if !present.contains(id)));
-        self.inner
-            .pending
-            .listed(docs.iter().map(Engine::outbox_tenant));
-        // All of them, each tenant in turn: a record only plans (it queues
-        // the visit's job), so the backlog moves on to the job queue, which
-        // is read a fair share at a time, instead of holding writers back
-        // (`admit_write`) while the job pass works (BENCHMARKS.md).
-        let docs = tenants_in_turn(docs, Engine::outbox_tenant);
-        let mut slice = Slice::new();
-        let mut done = 0;
-        for d in docs {
-            if self.stopping() {
-                break;
-            }
-            let key = WorkKey::Outbox(d.key.to_string());
-            if st.blocked(&key) {
-                continue;
-            }
-            let tenant = Engine::outbox_tenant(&d).to_string();
-            match self.inner.engine.process_outbox(d).await {
-                Ok(()) => {
-                    st.succeed(&key);
-                    done += 1;
-                }
-                Err(e) => st.fail(key, &e),
-            }
-            self.inner.pending.processed(&tenant);
-            self.inner.progress.notify_waiters();
-            slice.tick().await;
-        }
-        done
-    }
-
     /// Evaluate queued events, each tenant in turn: at most `batch` of each
     /// tenant's oldest events, and at most `batch` item evaluations of each
     /// tenant, per pass. An event whose items do not fit is continued in the
@@ -378,23 +326,4 @@ impl Runtime {
         st.waiting.insert(name.to_string(), not_before);
         Ok(false)
     }
-}
-
-/// All the work, each tenant's (`tenant_of`) in its order, the tenants in
-/// turn (round-robin, in the order of their first work).
-pub(super) fn tenants_in_turn<T>(work: Vec<T>, tenant_of: impl Fn(&T) -> &str) -> Vec<T> {
-    let mut groups: Vec<Vec<T>> = Vec::new();
-    let mut group_of: HashMap<String, usize> = HashMap::new();
-    for w in work {
-        let i = match group_of.get(tenant_of(&w)) {
-            Some(&i) => i,
-            None => {
-                group_of.insert(tenant_of(&w).to_string(), groups.len());
-                groups.push(Vec::new());
-                groups.len() - 1
-            }
-        };
-        groups[i].push(w);
-    }
-    round_robin(groups, usize::MAX)
 }

@@ -227,13 +227,14 @@ async fn due_jobs_of_one_tenant_do_not_starve_another_tenants_robot() {
     );
 }
 
-/// A burst of item writes larger than a pass's share is planned in ONE pass
-/// (the outbox is not held to `batch` per tenant; its backlog moves on to
-/// the job queue), tenant B's write in turn with tenant A's, while the due
-/// jobs are still taken a batch at a time, the tenants in turn.
+/// A burst of item writes larger than a pass's share of jobs, and than a
+/// page of the outbox, is planned in ONE pass (the outbox is not held to
+/// `batch` per tenant; its backlog moves on to the job queue), tenant B's
+/// write in turn with tenant A's, while the due jobs are still taken a
+/// batch at a time, the tenants in turn.
 #[tokio::test]
 async fn one_pass_plans_every_pending_write_and_runs_a_share_of_the_jobs() {
-    const ITEMS: usize = 40;
+    const ITEMS: usize = 300; // more than a page (256) of the outbox
     let dir = tempfile::tempdir().unwrap();
     let options = RuntimeOptions {
         batch: 16,
@@ -284,6 +285,55 @@ async fn one_pass_plans_every_pending_write_and_runs_a_share_of_the_jobs() {
     rt.run_until_idle().await;
     let runs = rec.hook().runs.lock().unwrap().clone();
     assert_eq!(robots_done(&runs, A), ITEMS, "each of A's robots ran once");
+}
+
+/// A tenant whose pending writes exceed its share of a pass
+/// (`max_backlog`) has that many planned per pass, the rest in the next
+/// ones; another tenant's write is planned, and its robot run, in the first.
+#[tokio::test]
+async fn a_tenant_over_its_share_of_the_outbox_waits_for_the_next_pass_alone() {
+    const ITEMS: usize = 40;
+    const SHARE: usize = 15;
+    let dir = tempfile::tempdir().unwrap();
+    let options = RuntimeOptions {
+        max_backlog: SHARE,
+        ..RuntimeOptions::default()
+    };
+    let (rt, rec) = recording(dir.path(), options);
+    let e = rt.engine();
+    crm_core::testing::load(&e, A).await.unwrap();
+    crm_core::testing::load(&e, B).await.unwrap();
+    for tenant in [A, B] {
+        robot(
+            &e,
+            tenant,
+            json!({"stage_id": "new", "type": "notify_employee",
+                "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}}),
+        )
+        .await;
+    }
+    rt.run_until_idle().await;
+    for i in 0..ITEMS {
+        item(&e, A, &format!("Burst {i}"), None).await;
+    }
+    let b_item = item(&e, B, "Urgent", None).await;
+
+    let first = rt.run_pass().await;
+    assert_eq!(first.outbox, SHARE + 1, "A's share and B's write");
+    assert_eq!(rt.backlog().await.unwrap().outbox, ITEMS - SHARE);
+    let b_runs = e.runs(B, &b_item).await.unwrap();
+    assert!(
+        b_runs.iter().any(|r| r.status == RunStatus::Done),
+        "{b_runs:#?}"
+    );
+    assert_eq!(rt.run_pass().await.outbox, SHARE);
+    assert_eq!(rt.run_pass().await.outbox, ITEMS - 2 * SHARE);
+    assert_eq!(rt.backlog().await.unwrap().outbox, 0);
+
+    rt.run_until_idle().await;
+    let runs = rec.hook().runs.lock().unwrap().clone();
+    assert_eq!(robots_done(&runs, A), ITEMS, "each of A's robots ran once");
+    assert_eq!(robots_done(&runs, B), 1);
 }
 
 /// One event matching many items is evaluated a part per pass; the worker is

@@ -11,15 +11,13 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, future, stream};
 use serde_json::Value;
 
-use crate::engine::{Engine, OUTBOX_PENDING};
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::{
     Activity, Chain, ItemChange, OutboxRecord, QueuedEvent, RunRecord, RunStatus, TimelineEntry,
 };
 use crate::planning::{needs_responsible, plan_runs, robot_due};
-use crate::ports::{
-    Cond, Doc, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, SYSTEM_TENANT, StoreError, Write,
-};
+use crate::ports::{Cond, Doc, DocKey, Job, Kind, MAX_TRANSACTION_WRITES, StoreError, Write};
 use crate::reports::{self, Deltas, tally::visit_deltas};
 use crate::robots::Robot;
 use crate::store::{
@@ -35,26 +33,6 @@ use crate::workhours::WorkCalendar;
 pub const SCHEDULE_CONCURRENCY: usize = 8;
 
 impl Engine {
-    /// Pending outbox records (the local runtime polls these; on AWS the
-    /// table's stream delivers them).
-    pub async fn pending_outbox(&self) -> Result<Vec<Doc>> {
-        Ok(self
-            .ports
-            .store
-            .list(SYSTEM_TENANT, Kind::Outbox, OUTBOX_PENDING)
-            .await?)
-    }
-
-    /// The tenant an outbox record ([`Engine::pending_outbox`]) works for,
-    /// read without decoding the record (`""` if it names none).
-    pub fn outbox_tenant(d: &Doc) -> &str {
-        d.body
-            .get("record")
-            .and_then(|r| r.get("tenant"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    }
-
     /// Process one outbox record, then delete it. Safe to call more than once
     /// for the same record, and after a crash half way.
     pub async fn process_outbox(&self, d: Doc) -> Result<()> {

@@ -761,4 +761,12 @@ pub enum OutboxRecord {
     Audience(crate::audiences::AudienceChange),
     /// A webhook call to make (its record is `Kind::WebhookCall`, id = the run id).
     CallWebhook { tenant: String, run_id: String },
+    /// Cancel a deleted robot's pending runs, the `page`-th page of its
+    /// index, after the indexed run `after` (`engine/deleted_robot_runs.rs`).
+    CancelRobotRuns {
+        tenant: String,
+        robot_id: String,
+        page: u32,
+        after: Option<String>,
+    },
 }

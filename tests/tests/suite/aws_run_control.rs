@@ -107,3 +107,63 @@ async fn stop_automation_on_aws_deletes_the_schedules_and_nothing_runs() {
     }
     rig.teardown().await;
 }
+
+/// Deleting a robot with more waiting runs than two pages on AWS: the
+/// request cancels the first page; the deletion's outbox record reaches the
+/// stage-change function through the stream, which cancels a page per
+/// record, each record's successor a new row (an `INSERT` the stream
+/// delivers). Every run ends cancelled, every schedule is deleted, and
+/// nothing runs later.
+#[tokio::test]
+async fn deleting_a_robot_on_aws_cancels_its_many_runs_a_page_per_outbox_record() {
+    const DEALS: usize = crm_core::engine::CANCEL_PAGE * 2 + 10;
+    let rig = rig_with_delayed_robots("robot-deleted", 1).await;
+    let t = rig.tenant.clone();
+    let robot = rig.engine.list_robots(&t, "deals").await.unwrap()[0].clone();
+    let mut deals = Vec::with_capacity(DEALS);
+    for i in 0..DEALS {
+        let deal = crm_core::testing::plain_deal(&format!("Deal {i}"));
+        deals.push(rig.engine.create_item(&t, body(deal)).await.unwrap().id);
+    }
+    for _ in 0..60 {
+        rig.settle().await;
+        if rig.schedules().await.len() >= DEALS {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(rig.schedules().await.len(), DEALS);
+
+    rig.engine
+        .delete_robot(&t, "deals", &robot.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        rig.schedules().await.len(),
+        DEALS - crm_core::engine::CANCEL_PAGE,
+        "the request cancels the first page"
+    );
+    for _ in 0..60 {
+        rig.settle().await;
+        if rig.schedules().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(rig.schedules().await.is_empty(), "every schedule deleted");
+    for id in &deals {
+        let runs = rig.engine.runs(&t, id).await.unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].status, RunStatus::Cancelled, "{runs:?}");
+        assert_eq!(runs[0].reason.as_deref(), Some("cancelled: robot deleted"));
+    }
+    rig.advance(Duration::days(2)).await;
+    assert!(
+        rig.engine
+            .list_notifications(&t, "u-boss")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    rig.teardown().await;
+}

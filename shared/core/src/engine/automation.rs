@@ -14,10 +14,10 @@ use super::{Engine, unprocessable};
 use crate::api::{CopyBody, RobotBody, TriggerBody};
 use crate::check::Refs;
 use crate::error::{EngineError, FieldError, Result};
-use crate::model::{Pipeline, RunRecord, RunStatus};
+use crate::model::Pipeline;
 use crate::ports::{Cond, DocKey, Kind, StoreError, Write};
 use crate::robots::{Action, ROBOT_TYPES, Robot, validate_robot};
-use crate::store::{PendingRun, Record, cond_for, decode, doc, put, record_doc};
+use crate::store::{Record, cond_for, doc, put, record_doc};
 use crate::triggers::{TRIGGER_TYPES, Trigger, TriggerKind, validate_trigger};
 
 /// How often a write that names no version is retried after another writer
@@ -263,121 +263,7 @@ impl Automation for Trigger {
     }
 }
 
-/// The reason recorded on the pending runs of a deleted robot.
-pub(crate) const ROBOT_DELETED: &str = "cancelled: robot deleted";
-
 impl Engine {
-    /// Cancel the pending runs of a deleted robot (recorded, timers
-    /// cancelled), found through the robot's index of pending runs
-    /// ([`PendingRun`]): read a page at a time (never the whole index at
-    /// once), then per run one read and one transaction. A run being
-    /// performed right now finishes; one the index does not list yet
-    /// (planned while the robot was deleted) is cancelled by the runner,
-    /// which checks that the robot still exists.
-    async fn cancel_robot_runs(&self, tenant: &str, robot_id: &str) -> Result<()> {
-        const PAGE: usize = 100;
-        let mut after: Option<String> = None;
-        loop {
-            let docs = self
-                .ports
-                .store
-                .list_page(tenant, Kind::PendingRun, robot_id, after.as_deref(), PAGE)
-                .await?;
-            let Some(last) = docs.last() else {
-                return Ok(());
-            };
-            after = Some(last.key.id.clone());
-            let more = docs.len() == PAGE;
-            for d in &docs {
-                self.cancel_indexed_run(tenant, &decode::<PendingRun>(d)?)
-                    .await?;
-            }
-            if !more {
-                return Ok(());
-            }
-        }
-    }
-
-    async fn cancel_indexed_run(&self, tenant: &str, p: &PendingRun) -> Result<()> {
-        let mut tries = 0;
-        loop {
-            match self.cancel_deleted_robot_run(tenant, p).await {
-                Err(EngineError::Store(StoreError::Conflict { .. }))
-                    if tries < self.config.max_retries =>
-                {
-                    tries += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn cancel_deleted_robot_run(&self, tenant: &str, p: &PendingRun) -> Result<()> {
-        let now = self.now();
-        let unindex = Write::Delete {
-            key: DocKey::new(tenant, Kind::PendingRun, &p.run_id),
-            parent: Some(p.robot_id.clone()),
-            cond: Cond::Any,
-        };
-        let run = match self.load::<RunRecord>(tenant, &p.run_id).await? {
-            Some((run, v)) if run.status == RunStatus::Pending => (run, v),
-            // Being performed (or performed and waiting for its webhook's
-            // answer): it finishes (and leaves the index) by itself.
-            Some((run, _)) if matches!(run.status, RunStatus::Running | RunStatus::Waiting) => {
-                return Ok(());
-            }
-            _ => {
-                self.ports.store.transact(vec![unindex]).await?;
-                return Ok(());
-            }
-        };
-        let (mut run, v) = run;
-        run.status = RunStatus::Cancelled;
-        run.reason = Some(ROBOT_DELETED.to_string());
-        run.finished_at = Some(now);
-        run.version = v + 1;
-        let mut writes = vec![
-            put(record_doc(tenant, &run, run.version), Cond::Version(v)),
-            unindex,
-        ];
-        // The robot waiting for this one now waits for the one before it,
-        // or, when that one has finished, starts its delay now.
-        if let Some(next) = &run.next_run {
-            let before = match &run.after_run {
-                Some(a) => self.load::<RunRecord>(tenant, a).await?,
-                None => None,
-            };
-            match before {
-                Some((mut b, bv)) if !b.status.is_final() => {
-                    b.next_run = Some(next.clone());
-                    b.version = bv + 1;
-                    writes.push(put(record_doc(tenant, &b, b.version), Cond::Version(bv)));
-                    if let Some((mut f, fv)) = self.load::<RunRecord>(tenant, next).await? {
-                        f.after_run = Some(b.id.clone());
-                        f.version = fv + 1;
-                        writes.push(put(record_doc(tenant, &f, f.version), Cond::Version(fv)));
-                    }
-                }
-                _ => {
-                    if let Some(item) = self.load_item(tenant, &run.item_id).await?
-                        && item.visit == run.visit
-                    {
-                        writes.extend(self.ready_follower(tenant, next, &item, now).await?);
-                        writes.push(Write::Check {
-                            key: DocKey::new(tenant, Kind::Item, &item.id),
-                            cond: Cond::Version(item.version),
-                        });
-                    }
-                }
-            }
-        }
-        self.ports.store.transact(writes).await?;
-        if run.due_at.is_some_and(|due| due > now) {
-            self.ports.scheduler.cancel(tenant, &run.id).await?;
-        }
-        Ok(())
-    }
-
     /// The next position in the pipeline, and the counter write that takes it.
     async fn next_order(&self, tenant: &str, pipeline_id: &str) -> Result<(u64, Write)> {
         let id = format!("order:{pipeline_id}");
@@ -540,13 +426,14 @@ impl Engine {
             }
         }
         if A::KIND == Kind::Robot {
-            self.cancel_robot_runs(tenant, id).await?;
+            // The first page now; the deletion's outbox record does the rest.
+            self.cancel_robot_runs_page(tenant, id, None).await?;
         }
         Ok(())
     }
 
-    /// Check and remove the record (the robot's pending runs are cancelled
-    /// after this commits).
+    /// Check and remove the record (with a robot, the outbox record that
+    /// cancels its pending runs: `deleted_robot_runs.rs`).
     async fn try_delete<A: Automation>(
         &self,
         tenant: &str,
@@ -569,6 +456,9 @@ impl Engine {
             cond: Cond::Version(v),
         }];
         writes.extend(old.deletion_writes(tenant, self.now()));
+        if A::KIND == Kind::Robot {
+            writes.push(self.runs_cancel_write(tenant, id, 0, None));
+        }
         self.ports.store.transact(writes).await?;
         Ok(())
     }

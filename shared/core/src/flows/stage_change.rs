@@ -56,6 +56,16 @@ impl Engine {
             OutboxRecord::CallWebhook { tenant, run_id } => {
                 self.webhook_attempt(&tenant, &run_id).await?
             }
+            OutboxRecord::CancelRobotRuns {
+                tenant,
+                robot_id,
+                page,
+                after,
+            } => {
+                return self
+                    .continue_runs_cancel(&d, &tenant, &robot_id, page, after.as_deref())
+                    .await;
+            }
         }
         if counts.is_empty() {
             self.ports

@@ -7,6 +7,7 @@ mod automation_limits;
 mod common;
 mod complete_task_reads;
 mod decisions;
+mod deleted_robot_runs;
 mod documents;
 mod email_attachments;
 mod event_fan_out;

@@ -17,7 +17,7 @@
 //!
 //! until none is left. Each pass serves every tenant with pending work in
 //! turn (round-robin, in their order within the tenant): its pending outbox
-//! records, a page at a time, up to [`RuntimeOptions::max_backlog`] of them
+//! records, a page at a time, up to [`RuntimeOptions::outbox_share`] of them
 //! (a record only plans — it queues its visit's job —, so the backlog of a
 //! burst of writes moves on to the job queue instead of holding writers
 //! back; the outbox itself stays bounded by the back-pressure below),
@@ -148,6 +148,7 @@ struct Inner {
     /// Signalled whenever the worker processed an outbox record.
     progress: Notify,
     max_backlog: usize,
+    outbox_share: usize,
 }
 
 /// The running worker task.
@@ -256,6 +257,7 @@ impl Runtime {
                 pending: PendingWrites::default(),
                 progress: Notify::new(),
                 max_backlog: options.max_backlog.max(1),
+                outbox_share: options.outbox_share.max(1),
             }),
         }
     }

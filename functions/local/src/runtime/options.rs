@@ -21,11 +21,15 @@ pub struct RuntimeOptions {
     /// Outbound email/SMS provider (default: [`LogDelivery`]).
     pub delivery: Arc<dyn Delivery>,
     /// Back-pressure: a tenant's writes through the API wait while about
-    /// this many of that tenant's transactional-outbox records are pending.
-    /// Also a tenant's share of the outbox in one pass (read a page at a
-    /// time, so the worker's memory does not depend on it). Default 5,000,
-    /// or `CRM_MAX_BACKLOG`.
+    /// this many of that tenant's transactional-outbox records are pending
+    /// (the worker reads them a page at a time, so its memory does not
+    /// depend on this). Default 20,000 (a few seconds of planning), or
+    /// `CRM_MAX_BACKLOG`.
     pub max_backlog: usize,
+    /// A tenant's share of the outbox in one pass: at most this many of its
+    /// records are processed before the pass moves on to events and due
+    /// jobs (every tenant's robots run between two shares). Default 5,000.
+    pub outbox_share: usize,
     /// Where document templates and documents are kept (default: in
     /// memory; [`Runtime::with_db`] uses the database's data directory,
     /// `<data>/blobs`).
@@ -61,7 +65,8 @@ impl Default for RuntimeOptions {
             max_backlog: std::env::var(MAX_BACKLOG_ENV)
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(5_000),
+                .unwrap_or(20_000),
+            outbox_share: 5_000,
             blobs: None,
             http: {
                 crm_aws::http_caller::install_allow_list_from_env();
@@ -79,6 +84,7 @@ impl std::fmt::Debug for RuntimeOptions {
             .field("batch_runs", &self.batch_runs)
             .field("engine", &self.engine)
             .field("max_backlog", &self.max_backlog)
+            .field("outbox_share", &self.outbox_share)
             .finish_non_exhaustive()
     }
 }

@@ -1,7 +1,7 @@
 //! The worker's pass over the pending transactional-outbox records: the
 //! tenants that have any, each in turn, a page of [`OUTBOX_PAGE`] records at
 //! a time, until each tenant's records are done or it had its share of the
-//! pass ([`RuntimeOptions::max_backlog`] records). Memory is one page,
+//! pass ([`RuntimeOptions::outbox_share`] records). Memory is one page,
 //! however far behind a tenant is; no step lists the whole outbox.
 
 use super::*;
@@ -29,9 +29,12 @@ impl Runtime {
         if st.blocked(&WorkKey::OutboxList) {
             return 0;
         }
-        let share = self.inner.max_backlog;
-        let counts = match self.outbox_counts(share).await {
-            Ok(c) => c,
+        let share = self.inner.outbox_share;
+        let counts = match self.outbox_counts(self.inner.max_backlog).await {
+            Ok(c) => {
+                st.succeed(&WorkKey::OutboxList);
+                c
+            }
             Err(e) => {
                 st.fail(WorkKey::OutboxList, &e);
                 return 0;
@@ -46,14 +49,15 @@ impl Runtime {
                 share,
             })
             .collect();
-        // Every record read, while the pass reads each tenant's to the end:
-        // failures of the others (processed meanwhile) are then forgotten.
-        let mut seen: Option<HashSet<String>> = Some(HashSet::new());
+        // Every record read; when the pass read each tenant's to the end,
+        // failures of the others (processed meanwhile) are forgotten.
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut read_all = true;
         let mut slice = Slice::new();
         let mut done = 0;
         while let Some(mut turn) = turns.pop_front() {
             if self.stopping() {
-                seen = None;
+                read_all = false;
                 break;
             }
             let limit = OUTBOX_PAGE.min(turn.share);
@@ -66,7 +70,7 @@ impl Runtime {
                 Ok(p) => p,
                 Err(e) => {
                     st.fail(WorkKey::OutboxList, &e);
-                    seen = None;
+                    read_all = false;
                     break;
                 }
             };
@@ -74,21 +78,17 @@ impl Runtime {
             turn.share -= page.len();
             for d in page {
                 turn.after = Some(d.key.id.clone());
-                let key = d.key.id.clone();
-                if let Some(s) = seen.as_mut() {
-                    s.insert(key.clone());
-                }
+                seen.insert(d.key.id.clone());
                 done += usize::from(self.process_outbox_record(st, &turn.tenant, d).await);
                 slice.tick().await;
             }
             match (full, turn.share) {
-                (false, _) => {}          // the tenant's records are done
-                (true, 0) => seen = None, // its share is: the rest waits for the next pass
+                (false, _) => {}               // the tenant's records are done
+                (true, 0) => read_all = false, // its share is: the rest waits for the next pass
                 (true, _) => turns.push_back(turn),
             }
         }
-        if let Some(seen) = seen {
-            st.succeed(&WorkKey::OutboxList);
+        if read_all {
             st.failures
                 .retain(|k, _| !matches!(k, WorkKey::Outbox(id) if !seen.contains(id)));
         }

@@ -288,7 +288,7 @@ async fn one_pass_plans_every_pending_write_and_runs_a_share_of_the_jobs() {
 }
 
 /// A tenant whose pending writes exceed its share of a pass
-/// (`max_backlog`) has that many planned per pass, the rest in the next
+/// (`outbox_share`) has that many planned per pass, the rest in the next
 /// ones; another tenant's write is planned, and its robot run, in the first.
 #[tokio::test]
 async fn a_tenant_over_its_share_of_the_outbox_waits_for_the_next_pass_alone() {
@@ -296,7 +296,7 @@ async fn a_tenant_over_its_share_of_the_outbox_waits_for_the_next_pass_alone() {
     const SHARE: usize = 15;
     let dir = tempfile::tempdir().unwrap();
     let options = RuntimeOptions {
-        max_backlog: SHARE,
+        outbox_share: SHARE,
         ..RuntimeOptions::default()
     };
     let (rt, rec) = recording(dir.path(), options);

@@ -38,14 +38,20 @@ async fn new_deal(rig: &AwsRig, n: usize) -> String {
         .create_item(&rig.tenant, body(crm_core::testing::plain_deal("Website")))
         .await
         .unwrap();
+    settle_until_schedules(rig, |s| s >= n).await;
+    item.id
+}
+
+/// Settle until the number of schedules is as wanted (the stream shows
+/// records a little after their writes; ≤ 30 s).
+async fn settle_until_schedules(rig: &AwsRig, wanted: impl Fn(usize) -> bool) {
     for _ in 0..60 {
         rig.settle().await;
-        if rig.schedules().await.len() >= n {
-            break;
+        if wanted(rig.schedules().await.len()) {
+            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    item.id
 }
 
 #[tokio::test]
@@ -108,16 +114,24 @@ async fn stop_automation_on_aws_deletes_the_schedules_and_nothing_runs() {
     rig.teardown().await;
 }
 
-/// Deleting a robot with more waiting runs than two pages on AWS: the
-/// request cancels the first page; the deletion's outbox record reaches the
-/// stage-change function through the stream, which cancels a page per
-/// record, each record's successor a new row (an `INSERT` the stream
-/// delivers). Every run ends cancelled, every schedule is deleted, and
-/// nothing runs later.
+/// Deleting a robot with more waiting runs than two pages on AWS (pages of
+/// 3 here; 100 by default): the request cancels the first page; the
+/// deletion's outbox record reaches the stage-change function through the
+/// stream, which cancels a page per record, each record's successor a new
+/// row (an `INSERT` the stream delivers). Every run ends cancelled, every
+/// schedule is deleted, and nothing runs later.
 #[tokio::test]
 async fn deleting_a_robot_on_aws_cancels_its_many_runs_a_page_per_outbox_record() {
-    const DEALS: usize = crm_core::engine::CANCEL_PAGE * 2 + 10;
-    let rig = rig_with_delayed_robots("robot-deleted", 1).await;
+    const PAGE: usize = 3;
+    const DEALS: usize = PAGE * 2 + 1;
+    let mut rig = rig_with_delayed_robots("robot-deleted", 1).await;
+    rig.engine = crm_core::Engine::new(
+        rig.engine.ports().clone(),
+        crm_core::EngineConfig {
+            cancel_page: PAGE,
+            ..crm_aws::wiring::aws_engine_config()
+        },
+    );
     let t = rig.tenant.clone();
     let robot = rig.engine.list_robots(&t, "deals").await.unwrap()[0].clone();
     let mut deals = Vec::with_capacity(DEALS);
@@ -125,13 +139,7 @@ async fn deleting_a_robot_on_aws_cancels_its_many_runs_a_page_per_outbox_record(
         let deal = crm_core::testing::plain_deal(&format!("Deal {i}"));
         deals.push(rig.engine.create_item(&t, body(deal)).await.unwrap().id);
     }
-    for _ in 0..60 {
-        rig.settle().await;
-        if rig.schedules().await.len() >= DEALS {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    settle_until_schedules(&rig, |s| s >= DEALS).await;
     assert_eq!(rig.schedules().await.len(), DEALS);
 
     rig.engine
@@ -140,16 +148,10 @@ async fn deleting_a_robot_on_aws_cancels_its_many_runs_a_page_per_outbox_record(
         .unwrap();
     assert_eq!(
         rig.schedules().await.len(),
-        DEALS - crm_core::engine::CANCEL_PAGE,
+        DEALS - PAGE,
         "the request cancels the first page"
     );
-    for _ in 0..60 {
-        rig.settle().await;
-        if rig.schedules().await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    settle_until_schedules(&rig, |s| s == 0).await;
     assert!(rig.schedules().await.is_empty(), "every schedule deleted");
     for id in &deals {
         let runs = rig.engine.runs(&t, id).await.unwrap();

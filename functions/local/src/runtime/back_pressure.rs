@@ -7,7 +7,7 @@ use super::*;
 
 /// Pending outbox records per tenant: as many as the worker last counted,
 /// minus those it processed since, plus the writes admitted since (an
-/// estimate: a write that queued nothing counts until the next listing).
+/// estimate: a write that queued nothing counts until the next count).
 #[derive(Default)]
 pub(super) struct PendingWrites(std::sync::Mutex<HashMap<String, usize>>);
 
@@ -19,7 +19,7 @@ impl PendingWrites {
     }
 
     /// What the worker counted, tenant by tenant (replaces the estimate).
-    pub(super) fn listed(&self, counts: &[(String, usize)]) {
+    pub(super) fn counted(&self, counts: &[(String, usize)]) {
         *self.lock() = counts.iter().cloned().collect();
     }
 

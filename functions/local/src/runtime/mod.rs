@@ -33,6 +33,11 @@
 //! interrupted by a crash is offered again after a restart; the engine makes
 //! every step idempotent, so it then has one effect.
 //!
+//! Outbox records that call out (a webhook, a message's provider, an ad
+//! platform) run beside the passes with the system clock, a few per tenant
+//! at a time (`call_outs.rs`), so one tenant's slow endpoint holds up no one
+//! else's work; with the manual clock they run inline.
+//!
 //! Failures are transient by assumption (the store was busy, a record raced):
 //! they are logged and retried with exponential backoff, never dropped.
 //!
@@ -49,6 +54,7 @@
 //! depend on the backlog: it reads the outbox a tenant's page at a time.
 //! BENCHMARKS.md has the measurements behind these choices.
 mod back_pressure;
+mod call_outs;
 mod lanes;
 mod manual_control;
 mod options;
@@ -58,10 +64,12 @@ mod purge;
 mod work_state;
 
 pub use back_pressure::RuntimeWriteGate;
+pub use call_outs::{CALLS, CALLS_PER_TENANT};
 pub use lanes::{BATCH_RUNS, TIME_SLICE};
 pub use options::{RuntimeError, RuntimeOptions};
 
 use back_pressure::PendingWrites;
+use call_outs::CallOuts;
 use lanes::{LaneOutcome, Slice, lane_of};
 use manual_control::ManualControl;
 use work_state::{WorkKey, WorkState};
@@ -149,6 +157,8 @@ struct Inner {
     progress: Notify,
     max_backlog: usize,
     outbox_share: usize,
+    /// Outbox records that call out, processed beside the passes.
+    call_outs: CallOuts,
 }
 
 /// The running worker task.
@@ -258,6 +268,7 @@ impl Runtime {
                 progress: Notify::new(),
                 max_backlog: options.max_backlog.max(1),
                 outbox_share: options.outbox_share.max(1),
+                call_outs: CallOuts::default(),
             }),
         }
     }

@@ -26,8 +26,9 @@ impl Runtime {
     /// queue, read a fair share at a time, instead of holding writers back
     /// ([`Runtime::admit_write`]) while the job pass works (BENCHMARKS.md).
     pub(super) async fn outbox_pass(&self, st: &mut WorkState) -> usize {
+        let mut done = self.collect_call_outs(st);
         if st.blocked(&WorkKey::OutboxList) {
-            return 0;
+            return done;
         }
         let share = self.inner.outbox_share;
         let counts = match self.outbox_counts(self.inner.max_backlog).await {
@@ -37,10 +38,10 @@ impl Runtime {
             }
             Err(e) => {
                 st.fail(WorkKey::OutboxList, &e);
-                return 0;
+                return done;
             }
         };
-        self.inner.pending.listed(&counts);
+        self.inner.pending.counted(&counts);
         let mut turns: VecDeque<Turn> = counts
             .into_iter()
             .map(|(tenant, _)| Turn {
@@ -54,7 +55,6 @@ impl Runtime {
         let mut seen: HashSet<String> = HashSet::new();
         let mut read_all = true;
         let mut slice = Slice::new();
-        let mut done = 0;
         while let Some(mut turn) = turns.pop_front() {
             if self.stopping() {
                 read_all = false;
@@ -99,6 +99,13 @@ impl Runtime {
     async fn process_outbox_record(&self, st: &mut WorkState, tenant: &str, d: Doc) -> bool {
         let key = WorkKey::Outbox(d.key.id.clone());
         if st.blocked(&key) {
+            return false;
+        }
+        if self.inner.clock.manual().is_none() && Engine::outbox_calls_out(&d) {
+            // Beside the pass (`call_outs.rs`); counted done when it is.
+            if self.spawn_call_out(tenant, d) {
+                self.inner.pending.processed(tenant);
+            }
             return false;
         }
         let ok = match self.inner.engine.process_outbox(d).await {

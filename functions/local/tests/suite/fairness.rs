@@ -105,6 +105,35 @@ async fn call_from(e: &Engine, phone: &str) -> String {
     .unwrap()
 }
 
+/// A recording runtime where tenants A and B each have a robot on the
+/// first stage, then A wrote `items` new items and B one (returned): all
+/// their outbox records pending.
+async fn burst_then_b(
+    dir: &std::path::Path,
+    options: RuntimeOptions,
+    items: usize,
+) -> (Runtime, Arc<HookedStore<Recording>>, String) {
+    let (rt, rec) = recording(dir, options);
+    let e = rt.engine();
+    crm_core::testing::load(&e, A).await.unwrap();
+    crm_core::testing::load(&e, B).await.unwrap();
+    for tenant in [A, B] {
+        robot(
+            &e,
+            tenant,
+            json!({"stage_id": "new", "type": "notify_employee",
+                "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}}),
+        )
+        .await;
+    }
+    rt.run_until_idle().await;
+    for i in 0..items {
+        item(&e, A, &format!("Burst {i}"), None).await;
+    }
+    let b_item = item(&e, B, "Urgent", None).await;
+    (rt, rec, b_item)
+}
+
 /// How many robot runs of `tenant` were committed as done.
 fn robots_done(runs: &[Committed], tenant: &str) -> usize {
     runs.iter()
@@ -240,24 +269,8 @@ async fn one_pass_plans_every_pending_write_and_runs_a_share_of_the_jobs() {
         batch: 16,
         ..RuntimeOptions::default()
     };
-    let (rt, rec) = recording(dir.path(), options);
+    let (rt, rec, b_item) = burst_then_b(dir.path(), options, ITEMS).await;
     let e = rt.engine();
-    crm_core::testing::load(&e, A).await.unwrap();
-    crm_core::testing::load(&e, B).await.unwrap();
-    for tenant in [A, B] {
-        robot(
-            &e,
-            tenant,
-            json!({"stage_id": "new", "type": "notify_employee",
-                "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}}),
-        )
-        .await;
-    }
-    rt.run_until_idle().await;
-    for i in 0..ITEMS {
-        item(&e, A, &format!("Burst {i}"), None).await;
-    }
-    let b_item = item(&e, B, "Urgent", None).await;
     assert_eq!(rt.backlog().await.unwrap().outbox, ITEMS + 1);
 
     let pass = rt.run_pass().await;
@@ -299,24 +312,8 @@ async fn a_tenant_over_its_share_of_the_outbox_waits_for_the_next_pass_alone() {
         outbox_share: SHARE,
         ..RuntimeOptions::default()
     };
-    let (rt, rec) = recording(dir.path(), options);
+    let (rt, rec, b_item) = burst_then_b(dir.path(), options, ITEMS).await;
     let e = rt.engine();
-    crm_core::testing::load(&e, A).await.unwrap();
-    crm_core::testing::load(&e, B).await.unwrap();
-    for tenant in [A, B] {
-        robot(
-            &e,
-            tenant,
-            json!({"stage_id": "new", "type": "notify_employee",
-                "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}}),
-        )
-        .await;
-    }
-    rt.run_until_idle().await;
-    for i in 0..ITEMS {
-        item(&e, A, &format!("Burst {i}"), None).await;
-    }
-    let b_item = item(&e, B, "Urgent", None).await;
 
     let first = rt.run_pass().await;
     assert_eq!(first.outbox, SHARE + 1, "A's share and B's write");
@@ -417,4 +414,107 @@ async fn a_fan_out_event_is_evaluated_once_per_item_across_restarts() {
     assert_eq!(record.item_count, ITEMS as u64);
     assert_eq!(record.item_ids, expected);
     assert_eq!(rt.backlog().await.unwrap().events, 0);
+}
+
+/// With the system clock, tenant A's webhook whose endpoint does not answer
+/// (it would until its 30 s timeout) does not hold up tenant B: B's new
+/// item is planned and its robot runs while A's call is still open; once
+/// the endpoint answers, A's robot finishes, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_does_not_answer_holds_up_no_other_tenant() {
+    use axum::routing::post;
+    use tokio::sync::Semaphore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::with_db(
+        Db::open(dir.path()).unwrap(),
+        RuntimeClock::new(ClockMode::System, None),
+        RuntimeOptions::default(),
+    );
+    // The endpoint: counts the calls, answers each once the test lets it.
+    let calls = Arc::new(Mutex::new(0usize));
+    let answer = Arc::new(Semaphore::new(0));
+    let app = axum::Router::new().route(
+        "/hook",
+        post({
+            let (calls, answer) = (calls.clone(), answer.clone());
+            move || async move {
+                *calls.lock().unwrap() += 1;
+                answer.acquire().await.unwrap().forget();
+                "{}"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (list, _) = crm_core::webhook::guard::AllowList::parse(&format!("127.0.0.1:{port}"));
+    crm_core::webhook::guard::install_allow_list(list);
+
+    let e = rt.engine();
+    crm_core::testing::load(&e, A).await.unwrap();
+    crm_core::testing::load(&e, B).await.unwrap();
+    robot(
+        &e,
+        A,
+        json!({"stage_id": "new", "type": "call_webhook", "settings": {
+            "url": format!("http://127.0.0.1:{port}/hook"), "timeout_seconds": 30}}),
+    )
+    .await;
+    robot(
+        &e,
+        B,
+        json!({"stage_id": "new", "type": "notify_employee",
+            "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}}),
+    )
+    .await;
+    let worker = rt.spawn_worker();
+    let a_item = item(&e, A, "Waits on a slow endpoint", None).await;
+    rt.notify();
+    let (e, calls) = (&e, &calls);
+    let robot_done = move |tenant: &'static str, item: String| async move {
+        e.runs(tenant, &item)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.kind == RunKind::Robot && r.status == RunStatus::Done)
+    };
+    eventually("A's webhook called", move || async move {
+        *calls.lock().unwrap() == 1
+    })
+    .await;
+
+    let b_item = item(e, B, "Urgent", None).await;
+    rt.notify();
+    eventually("B's robot done while A's call is open", || {
+        robot_done(B, b_item.clone())
+    })
+    .await;
+    assert!(
+        !robot_done(A, a_item.clone()).await,
+        "A's call has not been answered"
+    );
+
+    answer.add_permits(1);
+    eventually("A's robot done once answered", || {
+        robot_done(A, a_item.clone())
+    })
+    .await;
+    assert_eq!(*calls.lock().unwrap(), 1, "called once");
+    worker.shutdown().await;
+}
+
+/// Wait (up to 10 s, polling) until `check` holds.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("not within 10 s: {what}");
 }

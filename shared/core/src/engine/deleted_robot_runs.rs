@@ -23,9 +23,10 @@ use crate::store::{PendingRun, decode, put, record_doc};
 /// The reason recorded on the pending runs of a deleted robot.
 pub(crate) const ROBOT_DELETED: &str = "cancelled: robot deleted";
 
-/// Pending runs cancelled per step (in the request, then per outbox record):
-/// per run one read and one transaction, so a step stays well inside a
-/// request's and a function's time.
+/// Pending runs cancelled per step (in the request, then per outbox record)
+/// by default ([`crate::EngineConfig::cancel_page`]): per run one read and
+/// one transaction, so a step stays well inside a request's and a
+/// function's time.
 pub const CANCEL_PAGE: usize = 100;
 
 impl Engine {
@@ -59,10 +60,11 @@ impl Engine {
         robot_id: &str,
         after: Option<&str>,
     ) -> Result<Option<String>> {
+        let page = self.config.cancel_page.max(1);
         let docs = self
             .ports
             .store
-            .list_page(tenant, Kind::PendingRun, robot_id, after, CANCEL_PAGE)
+            .list_page(tenant, Kind::PendingRun, robot_id, after, page)
             .await?;
         for d in &docs {
             self.cancel_indexed_run(tenant, &decode::<PendingRun>(d)?)
@@ -70,7 +72,7 @@ impl Engine {
         }
         Ok(docs
             .last()
-            .filter(|_| docs.len() == CANCEL_PAGE)
+            .filter(|_| docs.len() == page)
             .map(|d| d.key.id.clone()))
     }
 

@@ -85,6 +85,9 @@ pub struct EngineConfig {
     /// How long finished run records and sent (or failed) outbound messages
     /// are kept ([`crate::retention`]; default 365 days each).
     pub retention: crate::retention::Retention,
+    /// Pending runs of a deleted robot cancelled per step: in the DELETE
+    /// request, then per outbox record (default [`CANCEL_PAGE`]).
+    pub cancel_page: usize,
 }
 
 impl Default for EngineConfig {
@@ -98,6 +101,7 @@ impl Default for EngineConfig {
             list_outbox: true,
             event_retention: chrono::Duration::days(90),
             retention: crate::retention::Retention::default(),
+            cancel_page: CANCEL_PAGE,
         }
     }
 }

@@ -25,23 +25,25 @@ impl Engine {
         outbox_id_tenant(&d.key.id)
     }
 
+    /// Does processing this outbox record wait on another system (a webhook
+    /// call, a message handed to its provider, an audience change sent to
+    /// an ad platform) rather than only on the store? Read without decoding
+    /// the record. The local worker runs these beside its pass, so a slow
+    /// endpoint of one tenant holds up nobody else's work.
+    pub fn outbox_calls_out(d: &Doc) -> bool {
+        matches!(
+            d.body.get("type").and_then(serde_json::Value::as_str),
+            Some("call_webhook" | "deliver" | "audience")
+        )
+    }
+
     /// The first tenant after `after` (in byte order; from the first when
     /// `None`) that has a pending outbox record.
     pub async fn next_outbox_tenant(&self, after: Option<&str>) -> Result<Option<String>> {
         // Tenant names never hold '|' or '}' (`validate_tenant`), so every
         // id `{after}|…` sorts below `{after}}` and every later tenant's above.
         let from = after.map(|t| format!("{t}}}"));
-        let first = self
-            .ports
-            .store
-            .list_page(
-                SYSTEM_TENANT,
-                Kind::Outbox,
-                OUTBOX_PENDING,
-                from.as_deref(),
-                1,
-            )
-            .await?;
+        let first = self.outbox_page(from.as_deref(), 1).await?;
         Ok(first
             .first()
             .map(|d| outbox_id_tenant(&d.key.id).to_string()))
@@ -58,20 +60,21 @@ impl Engine {
     ) -> Result<Vec<Doc>> {
         let prefix = format!("{tenant}|");
         let page = self
-            .ports
-            .store
-            .list_page(
-                SYSTEM_TENANT,
-                Kind::Outbox,
-                OUTBOX_PENDING,
-                Some(after.unwrap_or(&prefix)),
-                limit,
-            )
+            .outbox_page(Some(after.unwrap_or(&prefix)), limit)
             .await?;
         Ok(page
             .into_iter()
             .take_while(|d| d.key.id.starts_with(&prefix))
             .collect())
+    }
+
+    /// At most `limit` pending outbox records after the id `from`.
+    async fn outbox_page(&self, from: Option<&str>, limit: usize) -> Result<Vec<Doc>> {
+        Ok(self
+            .ports
+            .store
+            .list_page(SYSTEM_TENANT, Kind::Outbox, OUTBOX_PENDING, from, limit)
+            .await?)
     }
 
     /// How many pending outbox records `tenant` has, counting at most `max`.
@@ -93,4 +96,43 @@ impl Engine {
 /// The tenant part of an outbox record's id.
 fn outbox_id_tenant(id: &str) -> &str {
     id.split_once('|').map_or("", |(tenant, _)| tenant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::OutboxRecord;
+    use crate::ports::DocKey;
+
+    fn doc_of(record: &OutboxRecord) -> Doc {
+        crate::store::doc(SYSTEM_TENANT, Kind::Outbox, "t|x", 1, None, record)
+    }
+
+    #[test]
+    fn the_records_that_call_out_are_told_by_their_type() {
+        let t = || "acme".to_string();
+        let calls = [
+            OutboxRecord::CallWebhook {
+                tenant: t(),
+                run_id: "r".into(),
+            },
+            OutboxRecord::Deliver {
+                tenant: t(),
+                outbound_id: "o".into(),
+            },
+        ];
+        for r in &calls {
+            assert!(Engine::outbox_calls_out(&doc_of(r)), "{r:?}");
+        }
+        let local = OutboxRecord::CancelRobotRuns {
+            tenant: t(),
+            robot_id: "robot-1".into(),
+            page: 0,
+            after: None,
+        };
+        assert!(!Engine::outbox_calls_out(&doc_of(&local)));
+        let d = doc_of(&local);
+        assert_eq!(d.key, DocKey::new(SYSTEM_TENANT, Kind::Outbox, "t|x"));
+        assert_eq!(Engine::outbox_tenant(&d), "t");
+    }
 }

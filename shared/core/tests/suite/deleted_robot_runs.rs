@@ -7,16 +7,8 @@ use crate::common::*;
 use crm_core::engine::CANCEL_PAGE;
 use crm_core::memory::MemRuntime;
 use crm_core::model::RunStatus;
-use crm_core::ports::{Doc, DocStore, Kind};
+use crm_core::ports::Doc;
 use serde_json::json;
-
-async fn pending_index(rt: &MemRuntime, robot_id: &str) -> usize {
-    rt.store
-        .list(T, Kind::PendingRun, robot_id)
-        .await
-        .unwrap()
-        .len()
-}
 
 /// The pending outbox records that cancel a deleted robot's runs.
 async fn cancel_records(rt: &MemRuntime) -> Vec<Doc> {

@@ -426,15 +426,6 @@ async fn a_robot_whose_output_is_used_cannot_lose_it() {
 
 // ---------------------------------------------------------------- item 8
 
-async fn pending_index(rt: &MemRuntime, robot_id: &str) -> usize {
-    use crm_core::ports::{DocStore, Kind};
-    rt.store
-        .list(T, Kind::PendingRun, robot_id)
-        .await
-        .unwrap()
-        .len()
-}
-
 #[tokio::test]
 async fn deleting_a_robot_cancels_its_pending_runs_and_editing_one_applies_to_new_visits() {
     let rt = company(MONDAY_1144_MSK).await;

@@ -99,3 +99,13 @@ pub fn engine_on(
         config,
     )
 }
+
+/// How many of a robot's runs its index of pending runs lists.
+pub async fn pending_index(rt: &MemRuntime, robot_id: &str) -> usize {
+    use crm_core::ports::{DocStore, Kind};
+    rt.store
+        .list(T, Kind::PendingRun, robot_id)
+        .await
+        .unwrap()
+        .len()
+}

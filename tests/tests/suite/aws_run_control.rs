@@ -42,6 +42,17 @@ async fn new_deal(rig: &AwsRig, n: usize) -> String {
     item.id
 }
 
+/// Two days later, no robot has notified anyone.
+async fn nothing_runs_later(rig: &AwsRig) {
+    rig.advance(Duration::days(2)).await;
+    let notes = rig
+        .engine
+        .list_notifications(&rig.tenant, "u-boss")
+        .await
+        .unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+}
+
 /// Settle until the number of schedules is as wanted (the stream shows
 /// records a little after their writes; ≤ 30 s).
 async fn settle_until_schedules(rig: &AwsRig, wanted: impl Fn(usize) -> bool) {
@@ -96,14 +107,7 @@ async fn stop_automation_on_aws_deletes_the_schedules_and_nothing_runs() {
         rig.schedules().await.is_empty(),
         "the schedules are deleted"
     );
-    rig.advance(Duration::days(2)).await;
-    assert!(
-        rig.engine
-            .list_notifications(&t, "u-boss")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    nothing_runs_later(&rig).await;
     for r in rig.engine.runs(&t, &id).await.unwrap() {
         assert_eq!(r.status, RunStatus::Cancelled);
         assert_eq!(
@@ -159,13 +163,6 @@ async fn deleting_a_robot_on_aws_cancels_its_many_runs_a_page_per_outbox_record(
         assert_eq!(runs[0].status, RunStatus::Cancelled, "{runs:?}");
         assert_eq!(runs[0].reason.as_deref(), Some("cancelled: robot deleted"));
     }
-    rig.advance(Duration::days(2)).await;
-    assert!(
-        rig.engine
-            .list_notifications(&t, "u-boss")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    nothing_runs_later(&rig).await;
     rig.teardown().await;
 }

@@ -1,8 +1,8 @@
-//! Outbox records that call out — a webhook (up to its 30 s timeout), a
-//! message handed to its provider, an audience change sent to an ad
-//! platform ([`Engine::outbox_calls_out`]) — run beside the worker's pass
-//! when the clock is the system's: a slow endpoint of one tenant holds up
-//! its own records only, never another tenant's planning or robots. At most
+//! Outbox records that call an endpoint the tenant chose — a webhook robot's
+//! call, up to its 30 s timeout ([`Engine::outbox_calls_out`]) — run beside
+//! the worker's pass when the clock is the system's: a slow endpoint of one
+//! tenant holds up its own calls only, never another tenant's planning or
+//! robots. At most
 //! [`CALLS_PER_TENANT`] of a tenant's run at once, [`CALLS`] in all; the
 //! others wait in the outbox for a slot. A record stays in the outbox until
 //! its call is done (after a crash it is called again; a webhook carries

@@ -33,10 +33,10 @@
 //! interrupted by a crash is offered again after a restart; the engine makes
 //! every step idempotent, so it then has one effect.
 //!
-//! Outbox records that call out (a webhook, a message's provider, an ad
-//! platform) run beside the passes with the system clock, a few per tenant
-//! at a time (`call_outs.rs`), so one tenant's slow endpoint holds up no one
-//! else's work; with the manual clock they run inline.
+//! Webhook calls (outbox records that call an endpoint the tenant chose)
+//! run beside the passes with the system clock, a few per tenant at a time
+//! (`call_outs.rs`), so one tenant's slow endpoint holds up no one else's
+//! work; with the manual clock they run inline.
 //!
 //! Failures are transient by assumption (the store was busy, a record raced):
 //! they are logged and retried with exponential backoff, never dropped.

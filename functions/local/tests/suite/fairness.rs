@@ -118,13 +118,7 @@ async fn burst_then_b(
     crm_core::testing::load(&e, A).await.unwrap();
     crm_core::testing::load(&e, B).await.unwrap();
     for tenant in [A, B] {
-        robot(
-            &e,
-            tenant,
-            json!({"stage_id": "new", "type": "notify_employee",
-                "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}}),
-        )
-        .await;
+        robot(&e, tenant, notify_boss()).await;
     }
     rt.run_until_idle().await;
     for i in 0..items {
@@ -132,6 +126,12 @@ async fn burst_then_b(
     }
     let b_item = item(&e, B, "Urgent", None).await;
     (rt, rec, b_item)
+}
+
+/// An immediate robot on the first stage that notifies the boss.
+fn notify_boss() -> serde_json::Value {
+    json!({"stage_id": "new", "type": "notify_employee",
+        "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}})
 }
 
 /// How many robot runs of `tenant` were committed as done.
@@ -172,13 +172,7 @@ async fn fan_out_events_of_one_tenant_do_not_starve_another_tenants_robot() {
     for i in 0..ITEMS {
         item(&e, A, &format!("Called {i}"), Some(PHONE)).await;
     }
-    let notify = robot(
-        &e,
-        B,
-        json!({"stage_id": "new", "type": "notify_employee",
-            "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}}),
-    )
-    .await;
+    let notify = robot(&e, B, notify_boss()).await;
     rt.run_until_idle().await;
 
     for _ in 0..EVENTS {
@@ -226,13 +220,7 @@ async fn due_jobs_of_one_tenant_do_not_starve_another_tenants_robot() {
             "settings": {"text": "{{title}} waits", "recipient_ids": ["u-boss"]}}),
     )
     .await;
-    robot(
-        &e,
-        B,
-        json!({"stage_id": "new", "type": "notify_employee",
-            "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}}),
-    )
-    .await;
+    robot(&e, B, notify_boss()).await;
     for i in 0..ITEMS {
         item(&e, A, &format!("Waiting {i}"), None).await;
     }
@@ -461,13 +449,7 @@ async fn a_webhook_that_does_not_answer_holds_up_no_other_tenant() {
             "url": format!("http://127.0.0.1:{port}/hook"), "timeout_seconds": 30}}),
     )
     .await;
-    robot(
-        &e,
-        B,
-        json!({"stage_id": "new", "type": "notify_employee",
-            "settings": {"text": "{{title}} is new", "recipient_ids": ["u-boss"]}}),
-    )
-    .await;
+    robot(&e, B, notify_boss()).await;
     let worker = rt.spawn_worker();
     let a_item = item(&e, A, "Waits on a slow endpoint", None).await;
     rt.notify();

@@ -17,7 +17,7 @@
 use super::Engine;
 use crate::error::{EngineError, Result};
 use crate::model::{OutboxRecord, RunRecord, RunStatus};
-use crate::ports::{Cond, Doc, DocKey, Kind, StoreError, Write};
+use crate::ports::{Cond, DocKey, Kind, StoreError, Write};
 use crate::store::{PendingRun, decode, put, record_doc};
 
 /// The reason recorded on the pending runs of a deleted robot.
@@ -76,32 +76,19 @@ impl Engine {
             .map(|d| d.key.id.clone()))
     }
 
-    /// Process a [`OutboxRecord::CancelRobotRuns`] record: cancel its page,
-    /// then delete it together with writing the next page's record, if any.
-    pub(crate) async fn continue_runs_cancel(
+    /// The work of a [`OutboxRecord::CancelRobotRuns`] record: cancel its
+    /// page; the next page's record when there may be more (written by
+    /// `process_outbox` with the record's deletion, so a repeated record
+    /// carries the work on once).
+    pub(crate) async fn cancel_runs_step(
         &self,
-        d: &Doc,
         tenant: &str,
         robot_id: &str,
         page: u32,
         after: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<Option<Write>> {
         let next = self.cancel_robot_runs_page(tenant, robot_id, after).await?;
-        let mut writes = vec![Write::Delete {
-            parent: d.parent.clone(),
-            key: d.key.clone(),
-            cond: Cond::Version(d.version),
-        }];
-        if let Some(last) = next {
-            writes.push(self.runs_cancel_write(tenant, robot_id, page + 1, Some(last)));
-        }
-        match self.ports.store.transact(writes).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::Conflict { .. }) if self.ports.store.get(&d.key).await?.is_none() => {
-                Ok(()) // processed by someone else (a repeated stream record)
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(next.map(|last| self.runs_cancel_write(tenant, robot_id, page + 1, Some(last))))
     }
 
     async fn cancel_indexed_run(&self, tenant: &str, p: &PendingRun) -> Result<()> {

@@ -38,6 +38,7 @@ impl Engine {
     pub async fn process_outbox(&self, d: Doc) -> Result<()> {
         let record: OutboxRecord = decode(&d)?;
         let mut counts = Deltas::default();
+        let mut successor = None;
         match record {
             OutboxRecord::ItemChanged(c) => {
                 self.on_item_changed(&c).await?;
@@ -62,12 +63,12 @@ impl Engine {
                 page,
                 after,
             } => {
-                return self
-                    .continue_runs_cancel(&d, &tenant, &robot_id, page, after.as_deref())
-                    .await;
+                successor = self
+                    .cancel_runs_step(&tenant, &robot_id, page, after.as_deref())
+                    .await?;
             }
         }
-        if counts.is_empty() {
+        if counts.is_empty() && successor.is_none() {
             self.ports
                 .store
                 .transact(vec![Write::Delete {
@@ -78,15 +79,17 @@ impl Engine {
                 .await?;
             return Ok(());
         }
-        // The visit's counts go with the record's deletion: a record
-        // processed twice (a repeated stream record, the sweeper and the
-        // stream at once, a crash before the deletion) counts once.
+        // The visit's counts, or the record that carries its work on, go
+        // with the record's deletion: a record processed twice (a repeated
+        // stream record, the sweeper and the stream at once, a crash before
+        // the deletion) counts, or is carried on, once.
         let delete = Write::Delete {
             parent: d.parent.clone(),
             key: d.key.clone(),
             cond: Cond::Version(d.version),
         };
-        match reports::commit(&*self.ports.store, vec![delete], counts).await {
+        let writes = std::iter::once(delete).chain(successor).collect();
+        match reports::commit(&*self.ports.store, writes, counts).await {
             Ok(()) => Ok(()),
             Err(StoreError::Conflict { .. }) if self.ports.store.get(&d.key).await?.is_none() => {
                 Ok(()) // processed (and counted) by someone else

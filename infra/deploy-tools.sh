@@ -19,7 +19,7 @@ REQS="$HERE/deploy-tools-requirements.txt"
 install() {
   mkdir -p "$S"
   exec 9>"$S/.lock"
-  flock -w 300 9 || { echo "deploy-tools: timed out waiting for another install" >&2; exit 1; }
+  flock -w 1200 9 || { echo "deploy-tools: timed out waiting for another install" >&2; exit 1; }
   local want have py=${DT_PYTHON:-python3}
   want=$(sha256sum "$REQS" | cut -d' ' -f1)
   have=$(cat "$S/venv/.requirements.sha256" 2>/dev/null || true)

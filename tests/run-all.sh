@@ -40,9 +40,48 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+# The four release zips build in the background from here to the end-to-end
+# step: a cold release build of the SDK stack is the run's longest path
+# (about 20–30 minutes beside the debug builds on 2 cores), so it starts
+# before anything else. Its own target-triple directory means no lock
+# against the debug builds below; it is built once for both the zips and the
+# end-to-end run. It installs the deploy tools first (under their lock,
+# which `sam validate` below waits on).
+step "release zips in the background (infra/release-zips.sh, log: target/release-zips.log)"
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+mkdir -p "$TARGET_DIR"
+ZIPS_LOG=$TARGET_DIR/release-zips.log
+infra/release-zips.sh >"$ZIPS_LOG" 2>&1 &
+ZIPS_PID=$!
+
+# Everything the later suites install from the registries (Debian's
+# poppler-utils and chromium, schemathesis, the Bitrix24 SDKs, playwright-core,
+# MiniStack) installs in the background meanwhile: network time off the path.
+step "test tools in the background (log: target/test-tools.log)"
+install_test_tools() {
+  local pkgs=()
+  command -v pdftotext >/dev/null 2>&1 || pkgs+=(poppler-utils)
+  command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    local sudo=
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${pkgs[@]}"
+  fi
+  tests/schemathesis.sh install
+  tests/bitrix-sdk/run.sh install
+  tests/browser/run.sh install
+  infra/ministack.sh install
+}
+TOOLS_LOG=$TARGET_DIR/test-tools.log
+install_test_tools >"$TOOLS_LOG" 2>&1 &
+TOOLS_PID=$!
+trap 'kill "$ZIPS_PID" "$TOOLS_PID" 2>/dev/null || true' EXIT
+
 step "LocalStack"
-infra/localstack.sh start
-trap 'infra/localstack.sh stop || true' EXIT
+# Started beside the release build: give it longer than the idle default.
+LS_START_TIMEOUT=${LS_START_TIMEOUT:-300} infra/localstack.sh start
+trap 'kill "$ZIPS_PID" "$TOOLS_PID" 2>/dev/null || true; infra/localstack.sh stop || true' EXIT
 
 step "cfn-lint infra/template.yaml"
 infra/lint.sh
@@ -53,22 +92,13 @@ infra/deploy-tools.sh run sam validate --lint -t infra/template.yaml --region "$
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-# The four release zips build in the background (their own target triple
-# directory, so no lock against the debug builds below) while the tests
-# spend time waiting on LocalStack; the end-to-end run at the end needs them.
-step "release zips in the background (infra/release-zips.sh, log: target/release-zips.log)"
-mkdir -p "${CARGO_TARGET_DIR:-target}"
-ZIPS_LOG=${CARGO_TARGET_DIR:-target}/release-zips.log
-infra/release-zips.sh >"$ZIPS_LOG" 2>&1 &
-ZIPS_PID=$!
-trap 'kill "$ZIPS_PID" 2>/dev/null || true; infra/localstack.sh stop || true' EXIT
-
-step "pdftotext (poppler-utils): the document tests read the PDFs' text with it"
-if ! command -v pdftotext >/dev/null 2>&1; then
-  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q poppler-utils
+step "test tools (waiting for the background install; the document tests read PDFs with pdftotext)"
+if ! wait "$TOOLS_PID"; then
+  tail -40 "$TOOLS_LOG"
+  echo "installing the test tools failed" >&2
+  exit 1
 fi
+command -v pdftotext >/dev/null
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
@@ -80,7 +110,6 @@ fi
 # The two suites that drive the built local server over HTTP from Python
 # run side by side (each starts its own server on a free port).
 step "schemathesis (tests/schemathesis.sh) and the Bitrix24 SDKs over HTTPS (tests/bitrix-sdk/run.sh), side by side"
-TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build --quiet -p crm-automation
 tests/bitrix-sdk/run.sh >"$TARGET_DIR/bitrix-sdk.log" 2>&1 &
 SDK_PID=$!

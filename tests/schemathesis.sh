@@ -3,6 +3,8 @@
 # (schemathesis, stateless phases: examples and fuzzing; coverage on demand).
 #
 #   tests/schemathesis.sh
+#   tests/schemathesis.sh install   only install schemathesis (tests/run-all.sh
+#                                   does it in the background at the start)
 #
 # Installs schemathesis (pinned) from PyPI into a venv kept in the target
 # directory, builds and starts `crm-automation serve --demo --clock manual`
@@ -43,6 +45,7 @@ if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null || true)" != "schemathesi
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$VERSION"
 fi
+[ "${1:-}" = install ] && exit 0
 
 # --- the server ----------------------------------------------------------
 say "building crm-automation"

@@ -5,6 +5,7 @@
 # tests/bitrix-sdk/node_modules).
 #
 #   tests/bitrix-sdk/run.sh
+#   tests/bitrix-sdk/run.sh install   only install the SDKs
 #
 # Generates a throwaway certificate for 127.0.0.1 (openssl), starts
 # `crm-automation serve --tls-cert … --tls-key …` on a free port with a low
@@ -34,6 +35,7 @@ if [ ! -d "$HERE/node_modules/@bitrix24/b24jssdk" ]; then
   say "installing @bitrix24/b24jssdk from npm"
   (cd "$HERE" && npm install --no-audit --no-fund --silent)
 fi
+[ "${1:-}" = install ] && exit 0
 
 # --- certificate and server ----------------------------------------------
 say "building crm-automation"

@@ -2,6 +2,7 @@
 # The board's end-to-end test in a real headless Chromium.
 #
 #   tests/browser/run.sh
+#   tests/browser/run.sh install   only install chromium and playwright-core
 #
 # Installs what it needs when missing (Debian's `chromium` with apt-get,
 # `playwright-core` from npm — it drives the system Chromium, downloads no
@@ -28,6 +29,7 @@ if [ ! -d "$HERE/node_modules/playwright-core" ]; then
   say "installing playwright-core from npm"
   (cd "$HERE" && npm install --no-audit --no-fund --silent)
 fi
+[ "${1:-}" = install ] && exit 0
 
 say "building crm-automation"
 cargo build --quiet -p crm-automation

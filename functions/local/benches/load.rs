@@ -20,6 +20,13 @@
 //! 3. latency: `BENCH_LATENCY_REQUESTS` (default 10,000) field-only
 //!    `PATCH /v1/items/{id}` from `BENCH_CLIENTS` concurrent clients: p50/p99.
 //!
+//! 2b. the same stage change offered at `BENCH_RATE` per second (default
+//!    1,000, the throughput target) for `BENCH_RATE_SECONDS` (default 10)
+//!    on fresh items, open loop (each request leaves at its planned instant
+//!    and its latency counts from there): p50/p99 at that load.
+//! 3b. field-only PATCHes, `BENCH_LATENCY_REQUESTS` of them at `BENCH_RATE`
+//!    per second, open loop.
+//!
 //! `BENCH_PHASES` (default `backlog,api`) selects phases.
 
 use std::sync::Arc;
@@ -40,6 +47,10 @@ struct Sizes {
     stage_changes: usize,
     latency_requests: usize,
     clients: usize,
+    /// Requests per second of the open-loop phases (2b, 3b).
+    rate: f64,
+    /// How long phase 2b offers stage changes at `rate`.
+    rate_seconds: f64,
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -56,6 +67,8 @@ impl Sizes {
             stage_changes: env_usize("BENCH_STAGE_CHANGES", 10_000).max(1),
             latency_requests: env_usize("BENCH_LATENCY_REQUESTS", 10_000),
             clients: env_usize("BENCH_CLIENTS", 50).max(1),
+            rate: env_usize("BENCH_RATE", 1_000).max(1) as f64,
+            rate_seconds: env_usize("BENCH_RATE_SECONDS", 10).max(1) as f64,
         }
     }
 }
@@ -245,6 +258,49 @@ async fn patch_all(
         all.extend(t.await.expect("client task"));
     }
     (t0.elapsed(), all)
+}
+
+/// Send `work[i]` as `PATCH /v1/items/{id}` at `rate` requests per second,
+/// open loop: request i leaves at `t0 + i / rate` whether or not the
+/// earlier ones have answered, and its latency counts from that planned
+/// instant, so a server that stalls is charged for every request it held
+/// back, not only the one in flight (no coordinated omission). Returns the
+/// time the last request left, the wall time and every latency.
+async fn patch_at_rate(
+    c: &Client,
+    work: Vec<(String, Value)>,
+    rate: f64,
+) -> (Duration, Duration, Vec<Duration>) {
+    let t0 = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(work.len());
+    for (i, (id, body)) in work.into_iter().enumerate() {
+        let planned = t0 + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(planned).await;
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.patch(&format!("/v1/items/{id}"), body).await;
+            planned.elapsed()
+        }));
+    }
+    let sent = t0.elapsed();
+    let mut lat = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        lat.push(t.await.expect("request"));
+    }
+    (sent, t0.elapsed(), lat)
+}
+
+/// Phase 2b / 3b: `work` at `rate` per second (open loop), reported.
+async fn report_at_rate(c: &Client, name: &str, work: Vec<(String, Value)>, rate: f64) {
+    let n = work.len();
+    let (sent, wall, lat) = patch_at_rate(c, work, rate).await;
+    println!(
+        "{n} PATCHes offered at {rate:.0}/s: sent in {:.2} s ({:.0}/s), all answered after {:.2} s",
+        sent.as_secs_f64(),
+        n as f64 / sent.as_secs_f64(),
+        wall.as_secs_f64()
+    );
+    report_latency(name, lat);
 }
 
 /// Create `n` deals in the first stage through `POST /v1/items` from
@@ -468,6 +524,37 @@ async fn api_phases(sizes: &Sizes) {
         assert_eq!(done, 5, "{id}: {runs:#?}");
     }
 
+    // The same stage change at a fixed offered rate (open loop), on items
+    // created for it: the latency at the throughput the target names,
+    // rather than at saturation, where 50 closed-loop clients make the
+    // p50 by themselves (Little's law: clients / throughput).
+    let rate = sizes.rate;
+    let m = (rate * sizes.rate_seconds) as usize;
+    println!(
+        "\n## 2b. {m} stage changes offered at {rate:.0}/s (open loop), 5 immediate robots on the target stage (system clock)"
+    );
+    let fresh = create_items(&c, m, clients).await;
+    wait_idle(&server, Duration::from_secs(600)).await;
+    let work = fresh
+        .iter()
+        .map(|id| (id.clone(), json!({"stage_id": "prep"})))
+        .collect();
+    let t2 = Instant::now();
+    report_at_rate(
+        &c,
+        "PATCH stage_id at a fixed rate (with the worker running robots)",
+        work,
+        rate,
+    )
+    .await;
+    let drain = wait_idle(&server, Duration::from_secs(1800)).await;
+    println!(
+        "all {} robot runs finished {:.2} s after the first PATCH (worker drained {:.2} s after the last answer)",
+        5 * m,
+        t2.elapsed().as_secs_f64(),
+        drain.as_secs_f64()
+    );
+
     let r = sizes.latency_requests;
     println!(
         "\n## 3. latency of PATCH /v1/items/{{id}} (title + amount), {clients} concurrent clients, {r} requests"
@@ -487,6 +574,18 @@ async fn api_phases(sizes: &Sizes) {
         r as f64 / time.as_secs_f64()
     );
     report_latency("PATCH title+amount", lat);
+    println!(
+        "\n## 3b. {r} PATCH /v1/items/{{id}} (title + amount) offered at {rate:.0}/s (open loop)"
+    );
+    let work = (0..r)
+        .map(|i| {
+            (
+                ids[i % ids.len()].clone(),
+                json!({"title": format!("Deal renamed again {i}"), "amount": i + 1}),
+            )
+        })
+        .collect();
+    report_at_rate(&c, "PATCH title+amount at a fixed rate", work, rate).await;
     wait_idle(&server, Duration::from_secs(600)).await;
     server.shutdown().await.expect("shutdown");
 }
